@@ -83,9 +83,9 @@ func TestPlanReshardPath(t *testing.T) {
 		{5, 2, []int32{3, 2}},
 		{1, 10000, []int32{2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 10000}},
 		{1, 20000, []int32{2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 10000}}, // clamped
-		{3, 0, []int32{2, 1}},                 // clamped to 1
-		{3, -7, []int32{2, 1}},                // clamped to 1
-		{0, 5, nil},                           // no open shards: nothing to plan
+		{3, 0, []int32{2, 1}},  // clamped to 1
+		{3, -7, []int32{2, 1}}, // clamped to 1
+		{0, 5, nil},            // no open shards: nothing to plan
 		{10000, 1, []int32{5000, 2500, 1250, 625, 313, 157, 79, 40, 20, 10, 5, 3, 2, 1}},
 	}
 	for _, tt := range tests {
