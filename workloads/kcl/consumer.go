@@ -1,0 +1,290 @@
+package kcl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kdp-io/streamprocessor-operator/workloads/kpl"
+)
+
+// shardConsumer reads one shard for one held lease and feeds its processor.
+type shardConsumer struct {
+	w       *Worker
+	h       *heldLease
+	shardID string
+
+	proc RecordProcessor
+	// skip is the position already processed: user records at or before it
+	// in the first batch after (re)positioning the iterator are dropped.
+	skip      *ExtendedSequenceNumber
+	delivered *ExtendedSequenceNumber // last user record delivered
+	lastSubs  map[string]int64        // last sub-sequence number per aggregated record of the latest batch
+	ended     bool                    // NextShardIterator was nil: shard fully read
+	shardEnd  bool                    // SHARD_END checkpoint written
+}
+
+func (sc *shardConsumer) run(ctx context.Context) {
+	w := sc.w
+	log := w.log.With("shardId", sc.shardID)
+	start := sc.h.lease.Checkpoint
+	if start.SequenceNumber == CheckpointShardEnd {
+		_ = w.release(ctx, sc.h)
+		return
+	}
+	sc.proc = w.factory.CreateProcessor()
+	sc.proc.Initialize(&InitializationInput{ShardID: sc.shardID, ExtendedSequenceNumber: start})
+	lostCtx := sc.h.lostCtx
+	iter, err := sc.iterator(lostCtx, start)
+	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
+	for iter == nil {
+		if reason, stop := sc.stopReason(ctx); stop {
+			sc.shutdown(ctx, reason)
+			return
+		}
+		log.Warn("Getting shard iterator failed", "error", err)
+		sc.sleep(ctx, backoff.next())
+		iter, err = sc.iterator(lostCtx, start)
+	}
+	backoff.reset()
+	for {
+		if reason, stop := sc.stopReason(ctx); stop {
+			sc.shutdown(ctx, reason)
+			return
+		}
+		callStart := time.Now()
+		out, err := w.kinesis.GetRecords(lostCtx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(w.cfg.MaxRecords)})
+		if err != nil {
+			if _, stop := sc.stopReason(ctx); stop {
+				continue
+			}
+			var thr *types.ProvisionedThroughputExceededException
+			var exp *types.ExpiredIteratorException
+			switch {
+			case errors.As(err, &thr):
+				log.Info("Read throttled; backing off", "error", err)
+			case errors.As(err, &exp):
+				pos := start
+				if sc.delivered != nil {
+					pos = *sc.delivered
+				}
+				if it, ierr := sc.iterator(lostCtx, pos); ierr == nil {
+					iter = it
+					continue
+				}
+				log.Warn("Refreshing expired iterator failed", "error", err)
+			default:
+				log.Warn("Reading records failed", "error", err)
+			}
+			sc.sleep(ctx, backoff.next())
+			continue
+		}
+		backoff.reset()
+		records := sc.userRecords(out.Records)
+		behind := aws.ToInt64(out.MillisBehindLatest)
+		if len(records) > 0 {
+			sc.delivered = &ExtendedSequenceNumber{records[len(records)-1].SequenceNumber, records[len(records)-1].SubSequenceNumber}
+			sc.proc.ProcessRecords(&ProcessRecordsInput{
+				ShardID: sc.shardID, Records: records, MillisBehindLatest: behind,
+				CacheEntryTime: callStart, Checkpointer: &checkpointer{sc: sc},
+			})
+		}
+		w.cfg.Observer.RecordsRead(sc.shardID, len(records), behind)
+		if out.NextShardIterator == nil {
+			sc.ended = true
+			sc.shutdown(ctx, TERMINATE)
+			return
+		}
+		iter = out.NextShardIterator
+		wait := MinTimeBetweenReads - time.Since(callStart)
+		if len(out.Records) == 0 || behind == 0 {
+			wait = w.cfg.IdleTimeBetweenReads - time.Since(callStart)
+		}
+		sc.sleep(ctx, wait)
+	}
+}
+
+// stopReason says whether the consumer must stop and why: the worker is
+// stopping (REQUESTED) or the lease is lost (ZOMBIE). ctx cancelled means the
+// worker was killed; the returned reason is then 0 and shutdown does nothing.
+func (sc *shardConsumer) stopReason(ctx context.Context) (ShutdownReason, bool) {
+	if ctx.Err() != nil {
+		return 0, true
+	}
+	if sc.h.lostCtx.Err() != nil {
+		return ZOMBIE, true
+	}
+	sc.w.mu.Lock()
+	defer sc.w.mu.Unlock()
+	if sc.w.stopping {
+		return REQUESTED, true
+	}
+	return 0, false
+}
+
+func (sc *shardConsumer) sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-sc.h.lostCtx.Done():
+	case <-sc.w.stopCh:
+	case <-ctx.Done():
+	}
+}
+
+func (sc *shardConsumer) shutdown(ctx context.Context, reason ShutdownReason) {
+	w := sc.w
+	if ctx.Err() != nil {
+		return // killed: nothing may be written
+	}
+	defer w.cfg.Observer.ShardClosed(sc.shardID, reason)
+	sc.proc.Shutdown(&ShutdownInput{ShardID: sc.shardID, ShutdownReason: reason, Checkpointer: &checkpointer{sc: sc}})
+	if reason == ZOMBIE {
+		return
+	}
+	if reason == TERMINATE && !sc.shardEnd {
+		backoff := newBackoff(100*time.Millisecond, 5*time.Second)
+		for {
+			err := w.checkpoint(ctx, sc.h, ExtendedSequenceNumber{SequenceNumber: CheckpointShardEnd})
+			if err == nil {
+				break
+			}
+			if errors.Is(err, ErrLeaseLost) || ctx.Err() != nil {
+				w.log.Warn("Shard ended but SHARD_END was not checkpointed", "shardId", sc.shardID, "error", err)
+				return
+			}
+			w.log.Warn("Checkpointing SHARD_END failed", "shardId", sc.shardID, "error", err)
+			sc.sleep(ctx, backoff.next())
+		}
+		w.log.Info("Shard ended", "shardId", sc.shardID)
+	}
+	if err := w.release(ctx, sc.h); err != nil {
+		w.log.Warn("Releasing lease failed", "shardId", sc.shardID, "error", err)
+	}
+}
+
+// iterator positions a new shard iterator at cp: a sentinel, or the record cp
+// names (AT_SEQUENCE_NUMBER), whose user records up to cp are skipped.
+func (sc *shardConsumer) iterator(ctx context.Context, cp ExtendedSequenceNumber) (*string, error) {
+	in := &kinesis.GetShardIteratorInput{StreamName: aws.String(sc.w.cfg.StreamName), ShardId: aws.String(sc.shardID)}
+	sc.skip = nil
+	switch cp.SequenceNumber {
+	case CheckpointTrimHorizon, "":
+		in.ShardIteratorType = types.ShardIteratorTypeTrimHorizon
+	case CheckpointLatest:
+		in.ShardIteratorType = types.ShardIteratorTypeLatest
+	case CheckpointAtTimestamp:
+		in.ShardIteratorType = types.ShardIteratorTypeAtTimestamp
+		in.Timestamp = aws.Time(sc.w.cfg.Timestamp)
+	default:
+		in.ShardIteratorType = types.ShardIteratorTypeAtSequenceNumber
+		in.StartingSequenceNumber = aws.String(cp.SequenceNumber)
+		c := cp
+		sc.skip = &c
+	}
+	out, err := sc.w.kinesis.GetShardIterator(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("get %s iterator for shard %q: %w", in.ShardIteratorType, sc.shardID, err)
+	}
+	return out.ShardIterator, nil
+}
+
+// userRecords deaggregates Kinesis records into user records and drops those
+// at or before sc.skip.
+func (sc *shardConsumer) userRecords(recs []types.Record) []Record {
+	var out []Record
+	sc.lastSubs = map[string]int64{}
+	for _, r := range recs {
+		seq, pk := aws.ToString(r.SequenceNumber), aws.ToString(r.PartitionKey)
+		users, err := kpl.Deaggregate(pk, r.Data)
+		aggregated := err == nil && !(len(users) == 1 && len(users[0].Data) == len(r.Data))
+		if err != nil {
+			// A matching digest over a malformed body: deliver the record as it
+			// is rather than skip it.
+			sc.w.log.Warn("Delivering undecodable aggregated record as is", "shardId", sc.shardID, "sequenceNumber", seq, "error", err)
+			users = []kpl.UserRecord{{PartitionKey: pk, Data: r.Data}}
+		}
+		for i, u := range users {
+			sub := int64(i)
+			if sc.skip != nil && seq == sc.skip.SequenceNumber && sub <= sc.skip.SubSequenceNumber {
+				continue
+			}
+			if !aggregated {
+				u.PartitionKey, sub = pk, 0
+			}
+			out = append(out, Record{
+				SequenceNumber: seq, SubSequenceNumber: sub, Aggregated: aggregated,
+				PartitionKey: u.PartitionKey, ExplicitHashKey: u.ExplicitHashKey, Data: u.Data,
+				ApproximateArrivalTimestamp: aws.ToTime(r.ApproximateArrivalTimestamp),
+			})
+			if aggregated {
+				sc.lastSubs[seq] = sub
+			}
+		}
+	}
+	if len(recs) > 0 {
+		sc.skip = nil
+	}
+	return out
+}
+
+// checkpointer is the Checkpointer handed to a shard's processor.
+type checkpointer struct{ sc *shardConsumer }
+
+func (c *checkpointer) Checkpoint(sequenceNumber *string) error {
+	sc := c.sc
+	var cp ExtendedSequenceNumber
+	switch {
+	case sequenceNumber == nil && sc.ended:
+		cp.SequenceNumber = CheckpointShardEnd
+	case sequenceNumber == nil && sc.delivered == nil:
+		return nil // nothing delivered yet: nothing to record
+	case sequenceNumber == nil:
+		cp = *sc.delivered
+	default:
+		cp.SequenceNumber = *sequenceNumber
+		cp.SubSequenceNumber = sc.lastSubs[*sequenceNumber]
+	}
+	return c.write(cp)
+}
+
+func (c *checkpointer) CheckpointRecord(r Record) error {
+	return c.write(ExtendedSequenceNumber{SequenceNumber: r.SequenceNumber, SubSequenceNumber: r.SubSequenceNumber})
+}
+
+func (c *checkpointer) write(cp ExtendedSequenceNumber) error {
+	sc := c.sc
+	if err := sc.w.checkpoint(sc.h.lostCtx, sc.h, cp); err != nil {
+		return err
+	}
+	if cp.SequenceNumber == CheckpointShardEnd {
+		sc.shardEnd = true
+	}
+	return nil
+}
+
+// backoff doubles a delay from base up to max, with no jitter needed for one
+// reader per shard.
+type backoff struct{ base, max, cur time.Duration }
+
+func newBackoff(base, max time.Duration) *backoff { return &backoff{base: base, max: max} }
+
+func (b *backoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = b.base
+	} else if b.cur *= 2; b.cur > b.max {
+		b.cur = b.max
+	}
+	return b.cur
+}
+
+func (b *backoff) reset() { b.cur = 0 }

@@ -1,0 +1,80 @@
+package kcl
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+)
+
+// KinesisAPI is the part of the Kinesis client the library needs, with the SDK's
+// signatures (*kinesis.Client satisfies it).
+type KinesisAPI interface {
+	ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
+	GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, optFns ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error)
+	GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error)
+}
+
+// listShards returns every shard of the stream, open and closed, following
+// NextToken through all pages.
+func listShards(ctx context.Context, api KinesisAPI, stream string) ([]types.Shard, error) {
+	var shards []types.Shard
+	in := &kinesis.ListShardsInput{StreamName: aws.String(stream)}
+	for {
+		out, err := api.ListShards(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list shards of stream %q: %w", stream, err)
+		}
+		shards = append(shards, out.Shards...)
+		if out.NextToken == nil || *out.NextToken == "" {
+			return shards, nil
+		}
+		// With a NextToken, ListShards refuses the stream name.
+		in = &kinesis.ListShardsInput{NextToken: out.NextToken}
+	}
+}
+
+func parentsOf(s types.Shard) []string {
+	var ps []string
+	for _, p := range []*string{s.ParentShardId, s.AdjacentParentShardId} {
+		if p != nil && *p != "" {
+			ps = append(ps, *p)
+		}
+	}
+	sort.Strings(ps)
+	return ps
+}
+
+// newLeases plans the leases to create for shards that have none. A shard whose
+// parent already had a lease starts at TRIM_HORIZON whatever the configured
+// position, so nothing written to a child after a reshard is missed. Other
+// shards start at the configured position; with LATEST a closed shard has
+// nothing left to read and is created finished (SHARD_END). Parents come before
+// children in the result.
+func newLeases(shards []types.Shard, existing map[string]Lease, pos InitialPosition) []Lease {
+	var out []Lease
+	for _, s := range shards {
+		id := aws.ToString(s.ShardId)
+		if _, ok := existing[id]; ok {
+			continue
+		}
+		parents := parentsOf(s)
+		cp := string(pos)
+		for _, p := range parents {
+			if _, ok := existing[p]; ok {
+				cp = CheckpointTrimHorizon
+			}
+		}
+		closed := s.SequenceNumberRange != nil && s.SequenceNumberRange.EndingSequenceNumber != nil
+		if cp == CheckpointLatest && closed {
+			cp = CheckpointShardEnd
+		}
+		out = append(out, Lease{Key: id, Checkpoint: ExtendedSequenceNumber{SequenceNumber: cp}, ParentShardIDs: parents})
+	}
+	// Shard ids grow with creation, and a child is created after its parents.
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
+}

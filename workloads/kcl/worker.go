@@ -1,0 +1,335 @@
+package kcl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// Worker runs the record processors of one application instance: it keeps the
+// lease table in step with the stream's shards, takes, renews and balances
+// leases, and runs one shard consumer per held lease.
+type Worker struct {
+	cfg     Config
+	kinesis KinesisAPI
+	store   *LeaseStore
+	factory RecordProcessorFactory
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	held     map[string]*heldLease
+	listed   map[string]bool
+	stopping bool
+
+	stopCh  chan struct{} // closed by Shutdown
+	done    chan struct{} // closed when the worker has stopped
+	wg      sync.WaitGroup
+	started bool
+}
+
+// heldLease is a lease this worker holds. mu serialises the writes that carry
+// the lease counter (renew, checkpoint, release).
+type heldLease struct {
+	mu          sync.Mutex
+	lease       Lease
+	lastRenewed time.Time
+	lost        bool
+	lostCancel  context.CancelFunc // cancels the shard consumer's calls when lost
+	lostCtx     context.Context
+}
+
+// NewWorker returns a worker for cfg that reads with kin, keeps leases with db
+// and processes each shard with a processor from factory.
+func NewWorker(cfg Config, factory RecordProcessorFactory, kin KinesisAPI, db DynamoDBAPI) (*Worker, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if factory == nil || kin == nil || db == nil {
+		return nil, errors.New("new worker: processor factory, Kinesis and DynamoDB clients are required")
+	}
+	return &Worker{
+		cfg: c, kinesis: kin, factory: factory,
+		store:  &LeaseStore{DB: db, Table: c.TableName},
+		log:    c.Logger.With("stream", c.StreamName, "application", c.ApplicationName, "worker", c.WorkerID),
+		held:   map[string]*heldLease{},
+		stopCh: make(chan struct{}),
+		done:   make(chan struct{}),
+	}, nil
+}
+
+// Start creates the lease table if missing, syncs leases with the shards once
+// and starts the worker in the background. Cancelling ctx stops the worker
+// abruptly, like a killed process: no processor Shutdown, no checkpoint, no
+// lease release — other workers take the leases after they expire. Use
+// Shutdown to stop gracefully.
+func (w *Worker) Start(ctx context.Context) error {
+	if w.started {
+		return errors.New("start worker: already started")
+	}
+	w.started = true
+	if err := w.store.EnsureTable(ctx); err != nil {
+		return err
+	}
+	if err := w.syncShards(ctx); err != nil {
+		return err
+	}
+	go w.run(ctx)
+	return nil
+}
+
+// Shutdown stops the worker gracefully: no new leases are taken, every shard
+// consumer finishes its batch, its processor is shut down with REQUESTED (and
+// may checkpoint), and the lease is released so another worker takes it at
+// once. It returns when the worker has stopped or ctx is done.
+func (w *Worker) Shutdown(ctx context.Context) error {
+	w.mu.Lock()
+	if !w.stopping {
+		w.stopping = true
+		close(w.stopCh)
+	}
+	w.mu.Unlock()
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("shut down worker %q: %w", w.cfg.WorkerID, ctx.Err())
+	}
+}
+
+// Done is closed when the worker has stopped, gracefully or not.
+func (w *Worker) Done() <-chan struct{} { return w.done }
+
+// HeldShards returns the shard ids whose leases this worker holds now.
+func (w *Worker) HeldShards() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ids := make([]string, 0, len(w.held))
+	for id := range w.held {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+func (w *Worker) run(ctx context.Context) {
+	defer close(w.done)
+	tick := time.NewTicker(w.cfg.LeaseDuration / 3)
+	defer tick.Stop()
+	var tracker expiryTracker
+	lastSync := w.cfg.Now()
+	stop := w.stopCh
+	for {
+		w.renewAll(ctx)
+		w.mu.Lock()
+		stopping, nHeld := w.stopping, len(w.held)
+		w.mu.Unlock()
+		w.cfg.Observer.LeasesHeld(nHeld)
+		if stopping && nHeld == 0 {
+			w.wg.Wait()
+			return
+		}
+		if !stopping {
+			if now := w.cfg.Now(); now.Sub(lastSync) >= w.cfg.ShardSyncInterval {
+				if err := w.syncShards(ctx); err != nil && ctx.Err() == nil {
+					w.log.Warn("Shard sync failed", "error", err)
+				}
+				lastSync = now
+			}
+			if err := w.takeLeases(ctx, &tracker); err != nil && ctx.Err() == nil {
+				w.log.Warn("Taking leases failed", "error", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			w.wg.Wait()
+			return
+		case <-tick.C:
+		case <-stop:
+			// Loop at once; renewals go on while consumers finish.
+			stop = nil
+		}
+	}
+}
+
+// syncShards creates leases for shards that have none and deletes finished
+// leases of shards that are no longer listed.
+func (w *Worker) syncShards(ctx context.Context) error {
+	shards, err := listShards(ctx, w.kinesis, w.cfg.StreamName)
+	if err != nil {
+		return err
+	}
+	leases, err := w.store.List(ctx)
+	if err != nil {
+		return err
+	}
+	existing := make(map[string]Lease, len(leases))
+	for _, l := range leases {
+		existing[l.Key] = l
+	}
+	listed := make(map[string]bool, len(shards))
+	for _, s := range shards {
+		listed[aws.ToString(s.ShardId)] = true
+	}
+	for _, l := range newLeases(shards, existing, w.cfg.InitialPosition) {
+		created, err := w.store.Create(ctx, l)
+		if err != nil {
+			return err
+		}
+		if created {
+			w.log.Info("Created lease", "shardId", l.Key, "checkpoint", l.Checkpoint.SequenceNumber, "parentShardIds", l.ParentShardIDs)
+		}
+	}
+	for _, l := range leases {
+		if l.Finished() && !listed[l.Key] {
+			if err := w.store.DeleteFinished(ctx, l.Key); err != nil && !errors.Is(err, ErrLeaseConflict) {
+				return err
+			}
+		}
+	}
+	w.mu.Lock()
+	w.listed = listed
+	w.mu.Unlock()
+	return nil
+}
+
+// takeLeases reads the lease table, then takes and steals leases as planTakes
+// decides, and starts a shard consumer for each lease won.
+func (w *Worker) takeLeases(ctx context.Context, tracker *expiryTracker) error {
+	leases, err := w.store.List(ctx)
+	if err != nil {
+		return err
+	}
+	now := w.cfg.Now()
+	tracker.observe(leases, now)
+	byKey := make(map[string]Lease, len(leases))
+	for _, l := range leases {
+		byKey[l.Key] = l
+	}
+	w.mu.Lock()
+	listed := w.listed
+	var candidates []Lease
+	for _, l := range leases {
+		if !ready(l, byKey, listed) {
+			continue
+		}
+		if _, mine := w.held[l.Key]; l.Owner == w.cfg.WorkerID && !mine {
+			l.Owner = "" // left over from a consumer that ended: free to take back
+		}
+		candidates = append(candidates, l)
+	}
+	w.mu.Unlock()
+	available := func(l Lease) bool { return tracker.expired(l, now, w.cfg.LeaseDuration) }
+	take, steal := planTakes(candidates, available, w.cfg.WorkerID, w.cfg.MaxLeasesToStealAtOneTime)
+	for i, l := range append(take, steal...) {
+		prev := byKey[l.Key].Owner
+		got, err := w.store.Take(ctx, l, w.cfg.WorkerID)
+		if errors.Is(err, ErrLeaseConflict) {
+			continue // someone else was faster; next round decides again
+		}
+		if err != nil {
+			return err
+		}
+		w.log.Info("Took lease", "shardId", got.Key, "previousOwner", prev, "stolen", i >= len(take))
+		w.startConsumer(ctx, got)
+	}
+	return nil
+}
+
+func (w *Worker) startConsumer(ctx context.Context, l Lease) {
+	lostCtx, cancel := context.WithCancel(ctx)
+	h := &heldLease{lease: l, lastRenewed: w.cfg.Now(), lostCtx: lostCtx, lostCancel: cancel}
+	w.mu.Lock()
+	w.held[l.Key] = h
+	w.mu.Unlock()
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer cancel()
+		sc := &shardConsumer{w: w, h: h, shardID: l.Key}
+		sc.run(ctx)
+		w.mu.Lock()
+		delete(w.held, l.Key)
+		w.mu.Unlock()
+	}()
+}
+
+// renewAll renews every held lease. A lease whose renewal is refused, or that
+// could not be renewed for a whole lease duration, is lost: its consumer is
+// cancelled and shuts its processor down as ZOMBIE.
+func (w *Worker) renewAll(ctx context.Context) {
+	w.mu.Lock()
+	hs := make([]*heldLease, 0, len(w.held))
+	for _, h := range w.held {
+		hs = append(hs, h)
+	}
+	w.mu.Unlock()
+	for _, h := range hs {
+		h.mu.Lock()
+		if h.lost {
+			h.mu.Unlock()
+			continue
+		}
+		l, err := w.store.Renew(ctx, h.lease)
+		switch {
+		case err == nil:
+			h.lease, h.lastRenewed = l, w.cfg.Now()
+		case errors.Is(err, ErrLeaseConflict):
+			w.log.Info("Lost lease", "shardId", h.lease.Key)
+			h.markLost()
+		case ctx.Err() != nil:
+		case w.cfg.Now().Sub(h.lastRenewed) > w.cfg.LeaseDuration:
+			w.log.Warn("Lease not renewed in time; giving it up", "shardId", h.lease.Key, "error", err)
+			h.markLost()
+		default:
+			w.log.Warn("Renewing lease failed", "shardId", h.lease.Key, "error", err)
+		}
+		h.mu.Unlock()
+	}
+}
+
+// markLost must be called with h.mu held.
+func (h *heldLease) markLost() {
+	h.lost = true
+	h.lostCancel()
+}
+
+// checkpoint writes cp for a held lease; ErrLeaseLost if the lease is gone.
+func (w *Worker) checkpoint(ctx context.Context, h *heldLease, cp ExtendedSequenceNumber) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.lost {
+		return fmt.Errorf("checkpoint shard %q: %w", h.lease.Key, ErrLeaseLost)
+	}
+	start := time.Now()
+	l, err := w.store.Checkpoint(ctx, h.lease, cp)
+	w.cfg.Observer.Checkpointed(h.lease.Key, time.Since(start), err)
+	if errors.Is(err, ErrLeaseConflict) {
+		h.markLost()
+		return fmt.Errorf("checkpoint shard %q: %w", h.lease.Key, ErrLeaseLost)
+	}
+	if err != nil {
+		return err
+	}
+	h.lease = l
+	return nil
+}
+
+// release gives up a held lease so another worker can take it at once.
+func (w *Worker) release(ctx context.Context, h *heldLease) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.lost {
+		return nil
+	}
+	h.lost = true
+	if err := w.store.Release(ctx, h.lease); err != nil {
+		return err
+	}
+	w.log.Info("Released lease", "shardId", h.lease.Key)
+	return nil
+}
