@@ -1,0 +1,78 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// CloudWatchAPI is the part of the CloudWatch client the producer uses.
+type CloudWatchAPI interface {
+	PutMetricData(ctx context.Context, params *cloudwatch.PutMetricDataInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error)
+}
+
+// Names of the ingest metrics published to CloudWatch, in CLOUDWATCH_NAMESPACE
+// with the single dimension StreamName. Records and bytes are those accepted
+// into the buffer (202 or 200-bound) during the interval; the rates are the
+// same divided by the interval. Sum IngestRecords over a period across tasks
+// (they share the dimension) for the stream's ingest rate.
+const (
+	MetricIngestRecords       = "IngestRecords"
+	MetricIngestBytes         = "IngestBytes"
+	MetricIngestRecordsPerSec = "IngestRecordsPerSecond"
+	MetricIngestBytesPerSec   = "IngestBytesPerSecond"
+	DimensionStreamName       = "StreamName"
+)
+
+// publisher sends the ingest rate to CloudWatch every interval.
+type publisher struct {
+	api       CloudWatchAPI
+	namespace string
+	stream    string
+	metrics   *Metrics
+	lastRecs  float64
+	lastBytes float64
+	lastAt    time.Time
+}
+
+func counterValue(c interface{ Write(*dto.Metric) error }) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil || m.Counter == nil {
+		return 0
+	}
+	return m.Counter.GetValue()
+}
+
+// publish sends the deltas since the previous call.
+func (p *publisher) publish(ctx context.Context, now time.Time) error {
+	recs, byts := counterValue(p.metrics.accepted), counterValue(p.metrics.acceptedBytes)
+	dr, db := recs-p.lastRecs, byts-p.lastBytes
+	secs := now.Sub(p.lastAt).Seconds()
+	p.lastRecs, p.lastBytes, p.lastAt = recs, byts, now
+	if secs <= 0 {
+		return nil
+	}
+	dims := []cwtypes.Dimension{{Name: aws.String(DimensionStreamName), Value: aws.String(p.stream)}}
+	datum := func(name string, v float64, unit cwtypes.StandardUnit) cwtypes.MetricDatum {
+		return cwtypes.MetricDatum{MetricName: aws.String(name), Dimensions: dims, Timestamp: aws.Time(now), Value: aws.Float64(v), Unit: unit}
+	}
+	_, err := p.api.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{
+		Namespace: aws.String(p.namespace),
+		MetricData: []cwtypes.MetricDatum{
+			datum(MetricIngestRecords, dr, cwtypes.StandardUnitCount),
+			datum(MetricIngestBytes, db, cwtypes.StandardUnitBytes),
+			datum(MetricIngestRecordsPerSec, dr/secs, cwtypes.StandardUnitCountSecond),
+			datum(MetricIngestBytesPerSec, db/secs, cwtypes.StandardUnitBytesSecond),
+		},
+	})
+	p.metrics.cloudWatchPublishes.WithLabelValues(outcome(err)).Inc()
+	if err != nil {
+		return fmt.Errorf("put ingest metrics for stream %q: %w", p.stream, err)
+	}
+	return nil
+}

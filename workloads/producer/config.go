@@ -1,0 +1,152 @@
+package producer
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+)
+
+// Config is the producer's configuration. Every field has an environment
+// variable and a flag of the same meaning; a flag overrides the variable.
+type Config struct {
+	StreamName string        // STREAM_NAME, -stream-name: the Kinesis stream (required)
+	Port       int           // PORT, -port: HTTP listen port
+	Region     string        // AWS_REGION, -region: AWS region ("" = SDK default chain)
+	Linger     time.Duration // LINGER, -linger: how long a record may wait for companions
+	// MaxBufferBytes bounds the records held in memory (data, key and a fixed
+	// per-record overhead); a full buffer answers 429/503.
+	MaxBufferBytes       int64         // MAX_BUFFER_BYTES, -max-buffer-bytes
+	MaxRequestBytes      int64         // MAX_REQUEST_BYTES, -max-request-bytes: request body limit (413 beyond)
+	MaxInflightRequests  int           // MAX_INFLIGHT_REQUESTS, -max-inflight-requests: concurrent ingest requests (429 beyond)
+	MaxInflightCalls     int           // MAX_INFLIGHT_CALLS, -max-inflight-calls: concurrent PutRecords calls
+	AckTimeout           time.Duration // ACK_TIMEOUT, -ack-timeout: longest a durable request waits for Kinesis (503 after)
+	StopTimeout          time.Duration // STOP_TIMEOUT, -stop-timeout: shutdown budget after SIGTERM; keep below ECS's stopTimeout
+	ShardRefreshInterval time.Duration // SHARD_REFRESH_INTERVAL, -shard-refresh-interval: periodic ListShards
+	AuthToken            string        // AUTH_TOKEN, -auth-token: bearer token required when set
+	CloudWatchNamespace  string        // CLOUDWATCH_NAMESPACE, -cloudwatch-namespace
+	CloudWatchInterval   time.Duration // CLOUDWATCH_INTERVAL, -cloudwatch-interval: 0 disables publishing
+	LogLevel             string        // LOG_LEVEL, -log-level: debug, info, warn, error
+}
+
+// DefaultConfig returns the defaults documented in docs/producer.md.
+func DefaultConfig() Config {
+	return Config{
+		Port:                 8080,
+		Linger:               10 * time.Millisecond,
+		MaxBufferBytes:       64 << 20,
+		MaxRequestBytes:      5 << 20,
+		MaxInflightRequests:  4096,
+		MaxInflightCalls:     16,
+		AckTimeout:           10 * time.Second,
+		StopTimeout:          25 * time.Second,
+		ShardRefreshInterval: 30 * time.Second,
+		CloudWatchNamespace:  "StreamProcessor/Producer",
+		CloudWatchInterval:   60 * time.Second,
+		LogLevel:             "info",
+	}
+}
+
+// LoadConfig reads the configuration from getenv, then from args (flags), and
+// validates it. Invalid values, in either place, are errors.
+func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
+	c := DefaultConfig()
+	fs := flag.NewFlagSet("producer", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	var errs []error
+	str := func(p *string, name, env, help string) {
+		if v := getenv(env); v != "" {
+			*p = v
+		}
+		fs.StringVar(p, name, *p, help+" (env "+env+")")
+	}
+	num := func(p *int, name, env, help string) {
+		if v := getenv(env); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("parse %s=%q: %w", env, v, err))
+			}
+			*p = n
+		}
+		fs.IntVar(p, name, *p, help+" (env "+env+")")
+	}
+	num64 := func(p *int64, name, env, help string) {
+		if v := getenv(env); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("parse %s=%q: %w", env, v, err))
+			}
+			*p = n
+		}
+		fs.Int64Var(p, name, *p, help+" (env "+env+")")
+	}
+	dur := func(p *time.Duration, name, env, help string) {
+		if v := getenv(env); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("parse %s=%q: %w", env, v, err))
+			}
+			*p = d
+		}
+		fs.DurationVar(p, name, *p, help+" (env "+env+")")
+	}
+	str(&c.StreamName, "stream-name", "STREAM_NAME", "Kinesis stream to write to (required)")
+	num(&c.Port, "port", "PORT", "HTTP listen port")
+	str(&c.Region, "region", "AWS_REGION", "AWS region")
+	dur(&c.Linger, "linger", "LINGER", "longest time a record waits to be batched")
+	num64(&c.MaxBufferBytes, "max-buffer-bytes", "MAX_BUFFER_BYTES", "memory bound of buffered records")
+	num64(&c.MaxRequestBytes, "max-request-bytes", "MAX_REQUEST_BYTES", "request body limit")
+	num(&c.MaxInflightRequests, "max-inflight-requests", "MAX_INFLIGHT_REQUESTS", "concurrent ingest requests")
+	num(&c.MaxInflightCalls, "max-inflight-calls", "MAX_INFLIGHT_CALLS", "concurrent PutRecords calls")
+	dur(&c.AckTimeout, "ack-timeout", "ACK_TIMEOUT", "longest wait for Kinesis before a durable request gets 503")
+	dur(&c.StopTimeout, "stop-timeout", "STOP_TIMEOUT", "shutdown budget after SIGTERM")
+	dur(&c.ShardRefreshInterval, "shard-refresh-interval", "SHARD_REFRESH_INTERVAL", "periodic shard map refresh")
+	str(&c.AuthToken, "auth-token", "AUTH_TOKEN", "bearer token required on ingest and metrics when set")
+	str(&c.CloudWatchNamespace, "cloudwatch-namespace", "CLOUDWATCH_NAMESPACE", "CloudWatch namespace of the ingest metrics")
+	dur(&c.CloudWatchInterval, "cloudwatch-interval", "CLOUDWATCH_INTERVAL", "CloudWatch publish interval, 0 disables")
+	str(&c.LogLevel, "log-level", "LOG_LEVEL", "log level: debug, info, warn, error")
+	if len(errs) > 0 {
+		return c, errors.Join(errs...)
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, fmt.Errorf("parse flags: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// Validate reports every invalid field at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.StreamName == "" {
+		errs = append(errs, errors.New("STREAM_NAME is required"))
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("PORT %d out of range", c.Port))
+	}
+	if c.Linger < 0 {
+		errs = append(errs, errors.New("LINGER must not be negative"))
+	}
+	if c.MaxBufferBytes < 2<<20 {
+		errs = append(errs, fmt.Errorf("MAX_BUFFER_BYTES %d below the 2 MiB minimum", c.MaxBufferBytes))
+	}
+	if c.MaxRequestBytes < 1024 {
+		errs = append(errs, fmt.Errorf("MAX_REQUEST_BYTES %d below 1024", c.MaxRequestBytes))
+	}
+	if c.MaxInflightRequests < 1 || c.MaxInflightCalls < 1 {
+		errs = append(errs, errors.New("MAX_INFLIGHT_REQUESTS and MAX_INFLIGHT_CALLS must be at least 1"))
+	}
+	if c.AckTimeout <= 0 || c.StopTimeout <= 0 || c.ShardRefreshInterval <= 0 {
+		errs = append(errs, errors.New("ACK_TIMEOUT, STOP_TIMEOUT and SHARD_REFRESH_INTERVAL must be positive"))
+	}
+	if c.CloudWatchInterval < 0 {
+		errs = append(errs, errors.New("CLOUDWATCH_INTERVAL must not be negative"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("LOG_LEVEL %q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}

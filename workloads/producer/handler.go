@@ -1,0 +1,497 @@
+package producer
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kdp-io/streamprocessor-operator/workloads/kpl"
+)
+
+// Limits of the HTTP contract.
+const (
+	// MaxPartitionKeyLen is Kinesis's limit on a partition key, in Unicode characters.
+	MaxPartitionKeyLen = 256
+	// MaxRecordsPerRequest bounds the records of one POST /records.
+	MaxRecordsPerRequest = 10000
+)
+
+// Handler serves the producer's HTTP contract (docs/producer.md):
+//
+//	POST /          one record {"data": ..., "partitionKey": ...}
+//	POST /records   a JSON array or NDJSON of such records, a result per record
+//	GET  /healthcheck, /healthz   liveness (always 200 while the process serves)
+//	GET  /readyz    200 when the shard map is loaded and not draining, else 503
+//	GET  /metrics   Prometheus metrics
+//
+// A record is acknowledged with 200 only after Kinesis accepted it (durable
+// mode), or with 202 once buffered when the request asks for ?ack=async (or the
+// header X-Ack: async). Client mistakes get 4xx, never 500.
+type Handler struct {
+	cfg      Config
+	pipe     *Pipeline
+	metrics  *Metrics
+	promh    http.Handler
+	inflight chan struct{}
+	draining atomic.Bool
+	bufs     sync.Pool
+}
+
+// NewHandler returns the HTTP handler over pipe.
+func NewHandler(cfg Config, pipe *Pipeline, m *Metrics) *Handler {
+	return &Handler{
+		cfg: cfg, pipe: pipe, metrics: m,
+		promh:    promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}),
+		inflight: make(chan struct{}, cfg.MaxInflightRequests),
+		bufs:     sync.Pool{New: func() any { return new(bytes.Buffer) }},
+	}
+}
+
+// SetDraining makes readiness fail and new ingest requests get 503.
+func (h *Handler) SetDraining() { h.draining.Store(true) }
+
+// ServeHTTP routes by exact path; unknown paths get 404, wrong methods 405.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/":
+		h.ingest(w, r, "/", false)
+	case "/records":
+		h.ingest(w, r, "/records", true)
+	case "/healthcheck", "/healthz":
+		if h.allow(w, r, http.MethodGet, http.MethodHead) {
+			h.reply(w, r.URL.Path, http.StatusOK, okBody)
+		}
+	case "/readyz":
+		if !h.allow(w, r, http.MethodGet, http.MethodHead) {
+			return
+		}
+		if h.draining.Load() || !h.pipe.Ready() {
+			h.reply(w, "/readyz", http.StatusServiceUnavailable, []byte(`{"status":"not ready"}`))
+			return
+		}
+		h.reply(w, "/readyz", http.StatusOK, okBody)
+	case "/metrics":
+		if !h.allow(w, r, http.MethodGet) || !h.authorized(w, r, "/metrics") {
+			return
+		}
+		h.metrics.requests.WithLabelValues("/metrics", "200").Inc()
+		h.promh.ServeHTTP(w, r)
+	default:
+		h.fail(w, "other", http.StatusNotFound, "not_found", "no such path; use POST / or POST /records")
+	}
+}
+
+var okBody = []byte(`{"status":"ok"}`)
+
+func (h *Handler) allow(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+	for _, m := range methods {
+		if r.Method == m {
+			return true
+		}
+	}
+	allow := methods[0]
+	for _, m := range methods[1:] {
+		allow += ", " + m
+	}
+	w.Header().Set("Allow", allow)
+	h.fail(w, r.URL.Path, http.StatusMethodNotAllowed, "method_not_allowed", "method "+r.Method+" not allowed; use "+allow)
+	return false
+}
+
+func (h *Handler) authorized(w http.ResponseWriter, r *http.Request, path string) bool {
+	if h.cfg.AuthToken == "" {
+		return true
+	}
+	got := r.Header.Get("Authorization")
+	want := "Bearer " + h.cfg.AuthToken
+	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1 {
+		return true
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="producer"`)
+	h.fail(w, path, http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token")
+	return false
+}
+
+func (h *Handler) reply(w http.ResponseWriter, path string, code int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(code)
+	w.Write(body)
+	h.metrics.requests.WithLabelValues(path, strconv.Itoa(code)).Inc()
+}
+
+type errorBody struct {
+	Status string `json:"status"`
+	Reason string `json:"reason"`
+	Error  string `json:"error"`
+}
+
+// fail answers an error and counts the rejection under reason.
+func (h *Handler) fail(w http.ResponseWriter, path string, code int, reason, msg string) {
+	h.metrics.rejected.WithLabelValues(reason).Inc()
+	switch code {
+	case http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", "1")
+	case http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "5")
+	}
+	b, _ := json.Marshal(errorBody{Status: "rejected", Reason: reason, Error: msg})
+	h.reply(w, path, code, b)
+}
+
+// ingest handles POST / (batch false) and POST /records (batch true).
+func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, path string, batch bool) {
+	if !h.allow(w, r, http.MethodPost) || !h.authorized(w, r, path) {
+		return
+	}
+	if h.draining.Load() {
+		w.Header().Set("Connection", "close")
+		h.fail(w, path, http.StatusServiceUnavailable, "draining", "producer is shutting down; retry on another instance")
+		return
+	}
+	ndjson, ok := parseContentType(r.Header.Get("Content-Type"), batch)
+	if !ok {
+		want := "application/json"
+		if batch {
+			want += " or application/x-ndjson"
+		}
+		h.fail(w, path, http.StatusUnsupportedMediaType, "unsupported_media_type", "Content-Type must be "+want)
+		return
+	}
+	async, err := ackMode(r)
+	if err != nil {
+		h.fail(w, path, http.StatusBadRequest, "invalid", err.Error())
+		return
+	}
+	if r.ContentLength > h.cfg.MaxRequestBytes {
+		h.fail(w, path, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body of %d bytes exceeds the limit of %d", r.ContentLength, h.cfg.MaxRequestBytes))
+		return
+	}
+	select {
+	case h.inflight <- struct{}{}:
+		defer func() { <-h.inflight }()
+	default:
+		h.fail(w, path, http.StatusTooManyRequests, "overloaded", "too many concurrent requests")
+		return
+	}
+	buf := h.bufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer h.bufs.Put(buf)
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes)); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			h.fail(w, path, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body exceeds the limit of %d bytes", h.cfg.MaxRequestBytes))
+			return
+		}
+		h.fail(w, path, http.StatusBadRequest, "invalid", "read body: "+err.Error())
+		return
+	}
+	if batch {
+		h.ingestBatch(w, r, buf.Bytes(), ndjson, async)
+		return
+	}
+	h.ingestOne(w, r, buf.Bytes(), async)
+}
+
+// parseContentType accepts application/json (any parameters), and for batches
+// also the NDJSON media types.
+func parseContentType(ct string, batch bool) (ndjson, ok bool) {
+	if ct == "application/json" {
+		return false, true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false, false
+	}
+	switch mt {
+	case "application/json":
+		return false, true
+	case "application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines":
+		return true, batch
+	}
+	return false, false
+}
+
+// ackMode reads ?ack= or the X-Ack header: "durable" (default) or "async".
+func ackMode(r *http.Request) (async bool, err error) {
+	v := r.Header.Get("X-Ack")
+	if r.URL.RawQuery != "" {
+		if q := r.URL.Query().Get("ack"); q != "" {
+			v = q
+		}
+	}
+	switch v {
+	case "", "durable":
+		return false, nil
+	case "async":
+		return true, nil
+	}
+	return false, fmt.Errorf("ack must be durable or async, not %q", v)
+}
+
+// recordIn is the JSON shape of one record.
+type recordIn struct {
+	Data         json.RawMessage `json:"data"`
+	PartitionKey *string         `json:"partitionKey"`
+}
+
+// parseRecord decodes one record object. data: a JSON string is stored as its
+// UTF-8 bytes; any other JSON value except null (object, array, number, bool)
+// is stored as its compact JSON text. It returns a rejection reason
+// ("invalid", "too_large") and message on failure.
+func parseRecord(raw []byte) (Record, string, string) {
+	var in recordIn
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return Record{}, "invalid", "malformed JSON: " + err.Error()
+	}
+	if len(in.Data) == 0 {
+		return Record{}, "invalid", `missing "data"`
+	}
+	var data []byte
+	switch in.Data[0] {
+	case 'n':
+		return Record{}, "invalid", `"data" must not be null`
+	case '"':
+		if bytes.IndexByte(in.Data, '\\') < 0 {
+			data = in.Data[1 : len(in.Data)-1]
+		} else {
+			var s string
+			if err := json.Unmarshal(in.Data, &s); err != nil {
+				return Record{}, "invalid", `"data": ` + err.Error()
+			}
+			data = []byte(s)
+		}
+	default:
+		var b bytes.Buffer
+		if err := json.Compact(&b, in.Data); err != nil {
+			return Record{}, "invalid", `"data": ` + err.Error()
+		}
+		data = b.Bytes()
+	}
+	var pk string
+	if in.PartitionKey != nil {
+		pk = *in.PartitionKey
+		if pk == "" {
+			return Record{}, "invalid", `"partitionKey" must not be empty`
+		}
+		if n := utf8.RuneCountInString(pk); n > MaxPartitionKeyLen {
+			return Record{}, "invalid", fmt.Sprintf(`"partitionKey" has %d characters, more than %d`, n, MaxPartitionKeyLen)
+		}
+	} else {
+		pk = randomKey()
+	}
+	if len(data)+len(pk) > kpl.MaxRecordSize {
+		return Record{}, "too_large", fmt.Sprintf("record of %d bytes (data plus partition key) exceeds the Kinesis limit of %d", len(data)+len(pk), kpl.MaxRecordSize)
+	}
+	return Record{PartitionKey: pk, Data: data}, "", ""
+}
+
+// randomKey returns a random UUID v4 text, as the seed producer used.
+func randomKey() string {
+	const hexd = "0123456789abcdef"
+	a, b := rand.Uint64(), rand.Uint64()
+	a = a&^(0xf<<12) | 4<<12   // version 4
+	b = b&^(0x3<<62) | 0x2<<62 // variant 10
+	var out [36]byte
+	j := 0
+	for i := 0; i < 16; i++ {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out[j] = '-'
+			j++
+		}
+		var v byte
+		if i < 8 {
+			v = byte(a >> (56 - 8*i))
+		} else {
+			v = byte(b >> (56 - 8*(i-8)))
+		}
+		out[j], out[j+1] = hexd[v>>4], hexd[v&0xf]
+		j += 2
+	}
+	return string(out[:])
+}
+
+type oneResult struct {
+	Status         string `json:"status"`
+	PartitionKey   string `json:"partitionKey"`
+	ShardID        string `json:"shardId,omitempty"`
+	SequenceNumber string `json:"sequenceNumber,omitempty"`
+}
+
+func (h *Handler) ingestOne(w http.ResponseWriter, r *http.Request, body []byte, async bool) {
+	h.metrics.received.Inc()
+	rec, reason, msg := parseRecord(body)
+	if reason != "" {
+		code := http.StatusBadRequest
+		if reason == "too_large" {
+			code = http.StatusRequestEntityTooLarge
+		}
+		h.fail(w, "/", code, reason, msg)
+		return
+	}
+	// rec.Data never aliases body (a pooled buffer): json.RawMessage copies.
+	var t *Ticket
+	if !async {
+		t = NewTicket(1)
+	}
+	if !h.enqueue(w, "/", []Record{rec}, t) {
+		return
+	}
+	if async {
+		b, _ := json.Marshal(oneResult{Status: "accepted", PartitionKey: rec.PartitionKey})
+		h.reply(w, "/", http.StatusAccepted, b)
+		return
+	}
+	if !h.await(w, r, "/", t) {
+		return
+	}
+	a := t.Acks()[0]
+	b, _ := json.Marshal(oneResult{Status: "ok", PartitionKey: rec.PartitionKey, ShardID: a.ShardID, SequenceNumber: a.SequenceNumber})
+	h.reply(w, "/", http.StatusOK, b)
+}
+
+// enqueue buffers recs or answers 429/503; it reports whether it buffered.
+func (h *Handler) enqueue(w http.ResponseWriter, path string, recs []Record, t *Ticket) bool {
+	err := h.pipe.Enqueue(recs, t)
+	if err == nil {
+		h.metrics.accepted.Add(float64(len(recs)))
+		n := 0
+		for _, r := range recs {
+			n += len(r.Data)
+		}
+		h.metrics.acceptedBytes.Add(float64(n))
+		return true
+	}
+	switch {
+	case errors.Is(err, ErrBufferFull) && h.pipe.Healthy():
+		h.fail(w, path, http.StatusTooManyRequests, "buffer_full", "buffer full; Kinesis is behind, retry later")
+	case errors.Is(err, ErrBufferFull):
+		h.fail(w, path, http.StatusServiceUnavailable, "kinesis_unavailable", "buffer full and Kinesis is failing; retry later")
+	case errors.Is(err, ErrClosed):
+		h.fail(w, path, http.StatusServiceUnavailable, "draining", "producer is shutting down; retry on another instance")
+	default:
+		h.fail(w, path, http.StatusServiceUnavailable, "not_ready", "stream not available yet; retry later")
+	}
+	return false
+}
+
+// await waits for a durable acknowledgement; on ACK_TIMEOUT it answers 503
+// (the records stay buffered and may still be written: a client retry can
+// duplicate them), on a client hang-up it answers nothing.
+func (h *Handler) await(w http.ResponseWriter, r *http.Request, path string, t *Ticket) bool {
+	timer := time.NewTimer(h.cfg.AckTimeout)
+	defer timer.Stop()
+	select {
+	case <-t.Done():
+		return true
+	case <-timer.C:
+		h.fail(w, path, http.StatusServiceUnavailable, "ack_timeout", fmt.Sprintf("Kinesis did not confirm within %s; the records may still be written", h.cfg.AckTimeout))
+	case <-r.Context().Done():
+		h.metrics.rejected.WithLabelValues("client_gone").Inc()
+	}
+	return false
+}
+
+type batchResult struct {
+	Accepted int          `json:"accepted"`
+	Rejected int          `json:"rejected"`
+	Results  []itemResult `json:"results"`
+}
+
+type itemResult struct {
+	Status         string `json:"status"` // ok, accepted, invalid, too_large
+	Error          string `json:"error,omitempty"`
+	PartitionKey   string `json:"partitionKey,omitempty"`
+	ShardID        string `json:"shardId,omitempty"`
+	SequenceNumber string `json:"sequenceNumber,omitempty"`
+}
+
+// ingestBatch handles POST /records: every valid record is buffered (all or,
+// on back-pressure, none); invalid ones are reported in their result and not
+// sent. 400 only when no record is valid.
+func (h *Handler) ingestBatch(w http.ResponseWriter, r *http.Request, body []byte, ndjson, async bool) {
+	var items [][]byte
+	if ndjson {
+		for _, line := range bytes.Split(body, []byte("\n")) {
+			line = bytes.TrimSpace(line)
+			if len(line) > 0 {
+				items = append(items, line)
+			}
+		}
+	} else {
+		var raw []json.RawMessage
+		if err := json.Unmarshal(body, &raw); err != nil {
+			h.fail(w, "/records", http.StatusBadRequest, "invalid", "body must be a JSON array of records: "+err.Error())
+			return
+		}
+		for _, m := range raw {
+			items = append(items, m)
+		}
+	}
+	if len(items) == 0 {
+		h.fail(w, "/records", http.StatusBadRequest, "invalid", "no records")
+		return
+	}
+	if len(items) > MaxRecordsPerRequest {
+		h.fail(w, "/records", http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("%d records exceed the limit of %d per request", len(items), MaxRecordsPerRequest))
+		return
+	}
+	h.metrics.received.Add(float64(len(items)))
+	res := batchResult{Results: make([]itemResult, len(items))}
+	recs := make([]Record, 0, len(items))
+	index := make([]int, 0, len(items))
+	for i, it := range items {
+		rec, reason, msg := parseRecord(it)
+		if reason != "" {
+			h.metrics.rejected.WithLabelValues(reason).Inc()
+			res.Results[i] = itemResult{Status: reason, Error: msg}
+			res.Rejected++
+			continue
+		}
+		res.Results[i].PartitionKey = rec.PartitionKey
+		recs = append(recs, rec)
+		index = append(index, i)
+	}
+	if len(recs) == 0 {
+		b, _ := json.Marshal(res)
+		h.reply(w, "/records", http.StatusBadRequest, b)
+		return
+	}
+	var t *Ticket
+	if !async {
+		t = NewTicket(len(recs))
+	}
+	if !h.enqueue(w, "/records", recs, t) {
+		return
+	}
+	res.Accepted = len(recs)
+	code := http.StatusAccepted
+	if async {
+		for _, i := range index {
+			res.Results[i].Status = "accepted"
+		}
+	} else {
+		if !h.await(w, r, "/records", t) {
+			return
+		}
+		for k, i := range index {
+			a := t.Acks()[k]
+			res.Results[i].Status, res.Results[i].ShardID, res.Results[i].SequenceNumber = "ok", a.ShardID, a.SequenceNumber
+		}
+		code = http.StatusOK
+	}
+	b, _ := json.Marshal(res)
+	h.reply(w, "/records", code, b)
+}

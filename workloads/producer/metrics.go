@@ -1,0 +1,83 @@
+package producer
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the producer's Prometheus metrics, on a registry of their own.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	requests                    *prometheus.CounterVec // by path and code
+	received                    prometheus.Counter
+	accepted                    prometheus.Counter
+	acceptedBytes               prometheus.Counter
+	rejected                    *prometheus.CounterVec // by reason
+	written                     prometheus.Counter
+	batchRecords                prometheus.Histogram
+	userRecordsPerKinesisRecord prometheus.Histogram
+	putRecordsCalls             *prometheus.CounterVec // by outcome
+	putRecordsLatency           *prometheus.HistogramVec
+	retries                     prometheus.Counter
+	throttles                   prometheus.Counter
+	bufferBytes                 prometheus.Gauge
+	bufferLimit                 prometheus.Gauge
+	shards                      prometheus.Gauge
+	shardMapRefreshes           *prometheus.CounterVec
+	shardMismatches             prometheus.Counter
+	cloudWatchPublishes         *prometheus.CounterVec
+}
+
+// NewMetrics creates and registers the metrics, plus the Go and process
+// collectors, on a new registry.
+func NewMetrics() *Metrics {
+	r := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { r.MustRegister(c) }
+	const ns = "producer"
+	m := &Metrics{Registry: r,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "http_requests_total",
+			Help: "HTTP requests by path and status code."}, []string{"path", "code"}),
+		received: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "records_received_total",
+			Help: "User records received in ingest requests, valid or not."}),
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "records_accepted_total",
+			Help: "User records accepted into the buffer."}),
+		acceptedBytes: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "records_accepted_bytes_total",
+			Help: "Data bytes of user records accepted into the buffer."}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "records_rejected_total",
+			Help: "User records or requests refused, by reason."}, []string{"reason"}),
+		written: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "records_written_total",
+			Help: "User records Kinesis accepted."}),
+		batchRecords: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "putrecords_batch_records",
+			Help: "Kinesis records per PutRecords call.", Buckets: []float64{1, 2, 5, 10, 50, 100, 250, 500}}),
+		userRecordsPerKinesisRecord: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "aggregation_user_records",
+			Help: "User records per Kinesis record.", Buckets: prometheus.ExponentialBuckets(1, 4, 8)}),
+		putRecordsCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "putrecords_calls_total",
+			Help: "PutRecords calls by outcome (ok, throttled, not_found, error)."}, []string{"outcome"}),
+		putRecordsLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "putrecords_duration_seconds",
+			Help: "PutRecords call latency.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}, []string{"outcome"}),
+		retries: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "putrecords_retries_total",
+			Help: "Kinesis records scheduled for another attempt."}),
+		throttles: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "kinesis_throttles_total",
+			Help: "Throttled PutRecords calls and entries."}),
+		bufferBytes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "buffer_bytes",
+			Help: "Bytes charged by buffered records."}),
+		bufferLimit: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "buffer_limit_bytes",
+			Help: "Buffer bound (MAX_BUFFER_BYTES)."}),
+		shards: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "shards",
+			Help: "Open shards in the current shard map."}),
+		shardMapRefreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "shard_map_refreshes_total",
+			Help: "ListShards refreshes by outcome."}, []string{"outcome"}),
+		shardMismatches: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "shard_mismatches_total",
+			Help: "Kinesis records stored on another shard than the map predicted (stale map)."}),
+		cloudWatchPublishes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "cloudwatch_publishes_total",
+			Help: "PutMetricData calls by outcome."}, []string{"outcome"}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.received, m.accepted, m.acceptedBytes, m.rejected, m.written,
+		m.batchRecords, m.userRecordsPerKinesisRecord, m.putRecordsCalls, m.putRecordsLatency, m.retries, m.throttles,
+		m.bufferBytes, m.bufferLimit, m.shards, m.shardMapRefreshes, m.shardMismatches, m.cloudWatchPublishes,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		f(c)
+	}
+	return m
+}

@@ -1,0 +1,646 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kdp-io/streamprocessor-operator/workloads/kpl"
+)
+
+// Kinesis API limits for PutRecords.
+const (
+	maxCallRecords = 500
+	maxCallBytes   = 5 << 20
+	// entryOverhead is charged per buffered record on top of its key and data, so
+	// that the buffer bound also bounds memory for tiny records.
+	entryOverhead = 128
+	callTimeout   = 30 * time.Second
+	backoffBase   = 100 * time.Millisecond
+	backoffCap    = 5 * time.Second
+)
+
+// Errors returned by Pipeline.Enqueue.
+var (
+	ErrBufferFull  = errors.New("producer buffer is full")
+	ErrUnavailable = errors.New("stream shard map not loaded yet")
+	ErrClosed      = errors.New("producer is shut down")
+)
+
+// KinesisAPI is the part of the Kinesis client the producer uses, with the SDK's
+// signatures.
+type KinesisAPI interface {
+	ShardLister
+	PutRecords(ctx context.Context, params *kinesis.PutRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error)
+}
+
+// Record is one user record to put.
+type Record struct {
+	PartitionKey string
+	Data         []byte
+}
+
+// Ack is where Kinesis stored a user record. Records aggregated together share
+// the shard and sequence number of their Kinesis record.
+type Ack struct {
+	ShardID        string
+	SequenceNumber string
+}
+
+// Ticket tracks the durable acknowledgement of the records of one Enqueue call.
+type Ticket struct {
+	remaining atomic.Int64
+	done      chan struct{}
+	acks      []Ack
+}
+
+// NewTicket returns a ticket for n records.
+func NewTicket(n int) *Ticket {
+	t := &Ticket{done: make(chan struct{}), acks: make([]Ack, n)}
+	t.remaining.Store(int64(n))
+	return t
+}
+
+// Done is closed once Kinesis has accepted every record of the ticket.
+func (t *Ticket) Done() <-chan struct{} { return t.done }
+
+// Acks returns the per-record acknowledgements; read it only after Done.
+func (t *Ticket) Acks() []Ack { return t.acks }
+
+func (t *Ticket) ack(i int32, a Ack) {
+	t.acks[i] = a
+	if t.remaining.Add(-1) == 0 {
+		close(t.done)
+	}
+}
+
+type entry struct {
+	pk   string
+	data []byte
+	hash hashKey
+	t    *Ticket // nil for fire-and-forget records
+	idx  int32
+}
+
+func (e *entry) cost() int64 { return int64(len(e.pk) + len(e.data) + entryOverhead) }
+
+// kRecord is one Kinesis record of a PutRecords call: an aggregate of user
+// records bound for one shard, or a single user record sent as is.
+type kRecord struct {
+	shard   int
+	pk      string
+	payload []byte
+	entries []entry
+}
+
+// shardState is the dispatcher's view of one shard; only the dispatcher
+// goroutine touches it.
+type shardState struct {
+	id         string
+	carry      []entry // taken from pending, not yet sent; older than pending
+	carryBytes int
+	carrySince time.Time
+	retry      *kRecord // failed Kinesis record that must go before anything else
+	attempts   int
+	notBefore  time.Time
+	inflight   bool
+}
+
+type callResult struct {
+	batch []*kRecord
+	out   *kinesis.PutRecordsOutput
+	err   error
+	took  time.Duration
+}
+
+// Pipeline buffers user records, groups them by the shard their partition key
+// hashes to, aggregates them in the KPL format and writes them with PutRecords.
+//
+// Ordering: each shard has at most one Kinesis record in flight, and a failed
+// one is retried before anything newer for that shard is sent, so records with
+// the same partition key reach the stream in Enqueue order (across reshards
+// too: new shards start only after everything of the old map is settled).
+// Memory: Enqueue fails with ErrBufferFull beyond MaxBufferBytes. Records are
+// retried until written or the process exits; none is dropped on an error.
+type Pipeline struct {
+	stream       string
+	api          KinesisAPI
+	linger       time.Duration
+	maxBuf       int64
+	maxCalls     int
+	refreshEvery time.Duration
+	metrics      *Metrics
+	log          *slog.Logger
+
+	buffered    atomic.Int64 // bytes charged by buffered records
+	outstanding atomic.Int64 // records enqueued but not written
+	healthy     atomic.Bool  // false while Kinesis calls fail with other than throttling
+	ready       atomic.Bool  // a shard map is loaded
+	draining    atomic.Bool
+	closed      atomic.Bool
+
+	mu           sync.Mutex // guards the fields below, shared with Enqueue
+	smap         *shardMap
+	pending      [][]entry
+	pendingBytes []int
+	pendingSince []time.Time
+
+	// dispatcher-owned
+	states        []*shardState
+	inflightCalls int
+	nextMap       *shardMap
+	rr            int
+	agg           kpl.Aggregator
+
+	wake    chan struct{}
+	refresh chan struct{}
+	results chan callResult
+	maps    chan *shardMap
+	stop    chan struct{}
+	stopped sync.WaitGroup
+}
+
+// NewPipeline returns a pipeline for cfg; call Start before Enqueue.
+func NewPipeline(cfg Config, api KinesisAPI, m *Metrics, log *slog.Logger) *Pipeline {
+	p := &Pipeline{
+		stream: cfg.StreamName, api: api, linger: cfg.Linger, maxBuf: cfg.MaxBufferBytes,
+		maxCalls: cfg.MaxInflightCalls, refreshEvery: cfg.ShardRefreshInterval, metrics: m, log: log,
+		wake: make(chan struct{}, 1), refresh: make(chan struct{}, 1),
+		results: make(chan callResult, cfg.MaxInflightCalls), maps: make(chan *shardMap, 1),
+		stop: make(chan struct{}),
+	}
+	p.healthy.Store(true)
+	m.bufferLimit.Set(float64(cfg.MaxBufferBytes))
+	return p
+}
+
+// Start runs the dispatcher and the shard map refresher until Close.
+func (p *Pipeline) Start() {
+	p.stopped.Add(2)
+	go p.dispatchLoop()
+	go p.refreshLoop()
+}
+
+// Ready reports whether the pipeline can take records (a shard map is loaded).
+func (p *Pipeline) Ready() bool { return p.ready.Load() }
+
+// Healthy reports whether the last Kinesis call did not fail with an outage.
+func (p *Pipeline) Healthy() bool { return p.healthy.Load() }
+
+// Enqueue buffers recs. When t is not nil, t is acknowledged record by record
+// (index i of recs is index i of t) as Kinesis accepts them. It fails without
+// buffering anything when the buffer cannot hold all of recs.
+func (p *Pipeline) Enqueue(recs []Record, t *Ticket) error {
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	if !p.ready.Load() {
+		return ErrUnavailable
+	}
+	es := make([]entry, len(recs))
+	var cost int64
+	for i, r := range recs {
+		es[i] = entry{pk: r.PartitionKey, data: r.Data, hash: partitionHash(r.PartitionKey), t: t, idx: int32(i)}
+		cost += es[i].cost()
+	}
+	if p.buffered.Add(cost) > p.maxBuf {
+		p.buffered.Add(-cost)
+		return ErrBufferFull
+	}
+	p.outstanding.Add(int64(len(es)))
+	now := time.Now()
+	wake := false
+	p.mu.Lock()
+	for _, e := range es {
+		s := p.smap.lookup(e.hash)
+		if len(p.pending[s]) == 0 {
+			p.pendingSince[s] = now
+			wake = true
+		}
+		before := p.pendingBytes[s]
+		p.pending[s] = append(p.pending[s], e)
+		p.pendingBytes[s] += len(e.pk) + len(e.data)
+		if before < kpl.MaxRecordSize && p.pendingBytes[s] >= kpl.MaxRecordSize {
+			wake = true
+		}
+	}
+	p.mu.Unlock()
+	p.metrics.bufferBytes.Set(float64(p.buffered.Load()))
+	if wake {
+		p.poke(p.wake)
+	}
+	return nil
+}
+
+func (p *Pipeline) poke(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// StartDrain sends everything buffered without waiting for the linger.
+func (p *Pipeline) StartDrain() {
+	p.draining.Store(true)
+	p.poke(p.wake)
+}
+
+// Flush waits until every enqueued record is written or ctx ends; it returns
+// an error naming the records still unwritten.
+func (p *Pipeline) Flush(ctx context.Context) error {
+	p.StartDrain()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for p.outstanding.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("flush stream %q: %d records unwritten: %w", p.stream, p.outstanding.Load(), ctx.Err())
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// Close stops the pipeline; later Enqueue calls fail with ErrClosed. Records
+// not yet written are abandoned: call Flush first.
+func (p *Pipeline) Close() {
+	if p.closed.Swap(true) {
+		return
+	}
+	close(p.stop)
+	p.stopped.Wait()
+}
+
+// Outstanding returns the number of records enqueued but not yet written.
+func (p *Pipeline) Outstanding() int64 { return p.outstanding.Load() }
+
+func (p *Pipeline) refreshLoop() {
+	defer p.stopped.Done()
+	tick := time.NewTicker(p.refreshEvery)
+	defer tick.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		m, err := loadShardMap(ctx, p.api, p.stream)
+		cancel()
+		p.metrics.shardMapRefreshes.WithLabelValues(outcome(err)).Inc()
+		if err != nil {
+			p.log.Warn("Shard map refresh failed", "stream", p.stream, "error", err)
+		} else {
+			select {
+			case p.maps <- m:
+			case <-p.stop:
+				return
+			}
+		}
+		wait := time.Second // no faster than once a second, whatever asks
+		if err != nil && !p.ready.Load() {
+			wait = 500 * time.Millisecond
+		}
+		select {
+		case <-p.stop:
+			return
+		case <-time.After(wait):
+		}
+		if err != nil && !p.ready.Load() {
+			continue
+		}
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		case <-p.refresh:
+		}
+	}
+}
+
+func outcome(err error) string {
+	if err != nil {
+		return "error"
+	}
+	return "ok"
+}
+
+func (p *Pipeline) dispatchLoop() {
+	defer p.stopped.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-p.wake:
+		case <-timer.C:
+		case r := <-p.results:
+			p.handleResult(r)
+		case m := <-p.maps:
+			p.handleMap(m)
+		}
+		next := p.dispatch(time.Now())
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		if next.IsZero() {
+			timer.Reset(time.Hour)
+		} else {
+			timer.Reset(max(time.Until(next), 0))
+		}
+	}
+}
+
+// handleMap installs a first map at once; a changed map waits (nextMap) until
+// nothing of the old map is in flight or waiting for a retry.
+func (p *Pipeline) handleMap(m *shardMap) {
+	p.mu.Lock()
+	cur := p.smap
+	p.mu.Unlock()
+	if cur == nil {
+		p.installMap(m)
+		p.ready.Store(true)
+		p.log.Info("Loaded shard map", "stream", p.stream, "shards", len(m.shards))
+		return
+	}
+	if cur.equal(m) {
+		p.nextMap = nil
+		return
+	}
+	p.nextMap = m
+}
+
+// installMap swaps the shard map and re-queues every unsent record under it,
+// keeping the relative order of records of each old shard (so of each key).
+func (p *Pipeline) installMap(m *shardMap) {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var all []entry
+	for i := range p.pending {
+		all = append(all, p.states[i].carry...)
+		all = append(all, p.pending[i]...)
+	}
+	n := len(m.shards)
+	p.smap = m
+	p.pending = make([][]entry, n)
+	p.pendingBytes = make([]int, n)
+	p.pendingSince = make([]time.Time, n)
+	p.states = make([]*shardState, n)
+	for i, s := range m.shards {
+		p.states[i] = &shardState{id: s.id}
+	}
+	for _, e := range all {
+		s := m.lookup(e.hash)
+		if len(p.pending[s]) == 0 {
+			p.pendingSince[s] = now
+		}
+		p.pending[s] = append(p.pending[s], e)
+		p.pendingBytes[s] += len(e.pk) + len(e.data)
+	}
+	p.metrics.shards.Set(float64(n))
+}
+
+// dispatch starts PutRecords calls for every shard that is due and returns when
+// it next needs to run (zero: only when woken).
+func (p *Pipeline) dispatch(now time.Time) time.Time {
+	if p.nextMap != nil && p.inflightCalls == 0 && !p.anyRetry() {
+		p.log.Info("Shard map changed", "stream", p.stream, "shards", len(p.nextMap.shards))
+		p.installMap(p.nextMap)
+		p.nextMap = nil
+	}
+	var next time.Time
+	later := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	draining := p.draining.Load()
+	var due []int
+	p.mu.Lock()
+	n := len(p.states)
+	for k := 0; k < n; k++ {
+		i := (p.rr + k) % n
+		st := p.states[i]
+		if st.inflight {
+			continue
+		}
+		if now.Before(st.notBefore) {
+			later(st.notBefore)
+			continue
+		}
+		if st.retry != nil {
+			due = append(due, i)
+			continue
+		}
+		if p.nextMap != nil || (len(st.carry) == 0 && len(p.pending[i]) == 0) {
+			continue
+		}
+		since := st.carrySince
+		if len(st.carry) == 0 {
+			since = p.pendingSince[i]
+		}
+		if !draining && now.Sub(since) < p.linger && st.carryBytes+p.pendingBytes[i] < kpl.MaxRecordSize {
+			later(since.Add(p.linger))
+			continue
+		}
+		if len(st.carry) == 0 {
+			st.carry, st.carrySince = p.pending[i], since
+			p.pending[i] = nil
+		} else {
+			st.carry = append(st.carry, p.pending[i]...)
+			p.pending[i] = p.pending[i][:0:0]
+		}
+		st.carryBytes += p.pendingBytes[i]
+		p.pendingBytes[i] = 0
+		due = append(due, i)
+	}
+	if n > 0 {
+		p.rr = (p.rr + 1) % n
+	}
+	p.mu.Unlock()
+
+	var batch []*kRecord
+	batchBytes := 0
+	for _, i := range due {
+		if p.inflightCalls >= p.maxCalls {
+			break
+		}
+		st := p.states[i]
+		r := st.retry
+		if r == nil {
+			r = p.take(i, st, now)
+		}
+		size := len(r.pk) + len(r.payload)
+		if len(batch) == maxCallRecords || batchBytes+size > maxCallBytes {
+			p.launch(batch)
+			batch, batchBytes = nil, 0
+			if p.inflightCalls >= p.maxCalls {
+				// r stays where it is (retry or carry front) for the next pass.
+				if st.retry == nil {
+					st.retry = r
+				}
+				break
+			}
+		}
+		st.retry = nil
+		st.inflight = true
+		batch = append(batch, r)
+		batchBytes += size
+	}
+	if len(batch) > 0 {
+		p.launch(batch)
+	}
+	return next
+}
+
+func (p *Pipeline) anyRetry() bool {
+	for _, st := range p.states {
+		if st.retry != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// take builds the next Kinesis record of shard i from its carry: as many user
+// records as fit in one Kinesis record, or a lone record as is.
+func (p *Pipeline) take(i int, st *shardState, now time.Time) *kRecord {
+	a := &p.agg
+	a.Reset()
+	n := 0
+	for n < len(st.carry) {
+		e := &st.carry[n]
+		ur := kpl.UserRecord{PartitionKey: e.pk, Data: e.data}
+		if a.SizeWith(ur) > kpl.MaxRecordSize {
+			if n == 0 {
+				n = 1 // too big to aggregate; its data plus key fit (checked on input)
+			}
+			break
+		}
+		a.Add(ur)
+		n++
+	}
+	r := &kRecord{shard: i, entries: st.carry[:n:n]}
+	if n == 1 {
+		r.pk, r.payload = st.carry[0].pk, st.carry[0].data
+	} else {
+		r.pk = a.PartitionKey()
+		r.payload = a.AppendEncoded(make([]byte, 0, a.Size()))
+	}
+	a.Reset()
+	for _, e := range r.entries {
+		st.carryBytes -= len(e.pk) + len(e.data)
+	}
+	st.carry = st.carry[n:]
+	if len(st.carry) == 0 {
+		st.carry, st.carryBytes = nil, 0
+	} else {
+		st.carrySince = now // the rest goes next, as soon as this one is written
+	}
+	p.metrics.userRecordsPerKinesisRecord.Observe(float64(n))
+	return r
+}
+
+func (p *Pipeline) launch(batch []*kRecord) {
+	p.inflightCalls++
+	p.metrics.batchRecords.Observe(float64(len(batch)))
+	in := &kinesis.PutRecordsInput{StreamName: aws.String(p.stream), Records: make([]types.PutRecordsRequestEntry, len(batch))}
+	for i, r := range batch {
+		in.Records[i] = types.PutRecordsRequestEntry{Data: r.payload, PartitionKey: aws.String(r.pk)}
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		start := time.Now()
+		out, err := p.api.PutRecords(ctx, in)
+		p.results <- callResult{batch: batch, out: out, err: err, took: time.Since(start)}
+	}()
+}
+
+func (p *Pipeline) handleResult(res callResult) {
+	p.inflightCalls--
+	now := time.Now()
+	if res.err == nil && (res.out == nil || len(res.out.Records) != len(res.batch)) {
+		res.err = fmt.Errorf("PutRecords answered a malformed result for %d records", len(res.batch))
+	}
+	if res.err != nil {
+		kind := classify(res.err)
+		p.metrics.putRecordsCalls.WithLabelValues(kind).Inc()
+		p.metrics.putRecordsLatency.WithLabelValues(kind).Observe(res.took.Seconds())
+		if kind == "throttled" {
+			p.metrics.throttles.Inc()
+		} else {
+			p.healthy.Store(false)
+			p.poke(p.refresh)
+		}
+		p.log.Warn("PutRecords failed", "stream", p.stream, "records", len(res.batch), "error", res.err)
+		for _, r := range res.batch {
+			p.retryLater(r, now)
+		}
+		return
+	}
+	p.healthy.Store(true)
+	p.metrics.putRecordsCalls.WithLabelValues("ok").Inc()
+	p.metrics.putRecordsLatency.WithLabelValues("ok").Observe(res.took.Seconds())
+	for i, rr := range res.out.Records {
+		r := res.batch[i]
+		if rr.ErrorCode != nil {
+			if aws.ToString(rr.ErrorCode) == "ProvisionedThroughputExceededException" {
+				p.metrics.throttles.Inc()
+			}
+			p.retryLater(r, now)
+			continue
+		}
+		st := p.states[r.shard]
+		st.inflight, st.attempts, st.notBefore = false, 0, time.Time{}
+		if id := aws.ToString(rr.ShardId); id != st.id {
+			// The stream resharded under us: the record is stored (our
+			// consumer deaggregates without a range filter), but the map is stale.
+			p.metrics.shardMismatches.Inc()
+			p.poke(p.refresh)
+		}
+		p.complete(r, Ack{ShardID: aws.ToString(rr.ShardId), SequenceNumber: aws.ToString(rr.SequenceNumber)})
+	}
+}
+
+func (p *Pipeline) retryLater(r *kRecord, now time.Time) {
+	st := p.states[r.shard]
+	st.inflight = false
+	st.retry = r
+	st.attempts++
+	st.notBefore = now.Add(backoff(st.attempts))
+	p.metrics.retries.Inc()
+}
+
+// backoff is exponential from backoffBase to backoffCap with equal jitter.
+func backoff(attempt int) time.Duration {
+	d := backoffBase << min(attempt-1, 10)
+	if d > backoffCap || d <= 0 {
+		d = backoffCap
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func (p *Pipeline) complete(r *kRecord, a Ack) {
+	var cost int64
+	for i := range r.entries {
+		e := &r.entries[i]
+		cost += e.cost()
+		if e.t != nil {
+			e.t.ack(e.idx, a)
+		}
+	}
+	p.buffered.Add(-cost)
+	p.outstanding.Add(-int64(len(r.entries)))
+	p.metrics.written.Add(float64(len(r.entries)))
+	p.metrics.bufferBytes.Set(float64(p.buffered.Load()))
+}

@@ -1,0 +1,284 @@
+package producer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	dto "github.com/prometheus/client_model/go"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+)
+
+func TestShardMapLookup(t *testing.T) {
+	m, err := newShardMap(evenShards(4, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		hash string
+		want int
+	}{
+		{"0", 0},
+		{"85070591730234615865843651857942052863", 0}, // 2^126-1
+		{"85070591730234615865843651857942052864", 1}, // 2^126
+		{"340282366920938463463374607431768211455", 3},
+	}
+	for _, c := range cases {
+		h, err := parseHashKey(c.hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.lookup(h); got != c.want {
+			t.Errorf("lookup(%s) = %d, want %d", c.hash, got, c.want)
+		}
+	}
+	// Known MD5: md5("a") = 0cc175b9c0f1b6a831c399e269772661 < 2^126 → shard 0.
+	if got := m.lookup(partitionHash("a")); got != 0 {
+		t.Errorf("lookup(md5(a)) = %d, want 0", got)
+	}
+	// A gap or a closed-only stream is refused.
+	s := evenShards(2, 0)
+	s[1].HashKeyRange.StartingHashKey = aws.String("170141183460469231731687303715884105729")
+	if _, err := newShardMap(s); err == nil {
+		t.Error("newShardMap accepted a gap")
+	}
+	closed := evenShards(1, 0)
+	closed[0].SequenceNumberRange.EndingSequenceNumber = aws.String("9")
+	if _, err := newShardMap(closed); err == nil {
+		t.Error("newShardMap accepted a stream without open shards")
+	}
+}
+
+// enqueueAll enqueues n durable records over keys and waits for all of them.
+func enqueueAll(t *testing.T, p *Pipeline, n, keys, size int) {
+	t.Helper()
+	var tickets []*Ticket
+	for i := 0; i < n; i++ {
+		tk := NewTicket(1)
+		data := fmt.Appendf(nil, "%d:%d:", i%keys, i)
+		data = append(data, bytes.Repeat([]byte("x"), max(0, size-len(data)))...)
+		for {
+			err := p.Enqueue([]Record{{PartitionKey: "key-" + strconv.Itoa(i%keys), Data: data}}, tk)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, ErrBufferFull) {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		tickets = append(tickets, tk)
+	}
+	for _, tk := range tickets {
+		select {
+		case <-tk.Done():
+		case <-time.After(20 * time.Second):
+			t.Fatal("record never acknowledged")
+		}
+	}
+}
+
+// checkOrder asserts every record is stored exactly once and in order per key.
+func checkOrder(t *testing.T, f *fakeKinesis, n, keys int) {
+	t.Helper()
+	next := make([]int, keys) // next expected i for each key
+	for k := range next {
+		next[k] = k
+	}
+	total := 0
+	for shard, urs := range f.userRecords(t) {
+		for _, ur := range urs {
+			var k, i int
+			if _, err := fmt.Sscanf(string(ur.Data), "%d:%d:", &k, &i); err != nil {
+				t.Fatalf("bad data %q", ur.Data[:min(20, len(ur.Data))])
+			}
+			if ur.PartitionKey != "key-"+strconv.Itoa(k) {
+				t.Fatalf("record %d has key %q", i, ur.PartitionKey)
+			}
+			if want := partitionHash(ur.PartitionKey); !inShard(f, shard, want) {
+				t.Fatalf("record with key %q stored on shard %s outside its range", ur.PartitionKey, shard)
+			}
+			if i != next[k] {
+				t.Fatalf("key %d: got record %d, want %d (out of order or duplicated)", k, i, next[k])
+			}
+			next[k] += keys
+			total++
+		}
+	}
+	if total != n {
+		t.Fatalf("stored %d user records, want %d", total, n)
+	}
+}
+
+func inShard(f *fakeKinesis, id string, h hashKey) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m, _ := newShardMap(f.shards)
+	i := m.lookup(h)
+	return i >= 0 && m.shards[i].id == id
+}
+
+func TestPipelineAggregatesByShardInOrder(t *testing.T) {
+	f := newFakeKinesis(4)
+	p, _ := startPipeline(t, testConfig(), f)
+	const n, keys = 20000, 50
+	enqueueAll(t, p, n, keys, 100)
+	checkOrder(t, f, n, keys)
+	f.mu.Lock()
+	kinesisRecords := 0
+	for _, recs := range f.stored {
+		kinesisRecords += len(recs)
+	}
+	f.mu.Unlock()
+	// enqueueAll waits for each ack in turn only at the end, so batching must work.
+	if kinesisRecords > n/20 {
+		t.Fatalf("%d Kinesis records for %d user records: aggregation not effective", kinesisRecords, n)
+	}
+	if p.Outstanding() != 0 || p.buffered.Load() != 0 {
+		t.Fatalf("outstanding %d, buffered %d after all acks", p.Outstanding(), p.buffered.Load())
+	}
+}
+
+func TestPipelineRetriesFailedEntriesKeepingOrder(t *testing.T) {
+	f := newFakeKinesis(3)
+	rng := rand.New(rand.NewPCG(1, 2))
+	f.failEntry = func(call, i int) string {
+		if rng.IntN(3) == 0 {
+			return "ProvisionedThroughputExceededException"
+		}
+		if rng.IntN(10) == 0 {
+			return "InternalFailure"
+		}
+		return ""
+	}
+	f.failCall = func(call int) error {
+		if call%7 == 3 {
+			return apiError{"ProvisionedThroughputExceededException"}
+		}
+		return nil
+	}
+	p, m := startPipeline(t, testConfig(), f)
+	const n, keys = 3000, 17
+	enqueueAll(t, p, n, keys, 50)
+	checkOrder(t, f, n, keys)
+	if counterValue(m.retries) == 0 || counterValue(m.throttles) == 0 {
+		t.Fatal("no retries or throttles counted although calls failed")
+	}
+}
+
+func TestPipelineLargeRecordsRespectLimits(t *testing.T) {
+	f := newFakeKinesis(1) // the fake refuses records > 1 MiB and calls > 500 records or 5 MiB
+	p, _ := startPipeline(t, testConfig(), f)
+	const n, keys = 60, 3
+	enqueueAll(t, p, n, keys, 300_000)
+	// A record of exactly 1 MiB with its key goes alone, as is.
+	big := make([]byte, 1<<20-len("k"))
+	tk := NewTicket(1)
+	if err := p.Enqueue([]Record{{PartitionKey: "k", Data: big}}, tk); err != nil {
+		t.Fatal(err)
+	}
+	<-tk.Done()
+	checkOrderIgnoring(t, f, n, keys, "k")
+}
+
+func checkOrderIgnoring(t *testing.T, f *fakeKinesis, n, keys int, skipKey string) {
+	t.Helper()
+	f.mu.Lock()
+	for id, recs := range f.stored {
+		var kept []storedRecord
+		for _, r := range recs {
+			if r.pk != skipKey {
+				kept = append(kept, r)
+			}
+		}
+		f.stored[id] = kept
+	}
+	f.mu.Unlock()
+	checkOrder(t, f, n, keys)
+}
+
+func TestPipelineBufferIsBounded(t *testing.T) {
+	f := newFakeKinesis(1)
+	f.block = make(chan struct{})
+	cfg := testConfig()
+	cfg.MaxBufferBytes = 2 << 20
+	p, _ := startPipeline(t, cfg, f)
+	accepted := 0
+	var err error
+	for i := 0; i < 100000; i++ {
+		if err = p.Enqueue([]Record{{PartitionKey: "k", Data: make([]byte, 1000)}}, nil); err != nil {
+			break
+		}
+		accepted++
+	}
+	if !errors.Is(err, ErrBufferFull) {
+		t.Fatalf("Enqueue never refused: %v", err)
+	}
+	if max := int(cfg.MaxBufferBytes) / (1000 + 1 + entryOverhead); accepted > max {
+		t.Fatalf("accepted %d records, bound allows %d", accepted, max)
+	}
+	close(f.block)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for _, urs := range f.userRecords(t) {
+		got += len(urs)
+	}
+	if got != accepted {
+		t.Fatalf("stored %d, accepted %d", got, accepted)
+	}
+}
+
+func TestPipelineFollowsReshard(t *testing.T) {
+	f := newFakeKinesis(1)
+	cfg := testConfig()
+	cfg.ShardRefreshInterval = 50 * time.Millisecond
+	p, m := startPipeline(t, cfg, f)
+	enqueueAll(t, p, 500, 5, 20)
+	// Split into two shards (new ids); the old one closes.
+	old := evenShards(1, 0)
+	old[0].SequenceNumberRange.EndingSequenceNumber = aws.String("100")
+	f.setShards(append(old, evenShards(2, 1)...))
+	deadline := time.Now().Add(10 * time.Second)
+	for gaugeValue(m.shards) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("shard map never refreshed to 2 shards")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	f.mu.Lock()
+	before := len(f.stored["shardId-000000000000"])
+	f.mu.Unlock()
+	tk := NewTicket(1)
+	if err := p.Enqueue([]Record{{PartitionKey: "after", Data: []byte("x")}}, tk); err != nil {
+		t.Fatal(err)
+	}
+	<-tk.Done()
+	if a := tk.Acks()[0]; a.ShardID == "shardId-000000000000" {
+		t.Fatalf("record after reshard went to the closed shard")
+	}
+	f.mu.Lock()
+	after := len(f.stored["shardId-000000000000"])
+	f.mu.Unlock()
+	if after != before {
+		t.Fatal("records still routed to the closed shard")
+	}
+	_ = types.Shard{}
+}
+
+func gaugeValue(g interface{ Write(*dtoMetric) error }) float64 {
+	var m dtoMetric
+	_ = g.Write(&m)
+	return m.GetGauge().GetValue()
+}
+
+type dtoMetric = dto.Metric

@@ -1,0 +1,141 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
+)
+
+// Deps are the producer's connections to the outside; nil CloudWatch disables
+// metric publishing, nil Listener listens on cfg.Port.
+type Deps struct {
+	Kinesis    KinesisAPI
+	CloudWatch CloudWatchAPI
+	Listener   net.Listener
+}
+
+// Main is the producer binary: configuration from args and the environment,
+// AWS clients from the standard SDK chain, Run until SIGTERM or SIGINT. It
+// returns the process exit code.
+func Main(args []string) int {
+	cfg, err := LoadConfig(args, os.Getenv, os.Stderr)
+	log := newLogger(cfg.LogLevel)
+	if err != nil {
+		log.Error("Invalid configuration", "error", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	awsCfg, err := awsconfig.Load(ctx, cfg.Region)
+	if err != nil {
+		log.Error("Cannot load AWS configuration", "error", err)
+		return 1
+	}
+	deps := Deps{Kinesis: kinesis.NewFromConfig(awsCfg)}
+	if cfg.CloudWatchInterval > 0 {
+		deps.CloudWatch = cloudwatch.NewFromConfig(awsCfg, awsconfig.CloudWatchQueryProtocol)
+	}
+	if err := Run(ctx, cfg, deps, log); err != nil {
+		log.Error("Producer stopped with an error", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: l}))
+}
+
+// Run serves until ctx ends, then shuts down within cfg.StopTimeout: readiness
+// fails and new requests get 503, in-flight requests are answered, everything
+// buffered is flushed to Kinesis, and the final ingest metrics are published.
+// It returns an error if records were left unwritten.
+func Run(ctx context.Context, cfg Config, deps Deps, log *slog.Logger) error {
+	m := NewMetrics()
+	pipe := NewPipeline(cfg, deps.Kinesis, m, log)
+	pipe.Start()
+	defer pipe.Close()
+	h := NewHandler(cfg, pipe, m)
+
+	ln := deps.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", ":"+strconv.Itoa(cfg.Port)); err != nil {
+			return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
+		}
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
+		ReadTimeout: 60 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("Producer started", "stream", cfg.StreamName, "addr", ln.Addr().String())
+
+	var pub *publisher
+	pubDone := make(chan struct{})
+	if deps.CloudWatch != nil && cfg.CloudWatchInterval > 0 {
+		pub = &publisher{api: deps.CloudWatch, namespace: cfg.CloudWatchNamespace, stream: cfg.StreamName, metrics: m, lastAt: time.Now()}
+		go func() {
+			defer close(pubDone)
+			tick := time.NewTicker(cfg.CloudWatchInterval)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case now := <-tick.C:
+					pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					if err := pub.publish(pctx, now); err != nil {
+						log.Warn("CloudWatch publish failed", "error", err)
+					}
+					cancel()
+				}
+			}
+		}()
+	} else {
+		close(pubDone)
+	}
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve HTTP: %w", err)
+	case <-ctx.Done():
+	}
+	start := time.Now()
+	log.Info("Shutting down", "stopTimeout", cfg.StopTimeout.String(), "buffered", pipe.Outstanding())
+	deadline, cancel := context.WithTimeout(context.Background(), cfg.StopTimeout-cfg.StopTimeout/10)
+	defer cancel()
+	h.SetDraining()
+	pipe.StartDrain()
+	var errs []error
+	if err := srv.Shutdown(deadline); err != nil {
+		errs = append(errs, fmt.Errorf("finish in-flight requests: %w", err))
+	}
+	if err := pipe.Flush(deadline); err != nil {
+		errs = append(errs, err)
+	}
+	<-pubDone
+	if pub != nil {
+		pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := pub.publish(pctx, time.Now()); err != nil {
+			log.Warn("CloudWatch publish failed", "error", err)
+		}
+		cancel()
+	}
+	log.Info("Producer stopped", "took", time.Since(start).String(), "unwritten", pipe.Outstanding())
+	return errors.Join(errs...)
+}
