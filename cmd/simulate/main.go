@@ -1,0 +1,80 @@
+// Command simulate replays traffic traces against a model of Kinesis,
+// CloudWatch and Fargate under the operator's scaling policy and the
+// alternatives (seed, fixed-peak, on-demand, clairvoyant).
+//
+//	go run ./cmd/simulate -trace FILE.csv [-peak-mibps N] [-record-bytes N] [-json]
+//	go run ./cmd/simulate -bench [-traces ../shared/traces] [-json]
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/sim"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "simulate:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfg := sim.DefaultConfig()
+	trace := flag.String("trace", "", "CSV trace with header timestamp,value")
+	bench := flag.Bool("bench", false, "run every trace in -traces plus the synthetic traces and print one table")
+	traces := flag.String("traces", "../shared/traces", "folder of CSV traces for -bench (empty: synthetic only)")
+	asJSON := flag.Bool("json", false, "print JSON instead of a table")
+	flag.Float64Var(&cfg.PeakMiBps, "peak-mibps", cfg.PeakMiBps, "write rate at the trace's peak, MiB/s")
+	flag.Float64Var(&cfg.RecordBytes, "record-bytes", cfg.RecordBytes, "mean Kinesis record size as written (after KPL aggregation), bytes")
+	util := flag.Float64("target-util", 100*cfg.TargetUtilization, "operator's spec.stream.targetUtilizationPercent")
+	flag.Parse()
+	cfg.TargetUtilization = *util / 100
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", flag.Args())
+	}
+	switch {
+	case *bench:
+		trs, err := sim.Bench(cfg, *traces)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			type row struct {
+				Trace   string       `json:"trace"`
+				Source  string       `json:"source"`
+				Goals   string       `json:"goals"`
+				Results []sim.Result `json:"results"`
+			}
+			var rows []row
+			for _, tr := range trs {
+				rows = append(rows, row{tr.Trace.Name, tr.Trace.Source, tr.Goals.String(), tr.Results})
+			}
+			return writeJSON(rows)
+		}
+		return sim.WriteTable(os.Stdout, cfg, trs)
+	case *trace != "":
+		t, err := sim.LoadTraceFile(*trace)
+		if err != nil {
+			return err
+		}
+		rs := sim.RunAll(cfg, t)
+		if *asJSON {
+			return writeJSON(rs)
+		}
+		sm, _ := sim.SeedLimits(cfg, t)
+		return sim.WriteTable(os.Stdout, cfg, []sim.TraceResults{{Trace: t, Results: rs, Goals: sim.CheckGoals(rs), SeedMax: sm}})
+	default:
+		flag.Usage()
+		return fmt.Errorf("need -trace FILE.csv or -bench")
+	}
+}
+
+func writeJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

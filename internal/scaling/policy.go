@@ -1,0 +1,613 @@
+package scaling
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Per-shard write limits of a provisioned Kinesis data stream. After KPL
+// aggregation the record limit counts Kinesis records, not user records.
+const (
+	MiB                     = 1 << 20
+	ShardWriteBytesPerSec   = 1 * MiB
+	ShardWriteRecordsPerSec = 1000
+)
+
+// Timing of CloudWatch data as the policy assumes it: one datapoint per
+// minute, stamped with the start of its minute, published 1–3 minutes late;
+// the newest published point may still be partial.
+const (
+	// MetricPeriod is the GetMetricData period the caller must request.
+	MetricPeriod = time.Minute
+	// MetricLookback is how far back the caller must query (StartTime =
+	// now - MetricLookback, EndTime = now).
+	MetricLookback = 15 * time.Minute
+	// CompleteAfter is how long after its minute ends a datapoint is taken
+	// as final. Newer points are partial: lower bounds of the load, good
+	// for deciding to scale up and never used to scale down.
+	CompleteAfter = 3 * time.Minute
+	// StaleAfter: with no datapoint starting within this long before now,
+	// the metric counts as missing and the targets it drives are held.
+	StaleAfter = 10 * time.Minute
+	// upWindow is how far back the newest load is looked for when scaling
+	// up: the three newest complete minutes plus any partial ones.
+	upWindow = CompleteAfter + 4*time.Minute
+)
+
+// Point is one CloudWatch datapoint: Time is the start of its one-minute
+// period, Value the statistic (Sum for Kinesis counters, Average for CPU,
+// Maximum for iterator age).
+type Point struct {
+	Time  time.Time
+	Value float64
+}
+
+// StreamMetrics are the AWS/Kinesis series of the stream, Sum per minute
+// except IteratorAgeMs (Maximum per minute). A nil or empty series means
+// CloudWatch returned nothing, which is treated as missing, not as zero.
+type StreamMetrics struct {
+	IncomingBytes   []Point // IncomingBytes, Sum
+	IncomingRecords []Point // IncomingRecords, Sum
+	WriteThrottled  []Point // WriteProvisionedThroughputExceeded, Sum (records)
+	IteratorAgeMs   []Point // GetRecords.IteratorAgeMilliseconds, Maximum
+}
+
+// StreamConfig comes from spec.stream.
+type StreamConfig struct {
+	MinShards, MaxShards int32
+	// TargetUtilization is spec.stream.targetUtilizationPercent / 100, in
+	// (0, 1]; the fraction of the per-shard write limits the policy aims to
+	// use, leaving the rest for bursts inside a minute and for the time a
+	// reshard takes.
+	TargetUtilization float64
+	// ScaleDownStabilization: shards fall only to the highest need seen
+	// over this window (DefaultShardScaleDown when zero).
+	ScaleDownStabilization time.Duration
+	// ReshardReserve is how many of the ReshardsPerWindow calls are kept
+	// for scaling up: scale-down calls are made only while more remain
+	// (DefaultReshardReserve when zero; negative means none).
+	ReshardReserve int
+}
+
+// TaskConfig comes from spec.producer or spec.consumer.
+type TaskConfig struct {
+	MinTasks, MaxTasks int32
+	TargetCPUPercent   float64 // (0, 100]
+	// MaxIteratorAgeSeconds (consumer only): the iterator age the consumer
+	// must stay under; 0 disables the iterator-age rule.
+	MaxIteratorAgeSeconds float64
+	// ScaleDownStabilization (DefaultTaskScaleDown when zero) and
+	// ScaleUpStabilization (none when zero) as in the HPA's behavior.
+	ScaleDownStabilization, ScaleUpStabilization time.Duration
+}
+
+// TaskObservation is what ECS and CloudWatch say about one service.
+type TaskObservation struct {
+	Desired, Running int32
+	CPUPercent       []Point // AWS/ECS CPUUtilization, Average per minute
+}
+
+// Defaults used when a config field is zero.
+const (
+	DefaultShardScaleDown = 15 * time.Minute
+	DefaultReshardReserve = 4
+	DefaultTaskScaleDown  = 5 * time.Minute
+	// TaskTolerance: no change while observed/target is within ±10 %, as
+	// the HPA does.
+	TaskTolerance = 0.10
+)
+
+// Inputs is everything Decide needs for one StreamProcessor in one pass.
+type Inputs struct {
+	Stream   StreamConfig
+	Producer TaskConfig
+	Consumer TaskConfig
+
+	OpenShards     int32       // open shards now (DescribeStreamSummary)
+	StreamUpdating bool        // stream status UPDATING or CREATING
+	ReshardHistory []time.Time // status.stream.reshards
+	Metrics        StreamMetrics
+	ProducerTasks  TaskObservation
+	ConsumerTasks  TaskObservation
+}
+
+// Rec is one past recommendation kept for a stabilization window. At is in
+// Unix seconds so the state serialises without time-zone or CRD-schema
+// questions.
+type Rec struct {
+	At int64 `json:"at"`
+	N  int32 `json:"n"`
+}
+
+// State is what Decide remembers between passes. It is small (a few dozen
+// numbers), JSON-serialisable, and must be persisted in the object's status
+// so a restarted operator keeps its stabilization windows. The zero State
+// is valid (a fresh object).
+type State struct {
+	Shards   []Rec `json:"shards,omitempty"`
+	Producer []Rec `json:"producer,omitempty"`
+	Consumer []Rec `json:"consumer,omitempty"`
+}
+
+// DeepCopyInto copies s into out, so API types can embed a State.
+func (s *State) DeepCopyInto(out *State) {
+	out.Shards = slices.Clone(s.Shards)
+	out.Producer = slices.Clone(s.Producer)
+	out.Consumer = slices.Clone(s.Consumer)
+}
+
+// DeepCopy returns a copy of s.
+func (s *State) DeepCopy() *State {
+	if s == nil {
+		return nil
+	}
+	out := new(State)
+	s.DeepCopyInto(out)
+	return out
+}
+
+// Used are the metric values a decision rested on, for status.
+type Used struct {
+	BytesPerSec      float64 `json:"bytesPerSec"`      // demand incl. throttled, newest window max
+	RecordsPerSec    float64 `json:"recordsPerSec"`    // Kinesis records, demand incl. throttled
+	ThrottledPercent float64 `json:"throttledPercent"` // of records in the newest window
+	NeededShards     float64 `json:"neededShards"`     // before rounding
+	IteratorAgeSec   float64 `json:"iteratorAgeSeconds"`
+	ProducerCPU      float64 `json:"producerCPUPercent"`
+	ConsumerCPU      float64 `json:"consumerCPUPercent"`
+	BudgetLeft       int     `json:"reshardBudgetLeft"`
+	NewestPoint      int64   `json:"newestPoint,omitempty"` // Unix seconds of the newest Kinesis datapoint
+}
+
+// Decision is the outcome of one Decide call.
+type Decision struct {
+	Shards, ProducerTasks, ConsumerTasks int32
+	// Held is true when some target was held because its metrics are missing.
+	Held bool
+	// ShardReason, ProducerReason and ConsumerReason are one sentence each;
+	// Reason joins them for status.lastDecision.
+	ShardReason, ProducerReason, ConsumerReason, Reason string
+	Used                                                Used
+}
+
+// Decide computes the three targets for one StreamProcessor from one pass's
+// observations and the State of the previous pass, and returns the State to
+// persist. It is pure: the same arguments give the same result.
+//
+// Contracts:
+//   - Shards stay in [MinShards, MaxShards] (and 1..MaxShardsPerStream);
+//     tasks in [MinTasks, MaxTasks]; consumer tasks never above the open
+//     shard count (or the shard target while scaling up), since a worker
+//     without a lease does nothing.
+//   - Missing metrics hold the affected target at its current value and
+//     set Held, with the reason saying which metric is missing.
+//   - Shards rise as soon as the newest data (partial points included: they
+//     are lower bounds) needs more; they fall only to the highest need over
+//     the stabilization window, by at least a quarter, and only while the
+//     reshard budget keeps its reserve for scaling up.
+//   - The shard target may be more than one legal step away; PlanReshard
+//     turns it into calls.
+func Decide(in Inputs, prev State, now time.Time) (Decision, State) {
+	var d Decision
+	var next State
+	d.Shards, d.ShardReason, next.Shards = decideShards(in, prev.Shards, now, &d)
+	d.ProducerTasks, d.ProducerReason, next.Producer = decideProducer(in, prev.Producer, now, &d)
+	d.ConsumerTasks, d.ConsumerReason, next.Consumer = decideConsumer(in, d.Shards, prev.Consumer, now, &d)
+	d.Reason = strings.Join([]string{"shards: " + d.ShardReason, "producer: " + d.ProducerReason, "consumer: " + d.ConsumerReason}, "; ")
+	return d, next
+}
+
+func clamp32(n, lo, hi int32) int32 {
+	if hi < lo {
+		hi = lo
+	}
+	return min(max(n, lo), hi)
+}
+
+// ceil32 rounds up and saturates at the int32 range.
+func ceil32(x float64) int32 {
+	if math.IsNaN(x) || x <= 0 {
+		return 0
+	}
+	if x >= math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int32(math.Ceil(x - 1e-9))
+}
+
+// keepRecs drops recommendations older than window and appends the new one.
+func keepRecs(prev []Rec, now time.Time, window time.Duration, n int32) []Rec {
+	cut := now.Add(-window).Unix()
+	out := make([]Rec, 0, len(prev)+1)
+	for _, r := range prev {
+		if r.At > cut && r.At <= now.Unix() {
+			out = append(out, r)
+		}
+	}
+	return append(out, Rec{At: now.Unix(), N: n})
+}
+
+func maxRec(recs []Rec) int32 {
+	var m int32
+	for _, r := range recs {
+		m = max(m, r.N)
+	}
+	return m
+}
+
+func minRec(recs []Rec) int32 {
+	m := int32(math.MaxInt32)
+	for _, r := range recs {
+		m = min(m, r.N)
+	}
+	return m
+}
+
+// minuteLoad is the stream's load in one minute.
+type minuteLoad struct {
+	at                     time.Time
+	bytes, recs, throttled float64 // per second
+	complete               bool
+}
+
+func isComplete(p time.Time, now time.Time) bool {
+	return !p.Add(MetricPeriod + CompleteAfter).After(now)
+}
+
+// loads joins the Kinesis series by minute. A minute needs IncomingBytes;
+// a missing records or throttle point in it counts as 0 (CloudWatch omits
+// zero-valued Kinesis points within a minute that has traffic).
+func loads(m StreamMetrics, now time.Time) []minuteLoad {
+	byMin := map[int64]*minuteLoad{}
+	for _, p := range m.IncomingBytes {
+		if p.Time.After(now) || !(p.Value >= 0) {
+			continue
+		}
+		k := p.Time.Unix()
+		byMin[k] = &minuteLoad{at: p.Time, bytes: p.Value / 60, complete: isComplete(p.Time, now)}
+	}
+	for _, p := range m.IncomingRecords {
+		if l := byMin[p.Time.Unix()]; l != nil && p.Value >= 0 {
+			l.recs = p.Value / 60
+		}
+	}
+	for _, p := range m.WriteThrottled {
+		if l := byMin[p.Time.Unix()]; l != nil && p.Value >= 0 {
+			l.throttled = p.Value / 60
+		}
+	}
+	out := make([]minuteLoad, 0, len(byMin))
+	for _, l := range byMin {
+		out = append(out, *l)
+	}
+	slices.SortFunc(out, func(a, b minuteLoad) int { return a.at.Compare(b.at) })
+	return out
+}
+
+// shardsFor is the shard need of one minute at utilization u. Throttled
+// records were refused, so they are added back to the demand; their bytes
+// are estimated at the minute's mean record size.
+func shardsFor(l minuteLoad, u float64) (need, bytes, recs float64) {
+	bytes, recs = l.bytes, l.recs
+	if l.throttled > 0 {
+		if recs > 0 {
+			bytes *= (recs + l.throttled) / recs
+		}
+		recs += l.throttled
+	}
+	need = max(bytes/(ShardWriteBytesPerSec*u), recs/(ShardWriteRecordsPerSec*u))
+	return need, bytes, recs
+}
+
+// throttleMargin is how much target utilization drops while writes are
+// being throttled: throttling at an average below the limit means bursts
+// or uneven keys that the average does not show.
+const throttleMargin = 0.10
+
+// upStep is the smallest relative increase a scale-up makes, by reshard
+// budget left: with few calls left each call must go further so a rising
+// load does not spend the rest on small steps.
+func upStep(budgetLeft int) float64 {
+	switch {
+	case budgetLeft >= 7:
+		return 0
+	case budgetLeft >= 4:
+		return 0.25
+	default:
+		return 0.5
+	}
+}
+
+// snapQuarter moves n up to the next multiple of 25 % of open when that
+// costs at most 10 % more shards: AWS finishes such reshards faster.
+func snapQuarter(n, open int32) int32 {
+	if open < 4 {
+		return n
+	}
+	q := float64(open) / 4
+	k := math.Ceil(float64(n)/q - 1e-9)
+	s := k * q
+	if s == math.Trunc(s) && s <= float64(n)*1.10 {
+		return int32(s)
+	}
+	return n
+}
+
+func decideShards(in Inputs, prev []Rec, now time.Time, d *Decision) (int32, string, []Rec) {
+	cfg := in.Stream
+	lo := clamp32(cfg.MinShards, 1, MaxShardsPerStream)
+	hi := clamp32(cfg.MaxShards, lo, MaxShardsPerStream)
+	if cfg.MaxShards <= 0 {
+		hi = MaxShardsPerStream
+	}
+	u := cfg.TargetUtilization
+	if !(u > 0 && u <= 1) {
+		u = 0.7
+	}
+	window := cfg.ScaleDownStabilization
+	if window <= 0 {
+		window = DefaultShardScaleDown
+	}
+	reserve := cfg.ReshardReserve
+	if reserve == 0 {
+		reserve = DefaultReshardReserve
+	}
+	reserve = max(reserve, 0)
+	open := in.OpenShards
+	budget := BudgetLeft(in.ReshardHistory, now)
+	d.Used.BudgetLeft = budget
+
+	ls := loads(in.Metrics, now)
+	var fresh []minuteLoad
+	for _, l := range ls {
+		if now.Sub(l.at) <= StaleAfter {
+			fresh = append(fresh, l)
+		}
+	}
+	if open < 1 {
+		d.Held = true
+		return clamp32(max(lo, 1), lo, hi), "holding: stream has no open shards yet", keepOnly(prev, now, window)
+	}
+	if len(fresh) == 0 {
+		d.Held = true
+		t := clamp32(open, lo, hi)
+		return t, fmt.Sprintf("holding at %d: no IncomingBytes data in the last %v (missing data is not zero load)", t, StaleAfter), keepOnly(prev, now, window)
+	}
+	d.Used.NewestPoint = fresh[len(fresh)-1].at.Unix()
+
+	// Was there throttling in the newest minutes? Then aim lower.
+	var thr, tot float64
+	for _, l := range fresh {
+		if now.Sub(l.at) <= upWindow {
+			thr += l.throttled
+			tot += l.recs + l.throttled
+		}
+	}
+	if tot > 0 {
+		d.Used.ThrottledPercent = 100 * thr / tot
+	}
+	uEff := u
+	if tot > 0 && thr/tot > 0.001 {
+		uEff = max(u-throttleMargin, 0.1)
+	}
+
+	// Scale-up need: the highest of the newest minutes, partial ones
+	// included (a partial point only under-states the load).
+	var upNeed, downNeed float64
+	for _, l := range fresh {
+		if now.Sub(l.at) > upWindow {
+			continue
+		}
+		need, b, r := shardsFor(l, uEff)
+		if need > upNeed {
+			upNeed = need
+			d.Used.BytesPerSec, d.Used.RecordsPerSec = b, r
+		}
+		if l.complete {
+			n, _, _ := shardsFor(l, u)
+			downNeed = max(downNeed, n)
+		}
+	}
+	d.Used.NeededShards = upNeed
+	// The recommendation remembered for scale-down uses complete points only.
+	rec := clamp32(max(ceil32(downNeed), ceil32(upNeed)), lo, hi)
+	recs := keepRecs(prev, now, window, rec)
+	want := clamp32(ceil32(upNeed), lo, hi)
+
+	switch {
+	case open < lo || open > hi:
+		return clamp32(open, lo, hi), fmt.Sprintf("moving %d→%d into the bounds [%d, %d]", open, clamp32(open, lo, hi), lo, hi), recs
+	case want > open:
+		t := max(want, ceil32(float64(open)*(1+upStep(budget))))
+		if t <= 2*open {
+			t = snapQuarter(t, open)
+		}
+		t = clamp32(t, lo, hi)
+		return t, fmt.Sprintf("scaling up %d→%d: load needs %.1f shards at %.0f%% utilization (%.2f MiB/s, %.0f records/s, %.2f%% throttled)",
+			open, t, upNeed, 100*uEff, d.Used.BytesPerSec/MiB, d.Used.RecordsPerSec, d.Used.ThrottledPercent), recs
+	}
+	// Scale down only to the highest recommendation of the window.
+	floor := maxRec(recs)
+	if oldest := recs[0].At; now.Unix()-oldest < int64(window/time.Second)*3/4 {
+		return open, fmt.Sprintf("holding at %d: less than a stabilization window (%v) of data since start", open, window), recs
+	}
+	if floor > open*3/4 || floor >= open {
+		return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards", open, window, floor), recs
+	}
+	if budget-1 < reserve {
+		return open, fmt.Sprintf("holding at %d: could go to %d, but only %d of %d reshard calls are left and %d are kept for scaling up", open, floor, budget, ReshardsPerWindow, reserve), recs
+	}
+	t := clamp32(snapQuarter(floor, open), lo, hi)
+	return t, fmt.Sprintf("scaling down %d→%d: need over the last %v is at most %d shards", open, t, window, floor), recs
+}
+
+// keepOnly drops expired recommendations without adding one (used when a
+// pass has no data to recommend from).
+func keepOnly(prev []Rec, now time.Time, window time.Duration) []Rec {
+	r := keepRecs(prev, now, window, 0)
+	return r[:len(r)-1]
+}
+
+// latest returns the highest value among the points that started within
+// the last d before now, and whether there was any.
+func latest(ps []Point, now time.Time, d time.Duration) (float64, bool) {
+	v, ok := 0.0, false
+	for _, p := range ps {
+		if p.Time.After(now) || now.Sub(p.Time) > d || math.IsNaN(p.Value) {
+			continue
+		}
+		if !ok || p.Value > v {
+			v, ok = p.Value, true
+		}
+	}
+	return v, ok
+}
+
+// hpa applies the HPA's rule, desired = ceil(current × observed ÷ target),
+// with its tolerance, to the complete CPU points of the newest minutes.
+func hpa(cfg TaskConfig, obs TaskObservation, now time.Time) (int32, float64, bool) {
+	// CPU averages of a partial minute are not lower bounds (they are
+	// averages), so only complete points count; take the newest few.
+	var pts []Point
+	for _, p := range obs.CPUPercent {
+		if isComplete(p.Time, now) {
+			pts = append(pts, p)
+		}
+	}
+	cpu, ok := latest(pts, now, CompleteAfter+3*time.Minute)
+	if !ok {
+		return obs.Desired, 0, false
+	}
+	target := cfg.TargetCPUPercent
+	if !(target > 0 && target <= 100) {
+		target = 65
+	}
+	cur := obs.Running
+	if cur < 1 {
+		return obs.Desired, cpu, true
+	}
+	ratio := cpu / target
+	if math.Abs(ratio-1) <= TaskTolerance {
+		return obs.Desired, cpu, true
+	}
+	return ceil32(float64(cur) * ratio), cpu, true
+}
+
+// stabilize picks the HPA-style stabilized value: up to the lowest
+// recommendation of the up window, down to the highest of the down window.
+func stabilize(cfg TaskConfig, prev []Rec, now time.Time, rec, current int32) (int32, []Rec) {
+	down := cfg.ScaleDownStabilization
+	if down <= 0 {
+		down = DefaultTaskScaleDown
+	}
+	up := cfg.ScaleUpStabilization
+	recs := keepRecs(prev, now, max(down, up), rec)
+	var inDown, inUp []Rec
+	for _, r := range recs {
+		if now.Unix()-r.At < int64(down/time.Second) || r.At == now.Unix() {
+			inDown = append(inDown, r)
+		}
+		if now.Unix()-r.At < int64(up/time.Second) || r.At == now.Unix() {
+			inUp = append(inUp, r)
+		}
+	}
+	t := current
+	if upTo := minRec(inUp); upTo > current {
+		t = upTo
+	}
+	if downTo := maxRec(inDown); downTo < current {
+		t = downTo
+	}
+	return t, recs
+}
+
+func decideProducer(in Inputs, prev []Rec, now time.Time, d *Decision) (int32, string, []Rec) {
+	cfg, obs := in.Producer, in.ProducerTasks
+	lo, hi := max(cfg.MinTasks, 0), cfg.MaxTasks
+	cur := clamp32(obs.Desired, lo, hi)
+	rec, cpu, ok := hpa(cfg, obs, now)
+	d.Used.ProducerCPU = cpu
+	if !ok {
+		d.Held = true
+		return cur, fmt.Sprintf("holding at %d: no CPUUtilization data for the producer service", cur), keepOnly(prev, now, max(cfg.ScaleDownStabilization, DefaultTaskScaleDown))
+	}
+	t, recs := stabilize(cfg, prev, now, clamp32(rec, lo, hi), cur)
+	t = clamp32(t, lo, hi)
+	return t, taskReason(obs.Desired, t, cpu, cfg.TargetCPUPercent), recs
+}
+
+func taskReason(from, to int32, cpu, target float64) string {
+	if target <= 0 {
+		target = 65
+	}
+	switch {
+	case to > from:
+		return fmt.Sprintf("scaling up %d→%d: CPU %.0f%% against a target of %.0f%%", from, to, cpu, target)
+	case to < from:
+		return fmt.Sprintf("scaling down %d→%d: CPU %.0f%% against a target of %.0f%%", from, to, cpu, target)
+	default:
+		return fmt.Sprintf("holding at %d: CPU %.0f%% against a target of %.0f%%", to, cpu, target)
+	}
+}
+
+// decideConsumer sizes the consumer service: the HPA rule on CPU, raised
+// when the iterator age passes half of maxIteratorAgeSeconds (by half
+// again) or all of it (doubled), and capped at the shard count, because
+// each shard is leased to one worker.
+func decideConsumer(in Inputs, shardTarget int32, prev []Rec, now time.Time, d *Decision) (int32, string, []Rec) {
+	cfg, obs := in.Consumer, in.ConsumerTasks
+	lo, hi := max(cfg.MinTasks, 0), cfg.MaxTasks
+	// Workers beyond the shards that will be open have nothing to lease;
+	// while shards rise, the cap follows the target so consumers start
+	// while the reshard runs.
+	shardCap := max(in.OpenShards, 1)
+	if shardTarget > in.OpenShards {
+		shardCap = shardTarget
+	}
+	hi = min(hi, shardCap)
+	cur := clamp32(obs.Desired, min(lo, hi), hi)
+	rec, cpu, ok := hpa(cfg, obs, now)
+	d.Used.ConsumerCPU = cpu
+	age, ageOK := latest(in.Metrics.IteratorAgeMs, now, StaleAfter)
+	age /= 1000
+	d.Used.IteratorAgeSec = age
+	window := max(cfg.ScaleDownStabilization, DefaultTaskScaleDown)
+	if !ok && !ageOK {
+		d.Held = true
+		return cur, fmt.Sprintf("holding at %d: no CPUUtilization or iterator-age data for the consumer service", cur), keepOnly(prev, now, window)
+	}
+	if !ok {
+		rec = obs.Desired
+	}
+	why := fmt.Sprintf("CPU %.0f%%, iterator age %.0fs", cpu, age)
+	if maxAge := cfg.MaxIteratorAgeSeconds; maxAge > 0 && ageOK {
+		base := max(obs.Running, obs.Desired, 1)
+		switch {
+		case age > maxAge:
+			rec = max(rec, 2*base)
+			why += fmt.Sprintf(" over the maximum of %.0fs", maxAge)
+		case age > maxAge/2:
+			rec = max(rec, ceil32(1.5*float64(base)))
+			why += fmt.Sprintf(" over half the maximum of %.0fs", maxAge)
+		case age > maxAge/4 && rec < obs.Desired:
+			// Not yet caught up: do not shrink.
+			rec = obs.Desired
+		}
+	}
+	t, recs := stabilize(cfg, prev, now, clamp32(rec, lo, hi), cur)
+	t = clamp32(t, min(lo, hi), hi)
+	verb := "holding at"
+	switch {
+	case t > obs.Desired:
+		verb = fmt.Sprintf("scaling up %d→", obs.Desired)
+	case t < obs.Desired:
+		verb = fmt.Sprintf("scaling down %d→", obs.Desired)
+	}
+	if verb == "holding at" {
+		return t, fmt.Sprintf("holding at %d: %s (cap %d shards)", t, why, shardCap), recs
+	}
+	return t, fmt.Sprintf("%s%d: %s (cap %d shards)", verb, t, why, shardCap), recs
+}

@@ -1,0 +1,166 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
+)
+
+// SeedLimits returns the seed policy's shard and task maxima for a trace:
+// the seed's own 16 shards and 15 tasks, raised to the fixed-peak counts
+// when the trace needs more, so the seed is judged on its rules and not on
+// a ceiling.
+func SeedLimits(cfg Config, t Trace) (shards, tasks int32) {
+	f := NewFixedPeak(cfg, t).(*fixed)
+	return max(16, f.shards), max(15, f.prod, f.cons)
+}
+
+// RunAll runs every policy on trace t, in the order operator, seed,
+// fixed-peak, on-demand, clairvoyant.
+func RunAll(cfg Config, t Trace) []Result {
+	cfg = cfg.withDefaults()
+	ss, st := SeedLimits(cfg, t)
+	return []Result{
+		Run(cfg, t, NewOperator(cfg, scaling.MaxShardsPerStream)),
+		Run(cfg, t, NewSeed(cfg, ss, st)),
+		Run(cfg, t, NewFixedPeak(cfg, t)),
+		OnDemand(cfg, t),
+		Clairvoyant(cfg, t),
+	}
+}
+
+// Goals are issue 5's targets for the operator on one trace.
+type Goals struct {
+	Throttle, ShardHours, Cost, BeatsSeed bool
+}
+
+// All reports whether every goal holds.
+func (g Goals) All() bool { return g.Throttle && g.ShardHours && g.Cost && g.BeatsSeed }
+
+func (g Goals) String() string {
+	var miss []string
+	if !g.Throttle {
+		miss = append(miss, "throttle>0.1%")
+	}
+	if !g.ShardHours {
+		miss = append(miss, "shardh>1.25x")
+	}
+	if !g.Cost {
+		miss = append(miss, "cost>40%OD")
+	}
+	if !g.BeatsSeed {
+		miss = append(miss, "not<seed")
+	}
+	if len(miss) == 0 {
+		return "all met"
+	}
+	return strings.Join(miss, ",")
+}
+
+func find(rs []Result, name string) Result {
+	for _, r := range rs {
+		if r.Policy == name {
+			return r
+		}
+	}
+	return Result{}
+}
+
+// CheckGoals evaluates the operator's results against the goals: throttles
+// at most 0.1 % of records, at most 1.25× the clairvoyant shard-hours, at
+// most 40 % of the on-demand cost, and less throttling and fewer
+// shard-hours than the seed (ties on zero throttling count as not worse).
+func CheckGoals(rs []Result) Goals {
+	op, seed, od, cl := find(rs, "operator"), find(rs, "seed"), find(rs, "on-demand"), find(rs, "clairvoyant")
+	return Goals{
+		Throttle:   op.ThrottledPercent <= 0.1,
+		ShardHours: op.ShardHours <= 1.25*cl.ShardHours,
+		Cost:       op.CostUSD <= 0.4*od.CostUSD,
+		BeatsSeed: (op.ThrottledPercent < seed.ThrottledPercent || op.ThrottledPercent == 0 && seed.ThrottledPercent == 0) &&
+			op.ShardHours < seed.ShardHours,
+	}
+}
+
+// TraceResults is one trace's benchmark row group.
+type TraceResults struct {
+	Trace   Trace
+	Results []Result
+	Goals   Goals
+	SeedMax int32
+}
+
+// Bench runs every CSV trace in dir (when dir is not empty) and the
+// synthetic traces.
+func Bench(cfg Config, dir string) ([]TraceResults, error) {
+	var traces []Trace
+	if dir != "" {
+		files, err := filepath.Glob(filepath.Join(dir, "*.csv"))
+		if err != nil {
+			return nil, err
+		}
+		if len(files) == 0 {
+			return nil, fmt.Errorf("no *.csv traces in %s", dir)
+		}
+		slices.Sort(files)
+		for _, f := range files {
+			t, err := LoadTraceFile(f)
+			if err != nil {
+				return nil, err
+			}
+			traces = append(traces, t)
+		}
+	}
+	traces = append(traces, SyntheticTraces(cfg.withDefaults().Seed)...)
+	out := make([]TraceResults, 0, len(traces))
+	for _, t := range traces {
+		rs := RunAll(cfg, t)
+		sm, _ := SeedLimits(cfg.withDefaults(), t)
+		out = append(out, TraceResults{Trace: t, Results: rs, Goals: CheckGoals(rs), SeedMax: sm})
+	}
+	return out, nil
+}
+
+// WriteTable prints results as one aligned table.
+func WriteTable(w io.Writer, cfg Config, trs []TraceResults) error {
+	cfg = cfg.withDefaults()
+	fmt.Fprintf(w, "workload: peak %.0f MiB/s in %.0f-byte Kinesis records; operator target utilization %.0f%%; tasks 2 vCPU/4 GB carrying %.0f (producer) / %.0f (consumer) MiB/s\n",
+		cfg.PeakMiBps, cfg.RecordBytes, 100*cfg.TargetUtilization, cfg.ProducerMiBpsPerTask, cfg.ConsumerMiBpsPerTask)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "trace\tpolicy\tthrottled%\tp99 age s\tshard-h\tvs clairv.\ttask-h\tcalls\trejected\tmax shards\tcost USD\tvs on-dem.\t")
+	for _, tr := range trs {
+		cl, od := find(tr.Results, "clairvoyant"), find(tr.Results, "on-demand")
+		for _, r := range tr.Results {
+			name := tr.Trace.Name
+			pol := r.Policy
+			if pol == "seed" {
+				pol = fmt.Sprintf("seed(max %d)", tr.SeedMax)
+			}
+			vsCl, vsOD := "", ""
+			if r.Policy != "on-demand" && cl.ShardHours > 0 {
+				vsCl = fmt.Sprintf("%.2fx", r.ShardHours/cl.ShardHours)
+			}
+			if od.CostUSD > 0 {
+				vsOD = fmt.Sprintf("%.0f%%", 100*r.CostUSD/od.CostUSD)
+			}
+			shardH := fmt.Sprintf("%.0f", r.ShardHours)
+			if r.Policy == "on-demand" {
+				shardH = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.0f\t%s\t%s\t%.0f\t%d\t%d\t%d\t%.0f\t%s\t\n",
+				name, pol, r.ThrottledPercent, r.P99IteratorAgeSeconds, shardH, vsCl, r.TaskHours, r.ReshardCalls, r.RejectedCalls, r.MaxShards, r.CostUSD, vsOD)
+		}
+		fmt.Fprintf(tw, "%s\tgoals\t%s\t\t\t\t\t\t\t\t\t\t\n", tr.Trace.Name, tr.Goals)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, tr := range trs {
+		fmt.Fprintf(w, "  %s: %s; %d minutes\n", tr.Trace.Name, tr.Trace.Source, tr.Trace.Minutes())
+	}
+	return nil
+}

@@ -1,0 +1,391 @@
+// Package sim replays a traffic trace against a model of AWS (a provisioned
+// Kinesis data stream, CloudWatch, two Fargate services) under several
+// scaling policies and reports throttling, iterator age, shard-hours,
+// task-hours, reshard calls and cost for each. It is the benchmark behind
+// cmd/simulate. Only LoadTraceFile reads files.
+package sim
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
+)
+
+// Config sizes the workload and the model. Zero fields take the defaults of
+// DefaultConfig.
+type Config struct {
+	PeakMiBps   float64 // write rate at the trace's peak
+	RecordBytes float64 // mean size of a Kinesis record as written (after KPL aggregation)
+	// ProducerMiBpsPerTask and ConsumerMiBpsPerTask: what one 2 vCPU task
+	// carries at 100 % CPU.
+	ProducerMiBpsPerTask, ConsumerMiBpsPerTask float64
+	TaskVCPU, TaskGB                           float64
+	// TargetUtilization of the operator policy (spec.stream.targetUtilizationPercent/100).
+	TargetUtilization float64
+	// TargetCPUPercent of both services for the operator (and 65 for seed).
+	TargetCPUPercent float64
+	// MaxIteratorAgeSeconds of the consumer for the operator.
+	MaxIteratorAgeSeconds float64
+	// Seed drives CloudWatch's delays and partial points.
+	Seed uint64
+}
+
+// DefaultConfig is the benchmark's workload: 40 MiB/s at peak in 1000-byte
+// Kinesis records, seed-sized tasks (2 vCPU, 4 GB).
+func DefaultConfig() Config {
+	return Config{
+		PeakMiBps: 40, RecordBytes: 1000,
+		ProducerMiBpsPerTask: 5, ConsumerMiBpsPerTask: 4,
+		TaskVCPU: 2, TaskGB: 4,
+		TargetUtilization: 0.85, TargetCPUPercent: 65, MaxIteratorAgeSeconds: 60,
+		Seed: 1,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	set := func(v *float64, def float64) {
+		if !(*v > 0) {
+			*v = def
+		}
+	}
+	set(&c.PeakMiBps, d.PeakMiBps)
+	set(&c.RecordBytes, d.RecordBytes)
+	set(&c.ProducerMiBpsPerTask, d.ProducerMiBpsPerTask)
+	set(&c.ConsumerMiBpsPerTask, d.ConsumerMiBpsPerTask)
+	set(&c.TaskVCPU, d.TaskVCPU)
+	set(&c.TaskGB, d.TaskGB)
+	set(&c.TargetUtilization, d.TargetUtilization)
+	set(&c.TargetCPUPercent, d.TargetCPUPercent)
+	set(&c.MaxIteratorAgeSeconds, d.MaxIteratorAgeSeconds)
+	return c
+}
+
+// Model constants of AWS behaviour.
+const (
+	// ShardReadBytesPerSec: a shard serves at most 2 MiB/s to readers.
+	ShardReadBytesPerSec = 2 * scaling.MiB
+	// TaskStartMinutes: a Fargate task serves this long after it is asked for.
+	TaskStartMinutes = 1
+	// MaxIteratorAge caps the modelled iterator age at the 24 h retention.
+	MaxIteratorAge = 24 * 3600
+)
+
+// UpdatingMinutes is how long a stream stays UPDATING after a call from
+// open to to: a few minutes, shorter when to is a multiple of 25 % of open
+// (AWS finishes those faster), longer for many shards.
+func UpdatingMinutes(open, to int32) int {
+	m := 5
+	if (4*int64(to))%int64(open) == 0 {
+		m = 3
+	}
+	d := int64(to) - int64(open)
+	if d < 0 {
+		d = -d
+	}
+	return m + int(min(d/200, 30))
+}
+
+// View is what a policy sees at the end of a minute: the stream as
+// DescribeStreamSummary reports it and CloudWatch data as GetMetricData would
+// return it (1–3 minutes late, the newest point possibly partial).
+type View struct {
+	Now            time.Time
+	OpenShards     int32
+	Updating       bool
+	ReshardHistory []time.Time
+	Metrics        scaling.StreamMetrics
+	Producer       scaling.TaskObservation
+	Consumer       scaling.TaskObservation
+}
+
+// Command is a policy's answer: an UpdateShardCount call (ReshardTo > 0)
+// and the services' desired counts.
+type Command struct {
+	ReshardTo                        int32
+	ProducerDesired, ConsumerDesired int32
+}
+
+// Controller is a scaling policy run against the model once a minute.
+type Controller interface {
+	Name() string
+	// Start returns the shard and task counts at the start of the trace.
+	Start(first Load) (shards, producers, consumers int32)
+	Control(v View) Command
+}
+
+// Load is the demand in one minute.
+type Load struct {
+	Bytes, Records float64 // per second
+}
+
+// Result is one policy's outcome on one trace.
+type Result struct {
+	Policy                string  `json:"policy"`
+	ThrottledPercent      float64 `json:"throttledPercent"`
+	P99IteratorAgeSeconds float64 `json:"p99IteratorAgeSeconds"`
+	ShardHours            float64 `json:"shardHours"`
+	TaskHours             float64 `json:"taskHours"`
+	ReshardCalls          int     `json:"reshardCalls"`
+	CostUSD               float64 `json:"costUSD"`
+	// Extra detail beyond the fixed fields.
+	RejectedCalls           int     `json:"rejectedCalls"`
+	ProducerRejectedPercent float64 `json:"producerRejectedPercent"`
+	MaxShards               int32   `json:"maxShards"`
+	StreamCostUSD           float64 `json:"streamCostUSD"`
+	TaskCostUSD             float64 `json:"taskCostUSD"`
+}
+
+// demand returns minute m's load.
+func (c Config) demand(t Trace, m int) Load {
+	b := t.Load[m] * c.PeakMiBps * scaling.MiB
+	return Load{Bytes: b, Records: b / c.RecordBytes}
+}
+
+// hash64 is a small deterministic mixer (splitmix64) for per-minute jitter.
+func hash64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+func unit(seed uint64, k int, salt uint64) float64 {
+	return float64(hash64(seed^uint64(k)*0x100000001b3^salt)>>11) / (1 << 53)
+}
+
+// minuteMetrics is what CloudWatch holds for one minute.
+type minuteMetrics struct {
+	bytes, recs, throttled, ageMs, prodCPU, consCPU float64
+}
+
+// cloudWatch models publication: minute k appears lag(k) ∈ {1,2,3} minutes
+// after it ends; while younger than 3 minutes its Sum and Maximum values are
+// only a fraction of the final ones.
+type cloudWatch struct {
+	seed  uint64
+	start time.Time
+	data  []minuteMetrics
+}
+
+func (cw *cloudWatch) lag(k int) int { return 1 + int(hash64(cw.seed^uint64(k))%3) }
+
+// view returns the points visible at the end of minute m (now = start+m+1).
+func (cw *cloudWatch) view(m int) (scaling.StreamMetrics, []scaling.Point, []scaling.Point) {
+	var s scaling.StreamMetrics
+	var pc, cc []scaling.Point
+	lookback := int(scaling.MetricLookback / time.Minute)
+	for k := max(0, m-lookback); k <= m; k++ {
+		age := m - k // minutes since minute k ended
+		if age < cw.lag(k) {
+			continue
+		}
+		f := 1.0
+		switch age {
+		case 1:
+			f = 0.5 + 0.4*unit(cw.seed, k, 1)
+		case 2:
+			f = 0.85 + 0.15*unit(cw.seed, k, 2)
+		}
+		d := cw.data[k]
+		t := cw.start.Add(time.Duration(k) * time.Minute)
+		s.IncomingBytes = append(s.IncomingBytes, scaling.Point{Time: t, Value: d.bytes * f})
+		s.IncomingRecords = append(s.IncomingRecords, scaling.Point{Time: t, Value: d.recs * f})
+		s.WriteThrottled = append(s.WriteThrottled, scaling.Point{Time: t, Value: d.throttled * f})
+		s.IteratorAgeMs = append(s.IteratorAgeMs, scaling.Point{Time: t, Value: d.ageMs * f})
+		pc = append(pc, scaling.Point{Time: t, Value: d.prodCPU})
+		cc = append(cc, scaling.Point{Time: t, Value: d.consCPU})
+	}
+	return s, pc, cc
+}
+
+// service models a Fargate service: desired count, tasks starting, running.
+type service struct {
+	desired, running int32
+	starting         []int // minute at which each starting task runs
+}
+
+func (s *service) setDesired(n int32, m int) {
+	n = max(n, 0)
+	for s.running+int32(len(s.starting)) < n {
+		s.starting = append(s.starting, m+TaskStartMinutes)
+	}
+	// Scale-in stops starting tasks first, then running ones.
+	for s.running+int32(len(s.starting)) > n {
+		if len(s.starting) > 0 {
+			s.starting = s.starting[:len(s.starting)-1]
+		} else {
+			s.running--
+		}
+	}
+	s.desired = n
+}
+
+func (s *service) tick(m int) {
+	kept := s.starting[:0]
+	for _, at := range s.starting {
+		if at <= m {
+			s.running++
+		} else {
+			kept = append(kept, at)
+		}
+	}
+	s.starting = kept
+}
+
+// Run replays trace t against the provisioned-stream model under policy c.
+// Calls that break UpdateShardCount's rules are refused as AWS would refuse
+// them and counted in RejectedCalls.
+func Run(cfg Config, t Trace, c Controller) Result {
+	cfg = cfg.withDefaults()
+	n := t.Minutes()
+	res := Result{Policy: c.Name()}
+	cw := &cloudWatch{seed: cfg.Seed, start: t.Start, data: make([]minuteMetrics, n)}
+
+	s0, p0, c0 := c.Start(cfg.demand(t, 0))
+	open := min(max(s0, 1), scaling.MaxShardsPerStream)
+	var prod, cons service
+	prod.desired, prod.running = p0, p0
+	cons.desired, cons.running = c0, c0
+	var updating bool
+	var updTo int32
+	var updUntil int
+	var history []time.Time
+	var backlog, ageSec float64
+	ages := make([]float64, 0, n)
+	var demRecs, thrRecs, prodRej, putUnits float64
+	unitsPerRecord := math.Ceil(cfg.RecordBytes / PutPayloadUnitBytes)
+	prodCap := cfg.ProducerMiBpsPerTask * scaling.MiB
+	consCap := cfg.ConsumerMiBpsPerTask * scaling.MiB
+
+	for m := range n {
+		if updating && m >= updUntil {
+			open, updating = updTo, false
+		}
+		prod.tick(m)
+		cons.tick(m)
+		dem := cfg.demand(t, m)
+		demRecs += dem.Records * 60
+
+		// Producers: what they cannot carry is refused at the front door.
+		in := dem
+		pcpu := 0.0
+		if dem.Bytes > 0 {
+			capB := float64(prod.running) * prodCap
+			if capB < dem.Bytes {
+				f := capB / dem.Bytes
+				prodRej += dem.Records * (1 - f) * 60
+				in = Load{dem.Bytes * f, dem.Records * f}
+				pcpu = 100
+			} else {
+				pcpu = 100 * dem.Bytes / capB
+			}
+		}
+
+		// Kinesis: per-shard write limits; the excess is throttled. While
+		// UPDATING only the smaller of the old and new counts is relied on,
+		// and both are billed.
+		carry := open
+		billed := open
+		if updating {
+			carry, billed = min(open, updTo), max(open, updTo)
+		}
+		res.MaxShards = max(res.MaxShards, billed)
+		f := 1.0
+		if in.Bytes > 0 {
+			f = min(1, float64(carry)*scaling.ShardWriteBytesPerSec/in.Bytes, float64(carry)*scaling.ShardWriteRecordsPerSec/in.Records)
+		}
+		acc := Load{in.Bytes * f, in.Records * f}
+		thr := in.Records * (1 - f)
+		thrRecs += thr * 60
+		putUnits += acc.Records * 60 * unitsPerRecord
+
+		// Consumers: each task reads its leased shards, at most 2 MiB/s per
+		// shard, and processes up to consCap; the rest waits in the stream.
+		readCap := min(float64(cons.running)*consCap, float64(min(cons.running, carry))*ShardReadBytesPerSec)
+		arrived := acc.Bytes * 60
+		done := min(backlog+arrived, readCap*60)
+		backlog += arrived - done
+		ccpu := 0.0
+		if cons.running > 0 {
+			ccpu = min(100, 100*done/60/(float64(cons.running)*consCap))
+		}
+		switch {
+		case backlog <= 1:
+			backlog, ageSec = 0, 0
+		case acc.Bytes > 0:
+			ageSec = min(backlog/acc.Bytes, MaxIteratorAge)
+		default:
+			ageSec = min(ageSec+60, MaxIteratorAge)
+		}
+		ages = append(ages, ageSec)
+
+		cw.data[m] = minuteMetrics{bytes: acc.Bytes * 60, recs: acc.Records * 60, throttled: thr * 60,
+			ageMs: ageSec * 1000, prodCPU: pcpu, consCPU: ccpu}
+		res.ShardHours += float64(billed) / 60
+		res.TaskHours += float64(prod.running+int32(len(prod.starting))+cons.running+int32(len(cons.starting))) / 60
+
+		// The policy runs at the end of the minute.
+		now := t.Start.Add(time.Duration(m+1) * time.Minute)
+		sm, pc, cc := cw.view(m)
+		cmd := c.Control(View{
+			Now: now, OpenShards: open, Updating: updating, ReshardHistory: slices.Clone(history),
+			Metrics:  sm,
+			Producer: scaling.TaskObservation{Desired: prod.desired, Running: prod.running, CPUPercent: pc},
+			Consumer: scaling.TaskObservation{Desired: cons.desired, Running: cons.running, CPUPercent: cc},
+		})
+		if cmd.ReshardTo > 0 {
+			if err := checkCall(open, cmd.ReshardTo, updating, history, now); err != nil {
+				res.RejectedCalls++
+			} else {
+				history = append(scaling.PruneHistory(history, now), now)
+				res.ReshardCalls++
+				updating, updTo, updUntil = true, cmd.ReshardTo, m+1+UpdatingMinutes(open, cmd.ReshardTo)
+			}
+		}
+		prod.setDesired(cmd.ProducerDesired, m+1)
+		cons.setDesired(cmd.ConsumerDesired, m+1)
+	}
+
+	res.ThrottledPercent = pct(thrRecs, demRecs)
+	res.ProducerRejectedPercent = pct(prodRej, demRecs)
+	res.P99IteratorAgeSeconds = p99(ages)
+	res.StreamCostUSD = res.ShardHours*PriceShardHour + putUnits/1e6*PricePutUnitsMillion
+	res.TaskCostUSD = res.TaskHours * cfg.taskHourPrice()
+	res.CostUSD = res.StreamCostUSD + res.TaskCostUSD
+	return res
+}
+
+// checkCall applies UpdateShardCount's rules as AWS does.
+func checkCall(open, to int32, updating bool, history []time.Time, now time.Time) error {
+	if updating {
+		return fmt.Errorf("stream is UPDATING")
+	}
+	if scaling.BudgetLeft(history, now) == 0 {
+		return fmt.Errorf("%d calls in 24h already", scaling.ReshardsPerWindow)
+	}
+	return scaling.CheckStep(open, to)
+}
+
+func (c Config) taskHourPrice() float64 {
+	return c.TaskVCPU*PriceFargateVCPUHour + c.TaskGB*PriceFargateGBHour
+}
+
+func pct(part, whole float64) float64 {
+	if whole <= 0 {
+		return 0
+	}
+	return 100 * part / whole
+}
+
+func p99(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(math.Ceil(0.99*float64(len(s))))-1)]
+}

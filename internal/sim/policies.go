@@ -1,0 +1,289 @@
+package sim
+
+import (
+	"math"
+	"time"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
+)
+
+// needShards is the fewest shards that carry load l at utilization u.
+func needShards(l Load, u float64) int32 {
+	n := max(l.Bytes/(scaling.ShardWriteBytesPerSec*u), l.Records/(scaling.ShardWriteRecordsPerSec*u))
+	return max(1, int32(math.Ceil(n-1e-9)))
+}
+
+func needTasks(bytes, perTask float64) int32 {
+	return max(1, int32(math.Ceil(bytes/perTask-1e-9)))
+}
+
+// peakLoad is the trace's highest minute.
+func peakLoad(cfg Config, t Trace) Load {
+	var p Load
+	for m := range t.Minutes() {
+		if d := cfg.demand(t, m); d.Bytes > p.Bytes {
+			p = d
+		}
+	}
+	return p
+}
+
+// Operator runs the operator's policy exactly as the reconciler does each
+// pass: scaling.Decide, then scaling.PlanReshard on its shard target.
+type Operator struct {
+	In    scaling.Inputs // config part; observations are filled per pass
+	State scaling.State
+	// LastDecision is kept for tests and debugging.
+	LastDecision scaling.Decision
+	start        func(Load) (int32, int32, int32)
+}
+
+// NewOperator configures the operator policy as a StreamProcessor spec
+// would: shards in [1, maxShards], tasks in [1, 100].
+func NewOperator(cfg Config, maxShards int32) *Operator {
+	cfg = cfg.withDefaults()
+	o := &Operator{In: scaling.Inputs{
+		Stream:   scaling.StreamConfig{MinShards: 1, MaxShards: maxShards, TargetUtilization: cfg.TargetUtilization},
+		Producer: scaling.TaskConfig{MinTasks: 1, MaxTasks: 100, TargetCPUPercent: cfg.TargetCPUPercent},
+		Consumer: scaling.TaskConfig{MinTasks: 1, MaxTasks: 100, TargetCPUPercent: cfg.TargetCPUPercent, MaxIteratorAgeSeconds: cfg.MaxIteratorAgeSeconds},
+	}}
+	o.start = warmStart(cfg, cfg.TargetUtilization)
+	return o
+}
+
+// warmStart sizes a policy for the first minute at utilization u, so that
+// no policy is judged on a cold start the trace does not show.
+func warmStart(cfg Config, u float64) func(Load) (int32, int32, int32) {
+	return func(l Load) (int32, int32, int32) {
+		tu := cfg.TargetCPUPercent / 100
+		return needShards(l, u), needTasks(l.Bytes, cfg.ProducerMiBpsPerTask*scaling.MiB*tu),
+			needTasks(l.Bytes, cfg.ConsumerMiBpsPerTask*scaling.MiB*tu)
+	}
+}
+
+func (o *Operator) Name() string { return "operator" }
+
+func (o *Operator) Start(first Load) (int32, int32, int32) { return o.start(first) }
+
+func (o *Operator) Control(v View) Command {
+	in := o.In
+	in.OpenShards, in.StreamUpdating, in.ReshardHistory = v.OpenShards, v.Updating, v.ReshardHistory
+	in.Metrics, in.ProducerTasks, in.ConsumerTasks = v.Metrics, v.Producer, v.Consumer
+	d, st := scaling.Decide(in, o.State, v.Now)
+	o.State, o.LastDecision = st, d
+	cmd := Command{ProducerDesired: d.ProducerTasks, ConsumerDesired: d.ConsumerTasks}
+	step := scaling.PlanReshard(scaling.ReshardState{Open: v.OpenShards, Target: d.Shards, Updating: v.Updating, History: v.ReshardHistory, Now: v.Now})
+	if step.Action == scaling.ReshardNow {
+		cmd.ReshardTo = step.To
+	}
+	return cmd
+}
+
+// Seed is the seed's setup (seed/FACTS.md): amazon-kinesis-scaling-utils on
+// PUT and GET — over 75 % for a minute → +2 shards, under 25 % for a minute
+// → −1 shard with a minute's cool-off — between MinShards and MaxShards, and
+// ECS target tracking at 65 % CPU for both services (min 1, max MaxTasks).
+//
+// scaling-utils' +2 from one shard would be refused by AWS (more than 2×),
+// so its step is limited to what AWS accepts; calls AWS refuses anyway (the
+// daily budget) are counted as rejected by the model.
+type Seed struct {
+	MinShards, MaxShards int32
+	MaxTasks             int32
+	lastDown             time.Time
+	prod, cons           targetTracking
+	start                func(Load) (int32, int32, int32)
+}
+
+// NewSeed configures the seed policy; maxShards and maxTasks should fit the
+// trace (the seed's own max is 16 shards and 15 tasks).
+func NewSeed(cfg Config, maxShards, maxTasks int32) *Seed {
+	cfg = cfg.withDefaults()
+	s := &Seed{MinShards: 1, MaxShards: maxShards, MaxTasks: maxTasks}
+	s.prod = targetTracking{target: 65, min: 1, max: maxTasks}
+	s.cons = targetTracking{target: 65, min: 1, max: maxTasks}
+	c := cfg
+	c.TargetCPUPercent = 65
+	s.start = warmStart(c, 0.75)
+	return s
+}
+
+func (s *Seed) Name() string { return "seed" }
+
+func (s *Seed) Start(first Load) (int32, int32, int32) { return s.start(first) }
+
+func newest(ps []scaling.Point) (scaling.Point, bool) {
+	if len(ps) == 0 {
+		return scaling.Point{}, false
+	}
+	p := ps[0]
+	for _, q := range ps[1:] {
+		if q.Time.After(p.Time) {
+			p = q
+		}
+	}
+	return p, true
+}
+
+func (s *Seed) Control(v View) Command {
+	cmd := Command{
+		ProducerDesired: s.prod.next(v.Producer),
+		ConsumerDesired: s.cons.next(v.Consumer),
+	}
+	b, okB := newest(v.Metrics.IncomingBytes)
+	r, okR := newest(v.Metrics.IncomingRecords)
+	if !okB || !okR || v.Updating || v.OpenShards < 1 {
+		return cmd
+	}
+	open := float64(v.OpenShards)
+	put := max(b.Value/60/(open*scaling.ShardWriteBytesPerSec), r.Value/60/(open*scaling.ShardWriteRecordsPerSec))
+	get := max(b.Value/60/(open*ShardReadBytesPerSec), r.Value/60/(open*2000))
+	util := max(put, get)
+	switch {
+	case util > 0.75:
+		to := min(v.OpenShards+2, scaling.MaxLegalStep(v.OpenShards), s.MaxShards)
+		if to > v.OpenShards {
+			cmd.ReshardTo = to
+		}
+	case util < 0.25 && v.Now.Sub(s.lastDown) >= time.Minute:
+		to := max(v.OpenShards-1, scaling.MinLegalStep(v.OpenShards), s.MinShards)
+		if to < v.OpenShards {
+			cmd.ReshardTo = to
+			s.lastDown = v.Now
+		}
+	}
+	return cmd
+}
+
+// targetTracking is Application Auto Scaling target tracking on average
+// CPU as ECS configures it: scale out after 3 datapoints above the target,
+// in after 15 datapoints below 90 % of it, to ceil(current × cpu / target).
+type targetTracking struct {
+	target   float64
+	min, max int32
+}
+
+func (tt *targetTracking) next(o scaling.TaskObservation) int32 {
+	cur := o.Desired
+	pts := o.CPUPercent
+	if len(pts) < 3 || o.Running < 1 {
+		return cur
+	}
+	above, below := 0, 0
+	for i := len(pts) - 1; i >= 0; i-- {
+		if pts[i].Value > tt.target && below == 0 {
+			above++
+		} else if pts[i].Value < 0.9*tt.target && above == 0 {
+			below++
+		} else {
+			break
+		}
+	}
+	last := pts[len(pts)-1].Value
+	want := int32(math.Ceil(float64(o.Running) * last / tt.target))
+	switch {
+	case above >= 3 && want > cur:
+		return min(max(want, cur+1), tt.max)
+	case below >= 15 && want < cur:
+		return max(want, tt.min)
+	}
+	return cur
+}
+
+// fixed holds one shard count and task counts for the whole trace.
+type fixed struct {
+	name               string
+	shards, prod, cons int32
+}
+
+func (f *fixed) Name() string                     { return f.name }
+func (f *fixed) Start(Load) (int32, int32, int32) { return f.shards, f.prod, f.cons }
+func (f *fixed) Control(View) Command {
+	return Command{ProducerDesired: f.prod, ConsumerDesired: f.cons}
+}
+
+// NewFixedPeak is provisioned once for the trace's peak: the fewest shards
+// and tasks that carry its highest minute.
+func NewFixedPeak(cfg Config, t Trace) Controller {
+	cfg = cfg.withDefaults()
+	p := peakLoad(cfg, t)
+	return &fixed{name: "fixed-peak", shards: needShards(p, 1),
+		prod: needTasks(p.Bytes, cfg.ProducerMiBpsPerTask*scaling.MiB), cons: needTasks(p.Bytes, cfg.ConsumerMiBpsPerTask*scaling.MiB)}
+}
+
+// Clairvoyant is the lower bound: each minute exactly the fewest shards and
+// tasks that carry it, ignoring every AWS limit and delay.
+func Clairvoyant(cfg Config, t Trace) Result {
+	cfg = cfg.withDefaults()
+	res := Result{Policy: "clairvoyant"}
+	var putUnits float64
+	unitsPerRecord := math.Ceil(cfg.RecordBytes / PutPayloadUnitBytes)
+	prev := int32(0)
+	for m := range t.Minutes() {
+		d := cfg.demand(t, m)
+		s := needShards(d, 1)
+		if prev != 0 && s != prev {
+			res.ReshardCalls++
+		}
+		prev = s
+		res.MaxShards = max(res.MaxShards, s)
+		res.ShardHours += float64(s) / 60
+		res.TaskHours += float64(needTasks(d.Bytes, cfg.ProducerMiBpsPerTask*scaling.MiB)+needTasks(d.Bytes, cfg.ConsumerMiBpsPerTask*scaling.MiB)) / 60
+		putUnits += d.Records * 60 * unitsPerRecord
+	}
+	res.StreamCostUSD = res.ShardHours*PriceShardHour + putUnits/1e6*PricePutUnitsMillion
+	res.TaskCostUSD = res.TaskHours * cfg.taskHourPrice()
+	res.CostUSD = res.StreamCostUSD + res.TaskCostUSD
+	return res
+}
+
+// OnDemand models a Kinesis on-demand stream: it takes writes up to twice
+// the highest minute of the previous 30 days (at least 4 MiB/s and 4000
+// records/s, a new stream's capacity) and throttles the rest; priced per
+// stream-hour and per GB written and read (each record rounded up to 1 KiB),
+// with the clairvoyant task counts (so its cost is a lower bound: the
+// comparison favours on-demand).
+func OnDemand(cfg Config, t Trace) Result {
+	cfg = cfg.withDefaults()
+	res := Result{Policy: "on-demand"}
+	const window = 30 * 24 * 60
+	// A sliding-window maximum of the demand actually written.
+	type mv struct {
+		m int
+		b float64
+	}
+	var dq []mv
+	var demRecs, thrRecs, writtenBytes float64
+	rounded := math.Ceil(cfg.RecordBytes/OnDemandRecordRoundBytes) * OnDemandRecordRoundBytes
+	for m := range t.Minutes() {
+		for len(dq) > 0 && dq[0].m <= m-window {
+			dq = dq[1:]
+		}
+		peak := 0.0
+		if len(dq) > 0 {
+			peak = dq[0].b
+		}
+		capB := max(4*scaling.MiB, 2*peak)
+		capR := capB / scaling.MiB * 1000
+		d := cfg.demand(t, m)
+		f := 1.0
+		if d.Bytes > 0 {
+			f = min(1, capB/d.Bytes, capR/d.Records)
+		}
+		demRecs += d.Records * 60
+		thrRecs += d.Records * (1 - f) * 60
+		writtenBytes += d.Records * f * 60 * rounded
+		w := d.Bytes * f
+		for len(dq) > 0 && dq[len(dq)-1].b <= w {
+			dq = dq[:len(dq)-1]
+		}
+		dq = append(dq, mv{m, w})
+		res.TaskHours += float64(needTasks(d.Bytes, cfg.ProducerMiBpsPerTask*scaling.MiB)+needTasks(d.Bytes, cfg.ConsumerMiBpsPerTask*scaling.MiB)) / 60
+	}
+	hours := float64(t.Minutes()) / 60
+	res.ThrottledPercent = pct(thrRecs, demRecs)
+	res.StreamCostUSD = hours*PriceOnDemandStreamHour + writtenBytes/GB*(PriceOnDemandWriteGB+PriceOnDemandReadGB)
+	res.TaskCostUSD = res.TaskHours * cfg.taskHourPrice()
+	res.CostUSD = res.StreamCostUSD + res.TaskCostUSD
+	return res
+}

@@ -1,0 +1,90 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+)
+
+var synthStart = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC) // a Monday
+
+// jitter multiplies each minute by 1 + noise·N(0,1) (clipped at 0), from a
+// fixed seed so a run is reproducible.
+func jitter(load []float64, noise float64, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	for i := range load {
+		load[i] = max(0, load[i]*(1+noise*r.NormFloat64()))
+	}
+}
+
+// SyntheticTraces returns the benchmark's synthetic shapes: a ×10 step up
+// and back, a slow ramp, flash crowds on a quiet base, and a week of diurnal
+// traffic with noise.
+func SyntheticTraces(seed uint64) []Trace {
+	const day = 24 * 60
+
+	step := make([]float64, 2*day)
+	for m := range step {
+		step[m] = 0.1
+		if m >= day/2 && m < day/2+day {
+			step[m] = 1
+		}
+	}
+	jitter(step, 0.02, seed+1)
+
+	ramp := make([]float64, 4*day)
+	for m := range ramp {
+		// Up over two days from 2 % to 100 %, down over the next two.
+		x := float64(m) / float64(2*day)
+		if x > 1 {
+			x = 2 - x
+		}
+		ramp[m] = 0.02 + 0.98*x
+	}
+	jitter(ramp, 0.02, seed+2)
+
+	flash := make([]float64, 3*day)
+	for m := range flash {
+		flash[m] = 0.08
+	}
+	// Three crowds: rise to the peak in 3 minutes, hold 20, decay over an hour.
+	for _, at := range []int{9 * 60, day + 14*60, 2*day + 20*60} {
+		for k := 0; k < 3*60 && at+k < len(flash); k++ {
+			var v float64
+			switch {
+			case k < 3:
+				v = float64(k+1) / 3
+			case k < 23:
+				v = 1
+			default:
+				v = math.Exp(-float64(k-23) / 30)
+			}
+			flash[at+k] = max(flash[at+k], v)
+		}
+	}
+	jitter(flash, 0.03, seed+3)
+
+	diurnal := make([]float64, 7*day)
+	for m := range diurnal {
+		h := float64(m%day) / 60
+		// Trough at 04:00, peak at 16:00; weekends (days 5, 6) at 60 %.
+		v := 0.55 - 0.45*math.Cos(2*math.Pi*(h-4)/24)
+		if d := m / day; d >= 5 {
+			v *= 0.6
+		}
+		diurnal[m] = v
+	}
+	jitter(diurnal, 0.08, seed+4)
+
+	mk := func(name, what string, load []float64) Trace {
+		return Trace{Name: name, Start: synthStart, Load: normalise(load),
+			Source: fmt.Sprintf("synthetic %s, seed %d", what, seed)}
+	}
+	return []Trace{
+		mk("synthetic-step-x10", "10 % → 100 % step for a day, 2 % noise", step),
+		mk("synthetic-slow-ramp", "2 % → 100 % over 2 days and back, 2 % noise", ramp),
+		mk("synthetic-flash-crowd", "8 % base, three crowds to 100 % in 3 min, 3 % noise", flash),
+		mk("synthetic-diurnal", "week, daily 10–100 %, weekends 60 %, 8 % noise", diurnal),
+	}
+}
