@@ -1,0 +1,435 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// StreamProcessorSpec is the desired pipeline: one Kinesis data stream and two
+// ECS services on Fargate, a producer that writes into the stream and a consumer
+// that reads it.
+//
+// +kubebuilder:validation:XValidation:rule="self.producer.minTasks <= self.producer.maxTasks",message="producer.minTasks must be less than or equal to producer.maxTasks"
+// +kubebuilder:validation:XValidation:rule="self.consumer.minTasks <= self.consumer.maxTasks",message="consumer.minTasks must be less than or equal to consumer.maxTasks"
+type StreamProcessorSpec struct {
+	// Region is the AWS region of the stream and the services. Empty means the
+	// operator's own region (AWS_REGION or its shared config).
+	// +optional
+	// +kubebuilder:validation:Pattern=`^[a-z]{2}(-[a-z]+)+-[0-9]+$`
+	Region string `json:"region,omitempty"`
+
+	// Stream configures the Kinesis data stream.
+	// +kubebuilder:default={}
+	Stream StreamSpec `json:"stream"`
+
+	// ECS says where the producer and consumer tasks run.
+	ECS ECSSpec `json:"ecs"`
+
+	// Producer is the HTTP ingestion service that puts records into the stream.
+	Producer ProducerSpec `json:"producer"`
+
+	// Consumer is the service that reads and processes every record of the stream.
+	Consumer ConsumerSpec `json:"consumer"`
+
+	// Scaling controls how often and whether targets are recomputed.
+	// +kubebuilder:default={}
+	// +optional
+	Scaling ScalingSpec `json:"scaling,omitempty"`
+}
+
+// DeletionPolicy says what happens to the stream when its StreamProcessor is deleted.
+// +kubebuilder:validation:Enum=Retain;Delete
+type DeletionPolicy string
+
+const (
+	// DeletionPolicyRetain keeps the stream and its data.
+	DeletionPolicyRetain DeletionPolicy = "Retain"
+	// DeletionPolicyDelete deletes the stream and its data.
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+)
+
+// StreamSpec configures the Kinesis data stream (provisioned mode).
+//
+// +kubebuilder:validation:XValidation:rule="self.minShards <= self.maxShards",message="stream.minShards must be less than or equal to stream.maxShards"
+// +kubebuilder:validation:XValidation:rule="has(oldSelf.name) == has(self.name) && (!has(self.name) || self.name == oldSelf.name)",message="stream.name is immutable: it cannot be added, changed or removed after creation; create a new StreamProcessor for another stream"
+type StreamSpec struct {
+	// Name of the stream. Defaults to <namespace>-<name> of the StreamProcessor.
+	// An existing stream of that name is adopted. Immutable.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9_.-]+$`
+	Name string `json:"name,omitempty"`
+
+	// MinShards is the fewest open shards the stream keeps.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	// +optional
+	MinShards int32 `json:"minShards,omitempty"`
+
+	// MaxShards is the most open shards the stream may have: a cost ceiling the
+	// operator never exceeds.
+	// +kubebuilder:default=16
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	// +optional
+	MaxShards int32 `json:"maxShards,omitempty"`
+
+	// TargetUtilizationPercent is the share of a shard's write capacity
+	// (1 MiB/s or 1000 records/s) the scaler aims for.
+	// +kubebuilder:default=70
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	TargetUtilizationPercent int32 `json:"targetUtilizationPercent,omitempty"`
+
+	// RetentionHours is how long records stay readable: 24 (one day) to 8760 (one year).
+	// +kubebuilder:default=24
+	// +kubebuilder:validation:Minimum=24
+	// +kubebuilder:validation:Maximum=8760
+	// +optional
+	RetentionHours int32 `json:"retentionHours,omitempty"`
+
+	// Encryption of the stream at rest. Defaults to KMS with the AWS managed key
+	// alias/aws/kinesis.
+	// +kubebuilder:default={}
+	// +optional
+	Encryption StreamEncryption `json:"encryption,omitempty"`
+
+	// Tags to set on the stream. Tags the operator set earlier and that are no
+	// longer listed are removed; tags set by others are left alone.
+	// +kubebuilder:validation:MaxProperties=40
+	// +optional
+	Tags map[string]string `json:"tags,omitempty"`
+
+	// DeletionPolicy: Retain (default) keeps the stream when the StreamProcessor
+	// is deleted; Delete deletes it with its data.
+	// +kubebuilder:default=Retain
+	// +optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// EncryptionType is the stream's server-side encryption.
+// +kubebuilder:validation:Enum=KMS;NONE
+type EncryptionType string
+
+const (
+	// EncryptionKMS encrypts the stream with a KMS key.
+	EncryptionKMS EncryptionType = "KMS"
+	// EncryptionNone leaves the stream unencrypted.
+	EncryptionNone EncryptionType = "NONE"
+)
+
+// StreamEncryption configures server-side encryption of the stream.
+//
+// +kubebuilder:validation:XValidation:rule="self.type == 'KMS' || !has(self.kmsKeyId) || self.kmsKeyId == 'alias/aws/kinesis'",message="encryption.kmsKeyId is only used with encryption.type KMS"
+type StreamEncryption struct {
+	// Type is KMS (default) or NONE.
+	// +kubebuilder:default=KMS
+	// +optional
+	Type EncryptionType `json:"type,omitempty"`
+
+	// KMSKeyID is the key's ARN, alias ARN, key id or alias name.
+	// +kubebuilder:default="alias/aws/kinesis"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +optional
+	KMSKeyID string `json:"kmsKeyId,omitempty"`
+}
+
+// ECSSpec says where the tasks run: an ECS cluster and awsvpc networking.
+type ECSSpec struct {
+	// Cluster is the ECS cluster's name or ARN.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	Cluster string `json:"cluster"`
+
+	// Subnets for the tasks' network interfaces (awsvpc), at least one.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:Pattern=`^subnet-[0-9a-f]+$`
+	// +listType=set
+	Subnets []string `json:"subnets"`
+
+	// SecurityGroups for the tasks; the VPC's default group when empty.
+	// +kubebuilder:validation:MaxItems=5
+	// +kubebuilder:validation:items:Pattern=`^sg-[0-9a-f]+$`
+	// +listType=set
+	// +optional
+	SecurityGroups []string `json:"securityGroups,omitempty"`
+
+	// AssignPublicIP gives each task a public IP (needed in public subnets
+	// without a NAT gateway to pull images).
+	// +optional
+	AssignPublicIP bool `json:"assignPublicIp,omitempty"`
+
+	// ExecutionRoleARN is the task execution role (image pulls, logs).
+	// +kubebuilder:validation:Pattern=`^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/.+$`
+	// +optional
+	ExecutionRoleARN string `json:"executionRoleArn,omitempty"`
+
+	// TaskRoleARN is the role the producer and consumer use to call Kinesis,
+	// DynamoDB and CloudWatch.
+	// +kubebuilder:validation:Pattern=`^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/.+$`
+	// +optional
+	TaskRoleARN string `json:"taskRoleArn,omitempty"`
+}
+
+// WorkloadSpec is what the producer and the consumer have in common: one
+// container on Fargate and the bounds of its task count.
+type WorkloadSpec struct {
+	// Image of the container.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Image string `json:"image"`
+
+	// CPU units of a task (1024 = 1 vCPU): 256, 512, 1024, 2048, 4096, 8192 or 16384.
+	// +kubebuilder:default=256
+	// +kubebuilder:validation:Enum=256;512;1024;2048;4096;8192;16384
+	// +optional
+	CPU int32 `json:"cpu,omitempty"`
+
+	// Memory of a task in MiB; must be a Fargate size allowed for CPU.
+	// +kubebuilder:default=512
+	// +kubebuilder:validation:Minimum=512
+	// +kubebuilder:validation:Maximum=122880
+	// +optional
+	Memory int32 `json:"memory,omitempty"`
+
+	// Env adds environment variables to the container.
+	// +kubebuilder:validation:MaxItems=100
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Env []EnvVar `json:"env,omitempty"`
+
+	// MinTasks is the fewest tasks the service runs.
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=5000
+	// +optional
+	MinTasks int32 `json:"minTasks,omitempty"`
+
+	// MaxTasks is the most tasks the service may run.
+	// +kubebuilder:default=10
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=5000
+	// +optional
+	MaxTasks int32 `json:"maxTasks,omitempty"`
+
+	// TargetCPUPercent is the average task CPU the scaler aims for.
+	// +kubebuilder:default=65
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	TargetCPUPercent int32 `json:"targetCPUPercent,omitempty"`
+}
+
+// EnvVar is one environment variable of a container.
+type EnvVar struct {
+	// Name of the variable. STREAM_NAME, APPLICATION_NAME and AWS_REGION are
+	// set by the operator and cannot be overridden.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:XValidation:rule="!(self in ['STREAM_NAME', 'APPLICATION_NAME', 'AWS_REGION'])",message="STREAM_NAME, APPLICATION_NAME and AWS_REGION are set by the operator; remove them from env"
+	Name string `json:"name"`
+	// Value of the variable.
+	// +kubebuilder:validation:MaxLength=32768
+	// +optional
+	Value string `json:"value,omitempty"`
+}
+
+
+// ProducerSpec configures the producer service.
+//
+// +kubebuilder:validation:XValidation:rule="(self.cpu == 256 && self.memory in [512, 1024, 2048]) || (self.cpu == 512 && self.memory >= 1024 && self.memory <= 4096 && self.memory % 1024 == 0) || (self.cpu == 1024 && self.memory >= 2048 && self.memory <= 8192 && self.memory % 1024 == 0) || (self.cpu == 2048 && self.memory >= 4096 && self.memory <= 16384 && self.memory % 1024 == 0) || (self.cpu == 4096 && self.memory >= 8192 && self.memory <= 30720 && self.memory % 1024 == 0) || (self.cpu == 8192 && self.memory >= 16384 && self.memory <= 61440 && self.memory % 4096 == 0) || (self.cpu == 16384 && self.memory >= 32768 && self.memory <= 122880 && self.memory % 8192 == 0)",message="producer.memory is not a Fargate size for producer.cpu: 256 → 512/1024/2048; 512 → 1024–4096; 1024 → 2048–8192; 2048 → 4096–16384; 4096 → 8192–30720 (steps of 1024); 8192 → 16384–61440 (steps of 4096); 16384 → 32768–122880 (steps of 8192)"
+type ProducerSpec struct {
+	WorkloadSpec `json:",inline"`
+
+	// ContainerPort the producer listens on.
+	// +kubebuilder:default=8080
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	// +optional
+	ContainerPort int32 `json:"containerPort,omitempty"`
+
+	// TargetGroupARN registers the producer's tasks with an ALB target group
+	// (target type ip).
+	// +kubebuilder:validation:Pattern=`^arn:aws[a-zA-Z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/.+$`
+	// +optional
+	TargetGroupARN string `json:"targetGroupArn,omitempty"`
+}
+
+// ConsumerSpec configures the consumer service.
+//
+// +kubebuilder:validation:XValidation:rule="(self.cpu == 256 && self.memory in [512, 1024, 2048]) || (self.cpu == 512 && self.memory >= 1024 && self.memory <= 4096 && self.memory % 1024 == 0) || (self.cpu == 1024 && self.memory >= 2048 && self.memory <= 8192 && self.memory % 1024 == 0) || (self.cpu == 2048 && self.memory >= 4096 && self.memory <= 16384 && self.memory % 1024 == 0) || (self.cpu == 4096 && self.memory >= 8192 && self.memory <= 30720 && self.memory % 1024 == 0) || (self.cpu == 8192 && self.memory >= 16384 && self.memory <= 61440 && self.memory % 4096 == 0) || (self.cpu == 16384 && self.memory >= 32768 && self.memory <= 122880 && self.memory % 8192 == 0)",message="consumer.memory is not a Fargate size for consumer.cpu: 256 → 512/1024/2048; 512 → 1024–4096; 1024 → 2048–8192; 2048 → 4096–16384; 4096 → 8192–30720 (steps of 1024); 8192 → 16384–61440 (steps of 4096); 16384 → 32768–122880 (steps of 8192)"
+type ConsumerSpec struct {
+	WorkloadSpec `json:",inline"`
+
+	// MaxIteratorAgeSeconds is how far behind the newest record the consumer
+	// may fall before the scaler adds tasks.
+	// +kubebuilder:default=60
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=604800
+	// +optional
+	MaxIteratorAgeSeconds int32 `json:"maxIteratorAgeSeconds,omitempty"`
+}
+
+// ScalingSpec controls the scaler.
+type ScalingSpec struct {
+	// IntervalSeconds between two reconciliations of a healthy pipeline.
+	// +kubebuilder:default=60
+	// +kubebuilder:validation:Minimum=10
+	// +kubebuilder:validation:Maximum=3600
+	// +optional
+	IntervalSeconds int32 `json:"intervalSeconds,omitempty"`
+
+	// Paused freezes all targets: shard and task counts stay where they are
+	// (a hand-edited desiredCount is still set back to the frozen target).
+	// +optional
+	Paused bool `json:"paused,omitempty"`
+
+	// DryRun computes and reports targets (status and events) without acting.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
+}
+
+// StreamProcessorStatus is the observed state of the pipeline and the
+// operator's last decisions.
+type StreamProcessorStatus struct {
+	// ObservedGeneration is the generation of the spec the last complete pass acted on.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready, StreamReady, ProducerReady, ConsumerReady.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// Stream is the observed stream.
+	// +optional
+	Stream StreamStatus `json:"stream,omitempty"`
+
+	// Producer is the observed producer service.
+	// +optional
+	Producer ServiceStatus `json:"producer,omitempty"`
+
+	// Consumer is the observed consumer service.
+	// +optional
+	Consumer ServiceStatus `json:"consumer,omitempty"`
+
+	// LastDecision is the latest choice of targets, with its reason.
+	// +optional
+	LastDecision *ScalingDecision `json:"lastDecision,omitempty"`
+}
+
+// StreamStatus is the observed state of the stream.
+type StreamStatus struct {
+	// Name of the stream.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// ARN of the stream.
+	// +optional
+	ARN string `json:"arn,omitempty"`
+	// Status as Kinesis reports it: CREATING, ACTIVE, UPDATING or DELETING.
+	// +optional
+	Status string `json:"status,omitempty"`
+	// OpenShards is the number of open shards.
+	// +optional
+	OpenShards int32 `json:"openShards,omitempty"`
+	// TargetShards is the open shard count the operator converges to.
+	// +optional
+	TargetShards int32 `json:"targetShards,omitempty"`
+	// Shards is "open/target", for kubectl get.
+	// +optional
+	Shards string `json:"shards,omitempty"`
+	// Reshards are the times of the UpdateShardCount calls in the last 24
+	// hours. AWS allows 10 per rolling 24 hours; this ledger survives restarts.
+	// +optional
+	// +listType=atomic
+	Reshards []metav1.Time `json:"reshards,omitempty"`
+	// ManagedTagKeys are the tag keys the operator set, so that tags removed
+	// from the spec are removed from the stream and nobody else's are.
+	// +optional
+	// +listType=set
+	ManagedTagKeys []string `json:"managedTagKeys,omitempty"`
+}
+
+// ServiceStatus is the observed state of an ECS service.
+type ServiceStatus struct {
+	// ServiceARN of the ECS service.
+	// +optional
+	ServiceARN string `json:"serviceArn,omitempty"`
+	// TaskDefinitionARN the service runs.
+	// +optional
+	TaskDefinitionARN string `json:"taskDefinitionArn,omitempty"`
+	// DesiredTasks is the service's desiredCount.
+	// +optional
+	DesiredTasks int32 `json:"desiredTasks,omitempty"`
+	// RunningTasks is the service's runningCount.
+	// +optional
+	RunningTasks int32 `json:"runningTasks,omitempty"`
+	// PendingTasks is the service's pendingCount.
+	// +optional
+	PendingTasks int32 `json:"pendingTasks,omitempty"`
+	// TargetTasks is the task count the operator converges to.
+	// +optional
+	TargetTasks int32 `json:"targetTasks,omitempty"`
+	// Tasks is "running/desired", for kubectl get.
+	// +optional
+	Tasks string `json:"tasks,omitempty"`
+}
+
+// ScalingDecision is one choice of targets and why it was made.
+type ScalingDecision struct {
+	// Time of the decision.
+	Time metav1.Time `json:"time"`
+	// Shards is the target open shard count.
+	Shards int32 `json:"shards"`
+	// ProducerTasks is the target producer task count.
+	ProducerTasks int32 `json:"producerTasks"`
+	// ConsumerTasks is the target consumer task count.
+	ConsumerTasks int32 `json:"consumerTasks"`
+	// Reason explains the targets in one or two sentences.
+	Reason string `json:"reason"`
+	// Inputs are the observations the decision used (metric name → value).
+	// +optional
+	Inputs map[string]string `json:"inputs,omitempty"`
+	// DryRun is true when the targets were only reported, not acted on.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
+}
+
+// StreamProcessor runs a Kinesis data pipeline: a stream, a producer service and
+// a consumer service, kept right-sized by the operator.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=sp,categories=kdp
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 64 || has(self.spec.stream.name)",message="the default stream name <namespace>-<name> would exceed 128 characters: set spec.stream.name or use a metadata.name of at most 64 characters"
+// +kubebuilder:printcolumn:name="Shards",type=string,JSONPath=`.status.stream.shards`,description="open/target shards"
+// +kubebuilder:printcolumn:name="Producers",type=string,JSONPath=`.status.producer.tasks`,description="running/desired producer tasks"
+// +kubebuilder:printcolumn:name="Consumers",type=string,JSONPath=`.status.consumer.tasks`,description="running/desired consumer tasks"
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type StreamProcessor struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   StreamProcessorSpec   `json:"spec"`
+	Status StreamProcessorStatus `json:"status,omitempty"`
+}
+
+// StreamProcessorList is a list of StreamProcessors.
+//
+// +kubebuilder:object:root=true
+type StreamProcessorList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []StreamProcessor `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&StreamProcessor{}, &StreamProcessorList{})
+}

@@ -1,0 +1,78 @@
+package controllers
+
+import (
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+)
+
+// Condition types of a StreamProcessor.
+const (
+	// ConditionReady is True when the stream and both services are ready.
+	ConditionReady = "Ready"
+	// ConditionStreamReady is True when the stream is ACTIVE with its target open shard count.
+	ConditionStreamReady = "StreamReady"
+	// ConditionProducerReady is True when the producer service runs its target task count.
+	ConditionProducerReady = "ProducerReady"
+	// ConditionConsumerReady is True when the consumer service runs its target task count.
+	ConditionConsumerReady = "ConsumerReady"
+)
+
+// Condition reasons (CamelCase, stable: users and alerts match on them).
+const (
+	ReasonReady               = "Ready"
+	ReasonCreating            = "Creating"
+	ReasonUpdating            = "Updating"
+	ReasonResharding          = "Resharding"
+	ReasonReshardBudgetSpent  = "ReshardBudgetSpent"
+	ReasonStreamDeleting      = "StreamDeleting"
+	ReasonOnDemandStream      = "OnDemandStream"
+	ReasonInvalidSpec         = "InvalidSpec"
+	ReasonAWSError            = "AWSError"
+	ReasonThrottled           = "Throttled"
+	ReasonStreamNotReady      = "StreamNotReady"
+	ReasonDeploying           = "Deploying"
+	ReasonScaling             = "Scaling"
+	ReasonTasksPending        = "TasksPending"
+	ReasonPaused              = "Paused"
+	ReasonNotReady            = "NotReady"
+	ReasonDeleting            = "Deleting"
+)
+
+// Event reasons, emitted only on transitions.
+const (
+	EventStreamCreated         = "StreamCreated"
+	EventStreamAdopted         = "StreamAdopted"
+	EventStreamResharded       = "StreamResharded"
+	EventReshardWaiting        = "ReshardWaiting"
+	EventRetentionChanged      = "RetentionChanged"
+	EventEncryptionChanged     = "EncryptionChanged"
+	EventTagsChanged           = "TagsChanged"
+	EventTaskDefinitionCreated = "TaskDefinitionRegistered"
+	EventServiceCreated        = "ServiceCreated"
+	EventServiceUpdated        = "ServiceUpdated"
+	EventServiceScaled         = "ServiceScaled"
+	EventDesiredCountRestored  = "DesiredCountRestored"
+	EventServiceDeleted        = "ServiceDeleted"
+	EventStreamDeleted         = "StreamDeleted"
+	EventStreamRetained        = "StreamRetained"
+	EventInvalidSpec           = "InvalidSpec"
+	EventAWSError              = "AWSError"
+	EventTargetsChanged        = "TargetsChanged"
+)
+
+// conditionReason returns the reason of condition t, or "".
+func conditionReason(sp *streamingv1alpha1.StreamProcessor, t string) string {
+	if c := meta.FindStatusCondition(sp.Status.Conditions, t); c != nil {
+		return c.Reason
+	}
+	return ""
+}
+
+// conditionMessage returns the message of condition t, or "".
+func conditionMessage(sp *streamingv1alpha1.StreamProcessor, t string) string {
+	if c := meta.FindStatusCondition(sp.Status.Conditions, t); c != nil {
+		return c.Message
+	}
+	return ""
+}

@@ -1,0 +1,259 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	etypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
+)
+
+// reconcileProducer converges the producer service; see reconcileService.
+func (r *StreamProcessorReconciler) reconcileProducer(ctx context.Context, p *pass) (result, error) {
+	return r.reconcileService(ctx, p, producerWorkload(p.sp, p.aws.Region))
+}
+
+// reconcileConsumer converges the consumer service; see reconcileService.
+func (r *StreamProcessorReconciler) reconcileConsumer(ctx context.Context, p *pass) (result, error) {
+	return r.reconcileService(ctx, p, consumerWorkload(p.sp, p.aws.Region))
+}
+
+// reconcileService registers the workload's task definition (a new revision
+// only when the container spec changed), creates its Fargate service or
+// updates it (task definition, network, load balancer, desiredCount — a
+// desiredCount changed by hand is set back) and reports its task counts. It
+// waits, without acting, until the stream exists; it returns a wait while
+// tasks start or a deployment rolls out.
+func (r *StreamProcessorReconciler) reconcileService(ctx context.Context, p *pass, w workload) (result, error) {
+	sp := p.sp
+	if !p.streamActive {
+		r.setCondition(sp, w.condition, metav1.ConditionFalse, ReasonStreamNotReady, "waiting for the stream to be created")
+		return result{}, nil
+	}
+	name, cluster := serviceName(sp, w.name), sp.Spec.ECS.Cluster
+	svc, err := r.describeService(ctx, p.aws.ECS, cluster, name)
+	if err != nil {
+		return result{}, r.failed(sp, w.condition, err)
+	}
+	if svc != nil && aws.ToString(svc.Status) == "DRAINING" {
+		r.setCondition(sp, w.condition, metav1.ConditionFalse, ReasonDeleting, "service "+name+" is being deleted; it will be created again")
+		return result{requeueAfter: r.pollInterval()}, nil
+	}
+	taskDef, err := r.ensureTaskDefinition(ctx, p, w, svc)
+	if err != nil {
+		return result{}, r.failed(sp, w.condition, err)
+	}
+	target := w.status.TargetTasks
+	if svc == nil {
+		if svc, err = r.createService(ctx, p, w, name, taskDef, target); err != nil {
+			return result{}, r.failed(sp, w.condition, err)
+		}
+	} else if svc, err = r.updateService(ctx, p, w, svc, taskDef, target); err != nil {
+		return result{}, r.failed(sp, w.condition, err)
+	}
+
+	st := w.status
+	st.ServiceARN, st.TaskDefinitionARN = aws.ToString(svc.ServiceArn), taskDef
+	st.DesiredTasks, st.RunningTasks, st.PendingTasks = svc.DesiredCount, svc.RunningCount, svc.PendingCount
+	switch {
+	case len(svc.Deployments) > 1:
+		r.setCondition(sp, w.condition, metav1.ConditionFalse, ReasonDeploying,
+			fmt.Sprintf("service %s is rolling out %s (%d deployments)", name, taskDef, len(svc.Deployments)))
+	case sp.Spec.Scaling.DryRun && svc.DesiredCount != target:
+		r.setCondition(sp, w.condition, metav1.ConditionTrue, ReasonReady,
+			fmt.Sprintf("dry run: service %s runs %d of %d tasks; target %d", name, svc.RunningCount, svc.DesiredCount, target))
+		return result{}, nil
+	case svc.RunningCount != svc.DesiredCount:
+		r.setCondition(sp, w.condition, metav1.ConditionFalse, ReasonTasksPending,
+			fmt.Sprintf("service %s runs %d of %d tasks (%d pending)", name, svc.RunningCount, svc.DesiredCount, svc.PendingCount))
+	default:
+		r.setCondition(sp, w.condition, metav1.ConditionTrue, ReasonReady,
+			fmt.Sprintf("service %s runs %d of %d tasks", name, svc.RunningCount, svc.DesiredCount))
+		return result{}, nil
+	}
+	return result{requeueAfter: r.pollInterval()}, nil
+}
+
+// describeService returns the named service, or nil when it does not exist
+// (never created, or deleted: INACTIVE).
+func (r *StreamProcessorReconciler) describeService(ctx context.Context, e ECSAPI, cluster, name string) (*etypes.Service, error) {
+	out, err := e.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: &cluster, Services: []string{name}})
+	if err != nil {
+		return nil, fmt.Errorf("describe service %q in cluster %q: %w", name, cluster, err)
+	}
+	for i := range out.Services {
+		if s := &out.Services[i]; aws.ToString(s.ServiceName) == name && aws.ToString(s.Status) != "INACTIVE" {
+			return s, nil
+		}
+	}
+	return nil, nil
+}
+
+// ensureTaskDefinition returns the ARN of a task definition revision matching
+// the spec: the service's current one, else the family's latest, else a new
+// registration. Looking at the family's latest makes a crash between register
+// and create harmless.
+func (r *StreamProcessorReconciler) ensureTaskDefinition(ctx context.Context, p *pass, w workload, svc *etypes.Service) (string, error) {
+	want := taskDefinitionInput(p.sp, w)
+	family := aws.ToString(want.Family)
+	candidates := []string{family}
+	if svc != nil && aws.ToString(svc.TaskDefinition) != "" {
+		candidates = []string{aws.ToString(svc.TaskDefinition), family}
+	}
+	diff := ""
+	for _, ref := range candidates {
+		out, err := p.aws.ECS.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(ref)})
+		if err != nil {
+			// ECS answers ClientException "Unable to describe task definition"
+			// for a family with no active revision.
+			if k := awsapi.Classify(err); k == awsapi.KindInvalid || k == awsapi.KindNotFound {
+				continue
+			}
+			return "", fmt.Errorf("describe task definition %q: %w", ref, err)
+		}
+		if diff = taskDefinitionDiff(want, out.TaskDefinition); diff == "" {
+			return aws.ToString(out.TaskDefinition.TaskDefinitionArn), nil
+		}
+	}
+	out, err := p.aws.ECS.RegisterTaskDefinition(ctx, want)
+	if err != nil {
+		return "", fmt.Errorf("register task definition %q: %w", family, err)
+	}
+	arn := aws.ToString(out.TaskDefinition.TaskDefinitionArn)
+	if diff == "" {
+		diff = "first revision"
+	}
+	log.FromContext(ctx).Info("Registered task definition", "workload", w.name, "taskDefinition", arn, "change", diff)
+	r.event(p.sp, EventTaskDefinitionCreated, "Registered %s for the %s (%s)", arn, w.name, diff)
+	return arn, nil
+}
+
+// createService creates the workload's service on Fargate.
+func (r *StreamProcessorReconciler) createService(ctx context.Context, p *pass, w workload, name, taskDef string, target int32) (*etypes.Service, error) {
+	sp := p.sp
+	in := &ecs.CreateServiceInput{
+		Cluster:              aws.String(sp.Spec.ECS.Cluster),
+		ServiceName:          aws.String(name),
+		TaskDefinition:       aws.String(taskDef),
+		DesiredCount:         aws.Int32(target),
+		LaunchType:           etypes.LaunchTypeFargate,
+		NetworkConfiguration: networkConfiguration(sp),
+		LoadBalancers:        loadBalancers(w),
+		DeploymentConfiguration: &etypes.DeploymentConfiguration{
+			MinimumHealthyPercent:    aws.Int32(100),
+			MaximumPercent:           aws.Int32(200),
+			DeploymentCircuitBreaker: &etypes.DeploymentCircuitBreaker{Enable: true, Rollback: true},
+		},
+		PropagateTags:        etypes.PropagateTagsService,
+		EnableECSManagedTags: true,
+		Tags: []etypes.Tag{
+			{Key: aws.String(TagManagedBy), Value: aws.String(managedByValue)},
+			{Key: aws.String(TagStreamProcessor), Value: aws.String(sp.Namespace + "." + sp.Name)},
+		},
+	}
+	if len(in.LoadBalancers) > 0 {
+		in.HealthCheckGracePeriodSeconds = aws.Int32(60)
+	}
+	out, err := p.aws.ECS.CreateService(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("create service %q in cluster %q: %w", name, sp.Spec.ECS.Cluster, err)
+	}
+	log.FromContext(ctx).Info("Created service", "service", name, "desiredCount", target)
+	r.event(sp, EventServiceCreated, "Created %s service %s with %d tasks", w.name, name, target)
+	return out.Service, nil
+}
+
+// updateService brings an existing service to the spec: task definition,
+// network configuration, load balancer and desiredCount, in one call. In dry
+// run the desiredCount is left alone.
+func (r *StreamProcessorReconciler) updateService(ctx context.Context, p *pass, w workload, svc *etypes.Service, taskDef string, target int32) (*etypes.Service, error) {
+	sp := p.sp
+	in := &ecs.UpdateServiceInput{Cluster: aws.String(sp.Spec.ECS.Cluster), Service: svc.ServiceName}
+	var changes []string
+	if aws.ToString(svc.TaskDefinition) != taskDef {
+		in.TaskDefinition = aws.String(taskDef)
+		changes = append(changes, "task definition "+taskDef)
+	}
+	if want := networkConfiguration(sp); !sameNetwork(svc.NetworkConfiguration, want) {
+		in.NetworkConfiguration = want
+		changes = append(changes, "network configuration")
+	}
+	if want := loadBalancers(w); !sameLoadBalancers(svc.LoadBalancers, want) {
+		in.LoadBalancers = want
+		if want == nil {
+			in.LoadBalancers = []etypes.LoadBalancer{}
+		}
+		changes = append(changes, "load balancer")
+	}
+	restored := false
+	if svc.DesiredCount != target && !sp.Spec.Scaling.DryRun {
+		in.DesiredCount = aws.Int32(target)
+		// A desiredCount that differs from what the operator last set was
+		// changed outside it; say so, since it is being overridden.
+		restored = w.status.ServiceARN != "" && svc.DesiredCount != w.status.DesiredTasks
+		changes = append(changes, fmt.Sprintf("desiredCount %d→%d", svc.DesiredCount, target))
+	}
+	if len(changes) == 0 {
+		return svc, nil
+	}
+	out, err := p.aws.ECS.UpdateService(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("update service %q: %w", aws.ToString(svc.ServiceName), err)
+	}
+	log.FromContext(ctx).Info("Updated service", "service", aws.ToString(svc.ServiceName), "changes", changes)
+	switch {
+	case restored:
+		r.warning(sp, EventDesiredCountRestored, "Service %s had desiredCount %d set outside the operator; set back to %d",
+			aws.ToString(svc.ServiceName), svc.DesiredCount, target)
+	case in.DesiredCount != nil && len(changes) == 1:
+		r.event(sp, EventServiceScaled, "Scaled %s service %s from %d to %d tasks", w.name, aws.ToString(svc.ServiceName), svc.DesiredCount, target)
+	default:
+		r.event(sp, EventServiceUpdated, "Updated %s service %s: %v", w.name, aws.ToString(svc.ServiceName), changes)
+	}
+	return out.Service, nil
+}
+
+func networkConfiguration(sp *streamingv1alpha1.StreamProcessor) *etypes.NetworkConfiguration {
+	assign := etypes.AssignPublicIpDisabled
+	if sp.Spec.ECS.AssignPublicIP {
+		assign = etypes.AssignPublicIpEnabled
+	}
+	return &etypes.NetworkConfiguration{AwsvpcConfiguration: &etypes.AwsVpcConfiguration{
+		Subnets: slices.Clone(sp.Spec.ECS.Subnets), SecurityGroups: slices.Clone(sp.Spec.ECS.SecurityGroups), AssignPublicIp: assign,
+	}}
+}
+
+func sameNetwork(have, want *etypes.NetworkConfiguration) bool {
+	if have == nil || have.AwsvpcConfiguration == nil {
+		return false
+	}
+	h, w := have.AwsvpcConfiguration, want.AwsvpcConfiguration
+	assign := h.AssignPublicIp
+	if assign == "" {
+		assign = etypes.AssignPublicIpDisabled
+	}
+	return assign == w.AssignPublicIp &&
+		slices.Equal(slices.Sorted(slices.Values(h.Subnets)), slices.Sorted(slices.Values(w.Subnets))) &&
+		slices.Equal(slices.Sorted(slices.Values(h.SecurityGroups)), slices.Sorted(slices.Values(w.SecurityGroups)))
+}
+
+func loadBalancers(w workload) []etypes.LoadBalancer {
+	if w.targetGroup == "" {
+		return nil
+	}
+	return []etypes.LoadBalancer{{TargetGroupArn: aws.String(w.targetGroup), ContainerName: aws.String(w.name), ContainerPort: aws.Int32(w.port)}}
+}
+
+func sameLoadBalancers(have, want []etypes.LoadBalancer) bool {
+	key := func(lb etypes.LoadBalancer) string {
+		return fmt.Sprintf("%s|%s|%d", aws.ToString(lb.TargetGroupArn), aws.ToString(lb.ContainerName), aws.ToInt32(lb.ContainerPort))
+	}
+	return slices.Equal(sortedKeys(have, key), sortedKeys(want, key))
+}

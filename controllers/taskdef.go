@@ -1,0 +1,169 @@
+package controllers
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	etypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+)
+
+// workload is one of the two ECS services of a StreamProcessor, seen the same
+// way by the code that converges it.
+type workload struct {
+	name        string // producer or consumer: the container name and service suffix
+	condition   string
+	spec        *streamingv1alpha1.WorkloadSpec
+	status      *streamingv1alpha1.ServiceStatus
+	port        int32  // container port, 0 for none
+	targetGroup string // ALB target group ARN, "" for none
+	env         map[string]string
+}
+
+func producerWorkload(sp *streamingv1alpha1.StreamProcessor, region string) workload {
+	return workload{
+		name: producer, condition: ConditionProducerReady,
+		spec: &sp.Spec.Producer.WorkloadSpec, status: &sp.Status.Producer,
+		port: sp.Spec.Producer.ContainerPort, targetGroup: sp.Spec.Producer.TargetGroupARN,
+		env: map[string]string{
+			"STREAM_NAME": streamName(sp),
+			"AWS_REGION":  region,
+			"PORT":        strconv.Itoa(int(sp.Spec.Producer.ContainerPort)),
+		},
+	}
+}
+
+func consumerWorkload(sp *streamingv1alpha1.StreamProcessor, region string) workload {
+	return workload{
+		name: consumer, condition: ConditionConsumerReady,
+		spec: &sp.Spec.Consumer.WorkloadSpec, status: &sp.Status.Consumer,
+		env: map[string]string{
+			"STREAM_NAME":      streamName(sp),
+			"APPLICATION_NAME": applicationName(sp),
+			"AWS_REGION":       region,
+		},
+	}
+}
+
+// taskDefinitionInput is the task definition a workload should run: one
+// essential container on Fargate with awsvpc networking. The operator's
+// environment variables come first; the spec's env adds to them (the CRD
+// refuses overriding the operator's).
+func taskDefinitionInput(sp *streamingv1alpha1.StreamProcessor, w workload) *ecs.RegisterTaskDefinitionInput {
+	env := make([]etypes.KeyValuePair, 0, len(w.env)+len(w.spec.Env))
+	for _, k := range slices.Sorted(maps.Keys(w.env)) {
+		env = append(env, etypes.KeyValuePair{Name: aws.String(k), Value: aws.String(w.env[k])})
+	}
+	for _, e := range w.spec.Env {
+		if _, reserved := w.env[e.Name]; !reserved {
+			env = append(env, etypes.KeyValuePair{Name: aws.String(e.Name), Value: aws.String(e.Value)})
+		}
+	}
+	container := etypes.ContainerDefinition{
+		Name:        aws.String(w.name),
+		Image:       aws.String(w.spec.Image),
+		Essential:   aws.Bool(true),
+		Environment: env,
+	}
+	if w.port > 0 {
+		container.PortMappings = []etypes.PortMapping{{ContainerPort: aws.Int32(w.port), Protocol: etypes.TransportProtocolTcp}}
+	}
+	in := &ecs.RegisterTaskDefinitionInput{
+		Family:                  aws.String(serviceName(sp, w.name)),
+		RequiresCompatibilities: []etypes.Compatibility{etypes.CompatibilityFargate},
+		NetworkMode:             etypes.NetworkModeAwsvpc,
+		Cpu:                     aws.String(strconv.Itoa(int(w.spec.CPU))),
+		Memory:                  aws.String(strconv.Itoa(int(w.spec.Memory))),
+		ContainerDefinitions:    []etypes.ContainerDefinition{container},
+		Tags: []etypes.Tag{
+			{Key: aws.String(TagManagedBy), Value: aws.String(managedByValue)},
+			{Key: aws.String(TagStreamProcessor), Value: aws.String(sp.Namespace + "." + sp.Name)},
+		},
+	}
+	if arn := sp.Spec.ECS.ExecutionRoleARN; arn != "" {
+		in.ExecutionRoleArn = aws.String(arn)
+	}
+	if arn := sp.Spec.ECS.TaskRoleARN; arn != "" {
+		in.TaskRoleArn = aws.String(arn)
+	}
+	return in
+}
+
+// taskDefinitionDiff says how the registered task definition have differs from
+// the desired one, or "" when a new revision is not needed. Only fields the
+// operator sets are compared, so defaults ECS fills in do not cause churn.
+func taskDefinitionDiff(want *ecs.RegisterTaskDefinitionInput, have *etypes.TaskDefinition) string {
+	if have == nil {
+		return "no task definition registered"
+	}
+	switch {
+	case aws.ToString(have.Family) != aws.ToString(want.Family):
+		return fmt.Sprintf("family %q, want %q", aws.ToString(have.Family), aws.ToString(want.Family))
+	case aws.ToString(have.Cpu) != aws.ToString(want.Cpu):
+		return fmt.Sprintf("cpu %s, want %s", aws.ToString(have.Cpu), aws.ToString(want.Cpu))
+	case aws.ToString(have.Memory) != aws.ToString(want.Memory):
+		return fmt.Sprintf("memory %s, want %s", aws.ToString(have.Memory), aws.ToString(want.Memory))
+	case have.NetworkMode != want.NetworkMode:
+		return fmt.Sprintf("network mode %s, want %s", have.NetworkMode, want.NetworkMode)
+	case !slices.Contains(have.RequiresCompatibilities, etypes.CompatibilityFargate):
+		return "not compatible with FARGATE"
+	case aws.ToString(have.ExecutionRoleArn) != aws.ToString(want.ExecutionRoleArn):
+		return fmt.Sprintf("execution role %q, want %q", aws.ToString(have.ExecutionRoleArn), aws.ToString(want.ExecutionRoleArn))
+	case aws.ToString(have.TaskRoleArn) != aws.ToString(want.TaskRoleArn):
+		return fmt.Sprintf("task role %q, want %q", aws.ToString(have.TaskRoleArn), aws.ToString(want.TaskRoleArn))
+	case len(have.ContainerDefinitions) != len(want.ContainerDefinitions):
+		return fmt.Sprintf("%d containers, want %d", len(have.ContainerDefinitions), len(want.ContainerDefinitions))
+	}
+	for i := range want.ContainerDefinitions {
+		if d := containerDiff(&want.ContainerDefinitions[i], &have.ContainerDefinitions[i]); d != "" {
+			return d
+		}
+	}
+	return ""
+}
+
+func containerDiff(want, have *etypes.ContainerDefinition) string {
+	name := aws.ToString(want.Name)
+	switch {
+	case aws.ToString(have.Name) != name:
+		return fmt.Sprintf("container %q, want %q", aws.ToString(have.Name), name)
+	case aws.ToString(have.Image) != aws.ToString(want.Image):
+		return fmt.Sprintf("container %s image %q, want %q", name, aws.ToString(have.Image), aws.ToString(want.Image))
+	case !samePorts(have.PortMappings, want.PortMappings):
+		return fmt.Sprintf("container %s port mappings differ", name)
+	case !sameEnv(have.Environment, want.Environment):
+		return fmt.Sprintf("container %s environment differs", name)
+	}
+	return ""
+}
+
+func samePorts(a, b []etypes.PortMapping) bool {
+	key := func(p etypes.PortMapping) string {
+		proto := p.Protocol
+		if proto == "" {
+			proto = etypes.TransportProtocolTcp
+		}
+		return fmt.Sprintf("%d/%s", aws.ToInt32(p.ContainerPort), proto)
+	}
+	return slices.Equal(sortedKeys(a, key), sortedKeys(b, key))
+}
+
+// sameEnv compares environments as sets: ECS may return them in any order.
+func sameEnv(a, b []etypes.KeyValuePair) bool {
+	key := func(kv etypes.KeyValuePair) string { return aws.ToString(kv.Name) + "=" + aws.ToString(kv.Value) }
+	return slices.Equal(sortedKeys(a, key), sortedKeys(b, key))
+}
+
+func sortedKeys[T any](items []T, key func(T) string) []string {
+	out := make([]string, 0, len(items))
+	for _, it := range items {
+		out = append(out, key(it))
+	}
+	slices.Sort(out)
+	return out
+}
