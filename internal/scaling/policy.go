@@ -66,9 +66,9 @@ type StreamConfig struct {
 	// ScaleDownStabilization: shards fall only to the highest need seen
 	// over this window (DefaultShardScaleDown when zero).
 	ScaleDownStabilization time.Duration
-	// ReshardReserve is how many of the ReshardsPerWindow calls are kept
-	// for scaling up: scale-down calls are made only while more remain
-	// (DefaultReshardReserve when zero; negative means none).
+	// ReshardReserve is how many reshard calls a scale-down must leave
+	// unspent beyond those needed to climb back to the highest need of the
+	// last 24 hours (DefaultReshardReserve when zero; negative means none).
 	ReshardReserve int
 }
 
@@ -93,7 +93,7 @@ type TaskObservation struct {
 // Defaults used when a config field is zero.
 const (
 	DefaultShardScaleDown = 15 * time.Minute
-	DefaultReshardReserve = 4
+	DefaultReshardReserve = 2
 	DefaultTaskScaleDown  = 5 * time.Minute
 	// TaskTolerance: no change while observed/target is within ±10 %, as
 	// the HPA does.
@@ -127,7 +127,10 @@ type Rec struct {
 // so a restarted operator keeps its stabilization windows. The zero State
 // is valid (a fresh object).
 type State struct {
-	Shards   []Rec `json:"shards,omitempty"`
+	Shards []Rec `json:"shards,omitempty"`
+	// ShardPeaks holds the highest shard recommendation of each hour of the
+	// last 24 hours: scale-down keeps the budget to climb back to it.
+	ShardPeaks []Rec `json:"shardPeaks,omitempty"`
 	Producer []Rec `json:"producer,omitempty"`
 	Consumer []Rec `json:"consumer,omitempty"`
 }
@@ -135,6 +138,7 @@ type State struct {
 // DeepCopyInto copies s into out, so API types can embed a State.
 func (s *State) DeepCopyInto(out *State) {
 	out.Shards = slices.Clone(s.Shards)
+	out.ShardPeaks = slices.Clone(s.ShardPeaks)
 	out.Producer = slices.Clone(s.Producer)
 	out.Consumer = slices.Clone(s.Consumer)
 }
@@ -193,7 +197,7 @@ type Decision struct {
 func Decide(in Inputs, prev State, now time.Time) (Decision, State) {
 	var d Decision
 	var next State
-	d.Shards, d.ShardReason, next.Shards = decideShards(in, prev.Shards, now, &d)
+	d.Shards, d.ShardReason, next.Shards, next.ShardPeaks = decideShards(in, prev.Shards, prev.ShardPeaks, now, &d)
 	d.ProducerTasks, d.ProducerReason, next.Producer = decideProducer(in, prev.Producer, now, &d)
 	d.ConsumerTasks, d.ConsumerReason, next.Consumer = decideConsumer(in, d.Shards, prev.Consumer, now, &d)
 	d.Reason = strings.Join([]string{"shards: " + d.ShardReason, "producer: " + d.ProducerReason, "consumer: " + d.ConsumerReason}, "; ")
@@ -307,18 +311,42 @@ func shardsFor(l minuteLoad, u float64) (need, bytes, recs float64) {
 // or uneven keys that the average does not show.
 const throttleMargin = 0.10
 
+// keepPeaks records n in the bucket of the current hour and drops buckets
+// older than ReshardWindow.
+func keepPeaks(prev []Rec, now time.Time, n int32) []Rec {
+	hour := now.Truncate(time.Hour).Unix()
+	cut := now.Add(-ReshardWindow).Unix()
+	out := make([]Rec, 0, len(prev)+1)
+	for _, r := range prev {
+		if r.At > cut && r.At < hour {
+			out = append(out, r)
+		} else if r.At == hour {
+			n = max(n, r.N)
+		}
+	}
+	return append(out, Rec{At: hour, N: n})
+}
+
 // upStep is the smallest relative increase a scale-up makes, by reshard
-// budget left: with few calls left each call must go further so a rising
-// load does not spend the rest on small steps.
+// budget left: with few calls left, a rising load must not spend the rest
+// on small steps.
 func upStep(budgetLeft int) float64 {
 	switch {
-	case budgetLeft >= 7:
-		return 0
-	case budgetLeft >= 4:
+	case budgetLeft >= 8:
 		return 0.25
-	default:
+	case budgetLeft >= 5:
 		return 0.5
+	default:
+		return 1
 	}
+}
+
+// callsUp is how many calls it takes to go from n up to peak shards.
+func callsUp(n, peak int32) int {
+	if peak <= n {
+		return 0
+	}
+	return len(PlanReshardPath(n, peak))
 }
 
 // snapQuarter moves n up to the next multiple of 25 % of open when that
@@ -336,7 +364,7 @@ func snapQuarter(n, open int32) int32 {
 	return n
 }
 
-func decideShards(in Inputs, prev []Rec, now time.Time, d *Decision) (int32, string, []Rec) {
+func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) (int32, string, []Rec, []Rec) {
 	cfg := in.Stream
 	lo := clamp32(cfg.MinShards, 1, MaxShardsPerStream)
 	hi := clamp32(cfg.MaxShards, lo, MaxShardsPerStream)
@@ -369,12 +397,12 @@ func decideShards(in Inputs, prev []Rec, now time.Time, d *Decision) (int32, str
 	}
 	if open < 1 {
 		d.Held = true
-		return clamp32(max(lo, 1), lo, hi), "holding: stream has no open shards yet", keepOnly(prev, now, window)
+		return clamp32(max(lo, 1), lo, hi), "holding: stream has no open shards yet", keepOnly(prev, now, window), prevPeaks
 	}
 	if len(fresh) == 0 {
 		d.Held = true
 		t := clamp32(open, lo, hi)
-		return t, fmt.Sprintf("holding at %d: no IncomingBytes data in the last %v (missing data is not zero load)", t, StaleAfter), keepOnly(prev, now, window)
+		return t, fmt.Sprintf("holding at %d: no IncomingBytes data in the last %v (missing data is not zero load)", t, StaleAfter), keepOnly(prev, now, window), prevPeaks
 	}
 	d.Used.NewestPoint = fresh[len(fresh)-1].at.Unix()
 
@@ -415,33 +443,65 @@ func decideShards(in Inputs, prev []Rec, now time.Time, d *Decision) (int32, str
 	// The recommendation remembered for scale-down uses complete points only.
 	rec := clamp32(max(ceil32(downNeed), ceil32(upNeed)), lo, hi)
 	recs := keepRecs(prev, now, window, rec)
+	peaks := keepPeaks(prevPeaks, now, rec)
+	peak := maxRec(peaks)
 	want := clamp32(ceil32(upNeed), lo, hi)
 
 	switch {
 	case open < lo || open > hi:
-		return clamp32(open, lo, hi), fmt.Sprintf("moving %d→%d into the bounds [%d, %d]", open, clamp32(open, lo, hi), lo, hi), recs
+		t := clamp32(open, lo, hi)
+		return t, fmt.Sprintf("moving %d→%d into the bounds [%d, %d]", open, t, lo, hi), recs, peaks
 	case want > open:
+		// Each call must buy room: the fewer calls are left, the further
+		// it goes (25 %, then 50 %, then 100 %, the sizes AWS handles best).
 		t := max(want, ceil32(float64(open)*(1+upStep(budget))))
 		if t <= 2*open {
 			t = snapQuarter(t, open)
+			// And leave enough calls to reach the day's peak; go further
+			// now if the rest of the budget could not.
+			for c := t; c <= 2*open; c++ {
+				if budget-1 >= callsUp(c, peak) || c == 2*open {
+					t = c
+					break
+				}
+			}
 		}
 		t = clamp32(t, lo, hi)
 		return t, fmt.Sprintf("scaling up %d→%d: load needs %.1f shards at %.0f%% utilization (%.2f MiB/s, %.0f records/s, %.2f%% throttled)",
-			open, t, upNeed, 100*uEff, d.Used.BytesPerSec/MiB, d.Used.RecordsPerSec, d.Used.ThrottledPercent), recs
+			open, t, upNeed, 100*uEff, d.Used.BytesPerSec/MiB, d.Used.RecordsPerSec, d.Used.ThrottledPercent), recs, peaks
 	}
 	// Scale down only to the highest recommendation of the window.
 	floor := maxRec(recs)
 	if oldest := recs[0].At; now.Unix()-oldest < int64(window/time.Second)*3/4 {
-		return open, fmt.Sprintf("holding at %d: less than a stabilization window (%v) of data since start", open, window), recs
+		return open, fmt.Sprintf("holding at %d: less than a stabilization window (%v) of data since start", open, window), recs, peaks
 	}
 	if floor > open*3/4 || floor >= open {
-		return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards", open, window, floor), recs
+		return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards", open, window, floor), recs, peaks
 	}
-	if budget-1 < reserve {
-		return open, fmt.Sprintf("holding at %d: could go to %d, but only %d of %d reshard calls are left and %d are kept for scaling up", open, floor, budget, ReshardsPerWindow, reserve), recs
+	// Go as low as the budget allows while keeping the calls to climb back
+	// to the day's peak plus the reserve. Feasibility only changes where a
+	// path length changes, so those counts are the only candidates.
+	cands := []int32{floor}
+	for k := range 15 {
+		for _, base := range []int32{peak, open} {
+			if c := int32((int64(base) + (1 << k) - 1) >> k); c > floor && c < open {
+				cands = append(cands, c)
+			}
+		}
 	}
-	t := clamp32(snapQuarter(floor, open), lo, hi)
-	return t, fmt.Sprintf("scaling down %d→%d: need over the last %v is at most %d shards", open, t, window, floor), recs
+	slices.Sort(cands)
+	t := open
+	for _, c := range cands {
+		if budget-len(PlanReshardPath(open, c)) >= callsUp(c, peak)+reserve {
+			t = c
+			break
+		}
+	}
+	if t > open*3/4 {
+		return open, fmt.Sprintf("holding at %d: need is %d, but %d of %d reshard calls are left and climbing back to the day's peak of %d needs them", open, floor, budget, ReshardsPerWindow, peak), recs, peaks
+	}
+	t = clamp32(snapQuarter(t, open), lo, hi)
+	return t, fmt.Sprintf("scaling down %d→%d: need over the last %v is at most %d shards (day's peak %d, %d calls left)", open, t, window, floor, peak, budget), recs, peaks
 }
 
 // keepOnly drops expired recommendations without adding one (used when a

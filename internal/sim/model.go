@@ -303,9 +303,13 @@ func Run(cfg Config, t Trace, c Controller) Result {
 		thrRecs += thr * 60
 		putUnits += acc.Records * 60 * unitsPerRecord
 
-		// Consumers: each task reads its leased shards, at most 2 MiB/s per
-		// shard, and processes up to consCap; the rest waits in the stream.
-		readCap := min(float64(cons.running)*consCap, float64(min(cons.running, carry))*ShardReadBytesPerSec)
+		// Consumers: the open shards are leased out among the running tasks;
+		// each shard serves at most 2 MiB/s and each task processes up to
+		// consCap; the rest waits in the stream.
+		readCap := 0.0
+		if cons.running > 0 {
+			readCap = min(float64(cons.running)*consCap, float64(carry)*ShardReadBytesPerSec)
+		}
 		arrived := acc.Bytes * 60
 		done := min(backlog+arrived, readCap*60)
 		backlog += arrived - done
