@@ -454,7 +454,9 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	case want > open:
 		// Each call must buy room: the fewer calls are left, the further
 		// it goes (25 %, then 50 %, then 100 %, the sizes AWS handles best).
-		t := max(want, ceil32(float64(open)*(1+upStep(budget))))
+		// The step rule does not go past the day's peak (or a quarter above
+		// the need when today is the peak): beyond it there is nothing to buy.
+		t := max(want, min(ceil32(float64(open)*(1+upStep(budget))), max(peak, ceil32(float64(want)*1.25))))
 		if t <= 2*open {
 			t = snapQuarter(t, open)
 			// And leave enough calls to reach the day's peak; go further
@@ -474,6 +476,11 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	floor := maxRec(recs)
 	if oldest := recs[0].At; now.Unix()-oldest < int64(window/time.Second)*3/4 {
 		return open, fmt.Sprintf("holding at %d: less than a stabilization window (%v) of data since start", open, window), recs, peaks
+	}
+	if calls := PruneHistory(in.ReshardHistory, now); len(calls) > 0 && now.Sub(calls[len(calls)-1]) < window {
+		// A reshard (often up, rounded past the need) just happened; give it
+		// a full window before undoing any of it.
+		return open, fmt.Sprintf("holding at %d: last reshard was less than %v ago", open, window), recs, peaks
 	}
 	if floor > open*3/4 || floor >= open {
 		return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards", open, window, floor), recs, peaks
