@@ -131,8 +131,8 @@ type State struct {
 	// ShardPeaks holds the highest shard recommendation of each hour of the
 	// last 24 hours: scale-down keeps the budget to climb back to it.
 	ShardPeaks []Rec `json:"shardPeaks,omitempty"`
-	Producer []Rec `json:"producer,omitempty"`
-	Consumer []Rec `json:"consumer,omitempty"`
+	Producer   []Rec `json:"producer,omitempty"`
+	Consumer   []Rec `json:"consumer,omitempty"`
 }
 
 // DeepCopyInto copies s into out, so API types can embed a State.
@@ -593,7 +593,8 @@ func stabilize(cfg TaskConfig, prev []Rec, now time.Time, rec, current int32) (i
 
 func decideProducer(in Inputs, prev []Rec, now time.Time, d *Decision) (int32, string, []Rec) {
 	cfg, obs := in.Producer, in.ProducerTasks
-	lo, hi := max(cfg.MinTasks, 0), cfg.MaxTasks
+	lo := max(cfg.MinTasks, 0)
+	hi := max(cfg.MaxTasks, lo)
 	cur := clamp32(obs.Desired, lo, hi)
 	rec, cpu, ok := hpa(cfg, obs, now)
 	d.Used.ProducerCPU = cpu
@@ -626,7 +627,8 @@ func taskReason(from, to int32, cpu, target float64) string {
 // each shard is leased to one worker.
 func decideConsumer(in Inputs, shardTarget int32, prev []Rec, now time.Time, d *Decision) (int32, string, []Rec) {
 	cfg, obs := in.Consumer, in.ConsumerTasks
-	lo, hi := max(cfg.MinTasks, 0), cfg.MaxTasks
+	lo := max(cfg.MinTasks, 0)
+	hi := max(cfg.MaxTasks, lo)
 	// Workers beyond the shards that will be open have nothing to lease;
 	// while shards rise, the cap follows the target so consumers start
 	// while the reshard runs.

@@ -1,0 +1,310 @@
+package scaling
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var now0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// series returns one point a minute for the minutes [now-back, now-1m] with
+// per-minute value v (a Sum, so per-second rate v/60).
+func series(now time.Time, back int, v float64) []Point {
+	var ps []Point
+	for k := back; k >= 1; k-- {
+		ps = append(ps, Point{Time: now.Add(-time.Duration(k) * time.Minute), Value: v})
+	}
+	return ps
+}
+
+// load fills Kinesis metrics for a steady rate in MiB/s with 1000-byte
+// records, throttled records per second thr.
+func load(now time.Time, mibps, thr float64) StreamMetrics {
+	b := mibps * MiB * 60
+	return StreamMetrics{
+		IncomingBytes:   series(now, 14, b),
+		IncomingRecords: series(now, 14, b/1000),
+		WriteThrottled:  series(now, 14, thr*60),
+		IteratorAgeMs:   series(now, 14, 0),
+	}
+}
+
+func baseInputs(now time.Time, open int32, mibps float64) Inputs {
+	return Inputs{
+		Stream:        StreamConfig{MinShards: 1, MaxShards: 100, TargetUtilization: 0.7},
+		Producer:      TaskConfig{MinTasks: 1, MaxTasks: 20, TargetCPUPercent: 65},
+		Consumer:      TaskConfig{MinTasks: 1, MaxTasks: 20, TargetCPUPercent: 65, MaxIteratorAgeSeconds: 60},
+		OpenShards:    open,
+		Metrics:       load(now, mibps, 0),
+		ProducerTasks: TaskObservation{Desired: 2, Running: 2, CPUPercent: series(now, 14, 65)},
+		ConsumerTasks: TaskObservation{Desired: 2, Running: 2, CPUPercent: series(now, 14, 65)},
+	}
+}
+
+func TestDecideShards(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     func() Inputs
+		want   int32
+		held   bool
+		reason string
+	}{
+		{"steady at need holds", func() Inputs { return baseInputs(now0, 15, 10) }, 15, false, "holding at 15"},
+		{"needs more: up at once", func() Inputs { return baseInputs(now0, 4, 10) }, 15, false, "scaling up 4→15"},
+		{"far below need: one target, planner makes the steps", func() Inputs { return baseInputs(now0, 1, 30) }, 45, false, "scaling up 1→45"}, // 31457 records/s ÷ 700,
+		{"records bind before bytes", func() Inputs {
+			in := baseInputs(now0, 4, 1)
+			for i := range in.Metrics.IncomingRecords {
+				in.Metrics.IncomingRecords[i].Value = 7000 * 60 // 7000 records/s of 150 bytes
+			}
+			return in
+		}, 10, false, "records/s"},
+		{"throttled writes count as demand and lower the utilization", func() Inputs {
+			in := baseInputs(now0, 8, 8)
+			in.Metrics = load(now0, 8, 2048) // 8 MiB/s accepted, 2048 records/s (2 MiB/s) refused
+			return in
+		}, 18, false, "throttled"}, // (8 MiB/s + 2048)/s records ÷ (1000 × 0.6),
+		{"missing data holds", func() Inputs {
+			in := baseInputs(now0, 6, 10)
+			in.Metrics = StreamMetrics{}
+			return in
+		}, 6, true, "no IncomingBytes data"},
+		{"stale data holds", func() Inputs {
+			return baseInputs(now0, 6, 10) // decided 30 minutes later
+		}, 6, true, "missing data is not zero load"},
+		{"above max comes down to max", func() Inputs {
+			in := baseInputs(now0, 150, 10)
+			return in
+		}, 100, false, "into the bounds"},
+		{"below min goes up to min", func() Inputs {
+			in := baseInputs(now0, 2, 0.1)
+			in.Stream.MinShards = 5
+			return in
+		}, 5, false, "into the bounds"},
+		{"need above max is capped", func() Inputs { return baseInputs(now0, 50, 200) }, 100, false, "scaling up 50→100"},
+		{"no open shards holds", func() Inputs { return baseInputs(now0, 0, 10) }, 1, true, "no open shards"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := tt.in()
+			d, _ := Decide(in, State{}, now0.Add(timeShift(tt.name)))
+			if d.Shards != tt.want || d.Held != tt.held || !strings.Contains(d.ShardReason, tt.reason) {
+				t.Fatalf("Decide shards=%d held=%v reason=%q, want %d held=%v reason containing %q",
+					d.Shards, d.Held, d.ShardReason, tt.want, tt.held, tt.reason)
+			}
+			if !strings.Contains(d.Reason, d.ShardReason) || d.Reason == "" {
+				t.Fatalf("Reason %q does not carry the shard reason", d.Reason)
+			}
+		})
+	}
+}
+
+// timeShift lets the stale-data case look at its metrics from 30 minutes on.
+func timeShift(name string) time.Duration {
+	if strings.HasPrefix(name, "stale") {
+		return 30 * time.Minute
+	}
+	return 0
+}
+
+// TestDecidePartialPoints: the newest minutes may be partial. A partial
+// point higher than the rest is real load (a lower bound) and scales up; a
+// partial point lower than the rest must not scale down.
+func TestDecidePartialPoints(t *testing.T) {
+	in := baseInputs(now0, 15, 10)
+	newest := len(in.Metrics.IncomingBytes) - 1
+	in.Metrics.IncomingBytes[newest].Value *= 2 // 1 minute old: partial
+	in.Metrics.IncomingRecords[newest].Value *= 2
+	if d, _ := Decide(in, State{}, now0); d.Shards <= 15 {
+		t.Fatalf("higher partial point: shards %d, want > 15 (%s)", d.Shards, d.ShardReason)
+	}
+
+	// Low partial points over a long history of steady load: hold.
+	st := State{}
+	var d Decision
+	for m := range 40 {
+		now := now0.Add(time.Duration(m) * time.Minute)
+		in := baseInputs(now, 15, 10)
+		for i := range in.Metrics.IncomingBytes {
+			if now.Sub(in.Metrics.IncomingBytes[i].Time) < MetricPeriod+CompleteAfter {
+				in.Metrics.IncomingBytes[i].Value *= 0.3
+				in.Metrics.IncomingRecords[i].Value *= 0.3
+			}
+		}
+		d, st = Decide(in, st, now)
+		if d.Shards < 15 {
+			t.Fatalf("minute %d: scaled down to %d on partial points (%s)", m, d.Shards, d.ShardReason)
+		}
+	}
+}
+
+// TestDecideScaleDownStabilization drives passes a minute apart after the
+// load falls: no scale-down before the window has passed, then one.
+func TestDecideScaleDownStabilization(t *testing.T) {
+	st := State{}
+	// 20 minutes of high load fill the window.
+	for m := range 20 {
+		now := now0.Add(time.Duration(m) * time.Minute)
+		_, st = Decide(baseInputs(now, 15, 10), st, now)
+	}
+	var firstDown time.Duration = -1
+	for m := 20; m < 60; m++ {
+		now := now0.Add(time.Duration(m) * time.Minute)
+		d, next := Decide(baseInputs(now, 15, 2), st, now)
+		st = next
+		if d.Shards < 15 {
+			firstDown = time.Duration(m-20) * time.Minute
+			if d.Shards < 3 || d.Shards > 11 {
+				t.Fatalf("scaled down to %d, want about 2 MiB/s ÷ 0.7 = 3 (snapped to a quarter of 15 at most)", d.Shards)
+			}
+			break
+		}
+	}
+	if firstDown < DefaultShardScaleDown-time.Minute || firstDown > DefaultShardScaleDown+CompleteAfter+3*time.Minute {
+		t.Fatalf("first scale-down after %v of low load, want a little over %v", firstDown, DefaultShardScaleDown)
+	}
+}
+
+// TestDecideReshardBudget: a scale-down must leave the calls to climb back
+// to the day's peak plus the reserve; a scale-up is never held by it.
+func TestDecideReshardBudget(t *testing.T) {
+	st := State{ShardPeaks: []Rec{{At: now0.Add(-5 * time.Hour).Truncate(time.Hour).Unix(), N: 64}}}
+	for m := range 20 {
+		now := now0.Add(time.Duration(m) * time.Minute)
+		_, st = Decide(baseInputs(now, 64, 1), st, now)
+	}
+	now := now0.Add(20 * time.Minute)
+	tests := []struct {
+		calls      int
+		wantBelow  int32 // Shards must be ≤ this (64 = hold)
+		wantReason string
+	}{
+		{0, 32, "scaling down 64→"},
+		{7, 64, "climbing back"}, // 3 left: 64→32 would need 1 back + 2 reserve + 1 now
+		{10, 64, "climbing back"},
+	}
+	for _, tt := range tests {
+		in := baseInputs(now, 64, 1)
+		in.ReshardHistory = calls(tt.calls, now.Add(-2*time.Hour))
+		d, _ := Decide(in, st, now)
+		if d.Shards > tt.wantBelow || !strings.Contains(d.ShardReason, tt.wantReason) {
+			t.Errorf("%d calls used: shards %d (%s), want ≤ %d with %q", tt.calls, d.Shards, d.ShardReason, tt.wantBelow, tt.wantReason)
+		}
+		if d.Used.BudgetLeft != ReshardsPerWindow-tt.calls {
+			t.Errorf("BudgetLeft = %d, want %d", d.Used.BudgetLeft, ReshardsPerWindow-tt.calls)
+		}
+	}
+	in := baseInputs(now, 4, 20)
+	in.ReshardHistory = calls(9, now.Add(-time.Hour))
+	if d, _ := Decide(in, State{}, now); d.Shards <= 4 {
+		t.Errorf("scale-up held by the budget: %s", d.ShardReason)
+	}
+}
+
+func TestDecideProducer(t *testing.T) {
+	tests := []struct {
+		name             string
+		running, desired int32
+		cpu              float64
+		prevRecs         []Rec
+		want             int32
+		held             bool
+	}{
+		{"within tolerance", 4, 4, 70, nil, 4, false},
+		{"up by the HPA rule", 4, 4, 130, nil, 8, false},
+		{"up capped at max", 15, 15, 130, nil, 20, false},
+		{"down held by the window", 8, 8, 20, []Rec{{At: now0.Add(-2 * time.Minute).Unix(), N: 8}}, 8, false},
+		{"down once the window is clear", 8, 8, 20, []Rec{{At: now0.Add(-6 * time.Minute).Unix(), N: 8}}, 3, false},
+		{"down not below min", 2, 2, 1, nil, 1, false},
+		{"no CPU data holds", 4, 4, -1, nil, 4, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := baseInputs(now0, 15, 10)
+			in.ProducerTasks = TaskObservation{Desired: tt.desired, Running: tt.running, CPUPercent: series(now0, 14, tt.cpu)}
+			if tt.cpu < 0 {
+				in.ProducerTasks.CPUPercent = nil
+			}
+			d, st := Decide(in, State{Producer: tt.prevRecs}, now0)
+			if d.ProducerTasks != tt.want || d.Held != tt.held {
+				t.Fatalf("producer %d held=%v (%s), want %d held=%v", d.ProducerTasks, d.Held, d.ProducerReason, tt.want, tt.held)
+			}
+			for _, r := range st.Producer {
+				if now0.Unix()-r.At >= int64(DefaultTaskScaleDown/time.Second) {
+					t.Fatalf("state keeps an expired recommendation %+v", r)
+				}
+			}
+		})
+	}
+}
+
+func TestDecideConsumer(t *testing.T) {
+	tests := []struct {
+		name     string
+		open     int32
+		load     float64 // MiB/s
+		running  int32
+		cpu, age float64 // age in seconds
+		want     int32
+		reason   string
+	}{
+		{"steady", 15, 10, 4, 65, 1, 4, "holding at 4"},
+		{"age over the maximum doubles", 15, 10, 4, 65, 90, 8, "over the maximum"},
+		{"age over half the maximum adds half", 15, 10, 4, 65, 40, 6, "over half"},
+		{"capped at open shards", 5, 3, 4, 65, 90, 5, "cap 5 shards"},
+		{"cap follows the shard target while scaling up", 4, 10, 4, 65, 90, 8, "cap 15 shards"},
+		{"more tasks than shards come down", 3, 1, 6, 20, 0, 2, "scaling down 6→2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := baseInputs(now0, tt.open, tt.load)
+			in.Metrics.IteratorAgeMs = series(now0, 14, tt.age*1000)
+			in.ConsumerTasks = TaskObservation{Desired: tt.running, Running: tt.running, CPUPercent: series(now0, 14, tt.cpu)}
+			d, _ := Decide(in, State{}, now0)
+			if d.ConsumerTasks != tt.want || !strings.Contains(d.ConsumerReason, tt.reason) {
+				t.Fatalf("consumer %d (%s), want %d with %q", d.ConsumerTasks, d.ConsumerReason, tt.want, tt.reason)
+			}
+		})
+	}
+}
+
+// TestStateSurvivesJSON: the state goes through the CR's status as JSON;
+// a pass after the round trip decides exactly as one without it.
+func TestStateSurvivesJSON(t *testing.T) {
+	st := State{}
+	for m := range 30 {
+		now := now0.Add(time.Duration(m) * time.Minute)
+		mibps := 10.0
+		if m > 20 {
+			mibps = 2
+		}
+		_, st = Decide(baseInputs(now, 15, mibps), st, now)
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back State
+	if err := json.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, st) {
+		t.Fatalf("round trip changed the state:\n%+v\n%+v", st, back)
+	}
+	if len(raw) > 2048 {
+		t.Fatalf("state is %d bytes of JSON; it must stay small for status", len(raw))
+	}
+	now := now0.Add(30 * time.Minute)
+	d1, s1 := Decide(baseInputs(now, 15, 2), st, now)
+	d2, s2 := Decide(baseInputs(now, 15, 2), back, now)
+	if !reflect.DeepEqual(d1, d2) || !reflect.DeepEqual(s1, s2) {
+		t.Fatalf("decisions differ after the round trip")
+	}
+	cp := st.DeepCopy()
+	if !reflect.DeepEqual(*cp, st) || (len(st.Shards) > 0 && &cp.Shards[0] == &st.Shards[0]) {
+		t.Fatalf("DeepCopy is not a deep copy")
+	}
+}
