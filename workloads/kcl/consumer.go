@@ -41,7 +41,7 @@ func (sc *shardConsumer) run(ctx context.Context) {
 	sc.proc.Initialize(&InitializationInput{ShardID: sc.shardID, ExtendedSequenceNumber: start})
 	lostCtx := sc.h.lostCtx
 	iter, err := sc.iterator(lostCtx, start)
-	backoff := newBackoff(100*time.Millisecond, 5*time.Second)
+	backoff := newBackoff(MinTimeBetweenReads, 10*time.Second)
 	for iter == nil {
 		if reason, stop := sc.stopReason(ctx); stop {
 			sc.shutdown(ctx, reason)
@@ -52,12 +52,20 @@ func (sc *shardConsumer) run(ctx context.Context) {
 		iter, err = sc.iterator(lostCtx, start)
 	}
 	backoff.reset()
+	var lastCall time.Time
 	for {
 		if reason, stop := sc.stopReason(ctx); stop {
 			sc.shutdown(ctx, reason)
 			return
 		}
+		// Whatever happened before (data, error, new iterator), stay within
+		// 5 GetRecords calls per second on this shard.
+		sc.sleep(ctx, MinTimeBetweenReads-time.Since(lastCall))
+		if _, stop := sc.stopReason(ctx); stop {
+			continue
+		}
 		callStart := time.Now()
+		lastCall = callStart
 		out, err := w.kinesis.GetRecords(lostCtx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(w.cfg.MaxRecords)})
 		if err != nil {
 			if _, stop := sc.stopReason(ctx); stop {
@@ -101,11 +109,9 @@ func (sc *shardConsumer) run(ctx context.Context) {
 			return
 		}
 		iter = out.NextShardIterator
-		wait := MinTimeBetweenReads - time.Since(callStart)
 		if len(out.Records) == 0 || behind == 0 {
-			wait = w.cfg.IdleTimeBetweenReads - time.Since(callStart)
+			sc.sleep(ctx, w.cfg.IdleTimeBetweenReads-time.Since(callStart))
 		}
-		sc.sleep(ctx, wait)
 	}
 }
 

@@ -3,7 +3,6 @@ package kcl
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"sort"
@@ -136,16 +135,20 @@ func (e *env) putEntries(entries []ktypes.PutRecordsRequestEntry) {
 	}
 }
 
-func (e *env) config(worker string) Config {
+// testLogger logs warnings, or everything with KCL_TEST_LOG=1.
+func testLogger() *slog.Logger {
 	level := slog.LevelWarn
 	if os.Getenv("KCL_TEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
-	var out io.Writer = os.Stderr
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func (e *env) config(worker string) Config {
 	return Config{
 		ApplicationName: e.app, StreamName: e.stream, WorkerID: worker,
 		LeaseDuration: 2 * time.Second, ShardSyncInterval: time.Second, IdleTimeBetweenReads: 200 * time.Millisecond,
-		Logger: slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level})),
+		Logger: testLogger(),
 	}
 }
 
