@@ -1,0 +1,253 @@
+package sim
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
+)
+
+// flat returns a trace of n minutes at a constant fraction of the peak.
+func flat(n int, v float64) Trace {
+	l := make([]float64, n)
+	for i := range l {
+		l[i] = v
+	}
+	return Trace{Name: "flat", Start: synthStart, Load: l}
+}
+
+// scripted is a controller that starts at given counts and issues the
+// reshard calls of a script at given minutes (indexed by the pass).
+type scripted struct {
+	shards, tasks int32
+	calls         map[int]int32
+	pass          int
+	views         []View
+}
+
+func (s *scripted) Name() string { return "scripted" }
+func (s *scripted) Start(Load) (int32, int32, int32) {
+	return s.shards, s.tasks, s.tasks
+}
+func (s *scripted) Control(v View) Command {
+	s.views = append(s.views, v)
+	to := s.calls[s.pass]
+	s.pass++
+	return Command{ReshardTo: to, ProducerDesired: s.tasks, ConsumerDesired: s.tasks}
+}
+
+func cfg1() Config {
+	c := DefaultConfig()
+	c.PeakMiBps = 2
+	c.RecordBytes = 2048 // 1024 records/s: the byte limit binds
+	return c
+}
+
+func TestModelRejectsIllegalCalls(t *testing.T) {
+	tests := []struct {
+		name              string
+		calls             map[int]int32
+		accepted, refused int
+		maxShards         int32
+	}{
+		{"more than double", map[int]int32{0: 9}, 0, 1, 4},
+		{"less than half", map[int]int32{0: 1}, 0, 1, 4},
+		{"double is fine", map[int]int32{0: 8}, 1, 0, 8},
+		{"half is fine", map[int]int32{0: 2}, 1, 0, 4},
+		{"not while UPDATING", map[int]int32{0: 8, 1: 16}, 1, 1, 8},
+		{"above the stream limit", map[int]int32{0: 10001}, 0, 1, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Run(cfg1(), flat(60, 0.1), &scripted{shards: 4, tasks: 4, calls: tt.calls})
+			if r.ReshardCalls != tt.accepted || r.RejectedCalls != tt.refused || r.MaxShards != tt.maxShards {
+				t.Fatalf("accepted %d refused %d max shards %d, want %d, %d, %d",
+					r.ReshardCalls, r.RejectedCalls, r.MaxShards, tt.accepted, tt.refused, tt.maxShards)
+			}
+		})
+	}
+}
+
+// TestModelDailyBudget: the 11th call within 24 hours is refused; after the
+// first call leaves the window, calls are accepted again.
+func TestModelDailyBudget(t *testing.T) {
+	calls := map[int]int32{}
+	to := int32(2)
+	for i := range 11 {
+		calls[i*20] = to // every 20 minutes, well after UPDATING ends
+		if to == 2 {
+			to = 1
+		} else {
+			to = 2
+		}
+	}
+	calls[24*60+5] = 2 // the first call (minute 0, at now = 1 min) left at 24h+1min
+	r := Run(cfg1(), flat(24*60+30, 0.01), &scripted{shards: 1, tasks: 1, calls: calls})
+	if r.ReshardCalls != 11 || r.RejectedCalls != 1 {
+		t.Fatalf("accepted %d refused %d, want 11 and 1", r.ReshardCalls, r.RejectedCalls)
+	}
+}
+
+func TestModelThrottling(t *testing.T) {
+	// 2 MiB/s against 1 shard: half the records are refused.
+	r := Run(cfg1(), flat(60, 1), &scripted{shards: 1, tasks: 4})
+	if math.Abs(r.ThrottledPercent-50) > 0.01 {
+		t.Fatalf("throttled %.3f%%, want 50%%", r.ThrottledPercent)
+	}
+	// 2 MiB/s on 2 shards: nothing refused.
+	if r := Run(cfg1(), flat(60, 1), &scripted{shards: 2, tasks: 4}); r.ThrottledPercent != 0 {
+		t.Fatalf("throttled %.3f%% at capacity, want 0", r.ThrottledPercent)
+	}
+	// Small records: the 1000 records/s limit binds before 1 MiB/s.
+	c := cfg1()
+	c.RecordBytes = 100 // 2 MiB/s = 20972 records/s, 21 shards' worth
+	if r := Run(c, flat(60, 1), &scripted{shards: 4, tasks: 4}); math.Abs(r.ThrottledPercent-(100-100*4000/(2*float64(scaling.MiB)/100))) > 0.01 {
+		t.Fatalf("records limit: throttled %.3f%%", r.ThrottledPercent)
+	}
+	// While UPDATING 4→2 only 2 shards are relied on.
+	c = cfg1()
+	c.PeakMiBps = 3
+	if r := Run(c, flat(30, 1), &scripted{shards: 4, tasks: 4}); r.ThrottledPercent != 0 {
+		t.Fatalf("3 MiB/s on 4 shards throttled")
+	}
+	r = Run(c, flat(30, 1), &scripted{shards: 4, tasks: 4, calls: map[int]int32{0: 2}})
+	if r.ThrottledPercent == 0 {
+		t.Fatalf("no throttling after scaling down below the load")
+	}
+}
+
+// TestModelCloudWatch: what a policy sees is 1–3 minutes late and the
+// newest points may be partial but never more than the truth.
+func TestModelCloudWatch(t *testing.T) {
+	s := &scripted{shards: 4, tasks: 4}
+	Run(cfg1(), flat(120, 1), s)
+	truth := 2 * float64(scaling.MiB) * 60
+	sawPartial, sawLag3 := false, false
+	for _, v := range s.views[20:] {
+		ps := v.Metrics.IncomingBytes
+		if len(ps) == 0 {
+			t.Fatalf("%v: no data", v.Now)
+		}
+		newest := ps[len(ps)-1]
+		lag := v.Now.Sub(newest.Time.Add(time.Minute))
+		if lag < time.Minute || lag > 3*time.Minute {
+			t.Fatalf("%v: newest point ended %v ago, want 1–3 min", v.Now, lag)
+		}
+		sawLag3 = sawLag3 || lag == 3*time.Minute
+		for _, p := range ps {
+			if p.Value > truth*(1+1e-9) {
+				t.Fatalf("point above the truth: %v > %v", p.Value, truth)
+			}
+			complete := !p.Time.Add(time.Minute + scaling.CompleteAfter).After(v.Now)
+			if complete && math.Abs(p.Value-truth) > 1e-6*truth {
+				t.Fatalf("complete point %v is %v, want %v", p.Time, p.Value, truth)
+			}
+			sawPartial = sawPartial || p.Value < truth*0.99
+		}
+	}
+	if !sawPartial || !sawLag3 {
+		t.Fatalf("partial points seen %v, 3-minute lag seen %v: the model lost a rule", sawPartial, sawLag3)
+	}
+}
+
+func TestModelFargateStartAndIteratorAge(t *testing.T) {
+	var sv service
+	sv.setDesired(3, 10)
+	sv.tick(10)
+	if sv.running != 0 {
+		t.Fatalf("tasks running at once; want a minute to start")
+	}
+	sv.tick(11)
+	if sv.running != 3 {
+		t.Fatalf("running %d after a minute, want 3", sv.running)
+	}
+	sv.setDesired(1, 12)
+	if sv.running != 1 {
+		t.Fatalf("scale-in left %d running", sv.running)
+	}
+
+	// One consumer task (4 MiB/s) against 8 MiB/s: the backlog and the
+	// iterator age grow; with 2 tasks they do not.
+	c := DefaultConfig()
+	c.PeakMiBps = 8
+	slow := Run(c, flat(60, 1), &scripted{shards: 8, tasks: 1})
+	if slow.P99IteratorAgeSeconds < 20 {
+		t.Fatalf("p99 iterator age %.0fs with half the consumer capacity, want growing", slow.P99IteratorAgeSeconds)
+	}
+	if r := Run(c, flat(60, 1), &scripted{shards: 8, tasks: 2}); r.P99IteratorAgeSeconds != 0 {
+		t.Fatalf("p99 iterator age %.0fs with enough consumers, want 0", r.P99IteratorAgeSeconds)
+	}
+	// The shard read limit (2 MiB/s) binds too: 8 MiB/s on 2 shards cannot be
+	// written in full, and what is written is read at most at 4 MiB/s.
+	if r := Run(c, flat(60, 1), &scripted{shards: 2, tasks: 2}); r.ThrottledPercent < 74 {
+		t.Fatalf("throttled %.1f%%, want 75%%", r.ThrottledPercent)
+	}
+}
+
+func TestBaselines(t *testing.T) {
+	c := DefaultConfig()
+	tr := SyntheticTraces(1)[0] // the step
+	cl, fp, od := Clairvoyant(c, tr), Run(c, tr, NewFixedPeak(c, tr)), OnDemand(c, tr)
+	if cl.ThrottledPercent != 0 || fp.ThrottledPercent != 0 {
+		t.Fatalf("clairvoyant %.3f%%, fixed-peak %.3f%% throttled, want 0", cl.ThrottledPercent, fp.ThrottledPercent)
+	}
+	if cl.ShardHours >= fp.ShardHours {
+		t.Fatalf("clairvoyant %.0f shard-h ≥ fixed-peak %.0f", cl.ShardHours, fp.ShardHours)
+	}
+	// On-demand: a ×10 step above a 4 MiB/s start is more than twice the
+	// previous peak, so it throttles for a moment.
+	if od.ThrottledPercent == 0 {
+		t.Fatalf("on-demand took a ×10 step above twice its previous peak without throttling")
+	}
+	hours := float64(tr.Minutes()) / 60
+	if od.StreamCostUSD < hours*PriceOnDemandStreamHour {
+		t.Fatalf("on-demand cost %.2f below its stream-hours", od.StreamCostUSD)
+	}
+}
+
+// TestOperatorMakesOnlyLegalCalls: on every synthetic trace the operator's
+// policy, run as the reconciler runs it, never has a call refused.
+func TestOperatorMakesOnlyLegalCalls(t *testing.T) {
+	c := DefaultConfig()
+	for _, tr := range SyntheticTraces(7) {
+		r := Run(c, tr, NewOperator(c, scaling.MaxShardsPerStream))
+		if r.RejectedCalls != 0 {
+			t.Errorf("%s: %d calls refused", tr.Name, r.RejectedCalls)
+		}
+		if r.ReshardCalls == 0 {
+			t.Errorf("%s: operator never resharded", tr.Name)
+		}
+		days := math.Ceil(float64(tr.Minutes()) / (24 * 60))
+		if float64(r.ReshardCalls) > days*scaling.ReshardsPerWindow+scaling.ReshardsPerWindow {
+			t.Errorf("%s: %d calls in %.0f days", tr.Name, r.ReshardCalls, days)
+		}
+	}
+}
+
+func TestParseTrace(t *testing.T) {
+	tr, err := ParseTrace(strings.NewReader("timestamp,value\n2015-01-01 00:00:00,10\n2015-01-01 00:05:00,20\n2015-01-01 00:10:00,0\n"), "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Minutes() != 11 {
+		t.Fatalf("%d minutes, want 11", tr.Minutes())
+	}
+	want := []float64{0.5, 0.6, 0.7, 0.8, 0.9, 1, 0.8, 0.6, 0.4, 0.2, 0}
+	for i, w := range want {
+		if math.Abs(tr.Load[i]-w) > 1e-9 {
+			t.Fatalf("minute %d: %v, want %v (all: %v)", i, tr.Load[i], w, tr.Load)
+		}
+	}
+	for _, bad := range []string{
+		"time,value\n2015-01-01 00:00:00,1\n2015-01-01 00:01:00,1\n",
+		"timestamp,value\n2015-01-01 00:00:00,-1\n2015-01-01 00:01:00,1\n",
+		"timestamp,value\nyesterday,1\n2015-01-01 00:01:00,1\n",
+		"timestamp,value\n2015-01-01 00:00:00,1\n",
+	} {
+		if _, err := ParseTrace(strings.NewReader(bad), "bad"); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}
