@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Starts the local stack, all real parts on 127.0.0.1, and writes what a shell
+# needs to use it. Idempotent: what already runs is kept, so running it twice is
+# harmless.
+#
+#   1. kube-apiserver + etcd binaries (hack/control-plane.sh; built once, cached)
+#   2. AWS emulators (hack/emulators.sh up): kinesis-local, moto, dynalite
+#   3. the control plane (bin/localstack control-plane) in the background,
+#      admin kubeconfig in $STATE/kubeconfig
+#   4. the CRDs from config/crd/bases, if generated, applied and Established
+#   5. the emulated account (VPC, subnets, SG, ECS cluster, IAM roles, ALB)
+#   6. $STATE/env (to `source`) and $STATE/sample.yaml (a ready StreamProcessor)
+#
+# Environment:
+#   LOCAL_STATE_DIR   state directory (default: <repo>/.local); PIDs, logs, env files
+#   LOCAL_ACCOUNT     name of the emulated account / ECS cluster (default: local)
+#   KINESIS_PORT, KINESIS_TLS_PORT, MOTO_PORT, DYNAMODB_PORT   passed to hack/emulators.sh
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "${ROOT}"
+STATE="${LOCAL_STATE_DIR:-${ROOT}/.local}"
+mkdir -p "${STATE}"
+STATE="$(cd "${STATE}" && pwd)"
+export LOCAL_STATE_DIR="${STATE}"
+PIDS="${STATE}/pids"
+LOGS="${STATE}/logs"
+KUBECONFIG_FILE="${STATE}/kubeconfig"
+CP_PID="${PIDS}/control-plane.pid"
+CP_CHILDREN="${PIDS}/control-plane.children"
+CP_LOG="${LOGS}/control-plane.log"
+ACCOUNT="${LOCAL_ACCOUNT:-local}"
+CRD_DIR="${ROOT}/config/crd/bases"
+BIN="${ROOT}/bin/localstack"
+KUBECTL="${KUBECTL:-kubectl}"
+START_SECONDS="${SECONDS}"
+
+log() { echo "local-up: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+mkdir -p "${PIDS}" "${LOGS}"
+
+# is_runner PID: the process is alive and is our control-plane runner (not a
+# reused PID).
+is_runner() {
+  kill -0 "$1" 2>/dev/null && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q "localstack control-plane"
+}
+
+api_ready() {
+  [[ -s "${KUBECONFIG_FILE}" ]] && "${KUBECTL}" --kubeconfig "${KUBECONFIG_FILE}" --request-timeout=5s get --raw /readyz >/dev/null 2>&1
+}
+
+# stop_orphans kills etcd/kube-apiserver left behind by a runner that died
+# without cleaning up; it checks each recorded PID's command line first.
+stop_orphans() {
+  [[ -f "${CP_CHILDREN}" ]] || return 0
+  local pid
+  while read -r pid; do
+    [[ -n "${pid}" ]] || continue
+    if kill -0 "${pid}" 2>/dev/null && tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qE '(^|/)(etcd|kube-apiserver) '; then
+      log "stopping leftover control-plane process ${pid}"
+      kill "${pid}" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "${pid}" 2>/dev/null || true
+    fi
+  done <"${CP_CHILDREN}"
+  rm -f "${CP_CHILDREN}"
+}
+
+# 1. Control-plane binaries.
+log "control-plane binaries (hack/control-plane.sh; ~6 min the first time, then cached)"
+ASSETS="$("${ROOT}/hack/control-plane.sh")"
+[[ -x "${ASSETS}/kube-apiserver" && -x "${ASSETS}/etcd" ]] || die "hack/control-plane.sh printed ${ASSETS}, which lacks kube-apiserver or etcd"
+
+# 2. Emulators.
+log "AWS emulators (hack/emulators.sh up)"
+"${ROOT}/hack/emulators.sh" up
+EMU_ENV="$("${ROOT}/hack/emulators.sh" env)"
+[[ -f "${EMU_ENV}" ]] || die "hack/emulators.sh up wrote no ${EMU_ENV}"
+case "${EMU_ENV}" in
+  "${STATE}"/*) ;;
+  *) log "WARNING: hack/emulators.sh keeps its state in $(dirname "${EMU_ENV}"), not ${STATE} (it does not honour LOCAL_STATE_DIR); hack/local-down.sh will not stop those emulators" ;;
+esac
+
+# 3. Go helper: go build skips relinking when the binary is current.
+log "building ${BIN#"${ROOT}"/}"
+go build -o "${BIN}" ./hack/localstack
+
+# 4. Control plane.
+if [[ -f "${CP_PID}" ]] && is_runner "$(cat "${CP_PID}")"; then
+  pid="$(cat "${CP_PID}")"
+  for _ in $(seq 1 60); do api_ready && break; is_runner "${pid}" || break; sleep 1; done
+  if api_ready; then
+    log "control plane already running (pid ${pid})"
+  else
+    log "control plane pid ${pid} runs but does not answer; restarting it"
+    kill "${pid}" 2>/dev/null || true
+    for _ in $(seq 1 400); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "${pid}" 2>/dev/null || true
+    rm -f "${CP_PID}"
+  fi
+fi
+if ! { [[ -f "${CP_PID}" ]] && is_runner "$(cat "${CP_PID}")"; }; then
+  stop_orphans
+  rm -f "${CP_PID}" "${KUBECONFIG_FILE}"
+  log "starting control plane (kube-apiserver + etcd from ${ASSETS#"${ROOT}"/}); log in ${CP_LOG}"
+  nohup "${BIN}" control-plane \
+    --assets "${ASSETS}" \
+    --crds "${CRD_DIR}" \
+    --kubeconfig "${KUBECONFIG_FILE}" \
+    --child-pids "${CP_CHILDREN}" \
+    --log-dir "${LOGS}" \
+    >"${CP_LOG}" 2>&1 </dev/null &
+  echo $! >"${CP_PID}"
+  pid="$(cat "${CP_PID}")"
+  for _ in $(seq 1 180); do
+    api_ready && break
+    if ! kill -0 "${pid}" 2>/dev/null; then
+      tail -20 "${CP_LOG}" >&2
+      rm -f "${CP_PID}"
+      die "control plane exited during start-up; see ${CP_LOG} and ${LOGS}/kube-apiserver.log"
+    fi
+    sleep 1
+  done
+  api_ready || { tail -20 "${CP_LOG}" >&2; die "control plane (pid ${pid}) not ready after 180 s; see ${CP_LOG}"; }
+  log "control plane ready (pid ${pid})"
+fi
+kc() { "${KUBECTL}" --kubeconfig "${KUBECONFIG_FILE}" "$@"; }
+
+# 5. CRDs. Applied here even though the runner installs them at start, so a
+# regenerated CRD reaches a control plane that was already running.
+shopt -s nullglob
+crds=("${CRD_DIR}"/*.yaml)
+shopt -u nullglob
+if ((${#crds[@]} > 0)); then
+  log "applying ${#crds[@]} CRD(s) from ${CRD_DIR#"${ROOT}"/}"
+  kc apply --server-side --force-conflicts -f "${CRD_DIR}" >&2
+  kc wait --for condition=Established --timeout=60s -f "${CRD_DIR}" >&2
+else
+  log "WARNING: no CRDs in ${CRD_DIR#"${ROOT}"/} yet (run \`make manifests\`, then this script again)"
+fi
+
+# 6. Emulated account, env file and sample.
+log "preparing emulated account ${ACCOUNT}"
+(
+  # shellcheck disable=SC1090
+  source "${EMU_ENV}"
+  "${BIN}" prepare-account --name "${ACCOUNT}" \
+    --env-out "${STATE}/account.env" --sample-out "${STATE}/sample.yaml"
+)
+tmp="$(mktemp "${STATE}/.env.XXXXXX")"
+{
+  echo "# Written by hack/local-up.sh; source it to use the local stack."
+  cat "${EMU_ENV}"
+  echo "export KUBECONFIG=${KUBECONFIG_FILE}"
+  cat "${STATE}/account.env"
+} >"${tmp}"
+mv "${tmp}" "${STATE}/env"
+
+rel() { case "$1" in "${ROOT}"/*) echo "${1#"${ROOT}"/}" ;; *) echo "$1" ;; esac; }
+cat >&2 <<EOF
+local-up: ready in $((SECONDS - START_SECONDS)) s
+  API server  $(kc config view --minify -o jsonpath='{.clusters[0].cluster.server}')   (kubeconfig $(rel "${KUBECONFIG_FILE}"))
+  emulators   $(grep -oE 'AWS_ENDPOINT_URL_(KINESIS|ECS|DYNAMODB)=[^ ]+' "${STATE}/env" | tr '\n' ' ')
+  account     cluster ${ACCOUNT}, sample $(rel "${STATE}/sample.yaml")
+what next:
+  source $(rel "${STATE}/env")
+  kubectl apply -f $(rel "${STATE}/sample.yaml") && kubectl get sp
+  make run                 # the manager on this host, against \$KUBECONFIG
+  hack/local-down.sh       # stop it all (caches stay)
+EOF
