@@ -132,10 +132,16 @@ kc() { "${KUBECTL}" --kubeconfig "${KUBECONFIG_FILE}" "$@"; }
 shopt -s nullglob
 crds=("${CRD_DIR}"/*.yaml)
 shopt -u nullglob
+crd_error=""
 if ((${#crds[@]} > 0)); then
   log "applying ${#crds[@]} CRD(s) from ${CRD_DIR#"${ROOT}"/}"
-  kc apply --server-side --force-conflicts -f "${CRD_DIR}" >&2
-  kc wait --for condition=Established --timeout=60s -f "${CRD_DIR}" >&2
+  if ! kc apply --server-side --force-conflicts -f "${CRD_DIR}" >&2; then
+    crd_error="the API server rejected the CRDs in ${CRD_DIR#"${ROOT}"/} (message above)"
+  elif ! kc wait --for condition=Established --timeout=60s -f "${CRD_DIR}" >&2; then
+    crd_error="the CRDs in ${CRD_DIR#"${ROOT}"/} did not become Established within 60 s"
+  fi
+  # Carry on: the rest of the stack is useful while the CRDs get fixed.
+  [[ -z "${crd_error}" ]] || log "ERROR: ${crd_error}; continuing, will exit non-zero"
 else
   log "WARNING: no CRDs in ${CRD_DIR#"${ROOT}"/} yet (run \`make manifests\`, then this script again)"
 fi
@@ -169,3 +175,6 @@ what next:
   make run                 # the manager on this host, against \$KUBECONFIG
   hack/local-down.sh       # stop it all (caches stay)
 EOF
+if [[ -n "${crd_error}" ]]; then
+  die "${crd_error}: fix the API types' markers, run \`make manifests\`, then run hack/local-up.sh again (what runs stays up)"
+fi

@@ -23,8 +23,8 @@ type ControlPlaneOptions struct {
 	// hack/control-plane.sh prints). Required.
 	AssetsDir string
 	// CRDDir holds the CRD manifests to install once the API server is up
-	// (config/crd/bases). Empty, missing or without manifests: the control
-	// plane runs without CRDs and the log says why.
+	// (config/crd/bases). Empty, missing, without manifests or rejected by the
+	// API server: the control plane runs without CRDs and the log says why.
 	CRDDir string
 	// Kubeconfig is the file to write the admin credentials to. Required. It
 	// is written once the control plane serves and removed when it stops.
@@ -45,7 +45,8 @@ type ControlPlaneOptions struct {
 const contextName = "streamprocessor-local"
 
 // RunControlPlane starts a real etcd and kube-apiserver through envtest, installs
-// the CRDs found in opts.CRDDir, provisions an admin user in system:masters and
+// the CRDs found in opts.CRDDir (logging, not failing, when there are none or the
+// API server rejects them), provisions an admin user in system:masters and
 // writes its kubeconfig to opts.Kubeconfig. It then blocks until ctx is done and
 // stops both servers, removing the kubeconfig and the child PID file, before it
 // returns. The cluster's state lives in a temporary etcd directory and does not
@@ -72,14 +73,6 @@ func RunControlPlane(ctx context.Context, opts ControlPlaneOptions) (err error) 
 		ControlPlaneStartTimeout: 90 * time.Second,
 		ControlPlaneStopTimeout:  30 * time.Second,
 	}
-	crds, why := crdManifests(opts.CRDDir)
-	if len(crds) > 0 {
-		env.CRDDirectoryPaths = []string{opts.CRDDir}
-		env.ErrorIfCRDPathMissing = true
-		log.Info("Installing CRDs at start", "dir", opts.CRDDir, "files", crds)
-	} else {
-		log.Info("Starting without CRDs; apply them later with kubectl (hack/local-up.sh does)", "reason", why)
-	}
 	if opts.LogDir != "" {
 		closeLogs, err := attachLogs(env, opts.LogDir)
 		if err != nil {
@@ -90,8 +83,7 @@ func RunControlPlane(ctx context.Context, opts ControlPlaneOptions) (err error) 
 
 	start := time.Now()
 	if _, err := env.Start(); err != nil {
-		// Start fails after the servers are up when a CRD does not install;
-		// stop whatever did start so nothing is left behind.
+		// Start can fail after a server is up; stop whatever did start.
 		return errors.Join(fmt.Errorf("start control plane: %w", err), stopControlPlane(env))
 	}
 	defer func() {
@@ -115,14 +107,38 @@ func RunControlPlane(ctx context.Context, opts ControlPlaneOptions) (err error) 
 	if err != nil {
 		return fmt.Errorf("render kubeconfig of user %q: %w", opts.User, err)
 	}
+	installed := installCRDs(env, opts.CRDDir, log)
 	if err := writeKubeconfig(opts.Kubeconfig, raw, opts.User); err != nil {
 		return err
 	}
 	log.Info("Control plane ready", "apiServer", admin.Config().Host, "kubeconfig", opts.Kubeconfig,
-		"user", opts.User, "crds", len(env.CRDs), "startSeconds", time.Since(start).Round(100*time.Millisecond).Seconds())
+		"user", opts.User, "crds", installed, "startSeconds", time.Since(start).Round(100*time.Millisecond).Seconds())
 
 	<-ctx.Done()
 	return nil
+}
+
+// installCRDs installs the manifests in dir and waits until they are served.
+// A missing directory or a CRD the API server rejects is logged, not fatal: the
+// control plane is useful without them, and whoever applies the CRDs next
+// (hack/local-up.sh with kubectl) gets the API server's message. Returns the
+// number installed.
+func installCRDs(env *envtest.Environment, dir string, log logr.Logger) int {
+	files, why := crdManifests(dir)
+	if len(files) == 0 {
+		log.Info("Running without CRDs; apply them later with kubectl (hack/local-up.sh does)", "reason", why)
+		return 0
+	}
+	crds, err := envtest.InstallCRDs(env.Config, envtest.CRDInstallOptions{
+		Paths:              []string{dir},
+		ErrorIfPathMissing: true,
+		MaxTime:            60 * time.Second,
+	})
+	if err != nil {
+		log.Error(err, "CRDs not installed; running without them", "dir", dir, "files", files)
+		return 0
+	}
+	return len(crds)
 }
 
 func stopControlPlane(env *envtest.Environment) error {

@@ -146,18 +146,45 @@ func TestRunControlPlaneServesAdminAndStopsCleanly(t *testing.T) {
 	}
 }
 
-func TestRunControlPlaneWithoutCRDs(t *testing.T) {
+func TestRunControlPlaneToleratesMissingOrRejectedCRDs(t *testing.T) {
 	assets := assetsDir(t)
-	dir := t.TempDir()
-	opts := localstack.ControlPlaneOptions{AssetsDir: assets, CRDDir: filepath.Join(dir, "missing"), Kubeconfig: filepath.Join(dir, "kubeconfig")}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- localstack.RunControlPlane(ctx, opts) }()
-	defer cancel()
-	waitFor(t, 120*time.Second, done, func() bool { _, err := os.Stat(opts.Kubeconfig); return err == nil })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("RunControlPlane with a missing CRD directory: %v", err)
+	for name, crd := range map[string]string{
+		"missing":  "",
+		"rejected": strings.Replace(widgetCRD, "type: object", "type: bogus", 1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			crds := filepath.Join(dir, "crds")
+			if crd != "" {
+				if err := os.MkdirAll(crds, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(crds, "widgets.yaml"), []byte(crd), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			opts := localstack.ControlPlaneOptions{AssetsDir: assets, CRDDir: crds, Kubeconfig: filepath.Join(dir, "kubeconfig")}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- localstack.RunControlPlane(ctx, opts) }()
+			waitFor(t, 120*time.Second, done, func() bool { _, err := os.Stat(opts.Kubeconfig); return err == nil })
+			cfg, err := clientcmd.BuildConfigFromFlags("", opts.Kubeconfig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs, err := kubernetes.NewForConfig(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cs.CoreV1().Namespaces().Get(ctx, "default", metav1.GetOptions{}); err != nil {
+				t.Errorf("control plane without CRDs does not serve: %v", err)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("RunControlPlane: %v", err)
+			}
+		})
 	}
 }
 
