@@ -30,6 +30,7 @@ func run() error {
 	asJSON := flag.Bool("json", false, "print JSON instead of a table")
 	flag.Float64Var(&cfg.PeakMiBps, "peak-mibps", cfg.PeakMiBps, "write rate at the trace's peak, MiB/s")
 	flag.Float64Var(&cfg.RecordBytes, "record-bytes", cfg.RecordBytes, "mean Kinesis record size as written (after KPL aggregation), bytes")
+	flag.IntVar(&cfg.ReshardReserve, "reshard-reserve", 0, "operator's reshard calls kept beyond the climb to the day's peak (0: policy default, -1: none)")
 	util := flag.Float64("target-util", 100*cfg.TargetUtilization, "operator's spec.stream.targetUtilizationPercent")
 	flag.Parse()
 	cfg.TargetUtilization = *util / 100

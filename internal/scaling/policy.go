@@ -472,8 +472,14 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 		return t, fmt.Sprintf("scaling up %d→%d: load needs %.1f shards at %.0f%% utilization (%.2f MiB/s, %.0f records/s, %.2f%% throttled)",
 			open, t, upNeed, 100*uEff, d.Used.BytesPerSec/MiB, d.Used.RecordsPerSec, d.Used.ThrottledPercent), recs, peaks
 	}
-	// Scale down only to the highest recommendation of the window.
+	// Scale down only to the highest recommendation of the window, and not
+	// while the need is rising: a call spent now would be undone within
+	// the hour, so project the window's trend an hour ahead.
 	floor := maxRec(recs)
+	if first, last := recs[0], recs[len(recs)-1]; last.At-first.At >= 300 && last.N > first.N {
+		slope := float64(last.N-first.N) / float64(last.At-first.At) // shards per second
+		floor = max(floor, ceil32(float64(last.N)+slope*float64(trendHorizon/time.Second)))
+	}
 	if oldest := recs[0].At; now.Unix()-oldest < int64(window/time.Second)*3/4 {
 		return open, fmt.Sprintf("holding at %d: less than a stabilization window (%v) of data since start", open, window), recs, peaks
 	}
@@ -510,6 +516,10 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	t = clamp32(snapQuarter(t, open), lo, hi)
 	return t, fmt.Sprintf("scaling down %d→%d: need over the last %v is at most %d shards (day's peak %d, %d calls left)", open, t, window, floor, peak, budget), recs, peaks
 }
+
+// trendHorizon is how far ahead a rising need is projected before a
+// scale-down.
+const trendHorizon = time.Hour
 
 // keepOnly drops expired recommendations without adding one (used when a
 // pass has no data to recommend from).

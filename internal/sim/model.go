@@ -29,6 +29,8 @@ type Config struct {
 	TargetCPUPercent float64
 	// MaxIteratorAgeSeconds of the consumer for the operator.
 	MaxIteratorAgeSeconds float64
+	// ReshardReserve of the operator policy (0: the policy's default).
+	ReshardReserve int
 	// Seed drives CloudWatch's delays and partial points.
 	Seed uint64
 }

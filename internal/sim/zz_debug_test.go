@@ -28,9 +28,19 @@ func TestDebugRun(t *testing.T) {
 		t.Skip()
 	}
 	cfg := DefaultConfig()
-	for _, tr := range SyntheticTraces(1) {
+	trs := SyntheticTraces(1)
+	if f := os.Getenv("DBGFILE"); f != "" {
+		tr, err := LoadTraceFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trs = append(trs, tr)
+	}
+	for _, tr := range trs {
 		if tr.Name == name {
-			tr.Load = tr.Load[:min(len(tr.Load), 2*1440)]
+			if os.Getenv("DBGALL") == "" {
+				tr.Load = tr.Load[:min(len(tr.Load), 2*1440)]
+			}
 			r := Run(cfg, tr, &logCtl{Operator: NewOperator(cfg, 10000)})
 			fmt.Printf("%+v\n", r)
 		}
