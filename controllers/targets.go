@@ -50,12 +50,12 @@ func (r *StreamProcessorReconciler) reconcileTargets(_ context.Context, p *pass)
 // counts kept within the spec's bounds. Shards start from the open count (a
 // reshard made by hand within the bounds is kept); tasks start from the
 // previous target, so a desiredCount changed by hand is set back. Paused
-// keeps every previous target as it is.
+// changes no count: the targets are what runs now.
 func boundedTargets(sp *streamingv1alpha1.StreamProcessor) (Targets, string) {
 	st, spec := &sp.Status, &sp.Spec
-	if spec.Scaling.Paused && st.Stream.TargetShards > 0 {
-		return Targets{st.Stream.TargetShards, st.Producer.TargetTasks, st.Consumer.TargetTasks},
-			"scaling is paused: targets frozen"
+	if spec.Scaling.Paused {
+		t := Targets{st.Stream.OpenShards, current(st.Producer, spec.Producer.MinTasks), current(st.Consumer, spec.Consumer.MinTasks)}
+		return t, "scaling is paused: targets are the current counts"
 	}
 	shards := clamp(st.Stream.OpenShards, spec.Stream.MinShards, spec.Stream.MaxShards)
 	producerTasks := clamp(st.Producer.TargetTasks, spec.Producer.MinTasks, spec.Producer.MaxTasks)
@@ -75,4 +75,12 @@ func boundedTargets(sp *streamingv1alpha1.StreamProcessor) (Targets, string) {
 
 func clamp(v, lo, hi int32) int32 {
 	return max(lo, min(v, hi))
+}
+
+// current is a service's desiredCount, or initial before the service exists.
+func current(s streamingv1alpha1.ServiceStatus, initial int32) int32 {
+	if s.ServiceARN == "" {
+		return initial
+	}
+	return s.DesiredTasks
 }

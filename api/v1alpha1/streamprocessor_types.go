@@ -49,7 +49,7 @@ const (
 
 // StreamSpec configures the Kinesis data stream (provisioned mode).
 //
-// +kubebuilder:validation:XValidation:rule="self.minShards <= self.maxShards",message="stream.minShards must be less than or equal to stream.maxShards"
+// +kubebuilder:validation:XValidation:rule="!has(self.minShards) || !has(self.maxShards) || self.minShards <= self.maxShards",message="stream.minShards must be less than or equal to stream.maxShards"
 // +kubebuilder:validation:XValidation:rule="has(oldSelf.name) == has(self.name) && (!has(self.name) || self.name == oldSelf.name)",message="stream.name is immutable: it cannot be added, changed or removed after creation; create a new StreamProcessor for another stream"
 type StreamSpec struct {
 	// Name of the stream. Defaults to <namespace>-<name> of the StreamProcessor.
@@ -122,7 +122,7 @@ const (
 
 // StreamEncryption configures server-side encryption of the stream.
 //
-// +kubebuilder:validation:XValidation:rule="self.type == 'KMS' || !has(self.kmsKeyId) || self.kmsKeyId == 'alias/aws/kinesis'",message="encryption.kmsKeyId is only used with encryption.type KMS"
+// +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type == 'KMS' || !has(self.kmsKeyId) || self.kmsKeyId == 'alias/aws/kinesis'",message="encryption.kmsKeyId is only used with encryption.type KMS"
 type StreamEncryption struct {
 	// Type is KMS (default) or NONE.
 	// +kubebuilder:default=KMS
@@ -203,19 +203,19 @@ type WorkloadSpec struct {
 	// +optional
 	Env []EnvVar `json:"env,omitempty"`
 
-	// MinTasks is the fewest tasks the service runs.
+	// MinTasks is the fewest tasks the service runs; 0 allows scaling to zero.
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=5000
 	// +optional
-	MinTasks int32 `json:"minTasks,omitempty"`
+	MinTasks int32 `json:"minTasks"`
 
 	// MaxTasks is the most tasks the service may run.
 	// +kubebuilder:default=10
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=5000
 	// +optional
-	MaxTasks int32 `json:"maxTasks,omitempty"`
+	MaxTasks int32 `json:"maxTasks"`
 
 	// TargetCPUPercent is the average task CPU the scaler aims for.
 	// +kubebuilder:default=65
@@ -284,8 +284,9 @@ type ScalingSpec struct {
 	// +optional
 	IntervalSeconds int32 `json:"intervalSeconds,omitempty"`
 
-	// Paused freezes all targets: shard and task counts stay where they are
-	// (a hand-edited desiredCount is still set back to the frozen target).
+	// Paused freezes the counts: the operator reshards nothing and changes no
+	// desiredCount (the targets become the current counts). Everything else —
+	// images, retention, encryption, tags — still converges.
 	// +optional
 	Paused bool `json:"paused,omitempty"`
 

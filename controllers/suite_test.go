@@ -1,0 +1,365 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	etypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	"go.uber.org/zap/zapcore"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
+	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
+	"github.com/kdp-io/streamprocessor-operator/internal/localstack"
+	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
+)
+
+// The integration suite: a real kube-apiserver and etcd (envtest, binaries from
+// hack/control-plane.sh) with the CRD installed, and the AWS emulators of
+// hack/emulators.sh (kinesis-local for Kinesis, moto for ECS/EC2/ELBv2/IAM).
+var suite struct {
+	skip    string // why integration tests cannot run, or ""
+	cfg     *rest.Config
+	k8s     client.Client
+	scheme  *runtime.Scheme
+	account localstack.Account
+	kinesis *kinesis.Client
+	ecs     *ecs.Client
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(zapLevel())))
+	if os.Getenv(testenv.Kinesis) == "" || os.Getenv(testenv.ECS) == "" {
+		suite.skip = "AWS emulators not configured: run `make test` (or hack/emulators.sh up && source .local/emulators.env)"
+		return m.Run()
+	}
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		assets = filepath.Join("..", "bin", "k8s", "v1.35.4")
+	}
+	if _, err := os.Stat(filepath.Join(assets, "kube-apiserver")); err != nil {
+		suite.skip = "no kube-apiserver in " + assets + ": run `make test` (or hack/control-plane.sh)"
+		return m.Run()
+	}
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: assets,
+		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start envtest:", err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	suite.cfg = cfg
+	suite.scheme = runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(suite.scheme)
+	_ = streamingv1alpha1.AddToScheme(suite.scheme)
+	if suite.k8s, err = client.New(cfg, client.Options{Scheme: suite.scheme}); err != nil {
+		fmt.Fprintln(os.Stderr, "client:", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	awsCfg, err := awsconfig.Load(ctx, "")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if suite.account, err = localstack.PrepareAccount(ctx, awsCfg, "envtest"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	suite.kinesis = kinesis.NewFromConfig(awsCfg)
+	suite.ecs = ecs.NewFromConfig(awsCfg)
+	schedCtx, stopScheduler := context.WithCancel(context.Background())
+	defer stopScheduler()
+	go playFargateScheduler(schedCtx, suite.ecs, suite.account.Cluster, time.Second)
+	return m.Run()
+}
+
+// zapLevel logs the reconciler at info level; TEST_VERBOSE=1 adds V(1) detail.
+func zapLevel() zapcore.Level {
+	if os.Getenv("TEST_VERBOSE") != "" {
+		return zapcore.DebugLevel
+	}
+	return zapcore.InfoLevel
+}
+
+// configController lets every test start a manager of its own: controller
+// names must otherwise be unique per process.
+func configController() config.Controller {
+	return config.Controller{SkipNameValidation: ptr.To(true)}
+}
+
+// requireSuite skips t (fails it under SP_REQUIRE_EMULATORS=1) when the
+// control plane or emulators are missing.
+func requireSuite(t *testing.T) {
+	t.Helper()
+	if suite.skip == "" {
+		return
+	}
+	if os.Getenv("SP_REQUIRE_EMULATORS") == "1" {
+		t.Fatal(suite.skip)
+	}
+	t.Skip(suite.skip)
+}
+
+// operator is a running manager with the reconciler, and its AWS call counter.
+type operator struct {
+	calls *prometheus.CounterVec
+	stop  func()
+}
+
+// startOperator runs a manager until the returned operator is stopped (at
+// the latest when t ends). Each test runs its own, so a test can also stop one
+// and start another, as a restart would.
+func startOperator(t *testing.T) *operator {
+	t.Helper()
+	mgr, err := ctrl.NewManager(suite.cfg, ctrl.Options{
+		Scheme:                 suite.scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             configController(),
+	})
+	if err != nil {
+		t.Fatalf("new manager: %v", err)
+	}
+	calls := awsapi.NewCallsCounter()
+	r := &StreamProcessorReconciler{
+		Client:           mgr.GetClient(),
+		Recorder:         mgr.GetEventRecorder("streamprocessor-operator"),
+		AWS:              NewClientFactory(calls),
+		Clock:            clock.RealClock{},
+		PollInterval:     300 * time.Millisecond,
+		InvalidSpecRetry: 5 * time.Second,
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		t.Fatalf("setup: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
+	op := &operator{calls: calls}
+	op.stop = func() { cancel(); <-done }
+	t.Cleanup(op.stop)
+	return op
+}
+
+// callCount is how many calls of operation ended with outcome.
+func (o *operator) callCount(service, operation, outcome string) int {
+	return int(testutil.ToFloat64(o.calls.WithLabelValues(service, operation, outcome)))
+}
+
+// newNamespace creates a namespace for one test.
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "sp-"}}
+	if err := suite.k8s.Create(context.Background(), ns); err != nil {
+		t.Fatalf("create namespace: %v", err)
+	}
+	return ns.Name
+}
+
+// sample returns a valid StreamProcessor for the emulated account, with a
+// unique stream name.
+func sample(ns, name string) *streamingv1alpha1.StreamProcessor {
+	a := suite.account
+	return &streamingv1alpha1.StreamProcessor{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: streamingv1alpha1.StreamProcessorSpec{
+			Stream: streamingv1alpha1.StreamSpec{
+				Name: testenv.UniqueName(name), MinShards: 1, MaxShards: 32, DeletionPolicy: streamingv1alpha1.DeletionPolicyDelete,
+				Tags: map[string]string{"team": "data"},
+			},
+			ECS: streamingv1alpha1.ECSSpec{
+				Cluster: a.Cluster, Subnets: a.SubnetIDs, SecurityGroups: a.SecurityGroupIDs,
+				ExecutionRoleARN: a.ExecutionRoleARN, TaskRoleARN: a.TaskRoleARN,
+			},
+			Producer: streamingv1alpha1.ProducerSpec{
+				WorkloadSpec:   streamingv1alpha1.WorkloadSpec{Image: "example.com/producer:1", CPU: 512, Memory: 1024, MinTasks: 1, MaxTasks: 4},
+				TargetGroupARN: a.TargetGroupARN,
+			},
+			Consumer: streamingv1alpha1.ConsumerSpec{
+				WorkloadSpec: streamingv1alpha1.WorkloadSpec{Image: "example.com/consumer:1", CPU: 256, Memory: 512, MinTasks: 1, MaxTasks: 4},
+			},
+			Scaling: streamingv1alpha1.ScalingSpec{IntervalSeconds: 10},
+		},
+	}
+}
+
+// get reads sp back from the API server.
+func get(g Gomega, sp *streamingv1alpha1.StreamProcessor) *streamingv1alpha1.StreamProcessor {
+	out := &streamingv1alpha1.StreamProcessor{}
+	g.Expect(suite.k8s.Get(context.Background(), client.ObjectKeyFromObject(sp), out)).To(Succeed())
+	return out
+}
+
+// update applies change to the stored sp, retrying on conflicts.
+func update(t *testing.T, sp *streamingv1alpha1.StreamProcessor, change func(*streamingv1alpha1.StreamProcessor)) {
+	t.Helper()
+	NewWithT(t).Eventually(func() error {
+		cur := &streamingv1alpha1.StreamProcessor{}
+		if err := suite.k8s.Get(context.Background(), client.ObjectKeyFromObject(sp), cur); err != nil {
+			return err
+		}
+		change(cur)
+		return suite.k8s.Update(context.Background(), cur)
+	}, 10*time.Second, 100*time.Millisecond).Should(Succeed())
+}
+
+// conditionStatus returns the status of condition ct, or "".
+func conditionStatus(sp *streamingv1alpha1.StreamProcessor, ct string) metav1.ConditionStatus {
+	if c := meta.FindStatusCondition(sp.Status.Conditions, ct); c != nil {
+		return c.Status
+	}
+	return ""
+}
+
+// waitReady waits until sp is Ready with its generation observed.
+func waitReady(t *testing.T, sp *streamingv1alpha1.StreamProcessor, timeout time.Duration) *streamingv1alpha1.StreamProcessor {
+	t.Helper()
+	var got *streamingv1alpha1.StreamProcessor
+	NewWithT(t).Eventually(func(g Gomega) {
+		got = get(g, sp)
+		g.Expect(got.Status.ObservedGeneration).To(Equal(got.Generation), "observedGeneration")
+		g.Expect(conditionStatus(got, ConditionReady)).To(Equal(metav1.ConditionTrue), "Ready: %+v", got.Status.Conditions)
+	}, timeout, 200*time.Millisecond).Should(Succeed())
+	return got
+}
+
+// deleteAndWait deletes sp and waits until it is gone (the finalizer ran).
+func deleteAndWait(t *testing.T, sp *streamingv1alpha1.StreamProcessor) {
+	t.Helper()
+	ctx := context.Background()
+	if err := suite.k8s.Delete(ctx, sp); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatalf("delete: %v", err)
+	}
+	NewWithT(t).Eventually(func() bool {
+		err := suite.k8s.Get(ctx, client.ObjectKeyFromObject(sp), &streamingv1alpha1.StreamProcessor{})
+		return apierrors.IsNotFound(err)
+	}, 60*time.Second, 200*time.Millisecond).Should(BeTrue(), "StreamProcessor %s still exists", sp.Name)
+}
+
+// service describes the ECS service of a workload of sp.
+func service(g Gomega, sp *streamingv1alpha1.StreamProcessor, workload string) *etypes.Service {
+	out, err := suite.ecs.DescribeServices(context.Background(), &ecs.DescribeServicesInput{
+		Cluster: aws.String(suite.account.Cluster), Services: []string{serviceName(sp, workload)},
+	})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(out.Services).To(HaveLen(1), "service %s", serviceName(sp, workload))
+	return &out.Services[0]
+}
+
+// openShards returns the open shard count and status of sp's stream.
+func streamSummary(g Gomega, sp *streamingv1alpha1.StreamProcessor) (int32, string) {
+	out, err := suite.kinesis.DescribeStreamSummary(context.Background(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(streamName(sp))})
+	g.Expect(err).NotTo(HaveOccurred())
+	return aws.ToInt32(out.StreamDescriptionSummary.OpenShardCount), string(out.StreamDescriptionSummary.StreamStatus)
+}
+
+// eventReasons lists the reasons of the events about sp, oldest first.
+func eventReasons(g Gomega, sp *streamingv1alpha1.StreamProcessor) []string {
+	list := &eventsv1.EventList{}
+	g.Expect(suite.k8s.List(context.Background(), list, client.InNamespace(sp.Namespace))).To(Succeed())
+	var out []string
+	for _, e := range list.Items {
+		if e.Regarding.Name == sp.Name {
+			out = append(out, e.Reason)
+		}
+	}
+	return out
+}
+
+// eventNotes lists the notes of the events of a reason about sp.
+func eventNotes(g Gomega, sp *streamingv1alpha1.StreamProcessor, reason string) []string {
+	list := &eventsv1.EventList{}
+	g.Expect(suite.k8s.List(context.Background(), list, client.InNamespace(sp.Namespace))).To(Succeed())
+	var out []string
+	for _, e := range list.Items {
+		if e.Regarding.Name == sp.Name && e.Reason == reason {
+			out = append(out, e.Note)
+		}
+	}
+	return out
+}
+
+func findCondition(sp *streamingv1alpha1.StreamProcessor, ct string) *metav1.Condition {
+	return meta.FindStatusCondition(sp.Status.Conditions, ct)
+}
+
+// playFargateScheduler stands in for the part of ECS that moto lacks: moto
+// launches no tasks, and a new service reports 0 running and desiredCount
+// pending forever, until an UpdateService sets its desiredCount, which moto
+// takes as all tasks running at once. Every interval this loop "starts" the
+// pending tasks of every service in cluster that way — what Fargate does in
+// about a minute. It writes the desiredCount the service already has, so the
+// operator sees no change made outside it.
+func playFargateScheduler(ctx context.Context, e *ecs.Client, cluster string, interval time.Duration) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+		var arns []string
+		p := ecs.NewListServicesPaginator(e, &ecs.ListServicesInput{Cluster: aws.String(cluster)})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				break
+			}
+			arns = append(arns, page.ServiceArns...)
+		}
+		for len(arns) > 0 {
+			batch := arns[:min(10, len(arns))]
+			arns = arns[len(batch):]
+			out, err := e.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: batch})
+			if err != nil {
+				continue
+			}
+			for _, s := range out.Services {
+				if aws.ToString(s.Status) == "ACTIVE" && s.RunningCount != s.DesiredCount {
+					_, _ = e.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(cluster), Service: s.ServiceName, DesiredCount: aws.Int32(s.DesiredCount)})
+				}
+			}
+		}
+	}
+}
