@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -166,6 +167,25 @@ type Used struct {
 	NewestPoint      int64   `json:"newestPoint,omitempty"` // Unix seconds of the newest Kinesis datapoint
 }
 
+// Map renders the inputs as strings for status.lastDecision.inputs.
+func (u Used) Map() map[string]string {
+	f := func(v float64, prec int) string { return strconv.FormatFloat(v, 'f', prec, 64) }
+	m := map[string]string{
+		"incomingMiBPerSec":     f(u.BytesPerSec/MiB, 3),
+		"incomingRecordsPerSec": f(u.RecordsPerSec, 0),
+		"throttledPercent":      f(u.ThrottledPercent, 3),
+		"neededShards":          f(u.NeededShards, 2),
+		"iteratorAgeSeconds":    f(u.IteratorAgeSec, 1),
+		"producerCPUPercent":    f(u.ProducerCPU, 1),
+		"consumerCPUPercent":    f(u.ConsumerCPU, 1),
+		"reshardCallsLeftIn24h": strconv.Itoa(u.BudgetLeft),
+	}
+	if u.NewestPoint != 0 {
+		m["newestKinesisDatapoint"] = time.Unix(u.NewestPoint, 0).UTC().Format(time.RFC3339)
+	}
+	return m
+}
+
 // Decision is the outcome of one Decide call.
 type Decision struct {
 	Shards, ProducerTasks, ConsumerTasks int32
@@ -223,6 +243,8 @@ func ceil32(x float64) int32 {
 }
 
 // keepRecs drops recommendations older than window and appends the new one.
+// Passes within the same minute share one entry (the highest), so the
+// state stays small however often the reconciler runs.
 func keepRecs(prev []Rec, now time.Time, window time.Duration, n int32) []Rec {
 	cut := now.Add(-window).Unix()
 	out := make([]Rec, 0, len(prev)+1)
@@ -230,6 +252,10 @@ func keepRecs(prev []Rec, now time.Time, window time.Duration, n int32) []Rec {
 		if r.At > cut && r.At <= now.Unix() {
 			out = append(out, r)
 		}
+	}
+	if k := len(out) - 1; k >= 0 && out[k].At/60 == now.Unix()/60 {
+		out[k].N = max(out[k].N, n)
+		return out
 	}
 	return append(out, Rec{At: now.Unix(), N: n})
 }

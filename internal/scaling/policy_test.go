@@ -308,3 +308,30 @@ func TestStateSurvivesJSON(t *testing.T) {
 		t.Fatalf("DeepCopy is not a deep copy")
 	}
 }
+
+// TestStateStaysSmall: passes every 10 s (watch events, short intervals)
+// keep one entry per minute, and the windows still hold.
+func TestStateStaysSmall(t *testing.T) {
+	st := State{}
+	var d Decision
+	for k := range 6 * 60 { // an hour
+		now := now0.Add(time.Duration(k) * 10 * time.Second)
+		d, st = Decide(baseInputs(now, 15, 10), st, now)
+	}
+	if n := len(st.Shards); n > int(DefaultShardScaleDown/time.Minute)+1 {
+		t.Fatalf("%d shard recommendations kept for a %v window", n, DefaultShardScaleDown)
+	}
+	if n := len(st.ShardPeaks); n > 25 {
+		t.Fatalf("%d hourly peaks kept", n)
+	}
+	if n := len(st.Producer); n > int(DefaultTaskScaleDown/time.Minute)+1 {
+		t.Fatalf("%d producer recommendations kept", n)
+	}
+	if d.Shards != 15 {
+		t.Fatalf("steady load moved shards to %d", d.Shards)
+	}
+	m := d.Used.Map()
+	if m["neededShards"] == "" || m["reshardCallsLeftIn24h"] != "10" {
+		t.Fatalf("inputs map %v", m)
+	}
+}
