@@ -20,6 +20,13 @@ PIDS="${STATE}/pids"
 CP_PID="${PIDS}/control-plane.pid"
 CP_CHILDREN="${PIDS}/control-plane.children"
 
+# One local-up or local-down at a time per state directory.
+exec 9>"${STATE}/.lock"
+if command -v flock >/dev/null 2>&1 && ! flock -n 9; then
+  echo "$(basename "$0" .sh): waiting for another local-up/local-down on ${STATE}" >&2
+  flock 9
+fi
+
 log() { echo "local-down: $*" >&2; }
 
 cmdline() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true; }
@@ -54,11 +61,14 @@ fi
 if [[ -f "${CP_CHILDREN}" ]]; then
   children="${children} $(cat "${CP_CHILDREN}")"
 fi
-for pid in ${children}; do
-  if kill -0 "${pid}" 2>/dev/null && cmdline "${pid}" | grep -qE '(^|/)(etcd|kube-apiserver) '; then
-    log "stopping leftover $(basename "$(cmdline "${pid}" | cut -d' ' -f1)") (pid ${pid})"
-    stop_pid "${pid}" 10
-  fi
+# kube-apiserver first: with its etcd gone it hangs in graceful shutdown.
+for bin in kube-apiserver etcd; do
+  for pid in ${children}; do
+    if kill -0 "${pid}" 2>/dev/null && cmdline "${pid}" | grep -qE "(^|/)${bin} "; then
+      log "stopping leftover ${bin} (pid ${pid})"
+      stop_pid "${pid}" 15
+    fi
+  done
 done
 rm -f "${CP_CHILDREN}"
 

@@ -40,6 +40,13 @@ die() { log "ERROR: $*"; exit 1; }
 
 mkdir -p "${PIDS}" "${LOGS}"
 
+# One local-up or local-down at a time per state directory.
+exec 9>"${STATE}/.lock"
+if command -v flock >/dev/null 2>&1 && ! flock -n 9; then
+  echo "$(basename "$0" .sh): waiting for another local-up/local-down on ${STATE}" >&2
+  flock 9
+fi
+
 # is_runner PID: the process is alive and is our control-plane runner (not a
 # reused PID).
 is_runner() {
@@ -54,16 +61,18 @@ api_ready() {
 # without cleaning up; it checks each recorded PID's command line first.
 stop_orphans() {
   [[ -f "${CP_CHILDREN}" ]] || return 0
-  local pid
-  while read -r pid; do
-    [[ -n "${pid}" ]] || continue
-    if kill -0 "${pid}" 2>/dev/null && tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qE '(^|/)(etcd|kube-apiserver) '; then
-      log "stopping leftover control-plane process ${pid}"
-      kill "${pid}" 2>/dev/null || true
-      for _ in $(seq 1 50); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
-      kill -9 "${pid}" 2>/dev/null || true
-    fi
-  done <"${CP_CHILDREN}"
+  local bin pid
+  # kube-apiserver first: with its etcd gone it hangs in graceful shutdown.
+  for bin in kube-apiserver etcd; do
+    for pid in $(cat "${CP_CHILDREN}"); do
+      if kill -0 "${pid}" 2>/dev/null && tr '\0' ' ' <"/proc/${pid}/cmdline" 2>/dev/null | grep -qE "(^|/)${bin} "; then
+        log "stopping leftover ${bin} (pid ${pid})"
+        kill "${pid}" 2>/dev/null || true
+        for _ in $(seq 1 150); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "${pid}" 2>/dev/null || true
+      fi
+    done
+  done
   rm -f "${CP_CHILDREN}"
 }
 
