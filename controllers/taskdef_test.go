@@ -1,0 +1,190 @@
+package controllers
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	etypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+)
+
+func unitSample() *streamingv1alpha1.StreamProcessor {
+	return &streamingv1alpha1.StreamProcessor{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "clicks.v2"},
+		Spec: streamingv1alpha1.StreamProcessorSpec{
+			Stream: streamingv1alpha1.StreamSpec{MinShards: 1, MaxShards: 8},
+			ECS: streamingv1alpha1.ECSSpec{
+				Cluster: "c", Subnets: []string{"subnet-1"},
+				ExecutionRoleARN: "arn:aws:iam::123456789012:role/exec", TaskRoleARN: "arn:aws:iam::123456789012:role/task",
+			},
+			Producer: streamingv1alpha1.ProducerSpec{
+				WorkloadSpec:  streamingv1alpha1.WorkloadSpec{Image: "p:1", CPU: 512, Memory: 1024, MinTasks: 1, MaxTasks: 4, Env: []streamingv1alpha1.EnvVar{{Name: "LINGER", Value: "20ms"}}},
+				ContainerPort: 8080,
+			},
+			Consumer: streamingv1alpha1.ConsumerSpec{WorkloadSpec: streamingv1alpha1.WorkloadSpec{Image: "c:1", CPU: 256, Memory: 512, MinTasks: 1, MaxTasks: 4}},
+		},
+	}
+}
+
+// registered turns a desired task definition into what ECS would return for
+// it: same fields, environment in another order, defaults filled in.
+func registered(sp *streamingv1alpha1.StreamProcessor, w workload) *etypes.TaskDefinition {
+	in := taskDefinitionInput(sp, w)
+	c := in.ContainerDefinitions[0]
+	env := append([]etypes.KeyValuePair(nil), c.Environment...)
+	for i, j := 0, len(env)-1; i < j; i, j = i+1, j-1 {
+		env[i], env[j] = env[j], env[i]
+	}
+	c.Environment = env
+	c.Cpu = 0
+	c.LogConfiguration = nil
+	for i := range c.PortMappings {
+		c.PortMappings[i].Protocol = ""
+		c.PortMappings[i].HostPort = c.PortMappings[i].ContainerPort
+	}
+	return &etypes.TaskDefinition{
+		Family: in.Family, Cpu: in.Cpu, Memory: in.Memory, NetworkMode: in.NetworkMode,
+		RequiresCompatibilities: in.RequiresCompatibilities, ExecutionRoleArn: in.ExecutionRoleArn, TaskRoleArn: in.TaskRoleArn,
+		ContainerDefinitions: []etypes.ContainerDefinition{c}, Revision: 3, Status: etypes.TaskDefinitionStatusActive,
+		TaskDefinitionArn: aws.String("arn:aws:ecs:us-east-1:123456789012:task-definition/x:3"),
+	}
+}
+
+func TestTaskDefinitionInput(t *testing.T) {
+	sp := unitSample()
+	in := taskDefinitionInput(sp, producerWorkload(sp, "eu-west-1"))
+	if got := aws.ToString(in.Family); got != "team-clicks-v2-producer" {
+		t.Errorf("family = %q", got)
+	}
+	if got := aws.ToString(in.Family); strings.Contains(got, ".") {
+		t.Errorf("family %q contains '.', which ECS refuses", got)
+	}
+	env := map[string]string{}
+	for _, kv := range in.ContainerDefinitions[0].Environment {
+		env[aws.ToString(kv.Name)] = aws.ToString(kv.Value)
+	}
+	for k, v := range map[string]string{"STREAM_NAME": "team-clicks.v2", "AWS_REGION": "eu-west-1", "PORT": "8080", "LINGER": "20ms"} {
+		if env[k] != v {
+			t.Errorf("env %s = %q, want %q", k, env[k], v)
+		}
+	}
+	if aws.ToString(in.Cpu) != "512" || aws.ToString(in.Memory) != "1024" || in.NetworkMode != etypes.NetworkModeAwsvpc {
+		t.Errorf("cpu/memory/network = %s/%s/%s", aws.ToString(in.Cpu), aws.ToString(in.Memory), in.NetworkMode)
+	}
+	if pm := in.ContainerDefinitions[0].PortMappings; len(pm) != 1 || aws.ToInt32(pm[0].ContainerPort) != 8080 {
+		t.Errorf("port mappings = %+v", pm)
+	}
+	cin := taskDefinitionInput(sp, consumerWorkload(sp, "eu-west-1"))
+	if len(cin.ContainerDefinitions[0].PortMappings) != 0 {
+		t.Errorf("consumer has port mappings")
+	}
+}
+
+func TestTaskDefinitionDiff(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*streamingv1alpha1.StreamProcessor)
+		want   string // "" = no new revision
+	}{
+		{"unchanged", func(*streamingv1alpha1.StreamProcessor) {}, ""},
+		{"task counts do not matter", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Producer.MaxTasks = 9 }, ""},
+		{"image", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Producer.Image = "p:2" }, "image"},
+		{"cpu", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Producer.CPU = 1024 }, "cpu 512, want 1024"},
+		{"memory", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Producer.Memory = 2048 }, "memory 1024, want 2048"},
+		{"env value", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Producer.Env[0].Value = "50ms" }, "environment differs"},
+		{"env added", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Producer.Env = append(s.Spec.Producer.Env, streamingv1alpha1.EnvVar{Name: "X", Value: "1"})
+		}, "environment differs"},
+		{"port", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Producer.ContainerPort = 9090 }, "port mappings differ"},
+		{"task role", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.ECS.TaskRoleARN = "" }, "task role"},
+		{"execution role", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.ECS.ExecutionRoleARN = "arn:aws:iam::123456789012:role/other"
+		}, "execution role"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sp := unitSample()
+			have := registered(sp, producerWorkload(sp, "us-east-1"))
+			tt.change(sp)
+			got := taskDefinitionDiff(taskDefinitionInput(sp, producerWorkload(sp, "us-east-1")), have)
+			if (got == "") != (tt.want == "") || !strings.Contains(got, tt.want) {
+				t.Errorf("diff = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	if got := taskDefinitionDiff(taskDefinitionInput(unitSample(), producerWorkload(unitSample(), "r")), nil); got == "" {
+		t.Error("no registered task definition must need one")
+	}
+}
+
+func TestBoundedTargets(t *testing.T) {
+	tests := []struct {
+		name                         string
+		open, prodTarget, consTarget int32
+		hasServices, paused          bool
+		prodDesired                  int32
+		min, max                     int32
+		want                         Targets
+	}{
+		{name: "new pipeline starts at the minimums", open: 1, min: 1, max: 8, want: Targets{1, 1, 1}},
+		{name: "raise to minShards", open: 1, min: 20, max: 32, hasServices: true, prodTarget: 2, consTarget: 2, want: Targets{20, 2, 2}},
+		{name: "hand reshard within bounds kept", open: 5, min: 1, max: 8, hasServices: true, prodTarget: 1, consTarget: 1, want: Targets{5, 1, 1}},
+		{name: "above max comes down", open: 12, min: 1, max: 8, hasServices: true, prodTarget: 1, consTarget: 1, want: Targets{8, 1, 1}},
+		{name: "task target kept, not the hand-edited desired count", open: 2, min: 1, max: 8, hasServices: true, prodTarget: 3, prodDesired: 7, consTarget: 1, want: Targets{2, 3, 1}},
+		{name: "paused takes the current counts", open: 3, min: 8, max: 16, hasServices: true, prodTarget: 3, prodDesired: 7, consTarget: 1, paused: true, want: Targets{3, 7, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sp := unitSample()
+			sp.Spec.Stream.MinShards, sp.Spec.Stream.MaxShards = tt.min, tt.max
+			sp.Spec.Scaling.Paused = tt.paused
+			sp.Status.Stream.OpenShards = tt.open
+			sp.Status.Producer.TargetTasks, sp.Status.Consumer.TargetTasks = tt.prodTarget, tt.consTarget
+			sp.Status.Producer.DesiredTasks = tt.prodDesired
+			if tt.hasServices {
+				sp.Status.Producer.ServiceARN, sp.Status.Consumer.ServiceARN = "arn:p", "arn:c"
+			}
+			got, reason := boundedTargets(sp)
+			if got != tt.want {
+				t.Errorf("targets = %+v, want %+v (%s)", got, tt.want, reason)
+			}
+			if reason == "" {
+				t.Error("no reason given")
+			}
+		})
+	}
+}
+
+func TestSameKMSKey(t *testing.T) {
+	tests := []struct {
+		have, want string
+		same       bool
+	}{
+		{"alias/aws/kinesis", "alias/aws/kinesis", true},
+		{"arn:aws:kms:us-east-1:123456789012:alias/aws/kinesis", "alias/aws/kinesis", true},
+		{"arn:aws:kms:us-east-1:123456789012:key/abc", "alias/aws/kinesis", false},
+		{"", "alias/aws/kinesis", false},
+	}
+	for _, tt := range tests {
+		if got := sameKMSKey(tt.have, tt.want); got != tt.same {
+			t.Errorf("sameKMSKey(%q, %q) = %v", tt.have, tt.want, got)
+		}
+	}
+}
+
+func TestServiceNames(t *testing.T) {
+	sp := unitSample()
+	if got := streamName(sp); got != "team-clicks.v2" {
+		t.Errorf("stream name = %q", got)
+	}
+	if got := serviceName(sp, producer); got != "team-clicks-v2-producer" {
+		t.Errorf("service name = %q", got)
+	}
+	sp.Spec.Stream.Name = "explicit"
+	if got := applicationName(sp); got != "explicit-consumer" {
+		t.Errorf("application name = %q", got)
+	}
+}

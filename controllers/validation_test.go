@@ -1,0 +1,92 @@
+package controllers
+
+import (
+	"context"
+	"testing"
+
+	. "github.com/onsi/gomega"
+
+	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+)
+
+// TestAPIServerRefusesInvalidSpecs creates invalid StreamProcessors against
+// the real API server with the generated CRD: each must be refused with a
+// message that names the field and says what to fix.
+func TestAPIServerRefusesInvalidSpecs(t *testing.T) {
+	requireSuite(t)
+	ns := newNamespace(t)
+	tests := []struct {
+		name   string
+		change func(*streamingv1alpha1.StreamProcessor)
+		want   string
+	}{
+		{"min shards above max", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Stream.MinShards, s.Spec.Stream.MaxShards = 8, 4 },
+			"stream.minShards must be less than or equal to stream.maxShards"},
+		{"too many shards", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Stream.MaxShards = 10001 },
+			"spec.stream.maxShards: Invalid value: 10001: spec.stream.maxShards in body should be less than or equal to 10000"},
+		{"zero shards", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Stream.MinShards = -1 },
+			"spec.stream.minShards in body should be greater than or equal to 1"},
+		{"negative tasks", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Consumer.MinTasks = -1 },
+			"spec.consumer.minTasks in body should be greater than or equal to 0"},
+		{"producer min above max", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Producer.MinTasks, s.Spec.Producer.MaxTasks = 5, 2 },
+			"producer.minTasks must be less than or equal to producer.maxTasks"},
+		{"consumer min above max", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Consumer.MinTasks, s.Spec.Consumer.MaxTasks = 5, 2 },
+			"consumer.minTasks must be less than or equal to consumer.maxTasks"},
+		{"missing image", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Producer.Image = "" },
+			"spec.producer.image"},
+		{"missing cluster", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.ECS.Cluster = "" },
+			"spec.ecs.cluster"},
+		{"no subnets", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.ECS.Subnets = nil },
+			"spec.ecs.subnets: Required value"},
+		{"malformed subnet", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.ECS.Subnets = []string{"10.0.0.0/24"} },
+			"spec.ecs.subnets[0] in body should match '^subnet-[0-9a-f]+$'"},
+		{"memory not a Fargate size", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Consumer.CPU, s.Spec.Consumer.Memory = 256, 4096 },
+			"consumer.memory is not a Fargate size for consumer.cpu"},
+		{"cpu not a Fargate size", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Producer.CPU = 300 },
+			"spec.producer.cpu: Unsupported value: 300"},
+		{"reserved env", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Producer.Env = []streamingv1alpha1.EnvVar{{Name: "STREAM_NAME", Value: "other"}}
+		}, "STREAM_NAME, APPLICATION_NAME and AWS_REGION are set by the operator"},
+		{"bad stream name", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Stream.Name = "has space" },
+			"spec.stream.name in body should match"},
+		{"retention below a day", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Stream.RetentionHours = 12 },
+			"spec.stream.retentionHours in body should be greater than or equal to 24"},
+		{"bad deletion policy", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Stream.DeletionPolicy = "Orphan" },
+			`spec.stream.deletionPolicy: Unsupported value: "Orphan": supported values: "Retain", "Delete"`},
+		{"bad role ARN", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.ECS.TaskRoleARN = "task-role" },
+			"spec.ecs.taskRoleArn in body should match"},
+		{"long name without stream name", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Name = "a123456789b123456789c123456789d123456789e123456789f123456789g12345"
+			s.Spec.Stream.Name = ""
+		}, "set spec.stream.name or use a metadata.name of at most 64 characters"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := NewWithT(t)
+			sp := sample(ns, "invalid")
+			tt.change(sp)
+			err := suite.k8s.Create(context.Background(), sp)
+			g.Expect(err).To(HaveOccurred(), "the API server accepted an invalid spec")
+			g.Expect(err.Error()).To(ContainSubstring(tt.want))
+		})
+	}
+}
+
+func TestStreamNameIsImmutable(t *testing.T) {
+	requireSuite(t)
+	g := NewWithT(t)
+	sp := sample(newNamespace(t), "immutable")
+	g.Expect(suite.k8s.Create(context.Background(), sp)).To(Succeed())
+	sp.Spec.Stream.Name = "renamed"
+	err := suite.k8s.Update(context.Background(), sp)
+	g.Expect(err).To(HaveOccurred())
+	g.Expect(err.Error()).To(ContainSubstring("stream.name is immutable"))
+
+	// Defaults are applied by the API server.
+	got := get(g, sp)
+	g.Expect(got.Spec.Stream.TargetUtilizationPercent).To(Equal(int32(70)))
+	g.Expect(got.Spec.Stream.Encryption.KMSKeyID).To(Equal("alias/aws/kinesis"))
+	g.Expect(got.Spec.Producer.ContainerPort).To(Equal(int32(8080)))
+	g.Expect(got.Spec.Consumer.MaxIteratorAgeSeconds).To(Equal(int32(60)))
+	g.Expect(suite.k8s.Delete(context.Background(), got)).To(Succeed())
+}
