@@ -54,6 +54,11 @@ type StreamMetrics struct {
 	IncomingRecords []Point // IncomingRecords, Sum
 	WriteThrottled  []Point // WriteProvisionedThroughputExceeded, Sum (records)
 	IteratorAgeMs   []Point // GetRecords.IteratorAgeMilliseconds, Maximum
+	// IngestBytes (optional) is the producer's own count of bytes accepted
+	// from clients (StreamProcessor/Producer IngestBytes, Sum per minute over
+	// all tasks). It is the demand before Kinesis throttling, so when it is
+	// higher than IncomingBytes it is what the shards must carry.
+	IngestBytes []Point
 }
 
 // StreamConfig comes from spec.stream.
@@ -80,6 +85,10 @@ type TaskConfig struct {
 	// MaxIteratorAgeSeconds (consumer only): the iterator age the consumer
 	// must stay under; 0 disables the iterator-age rule.
 	MaxIteratorAgeSeconds float64
+	// TargetRequestsPerTask (optional, producer): requests per second one
+	// task should serve; with TaskObservation.Requests it adds the HPA rule
+	// on request rate, and the higher of the CPU and rate answers wins.
+	TargetRequestsPerTask float64
 	// ScaleDownStabilization (DefaultTaskScaleDown when zero) and
 	// ScaleUpStabilization (none when zero) as in the HPA's behavior.
 	ScaleDownStabilization, ScaleUpStabilization time.Duration
@@ -89,6 +98,9 @@ type TaskConfig struct {
 type TaskObservation struct {
 	Desired, Running int32
 	CPUPercent       []Point // AWS/ECS CPUUtilization, Average per minute
+	// Requests (optional) are the requests served per minute by all tasks
+	// (Sum), e.g. the producer's StreamProcessor/Producer IngestRecords.
+	Requests []Point
 }
 
 // Defaults used when a config field is zero.
@@ -280,6 +292,7 @@ func minRec(recs []Rec) int32 {
 type minuteLoad struct {
 	at                     time.Time
 	bytes, recs, throttled float64 // per second
+	ingest                 float64 // producer's ingest bytes per second, 0 if unknown
 	complete               bool
 }
 
@@ -309,6 +322,11 @@ func loads(m StreamMetrics, now time.Time) []minuteLoad {
 			l.throttled = p.Value / 60
 		}
 	}
+	for _, p := range m.IngestBytes {
+		if l := byMin[p.Time.Unix()]; l != nil && p.Value >= 0 {
+			l.ingest = p.Value / 60
+		}
+	}
 	out := make([]minuteLoad, 0, len(byMin))
 	for _, l := range byMin {
 		out = append(out, *l)
@@ -327,6 +345,11 @@ func shardsFor(l minuteLoad, u float64) (need, bytes, recs float64) {
 			bytes *= (recs + l.throttled) / recs
 		}
 		recs += l.throttled
+	}
+	if l.ingest > bytes && bytes > 0 {
+		// The producer took more than Kinesis shows: scale records alike.
+		recs *= l.ingest / bytes
+		bytes = l.ingest
 	}
 	need = max(bytes/(ShardWriteBytesPerSec*u), recs/(ShardWriteRecordsPerSec*u))
 	return need, bytes, recs
@@ -592,11 +615,29 @@ func hpa(cfg TaskConfig, obs TaskObservation, now time.Time) (int32, float64, bo
 	if cur < 1 {
 		return obs.Desired, cpu, true
 	}
-	ratio := cpu / target
-	if math.Abs(ratio-1) <= TaskTolerance {
-		return obs.Desired, cpu, true
+	rec := obs.Desired
+	if ratio := cpu / target; math.Abs(ratio-1) > TaskTolerance {
+		rec = ceil32(float64(cur) * ratio)
 	}
-	return ceil32(float64(cur) * ratio), cpu, true
+	// The HPA rule on request rate, when published: total rate ÷ target
+	// per task is the same as current × (per-task rate ÷ target).
+	if cfg.TargetRequestsPerTask > 0 {
+		var done []Point
+		for _, p := range obs.Requests {
+			if isComplete(p.Time, now) {
+				done = append(done, p)
+			}
+		}
+		if perMin, ok := latest(done, now, CompleteAfter+3*time.Minute); ok {
+			perTask := perMin / 60 / float64(cur)
+			if ratio := perTask / cfg.TargetRequestsPerTask; math.Abs(ratio-1) > TaskTolerance {
+				rec = max(rec, ceil32(float64(cur)*ratio))
+			} else {
+				rec = max(rec, obs.Desired)
+			}
+		}
+	}
+	return rec, cpu, true
 }
 
 // stabilize picks the HPA-style stabilized value: up to the lowest

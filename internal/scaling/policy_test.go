@@ -335,3 +335,36 @@ func TestStateStaysSmall(t *testing.T) {
 		t.Fatalf("inputs map %v", m)
 	}
 }
+
+// TestDecideProducerMetrics: the producer's own metrics feed the policy —
+// its ingest bytes raise the shard need when Kinesis shows less (writes
+// refused), and its request rate adds the HPA rule on rate.
+func TestDecideProducerMetrics(t *testing.T) {
+	in := baseInputs(now0, 15, 10)
+	in.Metrics.IngestBytes = series(now0, 14, 20*MiB*60) // clients sent 20 MiB/s
+	if d, _ := Decide(in, State{}, now0); d.Shards != 30 {
+		t.Errorf("with 20 MiB/s ingested: shards %d, want 30 (%s)", d.Shards, d.ShardReason)
+	}
+	in.Metrics.IngestBytes = series(now0, 14, 5*MiB*60) // lower than Kinesis: ignored
+	if d, _ := Decide(in, State{}, now0); d.Shards != 15 {
+		t.Errorf("with 5 MiB/s ingested: shards %d, want 15", d.Shards)
+	}
+
+	tests := []struct {
+		name     string
+		cpu, rps float64
+		want     int32
+	}{
+		{"rate over target wins over quiet CPU", 30, 4 * 3000, 6},
+		{"rate within tolerance holds against a CPU scale-down", 20, 4 * 2100, 4},
+		{"CPU over target wins over a quiet rate", 130, 4 * 500, 8},
+	}
+	for _, tt := range tests {
+		in := baseInputs(now0, 15, 10)
+		in.Producer.TargetRequestsPerTask = 2000
+		in.ProducerTasks = TaskObservation{Desired: 4, Running: 4, CPUPercent: series(now0, 14, tt.cpu), Requests: series(now0, 14, tt.rps*60)}
+		if d, _ := Decide(in, State{}, now0); d.ProducerTasks != tt.want {
+			t.Errorf("%s: producer %d (%s), want %d", tt.name, d.ProducerTasks, d.ProducerReason, tt.want)
+		}
+	}
+}

@@ -162,9 +162,11 @@ func unit(seed uint64, k int, salt uint64) float64 {
 // minuteMetrics is what CloudWatch holds for one minute.
 type minuteMetrics struct {
 	bytes, recs, throttled, ageMs, prodCPU, consCPU float64
+	ingest                                          float64 // producer's IngestBytes
 }
 
-// cloudWatch models publication: minute k appears lag(k) ∈ {1,2,3} minutes
+// cloudWatch models publication (the producer's custom IngestBytes alike):
+// minute k appears lag(k) ∈ {1,2,3} minutes
 // after it ends; while younger than 3 minutes its Sum and Maximum values are
 // only a fraction of the final ones.
 type cloudWatch struct {
@@ -198,6 +200,7 @@ func (cw *cloudWatch) view(m int) (scaling.StreamMetrics, []scaling.Point, []sca
 		s.IncomingRecords = append(s.IncomingRecords, scaling.Point{Time: t, Value: d.recs * f})
 		s.WriteThrottled = append(s.WriteThrottled, scaling.Point{Time: t, Value: d.throttled * f})
 		s.IteratorAgeMs = append(s.IteratorAgeMs, scaling.Point{Time: t, Value: d.ageMs * f})
+		s.IngestBytes = append(s.IngestBytes, scaling.Point{Time: t, Value: d.ingest * f})
 		pc = append(pc, scaling.Point{Time: t, Value: d.prodCPU})
 		cc = append(cc, scaling.Point{Time: t, Value: d.consCPU})
 	}
@@ -330,7 +333,7 @@ func Run(cfg Config, t Trace, c Controller) Result {
 		ages = append(ages, ageSec)
 
 		cw.data[m] = minuteMetrics{bytes: acc.Bytes * 60, recs: acc.Records * 60, throttled: thr * 60,
-			ageMs: ageSec * 1000, prodCPU: pcpu, consCPU: ccpu}
+			ageMs: ageSec * 1000, prodCPU: pcpu, consCPU: ccpu, ingest: in.Bytes * 60}
 		res.ShardHours += float64(billed) / 60
 		res.TaskHours += float64(prod.running+int32(len(prod.starting))+cons.running+int32(len(cons.starting))) / 60
 
