@@ -360,11 +360,12 @@ func shardsFor(l minuteLoad, u float64) (need, bytes, recs float64) {
 // or uneven keys that the average does not show.
 const throttleMargin = 0.10
 
-// keepPeaks records n in the bucket of the current hour and drops buckets
-// older than ReshardWindow.
+// keepPeaks records n in the bucket of the current hour and keeps the
+// buckets of the last 25 hours (the day's peak, and the same and the next
+// hour yesterday).
 func keepPeaks(prev []Rec, now time.Time, n int32) []Rec {
 	hour := now.Truncate(time.Hour).Unix()
-	cut := now.Add(-ReshardWindow).Unix()
+	cut := now.Truncate(time.Hour).Add(-25 * time.Hour).Unix()
 	out := make([]Rec, 0, len(prev)+1)
 	for _, r := range prev {
 		if r.At > cut && r.At < hour {
@@ -493,7 +494,12 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	rec := clamp32(max(ceil32(downNeed), ceil32(upNeed)), lo, hi)
 	recs := keepRecs(prev, now, window, rec)
 	peaks := keepPeaks(prevPeaks, now, rec)
-	peak := maxRec(peaks)
+	var peak int32
+	for _, r := range peaks {
+		if r.At > now.Add(-ReshardWindow).Unix()-3600 {
+			peak = max(peak, r.N)
+		}
+	}
 	want := clamp32(ceil32(upNeed), lo, hi)
 
 	switch {
@@ -531,6 +537,26 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	}
 	if oldest := recs[0].At; now.Unix()-oldest < int64(window/time.Second)*3/4 {
 		return open, fmt.Sprintf("holding at %d: less than a stabilization window (%v) of data since start", open, window), recs, peaks
+	}
+	// Daily traffic often repeats. When this hour so far looks like the
+	// same hour yesterday (within a factor of 1.5), do not go below what the
+	// coming hour needed yesterday, scaled to today's level.
+	hour := now.Truncate(time.Hour)
+	var yCur, yNext, today int32
+	for _, r := range peaks {
+		switch r.At {
+		case hour.Add(-24 * time.Hour).Unix():
+			yCur = r.N
+		case hour.Add(-23 * time.Hour).Unix():
+			yNext = r.N
+		case hour.Unix():
+			today = r.N
+		}
+	}
+	if yCur > 0 && yNext > 0 {
+		if ratio := float64(today) / float64(yCur); ratio >= 2.0/3 && ratio <= 1.5 {
+			floor = max(floor, ceil32(float64(yNext)*ratio))
+		}
 	}
 	if calls := PruneHistory(in.ReshardHistory, now); len(calls) > 0 && now.Sub(calls[len(calls)-1]) < window {
 		// A reshard (often up, rounded past the need) just happened; give it

@@ -321,7 +321,7 @@ func TestStateStaysSmall(t *testing.T) {
 	if n := len(st.Shards); n > int(DefaultShardScaleDown/time.Minute)+1 {
 		t.Fatalf("%d shard recommendations kept for a %v window", n, DefaultShardScaleDown)
 	}
-	if n := len(st.ShardPeaks); n > 25 {
+	if n := len(st.ShardPeaks); n > 26 {
 		t.Fatalf("%d hourly peaks kept", n)
 	}
 	if n := len(st.Producer); n > int(DefaultTaskScaleDown/time.Minute)+1 {
@@ -365,6 +365,35 @@ func TestDecideProducerMetrics(t *testing.T) {
 		in.ProducerTasks = TaskObservation{Desired: 4, Running: 4, CPUPercent: series(now0, 14, tt.cpu), Requests: series(now0, 14, tt.rps*60)}
 		if d, _ := Decide(in, State{}, now0); d.ProducerTasks != tt.want {
 			t.Errorf("%s: producer %d (%s), want %d", tt.name, d.ProducerTasks, d.ProducerReason, tt.want)
+		}
+	}
+}
+
+// TestDecideYesterdayFloor: when this hour looks like the same hour
+// yesterday, a scale-down stops at what the coming hour needed yesterday;
+// when it does not, yesterday is no evidence.
+func TestDecideYesterdayFloor(t *testing.T) {
+	now := now0.Add(30 * time.Minute) // 12:30
+	hour := now.Truncate(time.Hour)
+	for _, tt := range []struct {
+		name     string
+		yCur     int32
+		wantHold bool
+	}{
+		{"same as yesterday: hold for the coming peak", 15, true},
+		{"unlike yesterday: scale down", 60, false},
+	} {
+		st := State{ShardPeaks: []Rec{
+			{At: hour.Add(-24 * time.Hour).Unix(), N: tt.yCur},
+			{At: hour.Add(-23 * time.Hour).Unix(), N: 60},
+		}}
+		for m := range 20 {
+			at := now.Add(time.Duration(m-20) * time.Minute)
+			_, st = Decide(baseInputs(at, 60, 10), st, at) // 10 MiB/s = 15 shards on 60 open
+		}
+		d, _ := Decide(baseInputs(now, 60, 10), st, now)
+		if held := d.Shards == 60; held != tt.wantHold {
+			t.Errorf("%s: shards %d (%s), want hold=%v", tt.name, d.Shards, d.ShardReason, tt.wantHold)
 		}
 	}
 }
