@@ -129,7 +129,7 @@ func (h *Handler) reply(w http.ResponseWriter, path string, code int, body []byt
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(code)
 	w.Write(body)
-	h.metrics.requests.WithLabelValues(path, strconv.Itoa(code)).Inc()
+	h.metrics.request(path, code).Inc()
 }
 
 type errorBody struct {
@@ -227,9 +227,13 @@ func parseContentType(ct string, batch bool) (ndjson, ok bool) {
 // ackMode reads ?ack= or the X-Ack header: "durable" (default) or "async".
 func ackMode(r *http.Request) (async bool, err error) {
 	v := r.Header.Get("X-Ack")
-	if r.URL.RawQuery != "" {
-		if q := r.URL.Query().Get("ack"); q != "" {
-			v = q
+	switch q := r.URL.RawQuery; q {
+	case "":
+	case "ack=async":
+		v = "async"
+	default:
+		if a := r.URL.Query().Get("ack"); a != "" {
+			v = a
 		}
 	}
 	switch v {
@@ -252,6 +256,9 @@ type recordIn struct {
 // is stored as its compact JSON text. It returns a rejection reason
 // ("invalid", "too_large") and message on failure.
 func parseRecord(raw []byte) (Record, string, string) {
+	if data, pk, hasPK, ok := parseSimpleRecord(raw); ok {
+		return checkRecord(data, pk, hasPK)
+	}
 	var in recordIn
 	if err := json.Unmarshal(raw, &in); err != nil {
 		return Record{}, "invalid", "malformed JSON: " + err.Error()
@@ -283,6 +290,13 @@ func parseRecord(raw []byte) (Record, string, string) {
 	var pk string
 	if in.PartitionKey != nil {
 		pk = *in.PartitionKey
+	}
+	return checkRecord(data, pk, in.PartitionKey != nil)
+}
+
+// checkRecord validates the partition key (or draws a random one) and the size.
+func checkRecord(data []byte, pk string, hasPK bool) (Record, string, string) {
+	if hasPK {
 		if pk == "" {
 			return Record{}, "invalid", `"partitionKey" must not be empty`
 		}
@@ -292,10 +306,11 @@ func parseRecord(raw []byte) (Record, string, string) {
 	} else {
 		pk = randomKey()
 	}
+	rec := Record{PartitionKey: pk, Data: data, Unordered: !hasPK}
 	if len(data)+len(pk) > kpl.MaxRecordSize {
 		return Record{}, "too_large", fmt.Sprintf("record of %d bytes (data plus partition key) exceeds the Kinesis limit of %d", len(data)+len(pk), kpl.MaxRecordSize)
 	}
-	return Record{PartitionKey: pk, Data: data}, "", ""
+	return rec, "", ""
 }
 
 // randomKey returns a random UUID v4 text, as the seed producer used.
@@ -349,17 +364,24 @@ func (h *Handler) ingestOne(w http.ResponseWriter, r *http.Request, body []byte,
 	if !h.enqueue(w, "/", []Record{rec}, t) {
 		return
 	}
+	b := make([]byte, 0, 160)
 	if async {
-		b, _ := json.Marshal(oneResult{Status: "accepted", PartitionKey: rec.PartitionKey})
-		h.reply(w, "/", http.StatusAccepted, b)
+		b = append(b, `{"status":"accepted","partitionKey":`...)
+		b = appendJSONString(b, rec.PartitionKey)
+		h.reply(w, "/", http.StatusAccepted, append(b, '}'))
 		return
 	}
 	if !h.await(w, r, "/", t) {
 		return
 	}
 	a := t.Acks()[0]
-	b, _ := json.Marshal(oneResult{Status: "ok", PartitionKey: rec.PartitionKey, ShardID: a.ShardID, SequenceNumber: a.SequenceNumber})
-	h.reply(w, "/", http.StatusOK, b)
+	b = append(b, `{"status":"ok","partitionKey":`...)
+	b = appendJSONString(b, rec.PartitionKey)
+	b = append(b, `,"shardId":`...)
+	b = appendJSONString(b, a.ShardID)
+	b = append(b, `,"sequenceNumber":`...)
+	b = appendJSONString(b, a.SequenceNumber)
+	h.reply(w, "/", http.StatusOK, append(b, '}'))
 }
 
 // enqueue buffers recs or answers 429/503; it reports whether it buffered.

@@ -1,6 +1,9 @@
 package producer
 
 import (
+	"strconv"
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -27,6 +30,25 @@ type Metrics struct {
 	shardMapRefreshes           *prometheus.CounterVec
 	shardMismatches             prometheus.Counter
 	cloudWatchPublishes         *prometheus.CounterVec
+
+	requestCounters sync.Map // path and code → prometheus.Counter
+}
+
+type requestKey struct {
+	path string
+	code int
+}
+
+// request returns the request counter of path and code, cached: the label
+// lookup is measurable per request.
+func (m *Metrics) request(path string, code int) prometheus.Counter {
+	k := requestKey{path, code}
+	if c, ok := m.requestCounters.Load(k); ok {
+		return c.(prometheus.Counter)
+	}
+	c := m.requests.WithLabelValues(path, strconv.Itoa(code))
+	m.requestCounters.Store(k, c)
+	return c
 }
 
 // NewMetrics creates and registers the metrics, plus the Go and process

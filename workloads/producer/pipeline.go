@@ -25,8 +25,14 @@ const (
 	// that the buffer bound also bounds memory for tiny records.
 	entryOverhead = 128
 	callTimeout   = 30 * time.Second
-	backoffBase   = 100 * time.Millisecond
-	backoffCap    = 5 * time.Second
+	// lanesPerShard: lane 0 carries records with a caller-chosen partition key
+	// (ordered), lane 1 those with a generated random key (no order to keep).
+	lanesPerShard = 2
+	// unorderedInflight bounds the Kinesis records in flight per shard in the
+	// unordered lane; the ordered lane has exactly one.
+	unorderedInflight = 4
+	backoffBase       = 100 * time.Millisecond
+	backoffCap        = 5 * time.Second
 )
 
 // Errors returned by Pipeline.Enqueue.
@@ -47,6 +53,10 @@ type KinesisAPI interface {
 type Record struct {
 	PartitionKey string
 	Data         []byte
+	// Unordered marks a record whose key was generated, not chosen by the
+	// caller: no order among such records is promised, so they may travel in
+	// several Kinesis records in flight to the same shard at once.
+	Unordered bool
 }
 
 // Ack is where Kinesis stored a user record. Records aggregated together share
@@ -89,6 +99,16 @@ type entry struct {
 	hash hashKey
 	t    *Ticket // nil for fire-and-forget records
 	idx  int32
+	// unordered: see Record.Unordered.
+	unordered bool
+}
+
+// lane returns the lane index of the entry on shard s.
+func (e *entry) lane(s int) int {
+	if e.unordered {
+		return s*lanesPerShard + 1
+	}
+	return s * lanesPerShard
 }
 
 func (e *entry) cost() int64 { return int64(len(e.pk) + len(e.data) + entryOverhead) }
@@ -102,17 +122,19 @@ type kRecord struct {
 	entries []entry
 }
 
-// shardState is the dispatcher's view of one shard; only the dispatcher
-// goroutine touches it.
+// shardState is the dispatcher's view of one lane of a shard; only the
+// dispatcher goroutine touches it.
 type shardState struct {
-	id         string
-	carry      []entry // taken from pending, not yet sent; older than pending
-	carryBytes int
-	carrySince time.Time
-	retry      *kRecord // failed Kinesis record that must go before anything else
-	attempts   int
-	notBefore  time.Time
-	inflight   bool
+	id           string // shard id
+	maxInflight  int
+	carry        []entry // taken from pending, not yet sent; older than pending
+	carryBytes   int
+	carrySince   time.Time
+	carryDurable int        // entries in carry someone waits for
+	retries      []*kRecord // failed Kinesis records; they go before anything newer
+	attempts     int
+	notBefore    time.Time
+	inflight     int
 }
 
 type callResult struct {
@@ -125,10 +147,18 @@ type callResult struct {
 // Pipeline buffers user records, groups them by the shard their partition key
 // hashes to, aggregates them in the KPL format and writes them with PutRecords.
 //
-// Ordering: each shard has at most one Kinesis record in flight, and a failed
-// one is retried before anything newer for that shard is sent, so records with
-// the same partition key reach the stream in Enqueue order (across reshards
-// too: new shards start only after everything of the old map is settled).
+// Ordering: for records with a caller-chosen key, each shard has at most one
+// Kinesis record in flight, and a failed one is retried before anything newer
+// for that shard is sent, so records with the same partition key reach the
+// stream in Enqueue order (across reshards too: new shards start only after
+// everything of the old map is settled). Records with generated keys
+// (Unordered) use a second lane per shard with up to unorderedInflight Kinesis
+// records in flight.
+//
+// Batching: a lane sends when its oldest record has waited Linger, when it
+// holds a full Kinesis record, or at once while draining. A lane with a call in
+// flight sends more only for records someone waits for (durable) — async
+// records wait for the call to return, which makes aggregates large.
 // Memory: Enqueue fails with ErrBufferFull beyond MaxBufferBytes. Records are
 // retried until written or the process exits; none is dropped on an error.
 type Pipeline struct {
@@ -148,11 +178,12 @@ type Pipeline struct {
 	draining    atomic.Bool
 	closed      atomic.Bool
 
-	mu           sync.Mutex // guards the fields below, shared with Enqueue
-	smap         *shardMap
-	pending      [][]entry
-	pendingBytes []int
-	pendingSince []time.Time
+	mu             sync.Mutex // guards the fields below, shared with Enqueue
+	smap           *shardMap
+	pending        [][]entry // by lane
+	pendingBytes   []int
+	pendingSince   []time.Time
+	pendingDurable []int
 
 	// dispatcher-owned
 	states        []*shardState
@@ -209,7 +240,7 @@ func (p *Pipeline) Enqueue(recs []Record, t *Ticket) error {
 	es := make([]entry, len(recs))
 	var cost int64
 	for i, r := range recs {
-		es[i] = entry{pk: r.PartitionKey, data: r.Data, hash: partitionHash(r.PartitionKey), t: t, idx: int32(i)}
+		es[i] = entry{pk: r.PartitionKey, data: r.Data, hash: partitionHash(r.PartitionKey), t: t, idx: int32(i), unordered: r.Unordered}
 		cost += es[i].cost()
 	}
 	if p.buffered.Add(cost) > p.maxBuf {
@@ -221,10 +252,16 @@ func (p *Pipeline) Enqueue(recs []Record, t *Ticket) error {
 	wake := false
 	p.mu.Lock()
 	for _, e := range es {
-		s := p.smap.lookup(e.hash)
+		s := e.lane(p.smap.lookup(e.hash))
 		if len(p.pending[s]) == 0 {
 			p.pendingSince[s] = now
 			wake = true
+		}
+		if e.t != nil {
+			if p.pendingDurable[s] == 0 {
+				wake = true
+			}
+			p.pendingDurable[s]++
 		}
 		before := p.pendingBytes[s]
 		p.pending[s] = append(p.pending[s], e)
@@ -389,24 +426,31 @@ func (p *Pipeline) installMap(m *shardMap) {
 		all = append(all, p.states[i].carry...)
 		all = append(all, p.pending[i]...)
 	}
-	n := len(m.shards)
+	n := len(m.shards) * lanesPerShard
 	p.smap = m
 	p.pending = make([][]entry, n)
 	p.pendingBytes = make([]int, n)
 	p.pendingSince = make([]time.Time, n)
+	p.pendingDurable = make([]int, n)
 	p.states = make([]*shardState, n)
-	for i, s := range m.shards {
-		p.states[i] = &shardState{id: s.id}
+	for i := range p.states {
+		p.states[i] = &shardState{id: m.shards[i/lanesPerShard].id, maxInflight: 1}
+		if i%lanesPerShard == 1 {
+			p.states[i].maxInflight = unorderedInflight
+		}
 	}
 	for _, e := range all {
-		s := m.lookup(e.hash)
+		s := e.lane(m.lookup(e.hash))
 		if len(p.pending[s]) == 0 {
 			p.pendingSince[s] = now
+		}
+		if e.t != nil {
+			p.pendingDurable[s]++
 		}
 		p.pending[s] = append(p.pending[s], e)
 		p.pendingBytes[s] += len(e.pk) + len(e.data)
 	}
-	p.metrics.shards.Set(float64(n))
+	p.metrics.shards.Set(float64(len(m.shards)))
 }
 
 // dispatch starts PutRecords calls for every shard that is due and returns when
@@ -430,14 +474,14 @@ func (p *Pipeline) dispatch(now time.Time) time.Time {
 	for k := 0; k < n; k++ {
 		i := (p.rr + k) % n
 		st := p.states[i]
-		if st.inflight {
+		if st.inflight >= st.maxInflight {
 			continue
 		}
 		if now.Before(st.notBefore) {
 			later(st.notBefore)
 			continue
 		}
-		if st.retry != nil {
+		if len(st.retries) > 0 {
 			due = append(due, i)
 			continue
 		}
@@ -448,8 +492,14 @@ func (p *Pipeline) dispatch(now time.Time) time.Time {
 		if len(st.carry) == 0 {
 			since = p.pendingSince[i]
 		}
-		if !draining && now.Sub(since) < p.linger && st.carryBytes+p.pendingBytes[i] < kpl.MaxRecordSize {
-			later(since.Add(p.linger))
+		// While a call of this lane is in flight, only waiting callers justify
+		// another one before it returns.
+		lingering := st.inflight == 0 || st.carryDurable+p.pendingDurable[i] > 0
+		full := st.carryBytes+p.pendingBytes[i] >= kpl.MaxRecordSize
+		if !draining && !full && (!lingering || now.Sub(since) < p.linger) {
+			if lingering {
+				later(since.Add(p.linger))
+			}
 			continue
 		}
 		if len(st.carry) == 0 {
@@ -460,7 +510,8 @@ func (p *Pipeline) dispatch(now time.Time) time.Time {
 			p.pending[i] = p.pending[i][:0:0]
 		}
 		st.carryBytes += p.pendingBytes[i]
-		p.pendingBytes[i] = 0
+		st.carryDurable += p.pendingDurable[i]
+		p.pendingBytes[i], p.pendingDurable[i] = 0, 0
 		due = append(due, i)
 	}
 	if n > 0 {
@@ -475,8 +526,10 @@ func (p *Pipeline) dispatch(now time.Time) time.Time {
 			break
 		}
 		st := p.states[i]
-		r := st.retry
-		if r == nil {
+		var r *kRecord
+		if len(st.retries) > 0 {
+			r, st.retries = st.retries[0], st.retries[1:]
+		} else {
 			r = p.take(i, st, now)
 		}
 		size := len(r.pk) + len(r.payload)
@@ -484,15 +537,12 @@ func (p *Pipeline) dispatch(now time.Time) time.Time {
 			p.launch(batch)
 			batch, batchBytes = nil, 0
 			if p.inflightCalls >= p.maxCalls {
-				// r stays where it is (retry or carry front) for the next pass.
-				if st.retry == nil {
-					st.retry = r
-				}
+				// r goes first in the next pass.
+				st.retries = append([]*kRecord{r}, st.retries...)
 				break
 			}
 		}
-		st.retry = nil
-		st.inflight = true
+		st.inflight++
 		batch = append(batch, r)
 		batchBytes += size
 	}
@@ -504,7 +554,7 @@ func (p *Pipeline) dispatch(now time.Time) time.Time {
 
 func (p *Pipeline) anyRetry() bool {
 	for _, st := range p.states {
-		if st.retry != nil {
+		if len(st.retries) > 0 {
 			return true
 		}
 	}
@@ -539,10 +589,13 @@ func (p *Pipeline) take(i int, st *shardState, now time.Time) *kRecord {
 	a.Reset()
 	for _, e := range r.entries {
 		st.carryBytes -= len(e.pk) + len(e.data)
+		if e.t != nil {
+			st.carryDurable--
+		}
 	}
 	st.carry = st.carry[n:]
 	if len(st.carry) == 0 {
-		st.carry, st.carryBytes = nil, 0
+		st.carry, st.carryBytes, st.carryDurable = nil, 0, 0
 	} else {
 		st.carrySince = now // the rest goes next, as soon as this one is written
 	}
@@ -601,7 +654,8 @@ func (p *Pipeline) handleResult(res callResult) {
 			continue
 		}
 		st := p.states[r.shard]
-		st.inflight, st.attempts, st.notBefore = false, 0, time.Time{}
+		st.inflight--
+		st.attempts, st.notBefore = 0, time.Time{}
 		if id := aws.ToString(rr.ShardId); id != st.id {
 			// The stream resharded under us: the record is stored (our
 			// consumer deaggregates without a range filter), but the map is stale.
@@ -614,8 +668,8 @@ func (p *Pipeline) handleResult(res callResult) {
 
 func (p *Pipeline) retryLater(r *kRecord, now time.Time) {
 	st := p.states[r.shard]
-	st.inflight = false
-	st.retry = r
+	st.inflight--
+	st.retries = append(st.retries, r)
 	st.attempts++
 	st.notBefore = now.Add(backoff(st.attempts))
 	p.metrics.retries.Inc()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 )
 
@@ -282,3 +283,91 @@ func gaugeValue(g interface{ Write(*dtoMetric) error }) float64 {
 }
 
 type dtoMetric = dto.Metric
+
+// TestPipelineUnorderedLanePipelines checks that records with generated keys
+// may have several Kinesis records in flight to one shard while durable callers
+// wait, that each is written exactly once, and that ordered records of the
+// same stream still keep their order.
+func TestPipelineUnorderedLanePipelines(t *testing.T) {
+	f := newFakeKinesis(1)
+	f.failEntry = func(call, i int) string {
+		if call%5 == 1 {
+			return "InternalFailure"
+		}
+		return ""
+	}
+	slow := &slowFake{fakeKinesis: f, delay: 20 * time.Millisecond}
+	p, _ := startPipeline(t, testConfig(), slow)
+	var tickets []*Ticket
+	const n = 400
+	for i := 0; i < n; i++ {
+		tk := NewTicket(1)
+		if err := p.Enqueue([]Record{{PartitionKey: randomKey(), Data: fmt.Appendf(nil, "u%d", i), Unordered: true}}, tk); err != nil {
+			t.Fatal(err)
+		}
+		tickets = append(tickets, tk)
+		time.Sleep(100 * time.Microsecond)
+	}
+	for _, tk := range tickets {
+		<-tk.Done()
+	}
+	f.mu.Lock()
+	maxIn := f.maxInCall
+	f.mu.Unlock()
+	if maxIn < 2 {
+		t.Fatalf("at most %d call in flight: unordered lane did not pipeline", maxIn)
+	}
+	enqueueAll(t, p, 300, 3, 10) // then ordered records, with the same failures
+	seen := map[string]int{}
+	var ordered []kplRecord
+	for _, urs := range f.userRecords(t) {
+		for _, u := range urs {
+			if bytes.HasPrefix(u.Data, []byte("u")) {
+				seen[string(u.Data)]++
+			} else {
+				ordered = append(ordered, kplRecord{u.PartitionKey, u.Data})
+			}
+		}
+	}
+	for i := 0; i < n; i++ {
+		if c := seen[fmt.Sprintf("u%d", i)]; c != 1 {
+			t.Fatalf("unordered record %d stored %d times", i, c)
+		}
+	}
+	// Ordered records: same check as checkOrder, on this subset.
+	next := map[string]int{"key-0": 0, "key-1": 1, "key-2": 2}
+	for _, r := range ordered {
+		var k, i int
+		fmt.Sscanf(string(r.data), "%d:%d:", &k, &i)
+		if i != next[r.pk] {
+			t.Fatalf("key %s: got %d, want %d", r.pk, i, next[r.pk])
+		}
+		next[r.pk] += 3
+	}
+	if len(ordered) != 300 {
+		t.Fatalf("%d ordered records stored, want 300", len(ordered))
+	}
+}
+
+type kplRecord struct {
+	pk   string
+	data []byte
+}
+
+// slowFake delays every PutRecords call, outside the fake's lock.
+type slowFake struct {
+	*fakeKinesis
+	delay time.Duration
+}
+
+func (s *slowFake) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, o ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	s.fakeKinesis.mu.Lock()
+	s.fakeKinesis.inCall++
+	s.fakeKinesis.maxInCall = max(s.fakeKinesis.maxInCall, s.fakeKinesis.inCall)
+	s.fakeKinesis.mu.Unlock()
+	time.Sleep(s.delay)
+	s.fakeKinesis.mu.Lock()
+	s.fakeKinesis.inCall--
+	s.fakeKinesis.mu.Unlock()
+	return s.fakeKinesis.PutRecords(ctx, in, o...)
+}

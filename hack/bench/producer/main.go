@@ -1,0 +1,64 @@
+// Command producer-bench measures the producer over loopback against
+// kinesis-local, side by side with a bare net/http handler that only reads the
+// body and answers 200 (the HTTP ceiling of this machine), and checks that the
+// producer's memory stays bounded at 10x overload. It reports numbers; it does
+// not pass or fail. Run with the emulator environment:
+//
+//	source .local/emulators.env && go run ./hack/bench/producer [-duration 10s]
+//
+// Servers run as child processes (this binary re-executed), so CPU and RSS are
+// the server's alone, not the load generator's.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+)
+
+type options struct {
+	duration    time.Duration
+	warmup      time.Duration
+	concurrency int
+	recordSize  int
+	shards      int
+	overload    int
+	linger      time.Duration
+	bufferBytes int64
+	overBuffer  int64
+	cpuProfile  string
+	rounds      int
+}
+
+func main() {
+	var o options
+	child := flag.String("child", "", "internal: run as the server child (bare or producer)")
+	port := flag.Int("port", 0, "internal: child listen port")
+	stream := flag.String("stream", "", "internal: child stream name")
+	slowBytes := flag.Int64("kinesis-bytes-per-sec", 0, "internal: throttle the child's PutRecords to this many bytes/s")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of each producer child to this path prefix")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured duration per mode")
+	flag.IntVar(&o.rounds, "rounds", 5, "interleaved rounds the duration is split into")
+	flag.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "unmeasured warm-up before each measured slice")
+	flag.IntVar(&o.concurrency, "concurrency", 256, "concurrent client connections")
+	flag.IntVar(&o.recordSize, "record-size", 100, "bytes of data per record")
+	flag.IntVar(&o.shards, "shards", 2, "shards of the benchmark stream")
+	flag.IntVar(&o.overload, "overload", 10, "overload factor for the memory check")
+	flag.DurationVar(&o.linger, "linger", 10*time.Millisecond, "producer LINGER")
+	flag.Int64Var(&o.bufferBytes, "buffer-bytes", 64<<20, "producer MAX_BUFFER_BYTES")
+	flag.Int64Var(&o.overBuffer, "overload-buffer-bytes", 8<<20, "producer MAX_BUFFER_BYTES in the overload check (small, so it fills within the run)")
+	flag.Parse()
+	if *child != "" {
+		if err := runChild(*child, *port, *stream, o, *slowBytes); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := runBench(context.Background(), o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
