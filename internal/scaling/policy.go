@@ -504,7 +504,7 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 
 	switch {
 	case open < lo || open > hi:
-		t := clamp32(open, lo, hi)
+		t := clamp32(max(open, want), lo, hi)
 		return t, fmt.Sprintf("moving %d→%d into the bounds [%d, %d]", open, t, lo, hi), recs, peaks
 	case want > open:
 		// Each call must buy room: the fewer calls are left, the further

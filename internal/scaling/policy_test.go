@@ -397,3 +397,11 @@ func TestDecideYesterdayFloor(t *testing.T) {
 		}
 	}
 }
+
+func TestDecideBelowMinWithLoad(t *testing.T) {
+	in := baseInputs(now0, 2, 10) // needs 15
+	in.Stream.MinShards = 5
+	if d, _ := Decide(in, State{}, now0); d.Shards != 15 {
+		t.Fatalf("below min with load for 15: shards %d (%s)", d.Shards, d.ShardReason)
+	}
+}
