@@ -208,7 +208,9 @@ func TestBaselines(t *testing.T) {
 }
 
 // TestOperatorMakesOnlyLegalCalls: on every synthetic trace the operator's
-// policy, run as the reconciler runs it, never has a call refused.
+// policy, run as the reconciler runs it, never has a call refused, stays
+// within the daily budget, throttles less than the seed and uses fewer
+// shard-hours than provisioning for the peak.
 func TestOperatorMakesOnlyLegalCalls(t *testing.T) {
 	c := DefaultConfig()
 	for _, tr := range SyntheticTraces(7) {
@@ -218,6 +220,14 @@ func TestOperatorMakesOnlyLegalCalls(t *testing.T) {
 		}
 		if r.ReshardCalls == 0 {
 			t.Errorf("%s: operator never resharded", tr.Name)
+		}
+		rs := RunAll(c, tr)
+		op, seed, fp := find(rs, "operator"), find(rs, "seed"), find(rs, "fixed-peak")
+		if op.ThrottledPercent >= seed.ThrottledPercent {
+			t.Errorf("%s: operator throttles %.3f%%, seed %.3f%%", tr.Name, op.ThrottledPercent, seed.ThrottledPercent)
+		}
+		if op.ShardHours >= fp.ShardHours {
+			t.Errorf("%s: operator %.0f shard-h, fixed-peak %.0f", tr.Name, op.ShardHours, fp.ShardHours)
 		}
 		days := math.Ceil(float64(tr.Minutes()) / (24 * 60))
 		if float64(r.ReshardCalls) > days*scaling.ReshardsPerWindow+scaling.ReshardsPerWindow {
