@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -259,5 +260,30 @@ func TestParseTrace(t *testing.T) {
 		if _, err := ParseTrace(strings.NewReader(bad), "bad"); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
+	}
+}
+
+// TestResultJSONFields: scripts read these exact field names from -json.
+func TestResultJSONFields(t *testing.T) {
+	raw, err := json.Marshal(Result{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"policy", "throttledPercent", "p99IteratorAgeSeconds", "shardHours", "taskHours", "reshardCalls", "costUSD"} {
+		if _, ok := m[f]; !ok {
+			t.Errorf("JSON lacks %q: %s", f, raw)
+		}
+	}
+	rs := RunAll(DefaultConfig(), flat(120, 0.5))
+	var names []string
+	for _, r := range rs {
+		names = append(names, r.Policy)
+	}
+	if got := strings.Join(names, ","); got != "operator,seed,fixed-peak,on-demand,clairvoyant" {
+		t.Errorf("policies %s", got)
 	}
 }
