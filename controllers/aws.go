@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,9 +45,10 @@ type ECSAPI interface {
 // Clients are the AWS clients of one region.
 type Clients struct {
 	// Region the clients call.
-	Region  string
-	Kinesis KinesisAPI
-	ECS     ECSAPI
+	Region     string
+	Kinesis    KinesisAPI
+	ECS        ECSAPI
+	CloudWatch CloudWatchAPI
 }
 
 // ClientFactory returns the clients for a region ("" = the environment's).
@@ -73,6 +75,9 @@ func NewClientFactory(calls *prometheus.CounterVec) ClientFactory {
 			Region:  cfg.Region,
 			Kinesis: kinesis.NewFromConfig(cfg),
 			ECS:     ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.RetryMaxAttempts = 5 }),
+			// awsQuery: real CloudWatch accepts it, and so does moto, which
+			// does not speak the SDK's default rpcv2-cbor.
+			CloudWatch: cloudwatch.NewFromConfig(cfg, awsconfig.CloudWatchQueryProtocol),
 		}
 		cache[region] = c
 		return c, nil

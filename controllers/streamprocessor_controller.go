@@ -47,6 +47,9 @@ type StreamProcessorReconciler struct {
 	Recorder recorder.EventRecorder
 	// AWS returns the AWS clients of a region.
 	AWS ClientFactory
+	// Metrics reads CloudWatch for the scaler, batched across
+	// StreamProcessors; nil reads nothing (targets held within bounds).
+	Metrics *MetricsBatcher
 	// Clock is the time source for the reshard ledger and conditions.
 	Clock clock.PassiveClock
 	// PollInterval overrides DefaultPollInterval when non-zero.

@@ -162,6 +162,7 @@ func startOperator(t *testing.T) *operator {
 		Client:           mgr.GetClient(),
 		Recorder:         mgr.GetEventRecorder("streamprocessor-operator"),
 		AWS:              NewClientFactory(calls),
+		Metrics:          NewMetricsBatcher(time.Second),
 		Clock:            clock.RealClock{},
 		PollInterval:     300 * time.Millisecond,
 		InvalidSpecRetry: 5 * time.Second,

@@ -2,11 +2,14 @@ package controllers
 
 import (
 	"context"
-	"fmt"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
+	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
 )
 
 // Targets are the counts the operator converges to.
@@ -15,62 +18,136 @@ type Targets struct {
 }
 
 // reconcileTargets decides the shard and task targets for this pass and
-// records them, with the reason, in status (and an event when they change).
-// It needs the open shard count, so it does nothing before the stream exists.
-func (r *StreamProcessorReconciler) reconcileTargets(_ context.Context, p *pass) (result, error) {
+// records them in status: with the policy of internal/scaling on CloudWatch
+// metrics, or, when paused, the current counts. status.lastDecision explains
+// every decision; an event marks every change of a target. It needs the open
+// shard count, so it does nothing before the stream exists.
+func (r *StreamProcessorReconciler) reconcileTargets(ctx context.Context, p *pass) (result, error) {
 	sp := p.sp
 	if !p.streamActive {
 		return result{}, nil
 	}
-	t, reason := boundedTargets(sp)
+	now := r.Clock.Now()
 	st := &sp.Status
+	var (
+		t      Targets
+		reason string
+		inputs map[string]string
+	)
+	if sp.Spec.Scaling.Paused {
+		t, reason = pausedTargets(sp)
+	} else {
+		d, next := r.decide(ctx, p, now)
+		t, reason, inputs = Targets{d.Shards, d.ProducerTasks, d.ConsumerTasks}, d.Reason, d.Used.Map()
+		st.Scaling = toAPIState(next)
+	}
 	prev := Targets{st.Stream.TargetShards, st.Producer.TargetTasks, st.Consumer.TargetTasks}
 	st.Stream.TargetShards, st.Producer.TargetTasks, st.Consumer.TargetTasks = t.Shards, t.ProducerTasks, t.ConsumerTasks
-	if t != prev || st.LastDecision == nil {
-		st.LastDecision = &streamingv1alpha1.ScalingDecision{
-			Time:          metav1.NewTime(r.Clock.Now()),
-			Shards:        t.Shards,
-			ProducerTasks: t.ProducerTasks,
-			ConsumerTasks: t.ConsumerTasks,
-			Reason:        reason,
-			DryRun:        sp.Spec.Scaling.DryRun,
-			Inputs: map[string]string{
-				"openShards":           fmt.Sprint(st.Stream.OpenShards),
-				"producerDesiredTasks": fmt.Sprint(st.Producer.DesiredTasks),
-				"consumerDesiredTasks": fmt.Sprint(st.Consumer.DesiredTasks),
-			},
+	st.LastDecision = &streamingv1alpha1.ScalingDecision{
+		Time: metav1.NewTime(now), Shards: t.Shards, ProducerTasks: t.ProducerTasks, ConsumerTasks: t.ConsumerTasks,
+		Reason: reason, Inputs: inputs, DryRun: sp.Spec.Scaling.DryRun,
+	}
+	if t != prev {
+		verb := "Targets"
+		if sp.Spec.Scaling.DryRun {
+			verb = "Dry run targets"
 		}
-		r.event(sp, EventTargetsChanged, "Targets: %d shards, %d producer tasks, %d consumer tasks: %s",
-			t.Shards, t.ProducerTasks, t.ConsumerTasks, reason)
+		r.event(sp, EventTargetsChanged, "%s: %d shards, %d producer tasks, %d consumer tasks: %s",
+			verb, t.Shards, t.ProducerTasks, t.ConsumerTasks, reason)
 	}
 	return result{}, nil
 }
 
-// boundedTargets are the targets before metric-driven scaling: the current
-// counts kept within the spec's bounds. Shards start from the open count (a
-// reshard made by hand within the bounds is kept); tasks start from the
-// previous target, so a desiredCount changed by hand is set back. Paused
-// changes no count: the targets are what runs now.
-func boundedTargets(sp *streamingv1alpha1.StreamProcessor) (Targets, string) {
+// decide runs the scaling policy on this pass's observations. Metrics that
+// cannot be read are missing data, which the policy answers by holding the
+// targets, never by scaling down.
+func (r *StreamProcessorReconciler) decide(ctx context.Context, p *pass, now time.Time) (scaling.Decision, scaling.State) {
+	sp := p.sp
+	spec, st := &sp.Spec, &sp.Status
+	var m pipelineMetrics
+	var fetchErr error
+	if r.Metrics != nil && p.aws.CloudWatch != nil {
+		m, fetchErr = r.Metrics.Fetch(ctx, p.aws.CloudWatch, metricsKey{
+			region: p.aws.Region, stream: streamName(sp), cluster: spec.ECS.Cluster,
+			producer: serviceName(sp, producer), consumer: serviceName(sp, consumer),
+		}, now)
+		if fetchErr != nil {
+			log.FromContext(ctx).Info("Reading CloudWatch metrics failed; holding targets", "error", fetchErr.Error())
+		}
+	}
+	history := make([]time.Time, 0, len(st.Stream.Reshards))
+	for _, t := range st.Stream.Reshards {
+		history = append(history, t.Time)
+	}
+	in := scaling.Inputs{
+		Stream: scaling.StreamConfig{
+			MinShards: spec.Stream.MinShards, MaxShards: spec.Stream.MaxShards,
+			TargetUtilization: float64(spec.Stream.TargetUtilizationPercent) / 100,
+		},
+		Producer: scaling.TaskConfig{
+			MinTasks: spec.Producer.MinTasks, MaxTasks: spec.Producer.MaxTasks,
+			TargetCPUPercent: float64(spec.Producer.TargetCPUPercent),
+		},
+		Consumer: scaling.TaskConfig{
+			MinTasks: spec.Consumer.MinTasks, MaxTasks: spec.Consumer.MaxTasks,
+			TargetCPUPercent:      float64(spec.Consumer.TargetCPUPercent),
+			MaxIteratorAgeSeconds: float64(spec.Consumer.MaxIteratorAgeSeconds),
+		},
+		OpenShards:     st.Stream.OpenShards,
+		StreamUpdating: p.streamUpdating,
+		ReshardHistory: history,
+		Metrics:        m.Stream,
+		// The operator's own previous target is the current count: a
+		// desiredCount changed by hand is not taken as the new normal.
+		ProducerTasks: scaling.TaskObservation{Desired: currentTarget(st.Producer, spec.Producer.MinTasks), Running: st.Producer.RunningTasks, CPUPercent: m.ProducerCPU},
+		ConsumerTasks: scaling.TaskObservation{Desired: currentTarget(st.Consumer, spec.Consumer.MinTasks), Running: st.Consumer.RunningTasks, CPUPercent: m.ConsumerCPU},
+	}
+	d, next := scaling.Decide(in, fromAPIState(st.Scaling), now)
+	if fetchErr != nil {
+		d.Reason = "CloudWatch unavailable (" + awsapi.Message(fetchErr) + "); " + d.Reason
+	}
+	return d, next
+}
+
+// pausedTargets are the current counts: paused changes nothing.
+func pausedTargets(sp *streamingv1alpha1.StreamProcessor) (Targets, string) {
 	st, spec := &sp.Status, &sp.Spec
-	if spec.Scaling.Paused {
-		t := Targets{st.Stream.OpenShards, current(st.Producer, spec.Producer.MinTasks), current(st.Consumer, spec.Consumer.MinTasks)}
-		return t, "scaling is paused: targets are the current counts"
+	return Targets{st.Stream.OpenShards, current(st.Producer, spec.Producer.MinTasks), current(st.Consumer, spec.Consumer.MinTasks)},
+		"scaling is paused: targets are the current counts"
+}
+
+// currentTarget is the operator's last target for a service, or initial
+// before the service exists.
+func currentTarget(s streamingv1alpha1.ServiceStatus, initial int32) int32 {
+	if s.ServiceARN == "" && s.TargetTasks == 0 {
+		return initial
 	}
-	shards := clamp(st.Stream.OpenShards, spec.Stream.MinShards, spec.Stream.MaxShards)
-	producerTasks := clamp(st.Producer.TargetTasks, spec.Producer.MinTasks, spec.Producer.MaxTasks)
-	if st.Producer.ServiceARN == "" && st.Producer.TargetTasks == 0 {
-		producerTasks = spec.Producer.MinTasks
+	return s.TargetTasks
+}
+
+func toAPIState(s scaling.State) *streamingv1alpha1.ScalingState {
+	conv := func(rs []scaling.Rec) []streamingv1alpha1.ScalingRecord {
+		out := make([]streamingv1alpha1.ScalingRecord, 0, len(rs))
+		for _, r := range rs {
+			out = append(out, streamingv1alpha1.ScalingRecord{At: r.At, N: r.N})
+		}
+		return out
 	}
-	consumerTasks := clamp(st.Consumer.TargetTasks, spec.Consumer.MinTasks, spec.Consumer.MaxTasks)
-	if st.Consumer.ServiceARN == "" && st.Consumer.TargetTasks == 0 {
-		consumerTasks = spec.Consumer.MinTasks
+	return &streamingv1alpha1.ScalingState{Shards: conv(s.Shards), ShardPeaks: conv(s.ShardPeaks), Producer: conv(s.Producer), Consumer: conv(s.Consumer)}
+}
+
+func fromAPIState(s *streamingv1alpha1.ScalingState) scaling.State {
+	if s == nil {
+		return scaling.State{}
 	}
-	reason := fmt.Sprintf("within bounds: shards %d in [%d, %d], producer tasks %d in [%d, %d], consumer tasks %d in [%d, %d]",
-		shards, spec.Stream.MinShards, spec.Stream.MaxShards,
-		producerTasks, spec.Producer.MinTasks, spec.Producer.MaxTasks,
-		consumerTasks, spec.Consumer.MinTasks, spec.Consumer.MaxTasks)
-	return Targets{shards, producerTasks, consumerTasks}, reason
+	conv := func(rs []streamingv1alpha1.ScalingRecord) []scaling.Rec {
+		out := make([]scaling.Rec, 0, len(rs))
+		for _, r := range rs {
+			out = append(out, scaling.Rec{At: r.At, N: r.N})
+		}
+		return out
+	}
+	return scaling.State{Shards: conv(s.Shards), ShardPeaks: conv(s.ShardPeaks), Producer: conv(s.Producer), Consumer: conv(s.Consumer)}
 }
 
 func clamp(v, lo, hi int32) int32 {

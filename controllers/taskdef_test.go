@@ -120,41 +120,27 @@ func TestTaskDefinitionDiff(t *testing.T) {
 	}
 }
 
-func TestBoundedTargets(t *testing.T) {
-	tests := []struct {
-		name                         string
-		open, prodTarget, consTarget int32
-		hasServices, paused          bool
-		prodDesired                  int32
-		min, max                     int32
-		want                         Targets
-	}{
-		{name: "new pipeline starts at the minimums", open: 1, min: 1, max: 8, want: Targets{1, 1, 1}},
-		{name: "raise to minShards", open: 1, min: 20, max: 32, hasServices: true, prodTarget: 2, consTarget: 2, want: Targets{20, 2, 2}},
-		{name: "hand reshard within bounds kept", open: 5, min: 1, max: 8, hasServices: true, prodTarget: 1, consTarget: 1, want: Targets{5, 1, 1}},
-		{name: "above max comes down", open: 12, min: 1, max: 8, hasServices: true, prodTarget: 1, consTarget: 1, want: Targets{8, 1, 1}},
-		{name: "task target kept, not the hand-edited desired count", open: 2, min: 1, max: 8, hasServices: true, prodTarget: 3, prodDesired: 7, consTarget: 1, want: Targets{2, 3, 1}},
-		{name: "paused takes the current counts", open: 3, min: 8, max: 16, hasServices: true, prodTarget: 3, prodDesired: 7, consTarget: 1, paused: true, want: Targets{3, 7, 0}},
+func TestPausedTargetsAreTheCurrentCounts(t *testing.T) {
+	sp := unitSample()
+	sp.Spec.Stream.MinShards, sp.Spec.Stream.MaxShards = 8, 16
+	sp.Status.Stream.OpenShards = 3
+	sp.Status.Producer = streamingv1alpha1.ServiceStatus{ServiceARN: "arn:p", DesiredTasks: 7, TargetTasks: 3}
+	got, reason := pausedTargets(sp)
+	// Outside the new bounds and away from the old target: nothing moves.
+	if want := (Targets{3, 7, 1}); got != want {
+		t.Errorf("paused targets = %+v, want %+v", got, want)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			sp := unitSample()
-			sp.Spec.Stream.MinShards, sp.Spec.Stream.MaxShards = tt.min, tt.max
-			sp.Spec.Scaling.Paused = tt.paused
-			sp.Status.Stream.OpenShards = tt.open
-			sp.Status.Producer.TargetTasks, sp.Status.Consumer.TargetTasks = tt.prodTarget, tt.consTarget
-			sp.Status.Producer.DesiredTasks = tt.prodDesired
-			if tt.hasServices {
-				sp.Status.Producer.ServiceARN, sp.Status.Consumer.ServiceARN = "arn:p", "arn:c"
-			}
-			got, reason := boundedTargets(sp)
-			if got != tt.want {
-				t.Errorf("targets = %+v, want %+v (%s)", got, tt.want, reason)
-			}
-			if reason == "" {
-				t.Error("no reason given")
-			}
-		})
+	if !strings.Contains(reason, "paused") {
+		t.Errorf("reason %q does not say paused", reason)
+	}
+}
+
+func TestCurrentTargetIgnoresHandEdits(t *testing.T) {
+	if got := currentTarget(streamingv1alpha1.ServiceStatus{}, 2); got != 2 {
+		t.Errorf("before the service exists: %d, want the minimum 2", got)
+	}
+	if got := currentTarget(streamingv1alpha1.ServiceStatus{ServiceARN: "arn", DesiredTasks: 9, TargetTasks: 3}, 1); got != 3 {
+		t.Errorf("with a hand-edited desiredCount 9: %d, want the operator's target 3", got)
 	}
 }
 

@@ -239,7 +239,6 @@ type EnvVar struct {
 	Value string `json:"value,omitempty"`
 }
 
-
 // ProducerSpec configures the producer service.
 //
 // +kubebuilder:validation:XValidation:rule="(self.cpu == 256 && self.memory in [512, 1024, 2048]) || (self.cpu == 512 && self.memory >= 1024 && self.memory <= 4096 && self.memory % 1024 == 0) || (self.cpu == 1024 && self.memory >= 2048 && self.memory <= 8192 && self.memory % 1024 == 0) || (self.cpu == 2048 && self.memory >= 4096 && self.memory <= 16384 && self.memory % 1024 == 0) || (self.cpu == 4096 && self.memory >= 8192 && self.memory <= 30720 && self.memory % 1024 == 0) || (self.cpu == 8192 && self.memory >= 16384 && self.memory <= 61440 && self.memory % 4096 == 0) || (self.cpu == 16384 && self.memory >= 32768 && self.memory <= 122880 && self.memory % 8192 == 0)",message="producer.memory is not a Fargate size for producer.cpu: 256 → 512/1024/2048; 512 → 1024–4096; 1024 → 2048–8192; 2048 → 4096–16384; 4096 → 8192–30720 (steps of 1024); 8192 → 16384–61440 (steps of 4096); 16384 → 32768–122880 (steps of 8192)"
@@ -323,6 +322,34 @@ type StreamProcessorStatus struct {
 	// LastDecision is the latest choice of targets, with its reason.
 	// +optional
 	LastDecision *ScalingDecision `json:"lastDecision,omitempty"`
+
+	// Scaling is the scaler's memory between passes (recent recommendations
+	// for its stabilization windows and the day's peak need), kept here so a
+	// restarted operator scales down no sooner than the one before it would.
+	// +optional
+	Scaling *ScalingState `json:"scaling,omitempty"`
+}
+
+// ScalingState holds recent recommendations, newest last.
+type ScalingState struct {
+	// +optional
+	// +listType=atomic
+	Shards []ScalingRecord `json:"shards,omitempty"`
+	// +optional
+	// +listType=atomic
+	ShardPeaks []ScalingRecord `json:"shardPeaks,omitempty"`
+	// +optional
+	// +listType=atomic
+	Producer []ScalingRecord `json:"producer,omitempty"`
+	// +optional
+	// +listType=atomic
+	Consumer []ScalingRecord `json:"consumer,omitempty"`
+}
+
+// ScalingRecord is one recommendation: a count at a time (Unix seconds).
+type ScalingRecord struct {
+	At int64 `json:"at"`
+	N  int32 `json:"n"`
 }
 
 // StreamStatus is the observed state of the stream.

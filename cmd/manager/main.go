@@ -28,11 +28,13 @@ func main() {
 		leaderElect            bool
 		concurrency            int
 		pollInterval           time.Duration
+		metricsMaxAge          time.Duration
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
 	flag.BoolVar(&leaderElect, "leader-elect", true, "Elect a leader so that only one replica reconciles at a time.")
 	flag.IntVar(&concurrency, "max-concurrent-reconciles", 4, "StreamProcessors reconciled in parallel.")
+	flag.DurationVar(&metricsMaxAge, "metrics-max-age", 30*time.Second, "How long one batched CloudWatch GetMetricData answer serves every StreamProcessor of a region.")
 	flag.DurationVar(&pollInterval, "poll-interval", controllers.DefaultPollInterval, "How soon to look again while AWS is busy (stream CREATING/UPDATING, tasks starting).")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
@@ -64,6 +66,7 @@ func main() {
 		Client:       mgr.GetClient(),
 		Recorder:     mgr.GetEventRecorder("streamprocessor-operator"),
 		AWS:          controllers.NewClientFactory(calls),
+		Metrics:      controllers.NewMetricsBatcher(metricsMaxAge),
 		Clock:        clock.RealClock{},
 		PollInterval: pollInterval,
 	}).SetupWithManager(mgr); err != nil {

@@ -1,0 +1,175 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
+)
+
+// CloudWatchAPI is the part of CloudWatch the scaler reads, with the SDK's
+// signature; *cloudwatch.Client satisfies it.
+type CloudWatchAPI interface {
+	GetMetricData(ctx context.Context, in *cloudwatch.GetMetricDataInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error)
+}
+
+// Limits of GetMetricData.
+const maxQueriesPerCall = 500
+
+// pipelineMetrics are the CloudWatch series of one StreamProcessor.
+type pipelineMetrics struct {
+	Stream                   scaling.StreamMetrics
+	ProducerCPU, ConsumerCPU []scaling.Point
+}
+
+// metricsKey names what one StreamProcessor asks for.
+type metricsKey struct {
+	region, stream, cluster, producer, consumer string
+}
+
+// MetricsBatcher reads the metrics of every StreamProcessor of a region with
+// as few GetMetricData calls as possible: each pass registers its
+// StreamProcessor's queries, and one fetch (up to 500 queries a call) answers
+// every StreamProcessor registered in that region, reused for MaxAge. A
+// StreamProcessor not asked for within Forget is dropped from the batch.
+type MetricsBatcher struct {
+	MaxAge, Forget time.Duration
+
+	mu      sync.Mutex
+	regions map[string]*regionBatch
+}
+
+type regionBatch struct {
+	keys      map[metricsKey]time.Time // last asked for
+	fetchedAt time.Time
+	results   map[string][]scaling.Point // query id → points, oldest first
+}
+
+// NewMetricsBatcher returns a batcher whose results are at most maxAge old.
+func NewMetricsBatcher(maxAge time.Duration) *MetricsBatcher {
+	return &MetricsBatcher{MaxAge: maxAge, Forget: 10 * time.Minute, regions: map[string]*regionBatch{}}
+}
+
+// Fetch returns the metrics of key over the scaler's lookback window. Errors
+// are returned as they are: the caller treats them as missing data.
+func (b *MetricsBatcher) Fetch(ctx context.Context, cw CloudWatchAPI, key metricsKey, now time.Time) (pipelineMetrics, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	rb := b.regions[key.region]
+	if rb == nil {
+		rb = &regionBatch{keys: map[metricsKey]time.Time{}}
+		b.regions[key.region] = rb
+	}
+	_, known := rb.keys[key]
+	rb.keys[key] = now
+	if !known || now.Sub(rb.fetchedAt) >= b.MaxAge {
+		for k, at := range rb.keys {
+			if now.Sub(at) > b.Forget {
+				delete(rb.keys, k)
+			}
+		}
+		results, err := fetchAll(ctx, cw, rb.keys, now)
+		if err != nil {
+			return pipelineMetrics{}, err
+		}
+		rb.results, rb.fetchedAt = results, now
+	}
+	ids := queryIDs(key)
+	return pipelineMetrics{
+		Stream: scaling.StreamMetrics{
+			IncomingBytes:   rb.results[ids.bytes],
+			IncomingRecords: rb.results[ids.records],
+			WriteThrottled:  rb.results[ids.throttled],
+			IteratorAgeMs:   rb.results[ids.iteratorAge],
+		},
+		ProducerCPU: rb.results[ids.producerCPU],
+		ConsumerCPU: rb.results[ids.consumerCPU],
+	}, nil
+}
+
+type ids struct{ bytes, records, throttled, iteratorAge, producerCPU, consumerCPU string }
+
+// queryIDs are the GetMetricData query ids of key: unique per key (a hash),
+// and of the form CloudWatch accepts (^[a-z][a-zA-Z0-9_]*$).
+func queryIDs(k metricsKey) ids {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s", k.region, k.stream, k.cluster, k.producer, k.consumer)
+	p := fmt.Sprintf("m%x_", h.Sum64())
+	return ids{p + "bytes", p + "records", p + "throttled", p + "iterage", p + "pcpu", p + "ccpu"}
+}
+
+// queries are the six queries of one StreamProcessor (see docs/scaling.md).
+func queries(k metricsKey) []cwtypes.MetricDataQuery {
+	id := queryIDs(k)
+	q := func(id, ns, metric, stat string, dims ...string) cwtypes.MetricDataQuery {
+		var d []cwtypes.Dimension
+		for i := 0; i+1 < len(dims); i += 2 {
+			d = append(d, cwtypes.Dimension{Name: aws.String(dims[i]), Value: aws.String(dims[i+1])})
+		}
+		return cwtypes.MetricDataQuery{
+			Id:         aws.String(id),
+			ReturnData: aws.Bool(true),
+			MetricStat: &cwtypes.MetricStat{
+				Metric: &cwtypes.Metric{Namespace: aws.String(ns), MetricName: aws.String(metric), Dimensions: d},
+				Period: aws.Int32(int32(scaling.MetricPeriod / time.Second)),
+				Stat:   aws.String(stat),
+			},
+		}
+	}
+	return []cwtypes.MetricDataQuery{
+		q(id.bytes, "AWS/Kinesis", "IncomingBytes", "Sum", "StreamName", k.stream),
+		q(id.records, "AWS/Kinesis", "IncomingRecords", "Sum", "StreamName", k.stream),
+		q(id.throttled, "AWS/Kinesis", "WriteProvisionedThroughputExceeded", "Sum", "StreamName", k.stream),
+		q(id.iteratorAge, "AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", "Maximum", "StreamName", k.stream),
+		q(id.producerCPU, "AWS/ECS", "CPUUtilization", "Average", "ClusterName", k.cluster, "ServiceName", k.producer),
+		q(id.consumerCPU, "AWS/ECS", "CPUUtilization", "Average", "ClusterName", k.cluster, "ServiceName", k.consumer),
+	}
+}
+
+// fetchAll runs the queries of every key, 500 per call, following NextToken.
+func fetchAll(ctx context.Context, cw CloudWatchAPI, keys map[metricsKey]time.Time, now time.Time) (map[string][]scaling.Point, error) {
+	var all []cwtypes.MetricDataQuery
+	for k := range keys {
+		all = append(all, queries(k)...)
+	}
+	out := map[string][]scaling.Point{}
+	start, end := now.Add(-scaling.MetricLookback).Truncate(time.Minute), now.Truncate(time.Minute).Add(time.Minute)
+	for len(all) > 0 {
+		batch := all[:min(maxQueriesPerCall, len(all))]
+		all = all[len(batch):]
+		in := &cloudwatch.GetMetricDataInput{
+			MetricDataQueries: batch, StartTime: aws.Time(start), EndTime: aws.Time(end),
+			ScanBy: cwtypes.ScanByTimestampAscending,
+		}
+		for {
+			page, err := cw.GetMetricData(ctx, in)
+			if err != nil {
+				return nil, fmt.Errorf("get metric data (%d queries): %w", len(batch), err)
+			}
+			for _, r := range page.MetricDataResults {
+				id := aws.ToString(r.Id)
+				for i := range r.Timestamps {
+					if i < len(r.Values) {
+						out[id] = append(out[id], scaling.Point{Time: r.Timestamps[i], Value: r.Values[i]})
+					}
+				}
+			}
+			if page.NextToken == nil {
+				break
+			}
+			in.NextToken = page.NextToken
+		}
+	}
+	for _, ps := range out {
+		slices.SortFunc(ps, func(a, b scaling.Point) int { return a.Time.Compare(b.Time) })
+	}
+	return out, nil
+}
