@@ -490,7 +490,9 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 		}
 	}
 	d.Used.NeededShards = upNeed
-	// The recommendation remembered for scale-down uses complete points only.
+	// The recommendation remembered for the stabilization window and the
+	// day's peak is the higher of the complete minutes' need and the newest
+	// need: a partial point may only keep shards up, never bring them down.
 	rec := clamp32(max(ceil32(downNeed), ceil32(upNeed)), lo, hi)
 	recs := keepRecs(prev, now, window, rec)
 	peaks := keepPeaks(prevPeaks, now, rec)
