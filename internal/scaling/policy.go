@@ -300,6 +300,10 @@ func isComplete(p time.Time, now time.Time) bool {
 	return !p.Add(MetricPeriod + CompleteAfter).After(now)
 }
 
+// minuteOf keys a datapoint by its minute, so series whose timestamps are
+// not aligned to the second (emulators, PutMetricData) still join.
+func minuteOf(t time.Time) int64 { return t.Unix() / 60 }
+
 // loads joins the Kinesis series by minute. A minute needs IncomingBytes;
 // a missing records or throttle point in it counts as 0 (CloudWatch omits
 // zero-valued Kinesis points within a minute that has traffic).
@@ -309,21 +313,21 @@ func loads(m StreamMetrics, now time.Time) []minuteLoad {
 		if p.Time.After(now) || !(p.Value >= 0) {
 			continue
 		}
-		k := p.Time.Unix()
+		k := minuteOf(p.Time)
 		byMin[k] = &minuteLoad{at: p.Time, bytes: p.Value / 60, complete: isComplete(p.Time, now)}
 	}
 	for _, p := range m.IncomingRecords {
-		if l := byMin[p.Time.Unix()]; l != nil && p.Value >= 0 {
+		if l := byMin[minuteOf(p.Time)]; l != nil && p.Value >= 0 {
 			l.recs = p.Value / 60
 		}
 	}
 	for _, p := range m.WriteThrottled {
-		if l := byMin[p.Time.Unix()]; l != nil && p.Value >= 0 {
+		if l := byMin[minuteOf(p.Time)]; l != nil && p.Value >= 0 {
 			l.throttled = p.Value / 60
 		}
 	}
 	for _, p := range m.IngestBytes {
-		if l := byMin[p.Time.Unix()]; l != nil && p.Value >= 0 {
+		if l := byMin[minuteOf(p.Time)]; l != nil && p.Value >= 0 {
 			l.ingest = p.Value / 60
 		}
 	}

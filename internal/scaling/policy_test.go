@@ -405,3 +405,16 @@ func TestDecideBelowMinWithLoad(t *testing.T) {
 		t.Fatalf("below min with load for 15: shards %d (%s)", d.Shards, d.ShardReason)
 	}
 }
+
+// TestDecideUnalignedTimestamps: series whose points are a few seconds
+// apart within the same minute still join.
+func TestDecideUnalignedTimestamps(t *testing.T) {
+	in := baseInputs(now0, 4, 10)
+	for i := range in.Metrics.IncomingRecords {
+		in.Metrics.IncomingRecords[i].Time = in.Metrics.IncomingRecords[i].Time.Add(7 * time.Second)
+		in.Metrics.IncomingRecords[i].Value *= 10 // 100-byte records: records bind
+	}
+	if d, _ := Decide(in, State{}, now0); d.Used.NeededShards < 149 || d.Shards != 100 {
+		t.Fatalf("need %.1f, shards %d (%s), want 104858 records/s ÷ 700 ≈ 150, capped at 100", d.Used.NeededShards, d.Shards, d.ShardReason)
+	}
+}
