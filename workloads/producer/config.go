@@ -18,10 +18,13 @@ type Config struct {
 	Linger     time.Duration // LINGER, -linger: how long a record may wait for companions
 	// MaxBufferBytes bounds the records held in memory (data, key and a fixed
 	// per-record overhead); a full buffer answers 429/503.
-	MaxBufferBytes       int64         // MAX_BUFFER_BYTES, -max-buffer-bytes
-	MaxRequestBytes      int64         // MAX_REQUEST_BYTES, -max-request-bytes: request body limit (413 beyond)
-	MaxInflightRequests  int           // MAX_INFLIGHT_REQUESTS, -max-inflight-requests: concurrent ingest requests (429 beyond)
-	MaxInflightCalls     int           // MAX_INFLIGHT_CALLS, -max-inflight-calls: concurrent PutRecords calls
+	MaxBufferBytes      int64 // MAX_BUFFER_BYTES, -max-buffer-bytes
+	MaxRequestBytes     int64 // MAX_REQUEST_BYTES, -max-request-bytes: request body limit (413 beyond)
+	MaxInflightRequests int   // MAX_INFLIGHT_REQUESTS, -max-inflight-requests: concurrent ingest requests (429 beyond)
+	MaxInflightCalls    int   // MAX_INFLIGHT_CALLS, -max-inflight-calls: concurrent PutRecords calls
+	// UnorderedInflight bounds the Kinesis records in flight per shard for
+	// records with generated keys; records with caller keys always have one.
+	UnorderedInflight    int           // UNORDERED_INFLIGHT, -unordered-inflight
 	AckTimeout           time.Duration // ACK_TIMEOUT, -ack-timeout: longest a durable request waits for Kinesis (503 after)
 	StopTimeout          time.Duration // STOP_TIMEOUT, -stop-timeout: shutdown budget after SIGTERM; keep below ECS's stopTimeout
 	ShardRefreshInterval time.Duration // SHARD_REFRESH_INTERVAL, -shard-refresh-interval: periodic ListShards
@@ -40,6 +43,7 @@ func DefaultConfig() Config {
 		MaxRequestBytes:      5 << 20,
 		MaxInflightRequests:  4096,
 		MaxInflightCalls:     16,
+		UnorderedInflight:    1,
 		AckTimeout:           10 * time.Second,
 		StopTimeout:          25 * time.Second,
 		ShardRefreshInterval: 30 * time.Second,
@@ -100,6 +104,7 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 	num64(&c.MaxRequestBytes, "max-request-bytes", "MAX_REQUEST_BYTES", "request body limit")
 	num(&c.MaxInflightRequests, "max-inflight-requests", "MAX_INFLIGHT_REQUESTS", "concurrent ingest requests")
 	num(&c.MaxInflightCalls, "max-inflight-calls", "MAX_INFLIGHT_CALLS", "concurrent PutRecords calls")
+	num(&c.UnorderedInflight, "unordered-inflight", "UNORDERED_INFLIGHT", "Kinesis records in flight per shard for records with generated keys")
 	dur(&c.AckTimeout, "ack-timeout", "ACK_TIMEOUT", "longest wait for Kinesis before a durable request gets 503")
 	dur(&c.StopTimeout, "stop-timeout", "STOP_TIMEOUT", "shutdown budget after SIGTERM")
 	dur(&c.ShardRefreshInterval, "shard-refresh-interval", "SHARD_REFRESH_INTERVAL", "periodic shard map refresh")
@@ -134,8 +139,8 @@ func (c Config) Validate() error {
 	if c.MaxRequestBytes < 1024 {
 		errs = append(errs, fmt.Errorf("MAX_REQUEST_BYTES %d below 1024", c.MaxRequestBytes))
 	}
-	if c.MaxInflightRequests < 1 || c.MaxInflightCalls < 1 {
-		errs = append(errs, errors.New("MAX_INFLIGHT_REQUESTS and MAX_INFLIGHT_CALLS must be at least 1"))
+	if c.MaxInflightRequests < 1 || c.MaxInflightCalls < 1 || c.UnorderedInflight < 1 {
+		errs = append(errs, errors.New("MAX_INFLIGHT_REQUESTS, MAX_INFLIGHT_CALLS and UNORDERED_INFLIGHT must be at least 1"))
 	}
 	if c.AckTimeout <= 0 || c.StopTimeout <= 0 || c.ShardRefreshInterval <= 0 {
 		errs = append(errs, errors.New("ACK_TIMEOUT, STOP_TIMEOUT and SHARD_REFRESH_INTERVAL must be positive"))

@@ -28,11 +28,9 @@ const (
 	// lanesPerShard: lane 0 carries records with a caller-chosen partition key
 	// (ordered), lane 1 those with a generated random key (no order to keep).
 	lanesPerShard = 2
-	// unorderedInflight bounds the Kinesis records in flight per shard in the
-	// unordered lane; the ordered lane has exactly one.
-	unorderedInflight = 4
-	backoffBase       = 100 * time.Millisecond
-	backoffCap        = 5 * time.Second
+
+	backoffBase = 100 * time.Millisecond
+	backoffCap  = 5 * time.Second
 )
 
 // Errors returned by Pipeline.Enqueue.
@@ -152,7 +150,7 @@ type callResult struct {
 // for that shard is sent, so records with the same partition key reach the
 // stream in Enqueue order (across reshards too: new shards start only after
 // everything of the old map is settled). Records with generated keys
-// (Unordered) use a second lane per shard with up to unorderedInflight Kinesis
+// (Unordered) use a second lane per shard with up to UnorderedInflight Kinesis
 // records in flight.
 //
 // Batching: a lane sends when its oldest record has waited Linger, when it
@@ -167,6 +165,7 @@ type Pipeline struct {
 	linger       time.Duration
 	maxBuf       int64
 	maxCalls     int
+	unorderedMax int
 	refreshEvery time.Duration
 	metrics      *Metrics
 	log          *slog.Logger
@@ -204,7 +203,7 @@ type Pipeline struct {
 func NewPipeline(cfg Config, api KinesisAPI, m *Metrics, log *slog.Logger) *Pipeline {
 	p := &Pipeline{
 		stream: cfg.StreamName, api: api, linger: cfg.Linger, maxBuf: cfg.MaxBufferBytes,
-		maxCalls: cfg.MaxInflightCalls, refreshEvery: cfg.ShardRefreshInterval, metrics: m, log: log,
+		maxCalls: cfg.MaxInflightCalls, unorderedMax: max(cfg.UnorderedInflight, 1), refreshEvery: cfg.ShardRefreshInterval, metrics: m, log: log,
 		wake: make(chan struct{}, 1), refresh: make(chan struct{}, 1),
 		results: make(chan callResult, cfg.MaxInflightCalls), maps: make(chan *shardMap, 1),
 		stop: make(chan struct{}),
@@ -436,7 +435,7 @@ func (p *Pipeline) installMap(m *shardMap) {
 	for i := range p.states {
 		p.states[i] = &shardState{id: m.shards[i/lanesPerShard].id, maxInflight: 1}
 		if i%lanesPerShard == 1 {
-			p.states[i].maxInflight = unorderedInflight
+			p.states[i].maxInflight = p.unorderedMax
 		}
 	}
 	for _, e := range all {

@@ -297,7 +297,9 @@ func TestPipelineUnorderedLanePipelines(t *testing.T) {
 		return ""
 	}
 	slow := &slowFake{fakeKinesis: f, delay: 20 * time.Millisecond}
-	p, _ := startPipeline(t, testConfig(), slow)
+	cfg := testConfig()
+	cfg.UnorderedInflight = 4
+	p, _ := startPipeline(t, cfg, slow)
 	var tickets []*Ticket
 	const n = 400
 	for i := 0; i < n; i++ {

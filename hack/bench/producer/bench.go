@@ -65,14 +65,25 @@ func runBench(ctx context.Context, o options) error {
 
 	// The three servers run side by side; rounds alternate between them so
 	// that load from other processes on the machine hits all modes alike.
-	modes := []struct{ name, kind, query string }{
-		{"bare net/http (ceiling)", "bare", ""},
-		{"producer durable (200)", "producer", ""},
-		{"producer async (202)", "producer", "?ack=async"},
+	modes := []struct {
+		name, kind, query string
+		unordered         int
+	}{
+		{"bare net/http (ceiling)", "bare", "", o.unordered},
+		{"producer durable (200)", "producer", "", o.unordered},
+		{"producer async (202)", "producer", "?ack=async", o.unordered},
+	}
+	if o.compare {
+		modes = append(modes, struct {
+			name, kind, query string
+			unordered         int
+		}{"durable, 4 in flight/shard", "producer", "", 4})
 	}
 	var servers []*server
 	for _, m := range modes {
-		s, err := startServer(ctx, o, kc, m.name, m.kind, m.query, 0)
+		mo := o
+		mo.unordered = m.unordered
+		s, err := startServer(ctx, mo, kc, m.name, m.kind, m.query, 0)
 		if err != nil {
 			return err
 		}
@@ -109,7 +120,11 @@ func runBench(ctx context.Context, o options) error {
 	}
 	os_.finish()
 	over := os_.res
-	results := []*result{bare, durable, async, over}
+	results := []*result{bare, durable, async}
+	if o.compare {
+		results = append(results, servers[3].res)
+	}
+	results = append(results, over)
 
 	tw := tabwriter.NewWriter(os.Stdout, 2, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	fmt.Fprintln(tw, "mode\treq/s (2xx)\t% of bare\tp50\tp99\tserver CPU per 10k rec\tPutRecords calls per 1k rec\tKinesis records per 1k rec\tuser rec per Kinesis rec\tmean PutRecords\t429/503\tpeak heap MiB\tpeak RSS MiB\t")
@@ -167,7 +182,8 @@ func startServer(ctx context.Context, o options, kc *kinesis.Client, name, kind,
 		return nil, err
 	}
 	s := &server{kind: kind, query: query, base: fmt.Sprintf("http://127.0.0.1:%d", port), res: &result{name: name}, stopSampling: make(chan struct{}), kc: kc}
-	args := []string{"-child", kind, "-port", strconv.Itoa(port), "-linger", o.linger.String(), "-buffer-bytes", strconv.FormatInt(o.bufferBytes, 10)}
+	args := []string{"-child", kind, "-port", strconv.Itoa(port), "-linger", o.linger.String(), "-buffer-bytes", strconv.FormatInt(o.bufferBytes, 10),
+		"-unordered-inflight", strconv.Itoa(o.unordered)}
 	if kind == "producer" {
 		stream, err := createStream(ctx, kc, o.shards)
 		if err != nil {

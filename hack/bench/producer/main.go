@@ -30,6 +30,8 @@ type options struct {
 	overBuffer  int64
 	cpuProfile  string
 	rounds      int
+	unordered   int
+	compare     bool
 }
 
 func main() {
@@ -49,6 +51,8 @@ func main() {
 	flag.DurationVar(&o.linger, "linger", 10*time.Millisecond, "producer LINGER")
 	flag.Int64Var(&o.bufferBytes, "buffer-bytes", 64<<20, "producer MAX_BUFFER_BYTES")
 	flag.Int64Var(&o.overBuffer, "overload-buffer-bytes", 8<<20, "producer MAX_BUFFER_BYTES in the overload check (small, so it fills within the run)")
+	flag.IntVar(&o.unordered, "unordered-inflight", 1, "producer UNORDERED_INFLIGHT")
+	flag.BoolVar(&o.compare, "compare-unordered-inflight-4", false, "add a durable mode with UNORDERED_INFLIGHT=4 (pipelined calls per shard for generated keys)")
 	flag.Parse()
 	if *child != "" {
 		if err := runChild(*child, *port, *stream, o, *slowBytes); err != nil {
