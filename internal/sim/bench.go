@@ -14,10 +14,14 @@ import (
 // SeedLimits returns the seed policy's shard and task maxima for a trace:
 // the seed's own 16 shards and 15 tasks, raised to the fixed-peak counts
 // when the trace needs more, so the seed is judged on its rules and not on
-// a ceiling.
+// a ceiling; Config.SeedMaxShards overrides the shard maximum.
 func SeedLimits(cfg Config, t Trace) (shards, tasks int32) {
 	f := NewFixedPeak(cfg, t).(*fixed)
-	return max(16, f.shards), max(15, f.prod, f.cons)
+	shards = max(16, f.shards)
+	if cfg.SeedMaxShards > 0 {
+		shards = cfg.SeedMaxShards
+	}
+	return shards, max(15, f.prod, f.cons)
 }
 
 // RunAll runs every policy on trace t, in the order operator, seed,

@@ -31,6 +31,9 @@ type Config struct {
 	MaxIteratorAgeSeconds float64
 	// ReshardReserve of the operator policy (0: the policy's default).
 	ReshardReserve int
+	// SeedMaxShards is the seed's shard maximum; 0 fits it to the trace
+	// (max(16, fixed-peak shards)).
+	SeedMaxShards int32
 	// Seed drives CloudWatch's delays and partial points.
 	Seed uint64
 }
