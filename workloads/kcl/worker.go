@@ -64,7 +64,8 @@ func NewWorker(cfg Config, factory RecordProcessorFactory, kin KinesisAPI, db Dy
 }
 
 // Start creates the lease table if missing, syncs leases with the shards once
-// and starts the worker in the background. Cancelling ctx stops the worker
+// and starts the worker in the background. If that fails, Start may be called
+// again. Cancelling ctx stops the worker
 // abruptly, like a killed process: no processor Shutdown, no checkpoint, no
 // lease release — other workers take the leases after they expire. Use
 // Shutdown to stop gracefully.
@@ -72,13 +73,13 @@ func (w *Worker) Start(ctx context.Context) error {
 	if w.started {
 		return errors.New("start worker: already started")
 	}
-	w.started = true
 	if err := w.store.EnsureTable(ctx); err != nil {
 		return err
 	}
 	if err := w.syncShards(ctx); err != nil {
 		return err
 	}
+	w.started = true
 	go w.run(ctx)
 	return nil
 }
@@ -128,7 +129,6 @@ func (w *Worker) run(ctx context.Context) {
 		w.mu.Lock()
 		stopping, nHeld := w.stopping, len(w.held)
 		w.mu.Unlock()
-		w.cfg.Observer.LeasesHeld(nHeld)
 		if stopping && nHeld == 0 {
 			w.wg.Wait()
 			return
@@ -245,7 +245,9 @@ func (w *Worker) startConsumer(ctx context.Context, l Lease) {
 	h := &heldLease{lease: l, lastRenewed: w.cfg.Now(), lostCtx: lostCtx, lostCancel: cancel}
 	w.mu.Lock()
 	w.held[l.Key] = h
+	n := len(w.held)
 	w.mu.Unlock()
+	w.cfg.Observer.LeasesHeld(n)
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
@@ -254,7 +256,9 @@ func (w *Worker) startConsumer(ctx context.Context, l Lease) {
 		sc.run(ctx)
 		w.mu.Lock()
 		delete(w.held, l.Key)
+		n := len(w.held)
 		w.mu.Unlock()
+		w.cfg.Observer.LeasesHeld(n)
 	}()
 }
 

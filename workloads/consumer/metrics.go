@@ -1,0 +1,155 @@
+package consumer
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/kdp-io/streamprocessor-operator/workloads/kcl"
+)
+
+// Metrics holds the consumer's Prometheus metrics on their own registry and
+// the per-period aggregates published to CloudWatch. It implements
+// kcl.Observer.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	recordsProcessed   prometheus.Counter
+	recordFailures     prometheus.Counter
+	deadLetters        prometheus.Counter
+	recordsRead        prometheus.Counter
+	millisBehind       *prometheus.GaugeVec
+	leasesHeld         prometheus.Gauge
+	checkpointSeconds  prometheus.Histogram
+	checkpointFailures prometheus.Counter
+
+	mu        sync.Mutex
+	periodMax int64 // max MillisBehindLatest seen this CloudWatch period; -1: none
+	periodN   int64 // records processed this period
+}
+
+// NewMetrics registers the consumer's metrics (and Go/process collectors) on a
+// new registry.
+func NewMetrics() *Metrics {
+	const ns, sub = "streamprocessor", "consumer"
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		recordsProcessed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "records_processed_total",
+			Help: "User records handled successfully."}),
+		recordFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "record_failures_total",
+			Help: "Failed attempts to handle a user record (each retry counts)."}),
+		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "records_dead_lettered_total",
+			Help: "User records written to the dead-letter destination after every attempt failed."}),
+		recordsRead: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "records_read_total",
+			Help: "User records read from the stream and delivered to the processor (after deaggregation)."}),
+		millisBehind: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "millis_behind_latest",
+			Help: "MillisBehindLatest of the last read, per shard held by this worker."}, []string{"shard_id"}),
+		leasesHeld: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "leases_held",
+			Help: "Shard leases held by this worker."}),
+		checkpointSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "checkpoint_duration_seconds",
+			Help: "Latency of checkpoint writes to the lease table.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		checkpointFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "checkpoint_failures_total",
+			Help: "Checkpoint writes that failed (lease lost or DynamoDB error)."}),
+		periodMax: -1,
+	}
+	m.Registry.MustRegister(m.recordsProcessed, m.recordFailures, m.deadLetters, m.recordsRead, m.millisBehind,
+		m.leasesHeld, m.checkpointSeconds, m.checkpointFailures,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *Metrics) processed(n int) {
+	m.recordsProcessed.Add(float64(n))
+	m.mu.Lock()
+	m.periodN += int64(n)
+	m.mu.Unlock()
+}
+
+func (m *Metrics) failed()       { m.recordFailures.Inc() }
+func (m *Metrics) deadLettered() { m.deadLetters.Inc() }
+
+// RecordsRead implements kcl.Observer.
+func (m *Metrics) RecordsRead(shardID string, n int, millisBehindLatest int64) {
+	m.recordsRead.Add(float64(n))
+	m.millisBehind.WithLabelValues(shardID).Set(float64(millisBehindLatest))
+	m.mu.Lock()
+	m.periodMax = max(m.periodMax, millisBehindLatest)
+	m.mu.Unlock()
+}
+
+// LeasesHeld implements kcl.Observer.
+func (m *Metrics) LeasesHeld(n int) { m.leasesHeld.Set(float64(n)) }
+
+// Checkpointed implements kcl.Observer.
+func (m *Metrics) Checkpointed(_ string, d time.Duration, err error) {
+	m.checkpointSeconds.Observe(d.Seconds())
+	if err != nil {
+		m.checkpointFailures.Inc()
+	}
+}
+
+// ShardClosed implements kcl.Observer: the shard's lag gauge goes away.
+func (m *Metrics) ShardClosed(shardID string, _ kcl.ShutdownReason) {
+	m.millisBehind.DeleteLabelValues(shardID)
+}
+
+// takePeriod returns and resets the CloudWatch period's aggregates; ok is false
+// when no read happened in the period (no lag to report).
+func (m *Metrics) takePeriod() (maxBehind, processed int64, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	maxBehind, processed, ok = m.periodMax, m.periodN, m.periodMax >= 0
+	m.periodMax, m.periodN = -1, 0
+	return maxBehind, processed, ok
+}
+
+// PutMetricDataAPI is the CloudWatch call the publisher needs.
+type PutMetricDataAPI interface {
+	PutMetricData(ctx context.Context, in *cloudwatch.PutMetricDataInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error)
+}
+
+// CloudWatch metric names and dimensions the consumer publishes; the operator
+// scales on them (see docs/consumer.md).
+const (
+	MetricMillisBehindLatest = "MillisBehindLatest" // Milliseconds; read with statistic Maximum
+	MetricRecordsProcessed   = "RecordsProcessed"   // Count; read with statistic Sum
+	DimensionStreamName      = "StreamName"
+	DimensionApplicationName = "ApplicationName"
+)
+
+// CloudWatchPublisher sends the period's max MillisBehindLatest and records
+// processed to CloudWatch.
+type CloudWatchPublisher struct {
+	API         PutMetricDataAPI
+	Namespace   string
+	Stream, App string
+	Metrics     *Metrics
+}
+
+// Publish sends one period's data; RecordsProcessed is sent every period (0
+// when idle) so scaling sees idleness, MillisBehindLatest only when a read
+// happened.
+func (p *CloudWatchPublisher) Publish(ctx context.Context, now time.Time) error {
+	behind, processed, ok := p.Metrics.takePeriod()
+	dims := []cwtypes.Dimension{
+		{Name: aws.String(DimensionStreamName), Value: aws.String(p.Stream)},
+		{Name: aws.String(DimensionApplicationName), Value: aws.String(p.App)},
+	}
+	data := []cwtypes.MetricDatum{{MetricName: aws.String(MetricRecordsProcessed), Dimensions: dims, Timestamp: aws.Time(now),
+		Unit: cwtypes.StandardUnitCount, Value: aws.Float64(float64(processed))}}
+	if ok {
+		data = append(data, cwtypes.MetricDatum{MetricName: aws.String(MetricMillisBehindLatest), Dimensions: dims, Timestamp: aws.Time(now),
+			Unit: cwtypes.StandardUnitMilliseconds, Value: aws.Float64(float64(behind))})
+	}
+	if _, err := p.API.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: aws.String(p.Namespace), MetricData: data}); err != nil {
+		return fmt.Errorf("put consumer metrics to CloudWatch namespace %q: %w", p.Namespace, err)
+	}
+	return nil
+}
