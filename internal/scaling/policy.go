@@ -515,9 +515,13 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	case want > open:
 		// Each call must buy room: the fewer calls are left, the further
 		// it goes (25 %, then 50 %, then 100 %, the sizes AWS handles best).
-		// The step rule does not go past the day's peak (or a quarter above
-		// the need when today is the peak): beyond it there is nothing to buy.
-		t := max(want, min(ceil32(float64(open)*(1+upStep(budget))), max(peak, ceil32(float64(want)*1.25))))
+		// Climbing back to a level seen in the last day, the step stops at
+		// that peak: beyond it there is nothing known to buy. Above the
+		// day's peak the load is new and may keep rising, so it does not.
+		t := max(want, ceil32(float64(open)*(1+upStep(budget))))
+		if peak > want {
+			t = min(t, peak)
+		}
 		if t <= 2*open {
 			t = snapQuarter(t, open)
 			// And leave enough calls to reach the day's peak; go further
