@@ -418,3 +418,31 @@ func TestDecideUnalignedTimestamps(t *testing.T) {
 		t.Fatalf("need %.1f, shards %d (%s), want 104858 records/s ÷ 700 ≈ 150, capped at 100", d.Used.NeededShards, d.Shards, d.ShardReason)
 	}
 }
+
+// TestDecideUpStepByBudget: the fewer calls are left, the further a
+// scale-up goes; climbing back to the day's peak it stops there.
+func TestDecideUpStepByBudget(t *testing.T) {
+	tests := []struct {
+		used      int
+		peak      int32
+		min, max_ int32
+	}{
+		{0, 0, 25, 25},   // need 21.4 → 22, 25 % of 20 → 25 (a quarter multiple)
+		{4, 0, 30, 30},   // 6 left: 50 %
+		{7, 0, 40, 40},   // 3 left: 100 %
+		{7, 28, 28, 28},  // climbing back: stop at the day's peak
+		{0, 100, 25, 25}, // plenty of calls: the 25 % step, below the peak
+	}
+	for _, tt := range tests {
+		in := baseInputs(now0, 20, 15) // 15 MiB/s needs 21.4 shards at 70 %
+		in.ReshardHistory = calls(tt.used, now0.Add(-2*time.Hour))
+		st := State{}
+		if tt.peak > 0 {
+			st.ShardPeaks = []Rec{{At: now0.Add(-3 * time.Hour).Truncate(time.Hour).Unix(), N: tt.peak}}
+		}
+		d, _ := Decide(in, st, now0)
+		if d.Shards < tt.min || d.Shards > tt.max_ {
+			t.Errorf("%d calls used, day's peak %d: shards %d (%s), want %d..%d", tt.used, tt.peak, d.Shards, d.ShardReason, tt.min, tt.max_)
+		}
+	}
+}
