@@ -430,7 +430,7 @@ func TestDecideUpStepByBudget(t *testing.T) {
 		{0, 0, 25, 25},   // need 21.4 → 22, 25 % of 20 → 25 (a quarter multiple)
 		{4, 0, 30, 30},   // 6 left: 50 %
 		{7, 0, 40, 40},   // 3 left: 100 %
-		{7, 28, 28, 28},  // climbing back: stop at the day's peak
+		{7, 28, 28, 30},  // climbing back: stop at the day's peak (30: snapped to a quarter of 20)
 		{0, 100, 25, 25}, // plenty of calls: the 25 % step, below the peak
 	}
 	for _, tt := range tests {
