@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -579,7 +580,11 @@ func (p *Pipeline) take(i int, st *shardState, now time.Time) *kRecord {
 		n++
 	}
 	r := &kRecord{shard: i, entries: st.carry[:n:n]}
-	if n == 1 {
+	// A lone record goes as is, unless its data could be taken for an aggregate
+	// (it starts with the KPL magic): then it is wrapped, so that a consumer
+	// cannot be made to deaggregate a user's payload. Only a record too large
+	// to wrap goes as is regardless.
+	if n == 1 && (a.Len() == 0 || !bytes.HasPrefix(st.carry[0].data, kpl.Magic)) {
 		r.pk, r.payload = st.carry[0].pk, st.carry[0].data
 	} else {
 		r.pk = a.PartitionKey()

@@ -13,7 +13,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/kdp-io/streamprocessor-operator/workloads/kpl"
 )
 
 func TestShardMapLookup(t *testing.T) {
@@ -372,4 +374,27 @@ func (s *slowFake) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, 
 	s.fakeKinesis.inCall--
 	s.fakeKinesis.mu.Unlock()
 	return s.fakeKinesis.PutRecords(ctx, in, o...)
+}
+
+// TestPipelineWrapsDataThatLooksAggregated: a lone user record whose data is a
+// valid KPL aggregate must reach the consumer as that one record.
+func TestPipelineWrapsDataThatLooksAggregated(t *testing.T) {
+	f := newFakeKinesis(1)
+	p, _ := startPipeline(t, testConfig(), f)
+	fake, err := kpl.Encode([]kpl.UserRecord{{PartitionKey: "injected", Data: []byte("a")}, {PartitionKey: "injected", Data: []byte("b")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := NewTicket(1)
+	if err := p.Enqueue([]Record{{PartitionKey: "user", Data: fake}}, tk); err != nil {
+		t.Fatal(err)
+	}
+	<-tk.Done()
+	var got []kpl.UserRecord
+	for _, urs := range f.userRecords(t) {
+		got = append(got, urs...)
+	}
+	if len(got) != 1 || got[0].PartitionKey != "user" || !bytes.Equal(got[0].Data, fake) {
+		t.Fatalf("consumer sees %d records (%+v), want the one user record", len(got), got)
+	}
 }
