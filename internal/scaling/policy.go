@@ -34,7 +34,7 @@ const (
 	// the metric counts as missing and the targets it drives are held.
 	StaleAfter = 10 * time.Minute
 	// upWindow is how far back the newest load is looked for when scaling
-	// up: the three newest complete minutes plus any partial ones.
+	// up: the four newest complete minutes plus any partial ones.
 	upWindow = CompleteAfter + 4*time.Minute
 )
 
@@ -221,9 +221,15 @@ type Decision struct {
 //   - Missing metrics hold the affected target at its current value and
 //     set Held, with the reason saying which metric is missing.
 //   - Shards rise as soon as the newest data (partial points included: they
-//     are lower bounds) needs more; they fall only to the highest need over
-//     the stabilization window, by at least a quarter, and only while the
-//     reshard budget keeps its reserve for scaling up.
+//     are lower bounds) needs more, by a step that grows as the reshard
+//     budget shrinks. They fall only to the highest need over the
+//     stabilization window (projected an hour ahead while it rises, and not
+//     below the coming hour's need yesterday when today matches yesterday),
+//     by at least a quarter, not within a window of the last reshard, and
+//     only while the budget keeps the calls to climb back to the last 24
+//     hours' peak plus ReshardReserve.
+//   - Passes may come at any rate: State keeps one entry per minute per
+//     window and hourly peaks for 25 hours.
 //   - The shard target may be more than one legal step away; PlanReshard
 //     turns it into calls.
 func Decide(in Inputs, prev State, now time.Time) (Decision, State) {
