@@ -446,3 +446,37 @@ func TestDecideUpStepByBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestDecideUpStepFollowsTrend: above the day's peak a budget-sized step
+// is taken only as far as the rising trend of the window reaches.
+func TestDecideUpStepFollowsTrend(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		from, to float64 // MiB/s at the start and end of a 15-minute window
+		want     int32
+	}{
+		{"flat: no more than the need", 14, 14, 21},      // 14680 records/s ÷ 700
+		{"rising: the step toward the trend", 8, 14, 24}, // 6 calls left: 50 % of 16
+	} {
+		// Ten minutes of history at the starting need, as a running operator has.
+		st := State{}
+		for k := 10; k >= 1; k-- {
+			st.Shards = append(st.Shards, Rec{At: now0.Add(-time.Duration(k) * time.Minute).Unix(), N: ceil32(tt.from * MiB / 1000 / 700)})
+		}
+		var first Decision
+		hist := calls(4, now0.Add(-20*time.Hour))
+		for m := range 16 {
+			now := now0.Add(time.Duration(m) * time.Minute)
+			in := baseInputs(now, 16, tt.from+(tt.to-tt.from)*float64(m)/15)
+			in.ReshardHistory = hist
+			var d Decision
+			d, st = Decide(in, st, now)
+			if d.Shards > 16 && first.Shards == 0 {
+				first = d
+			}
+		}
+		if first.Shards != tt.want {
+			t.Errorf("%s: first scale-up to %d (%s), want %d", tt.name, first.Shards, first.ShardReason, tt.want)
+		}
+	}
+}
