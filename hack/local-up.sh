@@ -40,7 +40,8 @@ die() { log "ERROR: $*"; exit 1; }
 
 mkdir -p "${PIDS}" "${LOGS}"
 
-# One local-up or local-down at a time per state directory.
+# One local-up or local-down at a time per state directory. Servers started
+# below get `9>&-` so they do not inherit, and hold, the lock.
 exec 9>"${STATE}/.lock"
 if command -v flock >/dev/null 2>&1 && ! flock -n 9; then
   echo "$(basename "$0" .sh): waiting for another local-up/local-down on ${STATE}" >&2
@@ -83,7 +84,7 @@ ASSETS="$("${ROOT}/hack/control-plane.sh")"
 
 # 2. Emulators.
 log "AWS emulators (hack/emulators.sh up)"
-"${ROOT}/hack/emulators.sh" up
+"${ROOT}/hack/emulators.sh" up 9>&-
 EMU_ENV="$("${ROOT}/hack/emulators.sh" env)"
 [[ -f "${EMU_ENV}" ]] || die "hack/emulators.sh up wrote no ${EMU_ENV}"
 case "${EMU_ENV}" in
@@ -119,7 +120,7 @@ if ! { [[ -f "${CP_PID}" ]] && is_runner "$(cat "${CP_PID}")"; }; then
     --kubeconfig "${KUBECONFIG_FILE}" \
     --child-pids "${CP_CHILDREN}" \
     --log-dir "${LOGS}" \
-    >"${CP_LOG}" 2>&1 </dev/null &
+    >"${CP_LOG}" 2>&1 </dev/null 9>&- &
   echo $! >"${CP_PID}"
   pid="$(cat "${CP_PID}")"
   for _ in $(seq 1 180); do
