@@ -31,6 +31,7 @@ func run() error {
 	flag.Float64Var(&cfg.PeakMiBps, "peak-mibps", cfg.PeakMiBps, "write rate at the trace's peak, MiB/s")
 	flag.Float64Var(&cfg.RecordBytes, "record-bytes", cfg.RecordBytes, "mean Kinesis record size as written (after KPL aggregation), bytes")
 	flag.IntVar(&cfg.ReshardReserve, "reshard-reserve", 0, "operator's reshard calls kept beyond the climb to the day's peak (0: policy default, -1: none)")
+	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of CloudWatch's delays and partial points and of the synthetic traces' noise")
 	seedMax := flag.Int("seed-max", 0, "seed's maximum shards (0: max(16, what the trace's peak needs))")
 	util := flag.Float64("target-util", 100*cfg.TargetUtilization, "operator's spec.stream.targetUtilizationPercent")
 	flag.Parse()
