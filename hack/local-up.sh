@@ -35,7 +35,7 @@ BIN="${ROOT}/bin/localstack"
 KUBECTL="${KUBECTL:-kubectl}"
 START_SECONDS="${SECONDS}"
 
-log() { echo "local-up: $*" >&2; }
+log() { echo "local-up: [+$((SECONDS - START_SECONDS))s] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 mkdir -p "${PIDS}" "${LOGS}"
