@@ -33,6 +33,7 @@ type Metrics struct {
 	mu        sync.Mutex
 	periodMax int64 // max MillisBehindLatest seen this CloudWatch period; -1: none
 	periodN   int64 // records processed this period
+	total     float64
 }
 
 // NewMetrics registers the consumer's metrics (and Go/process collectors) on a
@@ -69,6 +70,7 @@ func (m *Metrics) processed(n int) {
 	m.recordsProcessed.Add(float64(n))
 	m.mu.Lock()
 	m.periodN += int64(n)
+	m.total += float64(n)
 	m.mu.Unlock()
 }
 
@@ -152,4 +154,11 @@ func (p *CloudWatchPublisher) Publish(ctx context.Context, now time.Time) error 
 		return fmt.Errorf("put consumer metrics to CloudWatch namespace %q: %w", p.Namespace, err)
 	}
 	return nil
+}
+
+// Processed returns the number of user records handled successfully so far.
+func (m *Metrics) Processed() float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.total
 }
