@@ -38,11 +38,14 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	metrics := consumer.NewMetrics()
 	svc, err := consumer.New(cfg, consumer.Deps{
-		Kinesis:    kinesis.NewFromConfig(awsCfg),
-		DynamoDB:   dynamodb.NewFromConfig(awsCfg),
-		CloudWatch: cloudwatch.NewFromConfig(awsCfg, awsconfig.CloudWatchQueryProtocol),
-		Logger:     log,
+		Kinesis:  kinesis.NewFromConfig(awsCfg, func(o *kinesis.Options) { o.APIOptions = append(o.APIOptions, metrics.CountAWSCalls) }),
+		DynamoDB: dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, metrics.CountAWSCalls) }),
+		CloudWatch: cloudwatch.NewFromConfig(awsCfg, awsconfig.CloudWatchQueryProtocol,
+			func(o *cloudwatch.Options) { o.APIOptions = append(o.APIOptions, metrics.CountAWSCalls) }),
+		Metrics: metrics,
+		Logger:  log,
 	})
 	if err != nil {
 		return fmt.Errorf("set up consumer: %w", err)

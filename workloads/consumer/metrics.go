@@ -29,6 +29,7 @@ type Metrics struct {
 	leasesHeld         prometheus.Gauge
 	checkpointSeconds  prometheus.Histogram
 	checkpointFailures prometheus.Counter
+	awsCalls           *prometheus.CounterVec
 
 	mu        sync.Mutex
 	periodMax int64 // max MillisBehindLatest seen this CloudWatch period; -1: none
@@ -58,10 +59,12 @@ func NewMetrics() *Metrics {
 			Help: "Latency of checkpoint writes to the lease table.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 		checkpointFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "checkpoint_failures_total",
 			Help: "Checkpoint writes that failed (lease lost or DynamoDB error)."}),
+		awsCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "aws_calls_total",
+			Help: "AWS API calls by service, operation and outcome (success, throttled, conflict, error)."}, []string{"service", "operation", "outcome"}),
 		periodMax: -1,
 	}
 	m.Registry.MustRegister(m.recordsProcessed, m.recordFailures, m.deadLetters, m.recordsRead, m.millisBehind,
-		m.leasesHeld, m.checkpointSeconds, m.checkpointFailures,
+		m.leasesHeld, m.checkpointSeconds, m.checkpointFailures, m.awsCalls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

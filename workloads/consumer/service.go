@@ -31,6 +31,9 @@ type Deps struct {
 	CloudWatch PutMetricDataAPI // used when Config.CloudWatchEnabled
 	// Handler processes records; nil means JSON lines to Config.Output.
 	Handler Handler
+	// Metrics to record into; nil means new ones. Pass the same Metrics whose
+	// CountAWSCalls the AWS clients use.
+	Metrics *Metrics
 	Logger  *slog.Logger
 }
 
@@ -54,7 +57,10 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if deps.Kinesis == nil || deps.DynamoDB == nil || (cfg.CloudWatchEnabled && deps.CloudWatch == nil) {
 		return nil, errors.New("new consumer: Kinesis, DynamoDB and (when enabled) CloudWatch clients are required")
 	}
-	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, metrics: NewMetrics(), handler: deps.Handler}
+	s := &Service{cfg: cfg, deps: deps, log: deps.Logger, metrics: deps.Metrics, handler: deps.Handler}
+	if s.metrics == nil {
+		s.metrics = NewMetrics()
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

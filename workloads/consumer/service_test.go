@@ -138,7 +138,13 @@ func TestServiceWritesJSONLinesAndStopsGracefully(t *testing.T) {
 
 	cfg := testConfig(stream)
 	cfg.Output = filepath.Join(t.TempDir(), "out.jsonl")
-	svc, err := New(cfg, Deps{Kinesis: c.kin, DynamoDB: c.db, CloudWatch: c.cw, Logger: quietLogger()})
+	m := NewMetrics()
+	awsCfg, err := awsconfig.Load(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := kinesis.NewFromConfig(awsCfg, func(o *kinesis.Options) { o.APIOptions = append(o.APIOptions, m.CountAWSCalls) })
+	svc, err := New(cfg, Deps{Kinesis: counted, DynamoDB: c.db, CloudWatch: c.cw, Metrics: m, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,8 +168,9 @@ func TestServiceWritesJSONLinesAndStopsGracefully(t *testing.T) {
 		t.Errorf("/healthz %d", code)
 	}
 	if _, body := get(base + "/metrics"); !strings.Contains(body, "streamprocessor_consumer_leases_held 2") ||
-		!strings.Contains(body, "streamprocessor_consumer_millis_behind_latest{shard_id=") {
-		t.Errorf("/metrics lacks leases_held 2 or millis_behind_latest:\n%s", body)
+		!strings.Contains(body, "streamprocessor_consumer_millis_behind_latest{shard_id=") ||
+		!strings.Contains(body, `streamprocessor_consumer_aws_calls_total{operation="GetRecords",outcome="success",service="Kinesis"}`) {
+		t.Errorf("/metrics lacks leases_held 2, millis_behind_latest or counted GetRecords calls:\n%s", body)
 	}
 	time.Sleep(700 * time.Millisecond) // one CloudWatch period
 	cancel()

@@ -172,6 +172,7 @@ type countingProcessor struct {
 }
 
 func (p *countingProcessor) Initialize(*kcl.InitializationInput) {}
+
 var verbose = flag.Bool("v", false, "print every batch of the library throughput run")
 
 func (p *countingProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
