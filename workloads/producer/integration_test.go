@@ -214,6 +214,7 @@ func TestIntegrationRoundTrip(t *testing.T) {
 	cfg := testConfig()
 	cfg.StreamName = stream
 	cfg.CloudWatchInterval = 0
+	cfg.AckTimeout = 30 * time.Second // the shared emulator can stall for seconds
 	url, stop := startProducer(t, cfg)
 
 	const clients, perClient = 16, 150
@@ -436,7 +437,7 @@ func TestIntegrationKinesisOutage(t *testing.T) {
 	cfg := testConfig()
 	cfg.StreamName = stream
 	cfg.CloudWatchInterval = 0
-	cfg.AckTimeout = 500 * time.Millisecond
+	cfg.AckTimeout = 3 * time.Second
 	cfg.MaxBufferBytes = 2 << 20
 	url, stop := startProducer(t, cfg)
 
