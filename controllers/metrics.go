@@ -70,7 +70,9 @@ func (b *MetricsBatcher) Fetch(ctx context.Context, cw CloudWatchAPI, key metric
 	}
 	_, known := rb.keys[key]
 	rb.keys[key] = now
-	if !known || now.Sub(rb.fetchedAt) >= b.MaxAge {
+	// The cache ages in wall time: it is about not asking CloudWatch more
+	// often than needed, whatever clock the scaler's windows run on.
+	if !known || time.Since(rb.fetchedAt) >= b.MaxAge {
 		for k, at := range rb.keys {
 			if now.Sub(at) > b.Forget {
 				delete(rb.keys, k)
@@ -80,7 +82,7 @@ func (b *MetricsBatcher) Fetch(ctx context.Context, cw CloudWatchAPI, key metric
 		if err != nil {
 			return pipelineMetrics{}, err
 		}
-		rb.results, rb.fetchedAt = results, now
+		rb.results, rb.fetchedAt = results, time.Now()
 	}
 	ids := queryIDs(key)
 	return pipelineMetrics{

@@ -146,7 +146,7 @@ type operator struct {
 // startOperator runs a manager until the returned operator is stopped (at
 // the latest when t ends). Each test runs its own, so a test can also stop one
 // and start another, as a restart would.
-func startOperator(t *testing.T) *operator {
+func startOperator(t *testing.T, opts ...func(*StreamProcessorReconciler)) *operator {
 	t.Helper()
 	mgr, err := ctrl.NewManager(suite.cfg, ctrl.Options{
 		Scheme:                 suite.scheme,
@@ -166,6 +166,9 @@ func startOperator(t *testing.T) *operator {
 		Clock:            clock.RealClock{},
 		PollInterval:     300 * time.Millisecond,
 		InvalidSpecRetry: 5 * time.Second,
+	}
+	for _, o := range opts {
+		o(r)
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatalf("setup: %v", err)

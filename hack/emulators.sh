@@ -11,7 +11,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-STATE="${ROOT}/.local"
+STATE="${LOCAL_STATE_DIR:-${ROOT}/.local}"
 PIDS="${STATE}/pids"
 LOGS="${STATE}/logs"
 ENV_FILE="${STATE}/emulators.env"

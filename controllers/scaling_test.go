@@ -1,0 +1,141 @@
+package controllers
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	. "github.com/onsi/gomega"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
+	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
+)
+
+const mib = 1 << 20
+
+// load is one minute of traffic as CloudWatch would report it.
+type load struct {
+	bytesPerSec, recordsPerSec, throttledPerSec float64
+	iteratorAgeMs, producerCPU, consumerCPU     float64
+}
+
+// publish writes the AWS/Kinesis and AWS/ECS datapoints of sp for the minutes
+// [from, to) into the CloudWatch emulator, as CloudWatch would hold them.
+func publish(t *testing.T, sp *streamingv1alpha1.StreamProcessor, from, to time.Time, l load) {
+	t.Helper()
+	cfg, err := awsconfig.Load(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cw := cloudwatch.NewFromConfig(cfg, awsconfig.CloudWatchQueryProtocol)
+	stream := []cwtypes.Dimension{{Name: aws.String("StreamName"), Value: aws.String(streamName(sp))}}
+	svc := func(w string) []cwtypes.Dimension {
+		return []cwtypes.Dimension{{Name: aws.String("ClusterName"), Value: aws.String(suite.account.Cluster)}, {Name: aws.String("ServiceName"), Value: aws.String(serviceName(sp, w))}}
+	}
+	for m := from.Truncate(time.Minute); m.Before(to); m = m.Add(time.Minute) {
+		at := aws.Time(m)
+		kinesisData := []cwtypes.MetricDatum{
+			{MetricName: aws.String("IncomingBytes"), Dimensions: stream, Timestamp: at, Value: aws.Float64(l.bytesPerSec * 60), Unit: cwtypes.StandardUnitBytes},
+			{MetricName: aws.String("IncomingRecords"), Dimensions: stream, Timestamp: at, Value: aws.Float64(l.recordsPerSec * 60), Unit: cwtypes.StandardUnitCount},
+			{MetricName: aws.String("WriteProvisionedThroughputExceeded"), Dimensions: stream, Timestamp: at, Value: aws.Float64(l.throttledPerSec * 60), Unit: cwtypes.StandardUnitCount},
+			{MetricName: aws.String("GetRecords.IteratorAgeMilliseconds"), Dimensions: stream, Timestamp: at, Value: aws.Float64(l.iteratorAgeMs), Unit: cwtypes.StandardUnitMilliseconds},
+		}
+		ecsData := []cwtypes.MetricDatum{
+			{MetricName: aws.String("CPUUtilization"), Dimensions: svc(producer), Timestamp: at, Value: aws.Float64(l.producerCPU), Unit: cwtypes.StandardUnitPercent},
+			{MetricName: aws.String("CPUUtilization"), Dimensions: svc(consumer), Timestamp: at, Value: aws.Float64(l.consumerCPU), Unit: cwtypes.StandardUnitPercent},
+		}
+		for ns, data := range map[string][]cwtypes.MetricDatum{"AWS/Kinesis": kinesisData, "AWS/ECS": ecsData} {
+			if _, err := cw.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{Namespace: aws.String(ns), MetricData: data}); err != nil {
+				t.Fatalf("put metric data: %v", err)
+			}
+		}
+	}
+}
+
+// TestScalingFollowsMetrics drives the reconciler's scaler with metrics
+// published into the CloudWatch emulator and a fake clock (the windows are
+// minutes long; the clock lets the test cross them at once): 3x over one
+// shard's capacity → shards and consumer tasks rise in legal steps with the
+// reason in status; low load → they fall, but only after the stabilization
+// window.
+func TestScalingFollowsMetrics(t *testing.T) {
+	requireSuite(t)
+	g := NewWithT(t)
+	now := time.Now().Truncate(time.Minute).Add(30 * time.Second)
+	clk := clocktesting.NewFakePassiveClock(now)
+	op := startOperator(t, func(r *StreamProcessorReconciler) { r.Clock = clk })
+	sp := sample(newNamespace(t), "scaled")
+	sp.Spec.Consumer.MaxTasks = 8
+	sp.Spec.Producer.MaxTasks = 8
+	g.Expect(suite.k8s.Create(context.Background(), sp)).To(Succeed())
+
+	// No metrics at all: targets are held, and status says why.
+	g.Eventually(func(g Gomega) {
+		got := get(g, sp)
+		g.Expect(got.Status.LastDecision).NotTo(BeNil())
+		g.Expect(got.Status.LastDecision.Reason).To(ContainSubstring("no IncomingBytes data"))
+		g.Expect(got.Status.Stream.TargetShards).To(Equal(int32(1)))
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	// 3 MiB/s into one shard: three times its write capacity, throttled,
+	// consumers two minutes behind and busy.
+	high := load{bytesPerSec: 3 * mib, recordsPerSec: 3000, throttledPerSec: 2000, iteratorAgeMs: 120_000, producerCPU: 60, consumerCPU: 95}
+	publish(t, sp, now.Add(-10*time.Minute), now.Add(time.Minute), high)
+	var up *streamingv1alpha1.StreamProcessor
+	g.Eventually(func(g Gomega) {
+		up = get(g, sp)
+		g.Expect(up.Status.Stream.TargetShards).To(BeNumerically(">=", 5), "need ≥ 3 MiB/s ÷ 0.7 MiB/s")
+		g.Expect(up.Status.Stream.OpenShards).To(Equal(up.Status.Stream.TargetShards))
+		g.Expect(up.Status.Consumer.TargetTasks).To(BeNumerically(">", 1))
+		g.Expect(up.Status.Consumer.DesiredTasks).To(Equal(up.Status.Consumer.TargetTasks))
+	}, 2*time.Minute, 200*time.Millisecond).Should(Succeed())
+	g.Expect(up.Status.Consumer.TargetTasks).To(BeNumerically("<=", up.Status.Stream.OpenShards), "a consumer without a shard is waste")
+	mibps, err := strconv.ParseFloat(up.Status.LastDecision.Inputs["incomingMiBPerSec"], 64)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(mibps).To(BeNumerically(">=", 3))
+	upCalls := op.callCount("Kinesis", "UpdateShardCount", "ok")
+	g.Expect(upCalls).To(BeNumerically(">=", 3), "1 → ≥5 takes at least three legal steps")
+	for _, outcome := range []string{"InUse", "LimitExceeded", "Invalid", "Other"} {
+		g.Expect(op.callCount("Kinesis", "UpdateShardCount", outcome)).To(BeZero(), outcome)
+	}
+	checkLineage(g, streamName(sp), int(up.Status.Stream.OpenShards))
+	peak := up.Status.Stream.OpenShards
+
+	// The load drops to almost nothing. Nothing falls before the
+	// stabilization window has passed...
+	low := load{bytesPerSec: 0.05 * mib, recordsPerSec: 50, iteratorAgeMs: 0, producerCPU: 5, consumerCPU: 5}
+	now = now.Add(time.Minute)
+	publish(t, sp, now.Add(-4*time.Minute), now.Add(time.Minute), low)
+	clk.SetTime(now)
+	g.Consistently(func(g Gomega) int32 { return get(g, sp).Status.Stream.TargetShards }, 3*time.Second, 200*time.Millisecond).Should(Equal(peak))
+
+	// ...and once it has, shards and consumers come down, in legal steps.
+	// One pass per (fake) minute, as the scaling interval would give.
+	for i := 0; i < 25; i++ {
+		now = now.Add(time.Minute)
+		publish(t, sp, now.Add(-time.Minute), now.Add(time.Minute), low)
+		clk.SetTime(now)
+		update(t, sp, func(s *streamingv1alpha1.StreamProcessor) { s.Annotations = map[string]string{"minute": strconv.Itoa(i)} })
+		g.Eventually(func(g Gomega) bool {
+			return !get(g, sp).Status.LastDecision.Time.Time.Before(now.Truncate(time.Second))
+		}, 30*time.Second, 100*time.Millisecond).Should(BeTrue())
+	}
+	g.Eventually(func(g Gomega) {
+		got := get(g, sp)
+		g.Expect(got.Status.Stream.TargetShards).To(BeNumerically("<", peak), "decision: %s %v", got.Status.LastDecision.Reason, got.Status.LastDecision.Inputs)
+		g.Expect(got.Status.Stream.OpenShards).To(Equal(got.Status.Stream.TargetShards))
+		g.Expect(got.Status.Consumer.TargetTasks).To(BeNumerically("<", up.Status.Consumer.TargetTasks))
+	}, 2*time.Minute, 200*time.Millisecond).Should(Succeed())
+	for _, outcome := range []string{"InUse", "LimitExceeded", "Invalid", "Other"} {
+		g.Expect(op.callCount("Kinesis", "UpdateShardCount", outcome)).To(BeZero(), outcome)
+	}
+	g.Expect(get(g, sp).Status.Scaling).NotTo(BeNil(), "the scaler's windows are kept in status")
+	_ = scaling.ReshardsPerWindow
+	deleteAndWait(t, sp)
+}
