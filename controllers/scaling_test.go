@@ -121,7 +121,9 @@ func TestScalingFollowsMetrics(t *testing.T) {
 		now = now.Add(time.Minute)
 		publish(t, sp, now.Add(-time.Minute), now.Add(time.Minute), low)
 		clk.SetTime(now)
-		update(t, sp, func(s *streamingv1alpha1.StreamProcessor) { s.Annotations = map[string]string{"minute": strconv.Itoa(i)} })
+		update(t, sp, func(s *streamingv1alpha1.StreamProcessor) {
+			s.Annotations = map[string]string{"minute": strconv.Itoa(i)}
+		})
 		g.Eventually(func(g Gomega) bool {
 			return !get(g, sp).Status.LastDecision.Time.Time.Before(now.Truncate(time.Second))
 		}, 30*time.Second, 100*time.Millisecond).Should(BeTrue())
