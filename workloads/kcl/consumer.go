@@ -173,6 +173,12 @@ func (sc *shardConsumer) shutdown(ctx context.Context, reason ShutdownReason) {
 		}
 		w.log.Info("Shard ended", "shardId", sc.shardID)
 	}
+	if reason == TERMINATE {
+		select { // children may be ready now: sync and take without waiting a poll
+		case w.syncNow <- struct{}{}:
+		default:
+		}
+	}
 	if err := w.release(ctx, sc.h); err != nil {
 		w.log.Warn("Releasing lease failed", "shardId", sc.shardID, "error", err)
 	}

@@ -13,8 +13,13 @@ import (
 func TestReshardKeepsParentsBeforeChildren(t *testing.T) {
 	e := newEnv(t, 1)
 	rec := newRecorder()
-	e.startWorker(e.config("w1"), rec)
-	e.startWorker(e.config("w2"), rec)
+	// A long shard sync interval: children must be found because their
+	// parents ended, not by the periodic ListShards.
+	for _, id := range []string{"w1", "w2"} {
+		cfg := e.config(id)
+		cfg.ShardSyncInterval = time.Hour
+		e.startWorker(cfg, rec)
+	}
 	total := 0
 	put := func(n int) { e.putPlain("r", total, total+n); total += n }
 	put(300)

@@ -27,6 +27,7 @@ type Worker struct {
 	stopping bool
 
 	stopCh  chan struct{} // closed by Shutdown
+	syncNow chan struct{} // a shard ended: look for its children now
 	done    chan struct{} // closed when the worker has stopped
 	wg      sync.WaitGroup
 	started bool
@@ -55,11 +56,12 @@ func NewWorker(cfg Config, factory RecordProcessorFactory, kin KinesisAPI, db Dy
 	}
 	return &Worker{
 		cfg: c, kinesis: kin, factory: factory,
-		store:  &LeaseStore{DB: db, Table: c.TableName},
-		log:    c.Logger.With("stream", c.StreamName, "application", c.ApplicationName, "worker", c.WorkerID),
-		held:   map[string]*heldLease{},
-		stopCh: make(chan struct{}),
-		done:   make(chan struct{}),
+		store:   &LeaseStore{DB: db, Table: c.TableName},
+		log:     c.Logger.With("stream", c.StreamName, "application", c.ApplicationName, "worker", c.WorkerID),
+		held:    map[string]*heldLease{},
+		stopCh:  make(chan struct{}),
+		syncNow: make(chan struct{}, 1),
+		done:    make(chan struct{}),
 	}, nil
 }
 
@@ -134,7 +136,7 @@ func (w *Worker) run(ctx context.Context) {
 			return
 		}
 		if !stopping {
-			if now := w.cfg.Now(); now.Sub(lastSync) >= w.cfg.ShardSyncInterval {
+			if now := w.cfg.Now(); lastSync.IsZero() || now.Sub(lastSync) >= w.cfg.ShardSyncInterval {
 				if err := w.syncShards(ctx); err != nil && ctx.Err() == nil {
 					w.log.Warn("Shard sync failed", "error", err)
 				}
@@ -149,6 +151,8 @@ func (w *Worker) run(ctx context.Context) {
 			w.wg.Wait()
 			return
 		case <-tick.C:
+		case <-w.syncNow:
+			lastSync = time.Time{}
 		case <-stop:
 			// Loop at once; renewals go on while consumers finish.
 			stop = nil
