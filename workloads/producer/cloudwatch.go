@@ -71,6 +71,7 @@ func (p *publisher) publish(ctx context.Context, now time.Time) error {
 		},
 	})
 	p.metrics.cloudWatchPublishes.WithLabelValues(outcome(err)).Inc()
+	p.metrics.awsCalls.WithLabelValues("cloudwatch", "PutMetricData", classifyOutcome(err)).Inc()
 	if err != nil {
 		return fmt.Errorf("put ingest metrics for stream %q: %w", p.stream, err)
 	}

@@ -22,3 +22,11 @@ func classify(err error) string {
 	}
 	return "error"
 }
+
+// classifyOutcome is classify, with "ok" for a nil error.
+func classifyOutcome(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return classify(err)
+}

@@ -199,7 +199,9 @@ func TestHandlerHealthAndAuth(t *testing.T) {
 	}
 	for _, name := range []string{"producer_records_received_total", "producer_records_rejected_total{reason=\"unauthorized\"} 3",
 		"producer_putrecords_duration_seconds", "producer_buffer_bytes", "producer_kinesis_throttles_total", "producer_putrecords_retries_total",
-		"producer_putrecords_batch_records", "producer_records_accepted_total 1"} {
+		"producer_putrecords_batch_records", "producer_records_accepted_total 1",
+		`producer_aws_calls_total{operation="PutRecords",outcome="ok",service="kinesis"}`,
+		`producer_aws_calls_total{operation="ListShards",outcome="ok",service="kinesis"}`} {
 		if !strings.Contains(w.Body.String(), name) {
 			t.Errorf("metrics lack %s", name)
 		}

@@ -30,6 +30,7 @@ type Metrics struct {
 	shardMapRefreshes           *prometheus.CounterVec
 	shardMismatches             prometheus.Counter
 	cloudWatchPublishes         *prometheus.CounterVec
+	awsCalls                    *prometheus.CounterVec // by service, operation, outcome
 
 	requestCounters sync.Map // path and code → prometheus.Counter
 }
@@ -92,12 +93,14 @@ func NewMetrics() *Metrics {
 			Help: "ListShards refreshes by outcome."}, []string{"outcome"}),
 		shardMismatches: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "shard_mismatches_total",
 			Help: "Kinesis records stored on another shard than the map predicted (stale map)."}),
+		awsCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "aws_calls_total",
+			Help: "AWS API calls by service, operation and outcome (ok, throttled, not_found, error)."}, []string{"service", "operation", "outcome"}),
 		cloudWatchPublishes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "cloudwatch_publishes_total",
 			Help: "PutMetricData calls by outcome."}, []string{"outcome"}),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.received, m.accepted, m.acceptedBytes, m.rejected, m.written,
 		m.batchRecords, m.userRecordsPerKinesisRecord, m.putRecordsCalls, m.putRecordsLatency, m.retries, m.throttles,
-		m.bufferBytes, m.bufferLimit, m.shards, m.shardMapRefreshes, m.shardMismatches, m.cloudWatchPublishes,
+		m.bufferBytes, m.bufferLimit, m.shards, m.shardMapRefreshes, m.shardMismatches, m.cloudWatchPublishes, m.awsCalls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

@@ -329,6 +329,7 @@ func (p *Pipeline) refreshLoop() {
 		m, err := loadShardMap(ctx, p.api, p.stream)
 		cancel()
 		p.metrics.shardMapRefreshes.WithLabelValues(outcome(err)).Inc()
+		p.metrics.awsCalls.WithLabelValues("kinesis", "ListShards", classifyOutcome(err)).Inc()
 		if err != nil {
 			p.log.Warn("Shard map refresh failed", "stream", p.stream, "error", err)
 		} else {
@@ -632,6 +633,7 @@ func (p *Pipeline) handleResult(res callResult) {
 	if res.err != nil {
 		kind := classify(res.err)
 		p.metrics.putRecordsCalls.WithLabelValues(kind).Inc()
+		p.metrics.awsCalls.WithLabelValues("kinesis", "PutRecords", kind).Inc()
 		p.metrics.putRecordsLatency.WithLabelValues(kind).Observe(res.took.Seconds())
 		if kind == "throttled" {
 			p.metrics.throttles.Inc()
@@ -647,6 +649,7 @@ func (p *Pipeline) handleResult(res callResult) {
 	}
 	p.healthy.Store(true)
 	p.metrics.putRecordsCalls.WithLabelValues("ok").Inc()
+	p.metrics.awsCalls.WithLabelValues("kinesis", "PutRecords", "ok").Inc()
 	p.metrics.putRecordsLatency.WithLabelValues("ok").Observe(res.took.Seconds())
 	for i, rr := range res.out.Records {
 		r := res.batch[i]

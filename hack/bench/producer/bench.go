@@ -217,7 +217,7 @@ func startServer(ctx context.Context, o options, kc *kinesis.Client, name, kind,
 				select {
 				case <-s.stopSampling:
 					return
-				case <-time.After(200 * time.Millisecond):
+				case <-time.After(time.Second):
 				}
 			}
 		}()
@@ -388,9 +388,13 @@ func createStream(ctx context.Context, kc *kinesis.Client, shards int) (string, 
 	return "", fmt.Errorf("stream %s never became ACTIVE", name)
 }
 
+// scrapeClient asks for uncompressed metrics: gzip in the server would be
+// measurement overhead charged to the producer.
+var scrapeClient = &http.Client{Transport: &http.Transport{DisableCompression: true}, Timeout: 10 * time.Second}
+
 // scrape reads the Prometheus text metrics of the producer into name{labels} → value.
 func scrape(base string) (map[string]float64, error) {
-	resp, err := http.Get(base + "/metrics")
+	resp, err := scrapeClient.Get(base + "/metrics")
 	if err != nil {
 		return nil, err
 	}
