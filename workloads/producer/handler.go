@@ -6,18 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"mime"
 	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/kdp-io/streamprocessor-operator/workloads/kpl"
 )
 
 // Limits of the HTTP contract.
@@ -245,99 +241,6 @@ func ackMode(r *http.Request) (async bool, err error) {
 	return false, fmt.Errorf("ack must be durable or async, not %q", v)
 }
 
-// recordIn is the JSON shape of one record.
-type recordIn struct {
-	Data         json.RawMessage `json:"data"`
-	PartitionKey *string         `json:"partitionKey"`
-}
-
-// parseRecord decodes one record object. data: a JSON string is stored as its
-// UTF-8 bytes; any other JSON value except null (object, array, number, bool)
-// is stored as its compact JSON text. It returns a rejection reason
-// ("invalid", "too_large") and message on failure.
-func parseRecord(raw []byte) (Record, string, string) {
-	if data, pk, hasPK, ok := parseSimpleRecord(raw); ok {
-		return checkRecord(data, pk, hasPK)
-	}
-	var in recordIn
-	if err := json.Unmarshal(raw, &in); err != nil {
-		return Record{}, "invalid", "malformed JSON: " + err.Error()
-	}
-	if len(in.Data) == 0 {
-		return Record{}, "invalid", `missing "data"`
-	}
-	var data []byte
-	switch in.Data[0] {
-	case 'n':
-		return Record{}, "invalid", `"data" must not be null`
-	case '"':
-		if bytes.IndexByte(in.Data, '\\') < 0 {
-			data = in.Data[1 : len(in.Data)-1]
-		} else {
-			var s string
-			if err := json.Unmarshal(in.Data, &s); err != nil {
-				return Record{}, "invalid", `"data": ` + err.Error()
-			}
-			data = []byte(s)
-		}
-	default:
-		var b bytes.Buffer
-		if err := json.Compact(&b, in.Data); err != nil {
-			return Record{}, "invalid", `"data": ` + err.Error()
-		}
-		data = b.Bytes()
-	}
-	var pk string
-	if in.PartitionKey != nil {
-		pk = *in.PartitionKey
-	}
-	return checkRecord(data, pk, in.PartitionKey != nil)
-}
-
-// checkRecord validates the partition key (or draws a random one) and the size.
-func checkRecord(data []byte, pk string, hasPK bool) (Record, string, string) {
-	if hasPK {
-		if pk == "" {
-			return Record{}, "invalid", `"partitionKey" must not be empty`
-		}
-		if n := utf8.RuneCountInString(pk); n > MaxPartitionKeyLen {
-			return Record{}, "invalid", fmt.Sprintf(`"partitionKey" has %d characters, more than %d`, n, MaxPartitionKeyLen)
-		}
-	} else {
-		pk = randomKey()
-	}
-	rec := Record{PartitionKey: pk, Data: data, Unordered: !hasPK}
-	if len(data)+len(pk) > kpl.MaxRecordSize {
-		return Record{}, "too_large", fmt.Sprintf("record of %d bytes (data plus partition key) exceeds the Kinesis limit of %d", len(data)+len(pk), kpl.MaxRecordSize)
-	}
-	return rec, "", ""
-}
-
-// randomKey returns a random UUID v4 text, as the seed producer used.
-func randomKey() string {
-	const hexd = "0123456789abcdef"
-	a, b := rand.Uint64(), rand.Uint64()
-	a = a&^(0xf<<12) | 4<<12   // version 4
-	b = b&^(0x3<<62) | 0x2<<62 // variant 10
-	var out [36]byte
-	j := 0
-	for i := 0; i < 16; i++ {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			out[j] = '-'
-			j++
-		}
-		var v byte
-		if i < 8 {
-			v = byte(a >> (56 - 8*i))
-		} else {
-			v = byte(b >> (56 - 8*(i-8)))
-		}
-		out[j], out[j+1] = hexd[v>>4], hexd[v&0xf]
-		j += 2
-	}
-	return string(out[:])
-}
-
 type oneResult struct {
 	Status         string `json:"status"`
 	PartitionKey   string `json:"partitionKey"`
@@ -424,96 +327,4 @@ func (h *Handler) await(w http.ResponseWriter, r *http.Request, path string, t *
 		h.metrics.rejected.WithLabelValues("client_gone").Inc()
 	}
 	return false
-}
-
-type batchResult struct {
-	Accepted int          `json:"accepted"`
-	Rejected int          `json:"rejected"`
-	Results  []itemResult `json:"results"`
-}
-
-type itemResult struct {
-	Status         string `json:"status"` // ok, accepted, invalid, too_large
-	Error          string `json:"error,omitempty"`
-	PartitionKey   string `json:"partitionKey,omitempty"`
-	ShardID        string `json:"shardId,omitempty"`
-	SequenceNumber string `json:"sequenceNumber,omitempty"`
-}
-
-// ingestBatch handles POST /records: every valid record is buffered (all or,
-// on back-pressure, none); invalid ones are reported in their result and not
-// sent. 400 only when no record is valid.
-func (h *Handler) ingestBatch(w http.ResponseWriter, r *http.Request, body []byte, ndjson, async bool) {
-	var items [][]byte
-	if ndjson {
-		for _, line := range bytes.Split(body, []byte("\n")) {
-			line = bytes.TrimSpace(line)
-			if len(line) > 0 {
-				items = append(items, line)
-			}
-		}
-	} else {
-		var raw []json.RawMessage
-		if err := json.Unmarshal(body, &raw); err != nil {
-			h.fail(w, "/records", http.StatusBadRequest, "invalid", "body must be a JSON array of records: "+err.Error())
-			return
-		}
-		for _, m := range raw {
-			items = append(items, m)
-		}
-	}
-	if len(items) == 0 {
-		h.fail(w, "/records", http.StatusBadRequest, "invalid", "no records")
-		return
-	}
-	if len(items) > MaxRecordsPerRequest {
-		h.fail(w, "/records", http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("%d records exceed the limit of %d per request", len(items), MaxRecordsPerRequest))
-		return
-	}
-	h.metrics.received.Add(float64(len(items)))
-	res := batchResult{Results: make([]itemResult, len(items))}
-	recs := make([]Record, 0, len(items))
-	index := make([]int, 0, len(items))
-	for i, it := range items {
-		rec, reason, msg := parseRecord(it)
-		if reason != "" {
-			h.metrics.rejected.WithLabelValues(reason).Inc()
-			res.Results[i] = itemResult{Status: reason, Error: msg}
-			res.Rejected++
-			continue
-		}
-		res.Results[i].PartitionKey = rec.PartitionKey
-		recs = append(recs, rec)
-		index = append(index, i)
-	}
-	if len(recs) == 0 {
-		b, _ := json.Marshal(res)
-		h.reply(w, "/records", http.StatusBadRequest, b)
-		return
-	}
-	var t *Ticket
-	if !async {
-		t = NewTicket(len(recs))
-	}
-	if !h.enqueue(w, "/records", recs, t) {
-		return
-	}
-	res.Accepted = len(recs)
-	code := http.StatusAccepted
-	if async {
-		for _, i := range index {
-			res.Results[i].Status = "accepted"
-		}
-	} else {
-		if !h.await(w, r, "/records", t) {
-			return
-		}
-		for k, i := range index {
-			a := t.Acks()[k]
-			res.Results[i].Status, res.Results[i].ShardID, res.Results[i].SequenceNumber = "ok", a.ShardID, a.SequenceNumber
-		}
-		code = http.StatusOK
-	}
-	b, _ := json.Marshal(res)
-	h.reply(w, "/records", code, b)
 }

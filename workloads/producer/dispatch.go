@@ -1,0 +1,404 @@
+package producer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kdp-io/streamprocessor-operator/workloads/kpl"
+)
+
+// This file holds the dispatcher goroutine of a Pipeline and the shard map
+// refresher: everything that decides when and how records go to Kinesis.
+
+func (p *Pipeline) refreshLoop() {
+	defer p.stopped.Done()
+	tick := time.NewTicker(p.refreshEvery)
+	defer tick.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		m, err := loadShardMap(ctx, p.api, p.stream)
+		cancel()
+		p.metrics.shardMapRefreshes.WithLabelValues(outcome(err)).Inc()
+		p.metrics.awsCalls.WithLabelValues("kinesis", "ListShards", classifyOutcome(err)).Inc()
+		if err != nil {
+			p.log.Warn("Shard map refresh failed", "stream", p.stream, "error", err)
+		} else {
+			select {
+			case p.maps <- m:
+			case <-p.stop:
+				return
+			}
+		}
+		wait := time.Second // no faster than once a second, whatever asks
+		if err != nil && !p.ready.Load() {
+			wait = 500 * time.Millisecond
+		}
+		select {
+		case <-p.stop:
+			return
+		case <-time.After(wait):
+		}
+		if err != nil && !p.ready.Load() {
+			continue
+		}
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		case <-p.refresh:
+		}
+	}
+}
+
+func outcome(err error) string {
+	if err != nil {
+		return "error"
+	}
+	return "ok"
+}
+
+func (p *Pipeline) dispatchLoop() {
+	defer p.stopped.Done()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-p.wake:
+		case <-timer.C:
+		case r := <-p.results:
+			p.handleResult(r)
+		case m := <-p.maps:
+			p.handleMap(m)
+		}
+		next := p.dispatch(time.Now())
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		if next.IsZero() {
+			timer.Reset(time.Hour)
+		} else {
+			timer.Reset(max(time.Until(next), 0))
+		}
+	}
+}
+
+// handleMap installs a first map at once; a changed map waits (nextMap) until
+// nothing of the old map is in flight or waiting for a retry.
+func (p *Pipeline) handleMap(m *shardMap) {
+	p.mu.Lock()
+	cur := p.smap
+	p.mu.Unlock()
+	if cur == nil {
+		p.installMap(m)
+		p.ready.Store(true)
+		p.log.Info("Loaded shard map", "stream", p.stream, "shards", len(m.shards))
+		return
+	}
+	if cur.equal(m) {
+		p.nextMap = nil
+		return
+	}
+	p.nextMap = m
+}
+
+// installMap swaps the shard map and re-queues every unsent record under it,
+// keeping the relative order of records of each old shard (so of each key).
+func (p *Pipeline) installMap(m *shardMap) {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var all []entry
+	for i := range p.pending {
+		all = append(all, p.states[i].carry...)
+		all = append(all, p.pending[i]...)
+	}
+	n := len(m.shards) * lanesPerShard
+	p.smap = m
+	p.pending = make([][]entry, n)
+	p.pendingBytes = make([]int, n)
+	p.pendingSince = make([]time.Time, n)
+	p.pendingDurable = make([]int, n)
+	p.states = make([]*shardState, n)
+	for i := range p.states {
+		p.states[i] = &shardState{id: m.shards[i/lanesPerShard].id, maxInflight: 1}
+		if i%lanesPerShard == 1 {
+			p.states[i].maxInflight = p.unorderedMax
+		}
+	}
+	for _, e := range all {
+		s := e.lane(m.lookup(e.hash))
+		if len(p.pending[s]) == 0 {
+			p.pendingSince[s] = now
+		}
+		if e.t != nil {
+			p.pendingDurable[s]++
+		}
+		p.pending[s] = append(p.pending[s], e)
+		p.pendingBytes[s] += len(e.pk) + len(e.data)
+	}
+	p.metrics.shards.Set(float64(len(m.shards)))
+}
+
+// dispatch starts PutRecords calls for every shard that is due and returns when
+// it next needs to run (zero: only when woken).
+func (p *Pipeline) dispatch(now time.Time) time.Time {
+	if p.nextMap != nil && p.inflightCalls == 0 && !p.anyRetry() {
+		p.log.Info("Shard map changed", "stream", p.stream, "shards", len(p.nextMap.shards))
+		p.installMap(p.nextMap)
+		p.nextMap = nil
+	}
+	var next time.Time
+	later := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	draining := p.draining.Load()
+	var due []int
+	p.mu.Lock()
+	n := len(p.states)
+	for k := 0; k < n; k++ {
+		i := (p.rr + k) % n
+		st := p.states[i]
+		if st.inflight >= st.maxInflight {
+			continue
+		}
+		if now.Before(st.notBefore) {
+			later(st.notBefore)
+			continue
+		}
+		if len(st.retries) > 0 {
+			due = append(due, i)
+			continue
+		}
+		if p.nextMap != nil || (len(st.carry) == 0 && len(p.pending[i]) == 0) {
+			continue
+		}
+		since := st.carrySince
+		if len(st.carry) == 0 {
+			since = p.pendingSince[i]
+		}
+		// While a call of this lane is in flight, only waiting callers justify
+		// another one before it returns.
+		lingering := st.inflight == 0 || st.carryDurable+p.pendingDurable[i] > 0
+		full := st.carryBytes+p.pendingBytes[i] >= kpl.MaxRecordSize
+		if !draining && !full && (!lingering || now.Sub(since) < p.linger) {
+			if lingering {
+				later(since.Add(p.linger))
+			}
+			continue
+		}
+		if len(st.carry) == 0 {
+			st.carry, st.carrySince = p.pending[i], since
+			p.pending[i] = nil
+		} else {
+			st.carry = append(st.carry, p.pending[i]...)
+			p.pending[i] = p.pending[i][:0:0]
+		}
+		st.carryBytes += p.pendingBytes[i]
+		st.carryDurable += p.pendingDurable[i]
+		p.pendingBytes[i], p.pendingDurable[i] = 0, 0
+		due = append(due, i)
+	}
+	if n > 0 {
+		p.rr = (p.rr + 1) % n
+	}
+	p.mu.Unlock()
+
+	var batch []*kRecord
+	batchBytes := 0
+	for _, i := range due {
+		if p.inflightCalls >= p.maxCalls {
+			break
+		}
+		st := p.states[i]
+		var r *kRecord
+		if len(st.retries) > 0 {
+			r, st.retries = st.retries[0], st.retries[1:]
+		} else {
+			r = p.take(i, st, now)
+		}
+		size := len(r.pk) + len(r.payload)
+		if len(batch) == maxCallRecords || batchBytes+size > maxCallBytes {
+			p.launch(batch)
+			batch, batchBytes = nil, 0
+			if p.inflightCalls >= p.maxCalls {
+				// r goes first in the next pass.
+				st.retries = append([]*kRecord{r}, st.retries...)
+				break
+			}
+		}
+		st.inflight++
+		batch = append(batch, r)
+		batchBytes += size
+	}
+	if len(batch) > 0 {
+		p.launch(batch)
+	}
+	return next
+}
+
+func (p *Pipeline) anyRetry() bool {
+	for _, st := range p.states {
+		if len(st.retries) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// take builds the next Kinesis record of shard i from its carry: as many user
+// records as fit in one Kinesis record, or a lone record as is.
+func (p *Pipeline) take(i int, st *shardState, now time.Time) *kRecord {
+	a := &p.agg
+	a.Reset()
+	n := 0
+	for n < len(st.carry) {
+		e := &st.carry[n]
+		ur := kpl.UserRecord{PartitionKey: e.pk, Data: e.data}
+		if a.SizeWith(ur) > kpl.MaxRecordSize {
+			if n == 0 {
+				n = 1 // too big to aggregate; its data plus key fit (checked on input)
+			}
+			break
+		}
+		a.Add(ur)
+		n++
+	}
+	r := &kRecord{shard: i, entries: st.carry[:n:n]}
+	// A lone record goes as is, unless its data could be taken for an aggregate
+	// (it starts with the KPL magic): then it is wrapped, so that a consumer
+	// cannot be made to deaggregate a user's payload. Only a record too large
+	// to wrap goes as is regardless.
+	if n == 1 && (a.Len() == 0 || !bytes.HasPrefix(st.carry[0].data, kpl.Magic)) {
+		r.pk, r.payload = st.carry[0].pk, st.carry[0].data
+	} else {
+		r.pk = a.PartitionKey()
+		r.payload = a.AppendEncoded(make([]byte, 0, a.Size()))
+	}
+	a.Reset()
+	for _, e := range r.entries {
+		st.carryBytes -= len(e.pk) + len(e.data)
+		if e.t != nil {
+			st.carryDurable--
+		}
+	}
+	st.carry = st.carry[n:]
+	if len(st.carry) == 0 {
+		st.carry, st.carryBytes, st.carryDurable = nil, 0, 0
+	} else {
+		st.carrySince = now // the rest goes next, as soon as this one is written
+	}
+	p.metrics.userRecordsPerKinesisRecord.Observe(float64(n))
+	return r
+}
+
+func (p *Pipeline) launch(batch []*kRecord) {
+	p.inflightCalls++
+	p.metrics.batchRecords.Observe(float64(len(batch)))
+	in := &kinesis.PutRecordsInput{StreamName: aws.String(p.stream), Records: make([]types.PutRecordsRequestEntry, len(batch))}
+	for i, r := range batch {
+		in.Records[i] = types.PutRecordsRequestEntry{Data: r.payload, PartitionKey: aws.String(r.pk)}
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		defer cancel()
+		start := time.Now()
+		out, err := p.api.PutRecords(ctx, in)
+		p.results <- callResult{batch: batch, out: out, err: err, took: time.Since(start)}
+	}()
+}
+
+func (p *Pipeline) handleResult(res callResult) {
+	p.inflightCalls--
+	now := time.Now()
+	if res.err == nil && (res.out == nil || len(res.out.Records) != len(res.batch)) {
+		res.err = fmt.Errorf("PutRecords answered a malformed result for %d records", len(res.batch))
+	}
+	if res.err != nil {
+		kind := classify(res.err)
+		p.metrics.putRecordsCalls.WithLabelValues(kind).Inc()
+		p.metrics.awsCalls.WithLabelValues("kinesis", "PutRecords", kind).Inc()
+		p.metrics.putRecordsLatency.WithLabelValues(kind).Observe(res.took.Seconds())
+		if kind == "throttled" {
+			p.metrics.throttles.Inc()
+		} else {
+			p.healthy.Store(false)
+			p.poke(p.refresh)
+		}
+		p.log.Warn("PutRecords failed", "stream", p.stream, "records", len(res.batch), "error", res.err)
+		for _, r := range res.batch {
+			p.retryLater(r, now)
+		}
+		return
+	}
+	p.healthy.Store(true)
+	p.metrics.putRecordsCalls.WithLabelValues("ok").Inc()
+	p.metrics.awsCalls.WithLabelValues("kinesis", "PutRecords", "ok").Inc()
+	p.metrics.putRecordsLatency.WithLabelValues("ok").Observe(res.took.Seconds())
+	for i, rr := range res.out.Records {
+		r := res.batch[i]
+		if rr.ErrorCode != nil {
+			if aws.ToString(rr.ErrorCode) == "ProvisionedThroughputExceededException" {
+				p.metrics.throttles.Inc()
+			}
+			p.retryLater(r, now)
+			continue
+		}
+		st := p.states[r.shard]
+		st.inflight--
+		st.attempts, st.notBefore = 0, time.Time{}
+		if id := aws.ToString(rr.ShardId); id != st.id {
+			// The stream resharded under us: the record is stored (our
+			// consumer deaggregates without a range filter), but the map is stale.
+			p.metrics.shardMismatches.Inc()
+			p.poke(p.refresh)
+		}
+		p.complete(r, Ack{ShardID: aws.ToString(rr.ShardId), SequenceNumber: aws.ToString(rr.SequenceNumber)})
+	}
+}
+
+func (p *Pipeline) retryLater(r *kRecord, now time.Time) {
+	st := p.states[r.shard]
+	st.inflight--
+	st.retries = append(st.retries, r)
+	st.attempts++
+	st.notBefore = now.Add(backoff(st.attempts))
+	p.metrics.retries.Inc()
+}
+
+// backoff is exponential from backoffBase to backoffCap with equal jitter.
+func backoff(attempt int) time.Duration {
+	d := backoffBase << min(attempt-1, 10)
+	if d > backoffCap || d <= 0 {
+		d = backoffCap
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+func (p *Pipeline) complete(r *kRecord, a Ack) {
+	var cost int64
+	for i := range r.entries {
+		e := &r.entries[i]
+		cost += e.cost()
+		if e.t != nil {
+			e.t.ack(e.idx, a)
+		}
+	}
+	p.buffered.Add(-cost)
+	p.outstanding.Add(-int64(len(r.entries)))
+	p.metrics.written.Add(float64(len(r.entries)))
+	p.metrics.bufferBytes.Set(float64(p.buffered.Load()))
+}
