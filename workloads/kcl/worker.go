@@ -28,6 +28,7 @@ type Worker struct {
 
 	stopCh  chan struct{} // closed by Shutdown
 	syncNow chan struct{} // a shard ended: look for its children now
+	exited  chan struct{} // a shard consumer ended: a stopping worker may be done
 	done    chan struct{} // closed when the worker has stopped
 	wg      sync.WaitGroup
 	started bool
@@ -61,6 +62,7 @@ func NewWorker(cfg Config, factory RecordProcessorFactory, kin KinesisAPI, db Dy
 		held:    map[string]*heldLease{},
 		stopCh:  make(chan struct{}),
 		syncNow: make(chan struct{}, 1),
+		exited:  make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}, nil
 }
@@ -153,6 +155,7 @@ func (w *Worker) run(ctx context.Context) {
 		case <-tick.C:
 		case <-w.syncNow:
 			lastSync = time.Time{}
+		case <-w.exited:
 		case <-stop:
 			// Loop at once; renewals go on while consumers finish.
 			stop = nil
@@ -263,6 +266,10 @@ func (w *Worker) startConsumer(ctx context.Context, l Lease) {
 		n := len(w.held)
 		w.mu.Unlock()
 		w.cfg.Observer.LeasesHeld(n)
+		select {
+		case w.exited <- struct{}{}:
+		default:
+		}
 	}()
 }
 

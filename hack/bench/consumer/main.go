@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"sort"
 	"strings"
@@ -291,6 +292,9 @@ func (b *bench) takeover(leaseDuration time.Duration, graceful bool) (time.Durat
 	if err := waitFor(4*leaseDuration+time.Minute, func() bool { return len(a.HeldShards()) == 2 && len(bw.HeldShards()) == 2 }); err != nil {
 		return 0, fmt.Errorf("no 2/2 split: %w", err)
 	}
+	// Stop at a random point of the workers' lease polls, so the number is
+	// not an artefact of their phase.
+	time.Sleep(time.Duration(rand.Int64N(int64(leaseDuration / 3))))
 	t0 := time.Now()
 	if graceful {
 		var wg sync.WaitGroup
