@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -45,8 +46,9 @@ func (r *StreamProcessorReconciler) finalize(ctx context.Context, p *pass) (ctrl
 	} else {
 		r.event(sp, EventStreamRetained, "Kept stream %s (deletionPolicy Retain)", name)
 	}
+	orig := sp.DeepCopy()
 	controllerutil.RemoveFinalizer(sp, Finalizer)
-	if err := r.Update(ctx, sp); err != nil {
+	if err := r.Patch(ctx, sp, client.MergeFrom(orig)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("remove finalizer: %w", err)
 	}
 	return ctrl.Result{}, nil

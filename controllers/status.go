@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -27,12 +28,15 @@ func newStatusPatcher(c client.Client, sp *streamingv1alpha1.StreamProcessor) *s
 
 // patch writes sp's status if it differs from the last one written.
 func (p *statusPatcher) patch(ctx context.Context, sp *streamingv1alpha1.StreamProcessor) error {
-	patch := client.MergeFrom(p.base)
+	// Optimistic lock: a pass that started from a stale read (the cache lags
+	// the API server) must not overwrite what a newer pass wrote — above all
+	// the reshard ledger. A conflict fails the pass, and the retry reads anew.
+	patch := client.MergeFromWithOptions(p.base, client.MergeFromWithOptimisticLock{})
 	data, err := patch.Data(sp)
 	if err != nil {
 		return fmt.Errorf("compute status patch: %w", err)
 	}
-	if string(data) == "{}" {
+	if !statusChanged(data) {
 		return nil
 	}
 	if err := p.c.Status().Patch(ctx, sp, patch); err != nil {
@@ -45,4 +49,20 @@ func (p *statusPatcher) patch(ctx context.Context, sp *streamingv1alpha1.StreamP
 // reset makes sp, as just returned by the API server, the base of the next patch.
 func (p *statusPatcher) reset(sp *streamingv1alpha1.StreamProcessor) {
 	p.base = sp.DeepCopy()
+}
+
+// statusChanged reports whether a merge patch changes more than the
+// resourceVersion it carries for the optimistic lock.
+func statusChanged(patch []byte) bool {
+	var m map[string]any
+	if err := json.Unmarshal(patch, &m); err != nil {
+		return true
+	}
+	if md, ok := m["metadata"].(map[string]any); ok {
+		delete(md, "resourceVersion")
+		if len(md) == 0 {
+			delete(m, "metadata")
+		}
+	}
+	return len(m) > 0
 }

@@ -40,9 +40,6 @@ func (r *StreamProcessorReconciler) reconcileStream(ctx context.Context, p *pass
 		return result{}, r.streamFailed(sp, fmt.Errorf("describe stream %q: %w", name, err))
 	}
 	d := out.StreamDescriptionSummary
-	if st.Status == "" {
-		r.event(sp, EventStreamAdopted, "Adopted existing stream %s (%d open shards)", name, aws.ToInt32(d.OpenShardCount))
-	}
 	st.ARN, st.Status, st.OpenShards = str(d.StreamARN), string(d.StreamStatus), aws.ToInt32(d.OpenShardCount)
 
 	if d.StreamModeDetails != nil && d.StreamModeDetails.StreamMode == ktypes.StreamModeOnDemand {
@@ -86,6 +83,9 @@ func (r *StreamProcessorReconciler) createStream(ctx context.Context, p *pass, n
 		StreamName:        &name,
 		ShardCount:        aws.Int32(shards),
 		StreamModeDetails: &ktypes.StreamModeDetails{StreamMode: ktypes.StreamModeProvisioned},
+		// Born with the ownership tags: a stream found without them was
+		// not created by this StreamProcessor, and is reported as adopted.
+		Tags: desiredStreamTags(sp),
 	})
 	if err != nil && !awsapi.Is(err, awsapi.KindInUse) { // in use: created meanwhile; adopt it next pass
 		return result{}, r.streamFailed(sp, fmt.Errorf("create stream %q: %w", name, err))
@@ -159,6 +159,9 @@ func (r *StreamProcessorReconciler) convergeTags(ctx context.Context, p *pass, n
 			break
 		}
 		start = out.Tags[len(out.Tags)-1].Key
+	}
+	if have[TagStreamProcessor] != want[TagStreamProcessor] {
+		r.event(sp, EventStreamAdopted, "Adopted existing stream %s (%d open shards)", name, sp.Status.Stream.OpenShards)
 	}
 	add := map[string]string{}
 	for key, v := range want {

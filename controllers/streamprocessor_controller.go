@@ -113,8 +113,10 @@ func (r *StreamProcessorReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if !sp.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, p)
 	}
-	if controllerutil.AddFinalizer(sp, Finalizer) {
-		if err := r.Update(ctx, sp); err != nil {
+	if orig := sp.DeepCopy(); controllerutil.AddFinalizer(sp, Finalizer) {
+		// A patch of the finalizers alone: an Update would send the whole
+		// spec back and drop fields the Go types omit when zero.
+		if err := r.Patch(ctx, sp, client.MergeFrom(orig)); err != nil {
 			return ctrl.Result{}, fmt.Errorf("add finalizer: %w", err)
 		}
 		p.patcher.reset(sp)
