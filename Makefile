@@ -49,6 +49,23 @@ test: ## Run every test: unit, fuzz seeds, envtest + AWS emulators (installs and
 test-unit: ## Run the tests that need no emulator or control plane.
 	go test -short ./...
 
+##@ Benchmarks (numbers side by side with their baseline; they never pass or fail on time)
+
+.PHONY: bench-producer
+bench-producer: ## Producer over loopback vs a bare net/http handler (durable and async), against kinesis-local.
+	hack/with-emulators.sh go run ./hack/bench/producer
+
+.PHONY: bench-consumer
+bench-consumer: ## Consumer records/s on one shard and lease takeover times, against kinesis-local + dynalite.
+	hack/with-emulators.sh go run ./hack/bench/consumer
+
+.PHONY: bench-scaling
+bench-scaling: ## Replay every trace in $(TRACES) and synthetic ones: operator vs seed, fixed-peak, on-demand, clairvoyant.
+	go run ./cmd/simulate -bench -traces $(TRACES)
+
+.PHONY: bench
+bench: bench-scaling bench-producer bench-consumer ## Run every benchmark.
+
 ##@ Build
 
 .PHONY: build
