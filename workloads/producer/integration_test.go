@@ -134,7 +134,7 @@ func startProducer(t *testing.T, cfg Config) (string, func() error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := Deps{Kinesis: kinesis.NewFromConfig(awsCfg), Listener: ln}
+	deps := Deps{Kinesis: NewKinesisClient(awsCfg), Listener: ln}
 	if os.Getenv(testenv.CloudWatch) != "" && cfg.CloudWatchInterval > 0 {
 		deps.CloudWatch = cloudwatch.NewFromConfig(awsCfg, awsconfig.CloudWatchQueryProtocol)
 	}

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
@@ -44,7 +45,7 @@ func Main(args []string) int {
 		log.Error("Cannot load AWS configuration", "error", err)
 		return 1
 	}
-	deps := Deps{Kinesis: kinesis.NewFromConfig(awsCfg)}
+	deps := Deps{Kinesis: NewKinesisClient(awsCfg)}
 	if cfg.CloudWatchInterval > 0 {
 		deps.CloudWatch = cloudwatch.NewFromConfig(awsCfg, awsconfig.CloudWatchQueryProtocol)
 	}
@@ -53,6 +54,13 @@ func Main(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// NewKinesisClient returns the Kinesis client the producer uses: the SDK's own
+// retries are off, because the pipeline retries failed calls and entries
+// itself (backoff with jitter, order kept) and counts every attempt.
+func NewKinesisClient(cfg aws.Config) *kinesis.Client {
+	return kinesis.NewFromConfig(cfg, func(o *kinesis.Options) { o.RetryMaxAttempts = 1 })
 }
 
 func newLogger(level string) *slog.Logger {

@@ -50,7 +50,7 @@ func runChild(kind string, port int, stream string, o options, slowBytes int64) 
 		if err != nil {
 			return err
 		}
-		var api producer.KinesisAPI = kinesis.NewFromConfig(awsCfg)
+		var api producer.KinesisAPI = producer.NewKinesisClient(awsCfg)
 		if slowBytes > 0 {
 			api = &slowKinesis{KinesisAPI: api, bytesPerSec: slowBytes}
 		}
