@@ -32,8 +32,15 @@ type pipelineMetrics struct {
 
 // metricsKey names what one StreamProcessor asks for.
 type metricsKey struct {
-	region, stream, cluster, producer, consumer string
+	region, stream, cluster, producer, consumer, application string
 }
+
+// Namespaces of the workloads' own metrics (workloads/producer and
+// workloads/consumer publish them; docs/producer.md, docs/consumer.md).
+const (
+	producerNamespace = "StreamProcessor/Producer"
+	consumerNamespace = "StreamProcessor/Consumer"
+)
 
 // MetricsBatcher reads the metrics of every StreamProcessor of a region with
 // as few GetMetricData calls as possible: each pass registers its
@@ -85,30 +92,40 @@ func (b *MetricsBatcher) Fetch(ctx context.Context, cw CloudWatchAPI, key metric
 		rb.results, rb.fetchedAt = results, time.Now()
 	}
 	ids := queryIDs(key)
+	iteratorAge := rb.results[ids.iteratorAge]
+	if len(iteratorAge) == 0 {
+		// The consumer's own MillisBehindLatest says the same where
+		// AWS/Kinesis has no GetRecords data (shard-level metrics off).
+		iteratorAge = rb.results[ids.behind]
+	}
 	return pipelineMetrics{
 		Stream: scaling.StreamMetrics{
 			IncomingBytes:   rb.results[ids.bytes],
 			IncomingRecords: rb.results[ids.records],
 			WriteThrottled:  rb.results[ids.throttled],
-			IteratorAgeMs:   rb.results[ids.iteratorAge],
+			IteratorAgeMs:   iteratorAge,
+			IngestBytes:     rb.results[ids.ingest],
 		},
 		ProducerCPU: rb.results[ids.producerCPU],
 		ConsumerCPU: rb.results[ids.consumerCPU],
 	}, nil
 }
 
-type ids struct{ bytes, records, throttled, iteratorAge, producerCPU, consumerCPU string }
+type ids struct {
+	bytes, records, throttled, iteratorAge, producerCPU, consumerCPU, ingest, behind string
+}
 
 // queryIDs are the GetMetricData query ids of key: unique per key (a hash),
 // and of the form CloudWatch accepts (^[a-z][a-zA-Z0-9_]*$).
 func queryIDs(k metricsKey) ids {
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s", k.region, k.stream, k.cluster, k.producer, k.consumer)
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%s", k.region, k.stream, k.cluster, k.producer, k.consumer, k.application)
 	p := fmt.Sprintf("m%x_", h.Sum64())
-	return ids{p + "bytes", p + "records", p + "throttled", p + "iterage", p + "pcpu", p + "ccpu"}
+	return ids{p + "bytes", p + "records", p + "throttled", p + "iterage", p + "pcpu", p + "ccpu", p + "ingest", p + "behind"}
 }
 
-// queries are the six queries of one StreamProcessor (see docs/scaling.md).
+// queries are the eight queries of one StreamProcessor (see docs/scaling.md):
+// AWS/Kinesis and AWS/ECS, and the producer's and consumer's own metrics.
 func queries(k metricsKey) []cwtypes.MetricDataQuery {
 	id := queryIDs(k)
 	q := func(id, ns, metric, stat string, dims ...string) cwtypes.MetricDataQuery {
@@ -133,6 +150,8 @@ func queries(k metricsKey) []cwtypes.MetricDataQuery {
 		q(id.iteratorAge, "AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", "Maximum", "StreamName", k.stream),
 		q(id.producerCPU, "AWS/ECS", "CPUUtilization", "Average", "ClusterName", k.cluster, "ServiceName", k.producer),
 		q(id.consumerCPU, "AWS/ECS", "CPUUtilization", "Average", "ClusterName", k.cluster, "ServiceName", k.consumer),
+		q(id.ingest, producerNamespace, "IngestBytes", "Sum", "StreamName", k.stream),
+		q(id.behind, consumerNamespace, "MillisBehindLatest", "Maximum", "StreamName", k.stream, "ApplicationName", k.application),
 	}
 }
 

@@ -69,7 +69,7 @@ func (r *StreamProcessorReconciler) decide(ctx context.Context, p *pass, now tim
 	if r.Metrics != nil && p.aws.CloudWatch != nil {
 		m, fetchErr = r.Metrics.Fetch(ctx, p.aws.CloudWatch, metricsKey{
 			region: p.aws.Region, stream: streamName(sp), cluster: spec.ECS.Cluster,
-			producer: serviceName(sp, producer), consumer: serviceName(sp, consumer),
+			producer: serviceName(sp, producer), consumer: serviceName(sp, consumer), application: applicationName(sp),
 		}, now)
 		if fetchErr != nil {
 			log.FromContext(ctx).Info("Reading CloudWatch metrics failed; holding targets", "error", fetchErr.Error())
