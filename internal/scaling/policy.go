@@ -106,7 +106,7 @@ type TaskObservation struct {
 // Defaults used when a config field is zero.
 const (
 	DefaultShardScaleDown = 15 * time.Minute
-	DefaultReshardReserve = 2
+	DefaultReshardReserve = 0
 	DefaultTaskScaleDown  = 5 * time.Minute
 	// TaskTolerance: no change while observed/target is within ±10 %, as
 	// the HPA does.
@@ -409,6 +409,35 @@ func callsUp(n, peak int32) int {
 	return len(PlanReshardPath(n, peak))
 }
 
+// climbStep is the shortest time between two calls of a climb: the stream
+// is UPDATING for at least 3 minutes after each call, and the next pass
+// sees it ACTIVE a little later. Calls leaving the 24 h window within a
+// climb count for its later steps only, at this pace.
+const climbStep = 4 * time.Minute
+
+// canClimb reports whether a climb from n to peak shards started now could
+// make every call of its doubling path when it is due, given left calls
+// unspent now and the window's calls (oldest first) of which some leave the
+// window during the climb: call i of the path is due at now + i·climbStep
+// and needs left + (calls gone by then) − i ≥ 1. With left < 0 (calls that
+// are planned but not made yet) the climb is judged the same way.
+func canClimb(left int, calls []time.Time, now time.Time, n, peak int32) bool {
+	steps := callsUp(n, peak)
+	for i := range steps {
+		due := now.Add(time.Duration(i) * climbStep)
+		gone := 0
+		for _, c := range calls {
+			if !c.Add(ReshardWindow).After(due) {
+				gone++
+			}
+		}
+		if left+gone-i < 1 {
+			return false
+		}
+	}
+	return true
+}
+
 // snapQuarter moves n up to the next multiple of 25 % of open when that
 // costs at most 10 % more shards: AWS finishes such reshards faster.
 func snapQuarter(n, open int32) int32 {
@@ -547,8 +576,9 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 			t = snapQuarter(t, open)
 			// And leave enough calls to reach the day's peak; go further
 			// now if the rest of the budget could not.
+			window := PruneHistory(in.ReshardHistory, now)
 			for c := t; c <= 2*open; c++ {
-				if budget-1 >= callsUp(c, peak) || c == 2*open {
+				if canClimb(budget-1, window, now, c, peak) || c == 2*open {
 					t = c
 					break
 				}
@@ -594,12 +624,28 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 		// a full window before undoing any of it.
 		return open, fmt.Sprintf("holding at %d: last reshard was less than %v ago", open, window), recs, peaks
 	}
+	// Rising hour over hour: the highest need of this window is above the
+	// highest need of the whole previous hour. A call spent going down now
+	// would be undone within the hour.
+	var prevHour int32
+	for _, r := range peaks {
+		if r.At == hour.Add(-time.Hour).Unix() {
+			prevHour = r.N
+		}
+	}
+	if prevHour > 0 && maxRec(recs) > prevHour {
+		return open, fmt.Sprintf("holding at %d: need is rising (%d shards over the last %v, at most %d in the previous hour)", open, maxRec(recs), window, prevHour), recs, peaks
+	}
 	if floor > open*3/4 || floor >= open {
 		return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards", open, window, floor), recs, peaks
 	}
 	// Go as low as the budget allows while keeping the calls to climb back
-	// to the day's peak plus the reserve. Feasibility only changes where a
-	// path length changes, so those counts are the only candidates.
+	// to the day's peak (plus the reserve, none by default) if it returned
+	// right after this scale-down: the calls left after the way down, plus
+	// those that leave the 24 h window while the climb is under way, must
+	// cover its doubling path. Feasibility only changes where a path length
+	// changes, so those counts are the only candidates.
+	window24 := PruneHistory(in.ReshardHistory, now)
 	cands := []int32{floor}
 	for k := range 15 {
 		for _, base := range []int32{peak, open} {
@@ -611,7 +657,8 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	slices.Sort(cands)
 	t := open
 	for _, c := range cands {
-		if budget-len(PlanReshardPath(open, c)) >= callsUp(c, peak)+reserve {
+		left := budget - len(PlanReshardPath(open, c))
+		if left >= 0 && canClimb(left-reserve, window24, now, c, peak) {
 			t = c
 			break
 		}

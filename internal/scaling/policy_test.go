@@ -169,7 +169,7 @@ func TestDecideScaleDownStabilization(t *testing.T) {
 }
 
 // TestDecideReshardBudget: a scale-down must leave the calls to climb back
-// to the day's peak plus the reserve; a scale-up is never held by it.
+// to the day's peak (no reserve by default); a scale-up is never held by it.
 func TestDecideReshardBudget(t *testing.T) {
 	st := State{ShardPeaks: []Rec{{At: now0.Add(-5 * time.Hour).Truncate(time.Hour).Unix(), N: 64}}}
 	for m := range 20 {
@@ -183,7 +183,9 @@ func TestDecideReshardBudget(t *testing.T) {
 		wantReason string
 	}{
 		{0, 32, "scaling down 64→"},
-		{7, 64, "climbing back"}, // 3 left: 64→32 would need 1 back + 2 reserve + 1 now
+		{7, 32, "scaling down 64→32"}, // 3 left: 64→32 leaves 2, the climb back needs 1; 64→16 would leave 1 for 2
+		{8, 32, "scaling down 64→32"}, // 2 left: 64→32 leaves 1 for the 1 back
+		{9, 64, "climbing back"},      // 1 left: going down would leave none to come back
 		{10, 64, "climbing back"},
 	}
 	for _, tt := range tests {
@@ -477,6 +479,92 @@ func TestDecideUpStepFollowsTrend(t *testing.T) {
 		}
 		if first.Shards != tt.want {
 			t.Errorf("%s: first scale-up to %d (%s), want %d", tt.name, first.Shards, first.ShardReason, tt.want)
+		}
+	}
+}
+
+// TestCanClimb: a climb's call i is due i·climbStep after now and may use
+// the calls that have left the 24 h window by then.
+func TestCanClimb(t *testing.T) {
+	now := now0
+	old := func(ago time.Duration) time.Time { return now.Add(-ago) }
+	for _, tt := range []struct {
+		name     string
+		left     int
+		calls    []time.Time
+		from, to int32
+		want     bool
+	}{
+		{"at the peak: nothing to climb", 0, nil, 64, 64, true},
+		{"one step, one call", 1, nil, 32, 64, true},
+		{"one step, no call", 0, nil, 32, 64, false},
+		{"two steps, one call, none leaves", 1, []time.Time{old(2 * time.Hour)}, 16, 64, false},
+		{"two steps, one call, one leaves before the second is due", 1, []time.Time{old(ReshardWindow - 2*time.Minute)}, 16, 64, true},
+		{"two steps, one call, one leaves too late", 1, []time.Time{old(ReshardWindow - 10*time.Minute)}, 16, 64, false},
+		{"first step never waits for an expiry", 0, []time.Time{old(ReshardWindow - time.Minute)}, 32, 64, false},
+		{"reserve taken off left", -1, []time.Time{old(ReshardWindow - time.Minute), old(ReshardWindow - 2*time.Minute)}, 32, 64, false},
+		{"four steps, two calls, two leave in time", 2, []time.Time{old(ReshardWindow - 3*time.Minute), old(ReshardWindow - 7*time.Minute)}, 4, 64, true},
+	} {
+		if got := canClimb(tt.left, tt.calls, now, tt.from, tt.to); got != tt.want {
+			t.Errorf("%s: canClimb(%d, %d→%d) = %v, want %v", tt.name, tt.left, tt.from, tt.to, got, tt.want)
+		}
+	}
+}
+
+// TestDecideBudgetCountsExpiringCalls: a call that leaves the window while
+// a climb back would be under way lets a scale-down go one halving further.
+func TestDecideBudgetCountsExpiringCalls(t *testing.T) {
+	st := State{ShardPeaks: []Rec{{At: now0.Add(-5 * time.Hour).Truncate(time.Hour).Unix(), N: 64}}}
+	for m := range 20 {
+		now := now0.Add(time.Duration(m) * time.Minute)
+		_, st = Decide(baseInputs(now, 64, 1), st, now)
+	}
+	now := now0.Add(20 * time.Minute)
+	for _, tt := range []struct {
+		name   string
+		oldest time.Duration // age of the oldest of 7 calls; the other 6 are 2 h old
+		want   int32
+	}{
+		{"oldest stays: 64→32 only", 20 * time.Hour, 32},
+		{"oldest leaves before the second climb call: 64→16", ReshardWindow - 2*time.Minute, 16},
+	} {
+		in := baseInputs(now, 64, 1)
+		in.ReshardHistory = append(calls(6, now.Add(-2*time.Hour)), now.Add(-tt.oldest))
+		d, _ := Decide(in, st, now)
+		if d.Shards != tt.want {
+			t.Errorf("%s: shards %d (%s), want %d", tt.name, d.Shards, d.ShardReason, tt.want)
+		}
+	}
+}
+
+// TestDecideRisingHourHolds: no scale-down while this window's need is above
+// the previous hour's peak, however far below the open count it is.
+func TestDecideRisingHourHolds(t *testing.T) {
+	now := now0.Add(30 * time.Minute)
+	hour := now.Truncate(time.Hour)
+	for _, tt := range []struct {
+		name     string
+		prevHour int32
+		wantHold bool
+	}{
+		{"previous hour lower: rising, hold", 10, true},
+		{"previous hour higher: falling, scale down", 40, false},
+		{"no previous hour: scale down", 0, false},
+	} {
+		st := State{}
+		if tt.prevHour > 0 {
+			st.ShardPeaks = []Rec{{At: hour.Add(-time.Hour).Unix(), N: tt.prevHour}}
+		}
+		for m := range 20 {
+			at := now.Add(time.Duration(m-20) * time.Minute)
+			_, st = Decide(baseInputs(at, 60, 10), st, at) // 10 MiB/s = 15 shards on 60 open
+		}
+		d, _ := Decide(baseInputs(now, 60, 10), st, now)
+		if held := d.Shards == 60; held != tt.wantHold {
+			t.Errorf("%s: shards %d (%s), want hold=%v", tt.name, d.Shards, d.ShardReason, tt.wantHold)
+		}
+		if tt.wantHold && !strings.Contains(d.ShardReason, "rising") {
+			t.Errorf("%s: reason %q does not say the need is rising", tt.name, d.ShardReason)
 		}
 	}
 }
