@@ -74,7 +74,10 @@ func NewWorker(cfg Config, factory RecordProcessorFactory, kin KinesisAPI, db Dy
 // lease release — other workers take the leases after they expire. Use
 // Shutdown to stop gracefully.
 func (w *Worker) Start(ctx context.Context) error {
-	if w.started {
+	w.mu.Lock()
+	started := w.started
+	w.mu.Unlock()
+	if started {
 		return errors.New("start worker: already started")
 	}
 	if err := w.store.EnsureTable(ctx); err != nil {
@@ -83,7 +86,9 @@ func (w *Worker) Start(ctx context.Context) error {
 	if err := w.syncShards(ctx); err != nil {
 		return err
 	}
+	w.mu.Lock()
 	w.started = true
+	w.mu.Unlock()
 	go w.run(ctx)
 	return nil
 }
@@ -94,6 +99,10 @@ func (w *Worker) Start(ctx context.Context) error {
 // once. It returns when the worker has stopped or ctx is done.
 func (w *Worker) Shutdown(ctx context.Context) error {
 	w.mu.Lock()
+	if !w.started {
+		w.mu.Unlock()
+		return nil
+	}
 	if !w.stopping {
 		w.stopping = true
 		close(w.stopCh)
