@@ -110,6 +110,7 @@ func runBench(ctx context.Context, o options) error {
 	capacity := max(int64(async.rps())/int64(o.overload)*perRecord, 1)
 	oo := o
 	oo.bufferBytes = o.overBuffer
+	oo.duration = max(o.duration, 10*time.Second) // long enough for the buffer to fill
 	os_, err := startServer(ctx, oo, kc, fmt.Sprintf("producer async, %dx overload", o.overload), "producer", "?ack=async", capacity)
 	if err != nil {
 		return err
@@ -157,6 +158,9 @@ func runBench(ctx context.Context, o options) error {
 	}
 	fmt.Printf("\ngoals: async %.0f%% of bare (goal >= 70%%), durable %.0f%% (goal >= 40%%), %.0f user records per Kinesis record in async (goal >= 100)\n",
 		100*async.rps()/bare.rps(), 100*durable.rps()/bare.rps(), async.written/max(async.kinRecs, 1))
+	if over.refused == 0 {
+		verdict += " (NOT EXERCISED: the buffer never filled; raise -duration or lower -overload-buffer-bytes)"
+	}
 	fmt.Printf("memory at %dx overload (Kinesis limited to %d B/s, buffer limit %d MiB): peak heap %.0f MiB, peak RSS %.0f MiB: %s (bound used: 2 x buffer + 64 MiB); %d of %d requests refused with 429/503\n",
 		o.overload, capacity, o.overBuffer>>20, over.peakHeap/(1<<20), float64(over.peakRSS)/(1<<20), verdict, over.refused, over.refused+over.ok)
 	return nil
