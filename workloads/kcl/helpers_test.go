@@ -197,7 +197,8 @@ type recorder struct {
 	byData     map[string][]delivery
 	n          int
 	shutdowns  map[string][]ShutdownReason
-	checkpoint bool // processors checkpoint after each batch (default true)
+	checkpoint bool          // processors checkpoint after each batch (default true)
+	delay      time.Duration // processors take this long per batch
 }
 
 func newRecorder() *recorder {
@@ -274,8 +275,9 @@ func (p *recordingProcessor) ProcessRecords(in *ProcessRecordsInput) {
 		p.rec.byData[string(r.Data)] = append(p.rec.byData[string(r.Data)], delivery{
 			shard: in.ShardID, worker: p.worker, seq: r.SequenceNumber, sub: r.SubSequenceNumber, at: time.Now(), n: p.rec.n})
 	}
-	cp := p.rec.checkpoint
+	cp, delay := p.rec.checkpoint, p.rec.delay
 	p.rec.mu.Unlock()
+	time.Sleep(delay)
 	if cp {
 		_ = in.Checkpointer.Checkpoint(nil)
 	}

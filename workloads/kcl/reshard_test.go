@@ -13,11 +13,13 @@ import (
 func TestReshardKeepsParentsBeforeChildren(t *testing.T) {
 	e := newEnv(t, 1)
 	rec := newRecorder()
-	// A long shard sync interval: children must be found because their
-	// parents ended, not by the periodic ListShards.
+	// Slow processing in small batches keeps a backlog in the parents while
+	// their children already receive records, so ignoring a parent would show.
+	rec.delay = 150 * time.Millisecond
+	// The 1s shard sync finds children while their parents still have a backlog.
 	for _, id := range []string{"w1", "w2"} {
 		cfg := e.config(id)
-		cfg.ShardSyncInterval = time.Hour
+		cfg.MaxRecords = 25
 		e.startWorker(cfg, rec)
 	}
 	total := 0
@@ -164,4 +166,18 @@ func TestChildWaitsForAdjacentParent(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "child records after both parents finished", func() bool { return len(rec.byShard()[childID]) == 50 })
+}
+
+// A worker finds the children of a shard as soon as it finishes the shard,
+// without waiting for the periodic shard sync (here: an hour).
+func TestShardEndTriggersShardSync(t *testing.T) {
+	e := newEnv(t, 1)
+	rec := newRecorder()
+	cfg := e.config("w1")
+	cfg.ShardSyncInterval = time.Hour
+	e.startWorker(cfg, rec)
+	e.putPlain("s", 0, 100)
+	e.reshard(2)
+	e.putPlain("s", 100, 300)
+	eventually(t, 20*time.Second, "records of the child shards", func() bool { return rec.count() == 300 })
 }
