@@ -13,6 +13,9 @@ K8S_VERSION ?= v1.35.4
 LOCALBIN := $(CURDIR)/bin
 CONTROLLER_GEN := $(LOCALBIN)/tools/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 TRACES ?= ../shared/traces
+# The manager on this host: no leader election, metrics and probes on loopback
+# ports that leave 8080 to a local producer.
+RUN_FLAGS ?= --leader-elect=false --metrics-bind-address=127.0.0.1:8090 --health-probe-bind-address=127.0.0.1:8091
 
 .PHONY: all
 all: build
@@ -74,12 +77,12 @@ build: manifests generate fmt vet ## Build every binary into bin/.
 
 .PHONY: run
 run: manifests generate ## Run the manager on this host against $KUBECONFIG (source .local/env first for the local stack).
-	go run ./cmd/manager --leader-elect=false
+	go run ./cmd/manager $(RUN_FLAGS)
 
 .PHONY: dev
 dev: manifests generate ## Start the local stack, apply the sample and run the manager in the foreground.
 	hack/local-up.sh
-	source .local/env && kubectl apply -f .local/sample.yaml && go run ./cmd/manager --leader-elect=false
+	source .local/env && kubectl apply -f .local/sample.yaml && go run ./cmd/manager $(RUN_FLAGS)
 
 .PHONY: local-up
 local-up: manifests ## Start the local stack (control plane + AWS emulators) and write .local/env.
