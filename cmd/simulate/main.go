@@ -33,9 +33,11 @@ func run() error {
 	flag.IntVar(&cfg.ReshardReserve, "reshard-reserve", 0, "operator's reshard calls kept beyond the climb to the day's peak (0: policy default, -1: none)")
 	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of CloudWatch's delays and partial points and of the synthetic traces' noise")
 	seedMax := flag.Int("seed-max", 0, "seed's maximum shards (0: max(16, what the trace's peak needs))")
-	util := flag.Float64("target-util", 100*cfg.TargetUtilization, "operator's spec.stream.targetUtilizationPercent")
+	util := flag.Float64("target-util", 100*cfg.TargetUtilization, "operator's spec.stream.targetUtilizationPercent (the CRD default is 70)")
+	cmpUtil := flag.Float64("compare-util", 100*cfg.CompareUtilization, "with -bench, also run the operator at this targetUtilizationPercent as row operator@N% (0: no extra row)")
 	flag.Parse()
 	cfg.TargetUtilization = *util / 100
+	cfg.CompareUtilization = *cmpUtil / 100
 	cfg.SeedMaxShards = int32(*seedMax)
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())

@@ -625,16 +625,21 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 		return open, fmt.Sprintf("holding at %d: last reshard was less than %v ago", open, window), recs, peaks
 	}
 	// Rising hour over hour: the highest need of this window is above the
-	// highest need of the whole previous hour. A call spent going down now
-	// would be undone within the hour.
-	var prevHour int32
+	// highest need of the whole previous hour, or the last two hours and
+	// this window never fell and rose overall. A call spent going down now
+	// would be undone within the hour (and a budget-sized step up would be
+	// undone only to be taken again).
+	var h1, h2 int32
 	for _, r := range peaks {
-		if r.At == hour.Add(-time.Hour).Unix() {
-			prevHour = r.N
+		switch r.At {
+		case hour.Add(-time.Hour).Unix():
+			h1 = r.N
+		case hour.Add(-2 * time.Hour).Unix():
+			h2 = r.N
 		}
 	}
-	if prevHour > 0 && maxRec(recs) > prevHour {
-		return open, fmt.Sprintf("holding at %d: need is rising (%d shards over the last %v, at most %d in the previous hour)", open, maxRec(recs), window, prevHour), recs, peaks
+	if cur := maxRec(recs); h1 > 0 && cur > h1 || h2 > 0 && cur >= h1 && h1 >= h2 && cur > h2 {
+		return open, fmt.Sprintf("holding at %d: need is rising (%d shards over the last %v; previous hours' peaks %d, %d)", open, cur, window, h2, h1), recs, peaks
 	}
 	if floor > open*3/4 || floor >= open {
 		return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards", open, window, floor), recs, peaks

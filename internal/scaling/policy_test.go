@@ -538,22 +538,29 @@ func TestDecideBudgetCountsExpiringCalls(t *testing.T) {
 }
 
 // TestDecideRisingHourHolds: no scale-down while this window's need is above
-// the previous hour's peak, however far below the open count it is.
+// the previous hour's peak, or has not fallen over two hours and rose,
+// however far below the open count it is.
 func TestDecideRisingHourHolds(t *testing.T) {
 	now := now0.Add(30 * time.Minute)
 	hour := now.Truncate(time.Hour)
 	for _, tt := range []struct {
-		name     string
-		prevHour int32
-		wantHold bool
+		name         string
+		h2, prevHour int32 // peaks of the hour before the previous one and of the previous hour
+		wantHold     bool
 	}{
-		{"previous hour lower: rising, hold", 10, true},
-		{"previous hour higher: falling, scale down", 40, false},
-		{"no previous hour: scale down", 0, false},
+		{"previous hour lower: rising, hold", 0, 10, true},
+		{"previous hour higher: falling, scale down", 0, 40, false},
+		{"no previous hour: scale down", 0, 0, false},
+		{"two hours non-decreasing, up overall: rising, hold", 8, 15, true},
+		{"flat for two hours: scale down", 15, 15, false},
+		{"fell, then flat: scale down", 20, 15, false},
 	} {
 		st := State{}
 		if tt.prevHour > 0 {
 			st.ShardPeaks = []Rec{{At: hour.Add(-time.Hour).Unix(), N: tt.prevHour}}
+		}
+		if tt.h2 > 0 {
+			st.ShardPeaks = append([]Rec{{At: hour.Add(-2 * time.Hour).Unix(), N: tt.h2}}, st.ShardPeaks...)
 		}
 		for m := range 20 {
 			at := now.Add(time.Duration(m-20) * time.Minute)

@@ -95,6 +95,26 @@ func CheckGoals(rs []Result) Goals {
 	}
 }
 
+// CompareName is the policy name of the operator's comparison row at
+// target utilization u.
+func CompareName(u float64) string { return fmt.Sprintf("operator@%.0f%%", 100*u) }
+
+// CompareGoals evaluates the goals for the comparison row named name
+// instead of "operator".
+func CompareGoals(rs []Result, name string) Goals {
+	var alt []Result
+	for _, r := range rs {
+		switch r.Policy {
+		case "operator":
+			continue
+		case name:
+			r.Policy = "operator"
+		}
+		alt = append(alt, r)
+	}
+	return CheckGoals(alt)
+}
+
 // TraceResults is one trace's benchmark row group.
 type TraceResults struct {
 	Trace   Trace
@@ -128,6 +148,13 @@ func Bench(cfg Config, dir string) ([]TraceResults, error) {
 	out := make([]TraceResults, 0, len(traces))
 	for _, t := range traces {
 		rs := RunAll(cfg, t)
+		if cu := cfg.CompareUtilization; cu > 0 && cu <= 1 && cu != cfg.withDefaults().TargetUtilization {
+			c := cfg
+			c.TargetUtilization = cu
+			r := Run(c, t, NewOperator(c, scaling.MaxShardsPerStream))
+			r.Policy = CompareName(cu)
+			rs = slices.Insert(rs, 1, r)
+		}
 		sm, _ := SeedLimits(cfg.withDefaults(), t)
 		out = append(out, TraceResults{Trace: t, Results: rs, Goals: CheckGoals(rs), SeedMax: sm})
 	}
@@ -137,7 +164,7 @@ func Bench(cfg Config, dir string) ([]TraceResults, error) {
 // WriteTable prints results as one aligned table.
 func WriteTable(w io.Writer, cfg Config, trs []TraceResults) error {
 	cfg = cfg.withDefaults()
-	fmt.Fprintf(w, "workload: peak %.0f MiB/s in %.0f-byte Kinesis records; operator target utilization %.0f%%; tasks 2 vCPU/4 GB carrying %.0f (producer) / %.0f (consumer) MiB/s\n",
+	fmt.Fprintf(w, "workload: peak %.0f MiB/s in %.0f-byte Kinesis records; operator target utilization %.0f%% (the CRD default is 70%%); tasks 2 vCPU/4 GB carrying %.0f (producer) / %.0f (consumer) MiB/s\n",
 		cfg.PeakMiBps, cfg.RecordBytes, 100*cfg.TargetUtilization, cfg.ProducerMiBpsPerTask, cfg.ConsumerMiBpsPerTask)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "trace\tpolicy\tthrottled%\tp99 age s\tshard-h\tvs clairv.\ttask-h\tcalls\trejected\tmax shards\tstream USD\tvs OD\tcost USD\tvs OD\t")
@@ -168,9 +195,15 @@ func WriteTable(w io.Writer, cfg Config, trs []TraceResults) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "operator goals (throttled ≤ 0.1 %, shard-h ≤ 1.25× clairvoyant, stream cost ≤ 40 % of on-demand, beats seed on throttling and shard-h):")
+	fmt.Fprintf(w, "operator goals at %.0f%% (throttled ≤ 0.1 %%, shard-h ≤ 1.25× clairvoyant, stream cost ≤ 40 %% of on-demand, beats seed on throttling and shard-h):\n", 100*cfg.TargetUtilization)
 	for _, tr := range trs {
-		fmt.Fprintf(w, "  %-26s %s\n", tr.Trace.Name, tr.Goals)
+		line := tr.Goals.String()
+		for _, r := range tr.Results {
+			if strings.HasPrefix(r.Policy, "operator@") {
+				line += fmt.Sprintf("   (%s: %s)", r.Policy, CompareGoals(tr.Results, r.Policy))
+			}
+		}
+		fmt.Fprintf(w, "  %-26s %s\n", tr.Trace.Name, line)
 	}
 	fmt.Fprintln(w, "traces:")
 	for _, tr := range trs {

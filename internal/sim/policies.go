@@ -252,7 +252,13 @@ func OnDemand(cfg Config, t Trace) Result {
 		m int
 		b float64
 	}
+	// Warm start, as every policy: the stream has already carried the
+	// first minute's rate within the last 30 days (a cold on-demand stream
+	// would start at 4 MiB/s and throttle a busy first minute).
 	var dq []mv
+	if t.Minutes() > 0 {
+		dq = append(dq, mv{-1, cfg.demand(t, 0).Bytes})
+	}
 	var demRecs, thrRecs, writtenBytes float64
 	rounded := math.Ceil(cfg.RecordBytes/OnDemandRecordRoundBytes) * OnDemandRecordRoundBytes
 	for m := range t.Minutes() {

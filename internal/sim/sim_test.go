@@ -287,3 +287,32 @@ func TestResultJSONFields(t *testing.T) {
 		t.Errorf("policies %s", got)
 	}
 }
+
+// TestOnDemandWarmStart: like every policy, on-demand starts as if it had
+// already carried the first minute's rate, so a steady trace never throttles.
+func TestOnDemandWarmStart(t *testing.T) {
+	if od := OnDemand(DefaultConfig(), flat(120, 1)); od.ThrottledPercent != 0 {
+		t.Fatalf("on-demand throttled %.3f%% of a steady 40 MiB/s", od.ThrottledPercent)
+	}
+}
+
+// TestCompareRow: the bench's operator@85% row is judged by the same goals
+// as the operator row when asked, and does not replace it.
+func TestCompareRow(t *testing.T) {
+	rs := []Result{
+		{Policy: "operator", ThrottledPercent: 1, ShardHours: 200},
+		{Policy: CompareName(0.85), ThrottledPercent: 0, ShardHours: 110, StreamCostUSD: 1},
+		{Policy: "seed", ThrottledPercent: 5, ShardHours: 150},
+		{Policy: "on-demand", StreamCostUSD: 10},
+		{Policy: "clairvoyant", ShardHours: 100},
+	}
+	if g := CheckGoals(rs); g.All() {
+		t.Fatalf("operator row meets all goals: %s", g)
+	}
+	if g := CompareGoals(rs, "operator@85%"); !g.All() {
+		t.Fatalf("operator@85%% row misses goals: %s", g)
+	}
+	if DefaultConfig().TargetUtilization != 0.70 {
+		t.Fatalf("bench default target utilization %.2f, want the CRD default 0.70", DefaultConfig().TargetUtilization)
+	}
+}
