@@ -3,6 +3,7 @@ package consumer
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -244,4 +245,31 @@ func testCounter(t *testing.T, m *Metrics, name string) float64 {
 	}
 	t.Fatalf("metric %s not found", name)
 	return 0
+}
+
+// Whatever the payload, the JSON line gives back exactly its bytes: as text
+// when it is valid UTF-8, else through base64.
+func FuzzLineRoundTrip(f *testing.F) {
+	f.Add([]byte("hello"))
+	f.Add([]byte{0xff, 0xfe})
+	f.Add([]byte("a\x00b\"c\\"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := json.Marshal(LineOf(Record{ShardID: "s", Record: kcl.Record{SequenceNumber: "1", Data: data}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l Line
+		if err := json.Unmarshal(b, &l); err != nil {
+			t.Fatal(err)
+		}
+		got := []byte(l.Data)
+		if l.Base64 {
+			if got, err = base64.StdEncoding.DecodeString(l.Data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(got, data) {
+			t.Fatalf("round trip of %q gave %q (base64 %v)", data, got, l.Base64)
+		}
+	})
 }
