@@ -233,3 +233,28 @@ func TestNewLeases(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateCheckpoint(t *testing.T) {
+	x := func(seq string, sub int64) ExtendedSequenceNumber { return ExtendedSequenceNumber{seq, sub} }
+	delivered := x("49590338271490256608559692538361571095921575989136588898", 5)
+	tests := []struct {
+		name      string
+		cp, cur   ExtendedSequenceNumber
+		delivered *ExtendedSequenceNumber
+		ok        bool
+	}{
+		{"the last delivered record", delivered, x(CheckpointTrimHorizon, 0), &delivered, true},
+		{"an earlier sub-record of it", x(delivered.SequenceNumber, 2), x(CheckpointTrimHorizon, 0), &delivered, true},
+		{"an earlier, shorter sequence number", x("9", 0), x("8", 0), &delivered, true},
+		{"beyond the last delivered sub-record", x(delivered.SequenceNumber, 6), x(CheckpointTrimHorizon, 0), &delivered, false},
+		{"beyond the last delivered record", x("49590338271490256608559692538361571095921575989136588899", 0), x(CheckpointLatest, 0), &delivered, false},
+		{"nothing delivered", x("1", 0), x(CheckpointTrimHorizon, 0), nil, false},
+		{"before the current checkpoint", x("7", 0), x("8", 0), &delivered, false},
+	}
+	for _, tt := range tests {
+		err := validateCheckpoint(tt.cp, tt.cur, tt.delivered)
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: err = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+}

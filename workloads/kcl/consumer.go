@@ -1,9 +1,12 @@
 package kcl
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -275,6 +278,14 @@ func (c *checkpointer) CheckpointRecord(r Record) error {
 
 func (c *checkpointer) write(cp ExtendedSequenceNumber) error {
 	sc := c.sc
+	if cp.SequenceNumber != CheckpointShardEnd {
+		sc.h.mu.Lock()
+		current := sc.h.lease.Checkpoint
+		sc.h.mu.Unlock()
+		if err := validateCheckpoint(cp, current, sc.delivered); err != nil {
+			return fmt.Errorf("checkpoint shard %q: %w", sc.shardID, err)
+		}
+	}
 	if err := sc.w.checkpoint(sc.h.lostCtx, sc.h, cp); err != nil {
 		return err
 	}
@@ -282,6 +293,37 @@ func (c *checkpointer) write(cp ExtendedSequenceNumber) error {
 		sc.shardEnd = true
 	}
 	return nil
+}
+
+// ErrInvalidCheckpoint means a processor checkpointed a record it was not
+// given, or one before the current checkpoint.
+var ErrInvalidCheckpoint = errors.New("invalid checkpoint")
+
+// validateCheckpoint accepts cp only between the current checkpoint (when it
+// is a sequence number) and the last delivered user record.
+func validateCheckpoint(cp, current ExtendedSequenceNumber, delivered *ExtendedSequenceNumber) error {
+	if delivered == nil || compareExtended(cp, *delivered) > 0 {
+		return fmt.Errorf("%w: %s/%d is beyond the last delivered record", ErrInvalidCheckpoint, cp.SequenceNumber, cp.SubSequenceNumber)
+	}
+	if _, ok := new(big.Int).SetString(current.SequenceNumber, 10); ok && compareExtended(cp, current) < 0 {
+		return fmt.Errorf("%w: %s/%d is before the current checkpoint %s/%d", ErrInvalidCheckpoint,
+			cp.SequenceNumber, cp.SubSequenceNumber, current.SequenceNumber, current.SubSequenceNumber)
+	}
+	return nil
+}
+
+// compareExtended orders sequence numbers numerically (they are decimal
+// strings of up to 128 bits), then sub-sequence numbers.
+func compareExtended(a, b ExtendedSequenceNumber) int {
+	x, okx := new(big.Int).SetString(a.SequenceNumber, 10)
+	y, oky := new(big.Int).SetString(b.SequenceNumber, 10)
+	if !okx || !oky {
+		return strings.Compare(a.SequenceNumber, b.SequenceNumber)
+	}
+	if c := x.Cmp(y); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.SubSequenceNumber, b.SubSequenceNumber)
 }
 
 // backoff doubles a delay from base up to max, with no jitter needed for one
