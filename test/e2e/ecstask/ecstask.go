@@ -1,0 +1,142 @@
+// Package ecstask runs what an ECS service would run, as a local process: it
+// reads the service's task definition from ECS (or its emulator) and turns the
+// container's environment into a process environment.
+//
+// moto, the ECS emulator, launches no containers. The end-to-end test
+// (test/e2e) and hack/dev-workloads.sh start the producer and consumer
+// binaries themselves, and use this package so that those processes see
+// exactly the environment the operator put in the task definitions — and
+// nothing the host happens to have, except what ECS itself would provide
+// (credentials, through the task role) and what points at the emulators.
+package ecstask
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	etypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+)
+
+// DefaultStopTimeout is how long ECS waits after SIGTERM before SIGKILL when
+// the container definition sets no stopTimeout (Fargate's default).
+const DefaultStopTimeout = 30 * time.Second
+
+// API is the part of the ECS client Lookup uses.
+type API interface {
+	DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
+	DescribeTaskDefinition(ctx context.Context, in *ecs.DescribeTaskDefinitionInput, optFns ...func(*ecs.Options)) (*ecs.DescribeTaskDefinitionOutput, error)
+}
+
+// Task is one task of a service as ECS would start it: the essential
+// container of the service's current task definition.
+type Task struct {
+	// Service is the service's name; DesiredCount its desiredCount.
+	Service      string
+	DesiredCount int32
+	// TaskDefinitionARN is the revision the service runs.
+	TaskDefinitionARN string
+	// Container is the essential container's name.
+	Container string
+	// Env is the container's environment, exactly as registered.
+	Env map[string]string
+	// Ports are the container ports of its port mappings.
+	Ports []int32
+	// StopTimeout is the time between SIGTERM and SIGKILL when ECS stops it.
+	StopTimeout time.Duration
+}
+
+// Lookup describes service (a name or ARN) in cluster and its task
+// definition. It fails unless the service is ACTIVE and its task definition
+// has exactly one essential container, which is what the operator registers.
+func Lookup(ctx context.Context, api API, cluster, service string) (Task, error) {
+	out, err := api.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{service}})
+	if err != nil {
+		return Task{}, fmt.Errorf("describe service %q in cluster %q: %w", service, cluster, err)
+	}
+	if len(out.Services) != 1 {
+		reasons := make([]string, 0, len(out.Failures))
+		for _, f := range out.Failures {
+			reasons = append(reasons, aws.ToString(f.Reason))
+		}
+		return Task{}, fmt.Errorf("service %q not found in cluster %q (%s)", service, cluster, strings.Join(reasons, ", "))
+	}
+	svc := out.Services[0]
+	if st := aws.ToString(svc.Status); st != "ACTIVE" {
+		return Task{}, fmt.Errorf("service %q is %s, not ACTIVE", aws.ToString(svc.ServiceName), st)
+	}
+	td, err := api.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: svc.TaskDefinition})
+	if err != nil {
+		return Task{}, fmt.Errorf("describe task definition %q of service %q: %w", aws.ToString(svc.TaskDefinition), aws.ToString(svc.ServiceName), err)
+	}
+	if td.TaskDefinition == nil {
+		return Task{}, fmt.Errorf("task definition %q of service %q: empty answer", aws.ToString(svc.TaskDefinition), aws.ToString(svc.ServiceName))
+	}
+	var essential []etypes.ContainerDefinition
+	for _, c := range td.TaskDefinition.ContainerDefinitions {
+		// ECS treats a container without the flag as essential.
+		if c.Essential == nil || *c.Essential {
+			essential = append(essential, c)
+		}
+	}
+	if len(essential) != 1 {
+		return Task{}, fmt.Errorf("task definition %q has %d essential containers, want 1", aws.ToString(svc.TaskDefinition), len(essential))
+	}
+	c := essential[0]
+	t := Task{
+		Service:           aws.ToString(svc.ServiceName),
+		DesiredCount:      svc.DesiredCount,
+		TaskDefinitionARN: aws.ToString(td.TaskDefinition.TaskDefinitionArn),
+		Container:         aws.ToString(c.Name),
+		Env:               make(map[string]string, len(c.Environment)),
+		StopTimeout:       DefaultStopTimeout,
+	}
+	for _, kv := range c.Environment {
+		t.Env[aws.ToString(kv.Name)] = aws.ToString(kv.Value)
+	}
+	for _, p := range c.PortMappings {
+		t.Ports = append(t.Ports, aws.ToInt32(p.ContainerPort))
+	}
+	if c.StopTimeout != nil {
+		t.StopTimeout = time.Duration(*c.StopTimeout) * time.Second
+	}
+	return t, nil
+}
+
+// hostVars are what a local process takes from the host: the credentials ECS
+// would provide through the task role, and the endpoint variables that point
+// the SDK at the emulators. Nothing else — not AWS_REGION, which must come
+// from the task definition.
+func hostVar(name string) bool {
+	switch name {
+	case "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_EC2_METADATA_DISABLED", "AWS_ENDPOINT_URL":
+		return true
+	}
+	return strings.HasPrefix(name, "AWS_ENDPOINT_URL_")
+}
+
+// Environ returns the environment of a local process standing in for the
+// task: the container's environment, the credential and endpoint variables of
+// host (an os.Environ-style list), then overrides, which win. Overrides are
+// for what ECS provides per task and one host cannot (a port of its own, an
+// output file). The result is sorted by name.
+func (t Task) Environ(host []string, overrides map[string]string) []string {
+	env := make(map[string]string, len(t.Env)+len(overrides)+8)
+	for _, kv := range host {
+		if k, v, ok := strings.Cut(kv, "="); ok && hostVar(k) {
+			env[k] = v
+		}
+	}
+	maps.Copy(env, t.Env)
+	maps.Copy(env, overrides)
+	out := make([]string, 0, len(env))
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}
