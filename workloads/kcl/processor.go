@@ -96,7 +96,8 @@ type ShutdownInput struct {
 
 // Checkpointer records how far a shard has been processed, with a conditional
 // write to the lease table that fails with ErrLeaseLost when this worker no
-// longer holds the lease.
+// longer holds the lease, and with ErrInvalidCheckpoint for a record that was
+// not delivered yet or lies before the current checkpoint.
 type Checkpointer interface {
 	// Checkpoint records the sequence number of a delivered record: the record
 	// and every record before it count as processed (for an aggregated record,
