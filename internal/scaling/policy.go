@@ -409,6 +409,25 @@ func callsUp(n, peak int32) int {
 	return len(PlanReshardPath(n, peak))
 }
 
+// aheadOfPace reports whether calls were spent faster than evenly over the
+// window: more than k calls within the last k/ReshardsPerWindow of it, for
+// some k.
+func aheadOfPace(calls []time.Time, now time.Time) bool {
+	pace := ReshardWindow / ReshardsPerWindow
+	for k := 1; k <= len(calls); k++ {
+		n := 0
+		for _, c := range calls {
+			if now.Sub(c) < time.Duration(k)*pace {
+				n++
+			}
+		}
+		if n > k {
+			return true
+		}
+	}
+	return false
+}
+
 // climbStep is the shortest time between two calls of a climb: the stream
 // is UPDATING for at least 3 minutes after each call, and the next pass
 // sees it ACTIVE a little later. Calls leaving the 24 h window within a
@@ -651,6 +670,12 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	// cover its doubling path. Feasibility only changes where a path length
 	// changes, so those counts are the only candidates.
 	window24 := PruneHistory(in.ReshardHistory, now)
+	// Spend the budget evenly: while calls went out faster than one per
+	// ReshardWindow/ReshardsPerWindow (bursts of ups and downs around
+	// spikes), keep one more call for a spike that comes back higher.
+	if aheadOfPace(window24, now) {
+		reserve++
+	}
 	cands := []int32{floor}
 	for k := range 15 {
 		for _, base := range []int32{peak, open} {

@@ -184,7 +184,7 @@ func TestDecideReshardBudget(t *testing.T) {
 	}{
 		{0, 32, "scaling down 64→"},
 		{7, 32, "scaling down 64→32"}, // 3 left: 64→32 leaves 2, the climb back needs 1; 64→16 would leave 1 for 2
-		{8, 32, "scaling down 64→32"}, // 2 left: 64→32 leaves 1 for the 1 back
+		{8, 64, "climbing back"},      // 2 left: 64→32 leaves 1 for the 1 back, but calls an hour apart are ahead of an even pace: one more is kept
 		{9, 64, "climbing back"},      // 1 left: going down would leave none to come back
 		{10, 64, "climbing back"},
 	}
@@ -522,14 +522,14 @@ func TestDecideBudgetCountsExpiringCalls(t *testing.T) {
 	now := now0.Add(20 * time.Minute)
 	for _, tt := range []struct {
 		name   string
-		oldest time.Duration // age of the oldest of 7 calls; the other 6 are 2 h old
+		oldest time.Duration // age of the oldest of 7 calls; the other 6 are 2, 5, … 17 h old
 		want   int32
 	}{
 		{"oldest stays: 64→32 only", 20 * time.Hour, 32},
 		{"oldest leaves before the second climb call: 64→16", ReshardWindow - 2*time.Minute, 16},
 	} {
 		in := baseInputs(now, 64, 1)
-		in.ReshardHistory = append(calls(6, now.Add(-2*time.Hour)), now.Add(-tt.oldest))
+		in.ReshardHistory = append(spaced(6, now.Add(-2*time.Hour), 3*time.Hour), now.Add(-tt.oldest))
 		d, _ := Decide(in, st, now)
 		if d.Shards != tt.want {
 			t.Errorf("%s: shards %d (%s), want %d", tt.name, d.Shards, d.ShardReason, tt.want)
@@ -574,4 +574,71 @@ func TestDecideRisingHourHolds(t *testing.T) {
 			t.Errorf("%s: reason %q does not say the need is rising", tt.name, d.ShardReason)
 		}
 	}
+}
+
+// TestAheadOfPace: calls spent faster than one per 2.4 h (24 h / 10) in
+// some trailing stretch mean the budget is being spent ahead of an even
+// plan.
+func TestAheadOfPace(t *testing.T) {
+	ago := func(d ...time.Duration) []time.Time {
+		var out []time.Time
+		for _, x := range d {
+			out = append(out, now0.Add(-x))
+		}
+		return out
+	}
+	h := time.Hour
+	for _, tt := range []struct {
+		name  string
+		calls []time.Time
+		want  bool
+	}{
+		{"none", nil, false},
+		{"one just now", ago(time.Minute), false},
+		{"two within 2.4 h", ago(2*h, time.Minute), true},
+		{"one every 2.5 h", ago(10*h, 7500*time.Second, 5*h, 150*time.Minute), false},
+		{"three within 4.8 h", ago(4*h, 3*h, 30*time.Minute), true},
+		{"a burst a day ago", ago(22*h, 22*h-5*time.Minute, 22*h-10*time.Minute), false},
+	} {
+		if got := aheadOfPace(tt.calls, now0); got != tt.want {
+			t.Errorf("%s: aheadOfPace = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestDecidePaceKeepsOneMore: after a burst of calls (a spike climbed and
+// left), a scale-down keeps one call more than the climb back needs.
+func TestDecidePaceKeepsOneMore(t *testing.T) {
+	st := State{ShardPeaks: []Rec{{At: now0.Add(-5 * time.Hour).Truncate(time.Hour).Unix(), N: 64}}}
+	for m := range 20 {
+		now := now0.Add(time.Duration(m) * time.Minute)
+		_, st = Decide(baseInputs(now, 64, 1), st, now)
+	}
+	now := now0.Add(20 * time.Minute)
+	for _, tt := range []struct {
+		name string
+		hist []time.Time
+		want int32
+	}{
+		// 6 calls, one every 3 h: 4 left; 64→16 leaves 2 for the 2 back.
+		{"even pace", spaced(6, now.Add(-3*time.Hour), 3*time.Hour), 16},
+		// The same 6 calls 16 minutes apart: ahead of pace, one more is kept.
+		{"burst", []time.Time{now.Add(-96 * time.Minute), now.Add(-80 * time.Minute), now.Add(-64 * time.Minute), now.Add(-48 * time.Minute), now.Add(-32 * time.Minute), now.Add(-16 * time.Minute)}, 32},
+	} {
+		in := baseInputs(now, 64, 1)
+		in.ReshardHistory = tt.hist
+		d, _ := Decide(in, st, now)
+		if d.Shards != tt.want {
+			t.Errorf("%s: shards %d (%s), want %d", tt.name, d.Shards, d.ShardReason, tt.want)
+		}
+	}
+}
+
+// spaced returns n call times gap apart, the last at last.
+func spaced(n int, last time.Time, gap time.Duration) []time.Time {
+	var h []time.Time
+	for i := n - 1; i >= 0; i-- {
+		h = append(h, last.Add(-time.Duration(i)*gap))
+	}
+	return h
 }
