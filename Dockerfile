@@ -33,6 +33,8 @@ ENTRYPOINT ["/producer"]
 FROM gcr.io/distroless/static:nonroot AS consumer
 COPY --from=builder /out/consumer /consumer
 USER 65532:65532
+# /healthz, /readyz, /metrics (HTTP_ADDR)
+EXPOSE 8080
 ENTRYPOINT ["/consumer"]
 
 # The default target is the operator.
