@@ -205,6 +205,18 @@ func WriteTable(w io.Writer, cfg Config, trs []TraceResults) error {
 		}
 		fmt.Fprintf(w, "  %-26s %s\n", tr.Trace.Name, line)
 	}
+	fmt.Fprintf(w, "best reachable shard-h vs clairvoyant at the operator's target utilization (a clairvoyant filling shards only to u):\n")
+	for _, tr := range trs {
+		cl := find(tr.Results, "clairvoyant").ShardHours
+		if cl <= 0 {
+			continue
+		}
+		line := fmt.Sprintf("u=%.0f%%: %.2fx", 100*cfg.TargetUtilization, ClairvoyantShardHoursAt(cfg, tr.Trace, cfg.TargetUtilization)/cl)
+		if cu := cfg.CompareUtilization; cu > 0 && cu <= 1 && cu != cfg.TargetUtilization {
+			line += fmt.Sprintf("   u=%.0f%%: %.2fx", 100*cu, ClairvoyantShardHoursAt(cfg, tr.Trace, cu)/cl)
+		}
+		fmt.Fprintf(w, "  %-26s %s\n", tr.Trace.Name, line)
+	}
 	fmt.Fprintln(w, "traces:")
 	for _, tr := range trs {
 		fmt.Fprintf(w, "  %-26s %s; %d minutes; seed max %d shards\n", tr.Trace.Name, tr.Trace.Source, tr.Trace.Minutes(), tr.SeedMax)

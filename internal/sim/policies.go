@@ -213,7 +213,18 @@ func NewFixedPeak(cfg Config, t Trace) Controller {
 
 // Clairvoyant is the lower bound: each minute exactly the fewest shards and
 // tasks that carry it, ignoring every AWS limit and delay.
-func Clairvoyant(cfg Config, t Trace) Result {
+func Clairvoyant(cfg Config, t Trace) Result { return clairvoyantAt(cfg, t, 1) }
+
+// ClairvoyantShardHoursAt is the clairvoyant's shard-hours when it may fill
+// shards only to utilization u: what a perfect policy with the operator's
+// target utilization would use. Its ratio to Clairvoyant's shard-hours is
+// the best "vs clairvoyant" any policy at u can reach (about 1/u where the
+// load needs more than a shard).
+func ClairvoyantShardHoursAt(cfg Config, t Trace, u float64) float64 {
+	return clairvoyantAt(cfg, t, u).ShardHours
+}
+
+func clairvoyantAt(cfg Config, t Trace, u float64) Result {
 	cfg = cfg.withDefaults()
 	res := Result{Policy: "clairvoyant"}
 	var putUnits float64
@@ -221,7 +232,7 @@ func Clairvoyant(cfg Config, t Trace) Result {
 	prev := int32(0)
 	for m := range t.Minutes() {
 		d := cfg.demand(t, m)
-		s := needShards(d, 1)
+		s := needShards(d, u)
 		if prev != 0 && s != prev {
 			res.ReshardCalls++
 		}

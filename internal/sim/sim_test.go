@@ -316,3 +316,17 @@ func TestCompareRow(t *testing.T) {
 		t.Fatalf("bench default target utilization %.2f, want the CRD default 0.70", DefaultConfig().TargetUtilization)
 	}
 }
+
+// TestClairvoyantAtUtilization: filling shards only to u costs about 1/u
+// more shard-hours once the load needs more than a shard, and never less.
+func TestClairvoyantAtUtilization(t *testing.T) {
+	c := DefaultConfig()
+	tr := flat(120, 1) // 40 MiB/s: 42 shards at 100 %, 60 at 70 %
+	cl := Clairvoyant(c, tr).ShardHours
+	if got := ClairvoyantShardHoursAt(c, tr, 1); got != cl {
+		t.Fatalf("at u=1: %.1f, want the clairvoyant's %.1f", got, cl)
+	}
+	if got := ClairvoyantShardHoursAt(c, tr, 0.7) / cl; math.Abs(got-60.0/42) > 1e-9 {
+		t.Fatalf("at u=0.7: %.3fx, want %.3fx", got, 60.0/42)
+	}
+}
