@@ -14,7 +14,6 @@ import (
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
-	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
 )
 
 const mib = 1 << 20
@@ -87,6 +86,22 @@ func TestScalingFollowsMetrics(t *testing.T) {
 	// consumers two minutes behind and busy.
 	high := load{bytesPerSec: 3 * mib, recordsPerSec: 3000, throttledPerSec: 2000, iteratorAgeMs: 120_000, producerCPU: 60, consumerCPU: 95}
 	publish(t, sp, now.Add(-10*time.Minute), now.Add(time.Minute), high)
+
+	// In dry run the decision is made and reported, and nothing moves.
+	update(t, sp, func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Scaling.DryRun = true })
+	g.Eventually(func(g Gomega) {
+		got := get(g, sp)
+		g.Expect(got.Status.LastDecision.DryRun).To(BeTrue())
+		g.Expect(got.Status.LastDecision.Shards).To(BeNumerically(">=", 5))
+	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		open, _ := streamSummary(g, sp)
+		g.Expect(open).To(Equal(int32(1)))
+		g.Expect(service(g, sp, consumer).DesiredCount).To(Equal(int32(1)))
+	}, 2*time.Second, 250*time.Millisecond).Should(Succeed())
+	g.Expect(op.callCount("Kinesis", "UpdateShardCount", "ok")).To(BeZero())
+	update(t, sp, func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Scaling.DryRun = false })
+
 	var up *streamingv1alpha1.StreamProcessor
 	g.Eventually(func(g Gomega) {
 		up = get(g, sp)
@@ -138,6 +153,19 @@ func TestScalingFollowsMetrics(t *testing.T) {
 		g.Expect(op.callCount("Kinesis", "UpdateShardCount", outcome)).To(BeZero(), outcome)
 	}
 	g.Expect(get(g, sp).Status.Scaling).NotTo(BeNil(), "the scaler's windows are kept in status")
-	_ = scaling.ReshardsPerWindow
+
+	// Paused: a new surge changes nothing; the targets are the current counts.
+	down := get(g, sp)
+	update(t, sp, func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Scaling.Paused = true })
+	now = now.Add(time.Minute)
+	publish(t, sp, now.Add(-5*time.Minute), now.Add(time.Minute), high)
+	clk.SetTime(now)
+	update(t, sp, func(s *streamingv1alpha1.StreamProcessor) { s.Annotations = map[string]string{"minute": "paused"} })
+	g.Eventually(func(g Gomega) string { return get(g, sp).Status.LastDecision.Reason }, 30*time.Second, 100*time.Millisecond).Should(ContainSubstring("paused"))
+	g.Consistently(func(g Gomega) {
+		got := get(g, sp)
+		g.Expect(got.Status.Stream.TargetShards).To(Equal(down.Status.Stream.OpenShards))
+		g.Expect(got.Status.Consumer.TargetTasks).To(Equal(down.Status.Consumer.DesiredTasks))
+	}, 2*time.Second, 250*time.Millisecond).Should(Succeed())
 	deleteAndWait(t, sp)
 }
