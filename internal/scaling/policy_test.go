@@ -642,3 +642,22 @@ func spaced(n int, last time.Time, gap time.Duration) []time.Time {
 	}
 	return h
 }
+
+// TestSnapDown: a scale-down target moves up to a quarter multiple of the
+// count its last call starts from when that costs at most 10 % more.
+func TestSnapDown(t *testing.T) {
+	for _, tt := range []struct{ t, open, want int32 }{
+		{30, 40, 30}, // one call, 75 % of 40 already
+		{28, 40, 30}, // one call: 30 is 75 % of 40 and within 10 %
+		{22, 40, 22}, // 30 is too far; 20 is below the target
+		{15, 60, 15}, // 60→30→15: 50 % of 30
+		{14, 60, 15}, // 60→30→14: 15 is 50 % of 30, within 10 %
+		{7, 60, 7},   // 60→30→15→7: 15/4 is not whole, nothing to snap to
+		{1, 2, 1},    // small counts are not snapped
+		{35, 40, 35}, // above three quarters: unchanged (the caller holds)
+	} {
+		if got := snapDown(tt.t, tt.open); got != tt.want {
+			t.Errorf("snapDown(%d, %d) = %d, want %d", tt.t, tt.open, got, tt.want)
+		}
+	}
+}
