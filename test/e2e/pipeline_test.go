@@ -107,6 +107,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if err := suite.k8s.Create(context.Background(), sp); err != nil {
 		t.Fatalf("create StreamProcessor: %v", err)
 	}
+	t.Cleanup(func() { deleteStreamIfPresent(t, sp.Spec.Stream.Name) }) // runs last: after the operator's finalizer had its chance
 	t.Cleanup(func() { deleteIfPresent(t, sp) })
 	ready := waitReady(t, sp, 60*time.Second)
 	stream := ready.Status.Stream.Name
@@ -644,6 +645,17 @@ func deleteIfPresent(t *testing.T, sp *streamingv1alpha1.StreamProcessor) {
 		}
 	}
 	t.Logf("Cleanup: StreamProcessor %s/%s not gone after 30 s", sp.Namespace, sp.Name)
+}
+
+// deleteStreamIfPresent deletes a stream the finalizer left behind (a test
+// that failed before or at deletion), so the emulator does not keep it.
+func deleteStreamIfPresent(t *testing.T, stream string) {
+	_, err := suite.kinesis.DeleteStream(context.Background(), &kinesis.DeleteStreamInput{StreamName: aws.String(stream), EnforceConsumerDeletion: aws.Bool(true)})
+	if err == nil {
+		t.Logf("Cleanup: deleted stream %s, which was left behind", stream)
+	} else if _, gone := errors.AsType[*ktypes.ResourceNotFoundException](err); !gone {
+		t.Logf("Cleanup: delete stream %s: %v", stream, err)
+	}
 }
 
 // deleteLeaseTable removes the consumers' lease table: nothing else owns it
