@@ -249,8 +249,8 @@ func clairvoyantAt(cfg Config, t Trace, u float64) Result {
 }
 
 // OnDemand models a Kinesis on-demand stream: it takes writes up to twice
-// the highest minute of the previous 30 days (at least 4 MiB/s and 4000
-// records/s, a new stream's capacity) and throttles the rest; priced per
+// the highest minute of the previous 30 days, in bytes and in records (at
+// least 4 MiB/s and 4000 records/s, a new stream's capacity) and throttles the rest; priced per
 // stream-hour and per GB written and read (each record rounded up to 1 KiB),
 // with the clairvoyant task counts (so its cost is a lower bound: the
 // comparison favours on-demand).
@@ -280,8 +280,13 @@ func OnDemand(cfg Config, t Trace) Result {
 		if len(dq) > 0 {
 			peak = dq[0].b
 		}
+		// Both limits follow the previous peak: 2× its bytes and 2× its
+		// records (a new stream's 4 MiB/s and 4000 records/s at least). The
+		// record size is fixed, so the records peak is the bytes peak over
+		// it. (Deriving records/s from MiB/s, 1000 per MiB, throttled most
+		// small records that the bytes limit allowed.)
 		capB := max(4*scaling.MiB, 2*peak)
-		capR := capB / scaling.MiB * 1000
+		capR := max(4000, 2*peak/cfg.RecordBytes)
 		d := cfg.demand(t, m)
 		f := 1.0
 		if d.Bytes > 0 {

@@ -330,3 +330,20 @@ func TestClairvoyantAtUtilization(t *testing.T) {
 		t.Fatalf("at u=0.7: %.3fx, want %.3fx", got, 60.0/42)
 	}
 }
+
+// TestOnDemandSmallRecords: on-demand's records/s limit follows the previous
+// records peak, so small records at a steady rate are not throttled (the
+// records limit used to be derived from MiB/s at 1000 records per MiB).
+func TestOnDemandSmallRecords(t *testing.T) {
+	c := DefaultConfig()
+	c.RecordBytes = 100
+	od := OnDemand(c, flat(120, 1))
+	if od.ThrottledPercent != 0 {
+		t.Fatalf("on-demand throttled %.1f%% of steady 100-byte records", od.ThrottledPercent)
+	}
+	// Every record is billed as 1 KiB, written and read.
+	want := 2.0*PriceOnDemandStreamHour + 40.0*scaling.MiB/100*7200*1024/GB*(PriceOnDemandWriteGB+PriceOnDemandReadGB)
+	if math.Abs(od.StreamCostUSD-want) > 1e-6*want {
+		t.Fatalf("stream cost %.2f, want %.2f", od.StreamCostUSD, want)
+	}
+}
