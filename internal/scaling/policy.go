@@ -74,7 +74,9 @@ type StreamConfig struct {
 	ScaleDownStabilization time.Duration
 	// ReshardReserve is how many reshard calls a scale-down must leave
 	// unspent beyond those needed to climb back to the highest need of the
-	// last 24 hours (DefaultReshardReserve when zero; negative means none).
+	// last 24 hours (DefaultReshardReserve, none, when zero or negative).
+	// One more is kept while calls were spent faster than evenly over the
+	// 24 h window (see aheadOfPace).
 	ReshardReserve int
 }
 
@@ -225,9 +227,11 @@ type Decision struct {
 //     budget shrinks. They fall only to the highest need over the
 //     stabilization window (projected an hour ahead while it rises, and not
 //     below the coming hour's need yesterday when today matches yesterday),
-//     by at least a quarter, not within a window of the last reshard, and
-//     only while the budget keeps the calls to climb back to the last 24
-//     hours' peak plus ReshardReserve.
+//     by at least a quarter, not within a window of the last reshard, not
+//     while the need rises hour over hour, and only while the calls left
+//     (plus those leaving the 24 h window during the climb) could climb
+//     back to the last 24 hours' peak by doublings, plus ReshardReserve and
+//     one more while calls were spent faster than evenly.
 //   - Passes may come at any rate: State keeps one entry per minute per
 //     window and hourly peaks for 25 hours.
 //   - The shard target may be more than one legal step away; PlanReshard
