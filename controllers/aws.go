@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,6 +43,12 @@ type ECSAPI interface {
 	DeleteService(ctx context.Context, in *ecs.DeleteServiceInput, optFns ...func(*ecs.Options)) (*ecs.DeleteServiceOutput, error)
 }
 
+// DynamoDBAPI is the part of DynamoDB the finalizer uses (the consumer's
+// lease table), with the SDK's signature; *dynamodb.Client satisfies it.
+type DynamoDBAPI interface {
+	DeleteTable(ctx context.Context, in *dynamodb.DeleteTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteTableOutput, error)
+}
+
 // Clients are the AWS clients of one region.
 type Clients struct {
 	// Region the clients call.
@@ -49,6 +56,7 @@ type Clients struct {
 	Kinesis    KinesisAPI
 	ECS        ECSAPI
 	CloudWatch CloudWatchAPI
+	DynamoDB   DynamoDBAPI
 }
 
 // ClientFactory returns the clients for a region ("" = the environment's).
@@ -78,6 +86,7 @@ func NewClientFactory(calls *prometheus.CounterVec) ClientFactory {
 			// awsQuery: real CloudWatch accepts it, and so does moto, which
 			// does not speak the SDK's default rpcv2-cbor.
 			CloudWatch: cloudwatch.NewFromConfig(cfg, awsconfig.CloudWatchQueryProtocol),
+			DynamoDB:   dynamodb.NewFromConfig(cfg),
 		}
 		cache[region] = c
 		return c, nil

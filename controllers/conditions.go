@@ -56,6 +56,7 @@ const (
 	EventServiceDeleted        = "ServiceDeleted"
 	EventStreamDeleted         = "StreamDeleted"
 	EventStreamRetained        = "StreamRetained"
+	EventLeaseTableDeleted     = "LeaseTableDeleted"
 	EventInvalidSpec           = "InvalidSpec"
 	EventAWSError              = "AWSError"
 	EventTargetsChanged        = "TargetsChanged"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,8 +20,10 @@ import (
 
 // finalize deletes what the StreamProcessor owns, then removes the finalizer:
 // both services are scaled to 0 and deleted (the producer first, so no record
-// is written that no consumer reads); the stream is deleted only with
-// deletionPolicy Delete. A resource already gone is not an error.
+// is written that no consumer reads); the stream and the consumer's lease
+// table are deleted only with deletionPolicy Delete (with Retain the table
+// keeps the checkpoints into the kept stream). A resource already gone is not
+// an error.
 func (r *StreamProcessorReconciler) finalize(ctx context.Context, p *pass) (ctrl.Result, error) {
 	sp := p.sp
 	if !controllerutil.ContainsFinalizer(sp, Finalizer) {
@@ -42,6 +45,18 @@ func (r *StreamProcessorReconciler) finalize(ctx context.Context, p *pass) (ctrl
 		default:
 			log.FromContext(ctx).Info("Deleted stream", "stream", name)
 			r.event(sp, EventStreamDeleted, "Deleted stream %s (deletionPolicy Delete)", name)
+		}
+		// The consumer's lease table holds checkpoints into the deleted
+		// stream: useless, billed, and harmful to a stream created later
+		// under the same name.
+		table := applicationName(sp)
+		_, err = p.aws.DynamoDB.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: &table})
+		switch {
+		case awsapi.Is(err, awsapi.KindNotFound):
+		case err != nil: // in use (still being created): a wait
+			return r.handleError(ctx, sp, r.failed(sp, ConditionReady, fmt.Errorf("delete lease table %q: %w", table, err)))
+		default:
+			r.event(sp, EventLeaseTableDeleted, "Deleted the consumer's lease table %s", table)
 		}
 	} else {
 		r.event(sp, EventStreamRetained, "Kept stream %s (deletionPolicy Retain)", name)

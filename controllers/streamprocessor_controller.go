@@ -98,8 +98,16 @@ func (r *StreamProcessorReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	}
 	p := &pass{sp: sp, patcher: newStatusPatcher(r.Client, sp)}
 	defer func() {
-		if err := p.patcher.patch(ctx, sp); err != nil && !apierrors.IsNotFound(err) {
-			retErr = errors.Join(retErr, fmt.Errorf("patch status: %w", err))
+		err := p.patcher.patch(ctx, sp)
+		switch {
+		case err == nil, apierrors.IsNotFound(err):
+		case apierrors.IsConflict(err) && retErr == nil:
+			// The object changed during the pass (a spec edit, a stale
+			// read): this pass's status is outdated; look again at once.
+			log.FromContext(ctx).V(1).Info("Status changed meanwhile; reconciling again")
+			res = ctrl.Result{RequeueAfter: time.Millisecond}
+		default:
+			res, retErr = ctrl.Result{}, errors.Join(retErr, fmt.Errorf("patch status: %w", err))
 		}
 	}()
 

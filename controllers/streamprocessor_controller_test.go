@@ -221,6 +221,7 @@ func TestDeleteRetainsOrDeletesTheStream(t *testing.T) {
 	}
 	for _, sp := range []*streamingv1alpha1.StreamProcessor{keep, drop} {
 		waitReady(t, sp, 60*time.Second)
+		createLeaseTable(t, applicationName(sp)) // as the consumer would
 		deleteAndWait(t, sp)
 		// Both services are deleted whatever the policy.
 		for _, w := range []string{producer, consumer} {
@@ -240,6 +241,11 @@ func TestDeleteRetainsOrDeletesTheStream(t *testing.T) {
 		_, err := suite.kinesis.DescribeStreamSummary(context.Background(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(streamName(drop))})
 		return err
 	}, 10*time.Second, 200*time.Millisecond).Should(MatchError(ContainSubstring("ResourceNotFoundException")))
+
+	// The lease table goes with the stream, and stays with it.
+	g.Expect(leaseTableExists(t, applicationName(keep))).To(BeTrue(), "Retain keeps the lease table")
+	g.Eventually(func() bool { return leaseTableExists(t, applicationName(drop)) }, 10*time.Second, 200*time.Millisecond).Should(BeFalse(), "Delete deletes the lease table")
+	g.Expect(eventReasons(g, drop)).To(ContainElement(EventLeaseTableDeleted))
 }
 
 func TestAdoptsExistingStream(t *testing.T) {

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	etypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -52,6 +55,7 @@ var suite struct {
 	account localstack.Account
 	kinesis *kinesis.Client
 	ecs     *ecs.Client
+	ddb     *dynamodb.Client
 }
 
 func TestMain(m *testing.M) {
@@ -104,6 +108,7 @@ func runSuite(m *testing.M) int {
 	}
 	suite.kinesis = kinesis.NewFromConfig(awsCfg)
 	suite.ecs = ecs.NewFromConfig(awsCfg)
+	suite.ddb = dynamodb.NewFromConfig(awsCfg)
 	schedCtx, stopScheduler := context.WithCancel(context.Background())
 	defer stopScheduler()
 	go playFargateScheduler(schedCtx, suite.ecs, suite.account.Cluster, time.Second)
@@ -366,4 +371,31 @@ func playFargateScheduler(ctx context.Context, e *ecs.Client, cluster string, in
 			}
 		}
 	}
+}
+
+// createLeaseTable creates a table shaped like the consumer's lease table.
+func createLeaseTable(t *testing.T, name string) {
+	t.Helper()
+	_, err := suite.ddb.CreateTable(context.Background(), &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("leaseKey"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
+		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("leaseKey"), KeyType: ddbtypes.KeyTypeHash}},
+		BillingMode:          ddbtypes.BillingModePayPerRequest,
+	})
+	if err != nil {
+		t.Fatalf("create lease table %s: %v", name, err)
+	}
+}
+
+// leaseTableExists reports whether the table exists (and is not being deleted).
+func leaseTableExists(t *testing.T, name string) bool {
+	t.Helper()
+	out, err := suite.ddb.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	if err != nil {
+		if strings.Contains(err.Error(), "ResourceNotFoundException") {
+			return false
+		}
+		t.Fatalf("describe table %s: %v", name, err)
+	}
+	return out.Table.TableStatus != ddbtypes.TableStatusDeleting
 }

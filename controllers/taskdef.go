@@ -13,6 +13,9 @@ import (
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 )
 
+// containerStopTimeout is the seconds ECS waits between SIGTERM and SIGKILL.
+const containerStopTimeout = 45
+
 // workload is one of the two ECS services of a StreamProcessor, seen the same
 // way by the code that converges it.
 type workload struct {
@@ -69,6 +72,10 @@ func taskDefinitionInput(sp *streamingv1alpha1.StreamProcessor, w workload) *ecs
 		Image:       aws.String(w.spec.Image),
 		Essential:   aws.Bool(true),
 		Environment: env,
+		// Both workloads drain on SIGTERM within 25 s (flush the buffer;
+		// finish the batch, checkpoint, release leases); ECS kills after
+		// stopTimeout, 30 s by default: leave a margin.
+		StopTimeout: aws.Int32(containerStopTimeout),
 	}
 	if w.port > 0 {
 		container.PortMappings = []etypes.PortMapping{{ContainerPort: aws.Int32(w.port), Protocol: etypes.TransportProtocolTcp}}
@@ -134,6 +141,8 @@ func containerDiff(want, have *etypes.ContainerDefinition) string {
 		return fmt.Sprintf("container %q, want %q", aws.ToString(have.Name), name)
 	case aws.ToString(have.Image) != aws.ToString(want.Image):
 		return fmt.Sprintf("container %s image %q, want %q", name, aws.ToString(have.Image), aws.ToString(want.Image))
+	case aws.ToInt32(have.StopTimeout) != aws.ToInt32(want.StopTimeout):
+		return fmt.Sprintf("container %s stop timeout %ds, want %ds", name, aws.ToInt32(have.StopTimeout), aws.ToInt32(want.StopTimeout))
 	case !samePorts(have.PortMappings, want.PortMappings):
 		return fmt.Sprintf("container %s port mappings differ", name)
 	case !sameEnv(have.Environment, want.Environment):
