@@ -36,10 +36,17 @@ type result struct {
 	cpu         time.Duration // server process, measured window
 	peakRSS     int64         // server VmHWM, bytes
 	peakHeap    float64       // server heap in use, sampled max (producer only)
-	putCalls    float64
-	kinRecs     float64
-	written     float64
-	putSecs     float64 // summed PutRecords latency
+	// Kinesis traffic in the measured window: counted by the Kinesis double
+	// when the producer writes to it, else from the producer's own metrics.
+	putCalls float64
+	kinRecs  float64
+	kinBytes float64 // Kinesis double only
+	held     float64 // Kinesis double only: summed time calls spent in it, s
+	written  float64 // user records
+	// From the producer's metrics in every case: successful calls and their
+	// summed latency as the producer saw it.
+	putOK   float64
+	putSecs float64
 }
 
 func (r *result) rps() float64 { return float64(r.ok) / r.secs }
@@ -51,6 +58,13 @@ func (r *result) pct(p float64) time.Duration {
 	return r.lat[min(len(r.lat)-1, int(float64(len(r.lat))*p))]
 }
 
+// mode is one server under test.
+type mode struct {
+	name, kind, query string
+	unordered         int
+	double            bool // the producer writes to a Kinesis double, not kinesis-local
+}
+
 func runBench(ctx context.Context, o options) error {
 	awsCfg, err := awsconfig.Load(ctx, "")
 	if err != nil {
@@ -60,34 +74,37 @@ func runBench(ctx context.Context, o options) error {
 		return fmt.Errorf("refusing to run without AWS_ENDPOINT_URL_KINESIS (it would write to real AWS): source .local/emulators.env")
 	}
 	kc := kinesis.NewFromConfig(awsCfg)
-	fmt.Printf("producer benchmark: %d-byte records, %d connections, %s per mode in %d interleaved rounds (+%s warm-up each), %d-shard streams on kinesis-local, linger %s\n",
-		o.recordSize, o.concurrency, o.duration, o.rounds, o.warmup, o.shards, o.linger)
+	fmt.Printf("producer benchmark: %d-byte records, %d connections, %s per mode in %d interleaved rounds (+%s warm-up each), %d-shard streams, linger %s; Kinesis: kinesis-local and a loopback Kinesis double answering every PutRecords after %s\n",
+		o.recordSize, o.concurrency, o.duration, o.rounds, o.warmup, o.shards, o.linger, o.kinesisLatency)
 
-	// The three servers run side by side; rounds alternate between them so
-	// that load from other processes on the machine hits all modes alike.
-	modes := []struct {
-		name, kind, query string
-		unordered         int
-	}{
-		{"bare net/http (ceiling)", "bare", "", o.unordered},
-		{"producer durable (200)", "producer", "", o.unordered},
-		{"producer async (202)", "producer", "?ack=async", o.unordered},
+	// The servers run side by side; rounds alternate between them so that
+	// load from other processes on the machine hits all modes alike.
+	dbl := fmt.Sprintf("Kinesis double %s", o.kinesisLatency)
+	modes := []mode{
+		{name: "bare net/http (ceiling)", kind: "bare", unordered: o.unordered},
+		{name: "producer durable (200), kinesis-local", kind: "producer", unordered: o.unordered},
+		{name: "producer async (202), kinesis-local", kind: "producer", query: "?ack=async", unordered: o.unordered},
+		{name: "producer durable (200), " + dbl, kind: "producer", unordered: o.unordered, double: true},
+		{name: "producer async (202), " + dbl, kind: "producer", query: "?ack=async", unordered: o.unordered, double: true},
 	}
 	if o.compare {
-		modes = append(modes, struct {
-			name, kind, query string
-			unordered         int
-		}{"durable, 4 in flight/shard", "producer", "", 4})
+		modes = append(modes,
+			mode{name: "durable, 4 in flight/shard, kinesis-local", kind: "producer", unordered: 4},
+			mode{name: "durable, 4 in flight/shard, " + dbl, kind: "producer", unordered: 4, double: true})
 	}
 	var servers []*server
+	defer func() {
+		for _, s := range servers {
+			s.stop()
+		}
+	}()
 	for _, m := range modes {
 		mo := o
 		mo.unordered = m.unordered
-		s, err := startServer(ctx, mo, kc, m.name, m.kind, m.query, 0)
+		s, err := startServer(ctx, mo, kc, m, 0)
 		if err != nil {
 			return err
 		}
-		defer s.stop()
 		servers = append(servers, s)
 	}
 	slice := o
@@ -103,15 +120,21 @@ func runBench(ctx context.Context, o options) error {
 	for _, s := range servers {
 		s.finish()
 	}
-	bare, durable, async := servers[0].res, servers[1].res, servers[2].res
+	// Stop them all (the producers flush), so that the delivery check sees
+	// everything and the overload check runs alone.
+	for _, s := range servers {
+		s.stop()
+	}
+	bare, durableLocal, asyncLocal, durableDouble, asyncDouble := servers[0].res, servers[1].res, servers[2].res, servers[3].res, servers[4].res
 
-	// Overload: Kinesis absorbs 1/overload of the measured async rate; clients push as fast as they can.
+	// Overload: Kinesis (kinesis-local behind a throttle) absorbs 1/overload
+	// of the measured kinesis-local async rate; clients push as fast as they can.
 	perRecord := int64(o.recordSize + 36 + 8) // data, UUID key, protobuf framing
-	capacity := max(int64(async.rps())/int64(o.overload)*perRecord, 1)
+	capacity := max(int64(asyncLocal.rps())/int64(o.overload)*perRecord, 1)
 	oo := o
 	oo.bufferBytes = o.overBuffer
 	oo.duration = max(o.duration, 10*time.Second) // long enough for the buffer to fill
-	os_, err := startServer(ctx, oo, kc, fmt.Sprintf("producer async, %dx overload", o.overload), "producer", "?ack=async", capacity)
+	os_, err := startServer(ctx, oo, kc, mode{name: fmt.Sprintf("producer async, %dx overload, kinesis-local", o.overload), kind: "producer", query: "?ack=async", unordered: o.unordered}, capacity)
 	if err != nil {
 		return err
 	}
@@ -121,9 +144,9 @@ func runBench(ctx context.Context, o options) error {
 	}
 	os_.finish()
 	over := os_.res
-	results := []*result{bare, durable, async}
-	if o.compare {
-		results = append(results, servers[3].res)
+	results := []*result{bare, durableLocal, asyncLocal, durableDouble, asyncDouble}
+	for _, s := range servers[5:] {
+		results = append(results, s.res)
 	}
 	results = append(results, over)
 
@@ -131,8 +154,8 @@ func runBench(ctx context.Context, o options) error {
 	fmt.Fprintln(tw, "mode\treq/s (2xx)\t% of bare\tp50\tp99\tserver CPU per 10k rec\tPutRecords calls per 1k rec\tKinesis records per 1k rec\tuser rec per Kinesis rec\tmean PutRecords\t429/503\tpeak heap MiB\tpeak RSS MiB\t")
 	for _, r := range results {
 		calls, krecs, agg, putLat := "-", "-", "-", "-"
-		if r.putCalls > 0 {
-			putLat = (time.Duration(r.putSecs / r.putCalls * float64(time.Second))).Round(100 * time.Microsecond).String()
+		if r.putOK > 0 {
+			putLat = (time.Duration(r.putSecs / r.putOK * float64(time.Second))).Round(100 * time.Microsecond).String()
 		}
 		if r.written > 0 {
 			calls = fmt.Sprintf("%.2f", r.putCalls*1000/r.written)
@@ -151,18 +174,60 @@ func runBench(ctx context.Context, o options) error {
 			r.pct(0.50).Round(10*time.Microsecond), r.pct(0.99).Round(10*time.Microsecond), cpu, calls, krecs, agg, putLat, r.refused, heap, float64(r.peakRSS)/(1<<20))
 	}
 	tw.Flush()
+	fmt.Printf("(Kinesis double rows: PutRecords calls, Kinesis records and user records counted by the double, which deaggregates every Kinesis record; kinesis-local rows: from the producer's metrics. Mean PutRecords: as the producer timed it.)\n")
 	bound := float64(o.overBuffer)*2 + 64<<20
 	verdict := "BOUNDED"
 	if over.peakHeap > bound {
 		verdict = "NOT BOUNDED"
 	}
-	fmt.Printf("\ngoals: async %.0f%% of bare (goal >= 70%%), durable %.0f%% (goal >= 40%%), %.0f user records per Kinesis record in async (goal >= 100)\n",
-		100*async.rps()/bare.rps(), 100*durable.rps()/bare.rps(), async.written/max(async.kinRecs, 1))
+	fmt.Println()
+	for _, g := range []struct {
+		backend        string
+		durable, async *result
+	}{{"kinesis-local", durableLocal, asyncLocal}, {dbl, durableDouble, asyncDouble}} {
+		fmt.Printf("goals, %s: async %.0f%% of bare (goal >= 70%%), durable %.0f%% (goal >= 40%%), %.0f user records per Kinesis record in async (goal >= 100)\n",
+			g.backend, 100*g.async.rps()/bare.rps(), 100*g.durable.rps()/bare.rps(), g.async.written/max(g.async.kinRecs, 1))
+	}
 	if over.refused == 0 {
 		verdict += " (NOT EXERCISED: the buffer never filled; raise -duration or lower -overload-buffer-bytes)"
 	}
 	fmt.Printf("memory at %dx overload (Kinesis limited to %d B/s, buffer limit %d MiB): peak heap %.0f MiB, peak RSS %.0f MiB: %s (bound used: 2 x buffer + 64 MiB); %d of %d requests refused with 429/503\n",
 		o.overload, capacity, o.overBuffer>>20, over.peakHeap/(1<<20), float64(over.peakRSS)/(1<<20), verdict, over.refused, over.refused+over.ok)
+
+	// Delivery: every record a client got a 2xx for must have reached the double.
+	failed := false
+	for _, s := range servers {
+		if s.double == nil {
+			continue
+		}
+		r := s.res
+		fmt.Printf("%s: mean PutRecords %s inside the double (request read to answer) vs %s as the producer timed it; write rate %.0f KiB/s and %.0f Kinesis records/s per shard (a real shard takes 1 MiB/s and 1000 records/s; the double does not throttle)\n",
+			r.name, time.Duration(r.held/max(r.putCalls, 1)*float64(time.Second)).Round(100*time.Microsecond),
+			time.Duration(r.putSecs/max(r.putOK, 1)*float64(time.Second)).Round(100*time.Microsecond),
+			r.kinBytes/r.secs/float64(o.shards)/1024, r.kinRecs/r.secs/float64(o.shards))
+		byID := o.recordSize >= idDigits
+		v := s.double.verify(s.acked)
+		status := "OK"
+		if !v.ok(byID) || s.exitErr != nil {
+			status, failed = "ERROR", true
+		}
+		fmt.Printf("  delivery check: %s: %d records acknowledged (2xx) over the server's life, %d user records arrived at the double", status, v.acked, v.arrived)
+		if byID {
+			fmt.Printf("; by record id: %d acknowledged but missing, %d duplicate arrivals, %d arrived unacknowledged (503 ack_timeout or client error: allowed)", v.missing, v.duplicated, v.unacked)
+		} else {
+			fmt.Printf(" (records under %d bytes carry no id: counts compared only)", idDigits)
+		}
+		if v.misrouted > 0 || v.errs > 0 || v.noID > 0 && byID {
+			fmt.Printf("; %d user records in a Kinesis record of another shard, %d rejected calls (first: %s), %d user records without an id", v.misrouted, v.errs, v.firstErr, v.noID)
+		}
+		if s.exitErr != nil {
+			fmt.Printf("; producer exit after SIGTERM: %v", s.exitErr)
+		}
+		fmt.Println()
+	}
+	if failed {
+		fmt.Fprintln(os.Stderr, "bench: ERROR: delivery check failed: acknowledged records did not arrive at the Kinesis double exactly once (see above)")
+	}
 	return nil
 }
 
@@ -174,41 +239,61 @@ type server struct {
 	peakHeap          atomic.Uint64
 	stopSampling      chan struct{}
 	sampler           sync.WaitGroup
+	finished          bool
 	stopped           bool
+	exitErr           error
 	stream            string
 	kc                *kinesis.Client
+	double            *kinesisDouble // nil: kinesis-local
+
+	nextID atomic.Uint64 // record ids written into the request data
+	ackMu  sync.Mutex
+	acked  []uint64 // ids of records answered 2xx, warm-ups included
 }
 
-// startServer starts a server child (with its own stream for the producer).
-func startServer(ctx context.Context, o options, kc *kinesis.Client, name, kind, query string, slowBytes int64) (*server, error) {
+// startServer starts a server child (with its own stream for the producer,
+// on kinesis-local or on a Kinesis double of its own).
+func startServer(ctx context.Context, o options, kc *kinesis.Client, m mode, slowBytes int64) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
-	s := &server{kind: kind, query: query, base: fmt.Sprintf("http://127.0.0.1:%d", port), res: &result{name: name}, stopSampling: make(chan struct{}), kc: kc}
-	args := []string{"-child", kind, "-port", strconv.Itoa(port), "-linger", o.linger.String(), "-buffer-bytes", strconv.FormatInt(o.bufferBytes, 10),
+	s := &server{kind: m.kind, query: m.query, base: fmt.Sprintf("http://127.0.0.1:%d", port), res: &result{name: m.name}, stopSampling: make(chan struct{}), kc: kc}
+	args := []string{"-child", m.kind, "-port", strconv.Itoa(port), "-linger", o.linger.String(), "-buffer-bytes", strconv.FormatInt(o.bufferBytes, 10),
 		"-unordered-inflight", strconv.Itoa(o.unordered)}
-	if kind == "producer" {
-		stream, err := createStream(ctx, kc, o.shards)
-		if err != nil {
-			return nil, err
+	env := os.Environ()
+	if m.kind == "producer" {
+		var stream string
+		if m.double {
+			stream = fmt.Sprintf("bench-double-%d", time.Now().UnixNano()%1_000_000_000)
+			d, err := startDouble(stream, o.shards, o.kinesisLatency)
+			if err != nil {
+				return nil, err
+			}
+			s.double = d
+			env = append(env, "AWS_ENDPOINT_URL_KINESIS="+d.url)
+		} else {
+			if stream, err = createStream(ctx, kc, o.shards); err != nil {
+				return nil, err
+			}
+			s.stream = stream // deleted on stop
 		}
 		if o.cpuProfile != "" {
 			args = append(args, "-cpuprofile", fmt.Sprintf("%s.%d", o.cpuProfile, port))
 		}
 		args = append(args, "-stream", stream, "-kinesis-bytes-per-sec", strconv.FormatInt(slowBytes, 10))
-		s.stream = stream
 	}
 	s.cmd = exec.Command(os.Args[0], args...)
+	s.cmd.Env = env // later entries win: the double's endpoint replaces kinesis-local's
 	s.cmd.Stdout, s.cmd.Stderr = os.Stderr, os.Stderr
 	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s server: %w", kind, err)
+		return nil, fmt.Errorf("start %s server: %w", m.kind, err)
 	}
-	if err := waitUp(s.base, kind); err != nil {
+	if err := waitUp(s.base, m.kind); err != nil {
 		s.stop()
 		return nil, err
 	}
-	if kind == "producer" {
+	if m.kind == "producer" {
 		s.sampler.Add(1)
 		go func() {
 			defer s.sampler.Done()
@@ -233,11 +318,15 @@ func startServer(ctx context.Context, o options, kc *kinesis.Client, name, kind,
 func (s *server) run(o options, conc int) error {
 	var before map[string]float64
 	var cpu0 time.Duration
+	var d0 doubleCounts
 	var slice result
-	drive(s.base+"/"+s.query, o, conc, &slice, func() {
+	drive(s, o, conc, &slice, func() {
 		cpu0 = procCPU(s.cmd.Process.Pid)
 		if s.kind == "producer" {
 			before, _ = scrape(s.base)
+		}
+		if s.double != nil {
+			d0 = s.double.counts()
 		}
 	})
 	r := s.res
@@ -248,22 +337,37 @@ func (s *server) run(o options, conc int) error {
 	r.errs += slice.errs
 	r.secs += slice.secs
 	r.lat = append(r.lat, slice.lat...)
+	if s.double != nil {
+		d1 := s.double.counts()
+		r.putCalls += float64(d1.calls - d0.calls)
+		r.kinRecs += float64(d1.kinRecs - d0.kinRecs)
+		r.kinBytes += float64(d1.kinBytes - d0.kinBytes)
+		r.held += time.Duration(d1.held - d0.held).Seconds()
+		r.written += float64(d1.userRecs - d0.userRecs)
+	}
 	if s.kind == "producer" {
 		after, err := scrape(s.base)
 		if err != nil {
 			return err
 		}
 		delta := func(k string) float64 { return after[k] - before[k] }
-		r.putCalls += delta(`producer_putrecords_calls_total{outcome="ok"}`)
-		r.kinRecs += delta("producer_aggregation_user_records_count")
-		r.written += delta("producer_records_written_total")
+		r.putOK += delta(`producer_putrecords_calls_total{outcome="ok"}`)
 		r.putSecs += delta(`producer_putrecords_duration_seconds_sum{outcome="ok"}`)
+		if s.double == nil {
+			r.putCalls += delta(`producer_putrecords_calls_total{outcome="ok"}`)
+			r.kinRecs += delta("producer_aggregation_user_records_count")
+			r.written += delta("producer_records_written_total")
+		}
 	}
 	return nil
 }
 
 // finish records peak memory and sorts latencies.
 func (s *server) finish() {
+	if s.finished {
+		return
+	}
+	s.finished = true
 	s.res.peakRSS = procHWM(s.cmd.Process.Pid)
 	close(s.stopSampling)
 	s.sampler.Wait()
@@ -271,7 +375,8 @@ func (s *server) finish() {
 	slices.Sort(s.res.lat)
 }
 
-// stop sends SIGTERM and waits (the producer flushes; kill after 30 s).
+// stop sends SIGTERM and waits (the producer flushes; kill after 30 s), and
+// records how the child exited.
 func (s *server) stop() {
 	if s.stopped {
 		return
@@ -279,33 +384,42 @@ func (s *server) stop() {
 	s.stopped = true
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
-	go func() { s.cmd.Wait(); close(done) }()
+	go func() { s.exitErr = s.cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
 		s.cmd.Process.Kill()
+		<-done
+		s.exitErr = fmt.Errorf("killed after 30 s without exiting")
 	}
 	if s.stream != "" {
 		s.kc.DeleteStream(context.Background(), &kinesis.DeleteStreamInput{StreamName: aws.String(s.stream)})
 	}
+	if s.double != nil {
+		s.double.close()
+	}
 }
 
 // drive runs conc clients for warm-up plus duration; measured() is called when
-// the measured window starts.
-func drive(url string, o options, conc int, res *result, measured func()) {
-	body := []byte(`{"data":"` + strings.Repeat("x", o.recordSize) + `"}`)
+// the measured window starts. Every record carries a fresh id of the server in
+// its data; the ids answered 2xx are kept in s.acked.
+func drive(s *server, o options, conc int, res *result, measured func()) {
+	url := s.base + "/" + s.query
 	tr := &http.Transport{MaxIdleConns: conc, MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc, DisableCompression: true}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	defer tr.CloseIdleConnections()
 	var measuring, stop atomic.Bool
 	var ok, refused, other, errs atomic.Int64
 	lats := make([][]time.Duration, conc)
+	acked := make([][]uint64, conc)
 	var wg sync.WaitGroup
 	for c := 0; c < conc; c++ {
 		wg.Add(1)
 		go func(c int) {
 			defer wg.Done()
 			for !stop.Load() {
+				id := s.nextID.Add(1) - 1
+				body := append(appendRecordData(append(make([]byte, 0, o.recordSize+12), `{"data":"`...), id, o.recordSize), `"}`...)
 				t0 := time.Now()
 				resp, err := client.Post(url, "application/json", bytes.NewReader(body))
 				if err != nil {
@@ -317,6 +431,9 @@ func drive(url string, o options, conc int, res *result, measured func()) {
 				}
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
+				if resp.StatusCode < 300 {
+					acked[c] = append(acked[c], id)
+				}
 				if !measuring.Load() {
 					continue
 				}
@@ -345,8 +462,13 @@ func drive(url string, o options, conc int, res *result, measured func()) {
 	for _, l := range lats {
 		res.lat = append(res.lat, l...)
 	}
+	s.ackMu.Lock()
+	for _, a := range acked {
+		s.acked = append(s.acked, a...)
+	}
+	s.ackMu.Unlock()
 	if res.other > 0 || res.errs > 0 {
-		fmt.Fprintf(os.Stderr, "  %s: %d unexpected statuses, %d transport errors\n", res.name, res.other, res.errs)
+		fmt.Fprintf(os.Stderr, "  %s: %d unexpected statuses, %d transport errors\n", s.res.name, res.other, res.errs)
 	}
 }
 

@@ -1,8 +1,13 @@
-// Command producer-bench measures the producer over loopback against
-// kinesis-local, side by side with a bare net/http handler that only reads the
-// body and answers 200 (the HTTP ceiling of this machine), and checks that the
-// producer's memory stays bounded at 10x overload. It reports numbers; it does
-// not pass or fail. Run with the emulator environment:
+// Command producer-bench measures the producer over loopback, side by side
+// with a bare net/http handler that only reads the body and answers 200 (the
+// HTTP ceiling of this machine), in durable and async mode against two
+// Kinesis backends: kinesis-local (the emulator-bound case) and a Kinesis
+// double in this process that answers every PutRecords after a fixed latency
+// (-kinesis-latency, 20 ms by default), counts what arrives and checks that
+// every acknowledged record arrived. It also checks that the producer's
+// memory stays bounded at 10x overload. It reports numbers; it does not pass
+// or fail (a failed delivery check is printed as an ERROR). Run with the
+// emulator environment:
 //
 //	source .local/emulators.env && go run ./hack/bench/producer [-duration 10s]
 //
@@ -32,6 +37,8 @@ type options struct {
 	rounds      int
 	unordered   int
 	compare     bool
+	// kinesisLatency is how long the Kinesis double holds every PutRecords.
+	kinesisLatency time.Duration
 }
 
 func main() {
@@ -52,7 +59,8 @@ func main() {
 	flag.Int64Var(&o.bufferBytes, "buffer-bytes", 64<<20, "producer MAX_BUFFER_BYTES")
 	flag.Int64Var(&o.overBuffer, "overload-buffer-bytes", 8<<20, "producer MAX_BUFFER_BYTES in the overload check (small, so it fills within the run)")
 	flag.IntVar(&o.unordered, "unordered-inflight", 1, "producer UNORDERED_INFLIGHT")
-	flag.BoolVar(&o.compare, "compare-unordered-inflight-4", false, "add a durable mode with UNORDERED_INFLIGHT=4 (pipelined calls per shard for generated keys)")
+	flag.DurationVar(&o.kinesisLatency, "kinesis-latency", 20*time.Millisecond, "latency the Kinesis double adds to every PutRecords (assumed typical in-region PutRecords latency)")
+	flag.BoolVar(&o.compare, "compare-unordered-inflight-4", false, "add durable modes (kinesis-local and the double) with UNORDERED_INFLIGHT=4 (pipelined calls per shard for generated keys)")
 	flag.Parse()
 	if *child != "" {
 		if err := runChild(*child, *port, *stream, o, *slowBytes); err != nil {
