@@ -48,6 +48,10 @@ vet: ## Run go vet.
 test: ## Run every test: unit, fuzz seeds, envtest + AWS emulators (installs and starts what it needs).
 	hack/test.sh
 
+.PHONY: test-e2e
+test-e2e: ## Only the end-to-end test: operator on envtest + emulators, producer and consumers run from their task definitions.
+	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh)" SP_REQUIRE_EMULATORS=1 hack/with-emulators.sh go test ./test/e2e/... -count=1 -v
+
 .PHONY: test-unit
 test-unit: ## Run the tests that need no emulator or control plane.
 	go test -short ./...
@@ -83,6 +87,10 @@ run: manifests generate ## Run the manager on this host against $KUBECONFIG (sou
 dev: manifests generate ## Start the local stack, apply the sample and run the manager in the foreground.
 	hack/local-up.sh
 	source .local/env && kubectl apply -f .local/sample.yaml && go run ./cmd/manager $(RUN_FLAGS)
+
+.PHONY: dev-workloads
+dev-workloads: ## Run the sample's producer (127.0.0.1:8080) and a consumer (.local/consumer.out) on this host; `hack/dev-workloads.sh stop` stops them.
+	hack/dev-workloads.sh
 
 .PHONY: local-up
 local-up: manifests ## Start the local stack (control plane + AWS emulators) and write .local/env.

@@ -72,6 +72,11 @@ for bin in kube-apiserver etcd; do
 done
 rm -f "${CP_CHILDREN}"
 
+# Local producer/consumer processes of hack/dev-workloads.sh, if any.
+if [[ -x "${ROOT}/hack/dev-workloads.sh" ]]; then
+  "${ROOT}/hack/dev-workloads.sh" stop || true
+fi
+
 # 2. Emulators, unless hack/emulators.sh keeps its state elsewhere (it does not
 # honour LOCAL_STATE_DIR): stopping those could stop someone else's emulators.
 emu_env="$("${ROOT}/hack/emulators.sh" env)"
