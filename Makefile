@@ -59,7 +59,7 @@ test-unit: ## Run the tests that need no emulator or control plane.
 ##@ Benchmarks (numbers side by side with their baseline; they never pass or fail on time)
 
 .PHONY: bench-producer
-bench-producer: ## Producer over loopback vs a bare net/http handler (durable and async), against kinesis-local.
+bench-producer: ## Producer over loopback vs a bare net/http handler (durable and async), against kinesis-local and a Kinesis double.
 	hack/with-emulators.sh go run ./hack/bench/producer
 
 .PHONY: bench-consumer
