@@ -19,7 +19,7 @@ require (
 	github.com/prometheus/client_model v0.6.3
 	go.uber.org/zap v1.27.1
 	k8s.io/api v0.37.0
-	k8s.io/apimachinery v0.37.2
+	k8s.io/apimachinery v0.37.0
 	k8s.io/client-go v0.37.0
 	k8s.io/utils v0.0.0-20260626114624-be93311217bd
 	sigs.k8s.io/controller-runtime v0.25.2
