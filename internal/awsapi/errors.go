@@ -29,6 +29,9 @@ const (
 	// subnet that does not exist, a role that cannot be passed). Retrying the
 	// same request will not help.
 	KindInvalid Kind = "Invalid"
+	// KindConflict: a conditional write lost (DynamoDB's condition failed):
+	// someone else changed the item first.
+	KindConflict Kind = "Conflict"
 	// KindOther: anything else (network, server errors).
 	KindOther Kind = "Other"
 )
@@ -50,6 +53,8 @@ var errorKinds = map[string]Kind{
 	"ResourceInUseException":          KindInUse,
 	"UpdateInProgressException":       KindInUse,
 	"ConcurrentModificationException": KindInUse,
+	"ConditionalCheckFailedException": KindConflict,
+	"TransactionConflictException":    KindConflict,
 	// Limits and throttling
 	"LimitExceededException":                 KindLimit,
 	"ServiceQuotaExceededException":          KindLimit,

@@ -30,6 +30,7 @@ func TestClassify(t *testing.T) {
 		{api("InvalidArgumentException"), KindInvalid},
 		{api("InvalidParameterException"), KindInvalid},
 		{api("ClusterNotFoundException"), KindInvalid},
+		{api("ConditionalCheckFailedException"), KindConflict},
 		{api("InternalFailure"), KindOther},
 	}
 	for _, tt := range tests {

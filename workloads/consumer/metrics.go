@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"fmt"
+	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
 	"sync"
 	"time"
 
@@ -59,8 +60,7 @@ func NewMetrics() *Metrics {
 			Help: "Latency of checkpoint writes to the lease table.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 		checkpointFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "checkpoint_failures_total",
 			Help: "Checkpoint writes that failed (lease lost or DynamoDB error)."}),
-		awsCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "aws_calls_total",
-			Help: "AWS API calls by service, operation and outcome (success, throttled, conflict, error)."}, []string{"service", "operation", "outcome"}),
+		awsCalls:  awsapi.NewCallsCounter(),
 		periodMax: -1,
 	}
 	m.Registry.MustRegister(m.recordsProcessed, m.recordFailures, m.deadLetters, m.recordsRead, m.millisBehind,

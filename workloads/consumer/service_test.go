@@ -169,7 +169,7 @@ func TestServiceWritesJSONLinesAndStopsGracefully(t *testing.T) {
 	}
 	if _, body := get(base + "/metrics"); !strings.Contains(body, "streamprocessor_consumer_leases_held 2") ||
 		!strings.Contains(body, "streamprocessor_consumer_millis_behind_latest{shard_id=") ||
-		!strings.Contains(body, `streamprocessor_consumer_aws_calls_total{operation="GetRecords",outcome="success",service="Kinesis"}`) {
+		!strings.Contains(body, `streamprocessor_aws_calls_total{operation="GetRecords",outcome="ok",service="Kinesis"}`) {
 		t.Errorf("/metrics lacks leases_held 2, millis_behind_latest or counted GetRecords calls:\n%s", body)
 	}
 	time.Sleep(700 * time.Millisecond) // one CloudWatch period
