@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -63,6 +64,10 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		return m.Run() // integration tests skip themselves
+	}
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(zapLevel())))
 	if os.Getenv(testenv.Kinesis) == "" || os.Getenv(testenv.ECS) == "" {
 		suite.skip = "AWS emulators not configured: run `make test` (or hack/emulators.sh up && source .local/emulators.env)"
@@ -133,6 +138,9 @@ func configController() config.Controller {
 // control plane or emulators are missing.
 func requireSuite(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: skipped with -short")
+	}
 	if suite.skip == "" {
 		return
 	}

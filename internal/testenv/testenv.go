@@ -24,9 +24,12 @@ const (
 )
 
 // Require skips (or, under SP_REQUIRE_EMULATORS=1, fails) t unless every named
-// endpoint variable is set and AWS_REGION is known.
+// endpoint variable is set and AWS_REGION is known. With -short it always skips.
 func Require(t testing.TB, vars ...string) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: skipped with -short")
+	}
 	var missing []string
 	for _, v := range append([]string{"AWS_REGION"}, vars...) {
 		if os.Getenv(v) == "" {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -62,6 +63,10 @@ func TestMain(m *testing.M) {
 // tests anyway, so each can skip (or fail under SP_REQUIRE_EMULATORS=1).
 func runSuite(m *testing.M) int {
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true)))
+	flag.Parse()
+	if testing.Short() {
+		return m.Run() // the end-to-end test skips itself
+	}
 	if missing := missingEnv(); len(missing) > 0 {
 		suite.skip = fmt.Sprintf("AWS emulators not configured (%s unset): run `make test`, or `hack/emulators.sh up && source .local/emulators.env`", strings.Join(missing, ", "))
 		return m.Run()
@@ -139,6 +144,9 @@ func setUp(env *envtest.Environment) error {
 // control plane or the emulators are missing.
 func requireSuite(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: skipped with -short")
+	}
 	if suite.skip == "" {
 		return
 	}
