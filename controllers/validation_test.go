@@ -2,9 +2,14 @@ package controllers
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	. "github.com/onsi/gomega"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 )
@@ -89,4 +94,30 @@ func TestStreamNameIsImmutable(t *testing.T) {
 	g.Expect(got.Spec.Producer.ContainerPort).To(Equal(int32(8080)))
 	g.Expect(got.Spec.Consumer.MaxIteratorAgeSeconds).To(Equal(int32(60)))
 	g.Expect(suite.k8s.Delete(context.Background(), got)).To(Succeed())
+}
+
+// TestSamplesAreValid sends the shipped sample (and the README's example, which
+// is the same spec) to the API server: documentation that the API refuses
+// would be worse than none.
+func TestSamplesAreValid(t *testing.T) {
+	requireSuite(t)
+	g := NewWithT(t)
+	data, err := os.ReadFile(filepath.Join("..", "config", "samples", "streaming_v1alpha1_streamprocessor.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	sp := &streamingv1alpha1.StreamProcessor{}
+	g.Expect(yaml.UnmarshalStrict(data, sp)).To(Succeed(), "the sample has fields the API does not know")
+	ns := newNamespace(t)
+	sp.Namespace = ns
+	g.Expect(suite.k8s.Create(context.Background(), sp, client.DryRunAll)).To(Succeed())
+	g.Expect(sp.Spec.Stream.Encryption.Type).To(Equal(streamingv1alpha1.EncryptionKMS))
+
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	g.Expect(err).NotTo(HaveOccurred())
+	_, rest, found := strings.Cut(string(readme), "```yaml\n")
+	g.Expect(found).To(BeTrue(), "README has a yaml example")
+	example, _, _ := strings.Cut(rest, "```")
+	fromReadme := &streamingv1alpha1.StreamProcessor{}
+	g.Expect(yaml.UnmarshalStrict([]byte(example), fromReadme)).To(Succeed(), "the README's example has fields the API does not know")
+	fromReadme.Namespace = ns
+	g.Expect(suite.k8s.Create(context.Background(), fromReadme, client.DryRunAll)).To(Succeed())
 }
