@@ -24,7 +24,11 @@ type Config struct {
 	MaxInflightCalls    int   // MAX_INFLIGHT_CALLS, -max-inflight-calls: concurrent PutRecords calls
 	// UnorderedInflight bounds the Kinesis records in flight per shard for
 	// records with generated keys; records with caller keys always have one.
-	UnorderedInflight    int           // UNORDERED_INFLIGHT, -unordered-inflight
+	UnorderedInflight int // UNORDERED_INFLIGHT, -unordered-inflight
+	// OrderedInflight bounds the Kinesis records in flight per shard for
+	// records with caller keys; beyond the first, a call carries only keys
+	// that are not in flight (nor waiting for a retry), so order per key holds.
+	OrderedInflight      int           // ORDERED_INFLIGHT, -ordered-inflight
 	AckTimeout           time.Duration // ACK_TIMEOUT, -ack-timeout: longest a durable request waits for Kinesis (503 after)
 	StopTimeout          time.Duration // STOP_TIMEOUT, -stop-timeout: shutdown budget after SIGTERM; keep below ECS's stopTimeout
 	ShardRefreshInterval time.Duration // SHARD_REFRESH_INTERVAL, -shard-refresh-interval: periodic ListShards
@@ -43,7 +47,8 @@ func DefaultConfig() Config {
 		MaxRequestBytes:      5 << 20,
 		MaxInflightRequests:  4096,
 		MaxInflightCalls:     16,
-		UnorderedInflight:    1,
+		UnorderedInflight:    4,
+		OrderedInflight:      2,
 		AckTimeout:           10 * time.Second,
 		StopTimeout:          25 * time.Second,
 		ShardRefreshInterval: 30 * time.Second,
@@ -105,6 +110,7 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 	num(&c.MaxInflightRequests, "max-inflight-requests", "MAX_INFLIGHT_REQUESTS", "concurrent ingest requests")
 	num(&c.MaxInflightCalls, "max-inflight-calls", "MAX_INFLIGHT_CALLS", "concurrent PutRecords calls")
 	num(&c.UnorderedInflight, "unordered-inflight", "UNORDERED_INFLIGHT", "Kinesis records in flight per shard for records with generated keys")
+	num(&c.OrderedInflight, "ordered-inflight", "ORDERED_INFLIGHT", "Kinesis records in flight per shard for records with caller keys (each further one carries only keys not in flight)")
 	dur(&c.AckTimeout, "ack-timeout", "ACK_TIMEOUT", "longest wait for Kinesis before a durable request gets 503")
 	dur(&c.StopTimeout, "stop-timeout", "STOP_TIMEOUT", "shutdown budget after SIGTERM")
 	dur(&c.ShardRefreshInterval, "shard-refresh-interval", "SHARD_REFRESH_INTERVAL", "periodic shard map refresh")
@@ -139,8 +145,8 @@ func (c Config) Validate() error {
 	if c.MaxRequestBytes < 1024 {
 		errs = append(errs, fmt.Errorf("MAX_REQUEST_BYTES %d below 1024", c.MaxRequestBytes))
 	}
-	if c.MaxInflightRequests < 1 || c.MaxInflightCalls < 1 || c.UnorderedInflight < 1 {
-		errs = append(errs, errors.New("MAX_INFLIGHT_REQUESTS, MAX_INFLIGHT_CALLS and UNORDERED_INFLIGHT must be at least 1"))
+	if c.MaxInflightRequests < 1 || c.MaxInflightCalls < 1 || c.UnorderedInflight < 1 || c.OrderedInflight < 1 {
+		errs = append(errs, errors.New("MAX_INFLIGHT_REQUESTS, MAX_INFLIGHT_CALLS, UNORDERED_INFLIGHT and ORDERED_INFLIGHT must be at least 1"))
 	}
 	if c.AckTimeout <= 0 || c.StopTimeout <= 0 || c.ShardRefreshInterval <= 0 {
 		errs = append(errs, errors.New("ACK_TIMEOUT, STOP_TIMEOUT and SHARD_REFRESH_INTERVAL must be positive"))

@@ -132,9 +132,11 @@ func (p *Pipeline) installMap(m *shardMap) {
 	p.pendingDurable = make([]int, n)
 	p.states = make([]*shardState, n)
 	for i := range p.states {
-		p.states[i] = &shardState{id: m.shards[i/lanesPerShard].id, maxInflight: 1}
+		p.states[i] = &shardState{id: m.shards[i/lanesPerShard].id, maxInflight: p.orderedMax}
 		if i%lanesPerShard == 1 {
 			p.states[i].maxInflight = p.unorderedMax
+		} else if p.orderedMax > 1 {
+			p.states[i].busy = map[string]int{}
 		}
 	}
 	for _, e := range all {
@@ -190,15 +192,34 @@ func (p *Pipeline) dispatch(now time.Time) time.Time {
 		if len(st.carry) == 0 {
 			since = p.pendingSince[i]
 		}
-		// While a call of this lane is in flight, only waiting callers justify
-		// another one before it returns.
-		lingering := st.inflight == 0 || st.carryDurable+p.pendingDurable[i] > 0
+		// Adaptive linger. A lane with no call in flight sends at once when a
+		// caller waits (the linger would only add latency: nothing could be
+		// sent sooner) — unless it sent less than a linger ago: then it waits
+		// until a linger after that send (or after its oldest record, if
+		// sooner), so that a fast Kinesis does not turn every record into a
+		// call of its own. While a call of the lane is in flight, waiting
+		// callers justify another call (up to maxInflight) once the oldest
+		// record has lingered. Records nobody waits for (async) linger on an
+		// idle lane and otherwise wait for the call in flight to return, which
+		// makes aggregates large.
+		waiters := st.carryDurable+p.pendingDurable[i] > 0
 		full := st.carryBytes+p.pendingBytes[i] >= kpl.MaxRecordSize
-		if !draining && !full && (!lingering || now.Sub(since) < p.linger) {
-			if lingering {
-				later(since.Add(p.linger))
+		if !draining && !full {
+			switch {
+			case st.inflight == 0 && waiters:
+				if at := st.lastSent.Add(p.linger); now.Before(at) && now.Sub(since) < p.linger {
+					later(at) // later keeps the earliest time asked for
+					later(since.Add(p.linger))
+					continue
+				}
+			case st.inflight == 0 || waiters:
+				if now.Sub(since) < p.linger {
+					later(since.Add(p.linger))
+					continue
+				}
+			default:
+				continue
 			}
-			continue
 		}
 		if len(st.carry) == 0 {
 			st.carry, st.carrySince = p.pending[i], since
@@ -227,8 +248,8 @@ func (p *Pipeline) dispatch(now time.Time) time.Time {
 		var r *kRecord
 		if len(st.retries) > 0 {
 			r, st.retries = st.retries[0], st.retries[1:]
-		} else {
-			r = p.take(i, st, now)
+		} else if r = p.take(i, st, now); r == nil {
+			continue // every key waiting is in flight: wait for its call
 		}
 		size := len(r.pk) + len(r.payload)
 		if len(batch) == maxCallRecords || batchBytes+size > maxCallBytes {
@@ -241,6 +262,7 @@ func (p *Pipeline) dispatch(now time.Time) time.Time {
 			}
 		}
 		st.inflight++
+		st.lastSent = now
 		batch = append(batch, r)
 		batchBytes += size
 	}
@@ -260,30 +282,69 @@ func (p *Pipeline) anyRetry() bool {
 }
 
 // take builds the next Kinesis record of shard i from its carry: as many user
-// records as fit in one Kinesis record, or a lone record as is.
+// records as fit in one Kinesis record, or a lone record as is. On an ordered
+// lane with keys busy (in flight or waiting for a retry), it takes only records
+// of other keys, in carry order, and leaves the busy keys' records in the carry
+// in their order; it returns nil when every record's key is busy.
 func (p *Pipeline) take(i int, st *shardState, now time.Time) *kRecord {
 	a := &p.agg
 	a.Reset()
-	n := 0
-	for n < len(st.carry) {
-		e := &st.carry[n]
-		ur := kpl.UserRecord{PartitionKey: e.pk, Data: e.data}
-		if a.SizeWith(ur) > kpl.MaxRecordSize {
-			if n == 0 {
-				n = 1 // too big to aggregate; its data plus key fit (checked on input)
+	var entries []entry
+	if len(st.busy) == 0 {
+		n := 0
+		for n < len(st.carry) {
+			e := &st.carry[n]
+			ur := kpl.UserRecord{PartitionKey: e.pk, Data: e.data}
+			if a.SizeWith(ur) > kpl.MaxRecordSize {
+				if n == 0 {
+					n = 1 // too big to aggregate; its data plus key fit (checked on input)
+				}
+				break
 			}
-			break
+			a.Add(ur)
+			n++
 		}
-		a.Add(ur)
-		n++
+		entries = st.carry[:n:n]
+		st.carry = st.carry[n:]
+	} else {
+		// Per key, the records taken are the oldest of that key in the carry
+		// (a key is skipped whole, or taken up to the point where the
+		// Kinesis record is full, after which nothing more is taken).
+		rest := make([]entry, 0, len(st.carry))
+		full := false
+		for k := range st.carry {
+			e := &st.carry[k]
+			if full || st.busy[e.pk] > 0 {
+				rest = append(rest, *e)
+				continue
+			}
+			ur := kpl.UserRecord{PartitionKey: e.pk, Data: e.data}
+			if a.SizeWith(ur) > kpl.MaxRecordSize {
+				full = true
+				if len(entries) == 0 {
+					entries = append(entries, *e) // too big to aggregate; goes as is
+				} else {
+					rest = append(rest, *e)
+				}
+				continue
+			}
+			a.Add(ur)
+			entries = append(entries, *e)
+		}
+		if len(entries) == 0 {
+			a.Reset()
+			return nil
+		}
+		st.carry = rest
 	}
-	r := &kRecord{shard: i, entries: st.carry[:n:n]}
+	n := len(entries)
+	r := &kRecord{shard: i, entries: entries}
 	// A lone record goes as is, unless its data could be taken for an aggregate
 	// (it starts with the KPL magic): then it is wrapped, so that a consumer
 	// cannot be made to deaggregate a user's payload. Only a record too large
 	// to wrap goes as is regardless.
-	if n == 1 && (a.Len() == 0 || !bytes.HasPrefix(st.carry[0].data, kpl.Magic)) {
-		r.pk, r.payload = st.carry[0].pk, st.carry[0].data
+	if n == 1 && (a.Len() == 0 || !bytes.HasPrefix(entries[0].data, kpl.Magic)) {
+		r.pk, r.payload = entries[0].pk, entries[0].data
 	} else {
 		r.pk = a.PartitionKey()
 		r.payload = a.AppendEncoded(make([]byte, 0, a.Size()))
@@ -294,8 +355,10 @@ func (p *Pipeline) take(i int, st *shardState, now time.Time) *kRecord {
 		if e.t != nil {
 			st.carryDurable--
 		}
+		if st.busy != nil {
+			st.busy[e.pk]++
+		}
 	}
-	st.carry = st.carry[n:]
 	if len(st.carry) == 0 {
 		st.carry, st.carryBytes, st.carryDurable = nil, 0, 0
 	} else {
@@ -359,7 +422,18 @@ func (p *Pipeline) handleResult(res callResult) {
 		}
 		st := p.states[r.shard]
 		st.inflight--
-		st.attempts, st.notBefore = 0, time.Time{}
+		if len(st.retries) == 0 {
+			// (a failed sibling keeps its backoff)
+			st.attempts, st.notBefore = 0, time.Time{}
+		}
+		if st.busy != nil {
+			for k := range r.entries {
+				pk := r.entries[k].pk
+				if st.busy[pk]--; st.busy[pk] <= 0 {
+					delete(st.busy, pk)
+				}
+			}
+		}
 		if id := aws.ToString(rr.ShardId); id != st.id {
 			// The stream resharded under us: the record is stored (our
 			// consumer deaggregates without a range filter), but the map is stale.

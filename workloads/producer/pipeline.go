@@ -23,7 +23,7 @@ const (
 	entryOverhead = 128
 	callTimeout   = 30 * time.Second
 	// lanesPerShard: lane 0 carries records with a caller-chosen partition key
-	// (ordered), lane 1 those with a generated random key (no order to keep).
+	// (ordered per key), lane 1 those with a generated random key (no order to keep).
 	lanesPerShard = 2
 
 	backoffBase = 100 * time.Millisecond
@@ -130,6 +130,11 @@ type shardState struct {
 	attempts     int
 	notBefore    time.Time
 	inflight     int
+	lastSent     time.Time // when the lane last launched a Kinesis record
+	// busy counts, on an ordered lane allowing more than one call in flight,
+	// the user records per partition key that are in flight or waiting for a
+	// retry; a new Kinesis record takes no record of a busy key.
+	busy map[string]int
 }
 
 type callResult struct {
@@ -142,18 +147,23 @@ type callResult struct {
 // Pipeline buffers user records, groups them by the shard their partition key
 // hashes to, aggregates them in the KPL format and writes them with PutRecords.
 //
-// Ordering: for records with a caller-chosen key, each shard has at most one
-// Kinesis record in flight, and a failed one is retried before anything newer
-// for that shard is sent, so records with the same partition key reach the
-// stream in Enqueue order (across reshards too: new shards start only after
-// everything of the old map is settled). Records with generated keys
-// (Unordered) use a second lane per shard with up to UnorderedInflight Kinesis
-// records in flight.
+// Ordering: for records with a caller-chosen key, each shard has at most
+// OrderedInflight Kinesis records in flight; beyond the first, a Kinesis record
+// takes only records whose keys are not in flight nor waiting for a retry (the
+// oldest of each such key first), and a failed one keeps its keys busy until it
+// is written, so records with the same partition key reach the stream in
+// Enqueue order (across reshards too: new shards start only after everything
+// of the old map is settled). Records with generated keys (Unordered) use a
+// second lane per shard with up to UnorderedInflight Kinesis records in flight.
 //
-// Batching: a lane sends when its oldest record has waited Linger, when it
-// holds a full Kinesis record, or at once while draining. A lane with a call in
-// flight sends more only for records someone waits for (durable) — async
-// records wait for the call to return, which makes aggregates large.
+// Batching (adaptive linger): a lane with no call in flight sends at once when
+// someone waits for one of its records (durable) and it has not sent within
+// the last Linger (else it waits for the earlier of a Linger after that send
+// and a Linger after its oldest record); otherwise a lane sends when
+// its oldest record has waited Linger, when it holds a full Kinesis record, or
+// at once while draining. A lane with a call in flight sends more only for
+// records someone waits for, after the linger — async records wait for the call
+// to return, which makes aggregates large.
 // Memory: Enqueue fails with ErrBufferFull beyond MaxBufferBytes. Records are
 // retried until written or the process exits; none is dropped on an error.
 type Pipeline struct {
@@ -163,6 +173,7 @@ type Pipeline struct {
 	maxBuf       int64
 	maxCalls     int
 	unorderedMax int
+	orderedMax   int
 	refreshEvery time.Duration
 	metrics      *Metrics
 	log          *slog.Logger
@@ -200,7 +211,7 @@ type Pipeline struct {
 func NewPipeline(cfg Config, api KinesisAPI, m *Metrics, log *slog.Logger) *Pipeline {
 	p := &Pipeline{
 		stream: cfg.StreamName, api: api, linger: cfg.Linger, maxBuf: cfg.MaxBufferBytes,
-		maxCalls: cfg.MaxInflightCalls, unorderedMax: max(cfg.UnorderedInflight, 1), refreshEvery: cfg.ShardRefreshInterval, metrics: m, log: log,
+		maxCalls: cfg.MaxInflightCalls, unorderedMax: max(cfg.UnorderedInflight, 1), orderedMax: max(cfg.OrderedInflight, 1), refreshEvery: cfg.ShardRefreshInterval, metrics: m, log: log,
 		wake: make(chan struct{}, 1), refresh: make(chan struct{}, 1),
 		results: make(chan callResult, cfg.MaxInflightCalls), maps: make(chan *shardMap, 1),
 		stop: make(chan struct{}),

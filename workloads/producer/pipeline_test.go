@@ -8,6 +8,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"math/rand/v2"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,6 +141,7 @@ func TestPipelineAggregatesByShardInOrder(t *testing.T) {
 		kinesisRecords += len(recs)
 	}
 	f.mu.Unlock()
+	t.Logf("%d Kinesis records for %d user records", kinesisRecords, n)
 	// enqueueAll waits for each ack in turn only at the end, so batching must work.
 	if kinesisRecords > n/20 {
 		t.Fatalf("%d Kinesis records for %d user records: aggregation not effective", kinesisRecords, n)
@@ -396,5 +399,239 @@ func TestPipelineWrapsDataThatLooksAggregated(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].PartitionKey != "user" || !bytes.Equal(got[0].Data, fake) {
 		t.Fatalf("consumer sees %d records (%+v), want the one user record", len(got), got)
+	}
+}
+
+// TestPipelineIdleLaneSendsWithoutLinger: a durable record for a lane with no
+// call in flight leaves at once (the linger would only add latency), on both
+// lanes; a fire-and-forget record on an idle lane still lingers.
+func TestPipelineIdleLaneSendsWithoutLinger(t *testing.T) {
+	f := newFakeKinesis(2)
+	cfg := testConfig()
+	cfg.Linger = 5 * time.Second
+	p, _ := startPipeline(t, cfg, f)
+	for _, unordered := range []bool{false, true} {
+		tk := NewTicket(1)
+		start := time.Now()
+		if err := p.Enqueue([]Record{{PartitionKey: "k-" + strconv.FormatBool(unordered), Data: []byte("x"), Unordered: unordered}}, tk); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-tk.Done():
+		case <-time.After(2 * time.Second):
+			t.Fatalf("unordered=%v: durable record on an idle lane waited for the linger", unordered)
+		}
+		t.Logf("unordered=%v: acknowledged after %v", unordered, time.Since(start))
+	}
+	f.mu.Lock()
+	calls := f.calls
+	f.mu.Unlock()
+	if err := p.Enqueue([]Record{{PartitionKey: "async", Data: []byte("y")}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	f.mu.Lock()
+	after := f.calls
+	f.mu.Unlock()
+	if after != calls {
+		t.Fatalf("async record on an idle lane sent before its linger (%d calls, was %d)", after, calls)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// keyLogFake records the user-record keys of every PutRecords call as it
+// starts, then lets the fakeKinesis (and its block) handle it.
+type keyLogFake struct {
+	*fakeKinesis
+	lmu  sync.Mutex
+	keys [][]string
+}
+
+func (k *keyLogFake) PutRecords(ctx context.Context, in *kinesis.PutRecordsInput, o ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	var ks []string
+	for _, r := range in.Records {
+		urs, err := kpl.Deaggregate(aws.ToString(r.PartitionKey), r.Data)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range urs {
+			ks = append(ks, u.PartitionKey)
+		}
+	}
+	k.lmu.Lock()
+	k.keys = append(k.keys, ks)
+	k.lmu.Unlock()
+	return k.fakeKinesis.PutRecords(ctx, in, o...)
+}
+
+func (k *keyLogFake) calls() [][]string {
+	k.lmu.Lock()
+	defer k.lmu.Unlock()
+	return append([][]string(nil), k.keys...)
+}
+
+// TestPipelineOrderedSecondCallSkipsBusyKeys: with a call in flight on an
+// ordered lane, a second call carries only keys not in that call; a key in
+// flight waits for it.
+func TestPipelineOrderedSecondCallSkipsBusyKeys(t *testing.T) {
+	f := newFakeKinesis(1)
+	f.block = make(chan struct{})
+	kf := &keyLogFake{fakeKinesis: f}
+	cfg := testConfig()
+	cfg.OrderedInflight = 2
+	p, _ := startPipeline(t, cfg, kf)
+	enq := func(pk, data string) *Ticket {
+		tk := NewTicket(1)
+		if err := p.Enqueue([]Record{{PartitionKey: pk, Data: []byte(data)}}, tk); err != nil {
+			t.Fatal(err)
+		}
+		return tk
+	}
+	waitCalls := func(n int) [][]string {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			c := kf.calls()
+			if len(c) >= n {
+				return c
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d calls started, want %d: %v", len(c), n, c)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	t1 := enq("a", "a1")
+	waitCalls(1)
+	t2 := enq("a", "a2")
+	t3 := enq("b", "b1")
+	t4 := enq("a", "a3")
+	c := waitCalls(2)
+	time.Sleep(50 * time.Millisecond) // no third call may start while both are in flight
+	if c = kf.calls(); len(c) != 2 || strings.Join(c[0], ",") != "a" || strings.Join(c[1], ",") != "b" {
+		t.Fatalf("calls %v, want [[a] [b]] while a is in flight", c)
+	}
+	close(f.block)
+	for _, tk := range []*Ticket{t1, t2, t3, t4} {
+		select {
+		case <-tk.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatal("record never acknowledged")
+		}
+	}
+	var as []string
+	for _, u := range f.userRecords(t)["shardId-000000000000"] {
+		if u.PartitionKey == "a" {
+			as = append(as, string(u.Data))
+		}
+	}
+	if strings.Join(as, ",") != "a1,a2,a3" {
+		t.Fatalf("key a stored as %v", as)
+	}
+}
+
+// TestPipelineOrderedTwoInFlightKeepsOrderUnderFailures: many keys on few
+// shards with two calls in flight per ordered lane, random entry and call
+// failures: every record stored exactly once, in order per key.
+func TestPipelineOrderedTwoInFlightKeepsOrderUnderFailures(t *testing.T) {
+	for _, seed := range []uint64{1, 2, 3} {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			f := newFakeKinesis(1) // one ordered lane: two calls at once are its own
+			var rmu sync.Mutex
+			rng := rand.New(rand.NewPCG(seed, 7))
+			f.failEntry = func(call, i int) string {
+				rmu.Lock()
+				defer rmu.Unlock()
+				switch rng.IntN(8) {
+				case 0:
+					return "ProvisionedThroughputExceededException"
+				case 1:
+					return "InternalFailure"
+				}
+				return ""
+			}
+			f.failCall = func(call int) error {
+				rmu.Lock()
+				defer rmu.Unlock()
+				if rng.IntN(9) == 0 {
+					return apiError{"InternalFailure"}
+				}
+				return nil
+			}
+			slow := &slowFake{fakeKinesis: f, delay: 3 * time.Millisecond}
+			cfg := testConfig()
+			cfg.OrderedInflight = 2
+			cfg.Linger = time.Millisecond
+			p, _ := startPipeline(t, cfg, slow)
+			const n, keys = 4000, 97
+			var tickets []*Ticket
+			for i := 0; i < n; i++ {
+				tk := NewTicket(1)
+				data := fmt.Appendf(nil, "%d:%d:", i%keys, i)
+				if err := p.Enqueue([]Record{{PartitionKey: "key-" + strconv.Itoa(i%keys), Data: data}}, tk); err != nil {
+					t.Fatal(err)
+				}
+				tickets = append(tickets, tk)
+				if i%8 == 0 {
+					time.Sleep(50 * time.Microsecond)
+				}
+			}
+			for _, tk := range tickets {
+				select {
+				case <-tk.Done():
+				case <-time.After(30 * time.Second):
+					t.Fatal("record never acknowledged")
+				}
+			}
+			checkOrder(t, f, n, keys)
+			f.mu.Lock()
+			maxIn := f.maxInCall
+			f.mu.Unlock()
+			if maxIn < 2 {
+				t.Fatalf("at most %d call in flight: ordered lanes did not pipeline", maxIn)
+			}
+			p.Close() // the dispatcher owns the states
+			for _, st := range p.states {
+				if len(st.busy) != 0 {
+					t.Fatalf("busy keys left after all acks: %v", st.busy)
+				}
+			}
+		})
+	}
+}
+
+// TestPipelineIdleLaneSpacesCalls: an idle lane that sent less than a linger
+// ago waits for the rest of that linger (a fast Kinesis must not turn every
+// durable record into a call of its own), then sends.
+func TestPipelineIdleLaneSpacesCalls(t *testing.T) {
+	f := newFakeKinesis(1)
+	cfg := testConfig()
+	cfg.Linger = 400 * time.Millisecond
+	p, _ := startPipeline(t, cfg, f)
+	start := time.Now()
+	t1 := NewTicket(1)
+	if err := p.Enqueue([]Record{{PartitionKey: "a", Data: []byte("1")}}, t1); err != nil {
+		t.Fatal(err)
+	}
+	<-t1.Done()
+	if d := time.Since(start); d > 200*time.Millisecond {
+		t.Fatalf("first record waited %v on an idle lane", d)
+	}
+	t2 := NewTicket(1)
+	if err := p.Enqueue([]Record{{PartitionKey: "b", Data: []byte("2")}}, t2); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-t2.Done():
+		t.Fatalf("second record sent %v after the first, within the linger", time.Since(start))
+	case <-time.After(250 * time.Millisecond):
+	}
+	select {
+	case <-t2.Done():
+	case <-time.After(3 * time.Second):
+		t.Fatal("second record never sent")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -61,7 +62,9 @@ func (r *result) pct(p float64) time.Duration {
 // mode is one server under test.
 type mode struct {
 	name, kind, query string
-	unordered         int
+	unordered         int  // UNORDERED_INFLIGHT (0: the producer's default)
+	ordered           int  // ORDERED_INFLIGHT (0: the producer's default)
+	keys              int  // > 0: records carry a caller partition key, one of this many
 	double            bool // the producer writes to a Kinesis double, not kinesis-local
 }
 
@@ -81,11 +84,21 @@ func runBench(ctx context.Context, o options) error {
 	// load from other processes on the machine hits all modes alike.
 	dbl := fmt.Sprintf("Kinesis double %s", o.kinesisLatency)
 	modes := []mode{
-		{name: "bare net/http (ceiling)", kind: "bare", unordered: o.unordered},
-		{name: "producer durable (200), kinesis-local", kind: "producer", unordered: o.unordered},
-		{name: "producer async (202), kinesis-local", kind: "producer", query: "?ack=async", unordered: o.unordered},
-		{name: "producer durable (200), " + dbl, kind: "producer", unordered: o.unordered, double: true},
-		{name: "producer async (202), " + dbl, kind: "producer", query: "?ack=async", unordered: o.unordered, double: true},
+		{name: "bare net/http (ceiling)", kind: "bare", unordered: o.unordered, ordered: o.ordered},
+		{name: "producer durable (200), kinesis-local", kind: "producer", unordered: o.unordered, ordered: o.ordered},
+		{name: "producer async (202), kinesis-local", kind: "producer", query: "?ack=async", unordered: o.unordered, ordered: o.ordered},
+		{name: "producer durable (200), " + dbl, kind: "producer", unordered: o.unordered, ordered: o.ordered, double: true},
+		{name: "producer async (202), " + dbl, kind: "producer", query: "?ack=async", unordered: o.unordered, ordered: o.ordered, double: true},
+	}
+	if o.compareOne {
+		modes = append(modes,
+			mode{name: "durable, 1 in flight/lane, kinesis-local", kind: "producer", unordered: 1, ordered: 1},
+			mode{name: "durable, 1 in flight/lane, " + dbl, kind: "producer", unordered: 1, ordered: 1, double: true})
+	}
+	if o.keys > 0 {
+		modes = append(modes,
+			mode{name: fmt.Sprintf("durable, %d caller keys, %s", o.keys, dbl), kind: "producer", unordered: o.unordered, ordered: o.ordered, keys: o.keys, double: true},
+			mode{name: fmt.Sprintf("durable, %d caller keys, 1 in flight/lane, %s", o.keys, dbl), kind: "producer", unordered: o.unordered, ordered: 1, keys: o.keys, double: true})
 	}
 	if o.compare {
 		modes = append(modes,
@@ -100,7 +113,7 @@ func runBench(ctx context.Context, o options) error {
 	}()
 	for _, m := range modes {
 		mo := o
-		mo.unordered = m.unordered
+		mo.unordered, mo.ordered = m.unordered, m.ordered
 		s, err := startServer(ctx, mo, kc, m, 0)
 		if err != nil {
 			return err
@@ -234,6 +247,7 @@ func runBench(ctx context.Context, o options) error {
 // server is one server child under test and what was measured on it.
 type server struct {
 	kind, query, base string
+	keys              int // > 0: records carry one of this many caller partition keys
 	cmd               *exec.Cmd
 	res               *result
 	peakHeap          atomic.Uint64
@@ -258,9 +272,9 @@ func startServer(ctx context.Context, o options, kc *kinesis.Client, m mode, slo
 	if err != nil {
 		return nil, err
 	}
-	s := &server{kind: m.kind, query: m.query, base: fmt.Sprintf("http://127.0.0.1:%d", port), res: &result{name: m.name}, stopSampling: make(chan struct{}), kc: kc}
+	s := &server{kind: m.kind, query: m.query, keys: m.keys, base: fmt.Sprintf("http://127.0.0.1:%d", port), res: &result{name: m.name}, stopSampling: make(chan struct{}), kc: kc}
 	args := []string{"-child", m.kind, "-port", strconv.Itoa(port), "-linger", o.linger.String(), "-buffer-bytes", strconv.FormatInt(o.bufferBytes, 10),
-		"-unordered-inflight", strconv.Itoa(o.unordered)}
+		"-unordered-inflight", strconv.Itoa(o.unordered), "-ordered-inflight", strconv.Itoa(o.ordered)}
 	env := os.Environ()
 	if m.kind == "producer" {
 		var stream string
@@ -419,7 +433,11 @@ func drive(s *server, o options, conc int, res *result, measured func()) {
 			defer wg.Done()
 			for !stop.Load() {
 				id := s.nextID.Add(1) - 1
-				body := append(appendRecordData(append(make([]byte, 0, o.recordSize+12), `{"data":"`...), id, o.recordSize), `"}`...)
+				body := append(appendRecordData(append(make([]byte, 0, o.recordSize+40), `{"data":"`...), id, o.recordSize), '"')
+				if s.keys > 0 {
+					body = fmt.Appendf(body, `,"partitionKey":"key-%d"`, rand.N(s.keys))
+				}
+				body = append(body, '}')
 				t0 := time.Now()
 				resp, err := client.Post(url, "application/json", bytes.NewReader(body))
 				if err != nil {

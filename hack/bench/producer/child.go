@@ -59,7 +59,12 @@ func runChild(kind string, port int, stream string, o options, slowBytes int64) 
 		cfg.Linger = o.linger
 		cfg.MaxBufferBytes = o.bufferBytes
 		cfg.MaxInflightRequests = 1 << 16
-		cfg.UnorderedInflight = o.unordered
+		if o.unordered > 0 {
+			cfg.UnorderedInflight = o.unordered
+		}
+		if o.ordered > 0 {
+			cfg.OrderedInflight = o.ordered
+		}
 		cfg.CloudWatchInterval = 0
 		log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		return producer.Run(ctx, cfg, producer.Deps{Kinesis: api, Listener: ln}, log)

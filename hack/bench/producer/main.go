@@ -36,7 +36,10 @@ type options struct {
 	cpuProfile  string
 	rounds      int
 	unordered   int
+	ordered     int
 	compare     bool
+	compareOne  bool
+	keys        int
 	// kinesisLatency is how long the Kinesis double holds every PutRecords.
 	kinesisLatency time.Duration
 }
@@ -58,7 +61,10 @@ func main() {
 	flag.DurationVar(&o.linger, "linger", 10*time.Millisecond, "producer LINGER")
 	flag.Int64Var(&o.bufferBytes, "buffer-bytes", 64<<20, "producer MAX_BUFFER_BYTES")
 	flag.Int64Var(&o.overBuffer, "overload-buffer-bytes", 8<<20, "producer MAX_BUFFER_BYTES in the overload check (small, so it fills within the run)")
-	flag.IntVar(&o.unordered, "unordered-inflight", 1, "producer UNORDERED_INFLIGHT")
+	flag.IntVar(&o.unordered, "unordered-inflight", 0, "producer UNORDERED_INFLIGHT (0: the producer's default)")
+	flag.IntVar(&o.ordered, "ordered-inflight", 0, "producer ORDERED_INFLIGHT (0: the producer's default)")
+	flag.BoolVar(&o.compareOne, "compare-inflight-1", false, "add durable modes (kinesis-local and the double) with UNORDERED_INFLIGHT=1 and ORDERED_INFLIGHT=1 (one call in flight per shard lane, the defaults before 2026-11-25)")
+	flag.IntVar(&o.keys, "keys", 0, "when > 0, add durable modes against the double whose records carry caller partition keys drawn from this many keys (ordered lane), with the default ORDERED_INFLIGHT and with 1")
 	flag.DurationVar(&o.kinesisLatency, "kinesis-latency", 20*time.Millisecond, "latency the Kinesis double adds to every PutRecords (assumed typical in-region PutRecords latency)")
 	flag.BoolVar(&o.compare, "compare-unordered-inflight-4", false, "add durable modes (kinesis-local and the double) with UNORDERED_INFLIGHT=4 (pipelined calls per shard for generated keys)")
 	flag.Parse()
