@@ -1,24 +1,19 @@
 package producer
 
 import (
-	"errors"
-
-	"github.com/aws/smithy-go"
+	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
 )
 
-// classify maps a PutRecords error to a metric outcome: "throttled" for
-// throughput and rate limits (retry, Kinesis is healthy), "not_found" for a
-// missing stream, "error" for everything else (network, server).
+// classify maps a Kinesis or CloudWatch error to the producer's metric
+// outcome, on the project's one error mapping (internal/awsapi): "throttled"
+// for throughput and rate limits (retry, Kinesis is healthy), "not_found" for
+// a missing stream, "error" for everything else (network, server).
 func classify(err error) string {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		switch apiErr.ErrorCode() {
-		case "ProvisionedThroughputExceededException", "LimitExceededException", "ThrottlingException",
-			"KMSThrottlingException", "RequestLimitExceeded":
-			return "throttled"
-		case "ResourceNotFoundException":
-			return "not_found"
-		}
+	switch awsapi.Classify(err) {
+	case awsapi.KindThrottled, awsapi.KindLimit:
+		return "throttled"
+	case awsapi.KindNotFound:
+		return "not_found"
 	}
 	return "error"
 }
