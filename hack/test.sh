@@ -62,7 +62,19 @@ while IFS= read -r line; do
   file="${line%%:*}"; name="${line##*func }"; name="${name%%(*}"
   pkg="./$(dirname "${file}")"
   echo "fuzz ${pkg} ${name}" >&2
-  go test -run='^$' -fuzz="^${name}\$" -fuzztime="${FUZZTIME}" "${pkg}" >/dev/null
+  out=".local/fuzz-${name}.log"
+  if ! go test -run='^$' -fuzz="^${name}\$" -fuzztime="${FUZZTIME}" "${pkg}" >"${out}" 2>&1; then
+    tail -30 "${out}" >&2
+    # A failing input found by the fuzzer is written under testdata/fuzz: a
+    # real bug, reported as is. A failure without one is the fuzzing engine
+    # (a worker hung or was killed on a loaded machine): shown above, tried once more.
+    if git status --porcelain -- "${pkg}/testdata/fuzz" | grep -q .; then
+      echo "fuzz ${name} found a failing input (see ${pkg}/testdata/fuzz); run: go test -run=${name} ${pkg}" >&2
+      exit 1
+    fi
+    echo "fuzz ${name} failed without a failing input; running it once more" >&2
+    go test -run='^$' -fuzz="^${name}\$" -fuzztime="${FUZZTIME}" "${pkg}" >"${out}" 2>&1 || { tail -30 "${out}" >&2; exit 1; }
+  fi
 done < <(grep -rn --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*\(' . | grep -v node_modules | sed 's|^\./||')
 
 log "all tests passed in $(( $(date +%s) - started ))s"
