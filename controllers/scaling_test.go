@@ -116,9 +116,7 @@ func TestScalingFollowsMetrics(t *testing.T) {
 	g.Expect(mibps).To(BeNumerically(">=", 3))
 	upCalls := op.callCount("Kinesis", "UpdateShardCount", "ok")
 	g.Expect(upCalls).To(BeNumerically(">=", 3), "1 → ≥5 takes at least three legal steps")
-	for _, outcome := range []string{"InUse", "LimitExceeded", "Invalid", "Other"} {
-		g.Expect(op.callCount("Kinesis", "UpdateShardCount", outcome)).To(BeZero(), outcome)
-	}
+	op.expectNoRefusedReshards(g)
 	checkLineage(g, streamName(sp), int(up.Status.Stream.OpenShards))
 	peak := up.Status.Stream.OpenShards
 
@@ -149,9 +147,7 @@ func TestScalingFollowsMetrics(t *testing.T) {
 		g.Expect(got.Status.Stream.OpenShards).To(Equal(got.Status.Stream.TargetShards))
 		g.Expect(got.Status.Consumer.TargetTasks).To(BeNumerically("<", up.Status.Consumer.TargetTasks))
 	}, 2*time.Minute, 200*time.Millisecond).Should(Succeed())
-	for _, outcome := range []string{"InUse", "LimitExceeded", "Invalid", "Other"} {
-		g.Expect(op.callCount("Kinesis", "UpdateShardCount", outcome)).To(BeZero(), outcome)
-	}
+	op.expectNoRefusedReshards(g)
 	g.Expect(get(g, sp).Status.Scaling).NotTo(BeNil(), "the scaler's windows are kept in status")
 
 	// Paused: a new surge changes nothing; the targets are the current counts.

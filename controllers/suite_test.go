@@ -205,6 +205,14 @@ func (o *operator) callCount(service, operation, outcome string) int {
 	return int(testutil.ToFloat64(o.calls.WithLabelValues(service, operation, outcome)))
 }
 
+// expectNoRefusedReshards asserts that kinesis-local — which refuses steps
+// beyond 2x / ½ and calls while UPDATING — refused no UpdateShardCount call.
+func (o *operator) expectNoRefusedReshards(g Gomega) {
+	for _, outcome := range []string{"InUse", "LimitExceeded", "Invalid", "Other"} {
+		g.Expect(o.callCount("Kinesis", "UpdateShardCount", outcome)).To(BeZero(), "UpdateShardCount calls refused with %s", outcome)
+	}
+}
+
 // newNamespace creates a namespace for one test.
 func newNamespace(t *testing.T) string {
 	t.Helper()
