@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,23 +25,21 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
-	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
 	"github.com/kdp-io/streamprocessor-operator/internal/localstack"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
+	"github.com/kdp-io/streamprocessor-operator/internal/testenv/stack"
 )
 
 // The integration suite: a real kube-apiserver and etcd (envtest, binaries from
@@ -69,54 +66,23 @@ func runSuite(m *testing.M) int {
 		return m.Run() // integration tests skip themselves
 	}
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(zapLevel())))
-	if os.Getenv(testenv.Kinesis) == "" || os.Getenv(testenv.ECS) == "" {
-		suite.skip = "AWS emulators not configured: run `make test` (or hack/emulators.sh up && source .local/emulators.env)"
+	st, skip, err := stack.Start("..", "envtest", testenv.Kinesis, testenv.ECS, testenv.EC2, testenv.DynamoDB, testenv.CloudWatch)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration suite:", err)
+		return 1
+	}
+	if skip != "" {
+		suite.skip = skip
 		return m.Run()
 	}
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		assets = filepath.Join("..", "bin", "k8s", "v1.35.4")
-	}
-	if _, err := os.Stat(filepath.Join(assets, "kube-apiserver")); err != nil {
-		suite.skip = "no kube-apiserver in " + assets + ": run `make test` (or hack/control-plane.sh)"
-		return m.Run()
-	}
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start envtest:", err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	suite.cfg = cfg
-	suite.scheme = runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(suite.scheme)
-	_ = streamingv1alpha1.AddToScheme(suite.scheme)
-	if suite.k8s, err = client.New(cfg, client.Options{Scheme: suite.scheme}); err != nil {
-		fmt.Fprintln(os.Stderr, "client:", err)
-		return 1
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	awsCfg, err := awsconfig.Load(ctx, "")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if suite.account, err = localstack.PrepareAccount(ctx, awsCfg, "envtest"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	suite.kinesis = kinesis.NewFromConfig(awsCfg)
-	suite.ecs = ecs.NewFromConfig(awsCfg)
-	suite.ddb = dynamodb.NewFromConfig(awsCfg)
+	defer func() { _ = st.Stop() }()
+	suite.cfg, suite.k8s, suite.scheme, suite.account = st.Config, st.Client, st.Scheme, st.Account
+	suite.kinesis = kinesis.NewFromConfig(st.AWS)
+	suite.ecs = ecs.NewFromConfig(st.AWS)
+	suite.ddb = dynamodb.NewFromConfig(st.AWS)
 	schedCtx, stopScheduler := context.WithCancel(context.Background())
 	defer stopScheduler()
-	go playFargateScheduler(schedCtx, suite.ecs, suite.account.Cluster, time.Second)
+	go st.PlayFargateScheduler(schedCtx, time.Second)
 	return m.Run()
 }
 
@@ -138,16 +104,7 @@ func configController() config.Controller {
 // control plane or emulators are missing.
 func requireSuite(t *testing.T) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("integration test: skipped with -short")
-	}
-	if suite.skip == "" {
-		return
-	}
-	if os.Getenv("SP_REQUIRE_EMULATORS") == "1" {
-		t.Fatal(suite.skip)
-	}
-	t.Skip(suite.skip)
+	stack.Require(t, suite.skip)
 }
 
 // operator is a running manager with the reconciler, and its AWS call counter.
@@ -348,45 +305,6 @@ func eventNotes(g Gomega, sp *streamingv1alpha1.StreamProcessor, reason string) 
 
 func findCondition(sp *streamingv1alpha1.StreamProcessor, ct string) *metav1.Condition {
 	return meta.FindStatusCondition(sp.Status.Conditions, ct)
-}
-
-// playFargateScheduler stands in for the part of ECS that moto lacks: moto
-// launches no tasks, and a new service reports 0 running and desiredCount
-// pending forever, until an UpdateService sets its desiredCount, which moto
-// takes as all tasks running at once. Every interval this loop "starts" the
-// pending tasks of every service in cluster that way — what Fargate does in
-// about a minute. It writes the desiredCount the service already has, so the
-// operator sees no change made outside it.
-func playFargateScheduler(ctx context.Context, e *ecs.Client, cluster string, interval time.Duration) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(interval):
-		}
-		var arns []string
-		p := ecs.NewListServicesPaginator(e, &ecs.ListServicesInput{Cluster: aws.String(cluster)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				break
-			}
-			arns = append(arns, page.ServiceArns...)
-		}
-		for len(arns) > 0 {
-			batch := arns[:min(10, len(arns))]
-			arns = arns[len(batch):]
-			out, err := e.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: batch})
-			if err != nil {
-				continue
-			}
-			for _, s := range out.Services {
-				if aws.ToString(s.Status) == "ACTIVE" && s.RunningCount != s.DesiredCount {
-					_, _ = e.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(cluster), Service: s.ServiceName, DesiredCount: aws.Int32(s.DesiredCount)})
-				}
-			}
-		}
-	}
 }
 
 // createLeaseTable creates a table shaped like the consumer's lease table.
