@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -92,6 +91,3 @@ func NewClientFactory(calls *prometheus.CounterVec) ClientFactory {
 		return c, nil
 	}
 }
-
-// str dereferences an SDK string pointer ("" for nil).
-func str(p *string) string { return aws.ToString(p) }

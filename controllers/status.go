@@ -6,12 +6,9 @@ import (
 	"fmt"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 )
-
-type eventUpdate = event.UpdateEvent
 
 // statusPatcher writes the status subresource with a merge patch computed
 // against the last status it wrote (or read), so a pass writes once at the end

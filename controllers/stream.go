@@ -40,7 +40,7 @@ func (r *StreamProcessorReconciler) reconcileStream(ctx context.Context, p *pass
 		return result{}, r.streamFailed(sp, fmt.Errorf("describe stream %q: %w", name, err))
 	}
 	d := out.StreamDescriptionSummary
-	st.ARN, st.Status, st.OpenShards = str(d.StreamARN), string(d.StreamStatus), aws.ToInt32(d.OpenShardCount)
+	st.ARN, st.Status, st.OpenShards = aws.ToString(d.StreamARN), string(d.StreamStatus), aws.ToInt32(d.OpenShardCount)
 
 	if d.StreamModeDetails != nil && d.StreamModeDetails.StreamMode == ktypes.StreamModeOnDemand {
 		msg := fmt.Sprintf("stream %s is ON_DEMAND; the operator scales provisioned streams: switch it with `aws kinesis update-stream-mode --stream-mode-details StreamMode=PROVISIONED` or set spec.stream.name to another stream", name)
@@ -178,7 +178,7 @@ func (r *StreamProcessorReconciler) convergeTags(ctx context.Context, p *pass, n
 		}
 	}
 	// AWS takes at most 10 tags per call.
-	for _, chunk := range chunks(slices.Sorted(maps.Keys(add)), 10) {
+	for chunk := range slices.Chunk(slices.Sorted(maps.Keys(add)), 10) {
 		tags := map[string]string{}
 		for _, key := range chunk {
 			tags[key] = add[key]
@@ -187,7 +187,7 @@ func (r *StreamProcessorReconciler) convergeTags(ctx context.Context, p *pass, n
 			return fmt.Errorf("tag stream %q: %w", name, err)
 		}
 	}
-	for _, chunk := range chunks(remove, 10) {
+	for chunk := range slices.Chunk(remove, 10) {
 		if _, err := k.RemoveTagsFromStream(ctx, &kinesis.RemoveTagsFromStreamInput{StreamName: &name, TagKeys: chunk}); err != nil {
 			return fmt.Errorf("untag stream %q: %w", name, err)
 		}
@@ -254,14 +254,4 @@ func sameKMSKey(have, want string) bool {
 		return true
 	}
 	return have != "" && want != "" && (strings.HasSuffix(have, ":"+want) || strings.HasSuffix(want, ":"+have))
-}
-
-func chunks[T any](s []T, n int) [][]T {
-	var out [][]T
-	for len(s) > 0 {
-		k := min(n, len(s))
-		out = append(out, s[:k])
-		s = s[k:]
-	}
-	return out
 }

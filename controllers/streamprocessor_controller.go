@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
@@ -238,7 +239,7 @@ func (r *StreamProcessorReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // deletionPredicate passes updates that set the deletion timestamp or change
 // finalizers, which do not change the generation.
 func deletionPredicate() predicate.Predicate {
-	return predicate.Funcs{UpdateFunc: func(e eventUpdate) bool {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		return !e.ObjectNew.GetDeletionTimestamp().IsZero() || len(e.ObjectNew.GetFinalizers()) != len(e.ObjectOld.GetFinalizers())
 	}}
 }

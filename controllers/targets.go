@@ -112,7 +112,7 @@ func (r *StreamProcessorReconciler) decide(ctx context.Context, p *pass, now tim
 // pausedTargets are the current counts: paused changes nothing.
 func pausedTargets(sp *streamingv1alpha1.StreamProcessor) (Targets, string) {
 	st, spec := &sp.Status, &sp.Spec
-	return Targets{st.Stream.OpenShards, current(st.Producer, spec.Producer.MinTasks), current(st.Consumer, spec.Consumer.MinTasks)},
+	return Targets{st.Stream.OpenShards, currentDesired(st.Producer, spec.Producer.MinTasks), currentDesired(st.Consumer, spec.Consumer.MinTasks)},
 		"scaling is paused: targets are the current counts"
 }
 
@@ -150,12 +150,8 @@ func fromAPIState(s *streamingv1alpha1.ScalingState) scaling.State {
 	return scaling.State{Shards: conv(s.Shards), ShardPeaks: conv(s.ShardPeaks), Producer: conv(s.Producer), Consumer: conv(s.Consumer)}
 }
 
-func clamp(v, lo, hi int32) int32 {
-	return max(lo, min(v, hi))
-}
-
-// current is a service's desiredCount, or initial before the service exists.
-func current(s streamingv1alpha1.ServiceStatus, initial int32) int32 {
+// currentDesired is a service's desiredCount, or initial before the service exists.
+func currentDesired(s streamingv1alpha1.ServiceStatus, initial int32) int32 {
 	if s.ServiceARN == "" {
 		return initial
 	}
