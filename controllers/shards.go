@@ -35,6 +35,12 @@ func (r *StreamProcessorReconciler) reconcileShards(ctx context.Context, p *pass
 	st.Reshards = toMetaTimes(scaling.PruneHistory(history, now))
 
 	switch {
+	case step.Action == scaling.ReshardNone && p.streamUpdating:
+		// At the target count, but a settings change (retention,
+		// encryption) or a reshard is still being applied.
+		r.setCondition(sp, ConditionStreamReady, metav1.ConditionFalse, ReasonUpdating,
+			fmt.Sprintf("stream %s is UPDATING with %d open shards", st.Name, st.OpenShards))
+		return result{requeueAfter: r.pollInterval()}, nil
 	case step.Action == scaling.ReshardNone:
 		r.setCondition(sp, ConditionStreamReady, metav1.ConditionTrue, ReasonReady,
 			fmt.Sprintf("stream %s is ACTIVE with %d open shards", st.Name, st.OpenShards))
