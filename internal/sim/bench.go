@@ -205,16 +205,20 @@ func WriteTable(w io.Writer, cfg Config, trs []TraceResults) error {
 		}
 		fmt.Fprintf(w, "  %-26s %s\n", tr.Trace.Name, line)
 	}
-	fmt.Fprintf(w, "best reachable shard-h vs clairvoyant at the operator's target utilization (a clairvoyant filling shards only to u):\n")
+	fmt.Fprintf(w, "best reachable shard-h vs clairvoyant at the operator's target utilization (a clairvoyant filling shards only to u; legal: knowing the future but obeying UpdateShardCount, each call at most 2× / at least ½ the open shards, at most %d calls a day):\n", scaling.ReshardsPerWindow)
 	for _, tr := range trs {
 		cl := find(tr.Results, "clairvoyant").ShardHours
 		if cl <= 0 {
 			continue
 		}
-		line := fmt.Sprintf("u=%.0f%%: %.2fx", 100*cfg.TargetUtilization, ClairvoyantShardHoursAt(cfg, tr.Trace, cfg.TargetUtilization)/cl)
-		if cu := cfg.CompareUtilization; cu > 0 && cu <= 1 && cu != cfg.TargetUtilization {
-			line += fmt.Sprintf("   u=%.0f%%: %.2fx", 100*cu, ClairvoyantShardHoursAt(cfg, tr.Trace, cu)/cl)
+		at := func(u float64) string {
+			return fmt.Sprintf("u=%.0f%%: %.2fx (legal %.2fx)", 100*u, ClairvoyantShardHoursAt(cfg, tr.Trace, u)/cl, LegalFloorShardHours(cfg, tr.Trace, u)/cl)
 		}
+		line := at(cfg.TargetUtilization)
+		if cu := cfg.CompareUtilization; cu > 0 && cu <= 1 && cu != cfg.TargetUtilization {
+			line += "   " + at(cu)
+		}
+		line += fmt.Sprintf("   never-throttle legal floor: %.2fx", LegalFloorShardHours(cfg, tr.Trace, 1)/cl)
 		fmt.Fprintf(w, "  %-26s %s\n", tr.Trace.Name, line)
 	}
 	fmt.Fprintln(w, "traces:")
