@@ -199,9 +199,12 @@ func (p *Pipeline) dispatch(now time.Time) time.Time {
 		// sooner), so that a fast Kinesis does not turn every record into a
 		// call of its own. While a call of the lane is in flight, waiting
 		// callers justify another call (up to maxInflight) once the oldest
-		// record has lingered. Records nobody waits for (async) linger on an
-		// idle lane and otherwise wait for the call in flight to return, which
-		// makes aggregates large.
+		// record has waited the pace: the recent PutRecords latency over
+		// maxInflight, at most the linger, so the lane's calls leave evenly
+		// spread over a round trip instead of in bursts a linger apart.
+		// Records nobody waits for (async) linger on an idle lane and
+		// otherwise wait for the call in flight to return, which makes
+		// aggregates large.
 		waiters := st.carryDurable+p.pendingDurable[i] > 0
 		full := st.carryBytes+p.pendingBytes[i] >= kpl.MaxRecordSize
 		if !draining && !full {
@@ -212,9 +215,14 @@ func (p *Pipeline) dispatch(now time.Time) time.Time {
 					later(since.Add(p.linger))
 					continue
 				}
-			case st.inflight == 0 || waiters:
+			case st.inflight == 0:
 				if now.Sub(since) < p.linger {
 					later(since.Add(p.linger))
+					continue
+				}
+			case waiters:
+				if pace := p.pace(st); now.Sub(since) < pace {
+					later(since.Add(pace))
 					continue
 				}
 			default:
@@ -270,6 +278,16 @@ func (p *Pipeline) dispatch(now time.Time) time.Time {
 		p.launch(batch)
 	}
 	return next
+}
+
+// pace is how long a waiting caller's record waits for companions while its
+// lane has a call in flight: the smoothed PutRecords latency spread over the
+// lane's calls in flight, never more than the linger.
+func (p *Pipeline) pace(st *shardState) time.Duration {
+	if p.callLatency <= 0 {
+		return p.linger
+	}
+	return min(p.linger, p.callLatency/time.Duration(st.maxInflight))
 }
 
 func (p *Pipeline) anyRetry() bool {
@@ -408,6 +426,12 @@ func (p *Pipeline) handleResult(res callResult) {
 		return
 	}
 	p.healthy.Store(true)
+	// Smoothed latency of successful calls (weight 1/8, as TCP's SRTT).
+	if p.callLatency == 0 {
+		p.callLatency = res.took
+	} else {
+		p.callLatency += (res.took - p.callLatency) / 8
+	}
 	p.metrics.putRecordsCalls.WithLabelValues("ok").Inc()
 	p.metrics.awsCalls.WithLabelValues("kinesis", "PutRecords", "ok").Inc()
 	p.metrics.putRecordsLatency.WithLabelValues("ok").Observe(res.took.Seconds())

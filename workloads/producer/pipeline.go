@@ -162,8 +162,9 @@ type callResult struct {
 // and a Linger after its oldest record); otherwise a lane sends when
 // its oldest record has waited Linger, when it holds a full Kinesis record, or
 // at once while draining. A lane with a call in flight sends more only for
-// records someone waits for, after the linger — async records wait for the call
-// to return, which makes aggregates large.
+// records someone waits for, after the pace (the smoothed PutRecords latency
+// over the lane's calls in flight, at most Linger) — async records wait for
+// the call to return, which makes aggregates large.
 // Memory: Enqueue fails with ErrBufferFull beyond MaxBufferBytes. Records are
 // retried until written or the process exits; none is dropped on an error.
 type Pipeline struct {
@@ -195,6 +196,7 @@ type Pipeline struct {
 	// dispatcher-owned
 	states        []*shardState
 	inflightCalls int
+	callLatency   time.Duration // smoothed PutRecords latency of successful calls
 	nextMap       *shardMap
 	rr            int
 	agg           kpl.Aggregator

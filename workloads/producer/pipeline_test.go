@@ -635,3 +635,25 @@ func TestPipelineIdleLaneSpacesCalls(t *testing.T) {
 		t.Fatal("second record never sent")
 	}
 }
+
+// A waiting caller's record on a lane with a call in flight waits the
+// smoothed round trip spread over the lane's calls, never more than the
+// linger, and the whole linger before any call has been timed.
+func TestPipelinePaceSpreadsCallsOverRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		latency, linger time.Duration
+		inflight        int
+		want            time.Duration
+	}{
+		{0, 10 * time.Millisecond, 4, 10 * time.Millisecond},
+		{20 * time.Millisecond, 10 * time.Millisecond, 4, 5 * time.Millisecond},
+		{20 * time.Millisecond, 10 * time.Millisecond, 1, 10 * time.Millisecond},
+		{8 * time.Millisecond, 10 * time.Millisecond, 2, 4 * time.Millisecond},
+		{200 * time.Millisecond, 10 * time.Millisecond, 4, 10 * time.Millisecond},
+	} {
+		p := &Pipeline{linger: tc.linger, callLatency: tc.latency}
+		if got := p.pace(&shardState{maxInflight: tc.inflight}); got != tc.want {
+			t.Errorf("pace(latency %s, linger %s, %d in flight) = %s, want %s", tc.latency, tc.linger, tc.inflight, got, tc.want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -66,6 +67,7 @@ type mode struct {
 	ordered           int  // ORDERED_INFLIGHT (0: the producer's default)
 	keys              int  // > 0: records carry a caller partition key, one of this many
 	double            bool // the producer writes to a Kinesis double, not kinesis-local
+	conns             int  // client connections (0: -concurrency)
 }
 
 func runBench(ctx context.Context, o options) error {
@@ -77,8 +79,8 @@ func runBench(ctx context.Context, o options) error {
 		return fmt.Errorf("refusing to run without AWS_ENDPOINT_URL_KINESIS (it would write to real AWS): source .local/emulators.env")
 	}
 	kc := kinesis.NewFromConfig(awsCfg)
-	fmt.Printf("producer benchmark: %d-byte records, %d connections, %s per mode in %d interleaved rounds (+%s warm-up each), %d-shard streams, linger %s; Kinesis: kinesis-local and a loopback Kinesis double answering every PutRecords after %s\n",
-		o.recordSize, o.concurrency, o.duration, o.rounds, o.warmup, o.shards, o.linger, o.kinesisLatency)
+	fmt.Printf("producer benchmark: %d-byte records, %d connections (%d in the rows that say so), %s per mode in %d interleaved rounds (+%s warm-up each), %d-shard streams, linger %s; Kinesis: kinesis-local and a loopback Kinesis double answering every PutRecords after %s\n",
+		o.recordSize, o.concurrency, o.lowConcurrency, o.duration, o.rounds, o.warmup, o.shards, o.linger, o.kinesisLatency)
 
 	// The servers run side by side; rounds alternate between them so that
 	// load from other processes on the machine hits all modes alike.
@@ -99,6 +101,14 @@ func runBench(ctx context.Context, o options) error {
 		modes = append(modes,
 			mode{name: fmt.Sprintf("durable, %d caller keys, %s", o.keys, dbl), kind: "producer", unordered: o.unordered, ordered: o.ordered, keys: o.keys, double: true},
 			mode{name: fmt.Sprintf("durable, %d caller keys, 1 in flight/lane, %s", o.keys, dbl), kind: "producer", unordered: o.unordered, ordered: 1, keys: o.keys, double: true})
+	}
+	if c := o.lowConcurrency; c > 0 {
+		// A closed-loop client with c connections cannot get more than
+		// c ÷ round trip durable answers per second, whatever the server
+		// does: these rows show where that bound, not the producer, binds.
+		modes = append(modes,
+			mode{name: fmt.Sprintf("bare net/http, %d connections", c), kind: "bare", conns: c},
+			mode{name: fmt.Sprintf("durable (200), %s, %d connections", dbl, c), kind: "producer", unordered: o.unordered, ordered: o.ordered, double: true, conns: c})
 	}
 	if o.compare {
 		modes = append(modes,
@@ -125,7 +135,7 @@ func runBench(ctx context.Context, o options) error {
 	for round := 0; round < o.rounds; round++ {
 		for _, s := range servers {
 			fmt.Fprintf(os.Stderr, "round %d: %s\n", round+1, s.res.name)
-			if err := s.run(slice, o.concurrency); err != nil {
+			if err := s.run(slice, cmp.Or(s.conns, o.concurrency)); err != nil {
 				return err
 			}
 		}
@@ -201,6 +211,18 @@ func runBench(ctx context.Context, o options) error {
 		fmt.Printf("goals, %s: async %.0f%% of bare (goal >= 70%%), durable %.0f%% (goal >= 40%%), %.0f user records per Kinesis record in async (goal >= 100)\n",
 			g.backend, 100*g.async.rps()/bare.rps(), 100*g.durable.rps()/bare.rps(), g.async.written/max(g.async.kinRecs, 1))
 	}
+	if c := o.lowConcurrency; c > 0 {
+		var lowBare, lowDurable *result
+		for _, s := range servers {
+			if s.conns == c && s.kind == "bare" {
+				lowBare = s.res
+			} else if s.conns == c {
+				lowDurable = s.res
+			}
+		}
+		fmt.Printf("at %d connections: durable %.0f%% of the bare handler at %d connections; no server can answer durable requests faster than %d ÷ (Kinesis latency %s) = %.0f/s there\n",
+			c, 100*lowDurable.rps()/lowBare.rps(), c, c, o.kinesisLatency, float64(c)/o.kinesisLatency.Seconds())
+	}
 	if over.refused == 0 {
 		verdict += " (NOT EXERCISED: the buffer never filled; raise -duration or lower -overload-buffer-bytes)"
 	}
@@ -248,6 +270,7 @@ func runBench(ctx context.Context, o options) error {
 type server struct {
 	kind, query, base string
 	keys              int // > 0: records carry one of this many caller partition keys
+	conns             int // client connections (0: -concurrency)
 	cmd               *exec.Cmd
 	res               *result
 	peakHeap          atomic.Uint64
@@ -272,7 +295,7 @@ func startServer(ctx context.Context, o options, kc *kinesis.Client, m mode, slo
 	if err != nil {
 		return nil, err
 	}
-	s := &server{kind: m.kind, query: m.query, keys: m.keys, base: fmt.Sprintf("http://127.0.0.1:%d", port), res: &result{name: m.name}, stopSampling: make(chan struct{}), kc: kc}
+	s := &server{kind: m.kind, query: m.query, keys: m.keys, conns: m.conns, base: fmt.Sprintf("http://127.0.0.1:%d", port), res: &result{name: m.name}, stopSampling: make(chan struct{}), kc: kc}
 	args := []string{"-child", m.kind, "-port", strconv.Itoa(port), "-linger", o.linger.String(), "-buffer-bytes", strconv.FormatInt(o.bufferBytes, 10),
 		"-unordered-inflight", strconv.Itoa(o.unordered), "-ordered-inflight", strconv.Itoa(o.ordered)}
 	env := os.Environ()

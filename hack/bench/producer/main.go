@@ -24,22 +24,23 @@ import (
 )
 
 type options struct {
-	duration    time.Duration
-	warmup      time.Duration
-	concurrency int
-	recordSize  int
-	shards      int
-	overload    int
-	linger      time.Duration
-	bufferBytes int64
-	overBuffer  int64
-	cpuProfile  string
-	rounds      int
-	unordered   int
-	ordered     int
-	compare     bool
-	compareOne  bool
-	keys        int
+	duration       time.Duration
+	warmup         time.Duration
+	concurrency    int
+	lowConcurrency int
+	recordSize     int
+	shards         int
+	overload       int
+	linger         time.Duration
+	bufferBytes    int64
+	overBuffer     int64
+	cpuProfile     string
+	rounds         int
+	unordered      int
+	ordered        int
+	compare        bool
+	compareOne     bool
+	keys           int
 	// kinesisLatency is how long the Kinesis double holds every PutRecords.
 	kinesisLatency time.Duration
 }
@@ -54,7 +55,8 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured duration per mode")
 	flag.IntVar(&o.rounds, "rounds", 5, "interleaved rounds the duration is split into")
 	flag.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "unmeasured warm-up before each measured slice")
-	flag.IntVar(&o.concurrency, "concurrency", 256, "concurrent client connections")
+	flag.IntVar(&o.concurrency, "concurrency", 1024, "concurrent client connections (enough that durable modes are not bound by connections ÷ round trip)")
+	flag.IntVar(&o.lowConcurrency, "low-concurrency", 256, "also run the bare handler and durable against the double with this many connections (0: skip)")
 	flag.IntVar(&o.recordSize, "record-size", 100, "bytes of data per record")
 	flag.IntVar(&o.shards, "shards", 2, "shards of the benchmark stream")
 	flag.IntVar(&o.overload, "overload", 10, "overload factor for the memory check")
