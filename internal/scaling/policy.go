@@ -685,6 +685,9 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 		return open, fmt.Sprintf("holding at %d: need is rising (%d shards over the last %v; previous hours' peaks %d, %d)", open, cur, window, h2, h1), recs, peaks
 	}
 	if floor > open*3/4 || floor >= open {
+		if cur := maxRec(recs); floor > cur {
+			return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards, %d with its trend or yesterday's next hour", open, window, cur, floor), recs, peaks
+		}
 		return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards", open, window, floor), recs, peaks
 	}
 	// Go as low as the budget allows while keeping the calls to climb back

@@ -3,6 +3,7 @@ package sim
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -249,6 +250,20 @@ func TestParseTrace(t *testing.T) {
 	for i, w := range want {
 		if math.Abs(tr.Load[i]-w) > 1e-9 {
 			t.Fatalf("minute %d: %v, want %v (all: %v)", i, tr.Load[i], w, tr.Load)
+		}
+	}
+	// The same shape with a byte-order mark, a capitalised header, CRLF and
+	// Unix seconds or milliseconds.
+	for _, in := range []string{
+		"\ufeffTimestamp,Value\r\n1420070400,10\r\n1420070700,20\r\n1420071000,0\r\n",
+		"timestamp,value\n1420070400000,10\n1420070700000,20\n1420071000000,0\n",
+	} {
+		tr2, err := ParseTrace(strings.NewReader(in), "t")
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		if !slices.Equal(tr2.Load, tr.Load) || !tr2.Start.Equal(tr.Start) {
+			t.Errorf("%q: start %v load %v, want %v %v", in, tr2.Start, tr2.Load, tr.Start, tr.Load)
 		}
 	}
 	for _, bad := range []string{

@@ -30,7 +30,16 @@ func (t Trace) Minutes() int { return len(t.Load) }
 
 var timeLayouts = []string{"2006-01-02 15:04:05", time.RFC3339, "2006-01-02T15:04:05", "2006-01-02 15:04"}
 
+// parseTime reads the layouts above, or a Unix time in seconds (or in
+// milliseconds when it is too large to be seconds: beyond the year 5138).
 func parseTime(s string) (time.Time, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) && f >= 0 {
+		if f >= 1e11 {
+			f /= 1000
+		}
+		sec, frac := math.Modf(f)
+		return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+	}
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			return t, nil
@@ -40,7 +49,8 @@ func parseTime(s string) (time.Time, error) {
 }
 
 // LoadTraceFile reads a CSV trace with the header `timestamp,value` (as in
-// the NAB corpus), interpolates it linearly to one-minute steps and
+// the NAB corpus; timestamps as "2006-01-02 15:04:05", RFC 3339 or Unix
+// seconds or milliseconds), interpolates it linearly to one-minute steps and
 // normalises it to a peak of 1. This is the only function of the simulator
 // that touches files.
 func LoadTraceFile(path string) (Trace, error) {
@@ -65,7 +75,8 @@ func ParseTrace(r io.Reader, name string) (Trace, error) {
 	if err != nil {
 		return Trace{}, fmt.Errorf("header: %w", err)
 	}
-	if strings.TrimSpace(header[0]) != "timestamp" || strings.TrimSpace(header[1]) != "value" {
+	header[0] = strings.TrimPrefix(header[0], "\ufeff") // a byte-order mark from spreadsheet exports
+	if !strings.EqualFold(strings.TrimSpace(header[0]), "timestamp") || !strings.EqualFold(strings.TrimSpace(header[1]), "value") {
 		return Trace{}, fmt.Errorf("header is %q, want \"timestamp,value\"", strings.Join(header, ","))
 	}
 	type pt struct {
