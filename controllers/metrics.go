@@ -28,6 +28,7 @@ const maxQueriesPerCall = 500
 type pipelineMetrics struct {
 	Stream                   scaling.StreamMetrics
 	ProducerCPU, ConsumerCPU []scaling.Point
+	ProducerRecords          []scaling.Point // the producer's IngestRecords, Sum per minute
 }
 
 // metricsKey names what one StreamProcessor asks for.
@@ -106,13 +107,14 @@ func (b *MetricsBatcher) Fetch(ctx context.Context, cw CloudWatchAPI, key metric
 			IteratorAgeMs:   iteratorAge,
 			IngestBytes:     rb.results[ids.ingest],
 		},
-		ProducerCPU: rb.results[ids.producerCPU],
-		ConsumerCPU: rb.results[ids.consumerCPU],
+		ProducerRecords: rb.results[ids.ingestRecords],
+		ProducerCPU:     rb.results[ids.producerCPU],
+		ConsumerCPU:     rb.results[ids.consumerCPU],
 	}, nil
 }
 
 type ids struct {
-	bytes, records, throttled, iteratorAge, producerCPU, consumerCPU, ingest, behind string
+	bytes, records, throttled, iteratorAge, producerCPU, consumerCPU, ingest, ingestRecords, behind string
 }
 
 // queryIDs are the GetMetricData query ids of key: unique per key (a hash),
@@ -121,10 +123,10 @@ func queryIDs(k metricsKey) ids {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%s", k.region, k.stream, k.cluster, k.producer, k.consumer, k.application)
 	p := fmt.Sprintf("m%x_", h.Sum64())
-	return ids{p + "bytes", p + "records", p + "throttled", p + "iterage", p + "pcpu", p + "ccpu", p + "ingest", p + "behind"}
+	return ids{p + "bytes", p + "records", p + "throttled", p + "iterage", p + "pcpu", p + "ccpu", p + "ingest", p + "ingestrecs", p + "behind"}
 }
 
-// queries are the eight queries of one StreamProcessor (see docs/scaling.md):
+// queries are the nine queries of one StreamProcessor (see docs/scaling.md):
 // AWS/Kinesis and AWS/ECS, and the producer's and consumer's own metrics.
 func queries(k metricsKey) []cwtypes.MetricDataQuery {
 	id := queryIDs(k)
@@ -151,6 +153,7 @@ func queries(k metricsKey) []cwtypes.MetricDataQuery {
 		q(id.producerCPU, "AWS/ECS", "CPUUtilization", "Average", "ClusterName", k.cluster, "ServiceName", k.producer),
 		q(id.consumerCPU, "AWS/ECS", "CPUUtilization", "Average", "ClusterName", k.cluster, "ServiceName", k.consumer),
 		q(id.ingest, producerNamespace, "IngestBytes", "Sum", "StreamName", k.stream),
+		q(id.ingestRecords, producerNamespace, "IngestRecords", "Sum", "StreamName", k.stream),
 		q(id.behind, consumerNamespace, "MillisBehindLatest", "Maximum", "StreamName", k.stream, "ApplicationName", k.application),
 	}
 }

@@ -22,10 +22,12 @@ const mib = 1 << 20
 type load struct {
 	bytesPerSec, recordsPerSec, throttledPerSec float64
 	iteratorAgeMs, producerCPU, consumerCPU     float64
+	ingestRecordsPerSec                         float64 // the producer's own IngestRecords; 0: not published
 }
 
 // publish writes the AWS/Kinesis and AWS/ECS datapoints of sp for the minutes
-// [from, to) into the CloudWatch emulator, as CloudWatch would hold them.
+// [from, to) into the CloudWatch emulator, as CloudWatch would hold them, and
+// the producer's IngestRecords as the producer publishes it when asked.
 func publish(t *testing.T, sp *streamingv1alpha1.StreamProcessor, from, to time.Time, l load) {
 	t.Helper()
 	cfg, err := awsconfig.Load(context.Background(), "")
@@ -49,7 +51,13 @@ func publish(t *testing.T, sp *streamingv1alpha1.StreamProcessor, from, to time.
 			{MetricName: aws.String("CPUUtilization"), Dimensions: svc(producer), Timestamp: at, Value: aws.Float64(l.producerCPU), Unit: cwtypes.StandardUnitPercent},
 			{MetricName: aws.String("CPUUtilization"), Dimensions: svc(consumer), Timestamp: at, Value: aws.Float64(l.consumerCPU), Unit: cwtypes.StandardUnitPercent},
 		}
-		for ns, data := range map[string][]cwtypes.MetricDatum{"AWS/Kinesis": kinesisData, "AWS/ECS": ecsData} {
+		byNamespace := map[string][]cwtypes.MetricDatum{"AWS/Kinesis": kinesisData, "AWS/ECS": ecsData}
+		if l.ingestRecordsPerSec > 0 {
+			byNamespace[producerNamespace] = []cwtypes.MetricDatum{
+				{MetricName: aws.String("IngestRecords"), Dimensions: stream, Timestamp: at, Value: aws.Float64(l.ingestRecordsPerSec * 60), Unit: cwtypes.StandardUnitCount},
+			}
+		}
+		for ns, data := range byNamespace {
 			if _, err := cw.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{Namespace: aws.String(ns), MetricData: data}); err != nil {
 				t.Fatalf("put metric data: %v", err)
 			}
@@ -163,5 +171,49 @@ func TestScalingFollowsMetrics(t *testing.T) {
 		g.Expect(got.Status.Stream.TargetShards).To(Equal(down.Status.Stream.OpenShards))
 		g.Expect(got.Status.Consumer.TargetTasks).To(Equal(down.Status.Consumer.DesiredTasks))
 	}, 2*time.Second, 250*time.Millisecond).Should(Succeed())
+	deleteAndWait(t, sp)
+}
+
+// TestProducerScalesOnRecordRate: with targetRecordsPerSecondPerTask set, the
+// producer's own IngestRecords metric sizes the producer service while its
+// CPU is quiet, and status says the rate decided. At the new count the rate
+// per task is on target, so it holds there.
+func TestProducerScalesOnRecordRate(t *testing.T) {
+	requireSuite(t)
+	g := NewWithT(t)
+	now := time.Now().Truncate(time.Minute).Add(30 * time.Second)
+	clk := clocktesting.NewFakePassiveClock(now)
+	startOperator(t, func(r *StreamProcessorReconciler) { r.Clock = clk })
+	sp := sample(newNamespace(t), "rated")
+	sp.Spec.Producer.MaxTasks = 8
+	sp.Spec.Producer.TargetRecordsPerSecondPerTask = 1000
+	g.Expect(suite.k8s.Create(context.Background(), sp)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		g.Expect(get(g, sp).Status.Producer.RunningTasks).To(Equal(int32(1)))
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+
+	// 3,000 records/s into one task against a target of 1,000, CPU at 20 %
+	// (the CPU rule alone would scale down), the stream well within a shard.
+	// Published once for every minute the test's clock reaches: CloudWatch
+	// (and moto) add up datapoints put twice for the same minute.
+	busy := load{bytesPerSec: 0.3 * mib, recordsPerSec: 100, producerCPU: 20, consumerCPU: 20, ingestRecordsPerSec: 3000}
+	publish(t, sp, now.Add(-10*time.Minute), now.Add(4*time.Minute), busy)
+	for i := 0; i < 3; i++ {
+		now = now.Add(time.Minute)
+		clk.SetTime(now)
+		update(t, sp, func(s *streamingv1alpha1.StreamProcessor) {
+			s.Annotations = map[string]string{"minute": strconv.Itoa(i)}
+		})
+		g.Eventually(func(g Gomega) bool {
+			return !get(g, sp).Status.LastDecision.Time.Time.Before(now.Truncate(time.Second))
+		}, 30*time.Second, 100*time.Millisecond).Should(BeTrue())
+	}
+	g.Eventually(func(g Gomega) {
+		got := get(g, sp)
+		g.Expect(got.Status.Producer.TargetTasks).To(Equal(int32(3)), "decision: %s %v", got.Status.LastDecision.Reason, got.Status.LastDecision.Inputs)
+		g.Expect(service(g, sp, producer).DesiredCount).To(Equal(int32(3)))
+		g.Expect(got.Status.LastDecision.Reason).To(ContainSubstring("records/s per task against a target of 1000"))
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Expect(get(g, sp).Status.Stream.TargetShards).To(Equal(int32(1)), "the rate per task says nothing about shards")
 	deleteAndWait(t, sp)
 }

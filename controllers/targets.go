@@ -86,7 +86,8 @@ func (r *StreamProcessorReconciler) decide(ctx context.Context, p *pass, now tim
 		},
 		Producer: scaling.TaskConfig{
 			MinTasks: spec.Producer.MinTasks, MaxTasks: spec.Producer.MaxTasks,
-			TargetCPUPercent: float64(spec.Producer.TargetCPUPercent),
+			TargetCPUPercent:      float64(spec.Producer.TargetCPUPercent),
+			TargetRequestsPerTask: float64(spec.Producer.TargetRecordsPerSecondPerTask),
 		},
 		Consumer: scaling.TaskConfig{
 			MinTasks: spec.Consumer.MinTasks, MaxTasks: spec.Consumer.MaxTasks,
@@ -99,7 +100,7 @@ func (r *StreamProcessorReconciler) decide(ctx context.Context, p *pass, now tim
 		Metrics:        m.Stream,
 		// The operator's own previous target is the current count: a
 		// desiredCount changed by hand is not taken as the new normal.
-		ProducerTasks: scaling.TaskObservation{Desired: currentTarget(st.Producer, spec.Producer.MinTasks), Running: st.Producer.RunningTasks, CPUPercent: m.ProducerCPU},
+		ProducerTasks: scaling.TaskObservation{Desired: currentTarget(st.Producer, spec.Producer.MinTasks), Running: st.Producer.RunningTasks, CPUPercent: m.ProducerCPU, Requests: m.ProducerRecords},
 		ConsumerTasks: scaling.TaskObservation{Desired: currentTarget(st.Consumer, spec.Consumer.MinTasks), Running: st.Consumer.RunningTasks, CPUPercent: m.ConsumerCPU},
 	}
 	d, next := scaling.Decide(in, fromAPIState(st.Scaling), now)

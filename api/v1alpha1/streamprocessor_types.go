@@ -257,6 +257,16 @@ type ProducerSpec struct {
 	// +kubebuilder:validation:Pattern=`^arn:aws[a-zA-Z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/.+$`
 	// +optional
 	TargetGroupARN string `json:"targetGroupArn,omitempty"`
+
+	// TargetRecordsPerSecondPerTask is the ingest rate (user records per
+	// second) one producer task should serve. When set, the scaler also
+	// applies the HPA rule to the producer's own IngestRecords metric
+	// (namespace StreamProcessor/Producer), and the higher of the CPU and
+	// rate answers wins. Unset: CPU only.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000000
+	// +optional
+	TargetRecordsPerSecondPerTask int32 `json:"targetRecordsPerSecondPerTask,omitempty"`
 }
 
 // ConsumerSpec configures the consumer service.

@@ -177,8 +177,11 @@ type Used struct {
 	IteratorAgeSec   float64 `json:"iteratorAgeSeconds"`
 	ProducerCPU      float64 `json:"producerCPUPercent"`
 	ConsumerCPU      float64 `json:"consumerCPUPercent"`
-	BudgetLeft       int     `json:"reshardBudgetLeft"`
-	NewestPoint      int64   `json:"newestPoint,omitempty"` // Unix seconds of the newest Kinesis datapoint
+	// ProducerRecordsPerTask is the producer's ingest rate per running task,
+	// when a target rate per task is set and the producer publishes it.
+	ProducerRecordsPerTask float64 `json:"producerRecordsPerSecondPerTask,omitempty"`
+	BudgetLeft             int     `json:"reshardBudgetLeft"`
+	NewestPoint            int64   `json:"newestPoint,omitempty"` // Unix seconds of the newest Kinesis datapoint
 }
 
 // Map renders the inputs as strings for status.lastDecision.inputs.
@@ -193,6 +196,9 @@ func (u Used) Map() map[string]string {
 		"producerCPUPercent":    f(u.ProducerCPU, 1),
 		"consumerCPUPercent":    f(u.ConsumerCPU, 1),
 		"reshardCallsLeftIn24h": strconv.Itoa(u.BudgetLeft),
+	}
+	if u.ProducerRecordsPerTask > 0 {
+		m["producerRecordsPerSecondPerTask"] = f(u.ProducerRecordsPerTask, 0)
 	}
 	if u.NewestPoint != 0 {
 		m["newestKinesisDatapoint"] = time.Unix(u.NewestPoint, 0).UTC().Format(time.RFC3339)
@@ -780,25 +786,33 @@ func hpa(cfg TaskConfig, obs TaskObservation, now time.Time) (int32, float64, bo
 	if ratio := cpu / target; math.Abs(ratio-1) > TaskTolerance {
 		rec = ceil32(float64(cur) * ratio)
 	}
-	// The HPA rule on request rate, when published: total rate ÷ target
-	// per task is the same as current × (per-task rate ÷ target).
-	if cfg.TargetRequestsPerTask > 0 {
-		var done []Point
-		for _, p := range obs.Requests {
-			if isComplete(p.Time, now) {
-				done = append(done, p)
-			}
-		}
-		if perMin, ok := latest(done, now, CompleteAfter+3*time.Minute); ok {
-			perTask := perMin / 60 / float64(cur)
-			if ratio := perTask / cfg.TargetRequestsPerTask; math.Abs(ratio-1) > TaskTolerance {
-				rec = max(rec, ceil32(float64(cur)*ratio))
-			} else {
-				rec = max(rec, obs.Desired)
-			}
+	return rec, cpu, true
+}
+
+// hpaRate is the HPA rule on the rate the tasks serve (the producer's own
+// IngestRecords), when a target per task is set: desired = ceil(running ×
+// rate per task ÷ target), with the same tolerance. Like CPU, only complete
+// points count: a partial Sum would understate the rate and scale down.
+func hpaRate(cfg TaskConfig, obs TaskObservation, now time.Time) (int32, float64, bool) {
+	if cfg.TargetRequestsPerTask <= 0 || obs.Running < 1 {
+		return obs.Desired, 0, false
+	}
+	var done []Point
+	for _, p := range obs.Requests {
+		if isComplete(p.Time, now) {
+			done = append(done, p)
 		}
 	}
-	return rec, cpu, true
+	perMin, ok := latest(done, now, CompleteAfter+3*time.Minute)
+	if !ok {
+		return obs.Desired, 0, false
+	}
+	perTask := perMin / 60 / float64(obs.Running)
+	rec := obs.Desired
+	if ratio := perTask / cfg.TargetRequestsPerTask; math.Abs(ratio-1) > TaskTolerance {
+		rec = ceil32(float64(obs.Running) * ratio)
+	}
+	return rec, perTask, true
 }
 
 // stabilize picks the HPA-style stabilized value: up to the lowest
@@ -834,15 +848,37 @@ func decideProducer(in Inputs, prev []Rec, now time.Time, d *Decision) (int32, s
 	lo := max(cfg.MinTasks, 0)
 	hi := max(cfg.MaxTasks, lo)
 	cur := clamp32(obs.Desired, lo, hi)
-	rec, cpu, ok := hpa(cfg, obs, now)
-	d.Used.ProducerCPU = cpu
-	if !ok {
+	rec, cpu, cpuOK := hpa(cfg, obs, now)
+	byRate, rate, rateOK := hpaRate(cfg, obs, now)
+	d.Used.ProducerCPU, d.Used.ProducerRecordsPerTask = cpu, rate
+	if !cpuOK && !rateOK {
 		d.Held = true
 		return cur, fmt.Sprintf("holding at %d: no CPUUtilization data for the producer service", cur), keepOnly(prev, now, max(cfg.ScaleDownStabilization, DefaultTaskScaleDown))
 	}
+	// With both rules, the higher answer wins (as the HPA does with
+	// several metrics); a rate within tolerance holds against a CPU
+	// scale-down, because its answer is the current count.
+	rateWins := rateOK && (!cpuOK || byRate > rec)
+	if rateWins {
+		rec = byRate
+	}
 	t, recs := stabilize(cfg, prev, now, clamp32(rec, lo, hi), cur)
 	t = clamp32(t, lo, hi)
+	if rateWins {
+		return t, rateReason(obs.Desired, t, rate, cfg.TargetRequestsPerTask), recs
+	}
 	return t, taskReason(obs.Desired, t, cpu, cfg.TargetCPUPercent), recs
+}
+
+func rateReason(from, to int32, perTask, target float64) string {
+	verb := "holding at %[2]d"
+	switch {
+	case to > from:
+		verb = "scaling up %[1]d→%[2]d"
+	case to < from:
+		verb = "scaling down %[1]d→%[2]d"
+	}
+	return fmt.Sprintf(verb+": %.0f records/s per task against a target of %.0f", from, to, perTask, target)
 }
 
 func taskReason(from, to int32, cpu, target float64) string {

@@ -369,6 +369,24 @@ func TestDecideProducerMetrics(t *testing.T) {
 			t.Errorf("%s: producer %d (%s), want %d", tt.name, d.ProducerTasks, d.ProducerReason, tt.want)
 		}
 	}
+
+	// The reason names the rule that decided, with its input; without CPU
+	// data the rate alone decides (and the decision is not held).
+	in = baseInputs(now0, 15, 10)
+	in.Producer.TargetRequestsPerTask = 2000
+	in.ProducerTasks = TaskObservation{Desired: 4, Running: 4, Requests: series(now0, 14, 4*3000*60)}
+	d, _ := Decide(in, State{}, now0)
+	if d.ProducerTasks != 6 || !strings.Contains(d.ProducerReason, "3000 records/s per task against a target of 2000") {
+		t.Errorf("rate without CPU: producer %d (%s), want 6 by rate", d.ProducerTasks, d.ProducerReason)
+	}
+	if got := d.Used.Map()["producerRecordsPerSecondPerTask"]; got != "3000" {
+		t.Errorf("inputs producerRecordsPerSecondPerTask = %q, want 3000", got)
+	}
+	// Without a target the rate is not used, even when published.
+	in.Producer.TargetRequestsPerTask = 0
+	if d, _ := Decide(in, State{}, now0); d.ProducerTasks != 4 || !strings.Contains(d.ProducerReason, "no CPUUtilization data") {
+		t.Errorf("no target, no CPU: producer %d (%s), want held at 4", d.ProducerTasks, d.ProducerReason)
+	}
 }
 
 // TestDecideYesterdayFloor: when this hour looks like the same hour
