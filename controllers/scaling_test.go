@@ -93,7 +93,14 @@ func TestScalingFollowsMetrics(t *testing.T) {
 	// 3 MiB/s into one shard: three times its write capacity, throttled,
 	// consumers two minutes behind and busy.
 	high := load{bytesPerSec: 3 * mib, recordsPerSec: 3000, throttledPerSec: 2000, iteratorAgeMs: 120_000, producerCPU: 60, consumerCPU: 95}
-	publish(t, sp, now.Add(-10*time.Minute), now.Add(time.Minute), high)
+	// Each minute is published once: CloudWatch (and moto) add up
+	// datapoints put twice for the same minute.
+	until := now.Add(-10 * time.Minute)
+	publishUntil := func(to time.Time, l load) {
+		publish(t, sp, until, to, l)
+		until = to
+	}
+	publishUntil(now.Add(time.Minute), high)
 
 	// In dry run the decision is made and reported, and nothing moves.
 	update(t, sp, func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Scaling.DryRun = true })
@@ -132,7 +139,7 @@ func TestScalingFollowsMetrics(t *testing.T) {
 	// stabilization window has passed...
 	low := load{bytesPerSec: 0.05 * mib, recordsPerSec: 50, iteratorAgeMs: 0, producerCPU: 5, consumerCPU: 5}
 	now = now.Add(time.Minute)
-	publish(t, sp, now.Add(-4*time.Minute), now.Add(time.Minute), low)
+	publishUntil(now.Add(time.Minute), low)
 	clk.SetTime(now)
 	g.Consistently(func(g Gomega) int32 { return get(g, sp).Status.Stream.TargetShards }, 3*time.Second, 200*time.Millisecond).Should(Equal(peak))
 
@@ -140,7 +147,7 @@ func TestScalingFollowsMetrics(t *testing.T) {
 	// One pass per (fake) minute, as the scaling interval would give.
 	for i := 0; i < 25; i++ {
 		now = now.Add(time.Minute)
-		publish(t, sp, now.Add(-time.Minute), now.Add(time.Minute), low)
+		publishUntil(now.Add(time.Minute), low)
 		clk.SetTime(now)
 		update(t, sp, func(s *streamingv1alpha1.StreamProcessor) {
 			s.Annotations = map[string]string{"minute": strconv.Itoa(i)}
@@ -162,7 +169,7 @@ func TestScalingFollowsMetrics(t *testing.T) {
 	down := get(g, sp)
 	update(t, sp, func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Scaling.Paused = true })
 	now = now.Add(time.Minute)
-	publish(t, sp, now.Add(-5*time.Minute), now.Add(time.Minute), high)
+	publishUntil(now.Add(time.Minute), high)
 	clk.SetTime(now)
 	update(t, sp, func(s *streamingv1alpha1.StreamProcessor) { s.Annotations = map[string]string{"minute": "paused"} })
 	g.Eventually(func(g Gomega) string { return get(g, sp).Status.LastDecision.Reason }, 30*time.Second, 100*time.Millisecond).Should(ContainSubstring("paused"))
