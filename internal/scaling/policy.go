@@ -556,7 +556,8 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 		d.Used.ThrottledPercent = 100 * thr / tot
 	}
 	uEff := u
-	if tot > 0 && thr/tot > 0.001 {
+	throttling := tot > 0 && thr/tot > 0.001
+	if throttling {
 		uEff = max(u-throttleMargin, 0.1)
 	}
 
@@ -607,17 +608,26 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 			t = min(t, peak)
 		} else if len(recs) > 1 {
 			// New highs: the step is only worth its shards while the need
-			// keeps rising. Size it by the window's trend projected to when
-			// the next call frees up (an hour at most while calls are
-			// plenty), never below the need itself.
-			first, last := recs[0], recs[len(recs)-1]
+			// keeps rising. Size it by the trend projected to when the next
+			// call frees up (an hour at most while calls are plenty), never
+			// below the need itself. The hourly peaks' trend goes that far;
+			// a window's trend says little beyond the next hour. A need
+			// within a tenth of the day's earlier peak, with no hourly
+			// rise and no throttling, is noise around a level: room up to
+			// a tenth above that peak, not a projection of the noise.
 			horizon := trendHorizon
 			if calls := PruneHistory(in.ReshardHistory, now); budget <= ReshardsPerWindow/2 && len(calls) > 0 {
 				horizon = max(horizon, calls[0].Add(ReshardWindow).Sub(now))
 			}
 			proj := float64(want)
-			if span := last.At - first.At; span >= 300 && last.N > first.N {
-				proj += float64(last.N-first.N) / float64(span) * horizon.Seconds()
+			hourly, hourlyUp := rising(recentPeaks(peaks, now))
+			if hourlyUp {
+				proj = max(proj, float64(want)+hourly*horizon.Seconds())
+			}
+			if prior := priorPeak(peaks, now); !hourlyUp && !throttling && prior > 0 && float64(want) <= levelTolerance*float64(prior) {
+				proj = max(proj, levelTolerance*float64(prior))
+			} else if slope, ok := rising(recs); ok {
+				proj = max(proj, float64(want)+slope*min(horizon, trendHorizon).Seconds())
 			}
 			t = max(want, min(t, ceil32(proj)))
 		}
@@ -641,9 +651,8 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	// while the need is rising: a call spent now would be undone within
 	// the hour, so project the window's trend an hour ahead.
 	floor := maxRec(recs)
-	if first, last := recs[0], recs[len(recs)-1]; last.At-first.At >= 300 && last.N > first.N {
-		slope := float64(last.N-first.N) / float64(last.At-first.At) // shards per second
-		floor = max(floor, ceil32(float64(last.N)+slope*float64(trendHorizon/time.Second)))
+	if slope, ok := rising(recs); ok {
+		floor = max(floor, ceil32(float64(recs[len(recs)-1].N)+slope*trendHorizon.Seconds()))
 	}
 	if oldest := recs[0].At; now.Unix()-oldest < int64(window/time.Second)*3/4 {
 		return open, fmt.Sprintf("holding at %d: less than a stabilization window (%v) of data since start", open, window), recs, peaks
@@ -736,6 +745,81 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 // trendHorizon is how far ahead a rising need is projected before a
 // scale-down.
 const trendHorizon = time.Hour
+
+// rising fits a least-squares line to the window's recommendations and
+// returns its slope (shards per second) when the need rises for real: the
+// window spans at least 5 minutes, the fitted rise across it is at least a
+// shard, and the slope is at least risingT standard errors above zero.
+// Comparing the first and last entries instead read minute-to-minute noise
+// on a flat load as a trend (a 57 → 58 wobble, projected for the hours
+// until a call frees up, doubled a flat stream); a slow ramp's small but
+// steady rise still counts.
+func rising(recs []Rec) (float64, bool) {
+	n := float64(len(recs))
+	if len(recs) < 4 || recs[len(recs)-1].At-recs[0].At < 300 {
+		return 0, false
+	}
+	var mt, mn float64
+	for _, r := range recs {
+		mt += float64(r.At-recs[0].At) / n
+		mn += float64(r.N) / n
+	}
+	var cov, vt float64
+	for _, r := range recs {
+		dt := float64(r.At-recs[0].At) - mt
+		cov += dt * (float64(r.N) - mn)
+		vt += dt * dt
+	}
+	slope := cov / vt
+	var ssr float64
+	for _, r := range recs {
+		e := float64(r.N) - mn - slope*(float64(r.At-recs[0].At)-mt)
+		ssr += e * e
+	}
+	rise := slope * float64(recs[len(recs)-1].At-recs[0].At)
+	if slope <= 0 || rise < 1 {
+		return slope, false
+	}
+	se := math.Sqrt(ssr / (n - 2) / vt)
+	return slope, se == 0 || slope >= risingT*se
+}
+
+// recentPeaks are the hourly peaks of the last trendHours hours, the
+// current hour's so far included.
+func recentPeaks(peaks []Rec, now time.Time) []Rec {
+	from := now.Truncate(time.Hour).Add(-trendHours * time.Hour).Unix()
+	var out []Rec
+	for _, r := range peaks {
+		if r.At > from {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// priorPeak is the highest hourly peak of the last 24 hours before the
+// current hour (0: none).
+func priorPeak(peaks []Rec, now time.Time) int32 {
+	hour := now.Truncate(time.Hour).Unix()
+	var p int32
+	for _, r := range peaks {
+		if r.At < hour && r.At >= hour-int64(ReshardWindow/time.Second) {
+			p = max(p, r.N)
+		}
+	}
+	return p
+}
+
+// levelTolerance is how far above the day's earlier peak a need may be and
+// still count as noise around the same level (the HPA's tolerance).
+const levelTolerance = 1.1
+
+// trendHours is how many hourly peaks the slow trend is fitted to.
+const trendHours = 6
+
+// risingT is how many standard errors a fitted slope must be above zero to
+// count as a rise (about 1 in 700 for noise alone, at a normal error).
+const risingT = 3
 
 // keepOnly drops expired recommendations without adding one (used when a
 // pass has no data to recommend from).

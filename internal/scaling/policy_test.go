@@ -679,3 +679,54 @@ func TestSnapDown(t *testing.T) {
 		}
 	}
 }
+
+// TestRising: a least-squares trend, not the first and last entries, so a
+// flat load's wobble is no trend and a slow steady ramp is one.
+func TestRising(t *testing.T) {
+	recs := func(ns ...int32) []Rec {
+		out := make([]Rec, len(ns))
+		for i, n := range ns {
+			out[i] = Rec{At: now0.Unix() + int64(60*i), N: n}
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name string
+		recs []Rec
+		want bool
+	}{
+		{"flat wobble ending high", recs(57, 58, 56, 57, 58, 56, 57, 57, 56, 58, 57, 56, 58, 57, 58), false},
+		{"flat", recs(40, 40, 40, 40, 40, 40), false},
+		{"steady ramp", recs(10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15), true},
+		{"falling", recs(20, 19, 18, 17, 16, 15), false},
+		{"rise under a shard", recs(10, 10, 10, 10, 10, 11), false},
+		{"too short a span", recs(10, 20, 30), false},
+	} {
+		if _, got := rising(tt.recs); got != tt.want {
+			t.Errorf("%s: rising = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestDecideUpNoiseAroundLevel: a need a shard above the day's earlier
+// peak, after a window whose noise looks like a steep rise, is noise around
+// a level: the step goes a tenth above that peak, not the budget's 50 % on
+// a projection of the noise (56 → 84 before).
+func TestDecideUpNoiseAroundLevel(t *testing.T) {
+	st := State{ShardPeaks: []Rec{{At: now0.Truncate(time.Hour).Add(-time.Hour).Unix(), N: 56}}}
+	for k, n := range []int32{45, 47, 46, 50, 52, 51, 54, 55, 56} {
+		st.Shards = append(st.Shards, Rec{At: now0.Add(time.Duration(k-9) * time.Minute).Unix(), N: n})
+	}
+	in := baseInputs(now0, 56, 38) // 38 MiB/s of 1000-byte records needs 56.9 shards at 70 %
+	in.ReshardHistory = calls(5, now0.Add(-2*time.Hour))
+	d, _ := Decide(in, st, now0)
+	if d.Shards != 62 {
+		t.Errorf("shards %d (%s), want 62: a tenth above the earlier peak of 56", d.Shards, d.ShardReason)
+	}
+	// The same need while writes are throttled is not noise: the budget's
+	// step stands.
+	in.Metrics = load(now0, 38, 2000) // 2,000 of ~40,000 records/s refused
+	if d, _ := Decide(in, st, now0); d.Shards <= 62 {
+		t.Errorf("throttled: shards %d (%s), want the budget's step", d.Shards, d.ShardReason)
+	}
+}
