@@ -611,7 +611,9 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 			// keeps rising. Size it by the trend projected to when the next
 			// call frees up (an hour at most while calls are plenty), never
 			// below the need itself. The hourly peaks' trend goes that far;
-			// a window's trend says little beyond the next hour. A need
+			// a rising window only one window ahead, at the pace of its
+			// last minutes (a jump that has levelled off fits a steep line
+			// over the whole window). A need
 			// within a tenth of the day's earlier peak, with no hourly
 			// rise and no throttling, is noise around a level: room up to
 			// a tenth above that peak, not a projection of the noise.
@@ -626,8 +628,8 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 			}
 			if prior := priorPeak(peaks, now); !hourlyUp && !throttling && prior > 0 && float64(want) <= levelTolerance*float64(prior) {
 				proj = max(proj, levelTolerance*float64(prior))
-			} else if slope, ok := rising(recs); ok {
-				proj = max(proj, float64(want)+slope*min(horizon, trendHorizon).Seconds())
+			} else if _, ok := rising(recs); ok {
+				proj = max(proj, float64(want)+recentRise(recs, now)*float64(window/recentSpan))
 			}
 			t = max(want, min(t, ceil32(proj)))
 		}
@@ -782,6 +784,26 @@ func rising(recs []Rec) (float64, bool) {
 	}
 	se := math.Sqrt(ssr / (n - 2) / vt)
 	return slope, se == 0 || slope >= risingT*se
+}
+
+// recentSpan is how far back recentRise looks.
+const recentSpan = 5 * time.Minute
+
+// recentRise is how much the need rose over the last recentSpan (0 if it
+// fell): where a rising window is heading now. A jump that has levelled off
+// fits a steep line over the whole window but adds little here.
+func recentRise(recs []Rec, now time.Time) float64 {
+	var first *Rec
+	for i := range recs {
+		if now.Unix()-recs[i].At <= int64(recentSpan/time.Second) {
+			first = &recs[i]
+			break
+		}
+	}
+	if first == nil {
+		return 0
+	}
+	return max(0, float64(recs[len(recs)-1].N-first.N))
 }
 
 // recentPeaks are the hourly peaks of the last trendHours hours, the
