@@ -395,3 +395,38 @@ func TestOperatorFlatNoisyLoad(t *testing.T) {
 	}
 	t.Logf("max %d shards (peak need %d), %d calls, %.2f shard-h", res.MaxShards, peak, res.ReshardCalls, res.ShardHours)
 }
+
+// TestOperatorBurstsDoNotDouble: 10× bursts of 10–30 minutes on a quiet
+// base, about three a day for two weeks. A burst rises within a minute and
+// then stays level; its steep start must not be projected as a trend (it
+// once took the stream to 136 shards where the bursts need 67 while
+// throttled).
+func TestOperatorBurstsDoNotDouble(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 9))
+	var csv strings.Builder
+	csv.WriteString("timestamp,value\n")
+	burst := 0
+	for i := range 4032 {
+		if burst == 0 && r.Float64() < 3.0/288 {
+			burst = 2 + r.IntN(5)
+		}
+		v := 5 + r.Float64()
+		if burst > 0 {
+			v *= 10
+			burst--
+		}
+		fmt.Fprintf(&csv, "%s,%.3f\n", synthStart.Add(time.Duration(i)*5*time.Minute).Format("2006-01-02 15:04:05"), v)
+	}
+	tr, err := ParseTrace(strings.NewReader(csv.String()), "bursts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	res := Run(cfg, tr, NewOperator(cfg, 10000))
+	// While throttled the policy aims at 10 points under its target.
+	peak := needShards(peakLoad(cfg, tr), cfg.TargetUtilization-0.1)
+	if res.MaxShards > peak*8/5 {
+		t.Errorf("max %d shards for bursts whose highest minute needs %d", res.MaxShards, peak)
+	}
+	t.Logf("max %d shards (peak need %d while throttled), %.3f %% throttled, %.0f shard-h", res.MaxShards, peak, res.ThrottledPercent, res.ShardHours)
+}
