@@ -740,6 +740,12 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	if t > open*3/4 {
 		return open, fmt.Sprintf("holding at %d: need is %d, but %d of %d reshard calls are left and climbing back to the day's peak of %d needs them", open, floor, budget, ReshardsPerWindow, peak), recs, peaks
 	}
+	// The mirror of the scale-up's step: with few calls left, a call spent
+	// going down must save a lot, or a load wandering around a level burns
+	// the budget on small downs and ups and has none left when it rises.
+	if left := budget - len(PlanReshardPath(open, t)); left <= 2 && t > open/2 {
+		return open, fmt.Sprintf("holding at %d: need is %d, but with %d of %d reshard calls left a scale-down must at least halve", open, floor, budget, ReshardsPerWindow), recs, peaks
+	}
 	t = clamp32(snapDown(t, open), lo, hi)
 	return t, fmt.Sprintf("scaling down %d→%d: need over the last %v is at most %d shards (day's peak %d, %d calls left)", open, t, window, floor, peak, budget), recs, peaks
 }

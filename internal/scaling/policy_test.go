@@ -730,3 +730,31 @@ func TestDecideUpNoiseAroundLevel(t *testing.T) {
 		t.Errorf("throttled: shards %d (%s), want the budget's step", d.Shards, d.ShardReason)
 	}
 }
+
+// TestDecideSmallScaleDownNeedsBudget: with few calls left a scale-down
+// must at least halve; a smaller saving is not worth a call that a load
+// wandering around its level would need to come back up.
+func TestDecideSmallScaleDownNeedsBudget(t *testing.T) {
+	st := State{ShardPeaks: []Rec{{At: now0.Add(-5 * time.Hour).Truncate(time.Hour).Unix(), N: 64}}}
+	const mibps = 26.7 // needs 40 shards at 70 %
+	for m := range 20 {
+		now := now0.Add(time.Duration(m) * time.Minute)
+		_, st = Decide(baseInputs(now, 64, mibps), st, now)
+	}
+	now := now0.Add(20 * time.Minute)
+	for _, tt := range []struct {
+		calls  int
+		want   int32
+		reason string
+	}{
+		{0, 40, "scaling down 64→40"},
+		{7, 64, "must at least halve"}, // 64→40 would leave 2
+	} {
+		in := baseInputs(now, 64, mibps)
+		in.ReshardHistory = calls(tt.calls, now.Add(-3*time.Hour)) // an hour apart, the last 3 h ago
+		d, _ := Decide(in, st, now)
+		if d.Shards != tt.want || !strings.Contains(d.ShardReason, tt.reason) {
+			t.Errorf("%d calls used: shards %d (%s), want %d with %q", tt.calls, d.Shards, d.ShardReason, tt.want, tt.reason)
+		}
+	}
+}

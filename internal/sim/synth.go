@@ -19,8 +19,10 @@ func jitter(load []float64, noise float64, seed uint64) {
 }
 
 // SyntheticTraces returns the benchmark's synthetic shapes: a ×10 step up
-// and back, a slow ramp, flash crowds on a quiet base, and a week of diurnal
-// traffic with noise.
+// and back, a slow ramp, flash crowds on a quiet base, a week of diurnal
+// traffic with noise, and three shapes sampled every 5 minutes as metrics
+// often are (a flat noisy load, 10× bursts on a quiet base, a random walk),
+// on which a policy must not read noise as a trend.
 func SyntheticTraces(seed uint64) []Trace {
 	const day = 24 * 60
 
@@ -77,6 +79,27 @@ func SyntheticTraces(seed uint64) []Trace {
 	}
 	jitter(diurnal, 0.08, seed+4)
 
+	r := rand.New(rand.NewPCG(seed+5, seed^0x5bd1e995))
+	const week5 = 7 * day / 5 // 5-minute samples in a week
+	flat := fiveMinutely(week5, func(int) float64 { return 40 + 3*r.NormFloat64() })
+	burst := 0
+	bursts := fiveMinutely(week5, func(int) float64 {
+		if burst == 0 && r.Float64() < 3.0/288 { // about three a day
+			burst = 2 + r.IntN(5) // 10–30 minutes
+		}
+		v := 5 + r.Float64()
+		if burst > 0 {
+			v *= 10
+			burst--
+		}
+		return v
+	})
+	x := 10.0
+	walk := fiveMinutely(week5, func(int) float64 {
+		x = min(max(x*math.Exp(0.05*r.NormFloat64()), 0.5), 200)
+		return x
+	})
+
 	mk := func(name, what string, load []float64) Trace {
 		return Trace{Name: name, Start: synthStart, Load: normalise(load),
 			Source: fmt.Sprintf("synthetic %s, seed %d", what, seed)}
@@ -86,5 +109,24 @@ func SyntheticTraces(seed uint64) []Trace {
 		mk("synthetic-slow-ramp", "2 % → 100 % over 2 days and back, 2 % noise", ramp),
 		mk("synthetic-flash-crowd", "8 % base, three crowds to 100 % in 3 min, 3 % noise", flash),
 		mk("synthetic-diurnal", "week, daily 10–100 %, weekends 60 %, 8 % noise", diurnal),
+		mk("synthetic-flat-noisy", "week, 40 ± 3 every 5 min (a CPU-like metric)", flat),
+		mk("synthetic-bursts", "week, 5–6 base, 10× bursts of 10–30 min about 3 a day, every 5 min", bursts),
+		mk("synthetic-random-walk", "week, multiplicative random walk, 5 % per 5 min, 0.5–200", walk),
 	}
+}
+
+// fiveMinutely samples f every 5 minutes, n times, and interpolates
+// linearly to one-minute steps, as a trace file with a 5-minute step is.
+func fiveMinutely(n int, f func(i int) float64) []float64 {
+	pts := make([]float64, n)
+	for i := range pts {
+		pts[i] = f(i)
+	}
+	out := make([]float64, 0, 5*(n-1)+1)
+	for i := 0; i+1 < n; i++ {
+		for k := range 5 {
+			out = append(out, pts[i]+(pts[i+1]-pts[i])*float64(k)/5)
+		}
+	}
+	return append(out, pts[n-1])
 }
