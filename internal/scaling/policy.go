@@ -556,8 +556,7 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 		d.Used.ThrottledPercent = 100 * thr / tot
 	}
 	uEff := u
-	throttling := tot > 0 && thr/tot > 0.001
-	if throttling {
+	if tot > 0 && thr/tot > 0.001 {
 		uEff = max(u-throttleMargin, 0.1)
 	}
 
@@ -608,28 +607,17 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 			t = min(t, peak)
 		} else if len(recs) > 1 {
 			// New highs: the step is only worth its shards while the need
-			// keeps rising. Size it by the trend projected to when the next
-			// call frees up (an hour at most while calls are plenty), never
-			// below the need itself. The hourly peaks' trend goes that far;
-			// a rising window only one window ahead, at the pace of its
-			// last minutes (a jump that has levelled off fits a steep line
-			// over the whole window). A need
-			// within a tenth of the day's earlier peak, with no hourly
-			// rise and no throttling, is noise around a level: room up to
-			// a tenth above that peak, not a projection of the noise.
+			// keeps rising. Size it by the window's trend projected to when
+			// the next call frees up (an hour at most while calls are
+			// plenty), never below the need itself.
+			first, last := recs[0], recs[len(recs)-1]
 			horizon := trendHorizon
 			if calls := PruneHistory(in.ReshardHistory, now); budget <= ReshardsPerWindow/2 && len(calls) > 0 {
 				horizon = max(horizon, calls[0].Add(ReshardWindow).Sub(now))
 			}
 			proj := float64(want)
-			hourly, hourlyUp := rising(recentPeaks(peaks, now))
-			if hourlyUp {
-				proj = max(proj, float64(want)+hourly*horizon.Seconds())
-			}
-			if prior := priorPeak(peaks, now); !hourlyUp && !throttling && prior > 0 && float64(want) <= levelTolerance*float64(prior) {
-				proj = max(proj, levelTolerance*float64(prior))
-			} else if _, ok := rising(recs); ok {
-				proj = max(proj, float64(want)+recentRise(recs, now)*float64(window/recentSpan))
+			if span := last.At - first.At; span >= 300 && last.N > first.N {
+				proj += float64(last.N-first.N) / float64(span) * horizon.Seconds()
 			}
 			t = max(want, min(t, ceil32(proj)))
 		}
@@ -653,8 +641,9 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	// while the need is rising: a call spent now would be undone within
 	// the hour, so project the window's trend an hour ahead.
 	floor := maxRec(recs)
-	if slope, ok := rising(recs); ok {
-		floor = max(floor, ceil32(float64(recs[len(recs)-1].N)+slope*trendHorizon.Seconds()))
+	if first, last := recs[0], recs[len(recs)-1]; last.At-first.At >= 300 && last.N > first.N {
+		slope := float64(last.N-first.N) / float64(last.At-first.At) // shards per second
+		floor = max(floor, ceil32(float64(last.N)+slope*float64(trendHorizon/time.Second)))
 	}
 	if oldest := recs[0].At; now.Unix()-oldest < int64(window/time.Second)*3/4 {
 		return open, fmt.Sprintf("holding at %d: less than a stabilization window (%v) of data since start", open, window), recs, peaks
@@ -740,12 +729,6 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	if t > open*3/4 {
 		return open, fmt.Sprintf("holding at %d: need is %d, but %d of %d reshard calls are left and climbing back to the day's peak of %d needs them", open, floor, budget, ReshardsPerWindow, peak), recs, peaks
 	}
-	// The mirror of the scale-up's step: with few calls left, a call spent
-	// going down must save a lot, or a load wandering around a level burns
-	// the budget on small downs and ups and has none left when it rises.
-	if left := budget - len(PlanReshardPath(open, t)); left <= 2 && t > open/2 {
-		return open, fmt.Sprintf("holding at %d: need is %d, but with %d of %d reshard calls left a scale-down must at least halve", open, floor, budget, ReshardsPerWindow), recs, peaks
-	}
 	t = clamp32(snapDown(t, open), lo, hi)
 	return t, fmt.Sprintf("scaling down %d→%d: need over the last %v is at most %d shards (day's peak %d, %d calls left)", open, t, window, floor, peak, budget), recs, peaks
 }
@@ -753,101 +736,6 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 // trendHorizon is how far ahead a rising need is projected before a
 // scale-down.
 const trendHorizon = time.Hour
-
-// rising fits a least-squares line to the window's recommendations and
-// returns its slope (shards per second) when the need rises for real: the
-// window spans at least 5 minutes, the fitted rise across it is at least a
-// shard, and the slope is at least risingT standard errors above zero.
-// Comparing the first and last entries instead read minute-to-minute noise
-// on a flat load as a trend (a 57 → 58 wobble, projected for the hours
-// until a call frees up, doubled a flat stream); a slow ramp's small but
-// steady rise still counts.
-func rising(recs []Rec) (float64, bool) {
-	n := float64(len(recs))
-	if len(recs) < 4 || recs[len(recs)-1].At-recs[0].At < 300 {
-		return 0, false
-	}
-	var mt, mn float64
-	for _, r := range recs {
-		mt += float64(r.At-recs[0].At) / n
-		mn += float64(r.N) / n
-	}
-	var cov, vt float64
-	for _, r := range recs {
-		dt := float64(r.At-recs[0].At) - mt
-		cov += dt * (float64(r.N) - mn)
-		vt += dt * dt
-	}
-	slope := cov / vt
-	var ssr float64
-	for _, r := range recs {
-		e := float64(r.N) - mn - slope*(float64(r.At-recs[0].At)-mt)
-		ssr += e * e
-	}
-	rise := slope * float64(recs[len(recs)-1].At-recs[0].At)
-	if slope <= 0 || rise < 1 {
-		return slope, false
-	}
-	se := math.Sqrt(ssr / (n - 2) / vt)
-	return slope, se == 0 || slope >= risingT*se
-}
-
-// recentSpan is how far back recentRise looks.
-const recentSpan = 5 * time.Minute
-
-// recentRise is how much the need rose over the last recentSpan (0 if it
-// fell): where a rising window is heading now. A jump that has levelled off
-// fits a steep line over the whole window but adds little here.
-func recentRise(recs []Rec, now time.Time) float64 {
-	var first *Rec
-	for i := range recs {
-		if now.Unix()-recs[i].At <= int64(recentSpan/time.Second) {
-			first = &recs[i]
-			break
-		}
-	}
-	if first == nil {
-		return 0
-	}
-	return max(0, float64(recs[len(recs)-1].N-first.N))
-}
-
-// recentPeaks are the hourly peaks of the last trendHours hours, the
-// current hour's so far included.
-func recentPeaks(peaks []Rec, now time.Time) []Rec {
-	from := now.Truncate(time.Hour).Add(-trendHours * time.Hour).Unix()
-	var out []Rec
-	for _, r := range peaks {
-		if r.At > from {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// priorPeak is the highest hourly peak of the last 24 hours before the
-// current hour (0: none).
-func priorPeak(peaks []Rec, now time.Time) int32 {
-	hour := now.Truncate(time.Hour).Unix()
-	var p int32
-	for _, r := range peaks {
-		if r.At < hour && r.At >= hour-int64(ReshardWindow/time.Second) {
-			p = max(p, r.N)
-		}
-	}
-	return p
-}
-
-// levelTolerance is how far above the day's earlier peak a need may be and
-// still count as noise around the same level (the HPA's tolerance).
-const levelTolerance = 1.1
-
-// trendHours is how many hourly peaks the slow trend is fitted to.
-const trendHours = 6
-
-// risingT is how many standard errors a fitted slope must be above zero to
-// count as a rise (about 1 in 700 for noise alone, at a normal error).
-const risingT = 3
 
 // keepOnly drops expired recommendations without adding one (used when a
 // pass has no data to recommend from).
