@@ -759,18 +759,32 @@ func latest(ps []Point, now time.Time, d time.Duration) (float64, bool) {
 	return v, ok
 }
 
-// hpa applies the HPA's rule, desired = ceil(current × observed ÷ target),
-// with its tolerance, to the complete CPU points of the newest minutes.
-func hpa(cfg TaskConfig, obs TaskObservation, now time.Time) (int32, float64, bool) {
-	// CPU averages of a partial minute are not lower bounds (they are
-	// averages), so only complete points count; take the newest few.
-	var pts []Point
-	for _, p := range obs.CPUPercent {
+// newestComplete is the highest value among the complete points of the
+// newest minutes. Averages and Sums of a partial minute are not usable: a
+// partial Average is no bound, and a partial Sum understates the rate and
+// would scale down.
+func newestComplete(ps []Point, now time.Time) (float64, bool) {
+	var done []Point
+	for _, p := range ps {
 		if isComplete(p.Time, now) {
-			pts = append(pts, p)
+			done = append(done, p)
 		}
 	}
-	cpu, ok := latest(pts, now, CompleteAfter+3*time.Minute)
+	return latest(done, now, CompleteAfter+3*time.Minute)
+}
+
+// hpaRule is the HPA's rule: desired = ceil(running × observed ÷ target),
+// and no change (desired stays) within TaskTolerance of the target.
+func hpaRule(running, desired int32, observed, target float64) int32 {
+	if ratio := observed / target; math.Abs(ratio-1) > TaskTolerance {
+		return ceil32(float64(running) * ratio)
+	}
+	return desired
+}
+
+// hpa applies the HPA's rule to the tasks' CPU.
+func hpa(cfg TaskConfig, obs TaskObservation, now time.Time) (int32, float64, bool) {
+	cpu, ok := newestComplete(obs.CPUPercent, now)
 	if !ok {
 		return obs.Desired, 0, false
 	}
@@ -778,41 +792,25 @@ func hpa(cfg TaskConfig, obs TaskObservation, now time.Time) (int32, float64, bo
 	if !(target > 0 && target <= 100) {
 		target = 65
 	}
-	cur := obs.Running
-	if cur < 1 {
+	if obs.Running < 1 {
 		return obs.Desired, cpu, true
 	}
-	rec := obs.Desired
-	if ratio := cpu / target; math.Abs(ratio-1) > TaskTolerance {
-		rec = ceil32(float64(cur) * ratio)
-	}
-	return rec, cpu, true
+	return hpaRule(obs.Running, obs.Desired, cpu, target), cpu, true
 }
 
-// hpaRate is the HPA rule on the rate the tasks serve (the producer's own
-// IngestRecords), when a target per task is set: desired = ceil(running ×
-// rate per task ÷ target), with the same tolerance. Like CPU, only complete
-// points count: a partial Sum would understate the rate and scale down.
+// hpaRate applies the HPA's rule to the rate per task the tasks serve (the
+// producer's own IngestRecords, a Sum per minute), when a target per task
+// is set.
 func hpaRate(cfg TaskConfig, obs TaskObservation, now time.Time) (int32, float64, bool) {
 	if cfg.TargetRequestsPerTask <= 0 || obs.Running < 1 {
 		return obs.Desired, 0, false
 	}
-	var done []Point
-	for _, p := range obs.Requests {
-		if isComplete(p.Time, now) {
-			done = append(done, p)
-		}
-	}
-	perMin, ok := latest(done, now, CompleteAfter+3*time.Minute)
+	perMin, ok := newestComplete(obs.Requests, now)
 	if !ok {
 		return obs.Desired, 0, false
 	}
 	perTask := perMin / 60 / float64(obs.Running)
-	rec := obs.Desired
-	if ratio := perTask / cfg.TargetRequestsPerTask; math.Abs(ratio-1) > TaskTolerance {
-		rec = ceil32(float64(obs.Running) * ratio)
-	}
-	return rec, perTask, true
+	return hpaRule(obs.Running, obs.Desired, perTask, cfg.TargetRequestsPerTask), perTask, true
 }
 
 // stabilize picks the HPA-style stabilized value: up to the lowest
