@@ -65,6 +65,19 @@ func publish(t *testing.T, sp *streamingv1alpha1.StreamProcessor, from, to time.
 	}
 }
 
+// passAt moves the fake clock to now, touches sp so that a pass runs at
+// once, and waits for that pass's decision in status.
+func passAt(t *testing.T, g Gomega, clk *clocktesting.FakePassiveClock, sp *streamingv1alpha1.StreamProcessor, now time.Time) {
+	t.Helper()
+	clk.SetTime(now)
+	update(t, sp, func(s *streamingv1alpha1.StreamProcessor) {
+		s.Annotations = map[string]string{"minute": now.Format(time.RFC3339)}
+	})
+	g.Eventually(func(g Gomega) bool {
+		return !get(g, sp).Status.LastDecision.Time.Time.Before(now.Truncate(time.Second))
+	}, 30*time.Second, 100*time.Millisecond).Should(BeTrue())
+}
+
 // TestScalingFollowsMetrics drives the reconciler's scaler with metrics
 // published into the CloudWatch emulator and a fake clock (the windows are
 // minutes long; the clock lets the test cross them at once): 3x over one
@@ -145,16 +158,10 @@ func TestScalingFollowsMetrics(t *testing.T) {
 
 	// ...and once it has, shards and consumers come down, in legal steps.
 	// One pass per (fake) minute, as the scaling interval would give.
-	for i := 0; i < 25; i++ {
+	for range 25 {
 		now = now.Add(time.Minute)
 		publishUntil(now.Add(time.Minute), low)
-		clk.SetTime(now)
-		update(t, sp, func(s *streamingv1alpha1.StreamProcessor) {
-			s.Annotations = map[string]string{"minute": strconv.Itoa(i)}
-		})
-		g.Eventually(func(g Gomega) bool {
-			return !get(g, sp).Status.LastDecision.Time.Time.Before(now.Truncate(time.Second))
-		}, 30*time.Second, 100*time.Millisecond).Should(BeTrue())
+		passAt(t, g, clk, sp, now)
 	}
 	g.Eventually(func(g Gomega) {
 		got := get(g, sp)
@@ -205,15 +212,9 @@ func TestProducerScalesOnRecordRate(t *testing.T) {
 	// (and moto) add up datapoints put twice for the same minute.
 	busy := load{bytesPerSec: 0.3 * mib, recordsPerSec: 100, producerCPU: 20, consumerCPU: 20, ingestRecordsPerSec: 3000}
 	publish(t, sp, now.Add(-10*time.Minute), now.Add(4*time.Minute), busy)
-	for i := 0; i < 3; i++ {
+	for range 3 {
 		now = now.Add(time.Minute)
-		clk.SetTime(now)
-		update(t, sp, func(s *streamingv1alpha1.StreamProcessor) {
-			s.Annotations = map[string]string{"minute": strconv.Itoa(i)}
-		})
-		g.Eventually(func(g Gomega) bool {
-			return !get(g, sp).Status.LastDecision.Time.Time.Before(now.Truncate(time.Second))
-		}, 30*time.Second, 100*time.Millisecond).Should(BeTrue())
+		passAt(t, g, clk, sp, now)
 	}
 	g.Eventually(func(g Gomega) {
 		got := get(g, sp)
