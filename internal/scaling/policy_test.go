@@ -171,12 +171,7 @@ func TestDecideScaleDownStabilization(t *testing.T) {
 // TestDecideReshardBudget: a scale-down must leave the calls to climb back
 // to the day's peak (no reserve by default); a scale-up is never held by it.
 func TestDecideReshardBudget(t *testing.T) {
-	st := State{ShardPeaks: []Rec{{At: now0.Add(-5 * time.Hour).Truncate(time.Hour).Unix(), N: 64}}}
-	for m := range 20 {
-		now := now0.Add(time.Duration(m) * time.Minute)
-		_, st = Decide(baseInputs(now, 64, 1), st, now)
-	}
-	now := now0.Add(20 * time.Minute)
+	st, now := afterSpike()
 	tests := []struct {
 		calls      int
 		wantBelow  int32 // Shards must be ≤ this (64 = hold)
@@ -532,12 +527,7 @@ func TestCanClimb(t *testing.T) {
 // TestDecideBudgetCountsExpiringCalls: a call that leaves the window while
 // a climb back would be under way lets a scale-down go one halving further.
 func TestDecideBudgetCountsExpiringCalls(t *testing.T) {
-	st := State{ShardPeaks: []Rec{{At: now0.Add(-5 * time.Hour).Truncate(time.Hour).Unix(), N: 64}}}
-	for m := range 20 {
-		now := now0.Add(time.Duration(m) * time.Minute)
-		_, st = Decide(baseInputs(now, 64, 1), st, now)
-	}
-	now := now0.Add(20 * time.Minute)
+	st, now := afterSpike()
 	for _, tt := range []struct {
 		name   string
 		oldest time.Duration // age of the oldest of 7 calls; the other 6 are 2, 5, … 17 h old
@@ -627,12 +617,7 @@ func TestAheadOfPace(t *testing.T) {
 // TestDecidePaceKeepsOneMore: after a burst of calls (a spike climbed and
 // left), a scale-down keeps one call more than the climb back needs.
 func TestDecidePaceKeepsOneMore(t *testing.T) {
-	st := State{ShardPeaks: []Rec{{At: now0.Add(-5 * time.Hour).Truncate(time.Hour).Unix(), N: 64}}}
-	for m := range 20 {
-		now := now0.Add(time.Duration(m) * time.Minute)
-		_, st = Decide(baseInputs(now, 64, 1), st, now)
-	}
-	now := now0.Add(20 * time.Minute)
+	st, now := afterSpike()
 	for _, tt := range []struct {
 		name string
 		hist []time.Time
@@ -678,4 +663,15 @@ func TestSnapDown(t *testing.T) {
 			t.Errorf("snapDown(%d, %d) = %d, want %d", tt.t, tt.open, got, tt.want)
 		}
 	}
+}
+
+// afterSpike is the state 20 minutes into a quiet spell (1 MiB/s on 64 open
+// shards) after a day's peak of 64 shards five hours ago, and that time.
+func afterSpike() (State, time.Time) {
+	st := State{ShardPeaks: []Rec{{At: now0.Add(-5 * time.Hour).Truncate(time.Hour).Unix(), N: 64}}}
+	for m := range 20 {
+		now := now0.Add(time.Duration(m) * time.Minute)
+		_, st = Decide(baseInputs(now, 64, 1), st, now)
+	}
+	return st, now0.Add(20 * time.Minute)
 }
