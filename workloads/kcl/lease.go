@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strconv"
 	"time"
@@ -180,58 +181,46 @@ func (s *LeaseStore) Take(ctx context.Context, l Lease, owner string) (Lease, er
 
 // Renew increments the counter of a lease held by l.Owner, proving it alive.
 func (s *LeaseStore) Renew(ctx context.Context, l Lease) (Lease, error) {
-	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(s.Table),
-		Key:                 key(l.Key),
-		UpdateExpression:    aws.String("SET leaseCounter = :next"),
-		ConditionExpression: aws.String("leaseCounter = :counter AND leaseOwner = :owner"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":owner": &types.AttributeValueMemberS{Value: l.Owner}, ":next": num(l.Counter + 1), ":counter": num(l.Counter),
-		},
-		ReturnValues: types.ReturnValueAllNew,
-	})
-	if err != nil {
-		return Lease{}, s.writeErr("renew", l.Key, err)
-	}
-	return leaseFromItem(out.Attributes)
+	return s.updateHeld(ctx, "renew", l, "SET leaseCounter = :next", nil)
 }
 
 // Checkpoint writes cp as the lease's checkpoint, resetting
 // ownerSwitchesSinceCheckpoint, provided l.Owner still holds it at l.Counter.
 func (s *LeaseStore) Checkpoint(ctx context.Context, l Lease, cp ExtendedSequenceNumber) (Lease, error) {
-	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(s.Table),
-		Key:                 key(l.Key),
-		UpdateExpression:    aws.String("SET leaseCounter = :next, checkpoint = :cp, checkpointSubSequenceNumber = :sub, ownerSwitchesSinceCheckpoint = :zero"),
-		ConditionExpression: aws.String("leaseCounter = :counter AND leaseOwner = :owner"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":owner": &types.AttributeValueMemberS{Value: l.Owner}, ":next": num(l.Counter + 1), ":counter": num(l.Counter),
+	return s.updateHeld(ctx, "checkpoint", l,
+		"SET leaseCounter = :next, checkpoint = :cp, checkpointSubSequenceNumber = :sub, ownerSwitchesSinceCheckpoint = :zero",
+		map[string]types.AttributeValue{
 			":cp": &types.AttributeValueMemberS{Value: cp.SequenceNumber}, ":sub": num(cp.SubSequenceNumber), ":zero": num(0),
-		},
-		ReturnValues: types.ReturnValueAllNew,
-	})
-	if err != nil {
-		return Lease{}, s.writeErr("checkpoint", l.Key, err)
-	}
-	return leaseFromItem(out.Attributes)
+		})
 }
 
 // Release removes l.Owner from a lease it holds, so any worker can take it at
 // once instead of waiting for it to expire.
 func (s *LeaseStore) Release(ctx context.Context, l Lease) error {
-	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(s.Table),
-		Key:                 key(l.Key),
-		UpdateExpression:    aws.String("REMOVE leaseOwner SET leaseCounter = :next"),
-		ConditionExpression: aws.String("leaseCounter = :counter AND leaseOwner = :owner"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":owner": &types.AttributeValueMemberS{Value: l.Owner}, ":next": num(l.Counter + 1), ":counter": num(l.Counter),
-		},
+	_, err := s.updateHeld(ctx, "release", l, "REMOVE leaseOwner SET leaseCounter = :next", nil)
+	return err
+}
+
+// updateHeld applies update (which sets leaseCounter to :next) to a lease
+// that l.Owner still holds at l.Counter, with values beyond :owner, :next
+// and :counter from extra, and returns the lease as written.
+func (s *LeaseStore) updateHeld(ctx context.Context, op string, l Lease, update string, extra map[string]types.AttributeValue) (Lease, error) {
+	values := map[string]types.AttributeValue{
+		":owner": &types.AttributeValueMemberS{Value: l.Owner}, ":next": num(l.Counter + 1), ":counter": num(l.Counter),
+	}
+	maps.Copy(values, extra)
+	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.Table),
+		Key:                       key(l.Key),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("leaseCounter = :counter AND leaseOwner = :owner"),
+		ExpressionAttributeValues: values,
+		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if err != nil {
-		return s.writeErr("release", l.Key, err)
+		return Lease{}, s.writeErr(op, l.Key, err)
 	}
-	return nil
+	return leaseFromItem(out.Attributes)
 }
 
 // DeleteFinished deletes the lease of a shard checkpointed at SHARD_END.
