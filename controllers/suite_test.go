@@ -2,8 +2,6 @@ package controllers
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -61,29 +59,16 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	flag.Parse()
-	if testing.Short() {
-		return m.Run() // integration tests skip themselves
-	}
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(zapLevel())))
-	st, skip, err := stack.Start("..", "envtest", testenv.Kinesis, testenv.ECS, testenv.EC2, testenv.DynamoDB, testenv.CloudWatch)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "integration suite:", err)
-		return 1
-	}
-	if skip != "" {
-		suite.skip = skip
-		return m.Run()
-	}
-	defer func() { _ = st.Stop() }()
-	suite.cfg, suite.k8s, suite.scheme, suite.account = st.Config, st.Client, st.Scheme, st.Account
-	suite.kinesis = kinesis.NewFromConfig(st.AWS)
-	suite.ecs = ecs.NewFromConfig(st.AWS)
-	suite.ddb = dynamodb.NewFromConfig(st.AWS)
-	schedCtx, stopScheduler := context.WithCancel(context.Background())
-	defer stopScheduler()
-	go st.PlayFargateScheduler(schedCtx, time.Second)
-	return m.Run()
+	return stack.Run(m, "..", "envtest", func(st *stack.Stack, skip string) {
+		if suite.skip = skip; st == nil {
+			return
+		}
+		suite.cfg, suite.k8s, suite.scheme, suite.account = st.Config, st.Client, st.Scheme, st.Account
+		suite.kinesis = kinesis.NewFromConfig(st.AWS)
+		suite.ecs = ecs.NewFromConfig(st.AWS)
+		suite.ddb = dynamodb.NewFromConfig(st.AWS)
+	}, testenv.Kinesis, testenv.ECS, testenv.EC2, testenv.DynamoDB, testenv.CloudWatch)
 }
 
 // zapLevel logs the reconciler at info level; TEST_VERBOSE=1 adds V(1) detail.

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -57,32 +55,15 @@ func TestMain(m *testing.M) {
 // tests anyway, so each can skip (or fail under SP_REQUIRE_EMULATORS=1).
 func runSuite(m *testing.M) int {
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true)))
-	flag.Parse()
-	if testing.Short() {
-		return m.Run() // the end-to-end test skips itself
-	}
-	st, skip, err := stack.Start(repoRoot, "e2e", testenv.Kinesis, testenv.ECS, testenv.EC2, testenv.DynamoDB, testenv.CloudWatch)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e suite:", err)
-		return 1
-	}
-	if skip != "" {
-		suite.skip = skip
-		return m.Run()
-	}
-	defer func() {
-		if err := st.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stop envtest:", err)
+	return stack.Run(m, repoRoot, "e2e", func(st *stack.Stack, skip string) {
+		if suite.skip = skip; st == nil {
+			return
 		}
-	}()
-	suite.cfg, suite.k8s, suite.scheme, suite.aws, suite.account = st.Config, st.Client, st.Scheme, st.AWS, st.Account
-	suite.kinesis = kinesis.NewFromConfig(st.AWS)
-	suite.ecs = ecs.NewFromConfig(st.AWS)
-	suite.dynamodb = dynamodb.NewFromConfig(st.AWS)
-	schedCtx, stopScheduler := context.WithCancel(context.Background())
-	defer stopScheduler()
-	go st.PlayFargateScheduler(schedCtx, time.Second)
-	return m.Run()
+		suite.cfg, suite.k8s, suite.scheme, suite.aws, suite.account = st.Config, st.Client, st.Scheme, st.AWS, st.Account
+		suite.kinesis = kinesis.NewFromConfig(st.AWS)
+		suite.ecs = ecs.NewFromConfig(st.AWS)
+		suite.dynamodb = dynamodb.NewFromConfig(st.AWS)
+	}, testenv.Kinesis, testenv.ECS, testenv.EC2, testenv.DynamoDB, testenv.CloudWatch)
 }
 
 // requireSuite skips t (fails it under SP_REQUIRE_EMULATORS=1) when the

@@ -8,6 +8,7 @@ package stack
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -142,6 +143,37 @@ func (s *Stack) PlayFargateScheduler(ctx context.Context, interval time.Duration
 			}
 		}
 	}
+}
+
+// Run is the body of a TestMain: it starts the stack (as Start), hands it
+// to setup, plays the Fargate scheduler while m runs, and stops it. When the
+// control plane or the emulators are missing, setup gets nil and the reason,
+// and the tests run anyway so that each can skip (see Require). Under -short
+// nothing starts and setup is not called.
+func Run(m *testing.M, root, account string, setup func(st *Stack, skip string), needs ...string) int {
+	flag.Parse()
+	if testing.Short() {
+		return m.Run() // integration tests skip themselves
+	}
+	st, skip, err := Start(root, account, needs...)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "integration suite %s: %v\n", account, err)
+		return 1
+	}
+	if skip != "" {
+		setup(nil, skip)
+		return m.Run()
+	}
+	defer func() {
+		if err := st.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop envtest:", err)
+		}
+	}()
+	setup(st, "")
+	ctx, stopScheduler := context.WithCancel(context.Background())
+	defer stopScheduler()
+	go st.PlayFargateScheduler(ctx, time.Second)
+	return m.Run()
 }
 
 // Require skips t with skip (the reason Start gave), or fails it under
