@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kdp-io/streamprocessor-operator/workloads/kcl"
-	"github.com/kdp-io/streamprocessor-operator/workloads/kpl"
 )
 
 // memKinesis is an in-memory one-shard stream, so the library's own cost
@@ -26,18 +24,13 @@ type memKinesis struct {
 
 func newMemKinesis(n, perAgg int) (*memKinesis, error) {
 	m := &memKinesis{}
-	payload := strings.Repeat("x", 90)
 	for i := 0; i < n; i += perAgg {
-		var users []kpl.UserRecord
-		for j := i; j < min(i+perAgg, n); j++ {
-			users = append(users, kpl.UserRecord{PartitionKey: fmt.Sprintf("k%d", j%1000), Data: []byte(fmt.Sprintf("%-10d%s", j, payload))})
-		}
-		data, err := kpl.Encode(users)
+		data, key, err := aggregate(i, min(i+perAgg, n))
 		if err != nil {
 			return nil, err
 		}
 		m.records = append(m.records, ktypes.Record{SequenceNumber: aws.String(fmt.Sprintf("%020d", len(m.records))),
-			PartitionKey: aws.String(users[0].PartitionKey), Data: data, ApproximateArrivalTimestamp: aws.Time(time.Now())})
+			PartitionKey: aws.String(key), Data: data, ApproximateArrivalTimestamp: aws.Time(time.Now())})
 	}
 	return m, nil
 }
