@@ -35,7 +35,7 @@ import (
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
-	"github.com/kdp-io/streamprocessor-operator/internal/localstack"
+	"github.com/kdp-io/streamprocessor-operator/internal/devstack"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv/stack"
 )
@@ -48,7 +48,7 @@ var suite struct {
 	cfg     *rest.Config
 	k8s     client.Client
 	scheme  *runtime.Scheme
-	account localstack.Account
+	account devstack.Account
 	kinesis *kinesis.Client
 	ecs     *ecs.Client
 	ddb     *dynamodb.Client

@@ -46,7 +46,7 @@ stop_pid() {
 children=""
 if [[ -f "${CP_PID}" ]]; then
   pid="$(cat "${CP_PID}")"
-  if kill -0 "${pid}" 2>/dev/null && cmdline "${pid}" | grep -q "localstack control-plane"; then
+  if kill -0 "${pid}" 2>/dev/null && cmdline "${pid}" | grep -q "devstack control-plane"; then
     children="$(pgrep -P "${pid}" || true)"
     log "stopping control plane (pid ${pid})"
     stop_pid "${pid}" 70

@@ -5,7 +5,7 @@
 #
 #   1. kube-apiserver + etcd binaries (hack/control-plane.sh; built once, cached)
 #   2. AWS emulators (hack/emulators.sh up): kinesis-local, moto, dynalite
-#   3. the control plane (bin/localstack control-plane) in the background,
+#   3. the control plane (bin/devstack control-plane) in the background,
 #      admin kubeconfig in $STATE/kubeconfig
 #   4. the CRDs from config/crd/bases, if generated, applied and Established
 #   5. the emulated account (VPC, subnets, SG, ECS cluster, IAM roles, ALB)
@@ -31,7 +31,7 @@ CP_CHILDREN="${PIDS}/control-plane.children"
 CP_LOG="${LOGS}/control-plane.log"
 ACCOUNT="${LOCAL_ACCOUNT:-local}"
 CRD_DIR="${ROOT}/config/crd/bases"
-BIN="${ROOT}/bin/localstack"
+BIN="${ROOT}/bin/devstack"
 KUBECTL="${KUBECTL:-kubectl}"
 START_SECONDS="${SECONDS}"
 
@@ -51,7 +51,7 @@ fi
 # is_runner PID: the process is alive and is our control-plane runner (not a
 # reused PID).
 is_runner() {
-  kill -0 "$1" 2>/dev/null && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q "localstack control-plane"
+  kill -0 "$1" 2>/dev/null && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q "devstack control-plane"
 }
 
 api_ready() {
@@ -94,7 +94,7 @@ esac
 
 # 3. Go helper: go build skips relinking when the binary is current.
 log "building ${BIN#"${ROOT}"/}"
-go build -o "${BIN}" ./hack/localstack
+go build -o "${BIN}" ./hack/devstack
 
 # 4. Control plane.
 if [[ -f "${CP_PID}" ]] && is_runner "$(cat "${CP_PID}")"; then

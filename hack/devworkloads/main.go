@@ -22,7 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
-	"github.com/kdp-io/streamprocessor-operator/test/e2e/ecstask"
+	"github.com/kdp-io/streamprocessor-operator/internal/devstack/ecstask"
 )
 
 // overrides collects repeated -set KEY=VALUE flags.

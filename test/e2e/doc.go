@@ -9,5 +9,5 @@
 //	source .local/emulators.env
 //	SP_REQUIRE_EMULATORS=1 KUBEBUILDER_ASSETS=$PWD/bin/k8s/v1.35.4 go test ./test/e2e/ -count=1 -v
 //
-// The package holds only tests; ecstask is the part hack/devworkloads shares.
+// The package holds only tests; internal/devstack/ecstask is the part it shares with hack/devworkloads.
 package e2e

@@ -23,7 +23,7 @@ import (
 
 	"github.com/kdp-io/streamprocessor-operator/controllers"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
-	"github.com/kdp-io/streamprocessor-operator/internal/localstack"
+	"github.com/kdp-io/streamprocessor-operator/internal/devstack"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv/stack"
 )
@@ -39,7 +39,7 @@ var suite struct {
 	k8s      client.Client
 	scheme   *runtime.Scheme
 	aws      aws.Config
-	account  localstack.Account
+	account  devstack.Account
 	kinesis  *kinesis.Client
 	ecs      *ecs.Client
 	dynamodb *dynamodb.Client

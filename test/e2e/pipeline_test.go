@@ -33,8 +33,8 @@ import (
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 	"github.com/kdp-io/streamprocessor-operator/controllers"
+	"github.com/kdp-io/streamprocessor-operator/internal/devstack/ecstask"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
-	"github.com/kdp-io/streamprocessor-operator/test/e2e/ecstask"
 )
 
 // Shape of the test's pipeline and traffic.

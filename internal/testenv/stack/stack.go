@@ -1,6 +1,6 @@
 // Package stack starts what the operator's integration tests run against: a
 // real kube-apiserver and etcd (envtest, binaries from hack/control-plane.sh)
-// with the CRD installed, and an emulated AWS account (internal/localstack)
+// with the CRD installed, and an emulated AWS account (internal/devstack)
 // on the emulators of hack/emulators.sh. The controllers suite and the
 // end-to-end suite share it; each starts its own operator.
 package stack
@@ -26,7 +26,7 @@ import (
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
-	"github.com/kdp-io/streamprocessor-operator/internal/localstack"
+	"github.com/kdp-io/streamprocessor-operator/internal/devstack"
 )
 
 // K8sVersion is the control plane hack/control-plane.sh builds.
@@ -38,7 +38,7 @@ type Stack struct {
 	Client  client.Client
 	Scheme  *runtime.Scheme
 	AWS     aws.Config
-	Account localstack.Account
+	Account devstack.Account
 
 	env *envtest.Environment
 }
@@ -96,7 +96,7 @@ func (s *Stack) start(account string) error {
 	if s.AWS, err = awsconfig.Load(ctx, ""); err != nil {
 		return err
 	}
-	if s.Account, err = localstack.PrepareAccount(ctx, s.AWS, account); err != nil {
+	if s.Account, err = devstack.PrepareAccount(ctx, s.AWS, account); err != nil {
 		return err
 	}
 	return nil

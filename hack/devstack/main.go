@@ -1,11 +1,11 @@
-// Command localstack runs the Go parts of the local stack for hack/local-up.sh:
+// Command devstack runs the Go parts of the local stack for hack/local-up.sh:
 //
-//	localstack control-plane --kubeconfig .local/kubeconfig --assets bin/k8s/v1.35.4 --crds config/crd/bases
+//	devstack control-plane --kubeconfig .local/kubeconfig --assets bin/k8s/v1.35.4 --crds config/crd/bases
 //	    run etcd + kube-apiserver in the foreground until SIGTERM/SIGINT
-//	localstack prepare-account --name local --env-out .local/account.env --sample-out .local/sample.yaml
+//	devstack prepare-account --name local --env-out .local/account.env --sample-out .local/sample.yaml
 //	    find or create the emulated AWS account and write its LOCAL_* exports
 //
-// The logic lives in internal/localstack; this main only parses flags.
+// The logic lives in internal/devstack; this main only parses flags.
 package main
 
 import (
@@ -23,7 +23,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
-	"github.com/kdp-io/streamprocessor-operator/internal/localstack"
+	"github.com/kdp-io/streamprocessor-operator/internal/devstack"
 )
 
 func main() {
@@ -48,19 +48,19 @@ func main() {
 		usage()
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "localstack:", err)
+		fmt.Fprintln(os.Stderr, "devstack:", err)
 		os.Exit(1)
 	}
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: localstack control-plane|prepare-account [flags]  (-h for flags)")
+	fmt.Fprintln(os.Stderr, "usage: devstack control-plane|prepare-account [flags]  (-h for flags)")
 	os.Exit(2)
 }
 
 func controlPlane(ctx context.Context, log logr.Logger, args []string) error {
 	fs := flag.NewFlagSet("control-plane", flag.ExitOnError)
-	opts := localstack.ControlPlaneOptions{Log: log}
+	opts := devstack.ControlPlaneOptions{Log: log}
 	fs.StringVar(&opts.Kubeconfig, "kubeconfig", ".local/kubeconfig", "file to write the admin kubeconfig to")
 	fs.StringVar(&opts.AssetsDir, "assets", "", "directory holding kube-apiserver and etcd (output of hack/control-plane.sh)")
 	fs.StringVar(&opts.CRDDir, "crds", "config/crd/bases", "directory of CRD manifests to install (optional)")
@@ -68,7 +68,7 @@ func controlPlane(ctx context.Context, log logr.Logger, args []string) error {
 	fs.StringVar(&opts.LogDir, "log-dir", "", "directory for etcd.log and kube-apiserver.log (default: discard their output)")
 	fs.StringVar(&opts.User, "user", "local-admin", "admin user name (member of system:masters)")
 	_ = fs.Parse(args)
-	return localstack.RunControlPlane(ctx, opts)
+	return devstack.RunControlPlane(ctx, opts)
 }
 
 func prepareAccount(ctx context.Context, log logr.Logger, args []string) error {
@@ -85,18 +85,18 @@ func prepareAccount(ctx context.Context, log logr.Logger, args []string) error {
 	if err != nil {
 		return err
 	}
-	acct, err := localstack.PrepareAccount(ctx, cfg, *name)
+	acct, err := devstack.PrepareAccount(ctx, cfg, *name)
 	if err != nil {
 		return err
 	}
 	log.Info("Account ready", "name", *name, "vpc", acct.VPCID, "subnets", acct.SubnetIDs,
 		"securityGroups", acct.SecurityGroupIDs, "cluster", acct.Cluster, "targetGroup", acct.TargetGroupARN)
 
-	if err := writeOut(*envOut, localstack.EnvExports(acct)); err != nil {
+	if err := writeOut(*envOut, devstack.EnvExports(acct)); err != nil {
 		return fmt.Errorf("write account exports: %w", err)
 	}
 	if *sampleOut != "" {
-		if err := writeOut(*sampleOut, localstack.SampleStreamProcessor(acct, cfg.Region)); err != nil {
+		if err := writeOut(*sampleOut, devstack.SampleStreamProcessor(acct, cfg.Region)); err != nil {
 			return fmt.Errorf("write sample: %w", err)
 		}
 	}

@@ -1,10 +1,10 @@
-// Package localstack prepares and runs the real parts of the local stack: an
+// Package devstack prepares and runs the real parts of the local stack: an
 // emulated AWS account (network, ECS cluster, IAM roles, load balancer) that a
 // StreamProcessor can point at, and an embedded kube-apiserver + etcd.
 //
 // Everything here talks to servers over HTTP; the AWS side reaches the emulators
 // (or AWS) only through the SDK's standard AWS_ENDPOINT_URL_<SERVICE> variables.
-package localstack
+package devstack
 
 import (
 	"context"
@@ -48,7 +48,7 @@ const (
 	healthCheckPath = "/healthcheck"
 	// managedByTag marks every object PrepareAccount creates, with the account
 	// name as value, so they can be told apart from anything else in the account.
-	managedByTag = "kdp.io/localstack"
+	managedByTag = "kdp.io/devstack"
 )
 
 var subnetCIDRs = [2]string{"10.42.0.0/24", "10.42.1.0/24"}

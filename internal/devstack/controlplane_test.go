@@ -1,4 +1,4 @@
-package localstack_test
+package devstack_test
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/kdp-io/streamprocessor-operator/internal/localstack"
+	"github.com/kdp-io/streamprocessor-operator/internal/devstack"
 )
 
 const widgetCRD = `apiVersion: apiextensions.k8s.io/v1
@@ -62,7 +62,7 @@ func TestRunControlPlaneServesAdminAndStopsCleanly(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(crds, "widgets.yaml"), []byte(widgetCRD), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	opts := localstack.ControlPlaneOptions{
+	opts := devstack.ControlPlaneOptions{
 		AssetsDir:    assets,
 		CRDDir:       crds,
 		Kubeconfig:   filepath.Join(dir, "kubeconfig"),
@@ -73,7 +73,7 @@ func TestRunControlPlaneServesAdminAndStopsCleanly(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- localstack.RunControlPlane(ctx, opts) }()
+	go func() { done <- devstack.RunControlPlane(ctx, opts) }()
 	defer func() {
 		cancel()
 		<-done
@@ -163,11 +163,11 @@ func TestRunControlPlaneToleratesMissingOrRejectedCRDs(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			opts := localstack.ControlPlaneOptions{AssetsDir: assets, CRDDir: crds, Kubeconfig: filepath.Join(dir, "kubeconfig")}
+			opts := devstack.ControlPlaneOptions{AssetsDir: assets, CRDDir: crds, Kubeconfig: filepath.Join(dir, "kubeconfig")}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			done := make(chan error, 1)
-			go func() { done <- localstack.RunControlPlane(ctx, opts) }()
+			go func() { done <- devstack.RunControlPlane(ctx, opts) }()
 			waitFor(t, 120*time.Second, done, func() bool { _, err := os.Stat(opts.Kubeconfig); return err == nil })
 			cfg, err := clientcmd.BuildConfigFromFlags("", opts.Kubeconfig)
 			if err != nil {
@@ -190,7 +190,7 @@ func TestRunControlPlaneToleratesMissingOrRejectedCRDs(t *testing.T) {
 
 func TestRunControlPlaneMissingAssets(t *testing.T) {
 	dir := t.TempDir()
-	err := localstack.RunControlPlane(context.Background(), localstack.ControlPlaneOptions{AssetsDir: dir, Kubeconfig: filepath.Join(dir, "kc")})
+	err := devstack.RunControlPlane(context.Background(), devstack.ControlPlaneOptions{AssetsDir: dir, Kubeconfig: filepath.Join(dir, "kc")})
 	if err == nil || !strings.Contains(err.Error(), "hack/control-plane.sh") {
 		t.Fatalf("err = %v, want one pointing at hack/control-plane.sh", err)
 	}

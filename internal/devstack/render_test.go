@@ -1,4 +1,4 @@
-package localstack_test
+package devstack_test
 
 import (
 	"os"
@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kdp-io/streamprocessor-operator/internal/localstack"
+	"github.com/kdp-io/streamprocessor-operator/internal/devstack"
 	"sigs.k8s.io/yaml"
 )
 
-var acct = localstack.Account{
+var acct = devstack.Account{
 	VPCID:            "vpc-1",
 	SubnetIDs:        []string{"subnet-a", "subnet-b"},
 	SecurityGroupIDs: []string{"sg-1"},
@@ -25,7 +25,7 @@ var acct = localstack.Account{
 
 func TestEnvExportsSourceable(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "env")
-	if err := os.WriteFile(file, []byte(localstack.EnvExports(acct)), 0o644); err != nil {
+	if err := os.WriteFile(file, []byte(devstack.EnvExports(acct)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command("bash", "-c", `set -eu; source "$1"; echo "$LOCAL_SUBNET_IDS|$LOCAL_SECURITY_GROUP_IDS|$LOCAL_ECS_CLUSTER|$LOCAL_TARGET_GROUP_ARN|$LOCAL_EXECUTION_ROLE_ARN|$LOCAL_TASK_ROLE_ARN"`, "bash", file).CombinedOutput()
@@ -40,7 +40,7 @@ func TestEnvExportsSourceable(t *testing.T) {
 
 func TestSampleStreamProcessorFieldPaths(t *testing.T) {
 	var obj map[string]any
-	if err := yaml.Unmarshal([]byte(localstack.SampleStreamProcessor(acct, "us-east-1")), &obj); err != nil {
+	if err := yaml.Unmarshal([]byte(devstack.SampleStreamProcessor(acct, "us-east-1")), &obj); err != nil {
 		t.Fatalf("sample is not YAML: %v", err)
 	}
 	get := func(path ...string) any {

@@ -1,4 +1,4 @@
-package localstack_test
+package devstack_test
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
-	"github.com/kdp-io/streamprocessor-operator/internal/localstack"
+	"github.com/kdp-io/streamprocessor-operator/internal/devstack"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
 )
 
@@ -44,13 +44,13 @@ func TestPrepareAccountCreatesEverythingAndIsIdempotent(t *testing.T) {
 	defer cancel()
 	name := testenv.UniqueName("lsacct")
 
-	first, err := localstack.PrepareAccount(ctx, cfg, name)
+	first, err := devstack.PrepareAccount(ctx, cfg, name)
 	if err != nil {
 		t.Fatalf("first PrepareAccount: %v", err)
 	}
 	assertAccount(ctx, t, cfg, name, first)
 
-	second, err := localstack.PrepareAccount(ctx, cfg, name)
+	second, err := devstack.PrepareAccount(ctx, cfg, name)
 	if err != nil {
 		t.Fatalf("second PrepareAccount: %v", err)
 	}
@@ -66,11 +66,11 @@ func TestPrepareAccountConcurrentNames(t *testing.T) {
 	defer cancel()
 
 	names := []string{testenv.UniqueName("lsconc-a"), testenv.UniqueName("lsconc-b"), testenv.UniqueName("lsconc-c")}
-	accounts := make([]localstack.Account, len(names))
+	accounts := make([]devstack.Account, len(names))
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
 	for i, n := range names {
-		wg.Go(func() { accounts[i], errs[i] = localstack.PrepareAccount(ctx, cfg, n) })
+		wg.Go(func() { accounts[i], errs[i] = devstack.PrepareAccount(ctx, cfg, n) })
 	}
 	wg.Wait()
 	seen := map[string]string{}
@@ -90,7 +90,7 @@ func TestPrepareAccountConcurrentNames(t *testing.T) {
 
 func TestPrepareAccountRejectsBadName(t *testing.T) {
 	for _, name := range []string{"", "-lead", "trail-", "has_underscore", strings.Repeat("x", 30)} {
-		if _, err := localstack.PrepareAccount(context.Background(), aws.Config{}, name); err == nil {
+		if _, err := devstack.PrepareAccount(context.Background(), aws.Config{}, name); err == nil {
 			t.Errorf("PrepareAccount(%q) succeeded, want a name error", name)
 		}
 	}
@@ -98,7 +98,7 @@ func TestPrepareAccountRejectsBadName(t *testing.T) {
 
 // assertAccount checks through Describe calls that every object a exists and has
 // the promised shape.
-func assertAccount(ctx context.Context, t *testing.T, cfg aws.Config, name string, a localstack.Account) {
+func assertAccount(ctx context.Context, t *testing.T, cfg aws.Config, name string, a devstack.Account) {
 	t.Helper()
 	ec2c, ecsc, elbc, iamc := ec2.NewFromConfig(cfg), ecs.NewFromConfig(cfg), elb.NewFromConfig(cfg), iam.NewFromConfig(cfg)
 
@@ -194,7 +194,7 @@ func assertAccount(ctx context.Context, t *testing.T, cfg aws.Config, name strin
 }
 
 // assertCounts checks that no object was created twice under name.
-func assertCounts(ctx context.Context, t *testing.T, cfg aws.Config, name string, a localstack.Account) {
+func assertCounts(ctx context.Context, t *testing.T, cfg aws.Config, name string, a devstack.Account) {
 	t.Helper()
 	ec2c := ec2.NewFromConfig(cfg)
 	vpcs, err := ec2c.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: []ec2types.Filter{{Name: aws.String("tag:Name"), Values: []string{name}}}})
