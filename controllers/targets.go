@@ -79,20 +79,29 @@ func (r *StreamProcessorReconciler) decide(ctx context.Context, p *pass, now tim
 	for _, t := range st.Stream.Reshards {
 		history = append(history, t.Time)
 	}
+	// Zero windows mean the policy's defaults; an explicit 0 for tasks means
+	// no stabilization, which the policy spells as a nanosecond.
+	taskScaleDown := time.Duration(0)
+	if w := spec.Scaling.TaskScaleDownSeconds; w != nil {
+		taskScaleDown = max(seconds(*w), time.Nanosecond)
+	}
 	in := scaling.Inputs{
 		Stream: scaling.StreamConfig{
 			MinShards: spec.Stream.MinShards, MaxShards: spec.Stream.MaxShards,
-			TargetUtilization: float64(spec.Stream.TargetUtilizationPercent) / 100,
+			TargetUtilization:      float64(spec.Stream.TargetUtilizationPercent) / 100,
+			ScaleDownStabilization: seconds(spec.Scaling.ShardScaleDownSeconds),
 		},
 		Producer: scaling.TaskConfig{
 			MinTasks: spec.Producer.MinTasks, MaxTasks: spec.Producer.MaxTasks,
 			TargetCPUPercent:      float64(spec.Producer.TargetCPUPercent),
-			TargetRequestsPerTask: float64(spec.Producer.TargetRecordsPerSecondPerTask),
+			TargetRequestsPerTask:  float64(spec.Producer.TargetRecordsPerSecondPerTask),
+			ScaleDownStabilization: taskScaleDown,
 		},
 		Consumer: scaling.TaskConfig{
 			MinTasks: spec.Consumer.MinTasks, MaxTasks: spec.Consumer.MaxTasks,
 			TargetCPUPercent:      float64(spec.Consumer.TargetCPUPercent),
-			MaxIteratorAgeSeconds: float64(spec.Consumer.MaxIteratorAgeSeconds),
+			MaxIteratorAgeSeconds:  float64(spec.Consumer.MaxIteratorAgeSeconds),
+			ScaleDownStabilization: taskScaleDown,
 		},
 		OpenShards:     st.Stream.OpenShards,
 		StreamUpdating: p.streamUpdating,
@@ -158,3 +167,6 @@ func currentDesired(s streamingv1alpha1.ServiceStatus, initial int32) int32 {
 	}
 	return s.DesiredTasks
 }
+
+// seconds converts a spec field in seconds to a duration.
+func seconds(s int32) time.Duration { return time.Duration(s) * time.Second }

@@ -302,6 +302,22 @@ type ScalingSpec struct {
 	// DryRun computes and reports targets (status and events) without acting.
 	// +optional
 	DryRun bool `json:"dryRun,omitempty"`
+
+	// ShardScaleDownSeconds is the shards' scale-down stabilization window:
+	// the shard target falls only to the highest need seen over this long
+	// (default 900, 15 minutes). Shorter windows spend the 10 daily reshard
+	// calls faster; the local demo shortens it to see a scale-down quickly.
+	// +kubebuilder:validation:Minimum=60
+	// +kubebuilder:validation:Maximum=86400
+	// +optional
+	ShardScaleDownSeconds int32 `json:"shardScaleDownSeconds,omitempty"`
+
+	// TaskScaleDownSeconds is the tasks' scale-down stabilization window, as
+	// in the HorizontalPodAutoscaler's behavior (default 300, 5 minutes).
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=3600
+	// +optional
+	TaskScaleDownSeconds *int32 `json:"taskScaleDownSeconds,omitempty"`
 }
 
 // StreamProcessorStatus is the observed state of the pipeline and the
