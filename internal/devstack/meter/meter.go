@@ -1,0 +1,338 @@
+// Package meter is the metered Kinesis of the local stack: a reverse proxy in
+// front of kinesis-local that enforces AWS's per-shard limits and publishes the
+// AWS/Kinesis CloudWatch metrics that kinesis-local does not, so that the
+// operator's scaling loop closes on one machine without a change to the
+// operator. docs/devstack-meter.md says what is emulated and how faithfully.
+//
+// Every Kinesis client (operator, producer and consumer tasks) points its
+// endpoint at the Meter. It meters the JSON 1.1 protocol the Go SDK speaks
+// (X-Amz-Target: Kinesis_20131202.<Op>): PutRecord, PutRecords and GetRecords
+// against the shard's budgets; GetShardIterator to learn which shard an
+// iterator reads. Everything else, and any request in CBOR
+// (application/x-amz-cbor-1.1), passes through unchanged and unmetered.
+package meter
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/go-logr/logr"
+	"k8s.io/utils/clock"
+)
+
+// KinesisAPI is what the Meter asks kinesis-local itself, with the SDK's
+// signatures; *kinesis.Client satisfies it. It must not point at the Meter.
+type KinesisAPI interface {
+	ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
+	ListStreams(ctx context.Context, in *kinesis.ListStreamsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListStreamsOutput, error)
+	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
+}
+
+// CloudWatchAPI is where the Meter publishes; *cloudwatch.Client satisfies it
+// (against moto, with awsconfig.CloudWatchQueryProtocol).
+type CloudWatchAPI interface {
+	PutMetricData(ctx context.Context, in *cloudwatch.PutMetricDataInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error)
+}
+
+// Limits are the per-shard budgets. Each is a token bucket refilled
+// continuously whose burst is one second of its rate.
+type Limits struct {
+	WriteBytesPerSecond   float64 // data blob plus partition key bytes; AWS: 1 MiB
+	WriteRecordsPerSecond float64 // AWS: 1,000
+	ReadCallsPerSecond    float64 // GetRecords calls; AWS: 5
+	ReadBytesPerSecond    float64 // data blob bytes returned; AWS: 2 MiB
+	// MaxReadBytesPerCall is how far one GetRecords call may overdraw the
+	// read bytes budget; further calls are refused until it is paid back.
+	// AWS: 10 MiB, the most one call returns.
+	MaxReadBytesPerCall float64
+}
+
+// DefaultLimits are AWS's limits for a provisioned shard.
+func DefaultLimits() Limits {
+	return Limits{
+		WriteBytesPerSecond:   1 << 20,
+		WriteRecordsPerSecond: 1000,
+		ReadCallsPerSecond:    5,
+		ReadBytesPerSecond:    2 << 20,
+		MaxReadBytesPerCall:   10 << 20,
+	}
+}
+
+// withDefaults fills each zero limit with AWS's.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	for _, f := range []struct{ v, def *float64 }{
+		{&l.WriteBytesPerSecond, &d.WriteBytesPerSecond},
+		{&l.WriteRecordsPerSecond, &d.WriteRecordsPerSecond},
+		{&l.ReadCallsPerSecond, &d.ReadCallsPerSecond},
+		{&l.ReadBytesPerSecond, &d.ReadBytesPerSecond},
+		{&l.MaxReadBytesPerCall, &d.MaxReadBytesPerCall},
+	} {
+		if *f.v <= 0 {
+			*f.v = *f.def
+		}
+	}
+	return l
+}
+
+// Options configure a Meter. Upstream, Kinesis and CloudWatch are required.
+type Options struct {
+	// Upstream is kinesis-local's endpoint, where requests are forwarded.
+	Upstream *url.URL
+	// Transport forwards requests; http.DefaultTransport when nil.
+	Transport http.RoundTripper
+	// Kinesis lists shards and streams of kinesis-local for the Meter itself.
+	Kinesis KinesisAPI
+	// CloudWatch receives the AWS/Kinesis metrics.
+	CloudWatch CloudWatchAPI
+	// Clock drives budgets, minutes and Run's ticks; the real clock when nil.
+	Clock clock.Clock
+	// PublishDelay is how long after a minute closes it is published. 0 (the
+	// default) publishes at the first tick after the minute; real CloudWatch
+	// data is 1–3 minutes late.
+	PublishDelay time.Duration
+	// RefreshInterval is Run's tick: shard maps of streams in use are reloaded
+	// and due minutes published this often. Default 1 s.
+	RefreshInterval time.Duration
+	// Limits are the per-shard budgets; zero fields take AWS's.
+	Limits Limits
+	// AccountID appears in throttling messages. Default 000000000000, the
+	// account kinesis-local reports.
+	AccountID string
+	// Log receives state changes and failures to publish.
+	Log logr.Logger
+}
+
+// Meter is the metered Kinesis: an http.Handler to put in front of
+// kinesis-local, and Run, which keeps its shard maps fresh and publishes
+// metrics. Both are safe for concurrent use.
+type Meter struct {
+	opts    Options
+	limits  Limits
+	clock   clock.Clock
+	log     logr.Logger
+	proxy   *httputil.ReverseProxy
+	forward http.RoundTripper
+
+	loadMu sync.Mutex // one ListShards per stream at a time
+
+	mu        sync.Mutex
+	streams   map[string]*streamState
+	iterators *iteratorTable
+	minutes   *minuteBook
+}
+
+// streamState is what the Meter knows of one stream; guarded by Meter.mu.
+type streamState struct {
+	shards   *shardMap
+	buckets  map[string]*shardBuckets // by shard id
+	lastUsed time.Time
+	// resharding is the map seen when a reshard passed through: the map is
+	// reloaded every tick, traffic or not, until it differs.
+	resharding *shardMap
+	reshardAt  time.Time
+	stats      StreamStats
+}
+
+// StreamStats are the Meter's running totals for one stream since it started.
+type StreamStats struct {
+	// OpenShards is the number of open shards in the Meter's shard map.
+	OpenShards int
+	// AcceptedRecords and AcceptedBytes were forwarded and stored upstream.
+	AcceptedRecords, AcceptedBytes int64
+	// WriteThrottled counts records refused for the write budget.
+	WriteThrottled int64
+	// ReadCalls counts GetRecords calls answered by upstream; ReadRecords and
+	// ReadBytes what they returned; ReadThrottled the calls refused.
+	ReadCalls, ReadRecords, ReadBytes, ReadThrottled int64
+	// PublishedMinutes counts the minutes published to CloudWatch.
+	PublishedMinutes int
+}
+
+// New returns a Meter for opts. It does not contact anything before the first
+// request or Run.
+func New(opts Options) *Meter {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.RefreshInterval <= 0 {
+		opts.RefreshInterval = time.Second
+	}
+	if opts.AccountID == "" {
+		opts.AccountID = "000000000000"
+	}
+	if opts.Log.GetSink() == nil {
+		opts.Log = logr.Discard()
+	}
+	transport := opts.Transport
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	upstream := opts.Upstream
+	m := &Meter{
+		opts:    opts,
+		limits:  opts.Limits.withDefaults(),
+		clock:   opts.Clock,
+		log:     opts.Log,
+		forward: transport,
+		proxy: &httputil.ReverseProxy{
+			Rewrite: func(r *httputil.ProxyRequest) {
+				r.SetURL(upstream)
+				r.Out.Host = r.In.Host // the host the client signed
+			},
+			Transport: transport,
+		},
+		streams:   map[string]*streamState{},
+		iterators: newIteratorTable(),
+		minutes:   newMinuteBook(opts.Clock.Now()),
+	}
+	return m
+}
+
+// Kinesis operations, as the last part of X-Amz-Target.
+const (
+	opPutRecord        = "PutRecord"
+	opPutRecords       = "PutRecords"
+	opGetShardIterator = "GetShardIterator"
+	opGetRecords       = "GetRecords"
+	opUpdateShardCount = "UpdateShardCount"
+	opSplitShard       = "SplitShard"
+	opMergeShards      = "MergeShards"
+)
+
+// ServeHTTP meters PutRecord, PutRecords and GetRecords, learns iterators from
+// GetShardIterator and reshards from UpdateShardCount, SplitShard and
+// MergeShards, and forwards everything else untouched. A metered request it
+// cannot read (bad JSON, an unknown stream, an invalid record) is forwarded
+// unmetered so that upstream answers with its own validation error.
+func (m *Meter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	op := ""
+	if t := r.Header.Get("X-Amz-Target"); strings.HasPrefix(t, "Kinesis_20131202.") {
+		op = strings.TrimPrefix(t, "Kinesis_20131202.")
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-amz-cbor") {
+		op = "" // CBOR bodies are not read: forwarded unmetered
+	}
+	var handle func(http.ResponseWriter, *http.Request, []byte)
+	switch op {
+	case opPutRecord:
+		handle = m.putRecord
+	case opPutRecords:
+		handle = m.putRecords
+	case opGetShardIterator:
+		handle = m.getShardIterator
+	case opGetRecords:
+		handle = m.getRecords
+	case opUpdateShardCount, opSplitShard, opMergeShards:
+		handle = m.reshard
+	default:
+		m.proxy.ServeHTTP(w, r)
+		return
+	}
+	body, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	handle(w, r, body)
+}
+
+// Stats returns the running totals of every stream the Meter has seen.
+func (m *Meter) Stats() map[string]StreamStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]StreamStats, len(m.streams))
+	for name, s := range m.streams {
+		st := s.stats
+		if s.shards != nil {
+			st.OpenShards = len(s.shards.shards)
+		}
+		out[name] = st
+	}
+	return out
+}
+
+// stream returns the state of name, creating it; the caller holds m.mu.
+func (m *Meter) stream(name string) *streamState {
+	s := m.streams[name]
+	if s == nil {
+		s = &streamState{buckets: map[string]*shardBuckets{}}
+		m.streams[name] = s
+	}
+	return s
+}
+
+// shardMap returns the shard map of stream, loading it from upstream the
+// first time, and marks the stream in use.
+func (m *Meter) shardMap(ctx context.Context, stream string) (*shardMap, error) {
+	m.mu.Lock()
+	s := m.stream(stream)
+	s.lastUsed = m.clock.Now()
+	sm := s.shards
+	m.mu.Unlock()
+	if sm != nil {
+		return sm, nil
+	}
+	return m.loadShards(ctx, stream)
+}
+
+// loadShards reloads the shard map of stream. Buckets of shards no longer open
+// are dropped; new shards start with full budgets.
+func (m *Meter) loadShards(ctx context.Context, stream string) (*shardMap, error) {
+	m.loadMu.Lock()
+	defer m.loadMu.Unlock()
+	sm, err := loadShardMap(ctx, m.opts.Kinesis, stream)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.stream(stream)
+	if !sm.sameShards(s.shards) {
+		if s.shards != nil {
+			m.log.Info("Shard map changed", "stream", stream, "openShards", len(sm.shards))
+		}
+		buckets := map[string]*shardBuckets{}
+		for _, sh := range sm.shards {
+			if b := s.buckets[sh.id]; b != nil {
+				buckets[sh.id] = b
+			}
+		}
+		s.buckets = buckets
+	}
+	s.shards = sm
+	if s.resharding != nil && !s.resharding.sameShards(sm) {
+		s.resharding = nil
+	}
+	return sm, nil
+}
+
+// buckets returns the budgets of a shard; the caller holds m.mu.
+func (m *Meter) buckets(s *streamState, shard string, now time.Time) *shardBuckets {
+	b := s.buckets[shard]
+	if b == nil {
+		b = newShardBuckets(m.limits, now)
+		s.buckets[shard] = b
+	}
+	return b
+}
+
+// throttleMessage is AWS's message for a shard over its budget.
+func (m *Meter) throttleMessage(stream, shard string) string {
+	return "Rate exceeded for shard " + shard + " in stream " + stream + " under account " + m.opts.AccountID + "."
+}
+
+func requestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}

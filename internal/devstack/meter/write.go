@@ -1,0 +1,237 @@
+package meter
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+// Limits of a record that AWS checks before any throttling; a request that
+// breaks them goes upstream whole, for kinesis-local's validation error.
+const (
+	maxPartitionKey = 256
+	maxRecordData   = 1 << 20
+)
+
+// putEntry is one record of PutRecord or PutRecords, as JSON 1.1 carries it.
+type putEntry struct {
+	Data            string  `json:"Data"` // base64
+	PartitionKey    string  `json:"PartitionKey"`
+	ExplicitHashKey *string `json:"ExplicitHashKey"`
+}
+
+// size is what the record counts against the write budget: its data blob
+// plus its partition key.
+func (e putEntry) size() int { return base64Len(e.Data) + len(e.PartitionKey) }
+
+// base64Len is the decoded length of standard base64 text.
+func base64Len(s string) int {
+	n := len(s) / 4 * 3
+	if strings.HasSuffix(s, "==") {
+		n -= 2
+	} else if strings.HasSuffix(s, "=") {
+		n--
+	}
+	return n
+}
+
+// route returns the shard of e, or false when e is not a record AWS would
+// accept (then upstream should say why).
+func (e putEntry) route(sm *shardMap) (string, bool) {
+	if e.PartitionKey == "" || len(e.PartitionKey) > maxPartitionKey || base64Len(e.Data) > maxRecordData {
+		return "", false
+	}
+	h, err := recordHash(e.PartitionKey, e.ExplicitHashKey)
+	if err != nil {
+		return "", false
+	}
+	return sm.shardFor(h)
+}
+
+// streamRef is how a request names its stream.
+type streamRef struct {
+	StreamName string `json:"StreamName"`
+	StreamARN  string `json:"StreamARN"`
+}
+
+func (s streamRef) name() string { return streamName(s.StreamName, s.StreamARN) }
+
+// putRecord meters one record: over the budget of its shard it is refused
+// with ProvisionedThroughputExceededException (HTTP 400), else forwarded.
+func (m *Meter) putRecord(w http.ResponseWriter, r *http.Request, body []byte) {
+	var in struct {
+		putEntry
+		streamRef
+	}
+	stream, shard, ok := "", "", false
+	if json.Unmarshal(body, &in) == nil && in.name() != "" {
+		stream = in.name()
+		if sm, err := m.shardMap(r.Context(), stream); err == nil {
+			shard, ok = in.route(sm)
+		}
+	}
+	if !ok {
+		m.forwardBuffered(w, r, body)
+		return
+	}
+	now := m.clock.Now()
+	m.mu.Lock()
+	admitted := m.buckets(m.stream(stream), shard, now).admitWrite(now, in.size())
+	m.mu.Unlock()
+	if !admitted {
+		m.recordPut(stream, putSample{throttled: 1})
+		writeError(w, http.StatusBadRequest, errThrottled, m.throttleMessage(stream, shard))
+		return
+	}
+	resp, ok := m.forwardBuffered(w, r, body)
+	if ok && resp.status == http.StatusOK {
+		m.recordPut(stream, putSample{records: 1, bytes: int64(in.size())})
+	}
+}
+
+// putSample is what one put call adds to its stream's minute.
+type putSample struct {
+	records, bytes, throttled int64
+	batch                     bool // a PutRecords call
+}
+
+// recordPut adds a forwarded put call's outcome to the totals and the minute.
+func (m *Meter) recordPut(stream string, p putSample) {
+	now := m.clock.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.stream(stream)
+	s.stats.AcceptedRecords += p.records
+	s.stats.AcceptedBytes += p.bytes
+	s.stats.WriteThrottled += p.throttled
+	m.minutes.put(now, stream, p)
+}
+
+// putRecordsResult is one entry of a PutRecords answer.
+type putRecordsResult struct {
+	ErrorCode    *string `json:"ErrorCode,omitempty"`
+	ErrorMessage *string `json:"ErrorMessage,omitempty"`
+}
+
+// putRecords meters each record against its shard. Records over budget get
+// ProvisionedThroughputExceededException at their own index; the others go
+// upstream in one PutRecords call (none when all are refused) whose results
+// are merged back by index, with FailedRecordCount the total of both.
+func (m *Meter) putRecords(w http.ResponseWriter, r *http.Request, body []byte) {
+	var fields map[string]json.RawMessage
+	var in struct {
+		Records []json.RawMessage `json:"Records"`
+		streamRef
+	}
+	if json.Unmarshal(body, &fields) != nil || json.Unmarshal(body, &in) != nil || in.name() == "" || len(in.Records) == 0 {
+		m.forwardBuffered(w, r, body)
+		return
+	}
+	stream := in.name()
+	sm, err := m.shardMap(r.Context(), stream)
+	if err != nil {
+		m.forwardBuffered(w, r, body)
+		return
+	}
+	entries := make([]putEntry, len(in.Records))
+	shards := make([]string, len(in.Records))
+	for i, raw := range in.Records {
+		var ok bool
+		if json.Unmarshal(raw, &entries[i]) == nil {
+			shards[i], ok = entries[i].route(sm)
+		}
+		if !ok {
+			m.forwardBuffered(w, r, body)
+			return
+		}
+	}
+
+	now := m.clock.Now()
+	throttled := make([]bool, len(entries))
+	var accepted []json.RawMessage
+	m.mu.Lock()
+	s := m.stream(stream)
+	for i, e := range entries {
+		if m.buckets(s, shards[i], now).admitWrite(now, e.size()) {
+			accepted = append(accepted, in.Records[i])
+		} else {
+			throttled[i] = true
+		}
+	}
+	m.mu.Unlock()
+	nThrottled := int64(len(entries) - len(accepted))
+
+	results := make([]json.RawMessage, len(entries))
+	answer := map[string]json.RawMessage{}
+	header := http.Header{}
+	header.Set("Content-Type", "application/x-amz-json-1.1")
+	header.Set("X-Amzn-Requestid", requestID())
+	failed := nThrottled
+	var stored putSample
+	if len(accepted) > 0 {
+		fields["Records"], _ = json.Marshal(accepted)
+		fwd, _ := json.Marshal(fields)
+		resp, err := m.roundTrip(r, fwd)
+		if err != nil {
+			writeError(w, http.StatusBadGateway, "InternalFailure", err.Error())
+			return
+		}
+		var out struct {
+			Records []json.RawMessage `json:"Records"`
+		}
+		if resp.status != http.StatusOK || json.Unmarshal(resp.body, &answer) != nil ||
+			json.Unmarshal(resp.body, &out) != nil || len(out.Records) != len(accepted) {
+			writeResponse(w, resp.status, resp.header, resp.body)
+			return
+		}
+		header = resp.header
+		next := 0
+		for i := range entries {
+			if throttled[i] {
+				continue
+			}
+			results[i] = out.Records[next]
+			next++
+			var res putRecordsResult
+			if json.Unmarshal(results[i], &res) == nil && res.ErrorCode != nil && *res.ErrorCode != "" {
+				failed++
+				continue
+			}
+			stored.records++
+			stored.bytes += int64(entries[i].size())
+		}
+	}
+	for i := range entries {
+		if throttled[i] {
+			results[i], _ = json.Marshal(map[string]string{
+				"ErrorCode":    errThrottled,
+				"ErrorMessage": m.throttleMessage(stream, shards[i]),
+			})
+		}
+	}
+	answer["Records"], _ = json.Marshal(results)
+	answer["FailedRecordCount"], _ = json.Marshal(failed)
+	merged, _ := json.Marshal(answer)
+	stored.throttled, stored.batch = nThrottled, true
+	m.recordPut(stream, stored)
+	writeResponse(w, http.StatusOK, header, merged)
+}
+
+// reshard forwards UpdateShardCount, SplitShard or MergeShards and, when
+// upstream accepted it, reloads the stream's shard map every tick until the
+// new shards show (kinesis-local keeps the stream UPDATING for a while first).
+func (m *Meter) reshard(w http.ResponseWriter, r *http.Request, body []byte) {
+	resp, ok := m.forwardBuffered(w, r, body)
+	var in streamRef
+	if !ok || resp.status != http.StatusOK || json.Unmarshal(body, &in) != nil || in.name() == "" {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.stream(in.name())
+	s.resharding, s.reshardAt = s.shards, m.clock.Now()
+	if s.resharding == nil {
+		s.resharding = &shardMap{}
+	}
+	m.log.V(1).Info("Reshard passed through", "stream", in.name())
+}
