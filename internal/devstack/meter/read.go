@@ -58,8 +58,12 @@ func (t *iteratorTable) expire(now time.Time) {
 // getShardIterator forwards the call and remembers the shard of the iterator
 // upstream returns.
 func (m *Meter) getShardIterator(w http.ResponseWriter, r *http.Request, body []byte) {
-	resp, ok := m.forwardBuffered(w, r, body)
-	if !ok || resp.status != http.StatusOK {
+	resp, ok := m.call(w, r, body)
+	if !ok {
+		return
+	}
+	defer resp.write(w)
+	if resp.status != http.StatusOK {
 		return
 	}
 	var in struct {
@@ -89,7 +93,7 @@ type getRecordsOutput struct {
 
 // readSample is what one GetRecords call adds to its stream's minute.
 type readSample struct {
-	throttled            bool
+	throttled             bool
 	records, bytes, ageMs int64
 }
 
@@ -122,9 +126,13 @@ func (m *Meter) getRecords(w http.ResponseWriter, r *http.Request, body []byte) 
 		writeError(w, http.StatusBadRequest, errThrottled, m.throttleMessage(at.stream, at.shard))
 		return
 	}
-	resp, ok := m.forwardBuffered(w, r, body)
+	resp, ok := m.call(w, r, body)
+	if !ok {
+		return
+	}
+	defer resp.write(w)
 	var out getRecordsOutput
-	if !ok || resp.status != http.StatusOK || json.Unmarshal(resp.body, &out) != nil {
+	if resp.status != http.StatusOK || json.Unmarshal(resp.body, &out) != nil {
 		return
 	}
 	sample := readSample{records: int64(len(out.Records))}

@@ -81,17 +81,28 @@ func (m *Meter) roundTrip(r *http.Request, body []byte) (*upstreamResponse, erro
 	return &upstreamResponse{status: resp.StatusCode, header: resp.Header, body: buf}, nil
 }
 
-// forwardBuffered sends body upstream and relays the answer as it is.
-func (m *Meter) forwardBuffered(w http.ResponseWriter, r *http.Request, body []byte) (*upstreamResponse, bool) {
+// call sends body upstream and returns the answer for the caller to account
+// for and then relay with write — in that order, so that a client's next
+// request already meets the budgets and iterators this answer changed. When
+// upstream cannot be reached it answers w itself and returns false.
+func (m *Meter) call(w http.ResponseWriter, r *http.Request, body []byte) (*upstreamResponse, bool) {
 	resp, err := m.roundTrip(r, body)
 	if err != nil {
 		m.log.V(1).Info("Forward failed", "error", err.Error())
 		writeError(w, http.StatusBadGateway, "InternalFailure", err.Error())
 		return nil, false
 	}
-	writeResponse(w, resp.status, resp.header, resp.body)
 	return resp, true
 }
+
+// forwardBuffered sends body upstream and relays the answer as it is.
+func (m *Meter) forwardBuffered(w http.ResponseWriter, r *http.Request, body []byte) {
+	if resp, ok := m.call(w, r, body); ok {
+		resp.write(w)
+	}
+}
+
+func (u *upstreamResponse) write(w http.ResponseWriter) { writeResponse(w, u.status, u.header, u.body) }
 
 // writeResponse writes an answer with upstream's headers and a new body.
 func writeResponse(w http.ResponseWriter, status int, header http.Header, body []byte) {

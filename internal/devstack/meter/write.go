@@ -83,10 +83,14 @@ func (m *Meter) putRecord(w http.ResponseWriter, r *http.Request, body []byte) {
 		writeError(w, http.StatusBadRequest, errThrottled, m.throttleMessage(stream, shard))
 		return
 	}
-	resp, ok := m.forwardBuffered(w, r, body)
-	if ok && resp.status == http.StatusOK {
+	resp, ok := m.call(w, r, body)
+	if !ok {
+		return
+	}
+	if resp.status == http.StatusOK {
 		m.recordPut(stream, putSample{records: 1, bytes: int64(in.size())})
 	}
+	resp.write(w)
 }
 
 // putSample is what one put call adds to its stream's minute.
@@ -171,9 +175,8 @@ func (m *Meter) putRecords(w http.ResponseWriter, r *http.Request, body []byte) 
 	if len(accepted) > 0 {
 		fields["Records"], _ = json.Marshal(accepted)
 		fwd, _ := json.Marshal(fields)
-		resp, err := m.roundTrip(r, fwd)
-		if err != nil {
-			writeError(w, http.StatusBadGateway, "InternalFailure", err.Error())
+		resp, ok := m.call(w, r, fwd)
+		if !ok {
 			return
 		}
 		var out struct {
@@ -181,7 +184,7 @@ func (m *Meter) putRecords(w http.ResponseWriter, r *http.Request, body []byte) 
 		}
 		if resp.status != http.StatusOK || json.Unmarshal(resp.body, &answer) != nil ||
 			json.Unmarshal(resp.body, &out) != nil || len(out.Records) != len(accepted) {
-			writeResponse(w, resp.status, resp.header, resp.body)
+			resp.write(w)
 			return
 		}
 		header = resp.header
@@ -221,9 +224,13 @@ func (m *Meter) putRecords(w http.ResponseWriter, r *http.Request, body []byte) 
 // upstream accepted it, reloads the stream's shard map every tick until the
 // new shards show (kinesis-local keeps the stream UPDATING for a while first).
 func (m *Meter) reshard(w http.ResponseWriter, r *http.Request, body []byte) {
-	resp, ok := m.forwardBuffered(w, r, body)
+	resp, ok := m.call(w, r, body)
+	if !ok {
+		return
+	}
+	defer resp.write(w)
 	var in streamRef
-	if !ok || resp.status != http.StatusOK || json.Unmarshal(body, &in) != nil || in.name() == "" {
+	if resp.status != http.StatusOK || json.Unmarshal(body, &in) != nil || in.name() == "" {
 		return
 	}
 	m.mu.Lock()
