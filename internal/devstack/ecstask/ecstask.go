@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,8 +42,13 @@ type Task struct {
 	DesiredCount int32
 	// TaskDefinitionARN is the revision the service runs.
 	TaskDefinitionARN string
-	// Container is the essential container's name.
+	// Container is the essential container's name; Image its image.
 	Container string
+	Image     string
+	// CPU is the task's cpu in units (1024 = 1 vCPU) and MemoryMiB its
+	// memory, both 0 when the task definition leaves them unset.
+	CPU       int
+	MemoryMiB int
 	// Env is the container's environment, exactly as registered.
 	Env map[string]string
 	// Ports are the container ports of its port mappings.
@@ -77,25 +83,39 @@ func Lookup(ctx context.Context, api API, cluster, service string) (Task, error)
 	if td.TaskDefinition == nil {
 		return Task{}, fmt.Errorf("task definition %q of service %q: empty answer", aws.ToString(svc.TaskDefinition), aws.ToString(svc.ServiceName))
 	}
+	t, err := FromTaskDefinition(td.TaskDefinition)
+	if err != nil {
+		return Task{}, err
+	}
+	t.Service, t.DesiredCount = aws.ToString(svc.ServiceName), svc.DesiredCount
+	return t, nil
+}
+
+// FromTaskDefinition returns the task td describes, without a service
+// (Service and DesiredCount unset). It fails unless td has exactly one
+// essential container, which is what the operator registers.
+func FromTaskDefinition(td *etypes.TaskDefinition) (Task, error) {
 	var essential []etypes.ContainerDefinition
-	for _, c := range td.TaskDefinition.ContainerDefinitions {
+	for _, c := range td.ContainerDefinitions {
 		// ECS treats a container without the flag as essential.
 		if c.Essential == nil || *c.Essential {
 			essential = append(essential, c)
 		}
 	}
 	if len(essential) != 1 {
-		return Task{}, fmt.Errorf("task definition %q has %d essential containers, want 1", aws.ToString(svc.TaskDefinition), len(essential))
+		return Task{}, fmt.Errorf("task definition %q has %d essential containers, want 1", aws.ToString(td.TaskDefinitionArn), len(essential))
 	}
 	c := essential[0]
 	t := Task{
-		Service:           aws.ToString(svc.ServiceName),
-		DesiredCount:      svc.DesiredCount,
-		TaskDefinitionARN: aws.ToString(td.TaskDefinition.TaskDefinitionArn),
+		TaskDefinitionARN: aws.ToString(td.TaskDefinitionArn),
 		Container:         aws.ToString(c.Name),
+		Image:             aws.ToString(c.Image),
 		Env:               make(map[string]string, len(c.Environment)),
 		StopTimeout:       DefaultStopTimeout,
 	}
+	// Fargate requires task-level cpu and memory; a malformed value stays 0.
+	t.CPU, _ = strconv.Atoi(aws.ToString(td.Cpu))
+	t.MemoryMiB, _ = strconv.Atoi(aws.ToString(td.Memory))
 	for _, kv := range c.Environment {
 		t.Env[aws.ToString(kv.Name)] = aws.ToString(kv.Value)
 	}
@@ -126,12 +146,22 @@ func hostVar(name string) bool {
 // for what ECS provides per task and one host cannot (a port of its own, an
 // output file). The result is sorted by name.
 func (t Task) Environ(host []string, overrides map[string]string) []string {
-	env := make(map[string]string, len(t.Env)+len(overrides)+8)
+	base := make(map[string]string, 8)
 	for _, kv := range host {
 		if k, v, ok := strings.Cut(kv, "="); ok && hostVar(k) {
-			env[k] = v
+			base[k] = v
 		}
 	}
+	return t.EnvironWith(base, overrides)
+}
+
+// EnvironWith is Environ with the caller choosing every variable beyond the
+// container's: base (taken as given, e.g. endpoints, credentials and a
+// default region) under the container's environment, then overrides, which
+// win. The result is sorted by name.
+func (t Task) EnvironWith(base, overrides map[string]string) []string {
+	env := make(map[string]string, len(base)+len(t.Env)+len(overrides))
+	maps.Copy(env, base)
 	maps.Copy(env, t.Env)
 	maps.Copy(env, overrides)
 	out := make([]string, 0, len(env))

@@ -1,0 +1,440 @@
+package fargate_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	etypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
+	"github.com/kdp-io/streamprocessor-operator/internal/devstack/fargate"
+	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
+)
+
+// liveTasks returns the supervisor's tasks of service that are not STOPPED.
+func liveTasks(s *stack, service string) []fargate.TaskView {
+	var out []fargate.TaskView
+	for _, t := range s.sup.Tasks() {
+		if t.Service == service && t.LastStatus != fargate.StatusStopped {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func counts(svc etypes.Service) string {
+	return fmt.Sprintf("running %d pending %d desired %d", svc.RunningCount, svc.PendingCount, svc.DesiredCount)
+}
+
+// waitRunning waits until the proxy reports want running and none pending,
+// and returns the RUNNING tasks.
+func waitRunning(t *testing.T, s *stack, service string, want int32) []etypes.Task {
+	t.Helper()
+	var tasks []etypes.Task
+	eventually(t, 30*time.Second, fmt.Sprintf("service %s runs %d tasks", service, want), func() string {
+		svc := s.describe(service)
+		if svc.RunningCount != want || svc.PendingCount != 0 {
+			return counts(svc)
+		}
+		tasks = s.tasks(service, etypes.DesiredStatusRunning)
+		if len(tasks) != int(want) {
+			return fmt.Sprintf("ListTasks lists %d", len(tasks))
+		}
+		return ""
+	})
+	return tasks
+}
+
+func taskID(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
+
+func TestServiceRunsDesiredTasksWithExactEnvironment(t *testing.T) {
+	s := newStack(t, fargate.Options{})
+	env := map[string]string{"STREAM_NAME": "orders", "AWS_REGION": "eu-west-1", "PORT": "8080", "EXTRA": "x=y"}
+	td := s.taskDef("envsvc", "producer", serverImage+":1", env, 5)
+	s.service("envsvc", td, 2)
+
+	tasks := waitRunning(t, s, "envsvc", 2)
+	for _, task := range tasks {
+		if aws.ToString(task.Group) != "service:envsvc" || aws.ToString(task.TaskDefinitionArn) != td || aws.ToString(task.LastStatus) != "RUNNING" {
+			t.Errorf("task %s: group %q, task definition %q, lastStatus %q", aws.ToString(task.TaskArn),
+				aws.ToString(task.Group), aws.ToString(task.TaskDefinitionArn), aws.ToString(task.LastStatus))
+		}
+		if task.StartedAt == nil {
+			t.Errorf("task %s: RUNNING without startedAt", aws.ToString(task.TaskArn))
+		}
+	}
+	live := liveTasks(s, "envsvc")
+	if len(live) != 2 {
+		t.Fatalf("%d live tasks, want 2", len(live))
+	}
+	for _, tv := range live {
+		if err := syscall.Kill(tv.PID, 0); err != nil {
+			t.Errorf("task %s: process %d not alive: %v", tv.ID, tv.PID, err)
+		}
+		if want := filepath.Join(s.logDir, "envsvc", tv.ID+".log"); tv.LogPath != want {
+			t.Errorf("task %s logs to %s, want %s", tv.ID, tv.LogPath, want)
+		}
+		code, body, err := httpGet("http://" + net.JoinHostPort(tv.Address, strconv.Itoa(tv.Port)) + "/env")
+		if err != nil || code != 200 {
+			t.Fatalf("GET /env of task %s: %d %v", tv.ID, code, err)
+		}
+		got := map[string]string{}
+		for line := range strings.SplitSeq(body, "\n") {
+			k, v, _ := strings.Cut(line, "=")
+			got[k] = v
+		}
+		want := maps.Clone(s.taskEnv)
+		maps.Copy(want, env) // the task definition wins (AWS_REGION)
+		want["PORT"] = strconv.Itoa(tv.Port)
+		want["WORKER_ID"] = tv.ID
+		if !maps.Equal(got, want) {
+			t.Errorf("task %s environment:\n got %v\nwant %v", tv.ID, got, want)
+		}
+	}
+	if live[0].Address == live[1].Address && live[0].Port == live[1].Port {
+		t.Errorf("both tasks listen on %s:%d", live[0].Address, live[0].Port)
+	}
+}
+
+func TestKilledTaskCountsAsStoppedUntilReplacementIsHealthy(t *testing.T) {
+	// A backoff long enough to see the gap between the kill and the start
+	// of the replacement.
+	s := newStack(t, fargate.Options{RestartBackoff: 3 * time.Second})
+	s.service("killsvc", s.taskDef("killsvc", "producer", serverImage+":1", nil, 5), 2)
+	before := waitRunning(t, s, "killsvc", 2)
+
+	victim := liveTasks(s, "killsvc")[0]
+	if err := syscall.Kill(victim.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "runningCount drops to 1 after kill -9", func() string {
+		if svc := s.describe("killsvc"); svc.RunningCount != 1 {
+			return counts(svc)
+		}
+		return ""
+	})
+	stopped := s.tasks("killsvc", etypes.DesiredStatusStopped)
+	if len(stopped) != 1 || taskID(aws.ToString(stopped[0].TaskArn)) != victim.ID {
+		t.Fatalf("STOPPED tasks %v, want the killed %s", stopped, victim.ID)
+	}
+	if st := stopped[0]; aws.ToString(st.LastStatus) != "STOPPED" || !strings.Contains(aws.ToString(st.StoppedReason), "exited") ||
+		aws.ToInt32(st.Containers[0].ExitCode) != 137 {
+		t.Errorf("killed task: lastStatus %s, stoppedReason %q, exit code %d; want STOPPED, an exit reason, 137",
+			aws.ToString(st.LastStatus), aws.ToString(st.StoppedReason), aws.ToInt32(st.Containers[0].ExitCode))
+	}
+
+	after := waitRunning(t, s, "killsvc", 2)
+	old := map[string]bool{}
+	for _, task := range before {
+		old[aws.ToString(task.TaskArn)] = true
+	}
+	var fresh []string
+	for _, task := range after {
+		if !old[aws.ToString(task.TaskArn)] {
+			fresh = append(fresh, aws.ToString(task.TaskArn))
+		}
+		if taskID(aws.ToString(task.TaskArn)) == victim.ID {
+			t.Errorf("the killed task %s is listed as running", victim.ID)
+		}
+	}
+	if len(fresh) != 1 {
+		t.Errorf("after the kill: new running tasks %v, want exactly one", fresh)
+	}
+}
+
+func TestScaleInSendsSIGTERMThenSIGKILLAfterStopTimeout(t *testing.T) {
+	s := newStack(t, fargate.Options{})
+	s.service("polite", s.taskDef("polite", "producer", serverImage+":1", nil, 30), 1)
+	s.service("stubborn", s.taskDef("stubborn", "producer", serverImage+":1", map[string]string{"IGNORE_SIGTERM": "1"}, 1), 1)
+	waitRunning(t, s, "polite", 1)
+	waitRunning(t, s, "stubborn", 1)
+	polite, stubborn := liveTasks(s, "polite")[0], liveTasks(s, "stubborn")[0]
+
+	s.update(&ecs.UpdateServiceInput{Service: aws.String("polite"), DesiredCount: aws.Int32(0)})
+	s.update(&ecs.UpdateServiceInput{Service: aws.String("stubborn"), DesiredCount: aws.Int32(0)})
+	for _, name := range []string{"polite", "stubborn"} {
+		eventually(t, 30*time.Second, name+" scaled to 0", func() string {
+			if svc := s.describe(name); svc.RunningCount != 0 || svc.PendingCount != 0 {
+				return counts(svc)
+			}
+			if n := len(liveTasks(s, name)); n != 0 {
+				return fmt.Sprintf("%d live tasks", n)
+			}
+			return ""
+		})
+	}
+	check := func(tv fargate.TaskView, logLine string, exit int) {
+		t.Helper()
+		var got fargate.TaskView
+		for _, x := range s.sup.Tasks() {
+			if x.ID == tv.ID {
+				got = x
+			}
+		}
+		b, _ := os.ReadFile(tv.LogPath)
+		if !strings.Contains(string(b), logLine) {
+			t.Errorf("task %s (%s): log lacks %q:\n%s", tv.ID, tv.Service, logLine, b)
+		}
+		if got.ExitCode == nil || *got.ExitCode != exit {
+			t.Errorf("task %s (%s): exit code %v, want %d", tv.ID, tv.Service, got.ExitCode, exit)
+		}
+		if got.StoppingAt.IsZero() || !strings.Contains(got.StoppedReason, "Scaling activity") {
+			t.Errorf("task %s (%s): stoppingAt %v, stoppedReason %q", tv.ID, tv.Service, got.StoppingAt, got.StoppedReason)
+		}
+	}
+	check(polite, "SIGTERM received", 0)
+	check(stubborn, "SIGTERM ignored", 137)
+	stopped := s.tasks("stubborn", etypes.DesiredStatusStopped)
+	if len(stopped) != 1 || !strings.Contains(aws.ToString(stopped[0].Containers[0].Reason), "SIGKILL") {
+		t.Errorf("DescribeTasks of the stubborn task: %+v, want a container reason naming SIGKILL", stopped)
+	}
+}
+
+func TestNewRevisionStartsNewTasksBeforeStoppingOld(t *testing.T) {
+	s := newStack(t, fargate.Options{})
+	rev1 := s.taskDef("rollsvc", "producer", serverImage+":1", map[string]string{"REV": "1"}, 5)
+	s.service("rollsvc", rev1, 2)
+	waitRunning(t, s, "rollsvc", 2)
+	old := liveTasks(s, "rollsvc")
+
+	rev2 := s.taskDef("rollsvc", "producer", serverImage+":2", map[string]string{"REV": "2"}, 5)
+	s.update(&ecs.UpdateServiceInput{Service: aws.String("rollsvc"), TaskDefinition: aws.String(rev2)})
+	sawTwoDeployments := false
+	eventually(t, 30*time.Second, "rollout of revision 2", func() string {
+		svc := s.describe("rollsvc")
+		if len(svc.Deployments) > 1 {
+			sawTwoDeployments = true
+		}
+		tasks := s.tasks("rollsvc", etypes.DesiredStatusRunning)
+		n := 0
+		for _, task := range tasks {
+			if aws.ToString(task.TaskDefinitionArn) == rev2 && aws.ToString(task.LastStatus) == "RUNNING" {
+				n++
+			}
+		}
+		if n != 2 || len(tasks) != 2 || svc.RunningCount != 2 || len(svc.Deployments) != 1 {
+			return fmt.Sprintf("%d of %d tasks on revision 2, %s, %d deployments", n, len(tasks), counts(svc), len(svc.Deployments))
+		}
+		if aws.ToString(svc.Deployments[0].TaskDefinition) != rev2 || svc.Deployments[0].RolloutState != etypes.DeploymentRolloutStateCompleted {
+			return fmt.Sprintf("deployment %s %s", aws.ToString(svc.Deployments[0].TaskDefinition), svc.Deployments[0].RolloutState)
+		}
+		return ""
+	})
+	if !sawTwoDeployments {
+		t.Log("never saw the two deployments during the rollout (it may have been quicker than a poll)")
+	}
+	eventually(t, 30*time.Second, "old tasks stopped", func() string {
+		for _, tv := range s.sup.Tasks() {
+			if tv.TaskDefinitionARN == rev1 && tv.LastStatus != fargate.StatusStopped {
+				return "task " + tv.ID + " is " + tv.LastStatus
+			}
+		}
+		return ""
+	})
+	// Every old task began stopping only after two new ones were RUNNING.
+	var newStarts []time.Time
+	for _, tv := range s.sup.Tasks() {
+		if tv.TaskDefinitionARN == rev2 && !tv.StartedAt.IsZero() {
+			newStarts = append(newStarts, tv.StartedAt)
+		}
+	}
+	slices.SortFunc(newStarts, time.Time.Compare)
+	if len(newStarts) < 2 {
+		t.Fatalf("%d new tasks ever RUNNING, want 2", len(newStarts))
+	}
+	for _, o := range old {
+		for _, tv := range s.sup.Tasks() {
+			if tv.ID == o.ID && tv.StoppingAt.Before(newStarts[1]) {
+				t.Errorf("old task %s began stopping at %s, before the second new task ran at %s", tv.ID, tv.StoppingAt, newStarts[1])
+			}
+		}
+	}
+}
+
+func TestUnknownImageIsReportedAndNothingRuns(t *testing.T) {
+	s := newStack(t, fargate.Options{})
+	s.service("nginxsvc", s.taskDef("nginxsvc", "web", "public.ecr.aws/nginx/nginx:latest", nil, 5), 2)
+	eventually(t, 30*time.Second, "service event about the image", func() string {
+		svc := s.describe("nginxsvc")
+		for _, e := range svc.Events {
+			if strings.Contains(aws.ToString(e.Message), "nginx/nginx:latest") && strings.Contains(aws.ToString(e.Message), "no local binary") {
+				return ""
+			}
+		}
+		return fmt.Sprintf("%d events, none about the image", len(svc.Events))
+	})
+	// Several polls later still nothing runs.
+	time.Sleep(time.Second)
+	if svc := s.describe("nginxsvc"); svc.RunningCount != 0 || svc.PendingCount != 0 {
+		t.Errorf("unrunnable service: %s, want 0 running and 0 pending", counts(svc))
+	}
+	if tasks := s.tasks("nginxsvc", etypes.DesiredStatusRunning); len(tasks) != 0 {
+		t.Errorf("ListTasks lists %d tasks of an unrunnable service", len(tasks))
+	}
+	if n := len(s.sup.Tasks()); n != 0 {
+		t.Errorf("supervisor made %d tasks for an unrunnable image", n)
+	}
+}
+
+// recordingBalancer checks, at each Drain, that the task's process has not
+// yet been sent SIGTERM.
+type recordingBalancer struct {
+	t       *testing.T
+	s       **stack
+	mu      sync.Mutex
+	changes []string
+	drained []string
+}
+
+func (b *recordingBalancer) SyncServices([]fargate.Binding) {}
+
+func (b *recordingBalancer) TaskChanged(tg fargate.Target) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.changes = append(b.changes, tg.TaskID+" "+tg.LastStatus)
+}
+
+func (b *recordingBalancer) Drain(_ context.Context, tg fargate.Target) {
+	for _, tv := range (*b.s).sup.Tasks() {
+		if tv.ID != tg.TaskID {
+			continue
+		}
+		if log, _ := os.ReadFile(tv.LogPath); strings.Contains(string(log), "SIGTERM") {
+			b.t.Errorf("task %s had SIGTERM before its drain", tv.ID)
+		}
+		if err := syscall.Kill(tv.PID, 0); err != nil {
+			b.t.Errorf("task %s process gone at its drain: %v", tv.ID, err)
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.drained = append(b.drained, tg.TaskID)
+}
+
+func TestStoppingTaskIsDrainedBeforeSIGTERM(t *testing.T) {
+	var s *stack
+	rb := &recordingBalancer{t: t, s: &s}
+	s = newStack(t, fargate.Options{Balancer: rb})
+	tg := "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/x/1"
+	s.service("drainsvc", s.taskDef("drainsvc", "producer", serverImage+":1", nil, 5),
+		1, etypes.LoadBalancer{TargetGroupArn: aws.String(tg), ContainerName: aws.String("producer"), ContainerPort: aws.Int32(8080)})
+	waitRunning(t, s, "drainsvc", 1)
+	id := liveTasks(s, "drainsvc")[0].ID
+	s.update(&ecs.UpdateServiceInput{Service: aws.String("drainsvc"), DesiredCount: aws.Int32(0)})
+	eventually(t, 30*time.Second, "task stopped", func() string {
+		if n := len(liveTasks(s, "drainsvc")); n != 0 {
+			return fmt.Sprintf("%d live", n)
+		}
+		return ""
+	})
+	rb.mu.Lock()
+	defer rb.mu.Unlock()
+	want := []string{id + " PENDING", id + " RUNNING", id + " STOPPED"}
+	if !slices.Equal(rb.changes, want) || !slices.Equal(rb.drained, []string{id}) {
+		t.Errorf("balancer saw changes %v and drains %v; want %v and [%s]", rb.changes, rb.drained, want, id)
+	}
+}
+
+// fakeClock is a clock the test moves.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+func TestBusyTaskCPUUtilizationIsPublished(t *testing.T) {
+	// A minute well in the past, so that no other test's data shares it.
+	minute := time.Now().Add(-2 * time.Hour).Truncate(time.Minute)
+	clock := &fakeClock{now: minute.Add(10 * time.Second)}
+	published := make(chan time.Time, 10)
+	cfg := loadCloudWatchConfig(t)
+	cw := cloudwatch.NewFromConfig(cfg, awsconfig.CloudWatchQueryProtocol)
+	s := newStack(t, fargate.Options{
+		CloudWatch: cw, Now: clock.Now, MetricsSampleInterval: 100 * time.Millisecond,
+		OnPublish: func(m time.Time) { published <- m },
+	})
+	s.service("busysvc", s.taskDef("busysvc", "producer", serverImage+":1", map[string]string{"BUSY": "1"}, 5), 1)
+	waitRunning(t, s, "busysvc", 1)
+	time.Sleep(1500 * time.Millisecond) // let it burn some CPU between samples
+	clock.Set(minute.Add(70 * time.Second))
+	select {
+	case got := <-published:
+		if !got.Equal(minute) {
+			t.Fatalf("published minute %s, want %s", got, minute)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no AWS/ECS metrics published after the minute closed")
+	}
+
+	dims := []cwtypes.Dimension{
+		{Name: aws.String("ClusterName"), Value: aws.String(s.cluster)},
+		{Name: aws.String("ServiceName"), Value: aws.String("busysvc")},
+	}
+	query := func(id, metric, stat string) cwtypes.MetricDataQuery {
+		return cwtypes.MetricDataQuery{Id: aws.String(id), MetricStat: &cwtypes.MetricStat{
+			Metric: &cwtypes.Metric{Namespace: aws.String("AWS/ECS"), MetricName: aws.String(metric), Dimensions: dims},
+			Period: aws.Int32(60), Stat: aws.String(stat),
+		}}
+	}
+	out, err := cw.GetMetricData(context.Background(), &cloudwatch.GetMetricDataInput{
+		StartTime: aws.Time(minute), EndTime: aws.Time(minute.Add(time.Minute)),
+		MetricDataQueries: []cwtypes.MetricDataQuery{
+			query("cpu", "CPUUtilization", "Average"), query("n", "CPUUtilization", "SampleCount"),
+			query("mem", "MemoryUtilization", "Average"),
+		},
+	})
+	if err != nil {
+		t.Fatalf("GetMetricData: %v", err)
+	}
+	got := map[string][]float64{}
+	for _, r := range out.MetricDataResults {
+		got[aws.ToString(r.Id)] = r.Values
+	}
+	if len(got["cpu"]) != 1 || got["cpu"][0] < 5 {
+		t.Errorf("CPUUtilization Average of a busy 1-vCPU task = %v, want one value of at least 5 %%", got["cpu"])
+	}
+	if len(got["n"]) != 1 || got["n"][0] != 1 {
+		t.Errorf("CPUUtilization SampleCount = %v, want [1] (one task)", got["n"])
+	}
+	if len(got["mem"]) != 1 || got["mem"][0] <= 0 || got["mem"][0] > 100 {
+		t.Errorf("MemoryUtilization Average = %v, want one value in (0, 100]", got["mem"])
+	}
+}
+
+func loadCloudWatchConfig(t *testing.T) aws.Config {
+	t.Helper()
+	testenv.Require(t, testenv.CloudWatch)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cfg, err := awsconfig.Load(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
