@@ -111,6 +111,36 @@ func TestServiceRunsDesiredTasksWithExactEnvironment(t *testing.T) {
 	}
 }
 
+func TestConsumerStyleTaskGetsHTTPAddrAndExtraEnv(t *testing.T) {
+	outDir := t.TempDir()
+	s := newStack(t, fargate.Options{Runners: []fargate.Runner{{
+		ContainerName: "consumer", Binary: taskServer, HealthPath: "/healthz", Port: fargate.HTTPAddrEnv,
+		ExtraEnv: func(ti fargate.TaskInfo) map[string]string {
+			return map[string]string{"OUTPUT": filepath.Join(outDir, ti.TaskID+".jsonl")}
+		},
+	}}})
+	env := map[string]string{"STREAM_NAME": "orders", "APPLICATION_NAME": "app"}
+	s.service("conssvc", s.taskDef("conssvc", "consumer", "123456789012.dkr.ecr.us-east-1.amazonaws.com/consumer:7", env, 5), 1)
+	waitRunning(t, s, "conssvc", 1)
+	tv := liveTasks(s, "conssvc")[0]
+	addr := net.JoinHostPort(tv.Address, strconv.Itoa(tv.Port))
+	_, body, err := httpGet("http://" + addr + "/env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for line := range strings.SplitSeq(body, "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		got[k] = v
+	}
+	want := maps.Clone(s.taskEnv)
+	maps.Copy(want, env)
+	want["HTTP_ADDR"], want["WORKER_ID"], want["OUTPUT"] = addr, tv.ID, filepath.Join(outDir, tv.ID+".jsonl")
+	if !maps.Equal(got, want) {
+		t.Errorf("consumer task environment:\n got %v\nwant %v", got, want)
+	}
+}
+
 func TestKilledTaskCountsAsStoppedUntilReplacementIsHealthy(t *testing.T) {
 	// A backoff long enough to see the gap between the kill and the start
 	// of the replacement.

@@ -129,9 +129,16 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	}
 	tick := time.NewTicker(s.opts.PollInterval)
 	defer tick.Stop()
+	lastErr := ""
 	for {
-		if err := s.poll(ctx); err != nil && ctx.Err() == nil {
-			log.Error(err, "Reading services from ECS failed; retrying")
+		// Log a failing read once, not every poll, and its recovery.
+		switch err := s.poll(ctx); {
+		case err != nil && ctx.Err() == nil && err.Error() != lastErr:
+			lastErr = err.Error()
+			log.Error(err, "Reading services from ECS failed; retrying every poll")
+		case err == nil && lastErr != "":
+			lastErr = ""
+			log.Info("Reading services from ECS works again")
 		}
 		s.converge()
 		select {
