@@ -25,12 +25,19 @@ import (
 // kinesis-local's answers are canned, CloudWatch records what it gets.
 
 type fakeKinesis struct {
-	status map[string]types.StreamStatus // stream → status; every stream has one shard
+	mu     sync.Mutex
+	status map[string]types.StreamStatus // stream → status
+	shards []types.Shard                 // of every stream; one when nil
 }
 
 func (f *fakeKinesis) ListShards(_ context.Context, in *kinesis.ListShardsInput, _ ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if _, ok := f.status[aws.ToString(in.StreamName)]; !ok {
 		return nil, &types.ResourceNotFoundException{Message: aws.String("no stream")}
+	}
+	if f.shards != nil {
+		return &kinesis.ListShardsOutput{Shards: f.shards}, nil
 	}
 	return &kinesis.ListShardsOutput{Shards: []types.Shard{openShard("shardId-000000000000", "0", maxHashKey)}}, nil
 }
@@ -342,5 +349,30 @@ func TestPublishDelayAndZerosOnlyForLiveStreams(t *testing.T) {
 	}
 	if len(got["s"]) != 1 {
 		t.Errorf("minutes published for s: %v, want only the one closed 2 minutes ago", got["s"])
+	}
+}
+
+func TestReshardReloadsTheShardMapOfAnIdleStream(t *testing.T) {
+	u := newUnit(t, Options{})
+	ctx := context.Background()
+	u.do("PutRecords", jsonType, putRecordsBody(1)) // the meter learns "s": one shard
+	u.clock.Step(2 * time.Minute)                   // then no traffic
+	u.kinesis.mu.Lock()
+	u.kinesis.shards = []types.Shard{
+		closedShard("shardId-000000000000", "0", maxHashKey),
+		openShard("shardId-000000000001", "0", "170141183460469231731687303715884105727"),
+		openShard("shardId-000000000002", "170141183460469231731687303715884105728", maxHashKey),
+	}
+	u.kinesis.mu.Unlock()
+	u.meter.refreshShardMaps(ctx)
+	if n := u.meter.Stats()["s"].OpenShards; n != 1 {
+		t.Fatalf("an idle stream's map was reloaded (%d shards): idle streams cost no ListShards", n)
+	}
+	if w := u.do("UpdateShardCount", jsonType, []byte(`{"StreamName":"s","TargetShardCount":2,"ScalingType":"UNIFORM_SCALING"}`)); w.Code != 200 {
+		t.Fatalf("UpdateShardCount: %d %s", w.Code, w.Body)
+	}
+	u.meter.refreshShardMaps(ctx)
+	if n := u.meter.Stats()["s"].OpenShards; n != 2 {
+		t.Errorf("after a reshard passed through the map has %d open shards, want 2", n)
 	}
 }

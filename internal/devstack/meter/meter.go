@@ -88,7 +88,8 @@ func (l Limits) withDefaults() Limits {
 type Options struct {
 	// Upstream is kinesis-local's endpoint, where requests are forwarded.
 	Upstream *url.URL
-	// Transport forwards requests; http.DefaultTransport when nil.
+	// Transport forwards requests; a copy of http.DefaultTransport keeping
+	// up to 64 idle connections when nil.
 	Transport http.RoundTripper
 	// Kinesis lists shards and streams of kinesis-local for the Meter itself.
 	Kinesis KinesisAPI
@@ -175,7 +176,11 @@ func New(opts Options) *Meter {
 	}
 	transport := opts.Transport
 	if transport == nil {
-		transport = http.DefaultTransport
+		// Every producer and consumer task talks through the meter: keep
+		// more than the default two idle connections to kinesis-local.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 64
+		transport = t
 	}
 	upstream := opts.Upstream
 	m := &Meter{
