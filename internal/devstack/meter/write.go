@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 // Limits of a record that AWS checks before any throttling; a request that
@@ -111,12 +113,6 @@ func (m *Meter) recordPut(stream string, p putSample) {
 	m.minutes.put(now, stream, p)
 }
 
-// putRecordsResult is one entry of a PutRecords answer.
-type putRecordsResult struct {
-	ErrorCode    *string `json:"ErrorCode,omitempty"`
-	ErrorMessage *string `json:"ErrorMessage,omitempty"`
-}
-
 // putRecords meters each record against its shard. Records over budget get
 // ProvisionedThroughputExceededException at their own index; the others go
 // upstream in one PutRecords call (none when all are refused) whose results
@@ -150,28 +146,18 @@ func (m *Meter) putRecords(w http.ResponseWriter, r *http.Request, body []byte) 
 		}
 	}
 
-	now := m.clock.Now()
-	throttled := make([]bool, len(entries))
+	throttled := m.admitRecords(stream, entries, shards)
 	var accepted []json.RawMessage
-	m.mu.Lock()
-	s := m.stream(stream)
-	for i, e := range entries {
-		if m.buckets(s, shards[i], now).admitWrite(now, e.size()) {
-			accepted = append(accepted, in.Records[i])
-		} else {
-			throttled[i] = true
+	for i, raw := range in.Records {
+		if !throttled[i] {
+			accepted = append(accepted, raw)
 		}
 	}
-	m.mu.Unlock()
-	nThrottled := int64(len(entries) - len(accepted))
-
-	results := make([]json.RawMessage, len(entries))
 	answer := map[string]json.RawMessage{}
 	header := http.Header{}
 	header.Set("Content-Type", "application/x-amz-json-1.1")
 	header.Set("X-Amzn-Requestid", requestID())
-	failed := nThrottled
-	var stored putSample
+	var upstream []json.RawMessage
 	if len(accepted) > 0 {
 		fields["Records"], _ = json.Marshal(accepted)
 		fwd, _ := json.Marshal(fields)
@@ -184,40 +170,59 @@ func (m *Meter) putRecords(w http.ResponseWriter, r *http.Request, body []byte) 
 		}
 		if resp.status != http.StatusOK || json.Unmarshal(resp.body, &answer) != nil ||
 			json.Unmarshal(resp.body, &out) != nil || len(out.Records) != len(accepted) {
-			resp.write(w)
+			resp.write(w) // upstream's error, or an answer that cannot be merged
 			return
 		}
-		header = resp.header
-		next := 0
-		for i := range entries {
-			if throttled[i] {
-				continue
-			}
-			results[i] = out.Records[next]
-			next++
-			var res putRecordsResult
-			if json.Unmarshal(results[i], &res) == nil && res.ErrorCode != nil && *res.ErrorCode != "" {
-				failed++
-				continue
-			}
-			stored.records++
-			stored.bytes += int64(entries[i].size())
-		}
+		header, upstream = resp.header, out.Records
 	}
+	results, failed, stored := m.mergeResults(stream, entries, shards, throttled, upstream)
+	answer["Records"], _ = json.Marshal(results)
+	answer["FailedRecordCount"], _ = json.Marshal(failed)
+	merged, _ := json.Marshal(answer)
+	m.recordPut(stream, stored)
+	writeResponse(w, http.StatusOK, header, merged)
+}
+
+// admitRecords charges each record, in order, to its shard's write budgets
+// and reports which did not fit.
+func (m *Meter) admitRecords(stream string, entries []putEntry, shards []string) (throttled []bool) {
+	now := m.clock.Now()
+	throttled = make([]bool, len(entries))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.stream(stream)
+	for i, e := range entries {
+		throttled[i] = !m.buckets(s, shards[i], now).admitWrite(now, e.size())
+	}
+	return throttled
+}
+
+// mergeResults puts upstream's results for the accepted records (in order)
+// and a throttling error for each refused one at their original indexes. It
+// returns them with the number failed either way and what was stored.
+func (m *Meter) mergeResults(stream string, entries []putEntry, shards []string, throttled []bool, upstream []json.RawMessage) ([]json.RawMessage, int, putSample) {
+	results := make([]json.RawMessage, len(entries))
+	failed, stored := 0, putSample{batch: true}
 	for i := range entries {
 		if throttled[i] {
 			results[i], _ = json.Marshal(map[string]string{
 				"ErrorCode":    errThrottled,
 				"ErrorMessage": m.throttleMessage(stream, shards[i]),
 			})
+			failed++
+			stored.throttled++
+			continue
 		}
+		results[i], upstream = upstream[0], upstream[1:]
+		var res struct{ ErrorCode *string }
+		if json.Unmarshal(results[i], &res) == nil && aws.ToString(res.ErrorCode) != "" {
+			failed++
+			continue
+		}
+		stored.records++
+		stored.bytes += int64(entries[i].size())
 	}
-	answer["Records"], _ = json.Marshal(results)
-	answer["FailedRecordCount"], _ = json.Marshal(failed)
-	merged, _ := json.Marshal(answer)
-	stored.throttled, stored.batch = nThrottled, true
-	m.recordPut(stream, stored)
-	writeResponse(w, http.StatusOK, header, merged)
+	return results, failed, stored
 }
 
 // reshard forwards UpdateShardCount, SplitShard or MergeShards and, when
