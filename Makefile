@@ -84,13 +84,16 @@ run: manifests generate ## Run the manager on this host against $KUBECONFIG (sou
 	go run ./cmd/manager $(RUN_FLAGS)
 
 .PHONY: dev
-dev: manifests generate ## Start the local stack, apply the sample and run the manager in the foreground.
-	hack/local-up.sh
-	source .local/env && kubectl apply -f .local/sample.yaml && go run ./cmd/manager $(RUN_FLAGS)
+dev: manifests generate ## The whole pipeline on this machine in the foreground: control plane, emulators, Kinesis meter, local Fargate and ALB, the sample, the operator; Ctrl-C stops it all.
+	RUN_FLAGS="$(RUN_FLAGS)" hack/dev.sh
 
-.PHONY: dev-workloads
-dev-workloads: ## Run the sample's producer (127.0.0.1:8080) and a consumer (.local/consumer.out) on this host; `hack/dev-workloads.sh stop` stops them.
-	hack/dev-workloads.sh
+.PHONY: demo
+demo: manifests generate ## Load the sample until it reshards twice and adds consumers, then watch it scale back down (≤ 15 min; uses `make dev` if running).
+	RUN_FLAGS="$(RUN_FLAGS)" hack/demo.sh
+
+.PHONY: loadgen
+loadgen: ## Send records to $$LOCAL_PRODUCER_URL: make loadgen ARGS="-rate 500 -duration 1m".
+	go run ./cmd/loadgen $(ARGS)
 
 .PHONY: local-up
 local-up: manifests ## Start the local stack (control plane + AWS emulators) and write .local/env.
