@@ -96,6 +96,11 @@ export AWS_ENDPOINT_URL_CLOUDWATCH=${moto_url}
 export AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2=${moto_url}
 export AWS_ENDPOINT_URL_IAM=${moto_url}
 export AWS_ENDPOINT_URL_STS=${moto_url}
+export AWS_ENDPOINT_URL_CLOUDFORMATION=${moto_url}
+export AWS_ENDPOINT_URL_LOGS=${moto_url}
+export AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=${moto_url}
+export AWS_ENDPOINT_URL_SECRETS_MANAGER=${moto_url}
+export AWS_ENDPOINT_URL_SSM=${moto_url}
 ENV
   log "ready; environment in ${ENV_FILE}"
 }

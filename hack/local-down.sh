@@ -72,9 +72,15 @@ for bin in kube-apiserver etcd; do
 done
 rm -f "${CP_CHILDREN}"
 
-# Local producer/consumer processes of hack/dev-workloads.sh, if any.
-if [[ -x "${ROOT}/hack/dev-workloads.sh" ]]; then
-  "${ROOT}/hack/dev-workloads.sh" stop || true
+# The data plane: it stops every task as ECS does (SIGTERM, SIGKILL after the
+# task's stop timeout, 30 s by default), so it gets a longer grace period.
+if [[ -f "${PIDS}/dataplane.pid" ]]; then
+  pid="$(cat "${PIDS}/dataplane.pid")"
+  if kill -0 "${pid}" 2>/dev/null && cmdline "${pid}" | grep -q "devstack dataplane"; then
+    log "stopping the data plane and its tasks (pid ${pid})"
+    stop_pid "${pid}" 45
+  fi
+  rm -f "${PIDS}/dataplane.pid"
 fi
 
 # 2. Emulators, unless hack/emulators.sh keeps its state elsewhere (it does not
@@ -86,5 +92,5 @@ case "${emu_env}" in
 esac
 
 # 3. Files that point at the servers just stopped.
-rm -f "${STATE}/kubeconfig" "${STATE}/env" "${STATE}/account.env" "${STATE}/sample.yaml"
+rm -f "${STATE}/kubeconfig" "${STATE}/env" "${STATE}/account.env" "${STATE}/sample.yaml" "${STATE}/dataplane.env"
 log "done; caches kept, logs in ${STATE}/logs"

@@ -9,12 +9,17 @@
 #      admin kubeconfig in $STATE/kubeconfig
 #   4. the CRDs from config/crd/bases, if generated, applied and Established
 #   5. the emulated account (VPC, subnets, SG, ECS cluster, IAM roles, ALB)
-#   6. $STATE/env (to `source`) and $STATE/sample.yaml (a ready StreamProcessor)
+#   6. the local data plane (bin/devstack dataplane) in the background: the
+#      metered Kinesis (127.0.0.1:4570), local Fargate's ECS endpoint
+#      (127.0.0.1:5006) running each service's tasks as processes of
+#      $STATE/bin/{producer,consumer}, and the local ALB (127.0.0.1:8080)
+#   7. $STATE/env (to `source`) and $STATE/sample.yaml (a ready StreamProcessor)
 #
 # Environment:
 #   LOCAL_STATE_DIR   state directory (default: <repo>/.local); PIDs, logs, env files
 #   LOCAL_ACCOUNT     name of the emulated account / ECS cluster (default: local)
 #   KINESIS_PORT, KINESIS_TLS_PORT, MOTO_PORT, DYNAMODB_PORT   passed to hack/emulators.sh
+#   DATAPLANE_FLAGS   extra flags of `devstack dataplane` (e.g. --task-start-delay=60s --metric-delay=2m)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -164,10 +169,51 @@ log "preparing emulated account ${ACCOUNT}"
   "${BIN}" prepare-account --name "${ACCOUNT}" \
     --env-out "${STATE}/account.env" --sample-out "${STATE}/sample.yaml"
 )
+# 7. Data plane: restarted when already running, so that a rebuilt workload
+# binary or devstack takes effect (running tasks are stopped as ECS stops them).
+DP_PID="${PIDS}/dataplane.pid"
+DP_LOG="${LOGS}/dataplane.log"
+is_dataplane() {
+  kill -0 "$1" 2>/dev/null && tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q "devstack dataplane"
+}
+if [[ -f "${DP_PID}" ]] && is_dataplane "$(cat "${DP_PID}")"; then
+  pid="$(cat "${DP_PID}")"
+  log "stopping the running data plane (pid ${pid}) to start the current build"
+  kill "${pid}" 2>/dev/null || true
+  for _ in $(seq 1 450); do kill -0 "${pid}" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "${pid}" 2>/dev/null || true
+fi
+rm -f "${DP_PID}" "${STATE}/dataplane.env"
+log "building the workloads into $(basename "${STATE}")/bin (producer, consumer)"
+mkdir -p "${STATE}/bin"
+go build -o "${STATE}/bin/" ./cmd/producer ./cmd/consumer
+log "starting the data plane (metered Kinesis, local Fargate, local ALB); log in ${DP_LOG}"
+(
+  # shellcheck disable=SC1090
+  source "${EMU_ENV}"
+  # shellcheck disable=SC2086
+  nohup "${BIN}" dataplane --cluster "${ACCOUNT}" --state-dir "${STATE}" \
+    --producer-bin "${STATE}/bin/producer" --consumer-bin "${STATE}/bin/consumer" \
+    --env-out "${STATE}/dataplane.env" ${DATAPLANE_FLAGS:-} \
+    >"${DP_LOG}" 2>&1 </dev/null 9>&- &
+  echo $! >"${DP_PID}"
+)
+for _ in $(seq 1 100); do
+  [[ -s "${STATE}/dataplane.env" ]] && break
+  if ! kill -0 "$(cat "${DP_PID}")" 2>/dev/null; then
+    tail -20 "${DP_LOG}" >&2
+    die "the data plane exited during start-up; see ${DP_LOG}"
+  fi
+  sleep 0.2
+done
+[[ -s "${STATE}/dataplane.env" ]] || die "the data plane wrote no ${STATE}/dataplane.env within 20 s; see ${DP_LOG}"
+
 tmp="$(mktemp "${STATE}/.env.XXXXXX")"
 {
   echo "# Written by hack/local-up.sh; source it to use the local stack."
+  echo "# Kinesis and ECS go through the local data plane (metered Kinesis, local Fargate)."
   cat "${EMU_ENV}"
+  cat "${STATE}/dataplane.env"
   echo "export KUBECONFIG=${KUBECONFIG_FILE}"
   cat "${STATE}/account.env"
 } >"${tmp}"
@@ -177,12 +223,14 @@ rel() { case "$1" in "${ROOT}"/*) echo "${1#"${ROOT}"/}" ;; *) echo "$1" ;; esac
 cat >&2 <<EOF
 local-up: ready in $((SECONDS - START_SECONDS)) s
   API server  $(kc config view --minify -o jsonpath='{.clusters[0].cluster.server}')   (kubeconfig $(rel "${KUBECONFIG_FILE}"))
-  emulators   $(grep -oE 'AWS_ENDPOINT_URL_(KINESIS|ECS|DYNAMODB)=[^ ]+' "${STATE}/env" | tr '\n' ' ')
+  endpoints   $(grep -oE 'AWS_ENDPOINT_URL_(KINESIS|ECS|DYNAMODB)=[^ ]+' "${STATE}/dataplane.env" "${EMU_ENV}" | sed 's/^[^:]*://' | sort -u -t= -k1,1 | tr '\n' ' ')
+  producer    $(grep -oE "LOCAL_PRODUCER_URL='?[^ ']+" "${STATE}/dataplane.env" | sed "s/.*=//; s/'//g")   (the local ALB; tasks start once the operator creates the services)
+  task logs   $(rel "${STATE}")/tasks/<service>/<task>.log; consumer output $(rel "${STATE}")/consumer-output/
   account     cluster ${ACCOUNT}, sample $(rel "${STATE}/sample.yaml")
 what next:
   source $(rel "${STATE}/env")
   kubectl apply -f $(rel "${STATE}/sample.yaml") && kubectl get sp
-  make run                 # the manager on this host, against \$KUBECONFIG
+  make run                 # the manager on this host, against \$KUBECONFIG (or: make dev, all of it)
   hack/local-down.sh       # stop it all (caches stay)
 EOF
 if [[ -n "${crd_error}" ]]; then

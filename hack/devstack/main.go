@@ -4,17 +4,24 @@
 //	    run etcd + kube-apiserver in the foreground until SIGTERM/SIGINT
 //	devstack prepare-account --name local --env-out .local/account.env --sample-out .local/sample.yaml
 //	    find or create the emulated AWS account and write its LOCAL_* exports
+//	devstack dataplane --cluster local --state-dir .local --env-out .local/dataplane.env
+//	    run the metered Kinesis, local Fargate and the local ALB in the foreground
+//	    until SIGTERM/SIGINT (then every task is stopped as ECS stops tasks)
 //
 // The logic lives in internal/devstack; this main only parses flags.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,6 +31,7 @@ import (
 
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack"
+	"github.com/kdp-io/streamprocessor-operator/internal/devstack/dataplane"
 )
 
 func main() {
@@ -44,6 +52,8 @@ func main() {
 		err = controlPlane(ctx, log.WithName("control-plane"), os.Args[2:])
 	case "prepare-account":
 		err = prepareAccount(ctx, log.WithName("prepare-account"), os.Args[2:])
+	case "dataplane":
+		err = dataPlane(ctx, log, os.Args[2:])
 	default:
 		usage()
 	}
@@ -54,7 +64,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: devstack control-plane|prepare-account [flags]  (-h for flags)")
+	fmt.Fprintln(os.Stderr, "usage: devstack control-plane|prepare-account|dataplane [flags]  (-h for flags)")
 	os.Exit(2)
 }
 
@@ -113,4 +123,53 @@ func writeOut(path, s string) error {
 		return err
 	}
 	return os.WriteFile(path, []byte(s), 0o644)
+}
+
+func dataPlane(ctx context.Context, log logr.Logger, args []string) error {
+	fs := flag.NewFlagSet("dataplane", flag.ExitOnError)
+	o := dataplane.Options{Log: log}
+	cluster := fs.String("cluster", "local", "ECS cluster whose services run locally")
+	envOut := fs.String("env-out", "", "file to write the endpoints and LOCAL_* exports to once listening (default: stdout)")
+	fs.StringVar(&o.StateDir, "state-dir", ".local", "directory for task logs (tasks/) and consumer output (consumer-output/)")
+	fs.StringVar(&o.ProducerBinary, "producer-bin", ".local/bin/producer", "binary run for producer containers")
+	fs.StringVar(&o.ConsumerBinary, "consumer-bin", ".local/bin/consumer", "binary run for consumer containers")
+	fs.StringVar(&o.MeterAddr, "meter-addr", "127.0.0.1:4570", "listen address of the metered Kinesis endpoint")
+	fs.StringVar(&o.ECSAddr, "ecs-addr", "127.0.0.1:5006", "listen address of the ECS endpoint (local Fargate)")
+	fs.StringVar(&o.ALBAddr, "alb-addr", "127.0.0.1:8080", "listen address of the first load-balancer listener")
+	fs.DurationVar(&o.StartDelay, "task-start-delay", 2*time.Second, "time a task stays PROVISIONING (Fargate: about a minute)")
+	fs.DurationVar(&o.PublishDelay, "metric-delay", 0, "how late each minute's AWS/Kinesis metrics are published (CloudWatch: 1–3 minutes)")
+	_ = fs.Parse(args)
+	o.Clusters = []string{*cluster}
+	o.KinesisUpstream, o.ECSUpstream = os.Getenv("AWS_ENDPOINT_URL_KINESIS"), os.Getenv("AWS_ENDPOINT_URL_ECS")
+	if o.KinesisUpstream == "" || o.ECSUpstream == "" {
+		return errors.New("dataplane: AWS_ENDPOINT_URL_KINESIS and AWS_ENDPOINT_URL_ECS must name the emulators (source .local/emulators.env)")
+	}
+	o.TaskEnv = map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_") {
+			o.TaskEnv[k] = v
+		}
+	}
+	cfg, err := awsconfig.Load(ctx, "")
+	if err != nil {
+		return err
+	}
+	o.AWS = cfg
+	p, err := dataplane.Start(ctx, o)
+	if err != nil {
+		return err
+	}
+	var exports strings.Builder
+	env := p.Env()
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		fmt.Fprintf(&exports, "export %s=%s\n", k, devstack.ShellQuote(env[k]))
+	}
+	if err := writeOut(*envOut, exports.String()); err != nil {
+		return fmt.Errorf("write data plane exports: %w", err)
+	}
+	log.Info("Data plane ready", "kinesis", p.MeterURL, "ecs", p.ECSURL, "producer", env["LOCAL_PRODUCER_URL"],
+		"taskLogs", p.TaskLogDir, "consumerOutput", p.ConsumerOutputDir)
+	<-ctx.Done()
+	log.Info("Stopping the data plane: every task gets SIGTERM, then SIGKILL after its stop timeout")
+	return p.Stop()
 }

@@ -22,7 +22,7 @@ func EnvExports(a Account) string {
 		{"LOCAL_LOAD_BALANCER_ARN", a.LoadBalancerARN},
 		{"LOCAL_LOAD_BALANCER_DNS", a.LoadBalancerDNS},
 	} {
-		fmt.Fprintf(&b, "export %s=%s\n", kv[0], shellQuote(kv[1]))
+		fmt.Fprintf(&b, "export %s=%s\n", kv[0], ShellQuote(kv[1]))
 	}
 	return b.String()
 }
@@ -50,7 +50,7 @@ spec:
 		a.ExecutionRoleARN, a.TaskRoleARN, a.TargetGroupARN)
 }
 
-// shellQuote quotes s for POSIX shells.
-func shellQuote(s string) string {
+// ShellQuote quotes s for POSIX shells.
+func ShellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
