@@ -40,6 +40,7 @@ type options struct {
 	name, namespace, url string
 	mibps                float64
 	recordBytes, batch   int
+	concurrency          int
 	every, loadMax       time.Duration
 	deadline             time.Duration
 }
@@ -52,6 +53,7 @@ func main() {
 	flag.Float64Var(&o.mibps, "mibps", 3, "load while it lasts, MiB/s of record data (one shard takes 1)")
 	flag.IntVar(&o.recordBytes, "record-bytes", 1024, "bytes per record")
 	flag.IntVar(&o.batch, "batch", 100, "records per POST /records")
+	flag.IntVar(&o.concurrency, "concurrency", 256, "requests in flight at most (durable acknowledgements wait for Kinesis)")
 	flag.DurationVar(&o.every, "every", 10*time.Second, "timeline step")
 	flag.DurationVar(&o.loadMax, "load-max", 6*time.Minute, "longest the load lasts")
 	flag.DurationVar(&o.deadline, "deadline", 15*time.Minute, "the demo ends by then, whatever happened")
@@ -149,7 +151,7 @@ func run(ctx context.Context, o options) (bool, error) {
 	var progress progressLine
 	wg.Go(func() {
 		summary, _ = loadgen.Run(loadCtx, loadgen.Options{
-			URL: o.url, Batch: o.batch, RecordBytes: o.recordBytes, Concurrency: 32,
+			URL: o.url, Batch: o.batch, RecordBytes: o.recordBytes, Concurrency: o.concurrency,
 			Schedule: loadgen.Fixed(o.mibps * (1 << 20) / float64(o.recordBytes)),
 			Progress: &progress, ProgressEvery: time.Second, Duration: o.loadMax,
 		})
@@ -198,7 +200,7 @@ quiet:
 		}
 	}
 	up := scaledUp(peak)
-	down := last.open == last.minShards && last.consWant == last.minConsumers && peak.open > last.open
+	down := last.minShards > 0 && last.open == last.minShards && last.consWant == last.minConsumers && peak.open > last.open
 	fmt.Printf("\ndemo: %d accepted reshard calls, shards %d → %d → %d, consumer tasks %d → %d → %d, %d records acknowledged in %s\n",
 		max(peak.reshards, last.reshards)-reshards0, first.open, peak.open, last.open,
 		first.consWant, peak.maxCo, last.consWant, summary.Acknowledged, time.Since(start).Round(time.Second))
