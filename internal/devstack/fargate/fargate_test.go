@@ -23,52 +23,19 @@ import (
 
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack/fargate"
+	"github.com/kdp-io/streamprocessor-operator/internal/devstack/fargate/fargatetest"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
 )
-
-// liveTasks returns the supervisor's tasks of service that are not STOPPED.
-func liveTasks(s *stack, service string) []fargate.TaskView {
-	var out []fargate.TaskView
-	for _, t := range s.sup.Tasks() {
-		if t.Service == service && t.LastStatus != fargate.StatusStopped {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-func counts(svc etypes.Service) string {
-	return fmt.Sprintf("running %d pending %d desired %d", svc.RunningCount, svc.PendingCount, svc.DesiredCount)
-}
-
-// waitRunning waits until the proxy reports want running and none pending,
-// and returns the RUNNING tasks.
-func waitRunning(t *testing.T, s *stack, service string, want int32) []etypes.Task {
-	t.Helper()
-	var tasks []etypes.Task
-	eventually(t, 30*time.Second, fmt.Sprintf("service %s runs %d tasks", service, want), func() string {
-		svc := s.describe(service)
-		if svc.RunningCount != want || svc.PendingCount != 0 {
-			return counts(svc)
-		}
-		tasks = s.tasks(service, etypes.DesiredStatusRunning)
-		if len(tasks) != int(want) {
-			return fmt.Sprintf("ListTasks lists %d", len(tasks))
-		}
-		return ""
-	})
-	return tasks
-}
 
 func taskID(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
 
 func TestServiceRunsDesiredTasksWithExactEnvironment(t *testing.T) {
-	s := newStack(t, fargate.Options{})
+	s := fargatetest.Start(t, taskServer, fargate.Options{})
 	env := map[string]string{"STREAM_NAME": "orders", "AWS_REGION": "eu-west-1", "PORT": "8080", "EXTRA": "x=y"}
-	td := s.taskDef("envsvc", "producer", serverImage+":1", env, 5)
-	s.service("envsvc", td, 2)
+	td := s.TaskDef("envsvc", "producer", fargatetest.ServerImage+":1", env, 5)
+	s.Service("envsvc", td, 2)
 
-	tasks := waitRunning(t, s, "envsvc", 2)
+	tasks := s.WaitRunning("envsvc", 2)
 	for _, task := range tasks {
 		if aws.ToString(task.Group) != "service:envsvc" || aws.ToString(task.TaskDefinitionArn) != td || aws.ToString(task.LastStatus) != "RUNNING" {
 			t.Errorf("task %s: group %q, task definition %q, lastStatus %q", aws.ToString(task.TaskArn),
@@ -78,7 +45,7 @@ func TestServiceRunsDesiredTasksWithExactEnvironment(t *testing.T) {
 			t.Errorf("task %s: RUNNING without startedAt", aws.ToString(task.TaskArn))
 		}
 	}
-	live := liveTasks(s, "envsvc")
+	live := s.Live("envsvc")
 	if len(live) != 2 {
 		t.Fatalf("%d live tasks, want 2", len(live))
 	}
@@ -86,10 +53,10 @@ func TestServiceRunsDesiredTasksWithExactEnvironment(t *testing.T) {
 		if err := syscall.Kill(tv.PID, 0); err != nil {
 			t.Errorf("task %s: process %d not alive: %v", tv.ID, tv.PID, err)
 		}
-		if want := filepath.Join(s.logDir, "envsvc", tv.ID+".log"); tv.LogPath != want {
+		if want := filepath.Join(s.LogDir, "envsvc", tv.ID+".log"); tv.LogPath != want {
 			t.Errorf("task %s logs to %s, want %s", tv.ID, tv.LogPath, want)
 		}
-		code, body, err := httpGet("http://" + net.JoinHostPort(tv.Address, strconv.Itoa(tv.Port)) + "/env")
+		code, body, err := fargatetest.Get("http://" + net.JoinHostPort(tv.Address, strconv.Itoa(tv.Port)) + "/env")
 		if err != nil || code != 200 {
 			t.Fatalf("GET /env of task %s: %d %v", tv.ID, code, err)
 		}
@@ -98,7 +65,7 @@ func TestServiceRunsDesiredTasksWithExactEnvironment(t *testing.T) {
 			k, v, _ := strings.Cut(line, "=")
 			got[k] = v
 		}
-		want := maps.Clone(s.taskEnv)
+		want := maps.Clone(s.TaskEnv)
 		maps.Copy(want, env) // the task definition wins (AWS_REGION)
 		want["PORT"] = strconv.Itoa(tv.Port)
 		want["WORKER_ID"] = tv.ID
@@ -113,18 +80,18 @@ func TestServiceRunsDesiredTasksWithExactEnvironment(t *testing.T) {
 
 func TestConsumerStyleTaskGetsHTTPAddrAndExtraEnv(t *testing.T) {
 	outDir := t.TempDir()
-	s := newStack(t, fargate.Options{Runners: []fargate.Runner{{
+	s := fargatetest.Start(t, taskServer, fargate.Options{Runners: []fargate.Runner{{
 		ContainerName: "consumer", Binary: taskServer, HealthPath: "/healthz", Port: fargate.HTTPAddrEnv,
 		ExtraEnv: func(ti fargate.TaskInfo) map[string]string {
 			return map[string]string{"OUTPUT": filepath.Join(outDir, ti.TaskID+".jsonl")}
 		},
 	}}})
 	env := map[string]string{"STREAM_NAME": "orders", "APPLICATION_NAME": "app"}
-	s.service("conssvc", s.taskDef("conssvc", "consumer", "123456789012.dkr.ecr.us-east-1.amazonaws.com/consumer:7", env, 5), 1)
-	waitRunning(t, s, "conssvc", 1)
-	tv := liveTasks(s, "conssvc")[0]
+	s.Service("conssvc", s.TaskDef("conssvc", "consumer", "123456789012.dkr.ecr.us-east-1.amazonaws.com/consumer:7", env, 5), 1)
+	s.WaitRunning("conssvc", 1)
+	tv := s.Live("conssvc")[0]
 	addr := net.JoinHostPort(tv.Address, strconv.Itoa(tv.Port))
-	_, body, err := httpGet("http://" + addr + "/env")
+	_, body, err := fargatetest.Get("http://" + addr + "/env")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +100,7 @@ func TestConsumerStyleTaskGetsHTTPAddrAndExtraEnv(t *testing.T) {
 		k, v, _ := strings.Cut(line, "=")
 		got[k] = v
 	}
-	want := maps.Clone(s.taskEnv)
+	want := maps.Clone(s.TaskEnv)
 	maps.Copy(want, env)
 	want["HTTP_ADDR"], want["WORKER_ID"], want["OUTPUT"] = addr, tv.ID, filepath.Join(outDir, tv.ID+".jsonl")
 	if !maps.Equal(got, want) {
@@ -144,21 +111,21 @@ func TestConsumerStyleTaskGetsHTTPAddrAndExtraEnv(t *testing.T) {
 func TestKilledTaskCountsAsStoppedUntilReplacementIsHealthy(t *testing.T) {
 	// A backoff long enough to see the gap between the kill and the start
 	// of the replacement.
-	s := newStack(t, fargate.Options{RestartBackoff: 3 * time.Second})
-	s.service("killsvc", s.taskDef("killsvc", "producer", serverImage+":1", nil, 5), 2)
-	before := waitRunning(t, s, "killsvc", 2)
+	s := fargatetest.Start(t, taskServer, fargate.Options{RestartBackoff: 3 * time.Second})
+	s.Service("killsvc", s.TaskDef("killsvc", "producer", fargatetest.ServerImage+":1", nil, 5), 2)
+	before := s.WaitRunning("killsvc", 2)
 
-	victim := liveTasks(s, "killsvc")[0]
+	victim := s.Live("killsvc")[0]
 	if err := syscall.Kill(victim.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "runningCount drops to 1 after kill -9", func() string {
-		if svc := s.describe("killsvc"); svc.RunningCount != 1 {
-			return counts(svc)
+	fargatetest.Eventually(t, 10*time.Second, "runningCount drops to 1 after kill -9", func() string {
+		if svc := s.Describe("killsvc"); svc.RunningCount != 1 {
+			return fargatetest.Counts(svc)
 		}
 		return ""
 	})
-	stopped := s.tasks("killsvc", etypes.DesiredStatusStopped)
+	stopped := s.Tasks("killsvc", etypes.DesiredStatusStopped)
 	if len(stopped) != 1 || taskID(aws.ToString(stopped[0].TaskArn)) != victim.ID {
 		t.Fatalf("STOPPED tasks %v, want the killed %s", stopped, victim.ID)
 	}
@@ -168,7 +135,7 @@ func TestKilledTaskCountsAsStoppedUntilReplacementIsHealthy(t *testing.T) {
 			aws.ToString(st.LastStatus), aws.ToString(st.StoppedReason), aws.ToInt32(st.Containers[0].ExitCode))
 	}
 
-	after := waitRunning(t, s, "killsvc", 2)
+	after := s.WaitRunning("killsvc", 2)
 	old := map[string]bool{}
 	for _, task := range before {
 		old[aws.ToString(task.TaskArn)] = true
@@ -188,21 +155,21 @@ func TestKilledTaskCountsAsStoppedUntilReplacementIsHealthy(t *testing.T) {
 }
 
 func TestScaleInSendsSIGTERMThenSIGKILLAfterStopTimeout(t *testing.T) {
-	s := newStack(t, fargate.Options{})
-	s.service("polite", s.taskDef("polite", "producer", serverImage+":1", nil, 30), 1)
-	s.service("stubborn", s.taskDef("stubborn", "producer", serverImage+":1", map[string]string{"IGNORE_SIGTERM": "1"}, 1), 1)
-	waitRunning(t, s, "polite", 1)
-	waitRunning(t, s, "stubborn", 1)
-	polite, stubborn := liveTasks(s, "polite")[0], liveTasks(s, "stubborn")[0]
+	s := fargatetest.Start(t, taskServer, fargate.Options{})
+	s.Service("polite", s.TaskDef("polite", "producer", fargatetest.ServerImage+":1", nil, 30), 1)
+	s.Service("stubborn", s.TaskDef("stubborn", "producer", fargatetest.ServerImage+":1", map[string]string{"IGNORE_SIGTERM": "1"}, 1), 1)
+	s.WaitRunning("polite", 1)
+	s.WaitRunning("stubborn", 1)
+	polite, stubborn := s.Live("polite")[0], s.Live("stubborn")[0]
 
-	s.update(&ecs.UpdateServiceInput{Service: aws.String("polite"), DesiredCount: aws.Int32(0)})
-	s.update(&ecs.UpdateServiceInput{Service: aws.String("stubborn"), DesiredCount: aws.Int32(0)})
+	s.Update(&ecs.UpdateServiceInput{Service: aws.String("polite"), DesiredCount: aws.Int32(0)})
+	s.Update(&ecs.UpdateServiceInput{Service: aws.String("stubborn"), DesiredCount: aws.Int32(0)})
 	for _, name := range []string{"polite", "stubborn"} {
-		eventually(t, 30*time.Second, name+" scaled to 0", func() string {
-			if svc := s.describe(name); svc.RunningCount != 0 || svc.PendingCount != 0 {
-				return counts(svc)
+		fargatetest.Eventually(t, 30*time.Second, name+" scaled to 0", func() string {
+			if svc := s.Describe(name); svc.RunningCount != 0 || svc.PendingCount != 0 {
+				return fargatetest.Counts(svc)
 			}
-			if n := len(liveTasks(s, name)); n != 0 {
+			if n := len(s.Live(name)); n != 0 {
 				return fmt.Sprintf("%d live tasks", n)
 			}
 			return ""
@@ -211,7 +178,7 @@ func TestScaleInSendsSIGTERMThenSIGKILLAfterStopTimeout(t *testing.T) {
 	check := func(tv fargate.TaskView, logLine string, exit int) {
 		t.Helper()
 		var got fargate.TaskView
-		for _, x := range s.sup.Tasks() {
+		for _, x := range s.Sup.Tasks() {
 			if x.ID == tv.ID {
 				got = x
 			}
@@ -229,28 +196,28 @@ func TestScaleInSendsSIGTERMThenSIGKILLAfterStopTimeout(t *testing.T) {
 	}
 	check(polite, "SIGTERM received", 0)
 	check(stubborn, "SIGTERM ignored", 137)
-	stopped := s.tasks("stubborn", etypes.DesiredStatusStopped)
+	stopped := s.Tasks("stubborn", etypes.DesiredStatusStopped)
 	if len(stopped) != 1 || !strings.Contains(aws.ToString(stopped[0].Containers[0].Reason), "SIGKILL") {
 		t.Errorf("DescribeTasks of the stubborn task: %+v, want a container reason naming SIGKILL", stopped)
 	}
 }
 
 func TestNewRevisionStartsNewTasksBeforeStoppingOld(t *testing.T) {
-	s := newStack(t, fargate.Options{})
-	rev1 := s.taskDef("rollsvc", "producer", serverImage+":1", map[string]string{"REV": "1"}, 5)
-	s.service("rollsvc", rev1, 2)
-	waitRunning(t, s, "rollsvc", 2)
-	old := liveTasks(s, "rollsvc")
+	s := fargatetest.Start(t, taskServer, fargate.Options{})
+	rev1 := s.TaskDef("rollsvc", "producer", fargatetest.ServerImage+":1", map[string]string{"REV": "1"}, 5)
+	s.Service("rollsvc", rev1, 2)
+	s.WaitRunning("rollsvc", 2)
+	old := s.Live("rollsvc")
 
-	rev2 := s.taskDef("rollsvc", "producer", serverImage+":2", map[string]string{"REV": "2"}, 5)
-	s.update(&ecs.UpdateServiceInput{Service: aws.String("rollsvc"), TaskDefinition: aws.String(rev2)})
+	rev2 := s.TaskDef("rollsvc", "producer", fargatetest.ServerImage+":2", map[string]string{"REV": "2"}, 5)
+	s.Update(&ecs.UpdateServiceInput{Service: aws.String("rollsvc"), TaskDefinition: aws.String(rev2)})
 	sawTwoDeployments := false
-	eventually(t, 30*time.Second, "rollout of revision 2", func() string {
-		svc := s.describe("rollsvc")
+	fargatetest.Eventually(t, 30*time.Second, "rollout of revision 2", func() string {
+		svc := s.Describe("rollsvc")
 		if len(svc.Deployments) > 1 {
 			sawTwoDeployments = true
 		}
-		tasks := s.tasks("rollsvc", etypes.DesiredStatusRunning)
+		tasks := s.Tasks("rollsvc", etypes.DesiredStatusRunning)
 		n := 0
 		for _, task := range tasks {
 			if aws.ToString(task.TaskDefinitionArn) == rev2 && aws.ToString(task.LastStatus) == "RUNNING" {
@@ -258,7 +225,7 @@ func TestNewRevisionStartsNewTasksBeforeStoppingOld(t *testing.T) {
 			}
 		}
 		if n != 2 || len(tasks) != 2 || svc.RunningCount != 2 || len(svc.Deployments) != 1 {
-			return fmt.Sprintf("%d of %d tasks on revision 2, %s, %d deployments", n, len(tasks), counts(svc), len(svc.Deployments))
+			return fmt.Sprintf("%d of %d tasks on revision 2, %s, %d deployments", n, len(tasks), fargatetest.Counts(svc), len(svc.Deployments))
 		}
 		if aws.ToString(svc.Deployments[0].TaskDefinition) != rev2 || svc.Deployments[0].RolloutState != etypes.DeploymentRolloutStateCompleted {
 			return fmt.Sprintf("deployment %s %s", aws.ToString(svc.Deployments[0].TaskDefinition), svc.Deployments[0].RolloutState)
@@ -268,8 +235,8 @@ func TestNewRevisionStartsNewTasksBeforeStoppingOld(t *testing.T) {
 	if !sawTwoDeployments {
 		t.Log("never saw the two deployments during the rollout (it may have been quicker than a poll)")
 	}
-	eventually(t, 30*time.Second, "old tasks stopped", func() string {
-		for _, tv := range s.sup.Tasks() {
+	fargatetest.Eventually(t, 30*time.Second, "old tasks stopped", func() string {
+		for _, tv := range s.Sup.Tasks() {
 			if tv.TaskDefinitionARN == rev1 && tv.LastStatus != fargate.StatusStopped {
 				return "task " + tv.ID + " is " + tv.LastStatus
 			}
@@ -278,7 +245,7 @@ func TestNewRevisionStartsNewTasksBeforeStoppingOld(t *testing.T) {
 	})
 	// Every old task began stopping only after two new ones were RUNNING.
 	var newStarts []time.Time
-	for _, tv := range s.sup.Tasks() {
+	for _, tv := range s.Sup.Tasks() {
 		if tv.TaskDefinitionARN == rev2 && !tv.StartedAt.IsZero() {
 			newStarts = append(newStarts, tv.StartedAt)
 		}
@@ -288,7 +255,7 @@ func TestNewRevisionStartsNewTasksBeforeStoppingOld(t *testing.T) {
 		t.Fatalf("%d new tasks ever RUNNING, want 2", len(newStarts))
 	}
 	for _, o := range old {
-		for _, tv := range s.sup.Tasks() {
+		for _, tv := range s.Sup.Tasks() {
 			if tv.ID == o.ID && tv.StoppingAt.Before(newStarts[1]) {
 				t.Errorf("old task %s began stopping at %s, before the second new task ran at %s", tv.ID, tv.StoppingAt, newStarts[1])
 			}
@@ -297,10 +264,10 @@ func TestNewRevisionStartsNewTasksBeforeStoppingOld(t *testing.T) {
 }
 
 func TestUnknownImageIsReportedAndNothingRuns(t *testing.T) {
-	s := newStack(t, fargate.Options{})
-	s.service("nginxsvc", s.taskDef("nginxsvc", "web", "public.ecr.aws/nginx/nginx:latest", nil, 5), 2)
-	eventually(t, 30*time.Second, "service event about the image", func() string {
-		svc := s.describe("nginxsvc")
+	s := fargatetest.Start(t, taskServer, fargate.Options{})
+	s.Service("nginxsvc", s.TaskDef("nginxsvc", "web", "public.ecr.aws/nginx/nginx:latest", nil, 5), 2)
+	fargatetest.Eventually(t, 30*time.Second, "service event about the image", func() string {
+		svc := s.Describe("nginxsvc")
 		for _, e := range svc.Events {
 			if strings.Contains(aws.ToString(e.Message), "nginx/nginx:latest") && strings.Contains(aws.ToString(e.Message), "no local binary") {
 				return ""
@@ -310,13 +277,13 @@ func TestUnknownImageIsReportedAndNothingRuns(t *testing.T) {
 	})
 	// Several polls later still nothing runs.
 	time.Sleep(time.Second)
-	if svc := s.describe("nginxsvc"); svc.RunningCount != 0 || svc.PendingCount != 0 {
-		t.Errorf("unrunnable service: %s, want 0 running and 0 pending", counts(svc))
+	if svc := s.Describe("nginxsvc"); svc.RunningCount != 0 || svc.PendingCount != 0 {
+		t.Errorf("unrunnable service: %s, want 0 running and 0 pending", fargatetest.Counts(svc))
 	}
-	if tasks := s.tasks("nginxsvc", etypes.DesiredStatusRunning); len(tasks) != 0 {
+	if tasks := s.Tasks("nginxsvc", etypes.DesiredStatusRunning); len(tasks) != 0 {
 		t.Errorf("ListTasks lists %d tasks of an unrunnable service", len(tasks))
 	}
-	if n := len(s.sup.Tasks()); n != 0 {
+	if n := len(s.Sup.Tasks()); n != 0 {
 		t.Errorf("supervisor made %d tasks for an unrunnable image", n)
 	}
 }
@@ -325,7 +292,7 @@ func TestUnknownImageIsReportedAndNothingRuns(t *testing.T) {
 // yet been sent SIGTERM.
 type recordingBalancer struct {
 	t       *testing.T
-	s       **stack
+	s       **fargatetest.Stack
 	mu      sync.Mutex
 	changes []string
 	drained []string
@@ -340,7 +307,7 @@ func (b *recordingBalancer) TaskChanged(tg fargate.Target) {
 }
 
 func (b *recordingBalancer) Drain(_ context.Context, tg fargate.Target) {
-	for _, tv := range (*b.s).sup.Tasks() {
+	for _, tv := range (*b.s).Sup.Tasks() {
 		if tv.ID != tg.TaskID {
 			continue
 		}
@@ -357,17 +324,17 @@ func (b *recordingBalancer) Drain(_ context.Context, tg fargate.Target) {
 }
 
 func TestStoppingTaskIsDrainedBeforeSIGTERM(t *testing.T) {
-	var s *stack
+	var s *fargatetest.Stack
 	rb := &recordingBalancer{t: t, s: &s}
-	s = newStack(t, fargate.Options{Balancer: rb})
+	s = fargatetest.Start(t, taskServer, fargate.Options{Balancer: rb})
 	tg := "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/x/1"
-	s.service("drainsvc", s.taskDef("drainsvc", "producer", serverImage+":1", nil, 5),
+	s.Service("drainsvc", s.TaskDef("drainsvc", "producer", fargatetest.ServerImage+":1", nil, 5),
 		1, etypes.LoadBalancer{TargetGroupArn: aws.String(tg), ContainerName: aws.String("producer"), ContainerPort: aws.Int32(8080)})
-	waitRunning(t, s, "drainsvc", 1)
-	id := liveTasks(s, "drainsvc")[0].ID
-	s.update(&ecs.UpdateServiceInput{Service: aws.String("drainsvc"), DesiredCount: aws.Int32(0)})
-	eventually(t, 30*time.Second, "task stopped", func() string {
-		if n := len(liveTasks(s, "drainsvc")); n != 0 {
+	s.WaitRunning("drainsvc", 1)
+	id := s.Live("drainsvc")[0].ID
+	s.Update(&ecs.UpdateServiceInput{Service: aws.String("drainsvc"), DesiredCount: aws.Int32(0)})
+	fargatetest.Eventually(t, 30*time.Second, "task stopped", func() string {
+		if n := len(s.Live("drainsvc")); n != 0 {
 			return fmt.Sprintf("%d live", n)
 		}
 		return ""
@@ -405,12 +372,12 @@ func TestBusyTaskCPUUtilizationIsPublished(t *testing.T) {
 	published := make(chan time.Time, 10)
 	cfg := loadCloudWatchConfig(t)
 	cw := cloudwatch.NewFromConfig(cfg, awsconfig.CloudWatchQueryProtocol)
-	s := newStack(t, fargate.Options{
+	s := fargatetest.Start(t, taskServer, fargate.Options{
 		CloudWatch: cw, Now: clock.Now, MetricsSampleInterval: 100 * time.Millisecond,
 		OnPublish: func(m time.Time) { published <- m },
 	})
-	s.service("busysvc", s.taskDef("busysvc", "producer", serverImage+":1", map[string]string{"BUSY": "1"}, 5), 1)
-	waitRunning(t, s, "busysvc", 1)
+	s.Service("busysvc", s.TaskDef("busysvc", "producer", fargatetest.ServerImage+":1", map[string]string{"BUSY": "1"}, 5), 1)
+	s.WaitRunning("busysvc", 1)
 	time.Sleep(1500 * time.Millisecond) // let it burn some CPU between samples
 	clock.Set(minute.Add(70 * time.Second))
 	select {
@@ -423,7 +390,7 @@ func TestBusyTaskCPUUtilizationIsPublished(t *testing.T) {
 	}
 
 	dims := []cwtypes.Dimension{
-		{Name: aws.String("ClusterName"), Value: aws.String(s.cluster)},
+		{Name: aws.String("ClusterName"), Value: aws.String(s.Cluster)},
 		{Name: aws.String("ServiceName"), Value: aws.String("busysvc")},
 	}
 	query := func(id, metric, stat string) cwtypes.MetricDataQuery {
