@@ -10,8 +10,10 @@
 // started with exactly its container's environment from the task definition
 // plus Options.TaskEnv (endpoints, credentials, region), PORT or HTTP_ADDR
 // (its own port), WORKER_ID (the task id) and the runner's ExtraEnv. Its
-// stdout and stderr go to <LogDir>/<service>/<task id>.log, which is also its
-// working directory's file. Its lifecycle follows ECS: PROVISIONING (for
+// stdout and stderr go to <LogDir>/<service>/<task id>.log; that directory is
+// its working directory. Each task listens on an address of its own,
+// 127.0.<x>.<y>, as a Fargate task has its own IP (see
+// Options.SharedAddress). Its lifecycle follows ECS: PROVISIONING (for
 // StartDelay, standing in for Fargate's start time), PENDING (process
 // started), RUNNING (health path answers 2xx), STOPPING (drained from the
 // load balancer, SIGTERM, SIGKILL after the container's stopTimeout) and
@@ -19,8 +21,11 @@
 //
 // Wiring, in a dev stack:
 //
-//	sup, _ := fargate.New(fargate.Options{ECS: ecs.NewFromConfig(cfg), Clusters: []string{"local"}, …})
+//	lb, _ := alb.New(alb.Options{ELB: elbv2.NewFromConfig(cfg)}) // 127.0.0.1:8080
+//	sup, _ := fargate.New(fargate.Options{ECS: ecs.NewFromConfig(cfg), Clusters: []string{"local"},
+//		Runners: runners, TaskEnv: env, LogDir: dir, Balancer: lb, CloudWatch: cw})
 //	proxy, _ := fargate.NewProxy(os.Getenv("AWS_ENDPOINT_URL_ECS"), sup)
 //	go http.Serve(ln, proxy) // the operator's AWS_ENDPOINT_URL_ECS points here
-//	go sup.Run(ctx)
+//	go lb.Run(ctx)
+//	go sup.Run(ctx) // returns after every task has stopped
 package fargate

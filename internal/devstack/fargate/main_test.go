@@ -1,8 +1,6 @@
 package fargate_test
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack/fargate/fargatetest"
@@ -11,17 +9,4 @@ import (
 // taskServer is the test workload binary, built once by TestMain.
 var taskServer string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "fargate-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	if taskServer, err = fargatetest.BuildTaskServer(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { fargatetest.Main(m, &taskServer) }

@@ -53,6 +53,25 @@ func BuildTaskServer(dir string) (string, error) {
 	return bin, nil
 }
 
+// Main is the body of a TestMain: it builds the task server into a
+// temporary directory, stores its path in *taskServer, runs the tests and
+// exits with their code.
+func Main(m *testing.M, taskServer *string) {
+	dir, err := os.MkdirTemp("", "taskserver-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if *taskServer, err = BuildTaskServer(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		_ = os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 var (
 	accountOnce sync.Once
 	account     devstack.Account

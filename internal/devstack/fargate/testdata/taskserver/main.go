@@ -4,6 +4,7 @@
 //	GET /healthcheck, /healthz  200 "ok"
 //	GET /whoami                 its WORKER_ID
 //	GET /env                    its environment, one KEY=VALUE per line
+//	GET /sleep?d=<duration>     its WORKER_ID after sleeping d
 //
 // It listens on HTTP_ADDR, else on :PORT. On SIGTERM it prints
 // "taskserver: SIGTERM received" and exits 0, unless IGNORE_SIGTERM=1: then
@@ -19,6 +20,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -38,6 +40,11 @@ func main() {
 	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, os.Getenv("WORKER_ID")) })
 	mux.HandleFunc("GET /env", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprint(w, strings.Join(os.Environ(), "\n"))
+	})
+	mux.HandleFunc("GET /sleep", func(w http.ResponseWriter, r *http.Request) {
+		d, _ := time.ParseDuration(r.URL.Query().Get("d"))
+		time.Sleep(d)
+		fmt.Fprint(w, os.Getenv("WORKER_ID"))
 	})
 	go func() { _ = http.Serve(ln, mux) }()
 	if os.Getenv("BUSY") == "1" {
