@@ -22,6 +22,18 @@ type Config struct {
 	MaxRequestBytes     int64 // MAX_REQUEST_BYTES, -max-request-bytes: request body limit (413 beyond)
 	MaxInflightRequests int   // MAX_INFLIGHT_REQUESTS, -max-inflight-requests: concurrent ingest requests (429 beyond)
 	MaxInflightCalls    int   // MAX_INFLIGHT_CALLS, -max-inflight-calls: concurrent PutRecords calls
+	// MaxInflightBytes bounds the request bodies being read and decoded at
+	// once (each counts its Content-Length, or MaxRequestBytes when unknown);
+	// a request beyond gets 429. 0 derives it from the task memory
+	// (InflightBytesFor).
+	MaxInflightBytes int64 // MAX_INFLIGHT_BYTES, -max-inflight-bytes
+	// TaskMemoryMiB is the task's memory; the Go memory limit and the default
+	// MaxInflightBytes follow it. 0 reads the cgroup limit (memory.max).
+	TaskMemoryMiB int // TASK_MEMORY_MIB, -task-memory-mib
+	// BodyReadTimeout plus the body's size at MinBodyRate is the deadline for
+	// reading a request body; the headers have ReadHeaderTimeout (5 s).
+	BodyReadTimeout time.Duration // BODY_READ_TIMEOUT, -body-read-timeout
+	MinBodyRate     int64         // MIN_BODY_RATE, -min-body-rate: bytes per second a client must at least send
 	// UnorderedInflight bounds the Kinesis records in flight per shard for
 	// records with generated keys; records with caller keys always have one.
 	UnorderedInflight int // UNORDERED_INFLIGHT, -unordered-inflight
@@ -47,6 +59,8 @@ func DefaultConfig() Config {
 		MaxRequestBytes:      5 << 20,
 		MaxInflightRequests:  4096,
 		MaxInflightCalls:     16,
+		BodyReadTimeout:      5 * time.Second,
+		MinBodyRate:          256 << 10,
 		UnorderedInflight:    4,
 		OrderedInflight:      2,
 		AckTimeout:           10 * time.Second,
@@ -109,6 +123,10 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 	num64(&c.MaxRequestBytes, "max-request-bytes", "MAX_REQUEST_BYTES", "request body limit")
 	num(&c.MaxInflightRequests, "max-inflight-requests", "MAX_INFLIGHT_REQUESTS", "concurrent ingest requests")
 	num(&c.MaxInflightCalls, "max-inflight-calls", "MAX_INFLIGHT_CALLS", "concurrent PutRecords calls")
+	num64(&c.MaxInflightBytes, "max-inflight-bytes", "MAX_INFLIGHT_BYTES", "request body bytes read and decoded at once (0: from the task memory)")
+	num(&c.TaskMemoryMiB, "task-memory-mib", "TASK_MEMORY_MIB", "task memory in MiB (0: the cgroup limit); sets the Go memory limit")
+	dur(&c.BodyReadTimeout, "body-read-timeout", "BODY_READ_TIMEOUT", "time to read a body, plus its size at the minimum body rate")
+	num64(&c.MinBodyRate, "min-body-rate", "MIN_BODY_RATE", "slowest accepted body upload in bytes per second")
 	num(&c.UnorderedInflight, "unordered-inflight", "UNORDERED_INFLIGHT", "Kinesis records in flight per shard for records with generated keys")
 	num(&c.OrderedInflight, "ordered-inflight", "ORDERED_INFLIGHT", "Kinesis records in flight per shard for records with caller keys (each further one carries only keys not in flight)")
 	dur(&c.AckTimeout, "ack-timeout", "ACK_TIMEOUT", "longest wait for Kinesis before a durable request gets 503")
@@ -148,8 +166,17 @@ func (c Config) Validate() error {
 	if c.MaxInflightRequests < 1 || c.MaxInflightCalls < 1 || c.UnorderedInflight < 1 || c.OrderedInflight < 1 {
 		errs = append(errs, errors.New("MAX_INFLIGHT_REQUESTS, MAX_INFLIGHT_CALLS, UNORDERED_INFLIGHT and ORDERED_INFLIGHT must be at least 1"))
 	}
-	if c.AckTimeout <= 0 || c.StopTimeout <= 0 || c.ShardRefreshInterval <= 0 {
-		errs = append(errs, errors.New("ACK_TIMEOUT, STOP_TIMEOUT and SHARD_REFRESH_INTERVAL must be positive"))
+	if c.AckTimeout <= 0 || c.StopTimeout <= 0 || c.ShardRefreshInterval <= 0 || c.BodyReadTimeout <= 0 {
+		errs = append(errs, errors.New("ACK_TIMEOUT, STOP_TIMEOUT, SHARD_REFRESH_INTERVAL and BODY_READ_TIMEOUT must be positive"))
+	}
+	if c.MinBodyRate < 1024 {
+		errs = append(errs, fmt.Errorf("MIN_BODY_RATE %d below 1024 bytes per second", c.MinBodyRate))
+	}
+	if c.MaxInflightBytes != 0 && c.MaxInflightBytes < c.MaxRequestBytes {
+		errs = append(errs, fmt.Errorf("MAX_INFLIGHT_BYTES %d below MAX_REQUEST_BYTES %d: no maximum-size request could be admitted", c.MaxInflightBytes, c.MaxRequestBytes))
+	}
+	if c.TaskMemoryMiB < 0 {
+		errs = append(errs, errors.New("TASK_MEMORY_MIB must not be negative"))
 	}
 	if c.CloudWatchInterval < 0 {
 		errs = append(errs, errors.New("CLOUDWATCH_INTERVAL must not be negative"))

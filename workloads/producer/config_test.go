@@ -39,3 +39,48 @@ func TestLoadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestTaskMemoryAndInflightBytes(t *testing.T) {
+	files := map[string]string{}
+	read := func(name string) ([]byte, error) {
+		if v, ok := files[name]; ok {
+			return []byte(v), nil
+		}
+		return nil, io.EOF
+	}
+	cfg := DefaultConfig()
+	if mem, src := TaskMemory(cfg, read); mem != 0 || src != "none" {
+		t.Fatalf("no cgroup: %d %s", mem, src)
+	}
+	files["/sys/fs/cgroup/memory.max"] = "max\n"
+	if mem, _ := TaskMemory(cfg, read); mem != 0 {
+		t.Fatalf("memory.max=max: %d", mem)
+	}
+	files["/sys/fs/cgroup/memory.max"] = "536870912\n"
+	if mem, src := TaskMemory(cfg, read); mem != 512<<20 || src != "/sys/fs/cgroup/memory.max" {
+		t.Fatalf("cgroup v2: %d %s", mem, src)
+	}
+	delete(files, "/sys/fs/cgroup/memory.max")
+	files["/sys/fs/cgroup/memory/memory.limit_in_bytes"] = "9223372036854771712"
+	if mem, _ := TaskMemory(cfg, read); mem != 0 {
+		t.Fatalf("cgroup v1 unlimited: %d", mem)
+	}
+	cfg.TaskMemoryMiB = 1024
+	if mem, src := TaskMemory(cfg, read); mem != 1<<30 || src != "TASK_MEMORY_MIB" {
+		t.Fatalf("TASK_MEMORY_MIB: %d %s", mem, src)
+	}
+	if got := InflightBytesFor(cfg, 0); got != 64<<20 {
+		t.Fatalf("no memory known: %d", got)
+	}
+	// 512 MiB: 460.8 MiB limit - 48 MiB base - 2 × 64 MiB buffer, over 3.
+	if got := InflightBytesFor(cfg, 512<<20); got < 90<<20 || got > 100<<20 {
+		t.Fatalf("512 MiB task: %d", got)
+	}
+	if got := InflightBytesFor(cfg, 128<<20); got != cfg.MaxRequestBytes {
+		t.Fatalf("tiny task: %d, want one maximum-size body", got)
+	}
+	cfg.MaxInflightBytes = 7 << 20
+	if got := InflightBytesFor(cfg, 512<<20); got != 7<<20 {
+		t.Fatalf("explicit: %d", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -43,15 +44,19 @@ type Handler struct {
 	inflight chan struct{}
 	draining atomic.Bool
 	bufs     sync.Pool
+	bodies   *byteBudget // request body bytes being read and decoded
 }
 
 // NewHandler returns the HTTP handler over pipe.
 func NewHandler(cfg Config, pipe *Pipeline, m *Metrics) *Handler {
+	limit := InflightBytesFor(cfg, 0)
+	m.inflightBodyLimit.Set(float64(limit))
 	return &Handler{
 		cfg: cfg, pipe: pipe, metrics: m,
 		promh:    promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}),
 		inflight: make(chan struct{}, cfg.MaxInflightRequests),
 		bufs:     sync.Pool{New: func() any { return new(bytes.Buffer) }},
+		bodies:   &byteBudget{limit: limit, gauge: m.inflightBodyBytes},
 	}
 }
 
@@ -182,23 +187,60 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, path string, ba
 		h.fail(w, path, http.StatusTooManyRequests, "overloaded", "too many concurrent requests")
 		return
 	}
+	// A body of unknown length (chunked) may grow to the limit: admit it as such.
+	size := r.ContentLength
+	if size < 0 {
+		size = h.cfg.MaxRequestBytes
+	}
+	if !h.bodies.acquire(size) {
+		h.fail(w, path, http.StatusTooManyRequests, "overloaded", "too many request bytes in flight; retry later")
+		return
+	}
+	release := sync.OnceFunc(func() { h.bodies.release(size) })
+	defer release()
+	// The deadline follows the size, so a slow client cannot hold its
+	// admission for long; the server has no whole-request ReadTimeout.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.cfg.BodyReadTimeout + time.Duration(size)*time.Second/time.Duration(h.cfg.MinBodyRate)))
+	body := http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes)
+	if batch {
+		h.ingestBatch(w, r, body, ndjson, async, release)
+		return
+	}
 	buf := h.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
-	defer h.bufs.Put(buf)
-	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes)); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			h.fail(w, path, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body exceeds the limit of %d bytes", h.cfg.MaxRequestBytes))
-			return
-		}
+	_, err = buf.ReadFrom(body)
+	if err != nil {
+		h.putBuf(buf)
+		h.bodyError(w, path, err)
+		return
+	}
+	// rec.Data never aliases buf: the fast path clones, json.Unmarshal copies.
+	rec, reason, msg := parseRecord(buf.Bytes())
+	h.putBuf(buf)
+	h.ingestOne(w, r, rec, reason, msg, async, release)
+}
+
+// putBuf returns a body buffer to the pool unless it grew large: the pool
+// must not keep memory the admission no longer counts.
+func (h *Handler) putBuf(b *bytes.Buffer) {
+	if b.Cap() <= 64<<10 {
+		h.bufs.Put(b)
+	}
+}
+
+// bodyError answers a failed body read: 413 over the limit, 408 past the
+// read deadline, 400 otherwise.
+func (h *Handler) bodyError(w http.ResponseWriter, path string, err error) {
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		h.fail(w, path, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body exceeds the limit of %d bytes", h.cfg.MaxRequestBytes))
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		w.Header().Set("Connection", "close")
+		h.fail(w, path, http.StatusRequestTimeout, "timeout", "request body not received in time")
+	default:
 		h.fail(w, path, http.StatusBadRequest, "invalid", "read body: "+err.Error())
-		return
 	}
-	if batch {
-		h.ingestBatch(w, r, buf.Bytes(), ndjson, async)
-		return
-	}
-	h.ingestOne(w, r, buf.Bytes(), async)
 }
 
 // parseContentType accepts application/json (any parameters), and for batches
@@ -248,9 +290,10 @@ type oneResult struct {
 	SequenceNumber string `json:"sequenceNumber,omitempty"`
 }
 
-func (h *Handler) ingestOne(w http.ResponseWriter, r *http.Request, body []byte, async bool) {
+// ingestOne answers POST / for a parsed record (or its rejection); release
+// ends the request's body admission once the record is buffered.
+func (h *Handler) ingestOne(w http.ResponseWriter, r *http.Request, rec Record, reason, msg string, async bool, release func()) {
 	h.metrics.received.Inc()
-	rec, reason, msg := parseRecord(body)
 	if reason != "" {
 		code := http.StatusBadRequest
 		if reason == "too_large" {
@@ -259,7 +302,6 @@ func (h *Handler) ingestOne(w http.ResponseWriter, r *http.Request, body []byte,
 		h.fail(w, "/", code, reason, msg)
 		return
 	}
-	// rec.Data never aliases body (a pooled buffer): json.RawMessage copies.
 	var t *Ticket
 	if !async {
 		t = NewTicket(1)
@@ -267,6 +309,7 @@ func (h *Handler) ingestOne(w http.ResponseWriter, r *http.Request, body []byte,
 	if !h.enqueue(w, "/", []Record{rec}, t) {
 		return
 	}
+	release()
 	b := make([]byte, 0, 160)
 	if async {
 		b = append(b, `{"status":"accepted","partitionKey":`...)
@@ -327,4 +370,32 @@ func (h *Handler) await(w http.ResponseWriter, r *http.Request, path string, t *
 		h.metrics.rejected.WithLabelValues("client_gone").Inc()
 	}
 	return false
+}
+
+// byteBudget admits request bodies by their size, so that the bodies read
+// and decoded at once fit in memory whatever their number.
+type byteBudget struct {
+	mu          sync.Mutex
+	used, limit int64
+	gauge       interface{ Set(float64) }
+}
+
+// acquire reserves n bytes; it reports false (and reserves nothing) when the
+// budget has no room for them.
+func (b *byteBudget) acquire(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.limit {
+		return false
+	}
+	b.used += n
+	b.gauge.Set(float64(b.used))
+	return true
+}
+
+func (b *byteBudget) release(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used -= n
+	b.gauge.Set(float64(b.used))
 }

@@ -26,6 +26,8 @@ type Metrics struct {
 	throttles                   prometheus.Counter
 	bufferBytes                 prometheus.Gauge
 	bufferLimit                 prometheus.Gauge
+	inflightBodyBytes           prometheus.Gauge
+	inflightBodyLimit           prometheus.Gauge
 	shards                      prometheus.Gauge
 	shardMapRefreshes           *prometheus.CounterVec
 	shardMismatches             prometheus.Counter
@@ -87,6 +89,10 @@ func NewMetrics() *Metrics {
 			Help: "Bytes charged by buffered records."}),
 		bufferLimit: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "buffer_limit_bytes",
 			Help: "Buffer bound (MAX_BUFFER_BYTES)."}),
+		inflightBodyBytes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "inflight_body_bytes",
+			Help: "Request body bytes admitted and being read or decoded."}),
+		inflightBodyLimit: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "inflight_body_limit_bytes",
+			Help: "Bound on request body bytes in flight (MAX_INFLIGHT_BYTES)."}),
 		shards: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "shards",
 			Help: "Open shards in the current shard map."}),
 		shardMapRefreshes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "shard_map_refreshes_total",
@@ -100,7 +106,7 @@ func NewMetrics() *Metrics {
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.received, m.accepted, m.acceptedBytes, m.rejected, m.written,
 		m.batchRecords, m.userRecordsPerKinesisRecord, m.putRecordsCalls, m.putRecordsLatency, m.retries, m.throttles,
-		m.bufferBytes, m.bufferLimit, m.shards, m.shardMapRefreshes, m.shardMismatches, m.cloudWatchPublishes, m.awsCalls,
+		m.bufferBytes, m.bufferLimit, m.inflightBodyBytes, m.inflightBodyLimit, m.shards, m.shardMapRefreshes, m.shardMismatches, m.cloudWatchPublishes, m.awsCalls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

@@ -2,6 +2,7 @@ package producer
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -14,15 +15,23 @@ import (
 type recordIn struct {
 	Data         json.RawMessage `json:"data"`
 	PartitionKey *string         `json:"partitionKey"`
+	Encoding     *string         `json:"encoding"`
 }
 
 // parseRecord decodes one record object. data: a JSON string is stored as its
 // UTF-8 bytes; any other JSON value except null (object, array, number, bool)
-// is stored as its compact JSON text. It returns a rejection reason
-// ("invalid", "too_large") and message on failure.
+// is stored as its compact JSON text; with "encoding":"base64", data is a
+// base64 string (standard alphabet, padded) and its decoded bytes are stored —
+// the way to send binary. A record whose text is not valid UTF-8 is rejected:
+// JSON is UTF-8, and replacing bytes would store something the caller did not
+// send. It returns a rejection reason ("invalid", "too_large") and message on
+// failure.
 func parseRecord(raw []byte) (Record, string, string) {
 	if data, pk, hasPK, ok := parseSimpleRecord(raw); ok {
 		return checkRecord(data, pk, hasPK)
+	}
+	if !utf8.Valid(raw) {
+		return Record{}, "invalid", `record is not valid UTF-8; send binary data as base64 with "encoding":"base64"`
 	}
 	var in recordIn
 	if err := json.Unmarshal(raw, &in); err != nil {
@@ -32,10 +41,26 @@ func parseRecord(raw []byte) (Record, string, string) {
 		return Record{}, "invalid", `missing "data"`
 	}
 	var data []byte
-	switch in.Data[0] {
-	case 'n':
+	base64Data := false
+	if in.Encoding != nil {
+		if *in.Encoding != "base64" {
+			return Record{}, "invalid", fmt.Sprintf(`"encoding" must be "base64", not %q`, *in.Encoding)
+		}
+		base64Data = true
+	}
+	switch {
+	case in.Data[0] == 'n':
 		return Record{}, "invalid", `"data" must not be null`
-	case '"':
+	case base64Data:
+		var s string
+		if err := json.Unmarshal(in.Data, &s); err != nil {
+			return Record{}, "invalid", `"data" with "encoding":"base64" must be a string`
+		}
+		var err error
+		if data, err = base64.StdEncoding.DecodeString(s); err != nil {
+			return Record{}, "invalid", `"data" is not valid base64: ` + err.Error()
+		}
+	case in.Data[0] == '"':
 		if bytes.IndexByte(in.Data, '\\') < 0 {
 			data = in.Data[1 : len(in.Data)-1]
 		} else {

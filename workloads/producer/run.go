@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -38,6 +39,15 @@ func Main(args []string) int {
 		log.Error("Invalid configuration", "error", err)
 		return 2
 	}
+	mem, source := TaskMemory(cfg, readFile)
+	cfg.MaxInflightBytes = InflightBytesFor(cfg, mem)
+	goLimit := "GOMEMLIMIT"
+	if os.Getenv("GOMEMLIMIT") == "" && mem > 0 {
+		debug.SetMemoryLimit(MemoryLimit(mem))
+		goLimit = strconv.FormatInt(MemoryLimit(mem), 10)
+	}
+	log.Info("Memory bounds", "taskMemoryBytes", mem, "taskMemorySource", source, "goMemoryLimit", goLimit,
+		"maxInflightBytes", cfg.MaxInflightBytes, "maxBufferBytes", cfg.MaxBufferBytes)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	awsCfg, err := awsconfig.Load(ctx, cfg.Region)
@@ -69,6 +79,9 @@ func newLogger(level string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: l}))
 }
 
+// ReadHeaderTimeout bounds the reading of a request's headers.
+const ReadHeaderTimeout = 5 * time.Second
+
 // Run serves until ctx ends, then shuts down within cfg.StopTimeout: readiness
 // fails and new requests get 503, in-flight requests are answered, everything
 // buffered is flushed to Kinesis, and the final ingest metrics are published.
@@ -87,8 +100,10 @@ func Run(ctx context.Context, cfg Config, deps Deps, log *slog.Logger) error {
 			return fmt.Errorf("listen on port %d: %w", cfg.Port, err)
 		}
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second,
-		ReadTimeout: 60 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	// No whole-request ReadTimeout: the handler sets a body deadline that
+	// follows the body's size (BODY_READ_TIMEOUT + size / MIN_BODY_RATE).
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("Producer started", "stream", cfg.StreamName, "addr", ln.Addr().String())
