@@ -151,6 +151,8 @@ type PutRecordAPI interface {
 type StreamDeadLetter struct {
 	API    PutRecordAPI
 	Stream string
+	// Timeout bounds each PutRecord call (0: none).
+	Timeout time.Duration
 }
 
 // Write puts one dead letter on the stream.
@@ -162,6 +164,11 @@ func (s *StreamDeadLetter) Write(ctx context.Context, r Record, cause error, att
 	pk := r.PartitionKey
 	if pk == "" {
 		pk = r.SequenceNumber
+	}
+	if s.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.Timeout)
+		defer cancel()
 	}
 	if _, err := s.API.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(s.Stream), PartitionKey: aws.String(pk), Data: b}); err != nil {
 		return fmt.Errorf("put dead letter %s/%d on stream %q: %w", r.SequenceNumber, r.SubSequenceNumber, s.Stream, err)

@@ -30,11 +30,16 @@ type Metrics struct {
 	leasesHeld         prometheus.Gauge
 	checkpointSeconds  prometheus.Histogram
 	checkpointFailures prometheus.Counter
+	panics             prometheus.Counter
+	blocked            prometheus.Gauge
+	leaseTableInvalid  prometheus.Gauge
 	awsCalls           *prometheus.CounterVec
 
 	mu        sync.Mutex
 	periodMax int64 // max MillisBehindLatest seen this CloudWatch period; -1: none
 	periodN   int64 // records processed this period
+	nBlocked  int64 // shards blocked on a failing record now
+	maxBlock  int64 // max nBlocked this period
 	total     float64
 }
 
@@ -60,11 +65,17 @@ func NewMetrics() *Metrics {
 			Help: "Latency of checkpoint writes to the lease table.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 		checkpointFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "checkpoint_failures_total",
 			Help: "Checkpoint writes that failed (lease lost or DynamoDB error)."}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "handler_panics_total",
+			Help: "Panics recovered from the record handler or processor (each is a failed attempt)."}),
+		blocked: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "records_blocked",
+			Help: "Shards whose processing is blocked on a record that failed every attempt and has no dead-letter destination."}),
+		leaseTableInvalid: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "lease_table_schema_invalid",
+			Help: "1 while the lease table exists with another key schema than the KCL's (the consumer cannot start)."}),
 		awsCalls:  awsapi.NewCallsCounter(),
 		periodMax: -1,
 	}
 	m.Registry.MustRegister(m.recordsProcessed, m.recordFailures, m.deadLetters, m.recordsRead, m.millisBehind,
-		m.leasesHeld, m.checkpointSeconds, m.checkpointFailures, m.awsCalls,
+		m.leasesHeld, m.checkpointSeconds, m.checkpointFailures, m.panics, m.blocked, m.leaseTableInvalid, m.awsCalls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -105,14 +116,28 @@ func (m *Metrics) ShardClosed(shardID string, _ kcl.ShutdownReason) {
 	m.millisBehind.DeleteLabelValues(shardID)
 }
 
-// takePeriod returns and resets the CloudWatch period's aggregates; ok is false
-// when no read happened in the period (no lag to report).
-func (m *Metrics) takePeriod() (maxBehind, processed int64, ok bool) {
+// ProcessorPanicked implements kcl.Observer.
+func (m *Metrics) ProcessorPanicked(string) { m.panics.Inc() }
+
+func (m *Metrics) panicked() { m.panics.Inc() }
+
+// block counts a shard blocked on a record (+1) or freed (-1).
+func (m *Metrics) block(d int64) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	maxBehind, processed, ok = m.periodMax, m.periodN, m.periodMax >= 0
-	m.periodMax, m.periodN = -1, 0
-	return maxBehind, processed, ok
+	m.nBlocked += d
+	m.maxBlock = max(m.maxBlock, m.nBlocked)
+	m.blocked.Set(float64(m.nBlocked))
+}
+
+// takePeriod returns and resets the CloudWatch period's aggregates; ok is false
+// when no read happened in the period (no lag to report).
+func (m *Metrics) takePeriod() (maxBehind, processed, blocked int64, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	maxBehind, processed, blocked, ok = m.periodMax, m.periodN, m.maxBlock, m.periodMax >= 0
+	m.periodMax, m.periodN, m.maxBlock = -1, 0, m.nBlocked
+	return maxBehind, processed, blocked, ok
 }
 
 // PutMetricDataAPI is the CloudWatch call the publisher needs.
@@ -125,6 +150,9 @@ type PutMetricDataAPI interface {
 const (
 	MetricMillisBehindLatest = "MillisBehindLatest" // Milliseconds; read with statistic Maximum
 	MetricRecordsProcessed   = "RecordsProcessed"   // Count; read with statistic Sum
+	// MetricRecordsBlocked: shards blocked on a record that keeps failing with
+	// no dead-letter destination (max over the period); read with Maximum.
+	MetricRecordsBlocked     = "RecordsBlocked"
 	DimensionStreamName      = "StreamName"
 	DimensionApplicationName = "ApplicationName"
 )
@@ -142,13 +170,15 @@ type CloudWatchPublisher struct {
 // when idle) so scaling sees idleness, MillisBehindLatest only when a read
 // happened.
 func (p *CloudWatchPublisher) Publish(ctx context.Context, now time.Time) error {
-	behind, processed, ok := p.Metrics.takePeriod()
+	behind, processed, blocked, ok := p.Metrics.takePeriod()
 	dims := []cwtypes.Dimension{
 		{Name: aws.String(DimensionStreamName), Value: aws.String(p.Stream)},
 		{Name: aws.String(DimensionApplicationName), Value: aws.String(p.App)},
 	}
 	data := []cwtypes.MetricDatum{{MetricName: aws.String(MetricRecordsProcessed), Dimensions: dims, Timestamp: aws.Time(now),
-		Unit: cwtypes.StandardUnitCount, Value: aws.Float64(float64(processed))}}
+		Unit: cwtypes.StandardUnitCount, Value: aws.Float64(float64(processed))},
+		{MetricName: aws.String(MetricRecordsBlocked), Dimensions: dims, Timestamp: aws.Time(now),
+			Unit: cwtypes.StandardUnitCount, Value: aws.Float64(float64(blocked))}}
 	if ok {
 		data = append(data, cwtypes.MetricDatum{MetricName: aws.String(MetricMillisBehindLatest), Dimensions: dims, Timestamp: aws.Time(now),
 			Unit: cwtypes.StandardUnitMilliseconds, Value: aws.Float64(float64(behind))})

@@ -3,7 +3,9 @@ package consumer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/kdp-io/streamprocessor-operator/workloads/kcl"
@@ -50,8 +52,19 @@ func (p *recordProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 	if p.broken {
 		return
 	}
+	// ctx ends when the lease is lost: the rest of the batch is then another
+	// worker's to deliver, and nothing more is handled here.
+	ctx := in.Context
+	if ctx == nil {
+		ctx = p.f.ctx
+	}
 	for _, r := range in.Records {
-		if err := p.handle(Record{ShardID: in.ShardID, Record: r}); err != nil {
+		if ctx.Err() != nil {
+			p.broken = true
+			p.log.Info("Lease lost; stopped handling the batch", "sequenceNumber", r.SequenceNumber, "subSequenceNumber", r.SubSequenceNumber)
+			return
+		}
+		if err := p.handle(ctx, Record{ShardID: in.ShardID, Record: r}); err != nil {
 			p.broken = true
 			p.log.Warn("Stopped processing shard without checkpoint", "sequenceNumber", r.SequenceNumber, "error", err)
 			return
@@ -94,17 +107,32 @@ func (p *recordProcessor) flush() error {
 	if !ok {
 		return nil
 	}
-	return p.retryForever("flush output", func() error { return fl.Flush() })
+	return p.retryForever(p.f.ctx, "flush output", func() error { return fl.Flush() })
+}
+
+// callHandler runs the handler on r; a panic is recovered and returned as an
+// error (logged with its stack), so it is retried and dead-lettered like one,
+// and the other shards go on.
+func (p *recordProcessor) callHandler(ctx context.Context, r Record) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			p.f.metrics.panicked()
+			p.log.Error("Record handler panicked", "sequenceNumber", r.SequenceNumber, "subSequenceNumber", r.SubSequenceNumber,
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			err = fmt.Errorf("handler panicked: %v", v)
+		}
+	}()
+	return p.f.handler.Handle(ctx, r)
 }
 
 // handle processes r with up to f.attempts attempts, then dead-letters it. It
-// fails only when the service stops first.
-func (p *recordProcessor) handle(r Record) error {
+// fails only when ctx ends first (the service stops or the lease is lost).
+func (p *recordProcessor) handle(ctx context.Context, r Record) error {
 	f := p.f
 	var err error
 	delay := f.backoff
 	for attempt := 1; attempt <= f.attempts; attempt++ {
-		if err = f.handler.Handle(f.ctx, r); err == nil {
+		if err = p.callHandler(ctx, r); err == nil {
 			f.metrics.processed(1)
 			return nil
 		}
@@ -112,7 +140,7 @@ func (p *recordProcessor) handle(r Record) error {
 		if attempt == f.attempts {
 			break
 		}
-		if werr := sleepCtx(f.ctx, delay); werr != nil {
+		if werr := sleepCtx(ctx, delay); werr != nil {
 			return werr
 		}
 		delay = min(2*delay, maxRetryDelay)
@@ -120,8 +148,10 @@ func (p *recordProcessor) handle(r Record) error {
 	if f.dead == nil {
 		p.log.Warn("Record keeps failing and no dead-letter destination is set; retrying until it succeeds",
 			"sequenceNumber", r.SequenceNumber, "subSequenceNumber", r.SubSequenceNumber, "error", err)
-		return p.retryForever("process record", func() error {
-			if herr := f.handler.Handle(f.ctx, r); herr != nil {
+		f.metrics.block(1)
+		defer f.metrics.block(-1)
+		return p.retryForever(ctx, "process record", func() error {
+			if herr := p.callHandler(ctx, r); herr != nil {
 				f.metrics.failed()
 				return herr
 			}
@@ -130,7 +160,7 @@ func (p *recordProcessor) handle(r Record) error {
 		})
 	}
 	cause := err
-	if derr := p.retryForever("dead-letter record", func() error { return f.dead.Write(f.ctx, r, cause, f.attempts) }); derr != nil {
+	if derr := p.retryForever(ctx, "dead-letter record", func() error { return f.dead.Write(ctx, r, cause, f.attempts) }); derr != nil {
 		return derr
 	}
 	f.metrics.deadLettered()
@@ -140,8 +170,8 @@ func (p *recordProcessor) handle(r Record) error {
 }
 
 // retryForever runs op until it succeeds, backing off up to maxRetryDelay; it
-// returns an error only when the service's context ends.
-func (p *recordProcessor) retryForever(what string, op func() error) error {
+// returns an error only when ctx ends.
+func (p *recordProcessor) retryForever(ctx context.Context, what string, op func() error) error {
 	delay := p.f.backoff
 	for {
 		err := op()
@@ -149,7 +179,7 @@ func (p *recordProcessor) retryForever(what string, op func() error) error {
 			return nil
 		}
 		p.log.Warn("Retrying", "operation", what, "error", err, "in", delay)
-		if werr := sleepCtx(p.f.ctx, delay); werr != nil {
+		if werr := sleepCtx(ctx, delay); werr != nil {
 			return werr
 		}
 		delay = min(2*delay, maxRetryDelay)

@@ -46,6 +46,8 @@ type Service struct {
 	metrics *Metrics
 	ln      net.Listener
 	ready   atomic.Bool
+	// notReady says why the service is not ready (shown by /readyz).
+	notReady atomic.Pointer[string]
 	closers []io.Closer
 	handler Handler
 	dead    DeadLetter
@@ -86,7 +88,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		s.closers = append(s.closers, f)
 		s.dead = &FileDeadLetter{W: f}
 	case cfg.DeadLetterStream != "":
-		s.dead = &StreamDeadLetter{API: deps.Kinesis, Stream: cfg.DeadLetterStream}
+		s.dead = &StreamDeadLetter{API: deps.Kinesis, Stream: cfg.DeadLetterStream, Timeout: kcl.KinesisCallTimeout(cfg.LeaseDuration)}
 	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -146,6 +148,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := s.startWorker(ctx, hard, worker); err != nil {
 		return err
 	}
+	s.notReady.Store(nil)
 	s.ready.Store(true)
 	s.log.Info("Consumer started", "stream", s.cfg.StreamName, "application", s.cfg.ApplicationName, "worker", s.cfg.WorkerID,
 		"startPosition", s.cfg.StartPosition, "http", s.Addr())
@@ -168,6 +171,7 @@ func (s *Service) Run(ctx context.Context) error {
 		runErr = fmt.Errorf("consumer worker %q stopped unexpectedly", s.cfg.WorkerID)
 	}
 	s.ready.Store(false)
+	s.setNotReady("stopping")
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := worker.Shutdown(sctx); err != nil {
@@ -192,16 +196,25 @@ func (s *Service) Run(ctx context.Context) error {
 	return runErr
 }
 
-// startWorker starts the worker, retrying while AWS is unreachable (the
-// service stays alive but not ready) until ctx ends.
+// startWorker starts the worker, retrying while AWS is unreachable or the
+// lease table is unusable (the service stays alive but not ready, with the
+// reason in /readyz) until ctx ends.
 func (s *Service) startWorker(ctx, hard context.Context, w *kcl.Worker) error {
 	delay := time.Second
+	s.setNotReady("starting")
 	for {
 		err := w.Start(hard)
 		if err == nil {
+			s.metrics.leaseTableInvalid.Set(0)
 			return nil
 		}
-		s.log.Warn("Starting worker failed; retrying", "error", err, "in", delay)
+		s.setNotReady(err.Error())
+		if errors.Is(err, kcl.ErrWrongSchema) {
+			s.metrics.leaseTableInvalid.Set(1)
+			s.log.Error("Lease table has the wrong key schema; not starting", "table", s.cfg.ApplicationName, "error", err, "retryIn", delay)
+		} else {
+			s.log.Warn("Starting worker failed; retrying", "error", err, "in", delay)
+		}
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("start consumer worker: %w", err)
@@ -210,6 +223,8 @@ func (s *Service) startWorker(ctx, hard context.Context, w *kcl.Worker) error {
 		delay = min(2*delay, 30*time.Second)
 	}
 }
+
+func (s *Service) setNotReady(why string) { s.notReady.Store(&why) }
 
 func (s *Service) publishLoop(ctx context.Context, pub *CloudWatchPublisher, done chan<- struct{}) {
 	defer close(done)
@@ -220,9 +235,11 @@ func (s *Service) publishLoop(ctx context.Context, pub *CloudWatchPublisher, don
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			if err := pub.Publish(ctx, now); err != nil && ctx.Err() == nil {
+			pctx, cancel := context.WithTimeout(ctx, s.cfg.LeaseDuration)
+			if err := pub.Publish(pctx, now); err != nil && ctx.Err() == nil {
 				s.log.Warn("CloudWatch publish failed", "error", err)
 			}
+			cancel()
 		}
 	}
 }
@@ -234,7 +251,11 @@ func (s *Service) mux() *http.ServeMux {
 	m.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 	m.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.ready.Load() {
-			http.Error(w, "not ready\n", http.StatusServiceUnavailable)
+			msg := "not ready\n"
+			if why := s.notReady.Load(); why != nil {
+				msg = "not ready: " + *why + "\n"
+			}
+			http.Error(w, msg, http.StatusServiceUnavailable)
 			return
 		}
 		_, _ = io.WriteString(w, "ready\n")

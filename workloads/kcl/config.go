@@ -137,6 +137,8 @@ type Observer interface {
 	Checkpointed(shardID string, d time.Duration, err error)
 	// ShardClosed reports that this worker stopped processing a shard.
 	ShardClosed(shardID string, reason ShutdownReason)
+	// ProcessorPanicked reports a panic recovered from a record processor.
+	ProcessorPanicked(shardID string)
 }
 
 type nopObserver struct{}
@@ -145,3 +147,4 @@ func (nopObserver) RecordsRead(string, int, int64)            {}
 func (nopObserver) LeasesHeld(int)                            {}
 func (nopObserver) Checkpointed(string, time.Duration, error) {}
 func (nopObserver) ShardClosed(string, ShutdownReason)        {}
+func (nopObserver) ProcessorPanicked(string)                  {}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -41,7 +42,11 @@ func (sc *shardConsumer) run(ctx context.Context) {
 		return
 	}
 	sc.proc = w.factory.CreateProcessor()
-	sc.proc.Initialize(&InitializationInput{ShardID: sc.shardID, ExtendedSequenceNumber: start})
+	if !sc.safely("Initialize", func() {
+		sc.proc.Initialize(&InitializationInput{ShardID: sc.shardID, ExtendedSequenceNumber: start})
+	}) {
+		return
+	}
 	lostCtx := sc.h.lostCtx
 	iter, err := sc.iterator(lostCtx, start)
 	backoff := newBackoff(MinTimeBetweenReads, 10*time.Second)
@@ -99,11 +104,20 @@ func (sc *shardConsumer) run(ctx context.Context) {
 		records := sc.userRecords(out.Records)
 		behind := aws.ToInt64(out.MillisBehindLatest)
 		if len(records) > 0 {
+			if !sc.h.holds(time.Now()) {
+				// The lease may be another worker's by now: deliver nothing.
+				sc.h.lostCancel()
+				continue
+			}
 			sc.delivered = &ExtendedSequenceNumber{records[len(records)-1].SequenceNumber, records[len(records)-1].SubSequenceNumber}
-			sc.proc.ProcessRecords(&ProcessRecordsInput{
-				ShardID: sc.shardID, Records: records, MillisBehindLatest: behind,
-				CacheEntryTime: callStart, Checkpointer: &checkpointer{sc: sc},
-			})
+			if !sc.safely("ProcessRecords", func() {
+				sc.proc.ProcessRecords(&ProcessRecordsInput{
+					ShardID: sc.shardID, Records: records, MillisBehindLatest: behind,
+					CacheEntryTime: callStart, Checkpointer: &checkpointer{sc: sc}, Context: lostCtx,
+				})
+			}) {
+				continue // stopReason now says ZOMBIE
+			}
 		}
 		w.cfg.Observer.RecordsRead(sc.shardID, len(records), behind)
 		if out.NextShardIterator == nil {
@@ -156,8 +170,9 @@ func (sc *shardConsumer) shutdown(ctx context.Context, reason ShutdownReason) {
 		return // killed: nothing may be written
 	}
 	defer w.cfg.Observer.ShardClosed(sc.shardID, reason)
-	sc.proc.Shutdown(&ShutdownInput{ShardID: sc.shardID, ShutdownReason: reason, Checkpointer: &checkpointer{sc: sc}})
-	if reason == ZOMBIE {
+	if !sc.safely("Shutdown", func() {
+		sc.proc.Shutdown(&ShutdownInput{ShardID: sc.shardID, ShutdownReason: reason, Checkpointer: &checkpointer{sc: sc}})
+	}) || reason == ZOMBIE {
 		return
 	}
 	if reason == TERMINATE && !sc.shardEnd {
@@ -185,6 +200,25 @@ func (sc *shardConsumer) shutdown(ctx context.Context, reason ShutdownReason) {
 	if err := w.release(ctx, sc.h); err != nil {
 		w.log.Warn("Releasing lease failed", "shardId", sc.shardID, "error", err)
 	}
+}
+
+// safely calls the processor's method f. A panic is recovered and logged
+// with its stack, and the lease is given up without a release (nothing is
+// checkpointed or delivered for it any more): it expires after LeaseDuration,
+// and its next owner — possibly this worker, at its next lease poll — resumes
+// from the last checkpoint. Other shards go on. It reports whether f returned.
+func (sc *shardConsumer) safely(method string, f func()) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok = false
+			sc.w.log.Error("Record processor panicked; giving up the lease", "shardId", sc.shardID, "method", method,
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			sc.w.cfg.Observer.ProcessorPanicked(sc.shardID)
+			sc.h.lostCancel()
+		}
+	}()
+	f()
+	return true
 }
 
 // iterator positions a new shard iterator at cp: a sentinel, or the record cp

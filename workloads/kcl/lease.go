@@ -87,8 +87,13 @@ func (s *LeaseStore) EnsureTable(ctx context.Context) error {
 			}
 		case err != nil:
 			return fmt.Errorf("describe lease table %q: %w", s.Table, err)
-		case out.Table != nil && out.Table.TableStatus == types.TableStatusActive:
-			return nil
+		case out.Table != nil:
+			if err := checkSchema(s.Table, out.Table); err != nil {
+				return err
+			}
+			if out.Table.TableStatus == types.TableStatusActive {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -96,6 +101,30 @@ func (s *LeaseStore) EnsureTable(ctx context.Context) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// ErrWrongSchema means the lease table exists with another key schema than
+// the KCL's (hash key leaseKey of type S alone): the table belongs to
+// something else, and the worker cannot use it. Retrying does not help until
+// the table is deleted or APPLICATION_NAME changed.
+var ErrWrongSchema = errors.New("lease table has the wrong key schema")
+
+func checkSchema(table string, d *types.TableDescription) error {
+	var got []string
+	for _, k := range d.KeySchema {
+		typ := "?"
+		for _, a := range d.AttributeDefinitions {
+			if aws.ToString(a.AttributeName) == aws.ToString(k.AttributeName) {
+				typ = string(a.AttributeType)
+			}
+		}
+		got = append(got, fmt.Sprintf("%s %s (%s)", k.KeyType, aws.ToString(k.AttributeName), typ))
+	}
+	if len(got) == 1 && got[0] == fmt.Sprintf("%s %s (%s)", types.KeyTypeHash, attrLeaseKey, types.ScalarAttributeTypeS) {
+		return nil
+	}
+	return fmt.Errorf("%w: table %q has key %v; want HASH %s (S) alone — delete the table or use another application name",
+		ErrWrongSchema, table, got, attrLeaseKey)
 }
 
 // List returns every lease, sorted by key, with a strongly consistent scan.

@@ -1,6 +1,7 @@
 package kcl
 
 import (
+	"context"
 	"time"
 )
 
@@ -83,6 +84,11 @@ type ProcessRecordsInput struct {
 	// CacheEntryTime is when the batch was read from Kinesis.
 	CacheEntryTime time.Time
 	Checkpointer   Checkpointer
+	// Context is done once the lease is lost — not renewed in time, taken by
+	// another worker — or the worker is killed. Another worker then delivers
+	// the records after the last checkpoint again, so a processor should stop
+	// handling this batch's records when Context is done.
+	Context context.Context
 }
 
 // ShutdownInput tells a processor that it gets no more records.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,15 +36,44 @@ type Worker struct {
 }
 
 // heldLease is a lease this worker holds. mu serialises the writes that carry
-// the lease counter (renew, checkpoint, release).
+// the lease counter (renew, checkpoint, release); each is bounded by
+// DynamoDBCallTimeout, so mu is never held for long.
+//
+// The lease is ours until validUntil: the start of the last write that moved
+// its counter (take, renew, checkpoint) plus the lease duration — no other
+// worker can take it sooner, since it must first see the new counter and then
+// wait a lease duration. A timer marks the lease lost at validUntil unless a
+// renewal moved it, whether or not a call failed (a hung call fails nothing),
+// and the shard consumer delivers nothing once it has passed.
 type heldLease struct {
-	mu          sync.Mutex
-	lease       Lease
-	lastRenewed time.Time
-	lost        bool
-	lostCancel  context.CancelFunc // cancels the shard consumer's calls when lost
-	lostCtx     context.Context
+	mu         sync.Mutex
+	lease      Lease
+	lost       bool // given up or released (under mu)
+	validUntil atomic.Int64
+	timer      *time.Timer
+	lostCancel context.CancelFunc // cancels the shard consumer's calls when lost
+	lostCtx    context.Context
 }
+
+// extend records a successful counter write that started at start; call it
+// with mu held.
+func (h *heldLease) extend(start time.Time, d time.Duration) {
+	if h.lostCtx.Err() != nil {
+		return
+	}
+	until := start.Add(d)
+	h.validUntil.Store(until.UnixNano())
+	h.timer.Reset(time.Until(until))
+}
+
+// holds reports whether the lease is still this worker's at now.
+func (h *heldLease) holds(now time.Time) bool {
+	return h.lostCtx.Err() == nil && now.UnixNano() < h.validUntil.Load()
+}
+
+// gone reports whether the lease was lost, given up or released; call it with
+// mu held.
+func (h *heldLease) gone() bool { return h.lost || h.lostCtx.Err() != nil }
 
 // NewWorker returns a worker for cfg that reads with kin, keeps leases with db
 // and processes each shard with a processor from factory.
@@ -56,8 +86,8 @@ func NewWorker(cfg Config, factory RecordProcessorFactory, kin KinesisAPI, db Dy
 		return nil, errors.New("new worker: processor factory, Kinesis and DynamoDB clients are required")
 	}
 	return &Worker{
-		cfg: c, kinesis: kin, factory: factory,
-		store:   &LeaseStore{DB: db, Table: c.TableName},
+		cfg: c, kinesis: timedKinesis{kin, KinesisCallTimeout(c.LeaseDuration)}, factory: factory,
+		store:   &LeaseStore{DB: timedDynamoDB{db, DynamoDBCallTimeout(c.LeaseDuration)}, Table: c.TableName},
 		log:     c.Logger.With("stream", c.StreamName, "application", c.ApplicationName, "worker", c.WorkerID),
 		held:    map[string]*heldLease{},
 		stopCh:  make(chan struct{}),
@@ -90,6 +120,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	w.started = true
 	w.mu.Unlock()
 	go w.run(ctx)
+	go w.renewLoop(ctx)
 	return nil
 }
 
@@ -138,7 +169,6 @@ func (w *Worker) run(ctx context.Context) {
 	lastSync := w.cfg.Now()
 	stop := w.stopCh
 	for {
-		w.renewAll(ctx)
 		w.mu.Lock()
 		stopping, nHeld := w.stopping, len(w.held)
 		w.mu.Unlock()
@@ -243,6 +273,7 @@ func (w *Worker) takeLeases(ctx context.Context, tracker *expiryTracker) error {
 	take, steal := planTakes(candidates, available, w.cfg.WorkerID, w.cfg.MaxLeasesToStealAtOneTime)
 	for i, l := range append(take, steal...) {
 		prev := byKey[l.Key].Owner
+		start := time.Now()
 		got, err := w.store.Take(ctx, l, w.cfg.WorkerID)
 		if errors.Is(err, ErrLeaseConflict) {
 			continue // someone else was faster; next round decides again
@@ -251,14 +282,24 @@ func (w *Worker) takeLeases(ctx context.Context, tracker *expiryTracker) error {
 			return err
 		}
 		w.log.Info("Took lease", "shardId", got.Key, "previousOwner", prev, "stolen", i >= len(take))
-		w.startConsumer(ctx, got)
+		w.startConsumer(ctx, got, start)
 	}
 	return nil
 }
 
-func (w *Worker) startConsumer(ctx context.Context, l Lease) {
+// startConsumer runs a shard consumer for l, taken by a write that started at
+// taken.
+func (w *Worker) startConsumer(ctx context.Context, l Lease, taken time.Time) {
 	lostCtx, cancel := context.WithCancel(ctx)
-	h := &heldLease{lease: l, lastRenewed: w.cfg.Now(), lostCtx: lostCtx, lostCancel: cancel}
+	h := &heldLease{lease: l, lostCtx: lostCtx, lostCancel: cancel}
+	h.validUntil.Store(taken.Add(w.cfg.LeaseDuration).UnixNano())
+	h.timer = time.AfterFunc(time.Until(taken.Add(w.cfg.LeaseDuration)), func() {
+		if lostCtx.Err() != nil || time.Now().UnixNano() < h.validUntil.Load() {
+			return // lost already, or renewed while the timer fired
+		}
+		w.log.Warn("Lease not renewed in time; giving it up", "shardId", l.Key, "leaseDuration", w.cfg.LeaseDuration.String())
+		cancel()
+	})
 	w.mu.Lock()
 	w.held[l.Key] = h
 	n := len(w.held)
@@ -268,6 +309,7 @@ func (w *Worker) startConsumer(ctx context.Context, l Lease) {
 	go func() {
 		defer w.wg.Done()
 		defer cancel()
+		defer h.timer.Stop()
 		sc := &shardConsumer{w: w, h: h, shardID: l.Key}
 		sc.run(ctx)
 		w.mu.Lock()
@@ -282,37 +324,64 @@ func (w *Worker) startConsumer(ctx context.Context, l Lease) {
 	}()
 }
 
-// renewAll renews every held lease. A lease whose renewal is refused, or that
-// could not be renewed for a whole lease duration, is lost: its consumer is
-// cancelled and shuts its processor down as ZOMBIE.
-func (w *Worker) renewAll(ctx context.Context) {
+// renewLoop renews the held leases every LeaseDuration/3 until the worker
+// stops, apart from the loop that takes leases, so that slow shard syncs or
+// lease scans never delay a renewal.
+func (w *Worker) renewLoop(ctx context.Context) {
+	tick := time.NewTicker(w.cfg.LeaseDuration / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.done:
+			return
+		case <-tick.C:
+			w.renewAll()
+		}
+	}
+}
+
+// renewAll renews every held lease, each in its own goroutine so that one
+// hung call delays no other lease. A lease whose renewal is refused is lost;
+// one that is not renewed in time is lost by its timer.
+func (w *Worker) renewAll() {
 	w.mu.Lock()
 	hs := make([]*heldLease, 0, len(w.held))
 	for _, h := range w.held {
 		hs = append(hs, h)
 	}
 	w.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, h := range hs {
-		h.mu.Lock()
-		if h.lost {
-			h.mu.Unlock()
-			continue
-		}
-		l, err := w.store.Renew(ctx, h.lease)
-		switch {
-		case err == nil:
-			h.lease, h.lastRenewed = l, w.cfg.Now()
-		case errors.Is(err, ErrLeaseConflict):
-			w.log.Info("Lost lease", "shardId", h.lease.Key)
-			h.markLost()
-		case ctx.Err() != nil:
-		case w.cfg.Now().Sub(h.lastRenewed) > w.cfg.LeaseDuration:
-			w.log.Warn("Lease not renewed in time; giving it up", "shardId", h.lease.Key, "error", err)
-			h.markLost()
-		default:
-			w.log.Warn("Renewing lease failed", "shardId", h.lease.Key, "error", err)
-		}
-		h.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.renew(h)
+		}()
+	}
+	wg.Wait()
+}
+
+func (w *Worker) renew(h *heldLease) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.gone() {
+		return
+	}
+	start := time.Now()
+	l, err := w.store.Renew(h.lostCtx, h.lease)
+	switch {
+	case h.lostCtx.Err() != nil: // expired meanwhile, or the worker was killed
+	case err == nil:
+		h.lease = l
+		h.extend(start, w.cfg.LeaseDuration)
+	case errors.Is(err, ErrLeaseConflict):
+		w.log.Info("Lost lease", "shardId", h.lease.Key)
+		h.markLost()
+	default:
+		w.log.Warn("Renewing lease failed", "shardId", h.lease.Key, "error", err,
+			"validFor", time.Until(time.Unix(0, h.validUntil.Load())).Round(time.Millisecond).String())
 	}
 }
 
@@ -326,12 +395,15 @@ func (h *heldLease) markLost() {
 func (w *Worker) checkpoint(ctx context.Context, h *heldLease, cp ExtendedSequenceNumber) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.lost {
+	if h.gone() {
 		return fmt.Errorf("checkpoint shard %q: %w", h.lease.Key, ErrLeaseLost)
 	}
 	start := time.Now()
 	l, err := w.store.Checkpoint(ctx, h.lease, cp)
 	w.cfg.Observer.Checkpointed(h.lease.Key, time.Since(start), err)
+	if h.lostCtx.Err() != nil && !h.lost {
+		return fmt.Errorf("checkpoint shard %q: %w", h.lease.Key, ErrLeaseLost)
+	}
 	if errors.Is(err, ErrLeaseConflict) {
 		h.markLost()
 		return fmt.Errorf("checkpoint shard %q: %w", h.lease.Key, ErrLeaseLost)
@@ -340,6 +412,7 @@ func (w *Worker) checkpoint(ctx context.Context, h *heldLease, cp ExtendedSequen
 		return err
 	}
 	h.lease = l
+	h.extend(start, w.cfg.LeaseDuration)
 	return nil
 }
 
@@ -347,10 +420,11 @@ func (w *Worker) checkpoint(ctx context.Context, h *heldLease, cp ExtendedSequen
 func (w *Worker) release(ctx context.Context, h *heldLease) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.lost {
+	if h.gone() {
 		return nil
 	}
 	h.lost = true
+	h.timer.Stop()
 	if err := w.store.Release(ctx, h.lease); err != nil {
 		return err
 	}

@@ -101,7 +101,7 @@ func TestSlowBodyAttack(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxRequestBytes = 4096
 	cfg.MaxInflightBytes = 4096
-	cfg.BodyReadTimeout = 300 * time.Millisecond
+	cfg.BodyReadTimeout = 3 * time.Second // long enough for the checks below on a loaded machine
 	cfg.MinBodyRate = 4096
 	f := newFakeKinesis(1)
 	h, _ := newTestHandler(t, cfg, f)
