@@ -48,9 +48,9 @@ type Service struct {
 	ready   atomic.Bool
 	// notReady says why the service is not ready (shown by /readyz).
 	notReady atomic.Pointer[string]
-	closers []io.Closer
-	handler Handler
-	dead    DeadLetter
+	closers  []io.Closer
+	handler  Handler
+	dead     DeadLetter
 }
 
 // New prepares a service: opens the output and dead-letter files and the HTTP
