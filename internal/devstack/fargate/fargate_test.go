@@ -108,6 +108,39 @@ func TestConsumerStyleTaskGetsHTTPAddrAndExtraEnv(t *testing.T) {
 	}
 }
 
+func TestCreateAndUpdateServiceAnswersCarryLiveCounts(t *testing.T) {
+	s := fargatetest.Start(t, taskServer, fargate.Options{StartDelay: time.Second})
+	td := s.TaskDef("answersvc", "producer", fargatetest.ServerImage+":1", nil, 5)
+	created, err := s.ECS.CreateService(context.Background(), &ecs.CreateServiceInput{
+		Cluster: aws.String(s.Cluster), ServiceName: aws.String("answersvc"), TaskDefinition: aws.String(td),
+		DesiredCount: aws.Int32(1), LaunchType: etypes.LaunchTypeFargate,
+		NetworkConfiguration: &etypes.NetworkConfiguration{AwsvpcConfiguration: &etypes.AwsVpcConfiguration{
+			Subnets: s.Account.SubnetIDs, SecurityGroups: s.Account.SecurityGroupIDs,
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// moto answers pendingCount 1 for a task it never starts.
+	if svc := created.Service; svc.RunningCount != 0 || svc.PendingCount != 0 {
+		t.Errorf("CreateService answer: %s, want nothing running or pending yet", fargatetest.Counts(*svc))
+	}
+	s.WaitRunning("answersvc", 1)
+
+	// moto answers runningCount = desiredCount to an UpdateService. The new
+	// tasks spend StartDelay (1 s) provisioning, so none can run yet.
+	updated, err := s.ECS.UpdateService(context.Background(), &ecs.UpdateServiceInput{
+		Cluster: aws.String(s.Cluster), Service: aws.String("answersvc"), DesiredCount: aws.Int32(3),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc := updated.Service; svc.RunningCount != 1 || svc.DesiredCount != 3 || len(svc.Deployments) != 1 || svc.Deployments[0].DesiredCount != 3 {
+		t.Errorf("UpdateService answer: %s, %d deployments; want 1 running of 3 desired in one deployment", fargatetest.Counts(*svc), len(svc.Deployments))
+	}
+	s.WaitRunning("answersvc", 3)
+}
+
 func TestKilledTaskCountsAsStoppedUntilReplacementIsHealthy(t *testing.T) {
 	// A backoff long enough to see the gap between the kill and the start
 	// of the replacement.

@@ -18,9 +18,10 @@ const targetPrefix = "AmazonEC2ContainerServiceV20141113."
 
 // Proxy is the ECS endpoint clients use on the local stack. It passes every
 // call through to the ECS emulator, except that, for the supervised clusters,
-// DescribeServices answers carry the supervisor's live task counts,
-// deployments and events, and ListTasks and DescribeTasks are answered from
-// the local tasks. Clients cannot tell it from ECS.
+// the services in DescribeServices, CreateService, UpdateService and
+// DeleteService answers carry the supervisor's live task counts, deployments
+// and events, and ListTasks and DescribeTasks are answered from the local
+// tasks. Clients cannot tell it from ECS.
 type Proxy struct {
 	target *url.URL
 	sup    *Supervisor
@@ -60,6 +61,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	case "DescribeServices":
 		p.forward(w, r, body, p.rewriteServices)
+		return
+	case "CreateService", "UpdateService", "DeleteService":
+		// Their answers carry the service too: moto's counts there are as
+		// made up as in DescribeServices.
+		p.forward(w, r, body, p.rewriteServices)
+		p.sup.wake()
 		return
 	}
 	p.forward(w, r, body, nil)
@@ -111,54 +118,67 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body []byte, rew
 	_, _ = w.Write(out)
 }
 
-// rewriteServices puts live counts, deployments and events into a
-// DescribeServices answer, keeping every other field as the emulator wrote it.
+// rewriteServices puts live counts, deployments and events into an answer
+// carrying services (DescribeServices) or one service (CreateService,
+// UpdateService, DeleteService), keeping every other field as the emulator
+// wrote it.
 func (p *Proxy) rewriteServices(body []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var doc map[string]any
 	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("decode DescribeServices answer: %w", err)
+		return nil, fmt.Errorf("decode ECS answer: %w", err)
 	}
 	services, _ := doc["services"].([]any)
+	if one, ok := doc["service"]; ok {
+		services = append(services, one)
+	}
 	for _, item := range services {
-		svc, ok := item.(map[string]any)
-		if !ok {
-			continue
+		if svc, ok := item.(map[string]any); ok {
+			p.rewriteService(svc)
 		}
-		cluster, _ := svc["clusterArn"].(string)
-		name, _ := svc["serviceName"].(string)
-		if !p.sup.manages(cluster) {
-			continue
-		}
-		view, known := p.sup.serviceView(cluster, name)
-		svc["runningCount"], svc["pendingCount"] = view.Running, view.Pending
-		var template map[string]any
-		if deps, _ := svc["deployments"].([]any); len(deps) > 0 {
-			template, _ = deps[0].(map[string]any)
-		}
-		if !known || len(view.Deployments) == 0 {
-			// Not read yet: no task runs, whatever the emulator says.
-			if template != nil {
-				template["runningCount"], template["pendingCount"] = 0, 0
-			}
-			continue
-		}
-		deps := make([]any, 0, len(view.Deployments))
-		for _, d := range view.Deployments {
-			deps = append(deps, deploymentJSON(template, d, len(view.Deployments)))
-		}
-		svc["deployments"] = deps
-		events := make([]any, 0, len(view.Events))
-		for _, e := range view.Events {
-			events = append(events, map[string]any{"id": e.ID, "createdAt": epoch(e.CreatedAt), "message": e.Message})
-		}
-		if theirs, _ := svc["events"].([]any); len(theirs) > 0 {
-			events = append(events, theirs...)
-		}
-		svc["events"] = events
 	}
 	return json.Marshal(doc)
+}
+
+func (p *Proxy) rewriteService(svc map[string]any) {
+	cluster, _ := svc["clusterArn"].(string)
+	name, _ := svc["serviceName"].(string)
+	if !p.sup.manages(cluster) {
+		return
+	}
+	taskDef, _ := svc["taskDefinition"].(string)
+	desired := 0
+	if n, ok := svc["desiredCount"].(json.Number); ok {
+		d, _ := n.Int64()
+		desired = int(d)
+	}
+	view, known := p.sup.serviceView(cluster, name, taskDef, desired)
+	svc["runningCount"], svc["pendingCount"] = view.Running, view.Pending
+	var template map[string]any
+	if deps, _ := svc["deployments"].([]any); len(deps) > 0 {
+		template, _ = deps[0].(map[string]any)
+	}
+	if !known {
+		// Not read yet: no task runs, whatever the emulator says.
+		if template != nil {
+			template["runningCount"], template["pendingCount"] = 0, 0
+		}
+		return
+	}
+	deps := make([]any, 0, len(view.Deployments))
+	for _, d := range view.Deployments {
+		deps = append(deps, deploymentJSON(template, d, len(view.Deployments)))
+	}
+	svc["deployments"] = deps
+	events := make([]any, 0, len(view.Events))
+	for _, e := range view.Events {
+		events = append(events, map[string]any{"id": e.ID, "createdAt": epoch(e.CreatedAt), "message": e.Message})
+	}
+	if theirs, _ := svc["events"].([]any); len(theirs) > 0 {
+		events = append(events, theirs...)
+	}
+	svc["events"] = events
 }
 
 func deploymentJSON(template map[string]any, d deploymentView, n int) map[string]any {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 	"sync"
@@ -291,7 +292,8 @@ func (s *Supervisor) updateService(cluster string, es etypes.Service) *service {
 	if td := aws.ToString(es.TaskDefinition); td != svc.taskDef {
 		now := time.Now()
 		svc.taskDef = td
-		svc.deployments = append([]deployment{{id: "ecs-svc/" + newID()[:19], taskDef: td, createdAt: now, updatedAt: now}}, svc.deployments...)
+		svc.deployments = slices.DeleteFunc(svc.deployments, func(d deployment) bool { return d.taskDef == td })
+		svc.deployments = append([]deployment{{id: deploymentID(svc.arn, td), taskDef: td, createdAt: now, updatedAt: now}}, svc.deployments...)
 		svc.failures, svc.notBefore, svc.steady = 0, time.Time{}, false
 	}
 	return svc
@@ -512,6 +514,15 @@ func (s *Supervisor) failed(svc *service) {
 	if svc.failures == 3 {
 		s.event(svc, fmt.Sprintf("(service %s) is unable to consistently start tasks successfully.", svc.name))
 	}
+}
+
+// deploymentID names the deployment of taskDef in a service. It is derived,
+// not random, so that the proxy can name a deployment UpdateService has just
+// made before the supervisor has read it.
+func deploymentID(serviceARN, taskDef string) string {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(serviceARN + "|" + taskDef))
+	return fmt.Sprintf("ecs-svc/%019d", h.Sum64()%1e19)
 }
 
 func newID() string {

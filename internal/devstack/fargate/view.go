@@ -79,9 +79,11 @@ func (s *Supervisor) manages(cluster string) bool {
 	return slices.Contains(s.opts.Clusters, clusterName(cluster))
 }
 
-// serviceView returns the live counts of a service (false when the
-// supervisor has not read it yet).
-func (s *Supervisor) serviceView(cluster, name string) (serviceView, bool) {
+// serviceView returns the live counts of a service whose current task
+// definition is taskDef and desiredCount desired, as ECS just answered (they
+// may be newer than the supervisor's last read). False when the supervisor
+// has not read the service yet.
+func (s *Supervisor) serviceView(cluster, name, taskDef string, desired int) (serviceView, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	svc := s.services[clusterName(cluster)+"/"+name]
@@ -89,7 +91,15 @@ func (s *Supervisor) serviceView(cluster, name string) (serviceView, bool) {
 		return serviceView{}, false
 	}
 	v := serviceView{Events: slices.Clone(svc.events)}
-	for i, d := range svc.deployments {
+	deps := []deployment{{id: deploymentID(svc.arn, taskDef), taskDef: taskDef, createdAt: time.Now(), updatedAt: time.Now()}}
+	for _, d := range svc.deployments {
+		if d.taskDef == taskDef {
+			deps[0] = d
+		} else {
+			deps = append(deps, d)
+		}
+	}
+	for i, d := range deps {
 		dv := deploymentView{ID: d.id, TaskDefinition: d.taskDef, Primary: i == 0, CreatedAt: d.createdAt, UpdatedAt: d.updatedAt}
 		live := 0
 		for _, t := range s.tasks {
@@ -110,7 +120,7 @@ func (s *Supervisor) serviceView(cluster, name string) (serviceView, bool) {
 			}
 		}
 		if i == 0 {
-			dv.Desired, dv.Failed = svc.desired, svc.failures
+			dv.Desired, dv.Failed = desired, svc.failures
 		} else if live == 0 {
 			continue // rolled out: ECS drops a drained deployment
 		}

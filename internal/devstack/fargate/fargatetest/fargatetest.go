@@ -108,7 +108,17 @@ func Start(t *testing.T, taskServer string, opts fargate.Options) *Stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	accountOnce.Do(func() { account, accountErr = devstack.PrepareAccount(ctx, cfg, testenv.UniqueName("fargate")) })
+	accountOnce.Do(func() {
+		name := testenv.UniqueName("fargate")
+		// PrepareAccount is idempotent; a retry heals a create that moto
+		// did but whose answer was lost to a client retry under load
+		// (seen: DuplicateTargetGroupName from the retried call).
+		for range 3 {
+			if account, accountErr = devstack.PrepareAccount(ctx, cfg, name); accountErr == nil {
+				break
+			}
+		}
+	})
 	if accountErr != nil {
 		t.Fatal(accountErr)
 	}
