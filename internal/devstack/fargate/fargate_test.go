@@ -2,6 +2,7 @@ package fargate_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -184,6 +186,40 @@ func TestKilledTaskCountsAsStoppedUntilReplacementIsHealthy(t *testing.T) {
 	}
 	if len(fresh) != 1 {
 		t.Errorf("after the kill: new running tasks %v, want exactly one", fresh)
+	}
+}
+
+func TestCrashLoopIsReplacedWithGrowingBackoff(t *testing.T) {
+	const backoff = 200 * time.Millisecond
+	s := fargatetest.Start(t, taskServer, fargate.Options{RestartBackoff: backoff})
+	s.Service("crashsvc", s.TaskDef("crashsvc", "producer", fargatetest.ServerImage+":1", map[string]string{"EXIT_CODE": "3"}, 5), 1)
+	fargatetest.Eventually(t, 30*time.Second, "crash-loop event", func() string {
+		for _, e := range s.Describe("crashsvc").Events {
+			if strings.Contains(aws.ToString(e.Message), "unable to consistently start tasks successfully") {
+				return ""
+			}
+		}
+		return "no event yet"
+	})
+	if svc := s.Describe("crashsvc"); svc.RunningCount != 0 {
+		t.Errorf("crash-looping service: %s, want 0 running", fargatetest.Counts(svc))
+	}
+	tasks := s.Sup.Tasks()
+	if len(tasks) < 3 {
+		t.Fatalf("%d tasks made, want at least 3 before the crash-loop event", len(tasks))
+	}
+	for i, tv := range tasks {
+		if tv.LastStatus == fargate.StatusStopped && (tv.ExitCode == nil || *tv.ExitCode != 3 || tv.StopCode != "EssentialContainerExited") {
+			t.Errorf("task %d: exit code %v, stop code %q; want 3 and EssentialContainerExited", i, tv.ExitCode, tv.StopCode)
+		}
+		if i == 0 || tasks[i-1].StoppedAt.IsZero() {
+			continue
+		}
+		// The k-th replacement waits at least backoff·2^(k-1) after the
+		// failure before it.
+		if gap, least := tv.CreatedAt.Sub(tasks[i-1].StoppedAt), backoff<<(i-1); gap < least {
+			t.Errorf("replacement %d started %s after the failure before it, want at least %s", i, gap, least)
+		}
 	}
 }
 
@@ -405,8 +441,9 @@ func TestBusyTaskCPUUtilizationIsPublished(t *testing.T) {
 	published := make(chan time.Time, 10)
 	cfg := loadCloudWatchConfig(t)
 	cw := cloudwatch.NewFromConfig(cfg, awsconfig.CloudWatchQueryProtocol)
+	flaky := &failOnce{CloudWatchAPI: cw}
 	s := fargatetest.Start(t, taskServer, fargate.Options{
-		CloudWatch: cw, Now: clock.Now, MetricsSampleInterval: 100 * time.Millisecond,
+		CloudWatch: flaky, Now: clock.Now, MetricsSampleInterval: 100 * time.Millisecond,
 		OnPublish: func(m time.Time) { published <- m },
 	})
 	s.Service("busysvc", s.TaskDef("busysvc", "producer", fargatetest.ServerImage+":1", map[string]string{"BUSY": "1"}, 5), 1)
@@ -420,6 +457,9 @@ func TestBusyTaskCPUUtilizationIsPublished(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("no AWS/ECS metrics published after the minute closed")
+	}
+	if flaky.calls.Load() < 2 {
+		t.Errorf("%d PutMetricData calls, want the failed one and its retry", flaky.calls.Load())
 	}
 
 	dims := []cwtypes.Dimension{
@@ -455,6 +495,20 @@ func TestBusyTaskCPUUtilizationIsPublished(t *testing.T) {
 	if len(got["mem"]) != 1 || got["mem"][0] <= 0 || got["mem"][0] > 100 {
 		t.Errorf("MemoryUtilization Average = %v, want one value in (0, 100]", got["mem"])
 	}
+}
+
+// failOnce fails the first PutMetricData, as an unreachable CloudWatch
+// would, and passes the others on.
+type failOnce struct {
+	fargate.CloudWatchAPI
+	calls atomic.Int32
+}
+
+func (f *failOnce) PutMetricData(ctx context.Context, in *cloudwatch.PutMetricDataInput, o ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error) {
+	if f.calls.Add(1) == 1 {
+		return nil, errors.New("connection refused (test)")
+	}
+	return f.CloudWatchAPI.PutMetricData(ctx, in, o...)
 }
 
 func loadCloudWatchConfig(t *testing.T) aws.Config {

@@ -9,7 +9,8 @@
 // It listens on HTTP_ADDR, else on :PORT. On SIGTERM it prints
 // "taskserver: SIGTERM received" and exits 0, unless IGNORE_SIGTERM=1: then
 // it prints "taskserver: SIGTERM ignored" and runs on until killed. BUSY=1
-// makes it spin one CPU.
+// makes it spin one CPU. EXIT_CODE=<n> makes it exit with n right after it
+// starts, without listening (a crash loop).
 package main
 
 import (
@@ -18,12 +19,18 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
 func main() {
+	if code := os.Getenv("EXIT_CODE"); code != "" {
+		n, _ := strconv.Atoi(code)
+		fmt.Println("taskserver: exiting with", n)
+		os.Exit(n)
+	}
 	addr := os.Getenv("HTTP_ADDR")
 	if addr == "" {
 		addr = ":" + os.Getenv("PORT")
