@@ -37,7 +37,23 @@ const (
 	ReasonPaused             = "Paused"
 	ReasonNotReady           = "NotReady"
 	ReasonDeleting           = "Deleting"
+	// ReasonOwnedByAnother: a resource of this name carries the owner tags of
+	// another StreamProcessor; it is left untouched.
+	ReasonOwnedByAnother = "OwnedByAnother"
+	// ReasonAdoptionRequired: a stream of this name exists without this
+	// object's owner tags; spec.stream.adopt takes it over.
+	ReasonAdoptionRequired = "AdoptionRequired"
+	// ReasonAccessDenied: AWS refused the operator's credentials for a call.
+	ReasonAccessDenied = "AccessDenied"
+	// ReasonDeletionBlocked: the finalizer cannot finish; the message says why.
+	ReasonDeletionBlocked = "DeletionBlocked"
 )
+
+// blockingReasons are reasons only the user can clear; Ready shows them as
+// they are instead of NotReady.
+var blockingReasons = map[string]bool{
+	ReasonOwnedByAnother: true, ReasonAdoptionRequired: true, ReasonInvalidSpec: true, ReasonAccessDenied: true, ReasonOnDemandStream: true,
+}
 
 // Event reasons, emitted only on transitions.
 const (
@@ -60,6 +76,11 @@ const (
 	EventInvalidSpec           = "InvalidSpec"
 	EventAWSError              = "AWSError"
 	EventTargetsChanged        = "TargetsChanged"
+	EventOwnedByAnother        = "OwnedByAnother"
+	EventAdoptionRequired      = "AdoptionRequired"
+	EventAccessDenied          = "AccessDenied"
+	EventDeletionBlocked       = "DeletionBlocked"
+	EventServiceKept           = "ServiceKept"
 )
 
 // conditionReason returns the reason of condition t, or "".

@@ -42,6 +42,14 @@ func (r *StreamProcessorReconciler) reconcileService(ctx context.Context, p *pas
 	if err != nil {
 		return result{}, r.failed(sp, w.condition, err)
 	}
+	if svc != nil {
+		if o := ownerOf(sp, ecsTagMap(svc.Tags)); o.Ownership != Ours {
+			return result{}, r.refuseService(sp, w, name, o)
+		}
+		if w.name == consumer {
+			sp.Status.LeaseTable.Owned = true
+		}
+	}
 	if svc != nil && aws.ToString(svc.Status) == "DRAINING" {
 		r.setCondition(sp, w.condition, metav1.ConditionFalse, ReasonDeleting, "service "+name+" is being deleted; it will be created again")
 		return result{requeueAfter: r.pollInterval()}, nil
@@ -54,6 +62,9 @@ func (r *StreamProcessorReconciler) reconcileService(ctx context.Context, p *pas
 	if svc == nil {
 		if svc, err = r.createService(ctx, p, w, name, taskDef, target); err != nil {
 			return result{}, r.failed(sp, w.condition, err)
+		}
+		if w.name == consumer { // its tasks create the lease table for this object
+			sp.Status.LeaseTable.Owned = true
 		}
 	} else if svc, err = r.updateService(ctx, p, w, svc, taskDef, target); err != nil {
 		return result{}, r.failed(sp, w.condition, err)
@@ -81,10 +92,22 @@ func (r *StreamProcessorReconciler) reconcileService(ctx context.Context, p *pas
 	return result{requeueAfter: r.pollInterval()}, nil
 }
 
-// describeService returns the named service, or nil when it does not exist
-// (never created, or deleted: INACTIVE).
+// refuseService reports a service of this object's name that is not its own
+// (another StreamProcessor's, or made outside the operator): it is never
+// updated or deleted, and the workload stays not ready until it is gone.
+func (r *StreamProcessorReconciler) refuseService(sp *streamingv1alpha1.StreamProcessor, w workload, name string, o owner) error {
+	if o.Ownership == Others {
+		return r.refuse(sp, ReasonOwnedByAnother, EventOwnedByAnother,
+			fmt.Sprintf("service %s in cluster %s belongs to StreamProcessor %s; it is left untouched", name, sp.Spec.ECS.Cluster, o), w.condition)
+	}
+	return r.refuse(sp, ReasonAdoptionRequired, EventAdoptionRequired,
+		fmt.Sprintf("service %s in cluster %s exists and was not created by this StreamProcessor (no owner tags); it is left untouched: delete it to let the operator create its own", name, sp.Spec.ECS.Cluster), w.condition)
+}
+
+// describeService returns the named service with its tags, or nil when it
+// does not exist (never created, or deleted: INACTIVE).
 func (r *StreamProcessorReconciler) describeService(ctx context.Context, e ECSAPI, cluster, name string) (*etypes.Service, error) {
-	out, err := e.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: &cluster, Services: []string{name}})
+	out, err := e.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: &cluster, Services: []string{name}, Include: []etypes.ServiceField{etypes.ServiceFieldTags}})
 	if err != nil {
 		return nil, fmt.Errorf("describe service %q in cluster %q: %w", name, cluster, err)
 	}
@@ -109,7 +132,7 @@ func (r *StreamProcessorReconciler) ensureTaskDefinition(ctx context.Context, p 
 	}
 	diff := ""
 	for _, ref := range candidates {
-		out, err := p.aws.ECS.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(ref)})
+		out, err := p.aws.ECS.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(ref), Include: []etypes.TaskDefinitionField{etypes.TaskDefinitionFieldTags}})
 		if err != nil {
 			// ECS answers ClientException "Unable to describe task definition"
 			// for a family with no active revision.
@@ -117,6 +140,9 @@ func (r *StreamProcessorReconciler) ensureTaskDefinition(ctx context.Context, p 
 				continue
 			}
 			return "", fmt.Errorf("describe task definition %q: %w", ref, err)
+		}
+		if ownerOf(p.sp, ecsTagMap(out.Tags)).Ownership != Ours {
+			continue // another's revision: register one of our own
 		}
 		if diff = taskDefinitionDiff(want, out.TaskDefinition); diff == "" {
 			return aws.ToString(out.TaskDefinition.TaskDefinitionArn), nil
@@ -153,10 +179,7 @@ func (r *StreamProcessorReconciler) createService(ctx context.Context, p *pass, 
 		},
 		PropagateTags:        etypes.PropagateTagsService,
 		EnableECSManagedTags: true,
-		Tags: []etypes.Tag{
-			{Key: aws.String(TagManagedBy), Value: aws.String(managedByValue)},
-			{Key: aws.String(TagStreamProcessor), Value: aws.String(sp.Namespace + "." + sp.Name)},
-		},
+		Tags:                 ecsOwnerTags(sp),
 	}
 	if len(in.LoadBalancers) > 0 {
 		in.HealthCheckGracePeriodSeconds = aws.Int32(60)

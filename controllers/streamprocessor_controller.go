@@ -64,6 +64,8 @@ type pass struct {
 	sp      *streamingv1alpha1.StreamProcessor
 	aws     Clients
 	patcher *statusPatcher
+	// names are the AWS names of the object's resources, recorded in status.
+	names Names
 	// streamActive is true once the stream is known to exist and accept
 	// writes (ACTIVE or UPDATING); the services are created only then.
 	streamActive bool
@@ -112,6 +114,11 @@ func (r *StreamProcessorReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		}
 	}()
 
+	// Deletion comes first, before any AWS client is built: an object whose
+	// region cannot be resolved must still be deletable.
+	if !sp.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, p)
+	}
 	aws, err := r.AWS(ctx, sp.Spec.Region)
 	if err != nil {
 		r.setCondition(sp, ConditionReady, metav1.ConditionFalse, ReasonInvalidSpec, err.Error())
@@ -119,9 +126,6 @@ func (r *StreamProcessorReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	}
 	p.aws = aws
 
-	if !sp.DeletionTimestamp.IsZero() {
-		return r.finalize(ctx, p)
-	}
 	if orig := sp.DeepCopy(); controllerutil.AddFinalizer(sp, Finalizer) {
 		// A patch of the finalizers alone: an Update would send the whole
 		// spec back and drop fields the Go types omit when zero.
@@ -130,6 +134,7 @@ func (r *StreamProcessorReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		}
 		p.patcher.reset(sp)
 	}
+	p.names = recordNames(sp)
 
 	var wait time.Duration
 	for _, step := range []subReconciler{r.reconcileStream, r.reconcileTargets, r.reconcileShards, r.reconcileProducer, r.reconcileConsumer} {
@@ -184,7 +189,11 @@ func (r *StreamProcessorReconciler) summarize(sp *streamingv1alpha1.StreamProces
 			return
 		}
 		if c.Status != metav1.ConditionTrue {
-			r.setCondition(sp, ConditionReady, metav1.ConditionFalse, ReasonNotReady, t+": "+c.Message)
+			reason := ReasonNotReady
+			if blockingReasons[c.Reason] {
+				reason = c.Reason // what only the user can fix shows on Ready too
+			}
+			r.setCondition(sp, ConditionReady, metav1.ConditionFalse, reason, t+": "+c.Message)
 			return
 		}
 	}

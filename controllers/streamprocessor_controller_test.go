@@ -246,7 +246,10 @@ func TestDeleteRetainsOrDeletesTheStream(t *testing.T) {
 	g.Expect(eventReasons(g, drop)).To(ContainElement(EventLeaseTableDeleted))
 }
 
-func TestAdoptsExistingStream(t *testing.T) {
+// TestAdoptsExistingStreamOnlyWhenAsked: a stream that exists without owner
+// tags is refused and left untouched until spec.stream.adopt; then it is
+// tagged as this object's and converged.
+func TestAdoptsExistingStreamOnlyWhenAsked(t *testing.T) {
 	requireSuite(t)
 	g := NewWithT(t)
 	startOperator(t)
@@ -256,7 +259,26 @@ func TestAdoptsExistingStream(t *testing.T) {
 	sp.Spec.Stream.RetentionHours = 48
 	g.Expect(suite.k8s.Create(context.Background(), sp)).To(Succeed())
 
+	g.Eventually(func(g Gomega) {
+		got := get(g, sp)
+		c := findCondition(got, ConditionStreamReady)
+		g.Expect(c).NotTo(BeNil())
+		g.Expect(c.Reason).To(Equal(ReasonAdoptionRequired))
+		g.Expect(c.Message).To(ContainSubstring("spec.stream.adopt: true"))
+		g.Expect(findCondition(got, ConditionReady).Reason).To(Equal(ReasonAdoptionRequired))
+	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
+	g.Consistently(func(g Gomega) {
+		out, err := suite.kinesis.DescribeStreamSummary(context.Background(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(streamName(sp))})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(aws.ToInt32(out.StreamDescriptionSummary.RetentionPeriodHours)).To(Equal(int32(24)), "a stream not adopted is not changed")
+		g.Expect(streamTags(g, streamName(sp))).To(BeEmpty(), "a stream not adopted is not tagged")
+	}, 2*time.Second, 250*time.Millisecond).Should(Succeed())
+	g.Expect(eventReasons(g, sp)).To(ContainElement(EventAdoptionRequired))
+	g.Expect(eventReasons(g, sp)).NotTo(ContainElement(EventServiceCreated), "no services for a refused stream")
+
+	update(t, sp, func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Stream.Adopt = true })
 	got := waitReady(t, sp, 60*time.Second)
+	g.Expect(streamTags(g, streamName(sp))).To(HaveKeyWithValue(TagOwnerUID, string(got.UID)))
 	// 3 open shards are within [1, 32]: kept, not resharded to the minimum.
 	g.Expect(got.Status.Stream.Shards).To(Equal("3/3"))
 	g.Expect(eventReasons(g, sp)).To(ContainElements(EventStreamAdopted, EventRetentionChanged))

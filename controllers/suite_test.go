@@ -262,6 +262,17 @@ func streamSummary(g Gomega, sp *streamingv1alpha1.StreamProcessor) (int32, stri
 	return aws.ToInt32(out.StreamDescriptionSummary.OpenShardCount), string(out.StreamDescriptionSummary.StreamStatus)
 }
 
+// streamTags returns the tags of a stream.
+func streamTags(g Gomega, stream string) map[string]string {
+	out, err := suite.kinesis.ListTagsForStream(context.Background(), &kinesis.ListTagsForStreamInput{StreamName: aws.String(stream)})
+	g.Expect(err).NotTo(HaveOccurred())
+	tags := map[string]string{}
+	for _, tg := range out.Tags {
+		tags[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+	}
+	return tags
+}
+
 // eventReasons lists the reasons of the events about sp, oldest first.
 func eventReasons(g Gomega, sp *streamingv1alpha1.StreamProcessor) []string {
 	list := &eventsv1.EventList{}

@@ -87,10 +87,7 @@ func taskDefinitionInput(sp *streamingv1alpha1.StreamProcessor, w workload) *ecs
 		Cpu:                     aws.String(strconv.Itoa(int(w.spec.CPU))),
 		Memory:                  aws.String(strconv.Itoa(int(w.spec.Memory))),
 		ContainerDefinitions:    []etypes.ContainerDefinition{container},
-		Tags: []etypes.Tag{
-			{Key: aws.String(TagManagedBy), Value: aws.String(managedByValue)},
-			{Key: aws.String(TagStreamProcessor), Value: aws.String(sp.Namespace + "." + sp.Name)},
-		},
+		Tags:                    ecsOwnerTags(sp),
 	}
 	if arn := sp.Spec.ECS.ExecutionRoleARN; arn != "" {
 		in.ExecutionRoleArn = aws.String(arn)

@@ -56,8 +56,11 @@ func registered(sp *streamingv1alpha1.StreamProcessor, w workload) *etypes.TaskD
 func TestTaskDefinitionInput(t *testing.T) {
 	sp := unitSample()
 	in := taskDefinitionInput(sp, producerWorkload(sp, "eu-west-1"))
-	if got := aws.ToString(in.Family); got != "team-clicks-v2-producer" {
+	if got := aws.ToString(in.Family); got != "team-clicks-v2-98975f83-producer" {
 		t.Errorf("family = %q", got)
+	}
+	if tags := ecsTagMap(in.Tags); tags[TagOwnerNamespace] != "team" || tags[TagOwnerName] != "clicks.v2" || tags[TagManagedBy] != managedByValue {
+		t.Errorf("task definition tags = %v, want the owner tags", tags)
 	}
 	if got := aws.ToString(in.Family); strings.Contains(got, ".") {
 		t.Errorf("family %q contains '.', which ECS refuses", got)
@@ -66,7 +69,7 @@ func TestTaskDefinitionInput(t *testing.T) {
 	for _, kv := range in.ContainerDefinitions[0].Environment {
 		env[aws.ToString(kv.Name)] = aws.ToString(kv.Value)
 	}
-	for k, v := range map[string]string{"STREAM_NAME": "team-clicks.v2", "AWS_REGION": "eu-west-1", "PORT": "8080", "LINGER": "20ms"} {
+	for k, v := range map[string]string{"STREAM_NAME": "team-clicks.v2-98975f83", "AWS_REGION": "eu-west-1", "PORT": "8080", "LINGER": "20ms"} {
 		if env[k] != v {
 			t.Errorf("env %s = %q, want %q", k, env[k], v)
 		}
@@ -163,14 +166,19 @@ func TestSameKMSKey(t *testing.T) {
 
 func TestServiceNames(t *testing.T) {
 	sp := unitSample()
-	if got := streamName(sp); got != "team-clicks.v2" {
+	if got := streamName(sp); got != "team-clicks.v2-98975f83" {
 		t.Errorf("stream name = %q", got)
 	}
-	if got := serviceName(sp, producer); got != "team-clicks-v2-producer" {
+	if got := serviceName(sp, producer); got != "team-clicks-v2-98975f83-producer" {
 		t.Errorf("service name = %q", got)
 	}
+	// An explicit stream name names the stream only: services and the lease
+	// table stay the object's, so two objects naming one stream never share them.
 	sp.Spec.Stream.Name = "explicit"
-	if got := applicationName(sp); got != "explicit-consumer" {
+	if got := streamName(sp); got != "explicit" {
+		t.Errorf("stream name = %q", got)
+	}
+	if got := applicationName(sp); got != "team-clicks-v2-98975f83-consumer" {
 		t.Errorf("application name = %q", got)
 	}
 }

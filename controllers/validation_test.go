@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,10 +61,10 @@ func TestAPIServerRefusesInvalidSpecs(t *testing.T) {
 			`spec.stream.deletionPolicy: Unsupported value: "Orphan": supported values: "Retain", "Delete"`},
 		{"bad role ARN", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.ECS.TaskRoleARN = "task-role" },
 			"spec.ecs.taskRoleArn in body should match"},
-		{"long name without stream name", func(s *streamingv1alpha1.StreamProcessor) {
-			s.Name = "a123456789b123456789c123456789d123456789e123456789f123456789g12345"
-			s.Spec.Stream.Name = ""
-		}, "set spec.stream.name or use a metadata.name of at most 64 characters"},
+		{"operator's tag key", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Stream.Tags = map[string]string{TagOwnerUID: "x"} },
+			"stream.tags keys may not start with kdp.io/"},
+		{"aws tag key", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Stream.Tags = map[string]string{"aws:cloudformation:stack-name": "x"} },
+			"or aws: (reserved by AWS)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,6 +95,41 @@ func TestStreamNameIsImmutable(t *testing.T) {
 	g.Expect(got.Spec.Producer.ContainerPort).To(Equal(int32(8080)))
 	g.Expect(got.Spec.Consumer.MaxIteratorAgeSeconds).To(Equal(int32(60)))
 	g.Expect(suite.k8s.Delete(context.Background(), got)).To(Succeed())
+}
+
+// TestRegionAndClusterAreImmutable: the API server refuses a change of
+// spec.region (set, changed or removed) or spec.ecs.cluster, which would
+// leave the old pipeline running unowned; other fields still change.
+func TestRegionAndClusterAreImmutable(t *testing.T) {
+	requireSuite(t)
+	ns := newNamespace(t)
+	tests := []struct {
+		name          string
+		before, after func(*streamingv1alpha1.StreamProcessor)
+		want          string
+	}{
+		{"set region", func(*streamingv1alpha1.StreamProcessor) {}, func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Region = "eu-west-1" }, "spec.region is immutable"},
+		{"change region", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Region = "us-east-1" }, func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Region = "eu-west-1" }, "spec.region is immutable"},
+		{"remove region", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Region = "us-east-1" }, func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Region = "" }, "spec.region is immutable"},
+		{"change cluster", func(*streamingv1alpha1.StreamProcessor) {}, func(s *streamingv1alpha1.StreamProcessor) { s.Spec.ECS.Cluster = "other" }, "spec.ecs.cluster is immutable"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := NewWithT(t)
+			sp := sample(ns, fmt.Sprintf("immutable-%d", i))
+			tt.before(sp)
+			g.Expect(suite.k8s.Create(context.Background(), sp)).To(Succeed())
+			tt.after(sp)
+			err := suite.k8s.Update(context.Background(), sp)
+			g.Expect(err).To(HaveOccurred(), "the API server accepted the change")
+			g.Expect(err.Error()).To(ContainSubstring(tt.want))
+
+			got := get(g, sp)
+			got.Spec.Producer.Image = "example.com/producer:2"
+			g.Expect(suite.k8s.Update(context.Background(), got)).To(Succeed(), "other fields still change")
+			g.Expect(suite.k8s.Delete(context.Background(), got)).To(Succeed())
+		})
+	}
 }
 
 // TestSamplesAreValid sends the shipped sample (and the README's example, which

@@ -10,9 +10,11 @@ import (
 //
 // +kubebuilder:validation:XValidation:rule="self.producer.minTasks <= self.producer.maxTasks",message="producer.minTasks must be less than or equal to producer.maxTasks"
 // +kubebuilder:validation:XValidation:rule="self.consumer.minTasks <= self.consumer.maxTasks",message="consumer.minTasks must be less than or equal to consumer.maxTasks"
+// +kubebuilder:validation:XValidation:rule="(has(self.region) ? self.region : '') == (has(oldSelf.region) ? oldSelf.region : '')",message="spec.region is immutable: the stream and the services stay in the region they were created in; to move the pipeline, create a new StreamProcessor in the new region and delete this one"
 type StreamProcessorSpec struct {
 	// Region is the AWS region of the stream and the services. Empty means the
-	// operator's own region (AWS_REGION or its shared config).
+	// operator's own region (AWS_REGION or its shared config). Immutable: a
+	// change would leave the old pipeline running unowned.
 	// +optional
 	// +kubebuilder:validation:Pattern=`^[a-z]{2}(-[a-z]+)+-[0-9]+$`
 	Region string `json:"region,omitempty"`
@@ -52,13 +54,29 @@ const (
 // +kubebuilder:validation:XValidation:rule="!has(self.minShards) || !has(self.maxShards) || self.minShards <= self.maxShards",message="stream.minShards must be less than or equal to stream.maxShards"
 // +kubebuilder:validation:XValidation:rule="has(oldSelf.name) == has(self.name) && (!has(self.name) || self.name == oldSelf.name)",message="stream.name is immutable: it cannot be added, changed or removed after creation; create a new StreamProcessor for another stream"
 type StreamSpec struct {
-	// Name of the stream. Defaults to <namespace>-<name> of the StreamProcessor.
-	// An existing stream of that name is adopted. Immutable.
+	// Name of the stream. Defaults to <namespace>-<name>-<hash>, where hash is
+	// derived from the namespace and name, so that no two StreamProcessors get
+	// the same default (shortened to fit Kinesis's 128 characters). The name
+	// in use is recorded in status.stream.name. A stream of that name that
+	// exists already is used only if it carries this StreamProcessor's owner
+	// tags, or with adopt. Immutable.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
 	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9_.-]+$`
 	Name string `json:"name,omitempty"`
+
+	// Adopt takes over a stream of this name that exists already and was not
+	// created by this StreamProcessor: one without owner tags, or one whose
+	// owner tags name a StreamProcessor that no longer exists. The operator
+	// then tags it as its own and converges its shards, retention,
+	// encryption and tags; with deletionPolicy Delete an adopted stream is
+	// deleted with this StreamProcessor like one it created. Without adopt
+	// such a stream is refused (condition reason AdoptionRequired) and left
+	// untouched. A stream owned by another existing StreamProcessor is never
+	// taken over, adopt or not (reason OwnedByAnother).
+	// +optional
+	Adopt bool `json:"adopt,omitempty"`
 
 	// MinShards is the fewest open shards the stream keeps.
 	// +kubebuilder:default=1
@@ -99,11 +117,14 @@ type StreamSpec struct {
 	// Tags to set on the stream. Tags the operator set earlier and that are no
 	// longer listed are removed; tags set by others are left alone.
 	// +kubebuilder:validation:MaxProperties=40
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('kdp.io/') && !k.startsWith('aws:'))",message="stream.tags keys may not start with kdp.io/ (the operator's owner tags) or aws: (reserved by AWS)"
 	// +optional
 	Tags map[string]string `json:"tags,omitempty"`
 
 	// DeletionPolicy: Retain (default) keeps the stream when the StreamProcessor
-	// is deleted; Delete deletes it with its data.
+	// is deleted; Delete deletes it with its data and the consumer's lease
+	// table. Either way only what carries this StreamProcessor's owner tags
+	// (its uid) is deleted.
 	// +kubebuilder:default=Retain
 	// +optional
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
@@ -138,8 +159,10 @@ type StreamEncryption struct {
 }
 
 // ECSSpec says where the tasks run: an ECS cluster and awsvpc networking.
+//
+// +kubebuilder:validation:XValidation:rule="self.cluster == oldSelf.cluster",message="spec.ecs.cluster is immutable: the services stay in the cluster they were created in; to move them, create a new StreamProcessor and delete this one"
 type ECSSpec struct {
-	// Cluster is the ECS cluster's name or ARN.
+	// Cluster is the ECS cluster's name or ARN. Immutable.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
 	Cluster string `json:"cluster"`
@@ -345,6 +368,10 @@ type StreamProcessorStatus struct {
 	// +optional
 	Consumer ServiceStatus `json:"consumer,omitempty"`
 
+	// LeaseTable is the consumer's DynamoDB lease table.
+	// +optional
+	LeaseTable LeaseTableStatus `json:"leaseTable,omitempty"`
+
 	// LastDecision is the latest choice of targets, with its reason.
 	// +optional
 	LastDecision *ScalingDecision `json:"lastDecision,omitempty"`
@@ -380,7 +407,7 @@ type ScalingRecord struct {
 
 // StreamStatus is the observed state of the stream.
 type StreamStatus struct {
-	// Name of the stream.
+	// Name of the stream, chosen once and never changed.
 	// +optional
 	Name string `json:"name,omitempty"`
 	// ARN of the stream.
@@ -410,8 +437,24 @@ type StreamStatus struct {
 	ManagedTagKeys []string `json:"managedTagKeys,omitempty"`
 }
 
+// LeaseTableStatus names the consumer's lease table (created by the
+// consumer tasks, named by the APPLICATION_NAME the operator gives them).
+type LeaseTableStatus struct {
+	// Name of the table, chosen once and never changed.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// Owned is true once this StreamProcessor's own consumer service uses the
+	// table: only then does deletionPolicy Delete delete it.
+	// +optional
+	Owned bool `json:"owned,omitempty"`
+}
+
 // ServiceStatus is the observed state of an ECS service.
 type ServiceStatus struct {
+	// ServiceName of the ECS service, also its task definition family; chosen
+	// once and never changed.
+	// +optional
+	ServiceName string `json:"serviceName,omitempty"`
 	// ServiceARN of the ECS service.
 	// +optional
 	ServiceARN string `json:"serviceArn,omitempty"`
@@ -461,7 +504,6 @@ type ScalingDecision struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=sp,categories=kdp
-// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 64 || has(self.spec.stream.name)",message="the default stream name <namespace>-<name> would exceed 128 characters: set spec.stream.name or use a metadata.name of at most 64 characters"
 // +kubebuilder:printcolumn:name="Shards",type=string,JSONPath=`.status.stream.shards`,description="open/target shards"
 // +kubebuilder:printcolumn:name="Producers",type=string,JSONPath=`.status.producer.tasks`,description="running/desired producer tasks"
 // +kubebuilder:printcolumn:name="Consumers",type=string,JSONPath=`.status.consumer.tasks`,description="running/desired consumer tasks"

@@ -29,6 +29,10 @@ const (
 	// subnet that does not exist, a role that cannot be passed). Retrying the
 	// same request will not help.
 	KindInvalid Kind = "Invalid"
+	// KindDenied: the caller may not do this — the credentials lack a
+	// permission, or are expired or unknown. Only a change of IAM policy or
+	// credentials helps; the resource may well exist.
+	KindDenied Kind = "AccessDenied"
 	// KindConflict: a conditional write lost (DynamoDB's condition failed):
 	// someone else changed the item first.
 	KindConflict Kind = "Conflict"
@@ -65,19 +69,27 @@ var errorKinds = map[string]Kind{
 	"RequestLimitExceeded":                   KindThrottled,
 	"ProvisionedThroughputExceededException": KindThrottled,
 	// Invalid requests
-	"InvalidArgumentException":                       KindInvalid,
-	"InvalidParameterException":                      KindInvalid,
-	"InvalidParameterValue":                          KindInvalid,
-	"InvalidParameterCombination":                    KindInvalid,
-	"ValidationException":                            KindInvalid,
-	"ValidationError":                                KindInvalid,
-	"ClientException":                                KindInvalid,
-	"AccessDeniedException":                          KindInvalid,
-	"AccessDenied":                                   KindInvalid,
-	"UnauthorizedOperation":                          KindInvalid,
+	"InvalidArgumentException":    KindInvalid,
+	"InvalidParameterException":   KindInvalid,
+	"InvalidParameterValue":       KindInvalid,
+	"InvalidParameterCombination": KindInvalid,
+	"ValidationException":         KindInvalid,
+	"ValidationError":             KindInvalid,
+	"ClientException":             KindInvalid,
+	// Permissions and credentials
+	"AccessDeniedException":                          KindDenied,
+	"AccessDenied":                                   KindDenied,
+	"UnauthorizedOperation":                          KindDenied,
+	"KMSAccessDeniedException":                       KindDenied,
+	"ExpiredToken":                                   KindDenied,
+	"ExpiredTokenException":                          KindDenied,
+	"UnrecognizedClientException":                    KindDenied,
+	"InvalidClientTokenId":                           KindDenied,
+	"InvalidSignatureException":                      KindDenied,
+	"SignatureDoesNotMatch":                          KindDenied,
+	"MissingAuthenticationToken":                     KindDenied,
 	"PlatformUnknownException":                       KindInvalid,
 	"PlatformTaskDefinitionIncompatibilityException": KindInvalid,
-	"KMSAccessDeniedException":                       KindInvalid,
 	"KMSDisabledException":                           KindInvalid,
 	"KMSInvalidStateException":                       KindInvalid,
 	"KMSNotFoundException":                           KindInvalid,
@@ -118,4 +130,15 @@ func Message(err error) string {
 		return apiErr.ErrorCode()
 	}
 	return err.Error()
+}
+
+// Code returns the AWS error code of err ("ClusterNotFoundException"), or ""
+// when err is not an AWS API error. For the rare caller that must tell apart
+// two codes of one kind.
+func Code(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode()
+	}
+	return ""
 }

@@ -31,6 +31,10 @@ func TestClassify(t *testing.T) {
 		{api("InvalidParameterException"), KindInvalid},
 		{api("ClusterNotFoundException"), KindInvalid},
 		{api("ConditionalCheckFailedException"), KindConflict},
+		{api("AccessDeniedException"), KindDenied},
+		{api("AccessDenied"), KindDenied},
+		{api("ExpiredTokenException"), KindDenied},
+		{api("UnrecognizedClientException"), KindDenied},
 		{api("InternalFailure"), KindOther},
 	}
 	for _, tt := range tests {
