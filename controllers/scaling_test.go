@@ -113,10 +113,12 @@ func TestScalingFollowsMetrics(t *testing.T) {
 		publish(t, sp, until, to, l)
 		until = to
 	}
-	publishUntil(now.Add(time.Minute), high)
-
-	// In dry run the decision is made and reported, and nothing moves.
+	// In dry run the decision is made and reported, and nothing moves. Dry
+	// run is on before the load is published: a pass between the two (the
+	// tasks may still be starting) would otherwise act on it.
 	update(t, sp, func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Scaling.DryRun = true })
+	g.Eventually(func(g Gomega) bool { return get(g, sp).Status.LastDecision.DryRun }, 30*time.Second, 100*time.Millisecond).Should(BeTrue())
+	publishUntil(now.Add(time.Minute), high)
 	g.Eventually(func(g Gomega) {
 		got := get(g, sp)
 		g.Expect(got.Status.LastDecision.DryRun).To(BeTrue())

@@ -37,11 +37,12 @@ func (r *StreamProcessorReconciler) reconcileService(ctx context.Context, p *pas
 		r.setCondition(sp, w.condition, metav1.ConditionFalse, ReasonStreamNotReady, "waiting for the stream to be created")
 		return result{}, nil
 	}
-	name, cluster := serviceName(sp, w.name), sp.Spec.ECS.Cluster
-	svc, err := r.describeService(ctx, p.aws.ECS, cluster, name)
-	if err != nil {
-		return result{}, r.failed(sp, w.condition, err)
+	name := serviceName(sp, w.name)
+	obs := p.services[w.name]
+	if obs.err != nil {
+		return result{}, r.failed(sp, w.condition, obs.err)
 	}
+	svc := obs.svc
 	if svc != nil {
 		if o := ownerOf(sp, ecsTagMap(svc.Tags)); o.Ownership != Ours {
 			return result{}, r.refuseService(sp, w, name, o)
@@ -58,7 +59,10 @@ func (r *StreamProcessorReconciler) reconcileService(ctx context.Context, p *pas
 	if err != nil {
 		return result{}, r.failed(sp, w.condition, err)
 	}
-	target := w.status.TargetTasks
+	target := p.targets.ProducerTasks
+	if w.name == consumer {
+		target = p.targets.ConsumerTasks
+	}
 	if svc == nil {
 		if svc, err = r.createService(ctx, p, w, name, taskDef, target); err != nil {
 			return result{}, r.failed(sp, w.condition, err)
@@ -90,6 +94,44 @@ func (r *StreamProcessorReconciler) reconcileService(ctx context.Context, p *pas
 		return result{}, nil
 	}
 	return result{requeueAfter: r.pollInterval()}, nil
+}
+
+// serviceObservation is a service as described in this pass.
+type serviceObservation struct {
+	svc *etypes.Service // nil: no such service
+	err error           // the description failed
+}
+
+// running is the service's runningCount, 0 when unknown.
+func (o serviceObservation) running() int32 {
+	if o.svc == nil {
+		return 0
+	}
+	return o.svc.RunningCount
+}
+
+// desired is the service's desiredCount, or initial before it exists.
+func (o serviceObservation) desired(initial int32) int32 {
+	if o.svc == nil {
+		return initial
+	}
+	return o.svc.DesiredCount
+}
+
+// observeServices describes both services, with their tags, for the steps
+// after it (targets need the running counts). A failed description is kept
+// for the workload's own step to report; the other workload is unaffected.
+// Nothing is described before the stream exists.
+func (r *StreamProcessorReconciler) observeServices(ctx context.Context, p *pass) (result, error) {
+	p.services = map[string]serviceObservation{}
+	if !p.streamActive {
+		return result{}, nil
+	}
+	for _, w := range []string{producer, consumer} {
+		svc, err := r.describeService(ctx, p.aws.ECS, p.sp.Spec.ECS.Cluster, serviceName(p.sp, w))
+		p.services[w] = serviceObservation{svc: svc, err: err}
+	}
+	return result{}, nil
 }
 
 // refuseService reports a service of this object's name that is not its own

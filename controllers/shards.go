@@ -30,7 +30,7 @@ func (r *StreamProcessorReconciler) reconcileShards(ctx context.Context, p *pass
 		history = append(history, t.Time)
 	}
 	step := scaling.PlanReshard(scaling.ReshardState{
-		Open: st.OpenShards, Target: st.TargetShards, Updating: p.streamUpdating, History: history, Now: now,
+		Open: p.openShards, Target: p.targets.Shards, Updating: p.streamUpdating, History: history, Now: now,
 	})
 	st.Reshards = toMetaTimes(scaling.PruneHistory(history, now))
 
@@ -39,15 +39,15 @@ func (r *StreamProcessorReconciler) reconcileShards(ctx context.Context, p *pass
 		// At the target count, but a settings change (retention,
 		// encryption) or a reshard is still being applied.
 		r.setCondition(sp, ConditionStreamReady, metav1.ConditionFalse, ReasonUpdating,
-			fmt.Sprintf("stream %s is UPDATING with %d open shards", st.Name, st.OpenShards))
+			fmt.Sprintf("stream %s is UPDATING with %d open shards", st.Name, p.openShards))
 		return result{requeueAfter: r.pollInterval()}, nil
 	case step.Action == scaling.ReshardNone:
 		r.setCondition(sp, ConditionStreamReady, metav1.ConditionTrue, ReasonReady,
-			fmt.Sprintf("stream %s is ACTIVE with %d open shards", st.Name, st.OpenShards))
+			fmt.Sprintf("stream %s is ACTIVE with %d open shards", st.Name, p.openShards))
 		return result{}, nil
 	case sp.Spec.Scaling.DryRun:
 		r.setCondition(sp, ConditionStreamReady, metav1.ConditionTrue, ReasonReady,
-			fmt.Sprintf("dry run: stream %s has %d open shards; would be %s", st.Name, st.OpenShards, step.Reason))
+			fmt.Sprintf("dry run: stream %s has %d open shards; would be %s", st.Name, p.openShards, step.Reason))
 		return result{}, nil
 	case step.Action == scaling.ReshardWait && !step.WaitUntil.IsZero():
 		if conditionReason(sp, ConditionStreamReady) != ReasonReshardBudgetSpent {
@@ -74,9 +74,9 @@ func (r *StreamProcessorReconciler) reconcileShards(ctx context.Context, p *pass
 		if k := awsapi.Classify(err); k == awsapi.KindInUse || k == awsapi.KindLimit || k == awsapi.KindInvalid {
 			st.Reshards = st.Reshards[:len(st.Reshards)-1]
 		}
-		return result{}, r.streamFailed(sp, fmt.Errorf("update shard count of stream %q from %d to %d: %w", st.Name, st.OpenShards, step.To, err))
+		return result{}, r.streamFailed(sp, fmt.Errorf("update shard count of stream %q from %d to %d: %w", st.Name, p.openShards, step.To, err))
 	}
-	log.FromContext(ctx).Info("Resharded stream", "stream", st.Name, "from", st.OpenShards, "to", step.To, "target", step.Target)
+	log.FromContext(ctx).Info("Resharded stream", "stream", st.Name, "from", p.openShards, "to", step.To, "target", step.Target)
 	r.event(sp, EventStreamResharded, "Stream %s: %s", st.Name, step.Reason)
 	r.setCondition(sp, ConditionStreamReady, metav1.ConditionFalse, ReasonResharding, step.Reason)
 	st.Status = string(ktypes.StreamStatusUpdating)

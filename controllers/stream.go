@@ -57,6 +57,7 @@ func (r *StreamProcessorReconciler) reconcileStream(ctx context.Context, p *pass
 		return result{}, err
 	}
 	st.ARN, st.Status, st.OpenShards = aws.ToString(d.StreamARN), string(d.StreamStatus), aws.ToInt32(d.OpenShardCount)
+	p.openShards = st.OpenShards
 	if d.StreamModeDetails != nil && d.StreamModeDetails.StreamMode == ktypes.StreamModeOnDemand {
 		msg := fmt.Sprintf("stream %s is ON_DEMAND; the operator scales provisioned streams: switch it with `aws kinesis update-stream-mode --stream-mode-details StreamMode=PROVISIONED` or set spec.stream.name to another stream", name)
 		r.setCondition(sp, ConditionStreamReady, metav1.ConditionFalse, ReasonOnDemandStream, msg)

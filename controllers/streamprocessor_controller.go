@@ -71,6 +71,15 @@ type pass struct {
 	streamActive bool
 	// streamUpdating is true while the stream is UPDATING.
 	streamUpdating bool
+
+	// What this pass observed and decided, handed to the later steps in
+	// memory (never through status, which only reports it):
+	// openShards is the stream's open shard count;
+	openShards int32
+	// services are both services as described this pass, by workload;
+	services map[string]serviceObservation
+	// targets are this pass's shard and task targets.
+	targets Targets
 }
 
 // result is what a sub-reconciler asks of the rest of the pass.
@@ -91,9 +100,10 @@ type subReconciler func(ctx context.Context, p *pass) (result, error)
 // +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
 
 // Reconcile moves one StreamProcessor a step towards its spec: get → status
-// patcher → delete or finalizer → stream, targets, reshard, producer,
-// consumer → one status patch. Every step is idempotent, so a crash anywhere
-// is repaired by the next pass.
+// patcher → delete or finalizer → names → stream, then targets, reshard,
+// producer and consumer, each independent of the others' failures → one
+// status patch. Every step is idempotent, so a crash anywhere is repaired by
+// the next pass.
 func (r *StreamProcessorReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	sp := &streamingv1alpha1.StreamProcessor{}
 	if err := r.Get(ctx, req.NamespacedName, sp); err != nil {
@@ -136,17 +146,30 @@ func (r *StreamProcessorReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	}
 	p.names = recordNames(sp)
 
-	var wait time.Duration
-	for _, step := range []subReconciler{r.reconcileStream, r.reconcileTargets, r.reconcileShards, r.reconcileProducer, r.reconcileConsumer} {
-		res, err := step(ctx, p)
+	// The stream comes first: nothing else can proceed without it.
+	streamRes, err := r.reconcileStream(ctx, p)
+	if err != nil {
+		return r.handleErrors(ctx, sp, 0, err)
+	}
+	wait := streamRes.requeueAfter
+	if streamRes.stop {
+		r.summarize(sp)
+		return ctrl.Result{RequeueAfter: jitter(wait)}, nil
+	}
+	// The other steps are independent: one that fails has set its own
+	// condition, and the others still run (a producer image AWS refuses
+	// does not stop the consumer or the shard scaling).
+	var errs []error
+	for _, step := range []subReconciler{r.observeServices, r.reconcileTargets, r.reconcileShards, r.reconcileProducer, r.reconcileConsumer} {
+		stepRes, err := step(ctx, p)
 		if err != nil {
-			return r.handleError(ctx, sp, err)
+			errs = append(errs, err)
+			continue
 		}
-		wait = minPositive(wait, res.requeueAfter)
-		if res.stop {
-			r.summarize(sp)
-			return ctrl.Result{RequeueAfter: jitter(wait)}, nil
-		}
+		wait = minPositive(wait, stepRes.requeueAfter)
+	}
+	if len(errs) > 0 {
+		return r.handleErrors(ctx, sp, wait, errs...)
 	}
 	r.summarize(sp)
 	sp.Status.ObservedGeneration = sp.Generation
@@ -157,23 +180,32 @@ func (r *StreamProcessorReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	return ctrl.Result{RequeueAfter: jitter(minPositive(interval, wait))}, nil
 }
 
-// handleError chooses the requeue for an error of a sub-reconciler (which has
-// already set its own condition): a spec AWS refuses is terminal until the spec
-// changes or the long retry; waits requeue soon; anything else backs off.
-func (r *StreamProcessorReconciler) handleError(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, err error) (ctrl.Result, error) {
-	var wait *waitError
-	if errors.As(err, &wait) {
-		log.FromContext(ctx).V(1).Info("Waiting", "reason", wait.Error(), "after", wait.after)
-		r.summarize(sp)
-		return ctrl.Result{RequeueAfter: jitter(wait.after)}, nil
-	}
+// handleErrors chooses the requeue for the errors of the sub-reconcilers of
+// one pass (each has already set its own condition), given the wait the
+// others asked for: a spec AWS refuses is terminal until the spec changes or
+// the long retry; waits requeue soon; anything else backs off. The soonest
+// wins.
+func (r *StreamProcessorReconciler) handleErrors(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, wait time.Duration, errs ...error) (ctrl.Result, error) {
 	r.summarize(sp)
-	var invalid *invalidSpecError
-	if errors.As(err, &invalid) {
-		log.FromContext(ctx).Info("Spec refused", "error", err.Error())
-		return ctrl.Result{RequeueAfter: r.invalidSpecRetry()}, nil
+	var others []error
+	for _, err := range errs {
+		var w *waitError
+		var invalid *invalidSpecError
+		switch {
+		case errors.As(err, &w):
+			log.FromContext(ctx).V(1).Info("Waiting", "reason", w.Error(), "after", w.after)
+			wait = minPositive(wait, w.after)
+		case errors.As(err, &invalid):
+			log.FromContext(ctx).Info("Spec refused", "error", err.Error())
+			wait = minPositive(wait, r.invalidSpecRetry())
+		default:
+			others = append(others, err)
+		}
 	}
-	return ctrl.Result{}, err
+	if len(others) > 0 {
+		return ctrl.Result{}, errors.Join(others...)
+	}
+	return ctrl.Result{RequeueAfter: jitter(wait)}, nil
 }
 
 // summarize sets Ready from the owned conditions and the kubectl columns.

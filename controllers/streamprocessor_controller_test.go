@@ -333,10 +333,13 @@ func TestInvalidAWSReferenceIsReportedNotRetriedHot(t *testing.T) {
 		g.Expect(conditionStatus(got, ConditionReady)).To(Equal(metav1.ConditionFalse))
 	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
 	g.Eventually(func(g Gomega) []string { return eventReasons(g, sp) }, 10*time.Second).Should(ContainElement(EventInvalidSpec))
-	// Not a hot loop: at most a couple of attempts within the retry delay.
+	// Not a hot loop: within the retry delay at most one more pass, which
+	// tries each of the two services once (they are independent: both are
+	// attempted, and both are refused).
 	creates := op.callCount("ECS", "CreateService", "Invalid")
 	time.Sleep(2 * time.Second)
-	g.Expect(op.callCount("ECS", "CreateService", "Invalid")).To(BeNumerically("<=", creates+1))
+	g.Expect(op.callCount("ECS", "CreateService", "Invalid")).To(BeNumerically("<=", creates+2))
+	g.Expect(findCondition(get(g, sp), ConditionConsumerReady).Reason).To(Equal(ReasonInvalidSpec), "the consumer is attempted and reported too")
 
 	// Fixing the spec fixes the pipeline.
 	update(t, sp, func(s *streamingv1alpha1.StreamProcessor) { s.Spec.ECS.Subnets = suite.account.SubnetIDs })

@@ -35,12 +35,13 @@ func (r *StreamProcessorReconciler) reconcileTargets(ctx context.Context, p *pas
 		inputs map[string]string
 	)
 	if sp.Spec.Scaling.Paused {
-		t, reason = pausedTargets(sp)
+		t, reason = pausedTargets(p)
 	} else {
 		d, next := r.decide(ctx, p, now)
 		t, reason, inputs = Targets{d.Shards, d.ProducerTasks, d.ConsumerTasks}, d.Reason, d.Used.Map()
 		st.Scaling = toAPIState(next)
 	}
+	p.targets = t
 	prev := Targets{st.Stream.TargetShards, st.Producer.TargetTasks, st.Consumer.TargetTasks}
 	st.Stream.TargetShards, st.Producer.TargetTasks, st.Consumer.TargetTasks = t.Shards, t.ProducerTasks, t.ConsumerTasks
 	st.LastDecision = &streamingv1alpha1.ScalingDecision{
@@ -103,14 +104,14 @@ func (r *StreamProcessorReconciler) decide(ctx context.Context, p *pass, now tim
 			MaxIteratorAgeSeconds:  float64(spec.Consumer.MaxIteratorAgeSeconds),
 			ScaleDownStabilization: taskScaleDown,
 		},
-		OpenShards:     st.Stream.OpenShards,
+		OpenShards:     p.openShards,
 		StreamUpdating: p.streamUpdating,
 		ReshardHistory: history,
 		Metrics:        m.Stream,
 		// The operator's own previous target is the current count: a
 		// desiredCount changed by hand is not taken as the new normal.
-		ProducerTasks: scaling.TaskObservation{Desired: currentTarget(st.Producer, spec.Producer.MinTasks), Running: st.Producer.RunningTasks, CPUPercent: m.ProducerCPU, Requests: m.ProducerRecords},
-		ConsumerTasks: scaling.TaskObservation{Desired: currentTarget(st.Consumer, spec.Consumer.MinTasks), Running: st.Consumer.RunningTasks, CPUPercent: m.ConsumerCPU},
+		ProducerTasks: scaling.TaskObservation{Desired: currentTarget(st.Producer, spec.Producer.MinTasks), Running: p.services[producer].running(), CPUPercent: m.ProducerCPU, Requests: m.ProducerRecords},
+		ConsumerTasks: scaling.TaskObservation{Desired: currentTarget(st.Consumer, spec.Consumer.MinTasks), Running: p.services[consumer].running(), CPUPercent: m.ConsumerCPU},
 	}
 	d, next := scaling.Decide(in, fromAPIState(st.Scaling), now)
 	if fetchErr != nil {
@@ -119,10 +120,11 @@ func (r *StreamProcessorReconciler) decide(ctx context.Context, p *pass, now tim
 	return d, next
 }
 
-// pausedTargets are the current counts: paused changes nothing.
-func pausedTargets(sp *streamingv1alpha1.StreamProcessor) (Targets, string) {
-	st, spec := &sp.Status, &sp.Spec
-	return Targets{st.Stream.OpenShards, currentDesired(st.Producer, spec.Producer.MinTasks), currentDesired(st.Consumer, spec.Consumer.MinTasks)},
+// pausedTargets are the current counts, as observed in this pass: paused
+// changes nothing.
+func pausedTargets(p *pass) (Targets, string) {
+	spec := &p.sp.Spec
+	return Targets{p.openShards, p.services[producer].desired(spec.Producer.MinTasks), p.services[consumer].desired(spec.Consumer.MinTasks)},
 		"scaling is paused: targets are the current counts"
 }
 
@@ -160,13 +162,6 @@ func fromAPIState(s *streamingv1alpha1.ScalingState) scaling.State {
 	return scaling.State{Shards: conv(s.Shards), ShardPeaks: conv(s.ShardPeaks), Producer: conv(s.Producer), Consumer: conv(s.Consumer)}
 }
 
-// currentDesired is a service's desiredCount, or initial before the service exists.
-func currentDesired(s streamingv1alpha1.ServiceStatus, initial int32) int32 {
-	if s.ServiceARN == "" {
-		return initial
-	}
-	return s.DesiredTasks
-}
 
 // seconds converts a spec field in seconds to a duration.
 func seconds(s int32) time.Duration { return time.Duration(s) * time.Second }

@@ -126,9 +126,14 @@ func TestTaskDefinitionDiff(t *testing.T) {
 func TestPausedTargetsAreTheCurrentCounts(t *testing.T) {
 	sp := unitSample()
 	sp.Spec.Stream.MinShards, sp.Spec.Stream.MaxShards = 8, 16
-	sp.Status.Stream.OpenShards = 3
-	sp.Status.Producer = streamingv1alpha1.ServiceStatus{ServiceARN: "arn:p", DesiredTasks: 7, TargetTasks: 3}
-	got, reason := pausedTargets(sp)
+	// Observed in this pass: 3 open shards, the producer at 7, no consumer
+	// yet. Status from an earlier pass says otherwise and must not count.
+	sp.Status.Stream.OpenShards = 5
+	sp.Status.Producer = streamingv1alpha1.ServiceStatus{ServiceARN: "arn:p", DesiredTasks: 4, TargetTasks: 3}
+	p := &pass{sp: sp, openShards: 3, services: map[string]serviceObservation{
+		producer: {svc: &etypes.Service{DesiredCount: 7, RunningCount: 6}},
+	}}
+	got, reason := pausedTargets(p)
 	// Outside the new bounds and away from the old target: nothing moves.
 	if want := (Targets{3, 7, 1}); got != want {
 		t.Errorf("paused targets = %+v, want %+v", got, want)
