@@ -60,6 +60,14 @@ func start(t *testing.T, opts fargate.Options) *setup {
 	opts.Balancer = su.alb
 	su.Stack = fargatetest.Start(t, taskServer, opts)
 	su.elb = elb.NewFromConfig(su.AWS)
+	su.tg = su.targetGroup(t)
+	return &su
+}
+
+// targetGroup creates a target group in the account's VPC, health-checked
+// on /healthz.
+func (su *setup) targetGroup(t *testing.T) string {
+	t.Helper()
 	out, err := su.elb.CreateTargetGroup(context.Background(), &elb.CreateTargetGroupInput{
 		Name: aws.String(testenv.UniqueName("tg")), TargetType: elbtypes.TargetTypeEnumIp,
 		Protocol: elbtypes.ProtocolEnumHttp, Port: aws.Int32(8080), VpcId: aws.String(su.Account.VPCID),
@@ -68,8 +76,7 @@ func start(t *testing.T, opts fargate.Options) *setup {
 	if err != nil {
 		t.Fatalf("create target group: %v", err)
 	}
-	su.tg = aws.ToString(out.TargetGroups[0].TargetGroupArn)
-	return &su
+	return aws.ToString(out.TargetGroups[0].TargetGroupArn)
 }
 
 // lazyELB lets the ALB be made before the stack's AWS config exists.
@@ -272,5 +279,41 @@ func TestScaleInDrainsInFlightRequestsBeforeSIGTERM(t *testing.T) {
 	})
 	if got := su.registered(t); len(got) != 0 {
 		t.Errorf("moto lists targets %v after the scale-in, want none", got)
+	}
+}
+
+func TestEachTargetGroupGetsItsOwnListener(t *testing.T) {
+	su := start(t, fargate.Options{})
+	other := su.targetGroup(t)
+	su.Service("first", su.TaskDef("first", "producer", fargatetest.ServerImage+":1", nil, 5), 1, su.binding("producer"))
+	su.WaitRunning("first", 1)
+	firstURL := su.listener(t, "first")
+	su.Service("second", su.TaskDef("second", "producer", fargatetest.ServerImage+":1", nil, 5), 1,
+		etypes.LoadBalancer{TargetGroupArn: aws.String(other), ContainerName: aws.String("producer"), ContainerPort: aws.Int32(8080)})
+	su.WaitRunning("second", 1)
+	var secondURL string
+	fargatetest.Eventually(t, 10*time.Second, "second listener", func() string {
+		l, ok := su.alb.Listener(other)
+		if !ok {
+			return fmt.Sprintf("listeners %v", su.alb.Listeners())
+		}
+		if l.Service != "second" {
+			t.Fatalf("listener of the second target group: %+v", l)
+		}
+		secondURL = l.URL
+		return ""
+	})
+	if secondURL == firstURL {
+		t.Fatalf("both target groups on %s", firstURL)
+	}
+	for url, svc := range map[string]string{firstURL: "first", secondURL: "second"} {
+		want := su.Live(svc)[0].ID
+		fargatetest.Eventually(t, 10*time.Second, "listener "+url+" answers from "+svc, func() string {
+			code, body, err := fargatetest.Get(url + "/whoami")
+			if err != nil || code != 200 || body != want {
+				return fmt.Sprintf("%d %q %v, want 200 from task %s", code, body, err, want)
+			}
+			return ""
+		})
 	}
 }
