@@ -146,7 +146,7 @@ func TestCreateAndUpdateServiceAnswersCarryLiveCounts(t *testing.T) {
 func TestKilledTaskCountsAsStoppedUntilReplacementIsHealthy(t *testing.T) {
 	// A backoff long enough to see the gap between the kill and the start
 	// of the replacement.
-	s := fargatetest.Start(t, taskServer, fargate.Options{RestartBackoff: 3 * time.Second})
+	s := fargatetest.Start(t, taskServer, fargate.Options{RestartBackoff: 5 * time.Second})
 	s.Service("killsvc", s.TaskDef("killsvc", "producer", fargatetest.ServerImage+":1", nil, 5), 2)
 	before := s.WaitRunning("killsvc", 2)
 

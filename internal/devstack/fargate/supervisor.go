@@ -503,13 +503,17 @@ func (s *Supervisor) event(svc *service, msg string) {
 	}
 }
 
-// failed counts a task of svc that exited by itself and delays the next
-// start. Called with s.mu held.
-func (s *Supervisor) failed(svc *service) {
+// failed counts t, which exited by itself, against its service and delays
+// the service's next start; t is STOPPED from now on, so the back-off is
+// measured from its stoppedAt. Called with s.mu held.
+func (s *Supervisor) failed(t *task) {
+	now := time.Now()
+	t.stoppedAt = now
+	svc := t.svc
 	svc.failures++
 	backoff := s.opts.RestartBackoff << min(svc.failures-1, 20)
 	backoff = min(backoff, s.opts.MaxRestartBackoff)
-	svc.notBefore = time.Now().Add(backoff)
+	svc.notBefore = now.Add(backoff)
 	svc.steady = false
 	if svc.failures == 3 {
 		s.event(svc, fmt.Sprintf("(service %s) is unable to consistently start tasks successfully.", svc.name))

@@ -107,7 +107,7 @@ func (s *Supervisor) runTask(t *task) {
 	if err != nil {
 		s.mu.Lock()
 		s.event(t.svc, fmt.Sprintf("(service %s) failed to start (task %s): %v.", t.svc.name, t.id, err))
-		s.failed(t.svc)
+		s.failed(t)
 		if t.desiredStatus == StatusRunning {
 			t.desiredStatus, t.stoppedReason, t.stopCode = StatusStopped, "CannotStartContainerError: "+err.Error(), "TaskFailedToStart"
 		}
@@ -131,7 +131,7 @@ func (s *Supervisor) runTask(t *task) {
 		s.mu.Lock()
 		if t.desiredStatus == StatusRunning { // not asked to stop: it crashed or quit
 			t.desiredStatus, t.stoppedReason, t.stopCode = StatusStopped, "Essential container in task exited", "EssentialContainerExited"
-			s.failed(t.svc)
+			s.failed(t)
 		}
 		s.mu.Unlock()
 		s.finish(t, p, "")
@@ -300,7 +300,10 @@ func (s *Supervisor) stopProcess(t *task, p *process) string {
 // finish marks t STOPPED with the exit of p (nil: never started).
 func (s *Supervisor) finish(t *task, p *process, containerReason string) {
 	s.mu.Lock()
-	t.lastStatus, t.stoppedAt = StatusStopped, time.Now()
+	t.lastStatus = StatusStopped
+	if t.stoppedAt.IsZero() { // failed set it already
+		t.stoppedAt = time.Now()
+	}
 	if t.desiredStatus != StatusStopped {
 		t.desiredStatus = StatusStopped
 	}
