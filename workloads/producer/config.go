@@ -40,7 +40,10 @@ type Config struct {
 	// OrderedInflight bounds the Kinesis records in flight per shard for
 	// records with caller keys; beyond the first, a call carries only keys
 	// that are not in flight (nor waiting for a retry), so order per key holds.
-	OrderedInflight      int           // ORDERED_INFLIGHT, -ordered-inflight
+	OrderedInflight int // ORDERED_INFLIGHT, -ordered-inflight
+	// KinesisCallTimeout bounds each PutRecords and ListShards call; a call
+	// past it is retried (it may have taken effect: a possible duplicate).
+	KinesisCallTimeout   time.Duration // KINESIS_CALL_TIMEOUT, -kinesis-call-timeout
 	AckTimeout           time.Duration // ACK_TIMEOUT, -ack-timeout: longest a durable request waits for Kinesis (503 after)
 	StopTimeout          time.Duration // STOP_TIMEOUT, -stop-timeout: shutdown budget after SIGTERM; keep below ECS's stopTimeout
 	ShardRefreshInterval time.Duration // SHARD_REFRESH_INTERVAL, -shard-refresh-interval: periodic ListShards
@@ -64,6 +67,7 @@ func DefaultConfig() Config {
 		UnorderedInflight:    4,
 		OrderedInflight:      2,
 		AckTimeout:           10 * time.Second,
+		KinesisCallTimeout:   30 * time.Second,
 		StopTimeout:          25 * time.Second,
 		ShardRefreshInterval: 30 * time.Second,
 		CloudWatchNamespace:  "StreamProcessor/Producer",
@@ -129,6 +133,7 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 	num64(&c.MinBodyRate, "min-body-rate", "MIN_BODY_RATE", "slowest accepted body upload in bytes per second")
 	num(&c.UnorderedInflight, "unordered-inflight", "UNORDERED_INFLIGHT", "Kinesis records in flight per shard for records with generated keys")
 	num(&c.OrderedInflight, "ordered-inflight", "ORDERED_INFLIGHT", "Kinesis records in flight per shard for records with caller keys (each further one carries only keys not in flight)")
+	dur(&c.KinesisCallTimeout, "kinesis-call-timeout", "KINESIS_CALL_TIMEOUT", "deadline of each PutRecords and ListShards call")
 	dur(&c.AckTimeout, "ack-timeout", "ACK_TIMEOUT", "longest wait for Kinesis before a durable request gets 503")
 	dur(&c.StopTimeout, "stop-timeout", "STOP_TIMEOUT", "shutdown budget after SIGTERM")
 	dur(&c.ShardRefreshInterval, "shard-refresh-interval", "SHARD_REFRESH_INTERVAL", "periodic shard map refresh")
@@ -166,8 +171,8 @@ func (c Config) Validate() error {
 	if c.MaxInflightRequests < 1 || c.MaxInflightCalls < 1 || c.UnorderedInflight < 1 || c.OrderedInflight < 1 {
 		errs = append(errs, errors.New("MAX_INFLIGHT_REQUESTS, MAX_INFLIGHT_CALLS, UNORDERED_INFLIGHT and ORDERED_INFLIGHT must be at least 1"))
 	}
-	if c.AckTimeout <= 0 || c.StopTimeout <= 0 || c.ShardRefreshInterval <= 0 || c.BodyReadTimeout <= 0 {
-		errs = append(errs, errors.New("ACK_TIMEOUT, STOP_TIMEOUT, SHARD_REFRESH_INTERVAL and BODY_READ_TIMEOUT must be positive"))
+	if c.AckTimeout <= 0 || c.StopTimeout <= 0 || c.ShardRefreshInterval <= 0 || c.BodyReadTimeout <= 0 || c.KinesisCallTimeout <= 0 {
+		errs = append(errs, errors.New("ACK_TIMEOUT, STOP_TIMEOUT, SHARD_REFRESH_INTERVAL, BODY_READ_TIMEOUT and KINESIS_CALL_TIMEOUT must be positive"))
 	}
 	if c.MinBodyRate < 1024 {
 		errs = append(errs, fmt.Errorf("MIN_BODY_RATE %d below 1024 bytes per second", c.MinBodyRate))

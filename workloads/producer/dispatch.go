@@ -22,7 +22,7 @@ func (p *Pipeline) refreshLoop() {
 	tick := time.NewTicker(p.refreshEvery)
 	defer tick.Stop()
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), p.callTimeout)
 		m, err := loadShardMap(ctx, p.api, p.stream)
 		cancel()
 		p.metrics.shardMapRefreshes.WithLabelValues(outcome(err)).Inc()
@@ -394,7 +394,7 @@ func (p *Pipeline) launch(batch []*kRecord) {
 		in.Records[i] = types.PutRecordsRequestEntry{Data: r.payload, PartitionKey: aws.String(r.pk)}
 	}
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), callTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), p.callTimeout)
 		defer cancel()
 		start := time.Now()
 		out, err := p.api.PutRecords(ctx, in)

@@ -1,6 +1,7 @@
 package producer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,7 +22,6 @@ const (
 	// entryOverhead is charged per buffered record on top of its key and data, so
 	// that the buffer bound also bounds memory for tiny records.
 	entryOverhead = 128
-	callTimeout   = 30 * time.Second
 	// lanesPerShard: lane 0 carries records with a caller-chosen partition key
 	// (ordered per key), lane 1 those with a generated random key (no order to keep).
 	lanesPerShard = 2
@@ -176,6 +176,7 @@ type Pipeline struct {
 	unorderedMax int
 	orderedMax   int
 	refreshEvery time.Duration
+	callTimeout  time.Duration // each Kinesis call (KINESIS_CALL_TIMEOUT)
 	metrics      *Metrics
 	log          *slog.Logger
 
@@ -213,7 +214,7 @@ type Pipeline struct {
 func NewPipeline(cfg Config, api KinesisAPI, m *Metrics, log *slog.Logger) *Pipeline {
 	p := &Pipeline{
 		stream: cfg.StreamName, api: api, linger: cfg.Linger, maxBuf: cfg.MaxBufferBytes,
-		maxCalls: cfg.MaxInflightCalls, unorderedMax: max(cfg.UnorderedInflight, 1), orderedMax: max(cfg.OrderedInflight, 1), refreshEvery: cfg.ShardRefreshInterval, metrics: m, log: log,
+		maxCalls: cfg.MaxInflightCalls, unorderedMax: max(cfg.UnorderedInflight, 1), orderedMax: max(cfg.OrderedInflight, 1), refreshEvery: cfg.ShardRefreshInterval, callTimeout: cmp.Or(cfg.KinesisCallTimeout, 30*time.Second), metrics: m, log: log,
 		wake: make(chan struct{}, 1), refresh: make(chan struct{}, 1),
 		results: make(chan callResult, cfg.MaxInflightCalls), maps: make(chan *shardMap, 1),
 		stop: make(chan struct{}),
