@@ -52,6 +52,10 @@ test: ## Run every test: unit, fuzz seeds, envtest + AWS emulators (installs and
 test-e2e: ## Only the end-to-end test: operator on envtest + emulators, producer and consumers run from their task definitions.
 	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh)" SP_REQUIRE_EMULATORS=1 hack/with-emulators.sh go test ./test/e2e/... -count=1 -v
 
+.PHONY: test-faults
+test-faults: ## Only the data-plane fault suite (test/faults): producer and consumer behind fault-injecting proxies; prints the fault table.
+	SP_REQUIRE_EMULATORS=1 hack/with-emulators.sh go test ./test/faults/... -count=1 -v
+
 .PHONY: test-unit
 test-unit: ## Run the tests that need no emulator or control plane.
 	go test -short ./...

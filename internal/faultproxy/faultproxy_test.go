@@ -1,0 +1,122 @@
+package faultproxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+)
+
+// upstream answers every request with an empty JSON object and counts them.
+func upstream(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		n.Add(1)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		io.WriteString(w, `{}`)
+	}))
+	t.Cleanup(s.Close)
+	return s, &n
+}
+
+func clients(url string) (*kinesis.Client, *dynamodb.Client) {
+	cfg := aws.Config{Region: "us-east-1", Credentials: aws.AnonymousCredentials{}, RetryMaxAttempts: 1}
+	return kinesis.NewFromConfig(cfg, func(o *kinesis.Options) { o.BaseEndpoint = aws.String(url) }),
+		dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(url) })
+}
+
+func TestFaults(t *testing.T) {
+	up, forwarded := upstream(t)
+	p, err := New(up.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	kin, db := clients(p.URL())
+	key := map[string]dtypes.AttributeValue{"leaseKey": &dtypes.AttributeValueMemberS{Value: "k"}}
+	ctx := context.Background()
+	list := func(ctx context.Context) error {
+		_, err := kin.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String("s")})
+		return err
+	}
+
+	if err := list(ctx); err != nil || forwarded.Load() != 1 {
+		t.Fatalf("pass-through: %v, %d forwarded", err, forwarded.Load())
+	}
+
+	// Throttling in each service's own shape, every second call, twice at most.
+	p.Set(Rule{Op: "ListShards", Fault: Throttle, Every: 2, Limit: 2})
+	var throttled int
+	for i := 0; i < 6; i++ {
+		var thr *ktypes.ProvisionedThroughputExceededException
+		if err := list(ctx); errors.As(err, &thr) {
+			throttled++
+		} else if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	if throttled != 2 || p.Injected()[Throttle] != 2 {
+		t.Fatalf("%d throttled, %v injected; want 2 (every 2nd, limit 2)", throttled, p.Injected())
+	}
+	p.Set(Rule{Op: "UpdateItem", Fault: Throttle})
+	_, err = db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String("t"), Key: key})
+	var dthr *dtypes.ProvisionedThroughputExceededException
+	if !errors.As(err, &dthr) {
+		t.Fatalf("DynamoDB throttle: %v", err)
+	}
+
+	p.Set(Rule{Fault: ServerError})
+	var api interface{ ErrorCode() string }
+	if err := list(ctx); !errors.As(err, &api) || api.ErrorCode() != "InternalFailure" {
+		t.Fatalf("5xx: %v", err)
+	}
+
+	p.Set(Rule{Fault: Reset})
+	if err := list(ctx); err == nil {
+		t.Fatal("reset: no error")
+	}
+
+	before := forwarded.Load()
+	p.Set(Rule{Fault: BlackHole})
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	err = list(short)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) || forwarded.Load() != before {
+		t.Fatalf("black hole: %v, %d forwarded; want a timeout and nothing forwarded", err, forwarded.Load()-before)
+	}
+
+	p.Set(Rule{Fault: Ambiguous})
+	short, cancel = context.WithTimeout(ctx, 200*time.Millisecond)
+	err = list(short)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) || forwarded.Load() != before+1 {
+		t.Fatalf("ambiguous: %v, %d forwarded; want a timeout and the request forwarded", err, forwarded.Load()-before)
+	}
+
+	p.Set(Rule{Fault: Latency, Delay: 100 * time.Millisecond})
+	start := time.Now()
+	if err := list(ctx); err != nil || time.Since(start) < 100*time.Millisecond {
+		t.Fatalf("latency: %v after %v", err, time.Since(start))
+	}
+	p.Set(Rule{Op: "UpdateItem", BodyContains: "checkpoint", Fault: ServerError})
+	if _, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String("t"), Key: key, UpdateExpression: aws.String("SET leaseCounter = :n")}); err != nil {
+		t.Fatalf("body not matching: %v", err)
+	}
+	if _, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String("t"), Key: key, UpdateExpression: aws.String("SET checkpoint = :cp")}); err == nil {
+		t.Fatal("body matching: no error")
+	}
+	if p.Requests("ListShards") == 0 || p.Requests("UpdateItem") != 3 {
+		t.Fatalf("requests counted: ListShards %d, UpdateItem %d", p.Requests("ListShards"), p.Requests("UpdateItem"))
+	}
+}
