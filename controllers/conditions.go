@@ -45,6 +45,8 @@ const (
 	ReasonAdoptionRequired = "AdoptionRequired"
 	// ReasonAccessDenied: AWS refused the operator's credentials for a call.
 	ReasonAccessDenied = "AccessDenied"
+	// ReasonLimitExceeded: a call hit an AWS limit; retried after minutes.
+	ReasonLimitExceeded = "LimitExceeded"
 	// ReasonDeletionBlocked: the finalizer cannot finish; the message says why.
 	ReasonDeletionBlocked = "DeletionBlocked"
 )
@@ -80,6 +82,7 @@ const (
 	EventAdoptionRequired      = "AdoptionRequired"
 	EventAccessDenied          = "AccessDenied"
 	EventDeletionBlocked       = "DeletionBlocked"
+	EventLimitExceeded         = "LimitExceeded"
 	EventServiceKept           = "ServiceKept"
 )
 

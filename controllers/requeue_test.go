@@ -9,8 +9,8 @@ import (
 
 	"github.com/aws/smithy-go"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/client-go/tools/events"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 )
@@ -38,7 +38,8 @@ func TestErrorKindsChooseTheRequeue(t *testing.T) {
 		wantErr   bool
 	}{
 		{"in use is a short wait", 0, []error{classified("ResourceInUseException")}, time.Second, false},
-		{"limit is a wait", 0, []error{classified("LimitExceededException")}, time.Second, false},
+		{"limit backs off for minutes", 0, []error{classified("LimitExceededException")}, DefaultLimitRetry, false},
+		{"shard quota backs off for minutes", 0, []error{classified("ServiceQuotaExceededException")}, DefaultLimitRetry, false},
 		{"throttled waits twice as long", 0, []error{classified("ThrottlingException")}, 2 * time.Second, false},
 		{"invalid spec: the long retry", 0, []error{classified("InvalidParameterException")}, time.Minute, false},
 		{"access denied: the long retry", 0, []error{classified("AccessDeniedException")}, time.Minute, false},

@@ -77,23 +77,28 @@ func (r *StreamProcessorReconciler) reconcileService(ctx context.Context, p *pas
 	st := w.status
 	st.ServiceARN, st.TaskDefinitionARN = aws.ToString(svc.ServiceArn), taskDef
 	st.DesiredTasks, st.RunningTasks, st.PendingTasks = svc.DesiredCount, svc.RunningCount, svc.PendingCount
+	status, reason, msg, wait := serviceCondition(name, svc, taskDef, target, sp.Spec.Scaling.DryRun)
+	r.setCondition(sp, w.condition, status, reason, msg)
+	if wait {
+		return result{requeueAfter: r.pollInterval()}, nil
+	}
+	return result{}, nil
+}
+
+// serviceCondition is a workload's condition once its service is converged
+// as far as this pass goes, and whether to look again soon: while a
+// deployment rolls out or tasks start. In dry run a desiredCount away from
+// the target is reported, not waited for. Pure.
+func serviceCondition(name string, svc *etypes.Service, taskDef string, target int32, dryRun bool) (metav1.ConditionStatus, string, string, bool) {
 	switch {
 	case len(svc.Deployments) > 1:
-		r.setCondition(sp, w.condition, metav1.ConditionFalse, ReasonDeploying,
-			fmt.Sprintf("service %s is rolling out %s (%d deployments)", name, taskDef, len(svc.Deployments)))
-	case sp.Spec.Scaling.DryRun && svc.DesiredCount != target:
-		r.setCondition(sp, w.condition, metav1.ConditionTrue, ReasonReady,
-			fmt.Sprintf("dry run: service %s runs %d of %d tasks; target %d", name, svc.RunningCount, svc.DesiredCount, target))
-		return result{}, nil
+		return metav1.ConditionFalse, ReasonDeploying, fmt.Sprintf("service %s is rolling out %s (%d deployments)", name, taskDef, len(svc.Deployments)), true
+	case dryRun && svc.DesiredCount != target:
+		return metav1.ConditionTrue, ReasonReady, fmt.Sprintf("dry run: service %s runs %d of %d tasks; target %d", name, svc.RunningCount, svc.DesiredCount, target), false
 	case svc.RunningCount != svc.DesiredCount:
-		r.setCondition(sp, w.condition, metav1.ConditionFalse, ReasonTasksPending,
-			fmt.Sprintf("service %s runs %d of %d tasks (%d pending)", name, svc.RunningCount, svc.DesiredCount, svc.PendingCount))
-	default:
-		r.setCondition(sp, w.condition, metav1.ConditionTrue, ReasonReady,
-			fmt.Sprintf("service %s runs %d of %d tasks", name, svc.RunningCount, svc.DesiredCount))
-		return result{}, nil
+		return metav1.ConditionFalse, ReasonTasksPending, fmt.Sprintf("service %s runs %d of %d tasks (%d pending)", name, svc.RunningCount, svc.DesiredCount, svc.PendingCount), true
 	}
-	return result{requeueAfter: r.pollInterval()}, nil
+	return metav1.ConditionTrue, ReasonReady, fmt.Sprintf("service %s runs %d of %d tasks", name, svc.RunningCount, svc.DesiredCount), false
 }
 
 // serviceObservation is a service as described in this pass.
@@ -240,32 +245,8 @@ func (r *StreamProcessorReconciler) createService(ctx context.Context, p *pass, 
 // run the desiredCount is left alone.
 func (r *StreamProcessorReconciler) updateService(ctx context.Context, p *pass, w workload, svc *etypes.Service, taskDef string, target int32) (*etypes.Service, error) {
 	sp := p.sp
-	in := &ecs.UpdateServiceInput{Cluster: aws.String(sp.Spec.ECS.Cluster), Service: svc.ServiceName}
-	var changes []string
-	if aws.ToString(svc.TaskDefinition) != taskDef {
-		in.TaskDefinition = aws.String(taskDef)
-		changes = append(changes, "task definition "+taskDef)
-	}
-	if want := networkConfiguration(sp); !sameNetwork(svc.NetworkConfiguration, want) {
-		in.NetworkConfiguration = want
-		changes = append(changes, "network configuration")
-	}
-	if want := loadBalancers(w); !sameLoadBalancers(svc.LoadBalancers, want) {
-		in.LoadBalancers = want
-		if want == nil {
-			in.LoadBalancers = []etypes.LoadBalancer{}
-		}
-		changes = append(changes, "load balancer")
-	}
-	restored := false
-	if svc.DesiredCount != target && !sp.Spec.Scaling.DryRun {
-		in.DesiredCount = aws.Int32(target)
-		// A desiredCount that differs from what the operator last set was
-		// changed outside it; say so, since it is being overridden.
-		restored = w.status.ServiceARN != "" && svc.DesiredCount != w.status.DesiredTasks
-		changes = append(changes, fmt.Sprintf("desiredCount %d→%d", svc.DesiredCount, target))
-	}
-	if len(changes) == 0 {
+	in, changes, restored := planServiceUpdate(sp, w, svc, taskDef, target)
+	if in == nil {
 		return svc, nil
 	}
 	out, err := p.aws.ECS.UpdateService(ctx, in)
@@ -283,6 +264,41 @@ func (r *StreamProcessorReconciler) updateService(ctx context.Context, p *pass, 
 		r.event(sp, EventServiceUpdated, "Updated %s service %s: %v", w.name, aws.ToString(svc.ServiceName), changes)
 	}
 	return out.Service, nil
+}
+
+// planServiceUpdate returns the UpdateService call that brings svc to the
+// spec — task definition, network configuration, load balancer and (except in
+// dry run) desiredCount — with the changes in words, or nil when nothing
+// differs. restored is true when the desiredCount being overridden is not
+// the one the operator last set: someone changed it by hand. Pure.
+func planServiceUpdate(sp *streamingv1alpha1.StreamProcessor, w workload, svc *etypes.Service, taskDef string, target int32) (in *ecs.UpdateServiceInput, changes []string, restored bool) {
+	in = &ecs.UpdateServiceInput{Cluster: aws.String(sp.Spec.ECS.Cluster), Service: svc.ServiceName}
+	if aws.ToString(svc.TaskDefinition) != taskDef {
+		in.TaskDefinition = aws.String(taskDef)
+		changes = append(changes, "task definition "+taskDef)
+	}
+	if want := networkConfiguration(sp); !sameNetwork(svc.NetworkConfiguration, want) {
+		in.NetworkConfiguration = want
+		changes = append(changes, "network configuration")
+	}
+	if want := loadBalancers(w); !sameLoadBalancers(svc.LoadBalancers, want) {
+		in.LoadBalancers = want
+		if want == nil {
+			in.LoadBalancers = []etypes.LoadBalancer{}
+		}
+		changes = append(changes, "load balancer")
+	}
+	if svc.DesiredCount != target && !sp.Spec.Scaling.DryRun {
+		in.DesiredCount = aws.Int32(target)
+		// A desiredCount that differs from what the operator last set was
+		// changed outside it; say so, since it is being overridden.
+		restored = w.status.ServiceARN != "" && svc.DesiredCount != w.status.DesiredTasks
+		changes = append(changes, fmt.Sprintf("desiredCount %d→%d", svc.DesiredCount, target))
+	}
+	if len(changes) == 0 {
+		return nil, nil, false
+	}
+	return in, changes, restored
 }
 
 func networkConfiguration(sp *streamingv1alpha1.StreamProcessor) *etypes.NetworkConfiguration {

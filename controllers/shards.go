@@ -29,36 +29,21 @@ func (r *StreamProcessorReconciler) reconcileShards(ctx context.Context, p *pass
 	for _, t := range st.Reshards {
 		history = append(history, t.Time)
 	}
-	step := scaling.PlanReshard(scaling.ReshardState{
-		Open: p.openShards, Target: p.targets.Shards, Updating: p.streamUpdating, History: history, Now: now,
+	plan := planShards(shardFacts{
+		stream: st.Name, open: p.openShards, target: p.targets.Shards, updating: p.streamUpdating,
+		history: history, now: now, dryRun: sp.Spec.Scaling.DryRun,
+		budgetWasSpent: conditionReason(sp, ConditionStreamReady) == ReasonReshardBudgetSpent,
+		interval:       time.Duration(sp.Spec.Scaling.IntervalSeconds) * time.Second, poll: r.pollInterval(),
 	})
-	st.Reshards = toMetaTimes(scaling.PruneHistory(history, now))
-
-	switch {
-	case step.Action == scaling.ReshardNone && p.streamUpdating:
-		// At the target count, but a settings change (retention,
-		// encryption) or a reshard is still being applied.
-		r.setCondition(sp, ConditionStreamReady, metav1.ConditionFalse, ReasonUpdating,
-			fmt.Sprintf("stream %s is UPDATING with %d open shards", st.Name, p.openShards))
-		return result{requeueAfter: r.pollInterval()}, nil
-	case step.Action == scaling.ReshardNone:
-		r.setCondition(sp, ConditionStreamReady, metav1.ConditionTrue, ReasonReady,
-			fmt.Sprintf("stream %s is ACTIVE with %d open shards", st.Name, p.openShards))
-		return result{}, nil
-	case sp.Spec.Scaling.DryRun:
-		r.setCondition(sp, ConditionStreamReady, metav1.ConditionTrue, ReasonReady,
-			fmt.Sprintf("dry run: stream %s has %d open shards; would be %s", st.Name, p.openShards, step.Reason))
-		return result{}, nil
-	case step.Action == scaling.ReshardWait && !step.WaitUntil.IsZero():
-		if conditionReason(sp, ConditionStreamReady) != ReasonReshardBudgetSpent {
-			r.warning(sp, EventReshardWaiting, "%s", step.Reason)
-		}
-		r.setCondition(sp, ConditionStreamReady, metav1.ConditionFalse, ReasonReshardBudgetSpent, step.Reason)
-		return result{requeueAfter: min(step.WaitUntil.Sub(now), time.Duration(sp.Spec.Scaling.IntervalSeconds)*time.Second)}, nil
-	case step.Action == scaling.ReshardWait:
-		r.setCondition(sp, ConditionStreamReady, metav1.ConditionFalse, ReasonResharding, step.Reason)
-		return result{requeueAfter: r.pollInterval()}, nil
+	st.Reshards = toMetaTimes(plan.ledger)
+	if plan.warn != "" {
+		r.warning(sp, EventReshardWaiting, "%s", plan.warn)
 	}
+	if plan.call == nil {
+		r.setCondition(sp, ConditionStreamReady, plan.status, plan.reason, plan.message)
+		return result{requeueAfter: plan.requeueAfter}, nil
+	}
+	step := *plan.call
 
 	// Record the call before making it: a crash between the call and the
 	// status write must not give the budget back. If AWS refuses the call,
@@ -89,4 +74,61 @@ func toMetaTimes(ts []time.Time) []metav1.Time {
 		out = append(out, metav1.NewTime(t))
 	}
 	return out
+}
+
+// shardFacts are what the reshard decision depends on.
+type shardFacts struct {
+	stream         string
+	open, target   int32
+	updating       bool
+	history        []time.Time // UpdateShardCount calls, from the ledger
+	now            time.Time
+	dryRun         bool
+	budgetWasSpent bool // StreamReady already says ReshardBudgetSpent
+	interval, poll time.Duration
+}
+
+// shardPlan is the reshard decision of one pass: either one UpdateShardCount
+// call, or StreamReady as given and a requeue.
+type shardPlan struct {
+	call            *scaling.ReshardStep
+	status          metav1.ConditionStatus
+	reason, message string
+	requeueAfter    time.Duration
+	warn            string      // a Warning event, only when the budget runs out
+	ledger          []time.Time // the ledger without calls older than 24 h
+}
+
+// planShards decides the pass's reshard from f with scaling.PlanReshard: at
+// the target it reports ready (or UPDATING, a wait); in dry run it reports
+// the step it would take; with the budget spent it waits until a call ages
+// out of the 24 h window (at most one interval) and warns once; while a step
+// is pending it waits a poll; otherwise it returns the call. Pure.
+func planShards(f shardFacts) shardPlan {
+	step := scaling.PlanReshard(scaling.ReshardState{Open: f.open, Target: f.target, Updating: f.updating, History: f.history, Now: f.now})
+	p := shardPlan{ledger: scaling.PruneHistory(f.history, f.now)}
+	switch {
+	case step.Action == scaling.ReshardNone && f.updating:
+		// At the target count, but a settings change (retention,
+		// encryption) or a reshard is still being applied.
+		p.status, p.reason, p.requeueAfter = metav1.ConditionFalse, ReasonUpdating, f.poll
+		p.message = fmt.Sprintf("stream %s is UPDATING with %d open shards", f.stream, f.open)
+	case step.Action == scaling.ReshardNone:
+		p.status, p.reason = metav1.ConditionTrue, ReasonReady
+		p.message = fmt.Sprintf("stream %s is ACTIVE with %d open shards", f.stream, f.open)
+	case f.dryRun:
+		p.status, p.reason = metav1.ConditionTrue, ReasonReady
+		p.message = fmt.Sprintf("dry run: stream %s has %d open shards; would be %s", f.stream, f.open, step.Reason)
+	case step.Action == scaling.ReshardWait && !step.WaitUntil.IsZero():
+		if !f.budgetWasSpent {
+			p.warn = step.Reason
+		}
+		p.status, p.reason, p.message = metav1.ConditionFalse, ReasonReshardBudgetSpent, step.Reason
+		p.requeueAfter = min(step.WaitUntil.Sub(f.now), f.interval)
+	case step.Action == scaling.ReshardWait:
+		p.status, p.reason, p.message, p.requeueAfter = metav1.ConditionFalse, ReasonResharding, step.Reason, f.poll
+	default:
+		p.call = &step
+	}
+	return p
 }

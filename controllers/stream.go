@@ -295,9 +295,19 @@ func (r *StreamProcessorReconciler) streamFailed(sp *streamingv1alpha1.StreamPro
 // failed sets condition t False from err and classifies err for the requeue.
 func (r *StreamProcessorReconciler) failed(sp *streamingv1alpha1.StreamProcessor, t string, err error) error {
 	switch awsapi.Classify(err) {
-	case awsapi.KindInUse, awsapi.KindLimit:
+	case awsapi.KindInUse:
 		r.setCondition(sp, t, metav1.ConditionFalse, ReasonUpdating, awsapi.Message(err))
 		return waitFor(r.pollInterval(), "%v", err)
+	case awsapi.KindLimit:
+		// An account or stream limit (the reshard budget, the shard
+		// quota) does not lift in seconds: back off for minutes, say so,
+		// and warn once.
+		msg := fmt.Sprintf("%s; an AWS limit: retrying in %s", awsapi.Message(err), r.limitRetry())
+		if conditionReason(sp, t) != ReasonLimitExceeded {
+			r.warning(sp, EventLimitExceeded, "%s", err.Error())
+		}
+		r.setCondition(sp, t, metav1.ConditionFalse, ReasonLimitExceeded, msg)
+		return waitFor(r.limitRetry(), "%v", err)
 	case awsapi.KindThrottled:
 		r.setCondition(sp, t, metav1.ConditionFalse, ReasonThrottled, awsapi.Message(err))
 		return waitFor(2*r.pollInterval(), "%v", err)

@@ -39,6 +39,9 @@ const (
 	// again without a change: the fix may be outside the spec (a subnet created
 	// later), but a user mistake must not become a hot loop.
 	DefaultInvalidSpecRetry = 5 * time.Minute
+	// DefaultLimitRetry is how soon a call that hit an AWS limit (the reshard
+	// budget, the account's shard quota) is tried again.
+	DefaultLimitRetry = 2 * time.Minute
 )
 
 // StreamProcessorReconciler reconciles StreamProcessor objects.
@@ -57,6 +60,8 @@ type StreamProcessorReconciler struct {
 	PollInterval time.Duration
 	// InvalidSpecRetry overrides DefaultInvalidSpecRetry when non-zero.
 	InvalidSpecRetry time.Duration
+	// LimitRetry overrides DefaultLimitRetry when non-zero.
+	LimitRetry time.Duration
 }
 
 // pass is the state of one reconcile pass shared by the sub-reconcilers.
@@ -254,6 +259,13 @@ func (r *StreamProcessorReconciler) pollInterval() time.Duration {
 		return r.PollInterval
 	}
 	return DefaultPollInterval
+}
+
+func (r *StreamProcessorReconciler) limitRetry() time.Duration {
+	if r.LimitRetry > 0 {
+		return r.LimitRetry
+	}
+	return DefaultLimitRetry
 }
 
 func (r *StreamProcessorReconciler) invalidSpecRetry() time.Duration {

@@ -94,13 +94,13 @@ func (r *StreamProcessorReconciler) decide(ctx context.Context, p *pass, now tim
 		},
 		Producer: scaling.TaskConfig{
 			MinTasks: spec.Producer.MinTasks, MaxTasks: spec.Producer.MaxTasks,
-			TargetCPUPercent:      float64(spec.Producer.TargetCPUPercent),
+			TargetCPUPercent:       float64(spec.Producer.TargetCPUPercent),
 			TargetRequestsPerTask:  float64(spec.Producer.TargetRecordsPerSecondPerTask),
 			ScaleDownStabilization: taskScaleDown,
 		},
 		Consumer: scaling.TaskConfig{
 			MinTasks: spec.Consumer.MinTasks, MaxTasks: spec.Consumer.MaxTasks,
-			TargetCPUPercent:      float64(spec.Consumer.TargetCPUPercent),
+			TargetCPUPercent:       float64(spec.Consumer.TargetCPUPercent),
 			MaxIteratorAgeSeconds:  float64(spec.Consumer.MaxIteratorAgeSeconds),
 			ScaleDownStabilization: taskScaleDown,
 		},
@@ -161,7 +161,6 @@ func fromAPIState(s *streamingv1alpha1.ScalingState) scaling.State {
 	}
 	return scaling.State{Shards: conv(s.Shards), ShardPeaks: conv(s.ShardPeaks), Producer: conv(s.Producer), Consumer: conv(s.Consumer)}
 }
-
 
 // seconds converts a spec field in seconds to a duration.
 func seconds(s int32) time.Duration { return time.Duration(s) * time.Second }

@@ -63,7 +63,17 @@ func TestAPIServerRefusesInvalidSpecs(t *testing.T) {
 			"spec.ecs.taskRoleArn in body should match"},
 		{"operator's tag key", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Stream.Tags = map[string]string{TagOwnerUID: "x"} },
 			"stream.tags keys may not start with kdp.io/"},
-		{"aws tag key", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Stream.Tags = map[string]string{"aws:cloudformation:stack-name": "x"} },
+		{"image longer than ECS allows", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Consumer.Image = "example.com/" + strings.Repeat("i", 250)
+		},
+			"spec.consumer.image: Too long: may not be more than 255"},
+		{"tag value longer than Kinesis allows", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Stream.Tags = map[string]string{"team": strings.Repeat("v", 257)}
+		},
+			"Kinesis allows keys of 1 to 128 characters and values of at most 256"},
+		{"aws tag key", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Stream.Tags = map[string]string{"aws:cloudformation:stack-name": "x"}
+		},
 			"or aws: (reserved by AWS)"},
 	}
 	for _, tt := range tests {

@@ -10,7 +10,7 @@ import (
 //
 // +kubebuilder:validation:XValidation:rule="self.producer.minTasks <= self.producer.maxTasks",message="producer.minTasks must be less than or equal to producer.maxTasks"
 // +kubebuilder:validation:XValidation:rule="self.consumer.minTasks <= self.consumer.maxTasks",message="consumer.minTasks must be less than or equal to consumer.maxTasks"
-// +kubebuilder:validation:XValidation:rule="(has(self.region) ? self.region : '') == (has(oldSelf.region) ? oldSelf.region : '')",message="spec.region is immutable: the stream and the services stay in the region they were created in; to move the pipeline, create a new StreamProcessor in the new region and delete this one"
+// +kubebuilder:validation:XValidation:rule="has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)",message="spec.region is immutable: the stream and the services stay in the region they were created in; to move the pipeline, create a new StreamProcessor in the new region and delete this one"
 type StreamProcessorSpec struct {
 	// Region is the AWS region of the stream and the services. Empty means the
 	// operator's own region (AWS_REGION or its shared config). Immutable: a
@@ -115,9 +115,12 @@ type StreamSpec struct {
 	Encryption StreamEncryption `json:"encryption,omitempty"`
 
 	// Tags to set on the stream. Tags the operator set earlier and that are no
-	// longer listed are removed; tags set by others are left alone.
+	// longer listed are removed; tags set by others are left alone. At most
+	// 40, so that with the operator's own 4 the stream stays within Kinesis's
+	// 50.
 	// +kubebuilder:validation:MaxProperties=40
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('kdp.io/') && !k.startsWith('aws:'))",message="stream.tags keys may not start with kdp.io/ (the operator's owner tags) or aws: (reserved by AWS)"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k.size() >= 1 && k.size() <= 128 && self[k].size() <= 256)",message="stream.tags: Kinesis allows keys of 1 to 128 characters and values of at most 256"
 	// +optional
 	Tags map[string]string `json:"tags,omitempty"`
 
@@ -201,9 +204,9 @@ type ECSSpec struct {
 // WorkloadSpec is what the producer and the consumer have in common: one
 // container on Fargate and the bounds of its task count.
 type WorkloadSpec struct {
-	// Image of the container.
+	// Image of the container (ECS allows at most 255 characters).
 	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:MaxLength=255
 	Image string `json:"image"`
 
 	// CPU units of a task (1024 = 1 vCPU): 256, 512, 1024, 2048, 4096, 8192 or 16384.
