@@ -152,16 +152,28 @@ func (r *StreamProcessorReconciler) refuseService(sp *streamingv1alpha1.StreamPr
 }
 
 // describeService returns the named service with its tags, or nil when it
-// does not exist (never created, or deleted: INACTIVE).
+// does not exist (never created, or deleted: INACTIVE). A service described
+// without tags has them confirmed by ListTagsForResource: on AWS an untagged
+// service is rare, and moto 5.2.1 switches include=TAGS for the whole server,
+// so a concurrent DescribeServices without it can strip them from this answer.
 func (r *StreamProcessorReconciler) describeService(ctx context.Context, e ECSAPI, cluster, name string) (*etypes.Service, error) {
 	out, err := e.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: &cluster, Services: []string{name}, Include: []etypes.ServiceField{etypes.ServiceFieldTags}})
 	if err != nil {
 		return nil, fmt.Errorf("describe service %q in cluster %q: %w", name, cluster, err)
 	}
 	for i := range out.Services {
-		if s := &out.Services[i]; aws.ToString(s.ServiceName) == name && aws.ToString(s.Status) != "INACTIVE" {
-			return s, nil
+		s := &out.Services[i]
+		if aws.ToString(s.ServiceName) != name || aws.ToString(s.Status) == "INACTIVE" {
+			continue
 		}
+		if len(s.Tags) == 0 && s.ServiceArn != nil {
+			tags, err := e.ListTagsForResource(ctx, &ecs.ListTagsForResourceInput{ResourceArn: s.ServiceArn})
+			if err != nil {
+				return nil, fmt.Errorf("list tags of service %q: %w", name, err)
+			}
+			s.Tags = tags.Tags
+		}
+		return s, nil
 	}
 	return nil, nil
 }
@@ -205,6 +217,11 @@ func (r *StreamProcessorReconciler) ensureTaskDefinition(ctx context.Context, p 
 	}
 	log.FromContext(ctx).Info("Registered task definition", "workload", w.name, "taskDefinition", arn, "change", diff)
 	r.event(p.sp, EventTaskDefinitionCreated, "Registered %s for the %s (%s)", arn, w.name, diff)
+	inUse := ""
+	if svc != nil {
+		inUse = aws.ToString(svc.TaskDefinition)
+	}
+	r.pruneTaskDefinitions(ctx, p, family, inUse)
 	return arn, nil
 }
 

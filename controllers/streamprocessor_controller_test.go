@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"math/big"
 	"sort"
 	"strings"
@@ -389,4 +390,41 @@ func checkLineage(g Gomega, stream string, open int) {
 		next = new(big.Int).Add(num(s.HashKeyRange.EndingHashKey), big.NewInt(1))
 	}
 	g.Expect(next.String()).To(Equal(new(big.Int).Lsh(big.NewInt(1), 128).String()), "open shards do not reach the end of the key space")
+}
+
+// TestOldTaskDefinitionsAreDeregistered: after five images the producer's
+// family keeps only the newest keptRevisions revisions ACTIVE, the one the
+// service runs among them; the older ones are deregistered.
+func TestOldTaskDefinitionsAreDeregistered(t *testing.T) {
+	requireSuite(t)
+	g := NewWithT(t)
+	startOperator(t)
+	sp := sample(newNamespace(t), "revisions")
+	g.Expect(suite.k8s.Create(context.Background(), sp)).To(Succeed())
+	waitReady(t, sp, 60*time.Second)
+	for i := 2; i <= 5; i++ {
+		image := fmt.Sprintf("example.com/producer:%d", i)
+		update(t, sp, func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Producer.Image = image })
+		g.Eventually(func(g Gomega) {
+			td, err := suite.ecs.DescribeTaskDefinition(context.Background(), &ecs.DescribeTaskDefinitionInput{TaskDefinition: service(g, sp, producer).TaskDefinition})
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(aws.ToString(td.TaskDefinition.ContainerDefinitions[0].Image)).To(Equal(image))
+		}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
+	}
+	family := serviceName(sp, producer)
+	out, err := suite.ecs.ListTaskDefinitions(context.Background(), &ecs.ListTaskDefinitionsInput{FamilyPrefix: aws.String(family), Status: etypes.TaskDefinitionStatusActive})
+	g.Expect(err).NotTo(HaveOccurred())
+	var revisions []int
+	for _, arn := range out.TaskDefinitionArns {
+		if f, rev, ok := taskDefinitionRevision(arn); ok && f == family {
+			revisions = append(revisions, rev)
+		}
+	}
+	g.Expect(revisions).To(ConsistOf(3, 4, 5), "ACTIVE revisions of %s", family)
+	for _, rev := range []int{1, 2} {
+		td, err := suite.ecs.DescribeTaskDefinition(context.Background(), &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(fmt.Sprintf("%s:%d", family, rev))})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(td.TaskDefinition.Status).To(Equal(etypes.TaskDefinitionStatusInactive), "revision %d", rev)
+	}
+	deleteAndWait(t, sp)
 }

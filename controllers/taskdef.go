@@ -1,14 +1,17 @@
 package controllers
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	etypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 )
@@ -172,4 +175,71 @@ func sortedKeys[T any](items []T, key func(T) string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// keptRevisions is how many of a family's newest task definition revisions
+// stay registered, for a rollback (ECS's deployment circuit breaker rolls
+// back to the previous one) — besides the one the service runs.
+const keptRevisions = 3
+
+// pruneTaskDefinitions deregisters the family's ACTIVE revisions beyond the
+// newest keptRevisions, except the one the service runs (inUse) and any
+// revision not tagged as sp's. Best effort: a failure is logged, not
+// returned — a revision left registered costs nothing and is pruned next time.
+func (r *StreamProcessorReconciler) pruneTaskDefinitions(ctx context.Context, p *pass, family, inUse string) {
+	var arns []string
+	in := &ecs.ListTaskDefinitionsInput{FamilyPrefix: aws.String(family), Status: etypes.TaskDefinitionStatusActive}
+	for {
+		out, err := p.aws.ECS.ListTaskDefinitions(ctx, in)
+		if err != nil {
+			log.FromContext(ctx).Info("Listing task definitions to prune failed", "family", family, "error", err.Error())
+			return
+		}
+		for _, arn := range out.TaskDefinitionArns {
+			if f, _, ok := taskDefinitionRevision(arn); ok && f == family {
+				arns = append(arns, arn)
+			}
+		}
+		if out.NextToken == nil {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	slices.SortFunc(arns, func(a, b string) int { // newest first
+		_, ra, _ := taskDefinitionRevision(a)
+		_, rb, _ := taskDefinitionRevision(b)
+		return rb - ra
+	})
+	for _, arn := range arns[min(keptRevisions, len(arns)):] {
+		if arn == inUse {
+			continue
+		}
+		td, err := p.aws.ECS.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(arn), Include: []etypes.TaskDefinitionField{etypes.TaskDefinitionFieldTags}})
+		if err != nil || ownerOf(p.sp, ecsTagMap(td.Tags)).Ownership != Ours {
+			continue
+		}
+		if _, err := p.aws.ECS.DeregisterTaskDefinition(ctx, &ecs.DeregisterTaskDefinitionInput{TaskDefinition: aws.String(arn)}); err != nil {
+			log.FromContext(ctx).Info("Deregistering an old task definition failed", "taskDefinition", arn, "error", err.Error())
+			continue
+		}
+		log.FromContext(ctx).V(1).Info("Deregistered old task definition", "taskDefinition", arn)
+	}
+}
+
+// taskDefinitionRevision splits a task definition ARN
+// (arn:aws:ecs:region:account:task-definition/family:revision).
+func taskDefinitionRevision(arn string) (family string, revision int, ok bool) {
+	_, rest, found := strings.Cut(arn, ":task-definition/")
+	if !found {
+		return "", 0, false
+	}
+	i := strings.LastIndexByte(rest, ':')
+	if i < 0 {
+		return "", 0, false
+	}
+	n, err := strconv.Atoi(rest[i+1:])
+	if err != nil {
+		return "", 0, false
+	}
+	return rest[:i], n, true
 }

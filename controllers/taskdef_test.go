@@ -187,3 +187,22 @@ func TestServiceNames(t *testing.T) {
 		t.Errorf("application name = %q", got)
 	}
 }
+
+func TestTaskDefinitionRevision(t *testing.T) {
+	tests := []struct {
+		arn    string
+		family string
+		rev    int
+		ok     bool
+	}{
+		{"arn:aws:ecs:us-east-1:123456789012:task-definition/ns-a-1234abcd-producer:12", "ns-a-1234abcd-producer", 12, true},
+		{"arn:aws:ecs:us-east-1:123456789012:task-definition/x:y", "", 0, false},
+		{"arn:aws:ecs:us-east-1:123456789012:service/c/x", "", 0, false},
+	}
+	for _, tt := range tests {
+		f, rev, ok := taskDefinitionRevision(tt.arn)
+		if f != tt.family || rev != tt.rev || ok != tt.ok {
+			t.Errorf("taskDefinitionRevision(%q) = %q, %d, %v; want %q, %d, %v", tt.arn, f, rev, ok, tt.family, tt.rev, tt.ok)
+		}
+	}
+}
