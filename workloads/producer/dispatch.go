@@ -108,6 +108,11 @@ func (p *Pipeline) handleMap(m *shardMap) {
 	}
 	if cur.equal(m) {
 		p.nextMap = nil
+		if len(p.resend) > 0 {
+			// Our map had already moved on: reinstall it, as for a change,
+			// to send the records again ahead of what waits.
+			p.nextMap = cur
+		}
 		return
 	}
 	p.nextMap = m
@@ -119,7 +124,7 @@ func (p *Pipeline) installMap(m *shardMap) {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var all []entry
+	all := p.takeResends(m) // older than anything pending
 	for i := range p.pending {
 		all = append(all, p.states[i].carry...)
 		all = append(all, p.pending[i]...)
@@ -364,7 +369,7 @@ func (p *Pipeline) take(i int, st *shardState, now time.Time) *kRecord {
 	if n == 1 && (a.Len() == 0 || !bytes.HasPrefix(entries[0].data, kpl.Magic)) {
 		r.pk, r.payload = entries[0].pk, entries[0].data
 	} else {
-		r.pk = a.PartitionKey()
+		r.pk, r.aggregated = a.PartitionKey(), true
 		r.payload = a.AppendEncoded(make([]byte, 0, a.Size()))
 	}
 	a.Reset()
@@ -459,13 +464,63 @@ func (p *Pipeline) handleResult(res callResult) {
 			}
 		}
 		if id := aws.ToString(rr.ShardId); id != st.id {
-			// The stream resharded under us: the record is stored (our
-			// consumer deaggregates without a range filter), but the map is stale.
+			// The stream resharded under us: the record is stored, but the map
+			// is stale. A KCL consumer drops the user records of an aggregate
+			// whose hash keys lie outside the shard it read them from, so they
+			// are sent again once the new map says which ones (our consumer,
+			// which does not filter, sees them twice).
 			p.metrics.shardMismatches.Inc()
 			p.poke(p.refresh)
+			if r.aggregated {
+				p.queueResend(id, r.entries)
+			}
 		}
 		p.complete(r, Ack{ShardID: aws.ToString(rr.ShardId), SequenceNumber: aws.ToString(rr.SequenceNumber)})
 	}
+}
+
+// queueResend keeps copies of entries (without their tickets: the callers
+// are answered by this write) for the next map; they count in the buffer
+// until sent.
+func (p *Pipeline) queueResend(shardID string, entries []entry) {
+	g := resendGroup{shardID: shardID, entries: make([]entry, len(entries))}
+	var cost int64
+	for i, e := range entries {
+		e.t = nil
+		g.entries[i] = e
+		cost += e.cost()
+	}
+	p.resend = append(p.resend, g)
+	p.buffered.Add(cost)
+	p.outstanding.Add(int64(len(entries)))
+}
+
+// takeResends returns, in their original order, the queued user records that
+// map m places outside the shard their aggregate was stored on (all of them
+// when m does not know that shard), and forgets the others.
+func (p *Pipeline) takeResends(m *shardMap) []entry {
+	var out []entry
+	var dropped int64
+	for _, g := range p.resend {
+		si := -1
+		for i, s := range m.shards {
+			if s.id == g.shardID {
+				si = i
+			}
+		}
+		for _, e := range g.entries {
+			if si >= 0 && !e.hash.less(m.shards[si].start) && !m.shards[si].end.less(e.hash) {
+				p.buffered.Add(-e.cost())
+				dropped++
+				continue
+			}
+			out = append(out, e)
+		}
+	}
+	p.resend = nil
+	p.outstanding.Add(-dropped)
+	p.metrics.resent.Add(float64(len(out)))
+	return out
 }
 
 func (p *Pipeline) retryLater(r *kRecord, now time.Time) {

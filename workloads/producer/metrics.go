@@ -31,6 +31,7 @@ type Metrics struct {
 	shards                      prometheus.Gauge
 	shardMapRefreshes           *prometheus.CounterVec
 	shardMismatches             prometheus.Counter
+	resent                      prometheus.Counter
 	cloudWatchPublishes         *prometheus.CounterVec
 	awsCalls                    *prometheus.CounterVec // by service, operation, outcome
 
@@ -99,6 +100,8 @@ func NewMetrics() *Metrics {
 			Help: "ListShards refreshes by outcome."}, []string{"outcome"}),
 		shardMismatches: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "shard_mismatches_total",
 			Help: "Kinesis records stored on another shard than the map predicted (stale map)."}),
+		resent: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "reshard_resent_records_total",
+			Help: "User records sent again because their aggregate was stored on a shard whose hash range excludes them (stale map)."}),
 		awsCalls: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "aws_calls_total",
 			Help: "AWS API calls by service, operation and outcome (ok, throttled, not_found, error)."}, []string{"service", "operation", "outcome"}),
 		cloudWatchPublishes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "cloudwatch_publishes_total",
@@ -106,7 +109,7 @@ func NewMetrics() *Metrics {
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.received, m.accepted, m.acceptedBytes, m.rejected, m.written,
 		m.batchRecords, m.userRecordsPerKinesisRecord, m.putRecordsCalls, m.putRecordsLatency, m.retries, m.throttles,
-		m.bufferBytes, m.bufferLimit, m.inflightBodyBytes, m.inflightBodyLimit, m.shards, m.shardMapRefreshes, m.shardMismatches, m.cloudWatchPublishes, m.awsCalls,
+		m.bufferBytes, m.bufferLimit, m.inflightBodyBytes, m.inflightBodyLimit, m.shards, m.shardMapRefreshes, m.shardMismatches, m.resent, m.cloudWatchPublishes, m.awsCalls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}

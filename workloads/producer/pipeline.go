@@ -111,9 +111,18 @@ func (e *entry) cost() int64 { return int64(len(e.pk) + len(e.data) + entryOverh
 // kRecord is one Kinesis record of a PutRecords call: an aggregate of user
 // records bound for one shard, or a single user record sent as is.
 type kRecord struct {
-	shard   int
-	pk      string
-	payload []byte
+	shard      int
+	pk         string
+	payload    []byte
+	entries    []entry
+	aggregated bool // payload is a KPL aggregate of entries
+}
+
+// resendGroup is what an aggregate stored on an unexpected shard (a stale
+// map) must send again: its user records, until the next map says which of
+// them lie outside that shard's hash range.
+type resendGroup struct {
+	shardID string
 	entries []entry
 }
 
@@ -199,6 +208,7 @@ type Pipeline struct {
 	inflightCalls int
 	callLatency   time.Duration // smoothed PutRecords latency of successful calls
 	nextMap       *shardMap
+	resend        []resendGroup // dispatcher only
 	rr            int
 	agg           kpl.Aggregator
 

@@ -670,3 +670,93 @@ func TestPipelinePaceSpreadsCallsOverRoundTrip(t *testing.T) {
 	}
 	<-inFlight.Done()
 }
+
+// TestPipelineResendsOutOfRangeAfterReshard: the stream splits while the
+// producer's map is stale, so its aggregates land on a child shard whose hash
+// range holds only some of their user records. Read as a Java KCL reads —
+// dropping the user records of an aggregate outside the shard's range — every
+// record must still be found, in order per key, because those user records
+// are sent again under the new map; a consumer without the filter sees them
+// twice (counted).
+func TestPipelineResendsOutOfRangeAfterReshard(t *testing.T) {
+	f := newFakeKinesis(1)
+	cfg := testConfig()
+	cfg.ShardRefreshInterval = time.Hour // only a mismatch refreshes the map
+	p, m := startPipeline(t, cfg, f)
+	old := evenShards(1, 0)
+	old[0].SequenceNumberRange.EndingSequenceNumber = aws.String("100")
+	children := evenShards(2, 1)
+	f.setShards(append(old, children...))
+
+	const n, keys = 400, 40
+	for round := 0; round < 4; round++ { // several calls, the first under the stale map
+		var recs []Record
+		for i := round * n / 4; i < (round+1)*n/4; i++ {
+			recs = append(recs, Record{PartitionKey: fmt.Sprintf("key-%d", i%keys), Data: fmt.Appendf(nil, "%d:%d", i%keys, i)})
+		}
+		tk := NewTicket(len(recs))
+		if err := p.Enqueue(recs, tk); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-tk.Done():
+		case <-time.After(20 * time.Second):
+			t.Fatal("records never acknowledged")
+		}
+	}
+	flushCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := p.Flush(flushCtx); err != nil {
+		t.Fatal(err)
+	}
+	cmap, err := newShardMap(children)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	kclSeen, allSeen := map[string]int{}, map[string]int{}
+	last := map[int]int{}
+	orderBroken := 0
+	for _, s := range cmap.shards {
+		for _, sr := range f.stored[s.id] {
+			users, err := kpl.Deaggregate(sr.pk, sr.data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			aggregated := kpl.IsAggregated(sr.data)
+			for _, u := range users {
+				allSeen[string(u.Data)]++
+				h := partitionHash(u.PartitionKey)
+				if aggregated && (h.less(s.start) || s.end.less(h)) {
+					continue // the KCL's filter
+				}
+				kclSeen[string(u.Data)]++
+				var k, i int
+				fmt.Sscanf(string(u.Data), "%d:%d", &k, &i)
+				if l, ok := last[k]; ok && i <= l && kclSeen[string(u.Data)] == 1 {
+					orderBroken++
+				}
+				last[k] = max(last[k], i)
+			}
+		}
+	}
+	dups := 0
+	for _, c := range allSeen {
+		dups += c - 1
+	}
+	t.Logf("mismatches %v, resent %v; KCL view: %d of %d records; unfiltered: %d duplicates",
+		counterValue(m.shardMismatches), counterValue(m.resent), len(kclSeen), n, dups)
+	if counterValue(m.shardMismatches) == 0 {
+		t.Fatal("no shard mismatch happened: the test did not test anything")
+	}
+	if len(kclSeen) != n {
+		t.Errorf("a KCL consumer would find %d of %d records", len(kclSeen), n)
+	}
+	if len(allSeen) != n || dups != int(counterValue(m.resent)) {
+		t.Errorf("unfiltered: %d records with %d duplicates; want %d with as many duplicates as resent (%v)", len(allSeen), dups, n, counterValue(m.resent))
+	}
+	if orderBroken > 0 {
+		t.Errorf("%d records out of order per key in the KCL view", orderBroken)
+	}
+}
