@@ -34,6 +34,10 @@ func (c *countingKinesis) ListShards(context.Context, *kinesis.ListShardsInput, 
 }
 
 func (c *countingKinesis) PutRecords(_ context.Context, in *kinesis.PutRecordsInput, _ ...func(*kinesis.Options)) (*kinesis.PutRecordsOutput, error) {
+	m, err := newShardMap(c.shards)
+	if err != nil {
+		return nil, err
+	}
 	out := &kinesis.PutRecordsOutput{}
 	for i, r := range in.Records {
 		users, err := kpl.Deaggregate(aws.ToString(r.PartitionKey), r.Data)
@@ -41,7 +45,8 @@ func (c *countingKinesis) PutRecords(_ context.Context, in *kinesis.PutRecordsIn
 			return nil, err
 		}
 		c.users.Add(int64(len(users)))
-		out.Records = append(out.Records, types.PutRecordsResultEntry{ShardId: c.shards[0].ShardId, SequenceNumber: aws.String(fmt.Sprint(i + 1))})
+		id := m.shards[m.lookup(partitionHash(aws.ToString(r.PartitionKey)))].id // routed as Kinesis does
+		out.Records = append(out.Records, types.PutRecordsResultEntry{ShardId: aws.String(id), SequenceNumber: aws.String(fmt.Sprint(i + 1))})
 	}
 	return out, nil
 }
