@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,70 @@ func TestErrorKindsChooseTheRequeue(t *testing.T) {
 				t.Errorf("Ready = %+v, want False", c)
 			}
 		})
+	}
+}
+
+// TestDeletionBlockedKeepsTheFinalizer: a failed deletion step never counts
+// as done; its kind chooses the reason and the requeue — denied access and
+// refusals the long retry, throttling a wait, anything else the backoff —
+// and the warning is emitted once while the message stays the same.
+func TestDeletionBlockedKeepsTheFinalizer(t *testing.T) {
+	rec := events.NewFakeRecorder(100)
+	r := &StreamProcessorReconciler{
+		Clock: clocktesting.NewFakePassiveClock(time.Unix(1_700_000_000, 0)), Recorder: rec,
+		PollInterval: time.Second, InvalidSpecRetry: time.Minute,
+	}
+	api := func(code string) error {
+		return fmt.Errorf("delete service: %w", &smithy.GenericAPIError{Code: code, Message: "m"})
+	}
+	tests := []struct {
+		code       string
+		wantReason string
+		wantAfter  time.Duration
+		wantErr    bool
+	}{
+		{"AccessDeniedException", ReasonAccessDenied, time.Minute, false},
+		{"ExpiredTokenException", ReasonAccessDenied, time.Minute, false},
+		{"ThrottlingException", ReasonDeletionBlocked, 2 * time.Second, false},
+		{"ResourceInUseException", ReasonDeletionBlocked, 2 * time.Second, false},
+		{"InvalidParameterException", ReasonDeletionBlocked, time.Minute, false},
+		{"InternalFailure", ReasonDeletionBlocked, 0, true},
+	}
+	for _, tt := range tests {
+		sp := &streamingv1alpha1.StreamProcessor{}
+		for pass := range 2 {
+			res, err := r.deletionBlocked(context.Background(), sp, "delete service s", api(tt.code))
+			if (err != nil) != tt.wantErr || (!tt.wantErr && (res.RequeueAfter < tt.wantAfter || res.RequeueAfter > tt.wantAfter*6/5+time.Millisecond)) {
+				t.Errorf("%s pass %d: requeue %s, err %v; want %s, error %v", tt.code, pass, res.RequeueAfter, err, tt.wantAfter, tt.wantErr)
+			}
+		}
+		c := findCondition(sp, ConditionReady)
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != tt.wantReason || !strings.Contains(c.Message, "delete service s: "+tt.code) {
+			t.Errorf("%s: Ready = %+v, want False/%s naming the step and the error", tt.code, c, tt.wantReason)
+		}
+		if n := len(rec.Events); n != 1 {
+			t.Errorf("%s: %d warnings for two identical passes, want 1", tt.code, n)
+		}
+		for len(rec.Events) > 0 {
+			<-rec.Events
+		}
+	}
+}
+
+// TestCreatedNothing: only an object whose status shows no create answered
+// may lose its finalizer without AWS.
+func TestCreatedNothing(t *testing.T) {
+	sp := &streamingv1alpha1.StreamProcessor{}
+	if !createdNothing(sp) {
+		t.Error("a new object created nothing")
+	}
+	sp.Status.Stream.Status = "CREATING" // CreateStream answered, no ARN yet
+	if createdNothing(sp) {
+		t.Error("a stream being created is something")
+	}
+	sp = &streamingv1alpha1.StreamProcessor{}
+	sp.Status.Consumer.TaskDefinitionARN = "arn:td"
+	if createdNothing(sp) {
+		t.Error("a registered task definition is something")
 	}
 }

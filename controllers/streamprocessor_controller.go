@@ -102,7 +102,8 @@ type subReconciler func(ctx context.Context, p *pass) (result, error)
 // +kubebuilder:rbac:groups=streaming.kdp.io,resources=streamprocessors/finalizers,verbs=update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=coordination.k8s.io,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// Leader election's leases are granted by config/rbac/leader_election_role.yaml,
+// a Role in the manager's own namespace, not cluster-wide here.
 
 // Reconcile moves one StreamProcessor a step towards its spec: get → status
 // patcher → delete or finalizer → names → stream, then targets, reshard,
