@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"os"
 	"testing"
 	"time"
@@ -12,19 +11,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/clock"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/kdp-io/streamprocessor-operator/controllers"
-	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
+	"github.com/kdp-io/streamprocessor-operator/internal/testenv/operator"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv/stack"
 )
 
@@ -77,34 +70,5 @@ func requireSuite(t *testing.T) {
 // cmd/manager wires it but with a short poll interval, until t ends.
 func startOperator(t *testing.T) {
 	t.Helper()
-	mgr, err := ctrl.NewManager(suite.cfg, ctrl.Options{
-		Scheme:                 suite.scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		// Tests may start more than one manager in this process.
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatalf("new manager: %v", err)
-	}
-	r := &controllers.StreamProcessorReconciler{
-		Client:       mgr.GetClient(),
-		Recorder:     mgr.GetEventRecorder("streamprocessor-operator"),
-		AWS:          controllers.NewClientFactory(awsapi.NewCallsCounter()),
-		Metrics:      controllers.NewMetricsBatcher(time.Second),
-		Clock:        clock.RealClock{},
-		PollInterval: 300 * time.Millisecond,
-	}
-	if err := r.SetupWithManager(mgr); err != nil {
-		t.Fatalf("set up reconciler: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	operator.Start(t, suite.cfg, suite.scheme, operator.Options{PollInterval: 300 * time.Millisecond, MetricsMaxAge: time.Second})
 }

@@ -151,6 +151,16 @@ func (s *Stack) PlayFargateScheduler(ctx context.Context, interval time.Duration
 // and the tests run anyway so that each can skip (see Require). Under -short
 // nothing starts and setup is not called.
 func Run(m *testing.M, root, account string, setup func(st *Stack, skip string), needs ...string) int {
+	return run(m, root, account, setup, true, needs)
+}
+
+// RunWithoutScheduler is Run for suites that run tasks with local Fargate
+// (internal/devstack/fargate): nothing touches their services but the operator.
+func RunWithoutScheduler(m *testing.M, root, account string, setup func(st *Stack, skip string), needs ...string) int {
+	return run(m, root, account, setup, false, needs)
+}
+
+func run(m *testing.M, root, account string, setup func(st *Stack, skip string), schedule bool, needs []string) int {
 	flag.Parse()
 	if testing.Short() {
 		return m.Run() // integration tests skip themselves
@@ -170,9 +180,11 @@ func Run(m *testing.M, root, account string, setup func(st *Stack, skip string),
 		}
 	}()
 	setup(st, "")
-	ctx, stopScheduler := context.WithCancel(context.Background())
-	defer stopScheduler()
-	go st.PlayFargateScheduler(ctx, time.Second)
+	if schedule {
+		ctx, stopScheduler := context.WithCancel(context.Background())
+		defer stopScheduler()
+		go st.PlayFargateScheduler(ctx, time.Second)
+	}
 	return m.Run()
 }
 
