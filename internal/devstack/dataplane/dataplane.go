@@ -27,10 +27,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/go-logr/logr"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
+	"github.com/kdp-io/streamprocessor-operator/internal/devstack/alb"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack/fargate"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack/meter"
 )
@@ -78,7 +80,7 @@ type Plane struct {
 
 	Meter      *meter.Meter
 	Supervisor *fargate.Supervisor
-	Balancer   Balancer
+	Balancer   *alb.ALB
 
 	servers []*http.Server
 	cancel  context.CancelFunc
@@ -87,30 +89,16 @@ type Plane struct {
 	err     error
 }
 
-// Balancer is the load balancer the plane runs (package alb): a
-// fargate.Balancer that also reports its listeners.
-type Balancer interface {
-	fargate.Balancer
-	// Listeners maps each target group's ARN to its listener's URL.
-	Listeners() map[string]string
-	// Run serves the listeners and health checks until ctx ends.
-	Run(ctx context.Context) error
-}
-
-// NewBalancer builds the plane's load balancer; Start calls it when set, so
-// that this package does not fix which implementation runs.
-var NewBalancer func(o Options) (Balancer, error)
-
 // Start starts the meter, the ECS proxy, the supervisor and the load balancer
 // and returns once all listen. They run until ctx ends or Stop is called.
-func Start(ctx context.Context, o Options) (*Plane, error) {
+func Start(ctx context.Context, o Options) (p *Plane, err error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
 	if o.Log.GetSink() == nil {
 		o.Log = logr.Discard()
 	}
-	p := &Plane{
+	p = &Plane{
 		ConsumerOutputDir: filepath.Join(o.StateDir, "consumer-output"),
 		TaskLogDir:        filepath.Join(o.StateDir, "tasks"),
 		done:              make(chan struct{}),
@@ -120,25 +108,36 @@ func Start(ctx context.Context, o Options) (*Plane, error) {
 			return nil, fmt.Errorf("data plane state: %w", err)
 		}
 	}
-	cw := cloudwatch.NewFromConfig(o.AWS, awsconfig.CloudWatchQueryProtocol)
+	meterLn, err := net.Listen("tcp", o.MeterAddr)
+	if err != nil {
+		return nil, fmt.Errorf("meter listener: %w", err)
+	}
+	ecsLn, err := net.Listen("tcp", o.ECSAddr)
+	if err != nil {
+		meterLn.Close()
+		return nil, fmt.Errorf("ECS proxy listener: %w", err)
+	}
+	p.MeterURL, p.ECSURL = "http://"+meterLn.Addr().String(), "http://"+ecsLn.Addr().String()
+	proxy, err := p.build(o)
+	if err != nil {
+		meterLn.Close()
+		ecsLn.Close()
+		return nil, err
+	}
+	ctx, p.cancel = context.WithCancel(ctx)
+	p.serve(ctx, map[net.Listener]http.Handler{meterLn: p.Meter, ecsLn: proxy})
+	return p, nil
+}
 
+// build makes the meter, the load balancer (which opens its first listener),
+// the supervisor and the ECS proxy in front of the emulator.
+func (p *Plane) build(o Options) (*fargate.Proxy, error) {
+	cw := cloudwatch.NewFromConfig(o.AWS, awsconfig.CloudWatchQueryProtocol)
 	upstream, _ := url.Parse(o.KinesisUpstream)
 	p.Meter = meter.New(meter.Options{
 		Upstream: upstream, CloudWatch: cw, PublishDelay: o.PublishDelay, Log: o.Log.WithName("meter"),
 		Kinesis: kinesis.NewFromConfig(o.AWS, func(k *kinesis.Options) { k.BaseEndpoint = aws.String(o.KinesisUpstream) }),
 	})
-	meterLn, err := net.Listen("tcp", o.MeterAddr)
-	if err != nil {
-		return nil, fmt.Errorf("meter listener: %w", err)
-	}
-	p.MeterURL = "http://" + meterLn.Addr().String()
-
-	if NewBalancer != nil {
-		if p.Balancer, err = NewBalancer(o); err != nil {
-			meterLn.Close()
-			return nil, fmt.Errorf("load balancer: %w", err)
-		}
-	}
 	taskEnv := maps.Clone(o.TaskEnv)
 	if taskEnv == nil {
 		taskEnv = map[string]string{}
@@ -160,44 +159,36 @@ func Start(ctx context.Context, o Options) (*Plane, error) {
 				}},
 		},
 	}
-	if p.Balancer != nil {
-		fo.Balancer = p.Balancer
+	// The balancer opens its first listener; validate checked what the
+	// parts after it could refuse.
+	var err error
+	if p.Balancer, err = alb.New(alb.Options{
+		Addr: o.ALBAddr, Logger: o.Log.WithName("alb"),
+		ELB: elb.NewFromConfig(o.AWS, func(e *elb.Options) { e.BaseEndpoint = aws.String(o.ECSUpstream) }),
+	}); err != nil {
+		return nil, fmt.Errorf("load balancer: %w", err)
 	}
+	fo.Balancer = p.Balancer
 	if p.Supervisor, err = fargate.New(fo); err != nil {
-		meterLn.Close()
 		return nil, err
 	}
-	proxy, err := fargate.NewProxy(o.ECSUpstream, p.Supervisor)
-	if err != nil {
-		meterLn.Close()
-		return nil, err
-	}
-	ecsLn, err := net.Listen("tcp", o.ECSAddr)
-	if err != nil {
-		meterLn.Close()
-		return nil, fmt.Errorf("ECS proxy listener: %w", err)
-	}
-	p.ECSURL = "http://" + ecsLn.Addr().String()
+	return fargate.NewProxy(o.ECSUpstream, p.Supervisor)
+}
 
-	ctx, p.cancel = context.WithCancel(ctx)
+// serve runs the HTTP servers and the parts' loops until ctx ends; Wait
+// returns once all have stopped.
+func (p *Plane) serve(ctx context.Context, handlers map[net.Listener]http.Handler) {
 	var wg sync.WaitGroup
-	for _, s := range []struct {
-		ln net.Listener
-		h  http.Handler
-	}{{meterLn, p.Meter}, {ecsLn, proxy}} {
-		srv := &http.Server{Handler: s.h, ReadHeaderTimeout: 10 * time.Second}
+	for ln, h := range handlers {
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		p.servers = append(p.servers, srv)
 		wg.Go(func() {
-			if err := srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				p.fail(err)
 			}
 		})
 	}
-	runs := []func(context.Context) error{p.Meter.Run, p.Supervisor.Run}
-	if p.Balancer != nil {
-		runs = append(runs, p.Balancer.Run)
-	}
-	for _, run := range runs {
+	for _, run := range []func(context.Context) error{p.Meter.Run, p.Supervisor.Run, p.Balancer.Run} {
 		wg.Go(func() {
 			if err := run(ctx); err != nil && ctx.Err() == nil {
 				p.fail(err)
@@ -217,9 +208,7 @@ func Start(ctx context.Context, o Options) (*Plane, error) {
 		wg.Wait()
 		close(p.done)
 	}()
-	return p, nil
 }
-
 func (o *Options) validate() error {
 	var missing []string
 	for name, v := range map[string]string{
@@ -236,6 +225,11 @@ func (o *Options) validate() error {
 	if len(missing) > 0 {
 		slices.Sort(missing)
 		return fmt.Errorf("data plane: missing %s", strings.Join(missing, ", "))
+	}
+	for _, u := range []string{o.KinesisUpstream, o.ECSUpstream} {
+		if p, err := url.Parse(u); err != nil || p.Scheme == "" || p.Host == "" {
+			return fmt.Errorf("data plane: upstream endpoint %q is not an absolute URL", u)
+		}
 	}
 	for _, bin := range []string{o.ProducerBinary, o.ConsumerBinary} {
 		if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
@@ -275,27 +269,22 @@ func (p *Plane) Wait() error {
 
 // Env is what clients of the stack need besides the emulators' own
 // environment: the meter as the Kinesis endpoint, the proxy as the ECS
-// endpoint, the consumers' output directory and, when a load balancer runs,
-// LOCAL_PRODUCER_URL (the first listener) and LOCAL_PRODUCER_URLS (every
-// listener as targetGroupArn=url, space-separated).
+// endpoint, the consumers' output and the tasks' log directories,
+// LOCAL_PRODUCER_URL (the load balancer's first listener, which serves the
+// first target group a service names) and LOCAL_PRODUCER_URLS (every listener
+// open now, as targetGroupArn=url, space-separated).
 func (p *Plane) Env() map[string]string {
-	env := map[string]string{
+	ls := p.Balancer.Listeners()
+	pairs := make([]string, 0, len(ls))
+	for _, arn := range slices.Sorted(maps.Keys(ls)) {
+		pairs = append(pairs, arn+"="+ls[arn])
+	}
+	return map[string]string{
 		"AWS_ENDPOINT_URL_KINESIS":  p.MeterURL,
 		"AWS_ENDPOINT_URL_ECS":      p.ECSURL,
 		"LOCAL_CONSUMER_OUTPUT_DIR": p.ConsumerOutputDir,
 		"LOCAL_TASK_LOG_DIR":        p.TaskLogDir,
+		"LOCAL_PRODUCER_URL":        p.Balancer.URL(),
+		"LOCAL_PRODUCER_URLS":       strings.Join(pairs, " "),
 	}
-	if p.Balancer != nil {
-		ls := p.Balancer.Listeners()
-		arns := slices.Sorted(maps.Keys(ls))
-		pairs := make([]string, 0, len(arns))
-		for _, arn := range arns {
-			pairs = append(pairs, arn+"="+ls[arn])
-		}
-		if len(arns) > 0 {
-			env["LOCAL_PRODUCER_URL"] = ls[arns[0]]
-		}
-		env["LOCAL_PRODUCER_URLS"] = strings.Join(pairs, " ")
-	}
-	return env
 }
