@@ -137,9 +137,9 @@ func sortedCodes(m map[int]int64) []int {
 // counters are a run's live counts.
 type counters struct {
 	sent, acked, rejected, behind, lag atomic.Int64
-	mu                            sync.Mutex
-	byStatus                      map[int]int64
-	firstError                    string
+	mu                                 sync.Mutex
+	byStatus                           map[int]int64
+	firstError                         string
 }
 
 func (c *counters) add(status int, n int64) {

@@ -169,7 +169,7 @@ func startDataPlane(t *testing.T) *dataplane.Plane {
 		AWS: cfg, Clusters: []string{suite.stack.Account.Cluster}, StateDir: state, TaskEnv: taskEnv,
 		ProducerBinary: filepath.Join(bin, "producer"), ConsumerBinary: filepath.Join(bin, "consumer"),
 		StartDelay: time.Second,
-		Log: funcr.New(func(prefix, args string) { t.Log(prefix, args) }, funcr.Options{}),
+		Log:        funcr.New(func(prefix, args string) { t.Log(prefix, args) }, funcr.Options{}),
 	})
 	if err != nil {
 		t.Fatalf("start the data plane: %v", err)

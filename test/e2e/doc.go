@@ -9,5 +9,5 @@
 //	source .local/emulators.env
 //	SP_REQUIRE_EMULATORS=1 KUBEBUILDER_ASSETS=$PWD/bin/k8s/v1.35.4 go test ./test/e2e/ -count=1 -v
 //
-// The package holds only tests; internal/devstack/ecstask is the part it shares with hack/devworkloads.
+// The package holds only tests; it reads task definitions with internal/devstack/ecstask, as local Fargate does.
 package e2e

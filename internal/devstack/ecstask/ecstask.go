@@ -3,7 +3,7 @@
 // container's environment into a process environment.
 //
 // moto, the ECS emulator, launches no containers. The end-to-end test
-// (test/e2e) and hack/dev-workloads.sh start the producer and consumer
+// (test/e2e) and local Fargate (internal/devstack/fargate) start the producer and consumer
 // binaries themselves, and use this package so that those processes see
 // exactly the environment the operator put in the task definitions — and
 // nothing the host happens to have, except what ECS itself would provide
