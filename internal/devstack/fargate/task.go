@@ -164,8 +164,10 @@ func (s *Supervisor) startProcess(t *task) (*process, error) {
 	cmd := exec.Command(t.runner.Binary, t.runner.Args...)
 	cmd.Env, cmd.Dir = env, dir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// Its own process group, so that stopping it reaches its children too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, so that stopping it reaches its children too;
+	// killed with the supervisor should that die without stopping its tasks
+	// (kill -9, a test binary killed), so no task outlives local Fargate.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	s.mu.Lock()
 	t.lastStatus, t.pullStartedAt, t.port, t.logPath = StatusPending, time.Now(), port, logPath
 	s.mu.Unlock()
