@@ -233,8 +233,12 @@ func newStreamProcessor(t *testing.T) *streamingv1alpha1.StreamProcessor {
 				WorkloadSpec: streamingv1alpha1.WorkloadSpec{
 					Image: "ghcr.io/kdp-io/streamprocessor-producer:v0.1.0", CPU: 1024, Memory: 2048,
 					MinTasks: 1, MaxTasks: 1, TargetCPUPercent: 80,
+					// A small buffer: after the load, what the producer still
+					// holds drains in seconds, not minutes, at the emulator's rate.
+					Env: []streamingv1alpha1.EnvVar{{Name: "MAX_BUFFER_BYTES", Value: "8388608"}},
 				},
 				ContainerPort: 8080, TargetGroupARN: a.TargetGroupARN,
+
 			},
 			Consumer: streamingv1alpha1.ConsumerSpec{
 				WorkloadSpec: streamingv1alpha1.WorkloadSpec{
