@@ -51,7 +51,7 @@ source .local/emulators.env
 export SP_REQUIRE_EMULATORS=1
 
 log "go test ./..."
-go test -count=1 -timeout 10m ./... 2>&1 | tee .local/test.log | grep -E '^(ok|FAIL|---|panic|\s+[a-z_]+_test\.go:)' || true
+go test -count=1 -timeout 30m ./... 2>&1 | tee .local/test.log | grep -E '^(ok|FAIL|---|panic|\s+[a-z_]+_test\.go:)' || true
 if ! grep -q '^ok' .local/test.log || grep -qE '^(FAIL|panic)' .local/test.log; then
   echo "go test failed; full output in .local/test.log" >&2
   exit 1

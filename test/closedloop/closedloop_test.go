@@ -238,7 +238,6 @@ func newStreamProcessor(t *testing.T) *streamingv1alpha1.StreamProcessor {
 					Env: []streamingv1alpha1.EnvVar{{Name: "MAX_BUFFER_BYTES", Value: "8388608"}},
 				},
 				ContainerPort: 8080, TargetGroupARN: a.TargetGroupARN,
-
 			},
 			Consumer: streamingv1alpha1.ConsumerSpec{
 				WorkloadSpec: streamingv1alpha1.WorkloadSpec{
