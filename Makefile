@@ -9,6 +9,13 @@ PRODUCER_IMG ?= ghcr.io/kdp-io/streamprocessor-producer:v0.1.0
 CONSUMER_IMG ?= ghcr.io/kdp-io/streamprocessor-consumer:v0.1.0
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 K8S_VERSION ?= v1.35.4
+# Image builds: version label/tag, the commit, and a fixed time so that the same
+# inputs give the same digests.
+VERSION ?= v0.1.0
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+PLATFORMS ?= linux/amd64,linux/arm64
+REGISTRY ?=
 
 LOCALBIN := $(CURDIR)/bin
 CONTROLLER_GEN := $(LOCALBIN)/tools/controller-gen-$(CONTROLLER_TOOLS_VERSION)
@@ -112,6 +119,15 @@ docker-build: ## Build the operator, producer and consumer images (needs a Docke
 	docker build --target manager -t $(IMG) .
 	docker build --target producer -t $(PRODUCER_IMG) .
 	docker build --target consumer -t $(CONSUMER_IMG) .
+
+.PHONY: images
+images: ## Build the manager, producer and consumer images for $(PLATFORMS) as OCI layouts in dist/images/ (no Docker engine needed).
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) go run ./hack/images -out dist/images -version $(VERSION) -revision "$(REVISION)" -platforms $(PLATFORMS)
+
+.PHONY: images-push
+images-push: ## Build the images and push them to $(REGISTRY) as $(REGISTRY)/streamprocessor-{operator,producer,consumer}:$(VERSION).
+	@test -n "$(REGISTRY)" || { echo "set REGISTRY, e.g. make images-push REGISTRY=ghcr.io/kdp-io" >&2; exit 1; }
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) go run ./hack/images -out dist/images -version $(VERSION) -revision "$(REVISION)" -platforms $(PLATFORMS) -registry $(REGISTRY)
 
 ##@ Deployment
 

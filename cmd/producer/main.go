@@ -4,9 +4,19 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/kdp-io/streamprocessor-operator/workloads/producer"
 )
 
-func main() { os.Exit(producer.Main(os.Args[1:])) }
+// version is set at build time: -ldflags "-X main.version=v0.1.0".
+var version = "dev"
+
+func main() {
+	if len(os.Args) == 2 && (os.Args[1] == "-version" || os.Args[1] == "--version") {
+		fmt.Println("producer", version)
+		return
+	}
+	os.Exit(producer.Main(os.Args[1:]))
+}
