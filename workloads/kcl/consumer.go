@@ -133,7 +133,8 @@ func (sc *shardConsumer) run(ctx context.Context) {
 }
 
 // stopReason says whether the consumer must stop and why: the worker is
-// stopping (REQUESTED) or the lease is lost (ZOMBIE). ctx cancelled means the
+// stopping or another worker asked for the lease (REQUESTED), or the lease is
+// lost (ZOMBIE). ctx cancelled means the
 // worker was killed; the returned reason is then 0 and shutdown does nothing.
 func (sc *shardConsumer) stopReason(ctx context.Context) (ShutdownReason, bool) {
 	if ctx.Err() != nil {
@@ -141,6 +142,9 @@ func (sc *shardConsumer) stopReason(ctx context.Context) (ShutdownReason, bool) 
 	}
 	if sc.h.lostCtx.Err() != nil {
 		return ZOMBIE, true
+	}
+	if sc.h.handover.Load() {
+		return REQUESTED, true // hand the lease over: checkpoint, then release
 	}
 	sc.w.mu.Lock()
 	defer sc.w.mu.Unlock()
@@ -199,6 +203,10 @@ func (sc *shardConsumer) shutdown(ctx context.Context, reason ShutdownReason) {
 	}
 	if err := w.release(ctx, sc.h); err != nil {
 		w.log.Warn("Releasing lease failed", "shardId", sc.shardID, "error", err)
+	} else if sc.h.handover.Load() {
+		w.mu.Lock()
+		w.handedOver[sc.shardID] = time.Now()
+		w.mu.Unlock()
 	}
 }
 

@@ -104,9 +104,11 @@ func TestCrashedWorkerLeasesTakenAfterExpiry(t *testing.T) {
 	t.Logf("takeover after crash: %v; %d records, %d duplicates", takeover.Round(time.Millisecond), total, rec.duplicates())
 }
 
-// 1 → 3 → 1 workers over 6 shards: the leases spread 2/2/2; stopping two
-// workers gracefully releases their leases at once (no expiry wait), and the
-// remaining worker takes all six; no record is lost.
+// 1 → 3 → 1 workers over 6 shards: the leases spread 2/2/2, w1 handing each
+// stolen lease over (it finishes and checkpoints its batch, then releases);
+// stopping two workers gracefully releases their leases at once (no expiry
+// wait), and the remaining worker takes all six; no record is lost or
+// repeated.
 func TestRebalanceAndGracefulHandover(t *testing.T) {
 	e := newEnv(t, 6)
 	rec := newRecorder()
@@ -156,9 +158,12 @@ func TestRebalanceAndGracefulHandover(t *testing.T) {
 		}
 	}
 	rec.mu.Unlock()
-	if requested != 4 {
-		t.Errorf("%d processors shut down with REQUESTED, want 4 (two per stopped worker)", requested)
+	if requested < 8 {
+		t.Errorf("%d processors shut down with REQUESTED, want at least 8: 4 leases handed over by w1 while scaling out (more if w2 and w3 rebalance between them), two per stopped worker", requested)
 	}
-	t.Logf("graceful handover of 4 leases: %v; %d records, %d duplicates (from steals while scaling out)",
+	if d := rec.duplicates(); d != 0 {
+		t.Errorf("%d records delivered twice: the steals while scaling out were not graceful hand-overs", d)
+	}
+	t.Logf("graceful handover of 4 leases: %v; %d records, %d duplicates",
 		handover.Round(time.Millisecond), total, rec.duplicates())
 }

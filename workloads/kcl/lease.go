@@ -34,6 +34,10 @@ const (
 	attrCheckpointSub  = "checkpointSubSequenceNumber"
 	attrOwnerSwitches  = "ownerSwitchesSinceCheckpoint"
 	attrParentShardIDs = "parentShardIds"
+	// attrHandoverTo is ours, not the KCL's (which ignores it): a worker that
+	// wants to steal the lease asks its owner to finish, checkpoint and
+	// release it first.
+	attrHandoverTo = "handoverTo"
 )
 
 // ErrLeaseConflict means a conditional write to the lease table failed: someone
@@ -54,6 +58,8 @@ type Lease struct {
 	Checkpoint                   ExtendedSequenceNumber
 	OwnerSwitchesSinceCheckpoint int64
 	ParentShardIDs               []string
+	// HandoverTo names a worker that asked for the lease (RequestHandover).
+	HandoverTo string
 }
 
 // Finished reports whether the shard has been processed to its end.
@@ -194,7 +200,7 @@ func (s *LeaseStore) Take(ctx context.Context, l Lease, owner string) (Lease, er
 	out, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.Table),
 		Key:                 key(l.Key),
-		UpdateExpression:    aws.String("SET leaseOwner = :owner, leaseCounter = :next ADD ownerSwitchesSinceCheckpoint :switches"),
+		UpdateExpression:    aws.String("SET leaseOwner = :owner, leaseCounter = :next ADD ownerSwitchesSinceCheckpoint :switches REMOVE handoverTo"),
 		ConditionExpression: aws.String("attribute_exists(leaseKey) AND leaseCounter = :counter"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":owner": &types.AttributeValueMemberS{Value: owner}, ":next": num(l.Counter + 1),
@@ -226,8 +232,28 @@ func (s *LeaseStore) Checkpoint(ctx context.Context, l Lease, cp ExtendedSequenc
 // Release removes l.Owner from a lease it holds, so any worker can take it at
 // once instead of waiting for it to expire.
 func (s *LeaseStore) Release(ctx context.Context, l Lease) error {
-	_, err := s.updateHeld(ctx, "release", l, "REMOVE leaseOwner SET leaseCounter = :next", nil)
+	_, err := s.updateHeld(ctx, "release", l, "REMOVE leaseOwner, handoverTo SET leaseCounter = :next", nil)
 	return err
+}
+
+// RequestHandover asks the owner of l (still l.Owner) to hand the lease over:
+// to finish its batch, checkpoint and release it, so that to can take it
+// without a repeated batch. It leaves leaseCounter alone, so the owner's
+// renewals and checkpoints go on; the owner sees the request in their answers.
+func (s *LeaseStore) RequestHandover(ctx context.Context, l Lease, to string) error {
+	_, err := s.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.Table),
+		Key:                 key(l.Key),
+		UpdateExpression:    aws.String("SET handoverTo = :to"),
+		ConditionExpression: aws.String("leaseOwner = :owner"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":to": &types.AttributeValueMemberS{Value: to}, ":owner": &types.AttributeValueMemberS{Value: l.Owner},
+		},
+	})
+	if err != nil {
+		return s.writeErr("request hand-over of", l.Key, err)
+	}
+	return nil
 }
 
 // updateHeld applies update (which sets leaseCounter to :next) to a lease
@@ -310,6 +336,7 @@ func leaseFromItem(item map[string]types.AttributeValue) (Lease, error) {
 		return Lease{}, fmt.Errorf("read lease: item without %s", attrLeaseKey)
 	}
 	l.Owner = str(attrLeaseOwner)
+	l.HandoverTo = str(attrHandoverTo)
 	l.Checkpoint.SequenceNumber = str(attrCheckpoint)
 	var err error
 	if l.Counter, err = number(attrLeaseCounter); err != nil {

@@ -254,3 +254,51 @@ func TestCallTimeoutReturnsWithoutCuttingTheCall(t *testing.T) {
 		t.Fatalf("the call was cut (%v) instead of being left to finish", callErr)
 	}
 }
+
+// TestHandoverRequest: a hand-over request leaves the counter alone (the
+// owner's renewals go on), shows in the owner's next renewal, and is cleared
+// by a release or a take.
+func TestHandoverRequest(t *testing.T) {
+	db := dynamoClient(t)
+	s := &LeaseStore{DB: db, Table: testenv.UniqueName("kcl-handover")}
+	t.Cleanup(func() { _, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &s.Table}) })
+	ctx := context.Background()
+	if err := s.EnsureTable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, Lease{Key: "shard-a", Checkpoint: ExtendedSequenceNumber{SequenceNumber: CheckpointTrimHorizon}}); err != nil {
+		t.Fatal(err)
+	}
+	ls, _ := s.List(ctx)
+	l, err := s.Take(ctx, ls[0], "w1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RequestHandover(ctx, l, "w2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RequestHandover(ctx, Lease{Key: "shard-a", Owner: "w9"}, "w2"); !errors.Is(err, ErrLeaseConflict) {
+		t.Fatalf("request to a worker that is not the owner: %v, want a conflict", err)
+	}
+	r, err := s.Renew(ctx, l)
+	if err != nil || r.HandoverTo != "w2" {
+		t.Fatalf("renew after the request: %+v %v; want it to succeed and show the request", r, err)
+	}
+	if err := s.Release(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	ls, _ = s.List(ctx)
+	if ls[0].Owner != "" || ls[0].HandoverTo != "" {
+		t.Fatalf("after release: %+v, want no owner and no request", ls[0])
+	}
+	l2, err := s.Take(ctx, ls[0], "w2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = s.RequestHandover(ctx, l2, "w3")
+	ls, _ = s.List(ctx)
+	got, err := s.Take(ctx, ls[0], "w3")
+	if err != nil || got.HandoverTo != "" || got.Owner != "w3" {
+		t.Fatalf("forced take: %+v %v; want w3 without a request", got, err)
+	}
+}

@@ -27,12 +27,25 @@ type Worker struct {
 	listed   map[string]bool
 	stopping bool
 
+	// handovers: leases this worker asked to be handed over, and when (run
+	// loop only).
+	handovers map[string]handoverRequest
+	// handedOver: leases this worker released on request, and when (under
+	// mu); it does not take them back for a lease duration.
+	handedOver map[string]time.Time
+
 	stopCh  chan struct{} // closed by Shutdown
 	syncNow chan struct{} // a shard ended: look for its children now
 	exited  chan struct{} // a shard consumer ended: a stopping worker may be done
 	done    chan struct{} // closed when the worker has stopped
 	wg      sync.WaitGroup
 	started bool
+}
+
+// handoverRequest is a hand-over this worker asked owner for, at.
+type handoverRequest struct {
+	owner string
+	at    time.Time
 }
 
 // heldLease is a lease this worker holds. mu serialises the writes that carry
@@ -53,6 +66,14 @@ type heldLease struct {
 	timer      *time.Timer
 	lostCancel context.CancelFunc // cancels the shard consumer's calls when lost
 	lostCtx    context.Context
+	handover   atomic.Bool // another worker asked for the lease
+}
+
+// noteHandover records a hand-over request seen in a write's answer.
+func (h *heldLease) noteHandover(l Lease) {
+	if l.HandoverTo != "" && l.HandoverTo != l.Owner {
+		h.handover.Store(true)
+	}
 }
 
 // extend records a successful counter write that started at start; call it
@@ -87,9 +108,9 @@ func NewWorker(cfg Config, factory RecordProcessorFactory, kin KinesisAPI, db Dy
 	}
 	return &Worker{
 		cfg: c, kinesis: timedKinesis{kin, KinesisCallTimeout(c.LeaseDuration)}, factory: factory,
-		store:   &LeaseStore{DB: timedDynamoDB{db, DynamoDBCallTimeout(c.LeaseDuration)}, Table: c.TableName},
-		log:     c.Logger.With("stream", c.StreamName, "application", c.ApplicationName, "worker", c.WorkerID),
-		held:    map[string]*heldLease{},
+		store: &LeaseStore{DB: timedDynamoDB{db, DynamoDBCallTimeout(c.LeaseDuration)}, Table: c.TableName},
+		log:   c.Logger.With("stream", c.StreamName, "application", c.ApplicationName, "worker", c.WorkerID),
+		held:  map[string]*heldLease{}, handovers: map[string]handoverRequest{}, handedOver: map[string]time.Time{},
 		stopCh:  make(chan struct{}),
 		syncNow: make(chan struct{}, 1),
 		exited:  make(chan struct{}, 1),
@@ -259,9 +280,14 @@ func (w *Worker) takeLeases(ctx context.Context, tracker *expiryTracker) error {
 	w.mu.Lock()
 	listed := w.listed
 	var candidates []Lease
+	for k, at := range w.handedOver {
+		if now.Sub(at) > w.cfg.LeaseDuration {
+			delete(w.handedOver, k)
+		}
+	}
 	for _, l := range leases {
-		if !ready(l, byKey, listed) {
-			continue
+		if _, gave := w.handedOver[l.Key]; gave || !ready(l, byKey, listed) {
+			continue // not a lease just handed over to someone else
 		}
 		if _, mine := w.held[l.Key]; l.Owner == w.cfg.WorkerID && !mine {
 			l.Owner = "" // left over from a consumer that ended: free to take back
@@ -271,8 +297,30 @@ func (w *Worker) takeLeases(ctx context.Context, tracker *expiryTracker) error {
 	w.mu.Unlock()
 	available := func(l Lease) bool { return tracker.expired(l, now, w.cfg.LeaseDuration) }
 	take, steal := planTakes(candidates, available, w.cfg.WorkerID, w.cfg.MaxLeasesToStealAtOneTime)
+	for k, r := range w.handovers {
+		if now.Sub(r.at) > 3*w.cfg.LeaseDuration {
+			delete(w.handovers, k) // answered or moot by now
+		}
+	}
 	for i, l := range append(take, steal...) {
 		prev := byKey[l.Key].Owner
+		stolen := i >= len(take)
+		asked, ok := w.handovers[l.Key]
+		ok = ok && asked.owner == l.Owner // a request to a former owner does not count
+		if stolen && (!ok || now.Sub(asked.at) <= w.cfg.LeaseDuration) {
+			// A graceful steal: the owner finishes its batch, checkpoints and
+			// releases; the lease is then free for us. Only an owner that does
+			// not do so within a lease duration (a KCL worker that ignores the
+			// request, say) has the lease taken from it.
+			if !ok {
+				if err := w.store.RequestHandover(ctx, l, w.cfg.WorkerID); err != nil && !errors.Is(err, ErrLeaseConflict) {
+					return err
+				}
+				w.handovers[l.Key] = handoverRequest{owner: l.Owner, at: now}
+				w.log.Info("Asked for lease hand-over", "shardId", l.Key, "owner", prev)
+			}
+			continue
+		}
 		start := time.Now()
 		got, err := w.store.Take(ctx, l, w.cfg.WorkerID)
 		if errors.Is(err, ErrLeaseConflict) {
@@ -281,7 +329,8 @@ func (w *Worker) takeLeases(ctx context.Context, tracker *expiryTracker) error {
 		if err != nil {
 			return err
 		}
-		w.log.Info("Took lease", "shardId", got.Key, "previousOwner", prev, "stolen", i >= len(take))
+		delete(w.handovers, l.Key)
+		w.log.Info("Took lease", "shardId", got.Key, "previousOwner", prev, "stolen", stolen)
 		w.startConsumer(ctx, got, start)
 	}
 	return nil
@@ -376,6 +425,7 @@ func (w *Worker) renew(h *heldLease) {
 	case err == nil:
 		h.lease = l
 		h.extend(start, w.cfg.LeaseDuration)
+		h.noteHandover(l)
 	case errors.Is(err, ErrLeaseConflict):
 		w.log.Info("Lost lease", "shardId", h.lease.Key)
 		h.markLost()
@@ -413,6 +463,7 @@ func (w *Worker) checkpoint(ctx context.Context, h *heldLease, cp ExtendedSequen
 	}
 	h.lease = l
 	h.extend(start, w.cfg.LeaseDuration)
+	h.noteHandover(l)
 	return nil
 }
 
