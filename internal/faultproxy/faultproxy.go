@@ -9,16 +9,23 @@
 // emulator's answer whole, so the emulator never sees a request cut off
 // (dynalite crashes on one); faults are only ever seen by the client.
 // Rules match the operation (the X-Amz-Target header's action, e.g.
-// "PutRecords", "UpdateItem") and, optionally, a string in the body.
+// "PutRecords", "UpdateItem", "UpdateService", or the query protocol's Action,
+// e.g. "PutMetricData") and, optionally, a string in the body. Throttling and
+// 5xx answers take each service's shape: Kinesis and DynamoDB
+// ProvisionedThroughputExceededException, ECS ThrottlingException /
+// ServerException, CloudWatch (query protocol, XML) Throttling /
+// InternalServiceError.
 package faultproxy
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -115,7 +122,8 @@ func New(upstream string) (*Proxy, error) {
 // URL is the proxy's endpoint, for the SDK's BaseEndpoint.
 func (p *Proxy) URL() string { return "http://" + p.ln.Addr().String() }
 
-// Set replaces the rules; the first matching rule applies.
+// Set replaces the rules; the first matching rule that has not reached its
+// limit decides (to inject, or, between its every-n-th matches, not to).
 func (p *Proxy) Set(rules ...Rule) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -155,14 +163,26 @@ func (p *Proxy) Close() {
 	_ = p.srv.Close()
 }
 
-// operation is the action of an AWS JSON-protocol request: the part of
-// X-Amz-Target after the dot.
-func operation(r *http.Request) string {
-	t := r.Header.Get("X-Amz-Target")
-	if i := strings.LastIndexByte(t, '.'); i >= 0 {
-		return t[i+1:]
+// operation is the action of a request: for the JSON protocols (Kinesis,
+// DynamoDB, ECS) the part of X-Amz-Target after the dot, for the query
+// protocol (CloudWatch) the Action form field.
+func operation(r *http.Request, body []byte) string {
+	if t := r.Header.Get("X-Amz-Target"); t != "" {
+		if i := strings.LastIndexByte(t, '.'); i >= 0 {
+			return t[i+1:]
+		}
+		return t
 	}
-	return t
+	if isQuery(r) {
+		if v, err := url.ParseQuery(string(body)); err == nil {
+			return v.Get("Action")
+		}
+	}
+	return ""
+}
+
+func isQuery(r *http.Request) bool {
+	return strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded")
 }
 
 func (p *Proxy) decide(op string, body []byte) (Rule, bool) {
@@ -173,8 +193,11 @@ func (p *Proxy) decide(op string, body []byte) (Rule, bool) {
 		if (r.Op != "" && r.Op != op) || (r.BodyContains != "" && !bytes.Contains(body, []byte(r.BodyContains))) {
 			continue
 		}
+		if r.Limit > 0 && r.applied >= r.Limit {
+			continue // spent: the next rule may apply
+		}
 		r.matched++
-		if (r.Limit > 0 && r.applied >= r.Limit) || (r.Every > 1 && r.matched%r.Every != 0) {
+		if r.Every > 1 && r.matched%r.Every != 0 {
 			return Rule{}, false
 		}
 		r.applied++
@@ -189,17 +212,37 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the client went away mid-request: nothing reaches upstream
 	}
-	op := operation(r)
-	rule, hit := p.decide(op, body)
+	plain := body                                   // for matching; what is forwarded is body, untouched
+	if r.Header.Get("Content-Encoding") == "gzip" { // CloudWatch compresses PutMetricData
+		if zr, err := gzip.NewReader(bytes.NewReader(body)); err == nil {
+			if b, err := io.ReadAll(zr); err == nil {
+				plain = b
+			}
+		}
+	}
+	op := operation(r, plain)
+	rule, hit := p.decide(op, plain)
 	switch {
 	case !hit:
 	case rule.Fault == Throttle:
-		p.awsError(w, r, http.StatusBadRequest, "ProvisionedThroughputExceededException", "Rate exceeded (injected by faultproxy)")
+		code := "ThrottlingException" // ECS and most JSON services
+		switch {
+		case isQuery(r):
+			code = "Throttling" // CloudWatch
+		case isDynamoDB(r) || strings.HasPrefix(r.Header.Get("X-Amz-Target"), "Kinesis"):
+			code = "ProvisionedThroughputExceededException"
+		}
+		p.awsError(w, r, http.StatusBadRequest, code, "Rate exceeded (injected by faultproxy)")
 		return
 	case rule.Fault == ServerError:
 		code := "InternalFailure"
-		if isDynamoDB(r) {
+		switch {
+		case isDynamoDB(r):
 			code = "InternalServerError"
+		case strings.HasPrefix(r.Header.Get("X-Amz-Target"), "AmazonEC2ContainerService"):
+			code = "ServerException"
+		case isQuery(r):
+			code = "InternalServiceError" // CloudWatch
 		}
 		p.awsError(w, r, http.StatusInternalServerError, code, "injected by faultproxy")
 		return
@@ -265,9 +308,15 @@ func isDynamoDB(r *http.Request) bool {
 	return strings.HasPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB")
 }
 
-// awsError answers in the JSON protocol's error shape, which the SDK maps to
-// the service's typed errors.
+// awsError answers in the protocol's error shape (JSON, or the query
+// protocol's XML), which the SDK maps to the service's typed errors.
 func (p *Proxy) awsError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	if isQuery(r) {
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>faultproxy</RequestId></ErrorResponse>`, code, msg)
+		return
+	}
 	ctype, typ := "application/x-amz-json-1.1", code
 	if isDynamoDB(r) {
 		ctype, typ = "application/x-amz-json-1.0", "com.amazonaws.dynamodb.v20120810#"+code

@@ -3,6 +3,7 @@ package faultproxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,10 +12,15 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
 )
 
 // upstream answers every request with an empty JSON object and counts them.
@@ -118,5 +124,43 @@ func TestFaults(t *testing.T) {
 	}
 	if p.Requests("ListShards") == 0 || p.Requests("UpdateItem") != 3 {
 		t.Fatalf("requests counted: ListShards %d, UpdateItem %d", p.Requests("ListShards"), p.Requests("UpdateItem"))
+	}
+}
+
+// ECS (JSON) and CloudWatch (query protocol) get throttling and 5xx in their
+// own shapes: the SDK reports the services' error codes.
+func TestFaultShapesOfOtherServices(t *testing.T) {
+	up, _ := upstream(t)
+	p, err := New(up.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	cfg := aws.Config{Region: "us-east-1", Credentials: aws.AnonymousCredentials{}, RetryMaxAttempts: 1}
+	e := ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.BaseEndpoint = aws.String(p.URL()) })
+	cw := cloudwatch.NewFromConfig(cfg, awsconfig.CloudWatchQueryProtocol, func(o *cloudwatch.Options) { o.BaseEndpoint = aws.String(p.URL()) })
+	ctx := context.Background()
+	code := func(err error) string {
+		var api interface{ ErrorCode() string }
+		if errors.As(err, &api) {
+			return api.ErrorCode()
+		}
+		return fmt.Sprint(err)
+	}
+	p.Set(Rule{Op: "UpdateService", Fault: Throttle}, Rule{Op: "PutMetricData", Fault: Throttle, Limit: 1}, Rule{Op: "PutMetricData", Fault: ServerError})
+	_, err = e.UpdateService(ctx, &ecs.UpdateServiceInput{Service: aws.String("s")})
+	if got := code(err); got != "ThrottlingException" {
+		t.Errorf("ECS throttle: %s", got)
+	}
+	put := &cloudwatch.PutMetricDataInput{Namespace: aws.String("n"), MetricData: []cwtypes.MetricDatum{{MetricName: aws.String("m"), Value: aws.Float64(1)}}}
+	if _, err = cw.PutMetricData(ctx, put); code(err) != "Throttling" {
+		t.Errorf("CloudWatch throttle: %s", code(err))
+	}
+	var fault *cwtypes.InternalServiceFault
+	if _, err = cw.PutMetricData(ctx, put); !errors.As(err, &fault) {
+		t.Errorf("CloudWatch 5xx: %v, want InternalServiceFault", err)
+	}
+	if p.Requests("PutMetricData") != 2 || p.Requests("UpdateService") != 1 {
+		t.Errorf("operations not recognised: PutMetricData %d, UpdateService %d", p.Requests("PutMetricData"), p.Requests("UpdateService"))
 	}
 }
