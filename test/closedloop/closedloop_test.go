@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -100,7 +101,7 @@ func TestLoadScalesThePipelineAndLosesNothing(t *testing.T) {
 	if err := k8s.Create(context.Background(), sp); err != nil {
 		t.Fatalf("create StreamProcessor: %v", err)
 	}
-	t.Cleanup(func() { deleteAndWait(t, sp) })
+	t.Cleanup(func() { deleteAndWait(t, sp, plane.Supervisor) })
 	ready := waitFor(t, sp, 3*time.Minute, "Ready", func(s *streamingv1alpha1.StreamProcessor) bool {
 		c := meta.FindStatusCondition(s.Status.Conditions, "Ready")
 		return c != nil && c.Status == metav1.ConditionTrue
@@ -458,21 +459,36 @@ func countFile(path string, seen map[string]int) error {
 	return sc.Err()
 }
 
-// deleteAndWait deletes sp and waits for its finalizer, so the data plane
-// stops no task the operator still owns.
-func deleteAndWait(t *testing.T, sp *streamingv1alpha1.StreamProcessor) {
+// deleteAndWait deletes sp, waits for its finalizer, and checks that both
+// services are gone: local Fargate runs no task of theirs any more.
+func deleteAndWait(t *testing.T, sp *streamingv1alpha1.StreamProcessor, sup *fargate.Supervisor) {
 	t.Helper()
 	ctx := context.Background()
 	if err := suite.stack.Client.Delete(ctx, sp); client.IgnoreNotFound(err) != nil {
 		t.Errorf("delete StreamProcessor: %v", err)
 		return
 	}
-	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
-		if err := suite.stack.Client.Get(ctx, client.ObjectKeyFromObject(sp), &streamingv1alpha1.StreamProcessor{}); err != nil {
+	gone := false
+	for deadline := time.Now().Add(2 * time.Minute); !gone && time.Now().Before(deadline); time.Sleep(time.Second) {
+		gone = apierrors.IsNotFound(suite.stack.Client.Get(ctx, client.ObjectKeyFromObject(sp), &streamingv1alpha1.StreamProcessor{}))
+	}
+	if !gone {
+		t.Errorf("StreamProcessor %s/%s still there 2 minutes after delete", sp.Namespace, sp.Name)
+		return
+	}
+	var left []string
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+		left = left[:0]
+		for _, task := range sup.Tasks() {
+			if strings.HasPrefix(task.Service, sp.Namespace+"-") && task.LastStatus != "STOPPED" {
+				left = append(left, task.Service+"/"+task.ID)
+			}
+		}
+		if len(left) == 0 {
 			return
 		}
 	}
-	t.Errorf("StreamProcessor %s/%s still there 2 minutes after delete", sp.Namespace, sp.Name)
+	t.Errorf("tasks still running a minute after the StreamProcessor was deleted (its services were not): %v", left)
 }
 
 func showTaskLogs(t *testing.T, dir string) {
