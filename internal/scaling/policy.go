@@ -822,12 +822,16 @@ func stabilize(cfg TaskConfig, prev []Rec, now time.Time, rec, current int32) (i
 	}
 	up := cfg.ScaleUpStabilization
 	recs := keepRecs(prev, now, max(down, up), rec)
-	var inDown, inUp []Rec
+	// This pass's recommendation is in both windows whatever the records
+	// hold: a second pass in one minute merges it into the minute's earlier
+	// record, whose time is not now, and an empty up window would read as
+	// "no limit" and send the count to its maximum.
+	inDown, inUp := []Rec{{At: now.Unix(), N: rec}}, []Rec{{At: now.Unix(), N: rec}}
 	for _, r := range recs {
-		if now.Unix()-r.At < int64(down/time.Second) || r.At == now.Unix() {
+		if now.Unix()-r.At < int64(down/time.Second) {
 			inDown = append(inDown, r)
 		}
-		if now.Unix()-r.At < int64(up/time.Second) || r.At == now.Unix() {
+		if now.Unix()-r.At < int64(up/time.Second) {
 			inUp = append(inUp, r)
 		}
 	}

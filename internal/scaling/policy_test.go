@@ -675,3 +675,37 @@ func afterSpike() (State, time.Time) {
 	}
 	return st, now0.Add(20 * time.Minute)
 }
+
+// TestSecondPassInAMinuteKeepsTheCount is a regression test: a pass made in
+// the same minute as the previous one (intervals under a minute, requeues)
+// merged its recommendation into the minute's earlier record, left the
+// scale-up window empty, and sent the count to its maximum — seen on the local
+// stack as producers flapping 2→4→2 every 10 s at 26 % CPU against 65 %.
+func TestSecondPassInAMinuteKeepsTheCount(t *testing.T) {
+	now := time.Unix(1795747105, 0)
+	var cpu []Point
+	for m := 10; m >= 0; m-- {
+		cpu = append(cpu, Point{Time: now.Truncate(time.Minute).Add(-time.Duration(m) * time.Minute), Value: 26})
+	}
+	earlier := []Rec{{At: now.Unix() - 19, N: 2}} // the same minute
+	for _, c := range []struct {
+		name             string
+		desired, running int32
+		want             int32
+	}{
+		{"steady at 2", 2, 2, 2},
+		{"2 wanted, 4 still stopping", 2, 4, 2},
+		{"4 wanted, 2 running", 4, 2, 2},
+	} {
+		for _, down := range []time.Duration{30 * time.Second, 0} {
+			in := Inputs{
+				Producer:      TaskConfig{MinTasks: 1, MaxTasks: 4, TargetCPUPercent: 65, ScaleDownStabilization: down},
+				ProducerTasks: TaskObservation{Desired: c.desired, Running: c.running, CPUPercent: cpu},
+			}
+			got, why, _ := decideProducer(in, earlier, now, &Decision{})
+			if got > c.desired || got > c.want {
+				t.Errorf("%s (down window %s): %d producers (%s), want at most %d: 26%% CPU against 65%% never scales up", c.name, down, got, why, c.want)
+			}
+		}
+	}
+}
