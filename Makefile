@@ -131,6 +131,10 @@ images-push: ## Build the images and push them to $(REGISTRY) as $(REGISTRY)/str
 
 ##@ Deployment
 
+.PHONY: build-installer
+build-installer: manifests ## Write dist/install.yaml (CRD, namespace, RBAC, manager with image $(IMG)) and the Helm chart dist/chart/.
+	go run ./hack/installer -out dist -img $(IMG)
+
 .PHONY: install
 install: manifests ## Install the CRD into the cluster of $KUBECONFIG.
 	kubectl apply -k config/crd
