@@ -41,6 +41,9 @@ type Config struct {
 	SeedMaxShards int32
 	// Seed drives CloudWatch's delays and partial points.
 	Seed uint64
+	// Timeline makes Run fill Result.Timeline with one Minute per minute of
+	// the trace (off for the bench: it changes no other field).
+	Timeline bool
 }
 
 // DefaultConfig is the benchmark's workload: 40 MiB/s at peak in 1000-byte
@@ -149,6 +152,41 @@ type Result struct {
 	MaxShards               int32   `json:"maxShards"`
 	StreamCostUSD           float64 `json:"streamCostUSD"`
 	TaskCostUSD             float64 `json:"taskCostUSD"`
+	// Timeline is minute by minute what the model did, only when
+	// Config.Timeline is set.
+	Timeline []Minute `json:"timeline,omitempty"`
+}
+
+// Minute is one minute of a Run: the load, what Kinesis took, and the
+// counts that carried it. Counts are those in force during the minute (a
+// policy's answer at its end shows in the next minute).
+type Minute struct {
+	Minute        int     `json:"minute"`        // from the trace's start
+	OfferedMiBps  float64 `json:"offeredMiBps"`  // the trace's demand
+	AcceptedMiBps float64 `json:"acceptedMiBps"` // written to Kinesis (IncomingBytes/60)
+	// ThrottledPercent: records Kinesis refused, of those the producers
+	// sent it (WriteProvisionedThroughputExceeded / (IncomingRecords +
+	// WriteProvisionedThroughputExceeded)). ProducerRejectedPercent: of
+	// the demand, refused at the producers for lack of tasks.
+	ThrottledPercent        float64 `json:"throttledPercent"`
+	ProducerRejectedPercent float64 `json:"producerRejectedPercent"`
+	// OpenShards is what DescribeStreamSummary reports; BilledShards the
+	// shards paid for (while UPDATING the larger of the old and new counts).
+	OpenShards   int32 `json:"openShards"`
+	BilledShards int32 `json:"billedShards"`
+	Updating     bool  `json:"updating"`
+	// Tasks running (serving) and desired (the service's desiredCount).
+	ProducerRunning int32 `json:"producerRunning"`
+	ProducerDesired int32 `json:"producerDesired"`
+	ConsumerRunning int32 `json:"consumerRunning"`
+	ConsumerDesired int32 `json:"consumerDesired"`
+	// CPU per task, percent of a task, as AWS/ECS CPUUtilization Average.
+	ProducerCPUPercent float64 `json:"producerCPUPercent"`
+	ConsumerCPUPercent float64 `json:"consumerCPUPercent"`
+	IteratorAgeSeconds float64 `json:"iteratorAgeSeconds"`
+	// ReshardTo is the UpdateShardCount call accepted at the minute's end
+	// (0: none).
+	ReshardTo int32 `json:"reshardTo,omitempty"`
 }
 
 // demand returns minute m's load.
@@ -344,6 +382,18 @@ func Run(cfg Config, t Trace, c Controller) Result {
 
 		cw.data[m] = minuteMetrics{bytes: acc.Bytes * 60, recs: acc.Records * 60, throttled: thr * 60,
 			ageMs: ageSec * 1000, prodCPU: pcpu, consCPU: ccpu, ingest: in.Bytes * 60}
+		var row *Minute
+		if cfg.Timeline {
+			res.Timeline = append(res.Timeline, Minute{
+				Minute: m, OfferedMiBps: dem.Bytes / scaling.MiB, AcceptedMiBps: acc.Bytes / scaling.MiB,
+				ThrottledPercent: pct(thr, acc.Records+thr), ProducerRejectedPercent: pct(dem.Records-in.Records, dem.Records),
+				OpenShards: open, BilledShards: billed, Updating: updating,
+				ProducerRunning: prod.running, ProducerDesired: prod.desired,
+				ConsumerRunning: cons.running, ConsumerDesired: cons.desired,
+				ProducerCPUPercent: pcpu, ConsumerCPUPercent: ccpu, IteratorAgeSeconds: ageSec,
+			})
+			row = &res.Timeline[len(res.Timeline)-1]
+		}
 		res.ShardHours += float64(billed) / 60
 		res.TaskHours += float64(prod.running+int32(len(prod.starting))+cons.running+int32(len(cons.starting))) / 60
 
@@ -363,6 +413,9 @@ func Run(cfg Config, t Trace, c Controller) Result {
 				history = append(scaling.PruneHistory(history, now), now)
 				res.ReshardCalls++
 				updating, updTo, updUntil = true, cmd.ReshardTo, m+1+UpdatingMinutes(open, cmd.ReshardTo)
+				if row != nil {
+					row.ReshardTo = cmd.ReshardTo
+				}
 			}
 		}
 		prod.setDesired(cmd.ProducerDesired, m+1)

@@ -35,7 +35,12 @@ type Operator struct {
 	State scaling.State
 	// LastDecision is kept for tests and debugging.
 	LastDecision scaling.Decision
-	start        func(Load) (int32, int32, int32)
+	// Interval (optional, under a minute) is spec.scaling.intervalSeconds:
+	// the policy then passes every Interval within each minute, on that
+	// minute's view, so its stabilization windows fill as the reconciler's
+	// do; the model still acts on the minute's last pass only.
+	Interval time.Duration
+	start    func(Load) (int32, int32, int32)
 }
 
 // NewOperator configures the operator policy as a StreamProcessor spec
@@ -48,6 +53,97 @@ func NewOperator(cfg Config, maxShards int32) *Operator {
 		Consumer: scaling.TaskConfig{MinTasks: 1, MaxTasks: 100, TargetCPUPercent: cfg.TargetCPUPercent, MaxIteratorAgeSeconds: cfg.MaxIteratorAgeSeconds},
 	}}
 	o.start = warmStart(cfg, cfg.TargetUtilization)
+	return o
+}
+
+// OperatorSpec is the part of a StreamProcessor's spec that the operator's
+// policy reads, for running the model with an object's own settings (as
+// controllers/targets.go builds scaling.Inputs from the spec). Zero fields
+// take NewOperator's values.
+type OperatorSpec struct {
+	MinShards, MaxShards int32
+	// TargetUtilization: spec.stream.targetUtilizationPercent / 100 (0:
+	// Config.TargetUtilization).
+	TargetUtilization float64
+	// ShardScaleDown: spec.scaling.shardScaleDownSeconds (0: the policy's
+	// default).
+	ShardScaleDown time.Duration
+	// Interval: spec.scaling.intervalSeconds (see Operator.Interval; 0 or
+	// a minute and more: one pass a minute).
+	Interval time.Duration
+	// TaskScaleDown: spec.scaling.taskScaleDownSeconds; nil: the policy's
+	// default; 0: no stabilization.
+	TaskScaleDown      *time.Duration
+	Producer, Consumer TaskSpec
+	// StartShards, StartProducers, StartConsumers: the counts when the
+	// trace begins (the object as it stands); 0: sized to the first minute
+	// at the target utilization, within the min and max.
+	StartShards, StartProducers, StartConsumers int32
+}
+
+// TaskSpec is spec.producer or spec.consumer's scaling part. Zero fields
+// take NewOperator's values.
+type TaskSpec struct {
+	MinTasks, MaxTasks    int32
+	TargetCPUPercent      float64
+	MaxIteratorAgeSeconds float64 // consumer only
+}
+
+// NewOperatorFor configures the operator policy from a spec's settings.
+func NewOperatorFor(cfg Config, s OperatorSpec) *Operator {
+	cfg = cfg.withDefaults()
+	if s.TargetUtilization > 0 {
+		cfg.TargetUtilization = s.TargetUtilization
+	}
+	o := NewOperator(cfg, max(s.MaxShards, 1))
+	st := &o.In.Stream
+	if s.MinShards > 0 {
+		st.MinShards = s.MinShards
+	}
+	if s.MaxShards == 0 {
+		st.MaxShards = scaling.MaxShardsPerStream
+	}
+	st.ScaleDownStabilization = s.ShardScaleDown
+	var taskDown time.Duration
+	if s.TaskScaleDown != nil {
+		taskDown = max(*s.TaskScaleDown, time.Nanosecond) // the policy's spelling of "none"
+	}
+	for _, p := range []struct {
+		tc *scaling.TaskConfig
+		ts TaskSpec
+	}{{&o.In.Producer, s.Producer}, {&o.In.Consumer, s.Consumer}} {
+		if p.ts.MinTasks > 0 {
+			p.tc.MinTasks = p.ts.MinTasks
+		}
+		if p.ts.MaxTasks > 0 {
+			p.tc.MaxTasks = p.ts.MaxTasks
+		}
+		if p.ts.TargetCPUPercent > 0 {
+			p.tc.TargetCPUPercent = p.ts.TargetCPUPercent
+		}
+		if p.ts.MaxIteratorAgeSeconds > 0 && p.tc == &o.In.Consumer {
+			p.tc.MaxIteratorAgeSeconds = p.ts.MaxIteratorAgeSeconds
+		}
+		p.tc.ScaleDownStabilization = taskDown
+	}
+	o.Interval = s.Interval
+	in := o.In
+	o.start = func(l Load) (int32, int32, int32) {
+		u := in.Stream.TargetUtilization
+		sh := min(max(needShards(l, u), in.Stream.MinShards), in.Stream.MaxShards)
+		pr := min(max(needTasks(l.Bytes, cfg.ProducerMiBpsPerTask*scaling.MiB*in.Producer.TargetCPUPercent/100), in.Producer.MinTasks), in.Producer.MaxTasks)
+		co := min(max(needTasks(l.Bytes, cfg.ConsumerMiBpsPerTask*scaling.MiB*in.Consumer.TargetCPUPercent/100), in.Consumer.MinTasks), in.Consumer.MaxTasks)
+		if s.StartShards > 0 {
+			sh = s.StartShards
+		}
+		if s.StartProducers > 0 {
+			pr = s.StartProducers
+		}
+		if s.StartConsumers > 0 {
+			co = s.StartConsumers
+		}
+		return sh, pr, co
+	}
 	return o
 }
 
@@ -69,7 +165,17 @@ func (o *Operator) Control(v View) Command {
 	in := o.In
 	in.OpenShards, in.StreamUpdating, in.ReshardHistory = v.OpenShards, v.Updating, v.ReshardHistory
 	in.Metrics, in.ProducerTasks, in.ConsumerTasks = v.Metrics, v.Producer, v.Consumer
-	d, st := scaling.Decide(in, o.State, v.Now)
+	at := v.Now
+	if o.Interval > 0 && o.Interval < time.Minute {
+		// Passes at the minute's start and every Interval after it; the
+		// last one acts. (The policy keeps one recommendation per clock
+		// minute, so only a pass late in a minute sees a full short window.)
+		at = v.Now.Add(-time.Minute)
+		for ; at.Add(o.Interval).Before(v.Now); at = at.Add(o.Interval) {
+			_, o.State = scaling.Decide(in, o.State, at)
+		}
+	}
+	d, st := scaling.Decide(in, o.State, at)
 	o.State, o.LastDecision = st, d
 	cmd := Command{ProducerDesired: d.ProducerTasks, ConsumerDesired: d.ConsumerTasks}
 	step := scaling.PlanReshard(scaling.ReshardState{Open: v.OpenShards, Target: d.Shards, Updating: v.Updating, History: v.ReshardHistory, Now: v.Now})
