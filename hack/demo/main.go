@@ -194,6 +194,7 @@ quiet:
 			continue
 		}
 		last = k
+		peak = maxCounts(peak, k)
 		tl.row("quiet", k, "")
 		if k.open == k.minShards && k.target == k.minShards && k.consWant == k.minConsumers {
 			break
