@@ -20,6 +20,8 @@ REGISTRY ?=
 LOCALBIN := $(CURDIR)/bin
 CONTROLLER_GEN := $(LOCALBIN)/tools/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 TRACES ?= ../shared/traces
+# StreamProcessors of make bench-operator.
+OBJECTS ?= 1000
 # The manager on this host: no leader election, metrics and probes on loopback
 # ports that leave 8080 to a local producer.
 RUN_FLAGS ?= --leader-elect=false --metrics-bind-address=127.0.0.1:8090 --health-probe-bind-address=127.0.0.1:8091
@@ -81,8 +83,12 @@ bench-consumer: ## Consumer records/s on one shard and lease takeover times, aga
 bench-scaling: ## Replay every trace in $(TRACES) and synthetic ones: operator vs seed, fixed-peak, on-demand, clairvoyant.
 	go run ./cmd/simulate -bench -traces $(TRACES)
 
+.PHONY: bench-operator
+bench-operator: ## The operator at scale: $(OBJECTS) StreamProcessors on envtest against in-memory AWS fakes with AWS's per-account rates (ARGS="-interval 60s -timeout 15m").
+	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) hack/control-plane.sh)" go run ./hack/bench/operator -objects $(OBJECTS) $(ARGS)
+
 .PHONY: bench
-bench: bench-scaling bench-producer bench-consumer ## Run every benchmark.
+bench: bench-scaling bench-producer bench-consumer bench-operator ## Run every benchmark.
 
 ##@ Build
 

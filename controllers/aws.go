@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -61,13 +62,25 @@ type Clients struct {
 	DynamoDB   DynamoDBAPI
 }
 
+// ClientOption changes NewClientFactory.
+type ClientOption func(rates *map[string]AWSRate)
+
+// WithoutRateLimit turns off the client-side pacing of AWS calls.
+func WithoutRateLimit() ClientOption { return func(r *map[string]AWSRate) { *r = nil } }
+
 // ClientFactory returns the clients for a region ("" = the environment's).
 type ClientFactory func(ctx context.Context, region string) (Clients, error)
 
 // NewClientFactory returns a ClientFactory that builds real SDK clients from
 // the default credential chain, once per region, counting every call in calls.
-// Endpoints come from the SDK's AWS_ENDPOINT_URL_<SERVICE> variables.
-func NewClientFactory(calls *prometheus.CounterVec) ClientFactory {
+// Endpoints come from the SDK's AWS_ENDPOINT_URL_<SERVICE> variables. Each
+// region's clients are paced by DefaultAWSRates, shared by all reconciles
+// (WithoutRateLimit turns that off).
+func NewClientFactory(calls *prometheus.CounterVec, opts ...ClientOption) ClientFactory {
+	rates := DefaultAWSRates
+	for _, o := range opts {
+		o(&rates)
+	}
 	var mu sync.Mutex
 	cache := map[string]Clients{}
 	return func(ctx context.Context, region string) (Clients, error) {
@@ -90,7 +103,304 @@ func NewClientFactory(calls *prometheus.CounterVec) ClientFactory {
 			CloudWatch: cloudwatch.NewFromConfig(cfg, awsconfig.CloudWatchQueryProtocol),
 			DynamoDB:   dynamodb.NewFromConfig(cfg),
 		}
+		if rates != nil {
+			c = RateLimitedClients(c, rates)
+		}
 		cache[region] = c
 		return c, nil
 	}
+}
+
+// AWSRate is a client-side token bucket for one AWS operation: at most Burst
+// calls at once, PerSecond sustained.
+type AWSRate struct {
+	PerSecond float64
+	Burst     float64
+}
+
+// DefaultAWSRates pace the operator under AWS's default per-account,
+// per-Region request rates (docs/operator-scale.md has the sources): 90 % of
+// each operation's sustained rate, and half its burst, so that the operator
+// leaves room for the account's other callers and never meets a throttle in
+// steady state. Keys are "service.Operation".
+var DefaultAWSRates = map[string]AWSRate{
+	"kinesis.CreateStream":                  {4.5, 2},
+	"kinesis.DeleteStream":                  {4.5, 2},
+	"kinesis.DescribeStreamSummary":         {18, 10},
+	"kinesis.UpdateShardCount":              {1.8, 1},
+	"kinesis.ListTagsForStream":             {4.5, 2},
+	"kinesis.AddTagsToStream":               {4.5, 2},
+	"kinesis.RemoveTagsFromStream":          {4.5, 2},
+	"kinesis.IncreaseStreamRetentionPeriod": {4.5, 2},
+	"kinesis.DecreaseStreamRetentionPeriod": {4.5, 2},
+	"kinesis.StartStreamEncryption":         {4.5, 2},
+	"kinesis.StopStreamEncryption":          {4.5, 2},
+	"ecs.DescribeServices":                  {18, 50},
+	"ecs.CreateService":                     {4.5, 25},
+	"ecs.UpdateService":                     {4.5, 25},
+	"ecs.DeleteService":                     {4.5, 25},
+	"ecs.DescribeTaskDefinition":            {18, 50},
+	"ecs.ListTaskDefinitions":               {18, 50},
+	"ecs.RegisterTaskDefinition":            {0.9, 50},
+	"ecs.DeregisterTaskDefinition":          {0.9, 50},
+	"ecs.ListTagsForResource":               {18, 50},
+	"cloudwatch.GetMetricData":              {45, 25},
+	"dynamodb.DeleteTable":                  {9, 5},
+}
+
+// limiter is a token bucket that callers wait on (a reservation may take the
+// bucket below zero: later callers wait longer, in arrival order).
+type limiter struct {
+	mu     sync.Mutex
+	rate   AWSRate
+	tokens float64
+	last   time.Time
+	now    func() time.Time
+}
+
+func newLimiter(r AWSRate) *limiter {
+	return &limiter{rate: r, tokens: r.Burst, now: time.Now}
+}
+
+// reserve takes a token and returns how long to wait before using it.
+func (l *limiter) reserve() time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	if !l.last.IsZero() {
+		l.tokens = min(l.rate.Burst, l.tokens+now.Sub(l.last).Seconds()*l.rate.PerSecond)
+	}
+	l.last = now
+	l.tokens--
+	if l.tokens >= 0 {
+		return 0
+	}
+	return time.Duration(-l.tokens / l.rate.PerSecond * float64(time.Second))
+}
+
+// wait blocks until the caller may call, or ctx ends.
+func (l *limiter) wait(ctx context.Context) error {
+	if l == nil {
+		return nil
+	}
+	d := l.reserve()
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+type limiters map[string]*limiter
+
+func newLimiters(rates map[string]AWSRate) limiters {
+	ls := limiters{}
+	for op, r := range rates {
+		if r.PerSecond > 0 {
+			ls[op] = newLimiter(AWSRate{PerSecond: r.PerSecond, Burst: max(1, r.Burst)})
+		}
+	}
+	return ls
+}
+
+// RateLimitedClients wraps c so that every call first waits for its
+// operation's token in rates (operations without a rate are not paced). The
+// buckets are shared by every caller of the returned Clients: one Clients per
+// region gives one pace per account and region, whatever the number of
+// concurrent reconciles.
+func RateLimitedClients(c Clients, rates map[string]AWSRate) Clients {
+	ls := newLimiters(rates)
+	if c.Kinesis != nil {
+		c.Kinesis = &limitedKinesis{next: c.Kinesis, l: ls}
+	}
+	if c.ECS != nil {
+		c.ECS = &limitedECS{next: c.ECS, l: ls}
+	}
+	if c.CloudWatch != nil {
+		c.CloudWatch = &limitedCloudWatch{next: c.CloudWatch, l: ls}
+	}
+	if c.DynamoDB != nil {
+		c.DynamoDB = &limitedDynamoDB{next: c.DynamoDB, l: ls}
+	}
+	return c
+}
+
+type limitedKinesis struct {
+	next KinesisAPI
+	l    limiters
+}
+
+func (k *limitedKinesis) CreateStream(ctx context.Context, in *kinesis.CreateStreamInput, o ...func(*kinesis.Options)) (*kinesis.CreateStreamOutput, error) {
+	if err := k.l["kinesis.CreateStream"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return k.next.CreateStream(ctx, in, o...)
+}
+
+func (k *limitedKinesis) DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, o ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error) {
+	if err := k.l["kinesis.DescribeStreamSummary"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return k.next.DescribeStreamSummary(ctx, in, o...)
+}
+
+func (k *limitedKinesis) DeleteStream(ctx context.Context, in *kinesis.DeleteStreamInput, o ...func(*kinesis.Options)) (*kinesis.DeleteStreamOutput, error) {
+	if err := k.l["kinesis.DeleteStream"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return k.next.DeleteStream(ctx, in, o...)
+}
+
+func (k *limitedKinesis) UpdateShardCount(ctx context.Context, in *kinesis.UpdateShardCountInput, o ...func(*kinesis.Options)) (*kinesis.UpdateShardCountOutput, error) {
+	if err := k.l["kinesis.UpdateShardCount"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return k.next.UpdateShardCount(ctx, in, o...)
+}
+
+func (k *limitedKinesis) IncreaseStreamRetentionPeriod(ctx context.Context, in *kinesis.IncreaseStreamRetentionPeriodInput, o ...func(*kinesis.Options)) (*kinesis.IncreaseStreamRetentionPeriodOutput, error) {
+	if err := k.l["kinesis.IncreaseStreamRetentionPeriod"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return k.next.IncreaseStreamRetentionPeriod(ctx, in, o...)
+}
+
+func (k *limitedKinesis) DecreaseStreamRetentionPeriod(ctx context.Context, in *kinesis.DecreaseStreamRetentionPeriodInput, o ...func(*kinesis.Options)) (*kinesis.DecreaseStreamRetentionPeriodOutput, error) {
+	if err := k.l["kinesis.DecreaseStreamRetentionPeriod"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return k.next.DecreaseStreamRetentionPeriod(ctx, in, o...)
+}
+
+func (k *limitedKinesis) StartStreamEncryption(ctx context.Context, in *kinesis.StartStreamEncryptionInput, o ...func(*kinesis.Options)) (*kinesis.StartStreamEncryptionOutput, error) {
+	if err := k.l["kinesis.StartStreamEncryption"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return k.next.StartStreamEncryption(ctx, in, o...)
+}
+
+func (k *limitedKinesis) StopStreamEncryption(ctx context.Context, in *kinesis.StopStreamEncryptionInput, o ...func(*kinesis.Options)) (*kinesis.StopStreamEncryptionOutput, error) {
+	if err := k.l["kinesis.StopStreamEncryption"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return k.next.StopStreamEncryption(ctx, in, o...)
+}
+
+func (k *limitedKinesis) ListTagsForStream(ctx context.Context, in *kinesis.ListTagsForStreamInput, o ...func(*kinesis.Options)) (*kinesis.ListTagsForStreamOutput, error) {
+	if err := k.l["kinesis.ListTagsForStream"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return k.next.ListTagsForStream(ctx, in, o...)
+}
+
+func (k *limitedKinesis) AddTagsToStream(ctx context.Context, in *kinesis.AddTagsToStreamInput, o ...func(*kinesis.Options)) (*kinesis.AddTagsToStreamOutput, error) {
+	if err := k.l["kinesis.AddTagsToStream"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return k.next.AddTagsToStream(ctx, in, o...)
+}
+
+func (k *limitedKinesis) RemoveTagsFromStream(ctx context.Context, in *kinesis.RemoveTagsFromStreamInput, o ...func(*kinesis.Options)) (*kinesis.RemoveTagsFromStreamOutput, error) {
+	if err := k.l["kinesis.RemoveTagsFromStream"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return k.next.RemoveTagsFromStream(ctx, in, o...)
+}
+
+type limitedECS struct {
+	next ECSAPI
+	l    limiters
+}
+
+func (e *limitedECS) RegisterTaskDefinition(ctx context.Context, in *ecs.RegisterTaskDefinitionInput, o ...func(*ecs.Options)) (*ecs.RegisterTaskDefinitionOutput, error) {
+	if err := e.l["ecs.RegisterTaskDefinition"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return e.next.RegisterTaskDefinition(ctx, in, o...)
+}
+
+func (e *limitedECS) DescribeTaskDefinition(ctx context.Context, in *ecs.DescribeTaskDefinitionInput, o ...func(*ecs.Options)) (*ecs.DescribeTaskDefinitionOutput, error) {
+	if err := e.l["ecs.DescribeTaskDefinition"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return e.next.DescribeTaskDefinition(ctx, in, o...)
+}
+
+func (e *limitedECS) CreateService(ctx context.Context, in *ecs.CreateServiceInput, o ...func(*ecs.Options)) (*ecs.CreateServiceOutput, error) {
+	if err := e.l["ecs.CreateService"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return e.next.CreateService(ctx, in, o...)
+}
+
+func (e *limitedECS) UpdateService(ctx context.Context, in *ecs.UpdateServiceInput, o ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error) {
+	if err := e.l["ecs.UpdateService"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return e.next.UpdateService(ctx, in, o...)
+}
+
+func (e *limitedECS) DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, o ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error) {
+	if err := e.l["ecs.DescribeServices"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return e.next.DescribeServices(ctx, in, o...)
+}
+
+func (e *limitedECS) DeleteService(ctx context.Context, in *ecs.DeleteServiceInput, o ...func(*ecs.Options)) (*ecs.DeleteServiceOutput, error) {
+	if err := e.l["ecs.DeleteService"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return e.next.DeleteService(ctx, in, o...)
+}
+
+func (e *limitedECS) ListTagsForResource(ctx context.Context, in *ecs.ListTagsForResourceInput, o ...func(*ecs.Options)) (*ecs.ListTagsForResourceOutput, error) {
+	if err := e.l["ecs.ListTagsForResource"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return e.next.ListTagsForResource(ctx, in, o...)
+}
+
+func (e *limitedECS) ListTaskDefinitions(ctx context.Context, in *ecs.ListTaskDefinitionsInput, o ...func(*ecs.Options)) (*ecs.ListTaskDefinitionsOutput, error) {
+	if err := e.l["ecs.ListTaskDefinitions"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return e.next.ListTaskDefinitions(ctx, in, o...)
+}
+
+func (e *limitedECS) DeregisterTaskDefinition(ctx context.Context, in *ecs.DeregisterTaskDefinitionInput, o ...func(*ecs.Options)) (*ecs.DeregisterTaskDefinitionOutput, error) {
+	if err := e.l["ecs.DeregisterTaskDefinition"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return e.next.DeregisterTaskDefinition(ctx, in, o...)
+}
+
+type limitedCloudWatch struct {
+	next CloudWatchAPI
+	l    limiters
+}
+
+func (c *limitedCloudWatch) GetMetricData(ctx context.Context, in *cloudwatch.GetMetricDataInput, o ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error) {
+	if err := c.l["cloudwatch.GetMetricData"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return c.next.GetMetricData(ctx, in, o...)
+}
+
+type limitedDynamoDB struct {
+	next DynamoDBAPI
+	l    limiters
+}
+
+func (d *limitedDynamoDB) DeleteTable(ctx context.Context, in *dynamodb.DeleteTableInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteTableOutput, error) {
+	if err := d.l["dynamodb.DeleteTable"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return d.next.DeleteTable(ctx, in, o...)
 }

@@ -40,6 +40,7 @@ func main() {
 	flag.IntVar(&concurrency, "max-concurrent-reconciles", 4, "StreamProcessors reconciled in parallel.")
 	flag.DurationVar(&metricsMaxAge, "metrics-max-age", 30*time.Second, "How long one batched CloudWatch GetMetricData answer serves every StreamProcessor of a region.")
 	flag.DurationVar(&pollInterval, "poll-interval", controllers.DefaultPollInterval, "How soon to look again while AWS is busy (stream CREATING/UPDATING, tasks starting).")
+	awsRateLimit := flag.Bool("aws-rate-limit", true, "Pace AWS calls under each operation's default per-account rate (controllers.DefaultAWSRates), shared by all reconciles of a region.")
 	showVersion := flag.Bool("version", false, "Print the version and exit.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
@@ -74,7 +75,7 @@ func main() {
 	if err := (&controllers.StreamProcessorReconciler{
 		Client:       mgr.GetClient(),
 		Recorder:     mgr.GetEventRecorder("streamprocessor-operator"),
-		AWS:          controllers.NewClientFactory(calls),
+		AWS:          controllers.NewClientFactory(calls, awsClientOptions(*awsRateLimit)...),
 		Metrics:      controllers.NewMetricsBatcher(metricsMaxAge),
 		Clock:        clock.RealClock{},
 		PollInterval: pollInterval,
@@ -90,4 +91,11 @@ func main() {
 		log.Error(err, "Manager stopped with an error")
 		os.Exit(1)
 	}
+}
+
+func awsClientOptions(rateLimit bool) []controllers.ClientOption {
+	if rateLimit {
+		return nil
+	}
+	return []controllers.ClientOption{controllers.WithoutRateLimit()}
 }
