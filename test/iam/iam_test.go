@@ -42,6 +42,7 @@ var subs = map[string]string{
 	"ExecutionRole.Arn":    "arn:aws:iam::123456789012:role/sp-execution",
 	"ProducerTaskRole.Arn": "arn:aws:iam::123456789012:role/sp-producer",
 	"ConsumerTaskRole.Arn": "arn:aws:iam::123456789012:role/sp-consumer",
+	"SharedTaskRole.Arn":   "arn:aws:iam::123456789012:role/sp-tasks",
 }
 
 // A StreamProcessor team-a/clickstream with default names.
