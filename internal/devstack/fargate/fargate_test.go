@@ -312,22 +312,26 @@ func TestNewRevisionStartsNewTasksBeforeStoppingOld(t *testing.T) {
 		}
 		return ""
 	})
-	// Every old task began stopping only after two new ones were RUNNING.
-	var newStarts []time.Time
+	// minimumHealthyPercent 100, as ECS keeps it: the k-th old task to stop
+	// began stopping only after k new ones were RUNNING, so the running
+	// count never fell below the desired count during the rollout.
+	var newStarts, oldStops []time.Time
 	for _, tv := range s.Sup.Tasks() {
-		if tv.TaskDefinitionARN == rev2 && !tv.StartedAt.IsZero() {
+		switch {
+		case tv.TaskDefinitionARN == rev2 && !tv.StartedAt.IsZero():
 			newStarts = append(newStarts, tv.StartedAt)
+		case tv.TaskDefinitionARN == rev1 && slices.ContainsFunc(old, func(o fargate.TaskView) bool { return o.ID == tv.ID }):
+			oldStops = append(oldStops, tv.StoppingAt)
 		}
 	}
 	slices.SortFunc(newStarts, time.Time.Compare)
-	if len(newStarts) < 2 {
-		t.Fatalf("%d new tasks ever RUNNING, want 2", len(newStarts))
+	slices.SortFunc(oldStops, time.Time.Compare)
+	if len(newStarts) < 2 || len(oldStops) != len(old) {
+		t.Fatalf("%d new tasks ever RUNNING and %d of %d old ones stopped, want 2 and all", len(newStarts), len(oldStops), len(old))
 	}
-	for _, o := range old {
-		for _, tv := range s.Sup.Tasks() {
-			if tv.ID == o.ID && tv.StoppingAt.Before(newStarts[1]) {
-				t.Errorf("old task %s began stopping at %s, before the second new task ran at %s", tv.ID, tv.StoppingAt, newStarts[1])
-			}
+	for k, stop := range oldStops {
+		if stop.Before(newStarts[k]) {
+			t.Errorf("old task %d of %d began stopping at %s, before new task %d ran at %s", k+1, len(oldStops), stop, k+1, newStarts[k])
 		}
 	}
 }
