@@ -153,6 +153,14 @@ uninstall: manifests ## Remove the CRD (and every StreamProcessor) from the clus
 deploy: manifests ## Deploy the operator to the cluster of $KUBECONFIG.
 	kubectl apply -k config/default
 
+.PHONY: kind-deploy
+kind-deploy: ## With Docker and kind: a kind cluster, the three images built and loaded, dist/install.yaml applied with them.
+	kind get clusters | grep -qx streamprocessor || kind create cluster --name streamprocessor
+	$(MAKE) docker-build IMG=$(IMG) PRODUCER_IMG=$(PRODUCER_IMG) CONSUMER_IMG=$(CONSUMER_IMG)
+	kind load docker-image --name streamprocessor $(IMG) $(PRODUCER_IMG) $(CONSUMER_IMG)
+	go run ./hack/installer -out $(LOCALBIN)/kind -img $(IMG)
+	kubectl --context kind-streamprocessor apply --server-side -f $(LOCALBIN)/kind/install.yaml
+
 .PHONY: undeploy
 undeploy: ## Remove the operator from the cluster.
 	kubectl delete --ignore-not-found -k config/default

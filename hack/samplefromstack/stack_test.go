@@ -18,20 +18,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/utils/clock"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/yaml"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
-	"github.com/kdp-io/streamprocessor-operator/controllers"
-	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
+	"github.com/kdp-io/streamprocessor-operator/internal/testenv/operator"
 )
 
 const (
@@ -289,35 +285,8 @@ func startOperator(t *testing.T) client.Client {
 	if err := streamingv1alpha1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	mgr, err := ctrl.NewManager(rc, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &controllers.StreamProcessorReconciler{
-		Client:       mgr.GetClient(),
-		Recorder:     mgr.GetEventRecorder("streamprocessor-operator"),
-		AWS:          controllers.NewClientFactory(awsapi.NewCallsCounter()),
-		Metrics:      controllers.NewMetricsBatcher(time.Second),
-		Clock:        clock.RealClock{},
-		PollInterval: 300 * time.Millisecond,
-	}
-	if err := r.SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
+	operator.Start(t, rc, scheme, operator.Options{PollInterval: 300 * time.Millisecond, MetricsMaxAge: time.Second})
 	c, err := client.New(rc, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)
