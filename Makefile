@@ -87,6 +87,10 @@ bench-scaling: ## Replay every trace in $(TRACES) and synthetic ones: operator v
 bench-operator: ## The operator at scale: $(OBJECTS) StreamProcessors on envtest against in-memory AWS fakes with AWS's per-account rates (ARGS="-interval 60s -timeout 15m").
 	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) hack/control-plane.sh)" go run ./hack/bench/operator -objects $(OBJECTS) $(ARGS)
 
+.PHONY: bench-loop
+bench-loop: ## One short load through the local stack (`make dev` running) and the simulator, timelines side by side (≤ 15 min; ARGS=-sim-only: the model alone).
+	if [ -f .local/env ]; then source .local/env; fi; go run ./hack/bench/loop $(ARGS)
+
 .PHONY: bench
 bench: bench-scaling bench-producer bench-consumer bench-operator ## Run every benchmark.
 
