@@ -292,7 +292,8 @@ func runModel(o options, sched []float64, sp *streamingv1alpha1.StreamProcessor,
 
 // calibrate sets the model's record size and task capacities from the local
 // run where the flags leave them at 0: the mean Kinesis record size, and
-// MiB/s per task at 100 % CPU (medians over the minutes with load and CPU).
+// MiB/s per task at 100 % CPU from IncomingBytes and CPUUtilization
+// (medians over the minutes with load and CPU).
 func calibrate(o *options, local []row, sched []float64) {
 	var bytes, recs float64
 	var prod, cons []float64
@@ -302,8 +303,10 @@ func calibrate(o *options, local []row, sched []float64) {
 		}
 		bytes += r.acceptedMiBps * mib * 60
 		recs += r.incomingRecords
-		if sched[i] > o.quietMiBps && r.prodRun > 0 && r.producerCPU > 0 {
-			prod = append(prod, sched[i]/(float64(r.prodRun)*r.producerCPU/100))
+		// What the producers passed on, not what was offered: the load
+		// generator falls behind when kinesis-local is slow to answer.
+		if sched[i] > o.quietMiBps && r.acceptedMiBps > 0.1 && r.prodRun > 0 && r.producerCPU > 0 {
+			prod = append(prod, r.acceptedMiBps/(float64(r.prodRun)*r.producerCPU/100))
 		}
 		if r.acceptedMiBps > 0.1 && r.consRun > 0 && r.consumerCPU > 0 {
 			cons = append(cons, r.acceptedMiBps/(float64(r.consRun)*r.consumerCPU/100))
