@@ -28,11 +28,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	"github.com/kdp-io/streamprocessor-operator/internal/devstack/demospec"
 	"github.com/kdp-io/streamprocessor-operator/internal/loadgen"
 )
 
@@ -126,7 +126,7 @@ func run(ctx context.Context, o options) (bool, error) {
 		return false, err
 	}
 	key := types.NamespacedName{Namespace: o.namespace, Name: o.name}
-	restore, err := applyDemoSpec(ctx, c, key)
+	restore, err := demospec.Apply(ctx, c, key)
 	if err != nil {
 		return false, err
 	}
@@ -207,44 +207,6 @@ quiet:
 		first.consWant, peak.maxCo, last.consWant, summary.Acknowledged, time.Since(start).Round(time.Second))
 	fmt.Printf("demo: scaled up under load: %v; back down after it: %v\n", up, down)
 	return up && down, nil
-}
-
-// applyDemoSpec shortens the object's windows so that a round trip fits in
-// minutes: a pass every 10 s, shards down after 1 minute of lower need, tasks
-// after 30 s. kinesis-local carries only about 1 MiB/s in all on 2 cores, so
-// the stream aims at 25 % of a shard's write limit, and consumers get a
-// quarter vCPU with a 20 % CPU target: the load the emulator lets through
-// shows in both counts. The returned function puts the spec back.
-func applyDemoSpec(ctx context.Context, c client.Client, key types.NamespacedName) (func(), error) {
-	sp := &streamingv1alpha1.StreamProcessor{}
-	if err := c.Get(ctx, key, sp); err != nil {
-		return nil, fmt.Errorf("get %s: %w (is the stack up? hack/demo.sh starts it)", key, err)
-	}
-	saved := sp.DeepCopy()
-	sp.Spec.Scaling.IntervalSeconds = 10
-	sp.Spec.Scaling.ShardScaleDownSeconds = 60
-	sp.Spec.Scaling.TaskScaleDownSeconds = ptr.To[int32](30)
-	sp.Spec.Scaling.Paused, sp.Spec.Scaling.DryRun = false, false
-	sp.Spec.Consumer.CPU, sp.Spec.Consumer.Memory, sp.Spec.Consumer.TargetCPUPercent = 256, 512, 20
-	sp.Spec.Stream.TargetUtilizationPercent = 25
-	sp.Spec.Consumer.MaxTasks = max(sp.Spec.Consumer.MaxTasks, 4)
-	sp.Spec.Stream.MaxShards = max(sp.Spec.Stream.MaxShards, 8)
-	if err := c.Patch(ctx, sp, client.MergeFrom(saved)); err != nil {
-		return nil, fmt.Errorf("apply the demo's spec to %s: %w", key, err)
-	}
-	return func() {
-		now := &streamingv1alpha1.StreamProcessor{}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := c.Get(ctx, key, now); err != nil {
-			return
-		}
-		orig := now.DeepCopy()
-		now.Spec = saved.Spec
-		if err := c.Patch(ctx, now, client.MergeFrom(orig)); err != nil {
-			fmt.Fprintf(os.Stderr, "demo: could not put back the spec of %s: %v\n", key, err)
-		}
-	}, nil
 }
 
 func maxCounts(a, b counts) counts {

@@ -144,12 +144,7 @@ func dataPlane(ctx context.Context, log logr.Logger, args []string) error {
 	if o.KinesisUpstream == "" || o.ECSUpstream == "" {
 		return errors.New("dataplane: AWS_ENDPOINT_URL_KINESIS and AWS_ENDPOINT_URL_ECS must name the emulators (source .local/emulators.env)")
 	}
-	o.TaskEnv = map[string]string{}
-	for _, kv := range os.Environ() {
-		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_") {
-			o.TaskEnv[k] = v
-		}
-	}
+	o.TaskEnv = dataplane.AWSEnv(os.Environ())
 	cfg, err := awsconfig.Load(ctx, "")
 	if err != nil {
 		return err

@@ -189,12 +189,7 @@ func startDataPlane(t *testing.T) *dataplane.Plane {
 	if err != nil {
 		t.Fatal(err)
 	}
-	taskEnv := map[string]string{}
-	for _, kv := range os.Environ() {
-		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_") {
-			taskEnv[k] = v
-		}
-	}
+	taskEnv := dataplane.AWSEnv(os.Environ())
 	state := t.TempDir()
 	plane, err := dataplane.Start(context.Background(), dataplane.Options{
 		KinesisUpstream: os.Getenv("AWS_ENDPOINT_URL_KINESIS"), ECSUpstream: os.Getenv("AWS_ENDPOINT_URL_ECS"),

@@ -50,6 +50,7 @@ import (
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
 	"github.com/kdp-io/streamprocessor-operator/internal/loadgen"
+	"github.com/kdp-io/streamprocessor-operator/internal/devstack/demospec"
 	"github.com/kdp-io/streamprocessor-operator/internal/sim"
 )
 
@@ -115,20 +116,6 @@ func schedule(o options) []float64 {
 	return s
 }
 
-// demoSpec is the demo's spec patch (hack/demo's applyDemoSpec): short
-// windows and a target utilization and consumer size that show what the
-// emulator lets through. Both sides run with the spec it gives.
-func demoSpec(sp *streamingv1alpha1.StreamProcessor) {
-	sp.Spec.Scaling.IntervalSeconds = 10
-	sp.Spec.Scaling.ShardScaleDownSeconds = 60
-	sp.Spec.Scaling.TaskScaleDownSeconds = ptr.To[int32](30)
-	sp.Spec.Scaling.Paused, sp.Spec.Scaling.DryRun = false, false
-	sp.Spec.Consumer.CPU, sp.Spec.Consumer.Memory, sp.Spec.Consumer.TargetCPUPercent = 256, 512, 20
-	sp.Spec.Stream.TargetUtilizationPercent = 25
-	sp.Spec.Consumer.MaxTasks = max(sp.Spec.Consumer.MaxTasks, 4)
-	sp.Spec.Stream.MaxShards = max(sp.Spec.Stream.MaxShards, 8)
-}
-
 // sampleSpec is config/samples' StreamProcessor's scaling part, for -sim-only.
 func sampleSpec() *streamingv1alpha1.StreamProcessor {
 	sp := &streamingv1alpha1.StreamProcessor{}
@@ -137,7 +124,7 @@ func sampleSpec() *streamingv1alpha1.StreamProcessor {
 	sp.Spec.Consumer.MinTasks, sp.Spec.Consumer.MaxTasks, sp.Spec.Consumer.TargetCPUPercent = 1, 15, 65
 	sp.Spec.Consumer.MaxIteratorAgeSeconds = 60
 	sp.Spec.Scaling.IntervalSeconds = 60
-	demoSpec(sp)
+	demospec.Shorten(sp)
 	return sp
 }
 
@@ -426,7 +413,7 @@ func runLocal(ctx context.Context, o options, sched []float64) (localRun, error)
 		return lr, err
 	}
 	key := types.NamespacedName{Namespace: o.namespace, Name: o.name}
-	restore, err := patchSpec(ctx, c, key)
+	restore, err := demospec.Apply(ctx, c, key)
 	if err != nil {
 		return lr, err
 	}
@@ -565,33 +552,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// patchSpec applies demoSpec to the object and returns what puts the spec
-// back as it was.
-func patchSpec(ctx context.Context, c client.Client, key types.NamespacedName) (func(), error) {
-	sp := &streamingv1alpha1.StreamProcessor{}
-	if err := c.Get(ctx, key, sp); err != nil {
-		return nil, fmt.Errorf("get %s: %w (is the stack up? make dev)", key, err)
-	}
-	saved := sp.DeepCopy()
-	demoSpec(sp)
-	if err := c.Patch(ctx, sp, client.MergeFrom(saved)); err != nil {
-		return nil, fmt.Errorf("apply the demo's spec to %s: %w", key, err)
-	}
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		now := &streamingv1alpha1.StreamProcessor{}
-		if err := c.Get(ctx, key, now); err != nil {
-			return
-		}
-		orig := now.DeepCopy()
-		now.Spec = saved.Spec
-		if err := c.Patch(ctx, now, client.MergeFrom(orig)); err != nil {
-			fmt.Fprintf(os.Stderr, "loop: could not put back the spec of %s: %v\n", key, err)
-		}
-	}, nil
 }
 
 // metrics are the per-minute series read back, keyed by minute index.

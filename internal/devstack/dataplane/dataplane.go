@@ -288,3 +288,15 @@ func (p *Plane) Env() map[string]string {
 		"LOCAL_PRODUCER_URLS":       strings.Join(pairs, " "),
 	}
 }
+
+// AWSEnv picks the AWS_* variables of environ (os.Environ's form): the
+// credentials, region and emulator endpoints a task gets as Options.TaskEnv.
+func AWSEnv(environ []string) map[string]string {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AWS_") {
+			env[k] = v
+		}
+	}
+	return env
+}
