@@ -49,8 +49,8 @@ import (
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
-	"github.com/kdp-io/streamprocessor-operator/internal/loadgen"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack/demospec"
+	"github.com/kdp-io/streamprocessor-operator/internal/loadgen"
 	"github.com/kdp-io/streamprocessor-operator/internal/sim"
 )
 
