@@ -93,6 +93,7 @@ func (r *StreamProcessorReconciler) removeFinalizer(ctx context.Context, sp *str
 	if err := r.Patch(ctx, sp, client.MergeFrom(orig)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("remove finalizer: %w", err)
 	}
+	r.refused.forget(sp.UID)
 	return ctrl.Result{}, nil
 }
 

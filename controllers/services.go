@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -55,9 +56,24 @@ func (r *StreamProcessorReconciler) reconcileService(ctx context.Context, p *pas
 		r.setCondition(sp, w.condition, metav1.ConditionFalse, ReasonDeleting, "service "+name+" is being deleted; it will be created again")
 		return result{requeueAfter: r.pollInterval()}, nil
 	}
+	// A call AWS refused as a mistake in this generation's spec is not made
+	// again before the long retry, however often other steps poll; the
+	// condition keeps saying why.
+	refusal := refusalKey{uid: sp.UID, step: w.name}
+	if err := r.refused.active(refusal, sp.Generation, r.Clock.Now()); err != nil {
+		return result{}, &invalidSpecError{err: err}
+	}
+	fail := func(err error) (result, error) {
+		err = r.failed(sp, w.condition, err)
+		var invalid *invalidSpecError
+		if errors.As(err, &invalid) {
+			r.refused.record(refusal, sp.Generation, r.Clock.Now().Add(r.invalidSpecRetry()), invalid.err)
+		}
+		return result{}, err
+	}
 	taskDef, err := r.ensureTaskDefinition(ctx, p, w, svc)
 	if err != nil {
-		return result{}, r.failed(sp, w.condition, err)
+		return fail(err)
 	}
 	target := p.targets.ProducerTasks
 	if w.name == consumer {
@@ -65,14 +81,15 @@ func (r *StreamProcessorReconciler) reconcileService(ctx context.Context, p *pas
 	}
 	if svc == nil {
 		if svc, err = r.createService(ctx, p, w, name, taskDef, target); err != nil {
-			return result{}, r.failed(sp, w.condition, err)
+			return fail(err)
 		}
 		if w.name == consumer { // its tasks create the lease table for this object
 			sp.Status.LeaseTable.Owned = true
 		}
 	} else if svc, err = r.updateService(ctx, p, w, svc, taskDef, target); err != nil {
-		return result{}, r.failed(sp, w.condition, err)
+		return fail(err)
 	}
+	r.refused.forget(sp.UID, w.name)
 
 	st := w.status
 	st.ServiceARN, st.TaskDefinitionARN = aws.ToString(svc.ServiceArn), taskDef

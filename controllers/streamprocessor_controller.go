@@ -62,6 +62,10 @@ type StreamProcessorReconciler struct {
 	InvalidSpecRetry time.Duration
 	// LimitRetry overrides DefaultLimitRetry when non-zero.
 	LimitRetry time.Duration
+
+	// refused holds the service calls AWS refused, not to be made again
+	// before InvalidSpecRetry unless the spec changes.
+	refused refusals
 }
 
 // pass is the state of one reconcile pass shared by the sub-reconcilers.
