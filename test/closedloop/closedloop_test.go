@@ -334,7 +334,8 @@ func (a *ackBook) record(id string, status int) {
 func checkLoopClosed(t *testing.T, plane *dataplane.Plane, sp *streamingv1alpha1.StreamProcessor) {
 	t.Helper()
 	stats := plane.Meter.Stats()[sp.Status.Stream.Name]
-	t.Logf("Meter: %d records accepted, %d throttled, %d minutes published", stats.AcceptedRecords, stats.WriteThrottled, stats.PublishedMinutes)
+	t.Logf("Meter: %d records accepted, %d throttled, %d minutes published; %d calls refused while kinesis-local was saturated",
+		stats.AcceptedRecords, stats.WriteThrottled, stats.PublishedMinutes, plane.Meter.Overloaded())
 	if stats.WriteThrottled == 0 {
 		t.Errorf("the meter throttled no write of stream %s at %d MiB/s into one shard", sp.Status.Stream.Name, loadMiBps)
 	}

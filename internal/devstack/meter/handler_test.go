@@ -376,3 +376,55 @@ func TestReshardReloadsTheShardMapOfAnIdleStream(t *testing.T) {
 		t.Errorf("after a reshard passed through the map has %d open shards, want 2", n)
 	}
 }
+
+func TestSaturatedUpstreamRefusesUnforwardedWith503(t *testing.T) {
+	u := newUnit(t, Options{MaxUpstreamCalls: 1, UpstreamWait: time.Second})
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // before the upstream server's Close, which waits for the call
+	u.upstream.answer = func([]byte) (int, string) {
+		<-release
+		return 200, `{"FailedRecordCount":0,"Records":[{"SequenceNumber":"1","ShardId":"shardId-000000000000"}]}`
+	}
+	first := make(chan *httptest.ResponseRecorder)
+	go func() { first <- u.do("PutRecords", jsonType, putRecordsBody(1)) }()
+	// The first call holds the only slot; the second waits for it, and is
+	// refused when the wait runs out.
+	waitFor(t, "the first call to take the slot", func() bool { return len(u.meter.slots) == 1 })
+	second := make(chan *httptest.ResponseRecorder)
+	go func() { second <- u.do("PutRecords", jsonType, putRecordsBody(1)) }()
+	waitFor(t, "the second call to wait for a slot", u.clock.HasWaiters)
+	u.clock.Step(time.Second)
+	w := <-second
+	var e struct {
+		Type string `json:"__type"`
+	}
+	if w.Code != http.StatusServiceUnavailable || json.Unmarshal(w.Body.Bytes(), &e) != nil || e.Type != "ServiceUnavailable" {
+		t.Errorf("second call: answer %d %s, want 503 ServiceUnavailable", w.Code, w.Body)
+	}
+	free()
+	if w := <-first; w.Code != 200 {
+		t.Errorf("first call: answer %d %s, want upstream's 200", w.Code, w.Body)
+	}
+	u.upstream.mu.Lock()
+	forwarded := len(u.upstream.bodies)
+	u.upstream.mu.Unlock()
+	if forwarded != 1 || u.meter.Overloaded() != 1 {
+		t.Errorf("%d calls forwarded and %d refused, want 1 and 1: a refused call must not reach kinesis-local", forwarded, u.meter.Overloaded())
+	}
+	// The slot is free again: the next call goes through.
+	if w := u.do("PutRecords", jsonType, putRecordsBody(1)); w.Code != 200 {
+		t.Errorf("third call: answer %d %s, want 200 once the slot is free", w.Code, w.Body)
+	}
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}

@@ -16,11 +16,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -111,6 +113,17 @@ type Options struct {
 	AccountID string
 	// Log receives state changes and failures to publish.
 	Log logr.Logger
+	// MaxUpstreamCalls bounds the metered calls (PutRecord, PutRecords,
+	// GetRecords) in flight to kinesis-local. Default 16: kinesis-local is
+	// one Node.js process, so more calls only queue inside it, and a call
+	// queued there past its caller's deadline is stored all the same — an
+	// ambiguous failure whose retry stores the records twice.
+	MaxUpstreamCalls int
+	// UpstreamWait is how long a metered call waits for one of those slots
+	// before it is refused, unforwarded, with ServiceUnavailable (HTTP 503,
+	// which the SDKs retry): nothing was stored, so the retry cannot
+	// duplicate. Default 2 s.
+	UpstreamWait time.Duration
 }
 
 // Meter is the metered Kinesis: an http.Handler to put in front of
@@ -125,6 +138,9 @@ type Meter struct {
 	forward http.RoundTripper
 
 	loadMu sync.Mutex // one ListShards per stream at a time
+
+	slots      chan struct{} // metered calls in flight upstream
+	overloaded atomic.Int64  // metered calls refused for want of a slot
 
 	mu        sync.Mutex
 	streams   map[string]*streamState
@@ -168,6 +184,12 @@ func New(opts Options) *Meter {
 	if opts.RefreshInterval <= 0 {
 		opts.RefreshInterval = time.Second
 	}
+	if opts.MaxUpstreamCalls <= 0 {
+		opts.MaxUpstreamCalls = 16
+	}
+	if opts.UpstreamWait <= 0 {
+		opts.UpstreamWait = 2 * time.Second
+	}
 	if opts.AccountID == "" {
 		opts.AccountID = "000000000000"
 	}
@@ -196,6 +218,7 @@ func New(opts Options) *Meter {
 			},
 			Transport: transport,
 		},
+		slots:     make(chan struct{}, opts.MaxUpstreamCalls),
 		streams:   map[string]*streamState{},
 		iterators: newIteratorTable(),
 		minutes:   newMinuteBook(opts.Clock.Now()),
@@ -228,15 +251,16 @@ func (m *Meter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		op = "" // CBOR bodies are not read: forwarded unmetered
 	}
 	var handle func(http.ResponseWriter, *http.Request, []byte)
+	gated := false
 	switch op {
 	case opPutRecord:
-		handle = m.putRecord
+		handle, gated = m.putRecord, true
 	case opPutRecords:
-		handle = m.putRecords
+		handle, gated = m.putRecords, true
 	case opGetShardIterator:
 		handle = m.getShardIterator
 	case opGetRecords:
-		handle = m.getRecords
+		handle, gated = m.getRecords, true
 	case opUpdateShardCount, opSplitShard, opMergeShards:
 		handle = m.reshard
 	default:
@@ -247,8 +271,40 @@ func (m *Meter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if gated {
+		if !m.acquire(r.Context()) {
+			m.overloaded.Add(1)
+			writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", fmt.Sprintf(
+				"kinesis-local is saturated (%d calls in flight for over %s); the request was not forwarded and nothing was stored: retry it",
+				cap(m.slots), m.opts.UpstreamWait))
+			return
+		}
+		defer func() { <-m.slots }()
+	}
 	handle(w, r, body)
 }
+
+// acquire takes a slot for a metered call, waiting at most UpstreamWait.
+func (m *Meter) acquire(ctx context.Context) bool {
+	select {
+	case m.slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := m.clock.NewTimer(m.opts.UpstreamWait)
+	defer t.Stop()
+	select {
+	case m.slots <- struct{}{}:
+		return true
+	case <-t.C():
+	case <-ctx.Done():
+	}
+	return false
+}
+
+// Overloaded counts the metered calls refused, unforwarded, because
+// MaxUpstreamCalls were in flight for longer than UpstreamWait.
+func (m *Meter) Overloaded() int64 { return m.overloaded.Load() }
 
 // Stats returns the running totals of every stream the Meter has seen.
 func (m *Meter) Stats() map[string]StreamStats {
