@@ -429,3 +429,52 @@ func TestOldTaskDefinitionsAreDeregistered(t *testing.T) {
 	}
 	deleteAndWait(t, sp)
 }
+
+// TestTaskDefinitionsCarryRolesSecretsAndMemory reads the registered task
+// definitions back from the ECS emulator: the producer runs with its own task
+// role, the consumer with spec.ecs.taskRoleArn; secrets are the containers'
+// secrets with their ARNs and absent from the environment; TASK_MEMORY_MIB
+// is each task's memory. A valid secret spec is accepted by the API server.
+func TestTaskDefinitionsCarryRolesSecretsAndMemory(t *testing.T) {
+	requireSuite(t)
+	g := NewWithT(t)
+	startOperator(t)
+	const (
+		producerRole = "arn:aws:iam::123456789012:role/sp-producer"
+		token        = "arn:aws:secretsmanager:us-east-1:123456789012:secret:team-a/auth-token-AbCdEf"
+		password     = "arn:aws:ssm:us-east-1:123456789012:parameter/team-a/db-password"
+	)
+	sp := sample(newNamespace(t), "secrets")
+	sp.Spec.Producer.TaskRoleARN = producerRole
+	sp.Spec.Producer.Secrets = []streamingv1alpha1.SecretVar{{Name: "AUTH_TOKEN", ValueFrom: token}}
+	sp.Spec.Consumer.Secrets = []streamingv1alpha1.SecretVar{{Name: "DB_PASSWORD", ValueFrom: password}, {Name: "AUTH_TOKEN", ValueFrom: token}}
+	g.Expect(suite.k8s.Create(context.Background(), sp)).To(Succeed())
+	waitReady(t, sp, 60*time.Second)
+
+	for _, tt := range []struct {
+		workload, role, memory string
+		secrets                map[string]string
+	}{
+		{producer, producerRole, "1024", map[string]string{"AUTH_TOKEN": token}},
+		{consumer, suite.account.TaskRoleARN, "512", map[string]string{"DB_PASSWORD": password, "AUTH_TOKEN": token}},
+	} {
+		td, err := suite.ecs.DescribeTaskDefinition(context.Background(), &ecs.DescribeTaskDefinitionInput{TaskDefinition: service(g, sp, tt.workload).TaskDefinition})
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(aws.ToString(td.TaskDefinition.TaskRoleArn)).To(Equal(tt.role), tt.workload)
+		g.Expect(aws.ToString(td.TaskDefinition.ExecutionRoleArn)).To(Equal(suite.account.ExecutionRoleARN), tt.workload)
+		c := td.TaskDefinition.ContainerDefinitions[0]
+		secrets := map[string]string{}
+		for _, s := range c.Secrets {
+			secrets[aws.ToString(s.Name)] = aws.ToString(s.ValueFrom)
+		}
+		g.Expect(secrets).To(Equal(tt.secrets), tt.workload)
+		env := map[string]string{}
+		for _, kv := range c.Environment {
+			env[aws.ToString(kv.Name)] = aws.ToString(kv.Value)
+		}
+		g.Expect(env).To(HaveKeyWithValue("TASK_MEMORY_MIB", tt.memory), tt.workload)
+		g.Expect(env).NotTo(HaveKey("AUTH_TOKEN"), tt.workload)
+		g.Expect(aws.ToString(td.TaskDefinition.Memory)).To(Equal(tt.memory), tt.workload)
+	}
+	deleteAndWait(t, sp)
+}

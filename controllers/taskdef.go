@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -40,6 +41,10 @@ func producerWorkload(sp *streamingv1alpha1.StreamProcessor, region string) work
 			"STREAM_NAME": streamName(sp),
 			"AWS_REGION":  region,
 			"PORT":        strconv.Itoa(int(sp.Spec.Producer.ContainerPort)),
+			// The task's memory: Fargate gives the container no cgroup
+			// limit of its own, so the producer sets its Go memory limit
+			// and byte admission from this.
+			"TASK_MEMORY_MIB": strconv.Itoa(int(sp.Spec.Producer.Memory)),
 		},
 	}
 }
@@ -52,6 +57,7 @@ func consumerWorkload(sp *streamingv1alpha1.StreamProcessor, region string) work
 			"STREAM_NAME":      streamName(sp),
 			"APPLICATION_NAME": applicationName(sp),
 			"AWS_REGION":       region,
+			"TASK_MEMORY_MIB":  strconv.Itoa(int(sp.Spec.Consumer.Memory)),
 		},
 	}
 }
@@ -59,7 +65,9 @@ func consumerWorkload(sp *streamingv1alpha1.StreamProcessor, region string) work
 // taskDefinitionInput is the task definition a workload should run: one
 // essential container on Fargate with awsvpc networking. The operator's
 // environment variables come first; the spec's env adds to them (the CRD
-// refuses overriding the operator's).
+// refuses overriding the operator's); the spec's secrets become the
+// container's secrets, which ECS resolves with the execution role. The task
+// role is the workload's own, else spec.ecs.taskRoleArn.
 func taskDefinitionInput(sp *streamingv1alpha1.StreamProcessor, w workload) *ecs.RegisterTaskDefinitionInput {
 	env := make([]etypes.KeyValuePair, 0, len(w.env)+len(w.spec.Env))
 	for _, k := range slices.Sorted(maps.Keys(w.env)) {
@@ -70,11 +78,18 @@ func taskDefinitionInput(sp *streamingv1alpha1.StreamProcessor, w workload) *ecs
 			env = append(env, etypes.KeyValuePair{Name: aws.String(e.Name), Value: aws.String(e.Value)})
 		}
 	}
+	var secrets []etypes.Secret
+	for _, s := range w.spec.Secrets {
+		if _, reserved := w.env[s.Name]; !reserved {
+			secrets = append(secrets, etypes.Secret{Name: aws.String(s.Name), ValueFrom: aws.String(s.ValueFrom)})
+		}
+	}
 	container := etypes.ContainerDefinition{
 		Name:        aws.String(w.name),
 		Image:       aws.String(w.spec.Image),
 		Essential:   aws.Bool(true),
 		Environment: env,
+		Secrets:     secrets,
 		// Both workloads drain on SIGTERM within 25 s (flush the buffer;
 		// finish the batch, checkpoint, release leases); ECS kills after
 		// stopTimeout, 30 s by default: leave a margin.
@@ -95,7 +110,7 @@ func taskDefinitionInput(sp *streamingv1alpha1.StreamProcessor, w workload) *ecs
 	if arn := sp.Spec.ECS.ExecutionRoleARN; arn != "" {
 		in.ExecutionRoleArn = aws.String(arn)
 	}
-	if arn := sp.Spec.ECS.TaskRoleARN; arn != "" {
+	if arn := cmp.Or(w.spec.TaskRoleARN, sp.Spec.ECS.TaskRoleARN); arn != "" {
 		in.TaskRoleArn = aws.String(arn)
 	}
 	return in
@@ -147,6 +162,8 @@ func containerDiff(want, have *etypes.ContainerDefinition) string {
 		return fmt.Sprintf("container %s port mappings differ", name)
 	case !sameEnv(have.Environment, want.Environment):
 		return fmt.Sprintf("container %s environment differs", name)
+	case !sameSecrets(have.Secrets, want.Secrets):
+		return fmt.Sprintf("container %s secrets differ", name)
 	}
 	return ""
 }
@@ -165,6 +182,12 @@ func samePorts(a, b []etypes.PortMapping) bool {
 // sameEnv compares environments as sets: ECS may return them in any order.
 func sameEnv(a, b []etypes.KeyValuePair) bool {
 	key := func(kv etypes.KeyValuePair) string { return aws.ToString(kv.Name) + "=" + aws.ToString(kv.Value) }
+	return slices.Equal(sortedKeys(a, key), sortedKeys(b, key))
+}
+
+// sameSecrets compares secrets as sets of name and source, like sameEnv.
+func sameSecrets(a, b []etypes.Secret) bool {
+	key := func(s etypes.Secret) string { return aws.ToString(s.Name) + "=" + aws.ToString(s.ValueFrom) }
 	return slices.Equal(sortedKeys(a, key), sortedKeys(b, key))
 }
 

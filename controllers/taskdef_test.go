@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,6 +40,8 @@ func registered(sp *streamingv1alpha1.StreamProcessor, w workload) *etypes.TaskD
 		env[i], env[j] = env[j], env[i]
 	}
 	c.Environment = env
+	c.Secrets = slices.Clone(c.Secrets)
+	slices.Reverse(c.Secrets)
 	c.Cpu = 0
 	c.LogConfiguration = nil
 	for i := range c.PortMappings {
@@ -106,10 +109,30 @@ func TestTaskDefinitionDiff(t *testing.T) {
 		{"execution role", func(s *streamingv1alpha1.StreamProcessor) {
 			s.Spec.ECS.ExecutionRoleARN = "arn:aws:iam::123456789012:role/other"
 		}, "execution role"},
+		{"producer's own task role", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Producer.TaskRoleARN = "arn:aws:iam::123456789012:role/producer"
+		}, `task role "arn:aws:iam::123456789012:role/task", want "arn:aws:iam::123456789012:role/producer"`},
+		{"consumer's task role does not touch the producer", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Consumer.TaskRoleARN = "arn:aws:iam::123456789012:role/consumer"
+		}, ""},
+		{"secret source", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Producer.Secrets[0].ValueFrom = ssmParam }, "secrets differ"},
+		{"secret added", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Producer.Secrets = append(s.Spec.Producer.Secrets, streamingv1alpha1.SecretVar{Name: "DB_PASSWORD", ValueFrom: ssmParam})
+		}, "secrets differ"},
+		{"secret removed", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Producer.Secrets = nil }, "secrets differ"},
+		{"memory changes TASK_MEMORY_MIB too", func(s *streamingv1alpha1.StreamProcessor) {
+			have := taskDefinitionInput(s, producerWorkload(s, "us-east-1"))
+			s.Spec.Producer.Memory = 2048
+			want := taskDefinitionInput(s, producerWorkload(s, "us-east-1"))
+			if d := containerDiff(&want.ContainerDefinitions[0], &have.ContainerDefinitions[0]); !strings.Contains(d, "environment differs") {
+				t.Errorf("a new memory size must change the environment (TASK_MEMORY_MIB), diff %q", d)
+			}
+		}, "memory 1024, want 2048"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sp := unitSample()
+			sp.Spec.Producer.Secrets = []streamingv1alpha1.SecretVar{{Name: "AUTH_TOKEN", ValueFrom: smSecret}}
 			have := registered(sp, producerWorkload(sp, "us-east-1"))
 			tt.change(sp)
 			got := taskDefinitionDiff(taskDefinitionInput(sp, producerWorkload(sp, "us-east-1")), have)
@@ -204,5 +227,64 @@ func TestTaskDefinitionRevision(t *testing.T) {
 		if f != tt.family || rev != tt.rev || ok != tt.ok {
 			t.Errorf("taskDefinitionRevision(%q) = %q, %d, %v; want %q, %d, %v", tt.arn, f, rev, ok, tt.family, tt.rev, tt.ok)
 		}
+	}
+}
+
+const (
+	smSecret = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:team/auth-token-AbCdEf"
+	ssmParam = "arn:aws:ssm:eu-west-1:123456789012:parameter/team/db-password"
+)
+
+// TestTaskDefinitionRolesSecretsAndMemory: each workload gets its own task
+// role when the spec names one and spec.ecs.taskRoleArn otherwise; secrets
+// become the container's secrets, never its environment; both workloads are
+// told their task memory.
+func TestTaskDefinitionRolesSecretsAndMemory(t *testing.T) {
+	sp := unitSample()
+	sp.Spec.Producer.TaskRoleARN = "arn:aws:iam::123456789012:role/producer"
+	sp.Spec.Producer.Secrets = []streamingv1alpha1.SecretVar{{Name: "AUTH_TOKEN", ValueFrom: smSecret}, {Name: "DB_PASSWORD", ValueFrom: ssmParam}}
+	// A reserved name (the CRD refuses it; an object stored before that rule) stays the operator's.
+	sp.Spec.Consumer.Secrets = []streamingv1alpha1.SecretVar{{Name: "STREAM_NAME", ValueFrom: ssmParam}}
+
+	pin := taskDefinitionInput(sp, producerWorkload(sp, "eu-west-1"))
+	cin := taskDefinitionInput(sp, consumerWorkload(sp, "eu-west-1"))
+	if got := aws.ToString(pin.TaskRoleArn); got != "arn:aws:iam::123456789012:role/producer" {
+		t.Errorf("producer task role = %q, want its own", got)
+	}
+	if got := aws.ToString(cin.TaskRoleArn); got != "arn:aws:iam::123456789012:role/task" {
+		t.Errorf("consumer task role = %q, want spec.ecs.taskRoleArn", got)
+	}
+	sp.Spec.ECS.TaskRoleARN = ""
+	if got := taskDefinitionInput(sp, consumerWorkload(sp, "eu-west-1")).TaskRoleArn; got != nil {
+		t.Errorf("consumer task role = %q with none in the spec, want none", aws.ToString(got))
+	}
+
+	pc, cc := pin.ContainerDefinitions[0], cin.ContainerDefinitions[0]
+	secrets := map[string]string{}
+	for _, s := range pc.Secrets {
+		secrets[aws.ToString(s.Name)] = aws.ToString(s.ValueFrom)
+	}
+	if len(secrets) != 2 || secrets["AUTH_TOKEN"] != smSecret || secrets["DB_PASSWORD"] != ssmParam {
+		t.Errorf("producer secrets = %v", secrets)
+	}
+	if len(cc.Secrets) != 0 {
+		t.Errorf("consumer secrets = %+v, want the reserved STREAM_NAME left out", cc.Secrets)
+	}
+	envOf := func(c etypes.ContainerDefinition) map[string]string {
+		env := map[string]string{}
+		for _, kv := range c.Environment {
+			env[aws.ToString(kv.Name)] = aws.ToString(kv.Value)
+		}
+		return env
+	}
+	penv, cenv := envOf(pc), envOf(cc)
+	if _, ok := penv["AUTH_TOKEN"]; ok {
+		t.Error("a secret is in the producer's environment in clear")
+	}
+	if penv["TASK_MEMORY_MIB"] != "1024" || cenv["TASK_MEMORY_MIB"] != "512" {
+		t.Errorf("TASK_MEMORY_MIB = %q (producer), %q (consumer); want 1024, 512", penv["TASK_MEMORY_MIB"], cenv["TASK_MEMORY_MIB"])
+	}
+	if cenv["STREAM_NAME"] != streamName(sp) {
+		t.Errorf("consumer STREAM_NAME = %q", cenv["STREAM_NAME"])
 	}
 }

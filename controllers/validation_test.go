@@ -52,7 +52,36 @@ func TestAPIServerRefusesInvalidSpecs(t *testing.T) {
 			"spec.producer.cpu: Unsupported value: 300"},
 		{"reserved env", func(s *streamingv1alpha1.StreamProcessor) {
 			s.Spec.Producer.Env = []streamingv1alpha1.EnvVar{{Name: "STREAM_NAME", Value: "other"}}
-		}, "STREAM_NAME, APPLICATION_NAME and AWS_REGION are set by the operator"},
+		}, "STREAM_NAME, APPLICATION_NAME, AWS_REGION and TASK_MEMORY_MIB are set by the operator; remove them from env"},
+		{"TASK_MEMORY_MIB in env", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Consumer.Env = []streamingv1alpha1.EnvVar{{Name: "TASK_MEMORY_MIB", Value: "64"}}
+		}, "spec.consumer.env[0].name: Invalid value: \"TASK_MEMORY_MIB\": STREAM_NAME, APPLICATION_NAME, AWS_REGION and TASK_MEMORY_MIB are set by the operator"},
+		{"producer task role not an ARN", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Producer.TaskRoleARN = "producer-role" },
+			"spec.producer.taskRoleArn: Invalid value: \"producer-role\": taskRoleArn must be an IAM role ARN: arn:aws:iam::<12-digit account id>:role/<name>"},
+		{"consumer task role of a user", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Consumer.TaskRoleARN = "arn:aws:iam::123456789012:user/consumer"
+		}, "spec.consumer.taskRoleArn: Invalid value: \"arn:aws:iam::123456789012:user/consumer\": taskRoleArn must be an IAM role ARN"},
+		{"secret from a plain value", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Producer.Secrets = []streamingv1alpha1.SecretVar{{Name: "AUTH_TOKEN", ValueFrom: "hunter2"}}
+		}, "spec.producer.secrets[0].valueFrom: Invalid value: \"hunter2\": valueFrom must be the ARN of a Secrets Manager secret"},
+		{"secret from an S3 object", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Consumer.Secrets = []streamingv1alpha1.SecretVar{{Name: "AUTH_TOKEN", ValueFrom: "arn:aws:s3:::bucket/token"}}
+		}, "or of an SSM parameter (arn:aws:ssm:<region>:<account>:parameter/<name>)"},
+		{"secret also in env", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Producer.Env = []streamingv1alpha1.EnvVar{{Name: "AUTH_TOKEN", Value: "x"}}
+			s.Spec.Producer.Secrets = []streamingv1alpha1.SecretVar{{Name: "AUTH_TOKEN", ValueFrom: "arn:aws:ssm:us-east-1:123456789012:parameter/auth"}}
+		}, "producer: a name in secrets may not also be in env"},
+		{"secret with a reserved name", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Consumer.Secrets = []streamingv1alpha1.SecretVar{{Name: "AWS_REGION", ValueFrom: "arn:aws:ssm:us-east-1:123456789012:parameter/r"}}
+		}, "are set by the operator; remove them from secrets"},
+		{"secret twice", func(s *streamingv1alpha1.StreamProcessor) {
+			v := "arn:aws:ssm:us-east-1:123456789012:parameter/a"
+			s.Spec.Consumer.Secrets = []streamingv1alpha1.SecretVar{{Name: "A", ValueFrom: v}, {Name: "A", ValueFrom: v}}
+		}, "spec.consumer.secrets[1]: Duplicate value"},
+		{"secrets without an execution role", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.ECS.ExecutionRoleARN = ""
+			s.Spec.Consumer.Secrets = []streamingv1alpha1.SecretVar{{Name: "A", ValueFrom: "arn:aws:ssm:us-east-1:123456789012:parameter/a"}}
+		}, "producer.secrets and consumer.secrets need spec.ecs.executionRoleArn"},
 		{"bad stream name", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Stream.Name = "has space" },
 			"spec.stream.name in body should match"},
 		{"retention below a day", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Stream.RetentionHours = 12 },

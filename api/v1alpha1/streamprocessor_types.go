@@ -10,6 +10,7 @@ import (
 //
 // +kubebuilder:validation:XValidation:rule="self.producer.minTasks <= self.producer.maxTasks",message="producer.minTasks must be less than or equal to producer.maxTasks"
 // +kubebuilder:validation:XValidation:rule="self.consumer.minTasks <= self.consumer.maxTasks",message="consumer.minTasks must be less than or equal to consumer.maxTasks"
+// +kubebuilder:validation:XValidation:rule="(!has(self.producer.secrets) && !has(self.consumer.secrets)) || has(self.ecs.executionRoleArn)",message="producer.secrets and consumer.secrets need spec.ecs.executionRoleArn: ECS reads the secrets with the task execution role"
 // +kubebuilder:validation:XValidation:rule="has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)",message="spec.region is immutable: the stream and the services stay in the region they were created in; to move the pipeline, create a new StreamProcessor in the new region and delete this one"
 type StreamProcessorSpec struct {
 	// Region is the AWS region of the stream and the services. Empty means the
@@ -195,7 +196,8 @@ type ECSSpec struct {
 	ExecutionRoleARN string `json:"executionRoleArn,omitempty"`
 
 	// TaskRoleARN is the role the producer and consumer use to call Kinesis,
-	// DynamoDB and CloudWatch.
+	// DynamoDB and CloudWatch, unless producer.taskRoleArn or
+	// consumer.taskRoleArn names one of their own.
 	// +kubebuilder:validation:Pattern=`^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/.+$`
 	// +optional
 	TaskRoleARN string `json:"taskRoleArn,omitempty"`
@@ -229,6 +231,28 @@ type WorkloadSpec struct {
 	// +optional
 	Env []EnvVar `json:"env,omitempty"`
 
+	// Secrets are environment variables whose values ECS reads, when it
+	// starts a task, from Secrets Manager or SSM Parameter Store (the task
+	// definition's secrets): values such as AUTH_TOKEN then appear neither in
+	// this spec nor in the task definition. ECS reads them with the task
+	// execution role, so spec.ecs.executionRoleArn is required with them and
+	// must allow secretsmanager:GetSecretValue or ssm:GetParameters (and
+	// kms:Decrypt for a customer managed key); config/iam's execution role
+	// does for names starting with its NamePrefix. A name may not be in env too.
+	// +kubebuilder:validation:MaxItems=50
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Secrets []SecretVar `json:"secrets,omitempty"`
+
+	// TaskRoleARN is this workload's task role: the producer's needs only to
+	// write the stream, the consumer's to read it and keep its lease table.
+	// Empty means spec.ecs.taskRoleArn.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.matches('^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/.+$')",message="taskRoleArn must be an IAM role ARN: arn:aws:iam::<12-digit account id>:role/<name>"
+	// +optional
+	TaskRoleARN string `json:"taskRoleArn,omitempty"`
+
 	// MinTasks is the fewest tasks the service runs; 0 allows scaling to zero.
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=0
@@ -253,11 +277,11 @@ type WorkloadSpec struct {
 
 // EnvVar is one environment variable of a container.
 type EnvVar struct {
-	// Name of the variable. STREAM_NAME, APPLICATION_NAME and AWS_REGION are
-	// set by the operator and cannot be overridden.
+	// Name of the variable. STREAM_NAME, APPLICATION_NAME, AWS_REGION and
+	// TASK_MEMORY_MIB are set by the operator and cannot be overridden.
 	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
 	// +kubebuilder:validation:MaxLength=255
-	// +kubebuilder:validation:XValidation:rule="!(self in ['STREAM_NAME', 'APPLICATION_NAME', 'AWS_REGION'])",message="STREAM_NAME, APPLICATION_NAME and AWS_REGION are set by the operator; remove them from env"
+	// +kubebuilder:validation:XValidation:rule="!(self in ['STREAM_NAME', 'APPLICATION_NAME', 'AWS_REGION', 'TASK_MEMORY_MIB'])",message="STREAM_NAME, APPLICATION_NAME, AWS_REGION and TASK_MEMORY_MIB are set by the operator; remove them from env"
 	Name string `json:"name"`
 	// Value of the variable.
 	// +kubebuilder:validation:MaxLength=32768
@@ -265,9 +289,28 @@ type EnvVar struct {
 	Value string `json:"value,omitempty"`
 }
 
+// SecretVar is one environment variable whose value ECS fetches from Secrets
+// Manager or SSM Parameter Store when it starts a task.
+type SecretVar struct {
+	// Name of the variable.
+	// +kubebuilder:validation:Pattern=`^[A-Za-z_][A-Za-z0-9_]*$`
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:XValidation:rule="!(self in ['STREAM_NAME', 'APPLICATION_NAME', 'AWS_REGION', 'TASK_MEMORY_MIB', 'PORT'])",message="STREAM_NAME, APPLICATION_NAME, AWS_REGION, TASK_MEMORY_MIB and PORT are set by the operator; remove them from secrets"
+	Name string `json:"name"`
+
+	// ValueFrom is the full ARN of a Secrets Manager secret
+	// (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME, optionally followed
+	// by :JSON_KEY:VERSION_STAGE:VERSION_ID as ECS allows) or of an SSM
+	// parameter (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME).
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="self.matches('^arn:aws[a-zA-Z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[^:]+') || self.matches('^arn:aws[a-zA-Z-]*:ssm:[a-z0-9-]+:[0-9]{12}:parameter/.+$')",message="valueFrom must be the ARN of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>[:<json-key>:<version-stage>:<version-id>]) or of an SSM parameter (arn:aws:ssm:<region>:<account>:parameter/<name>)"
+	ValueFrom string `json:"valueFrom"`
+}
+
 // ProducerSpec configures the producer service.
 //
 // +kubebuilder:validation:XValidation:rule="(self.cpu == 256 && self.memory in [512, 1024, 2048]) || (self.cpu == 512 && self.memory >= 1024 && self.memory <= 4096 && self.memory % 1024 == 0) || (self.cpu == 1024 && self.memory >= 2048 && self.memory <= 8192 && self.memory % 1024 == 0) || (self.cpu == 2048 && self.memory >= 4096 && self.memory <= 16384 && self.memory % 1024 == 0) || (self.cpu == 4096 && self.memory >= 8192 && self.memory <= 30720 && self.memory % 1024 == 0) || (self.cpu == 8192 && self.memory >= 16384 && self.memory <= 61440 && self.memory % 4096 == 0) || (self.cpu == 16384 && self.memory >= 32768 && self.memory <= 122880 && self.memory % 8192 == 0)",message="producer.memory is not a Fargate size for producer.cpu: 256 → 512/1024/2048; 512 → 1024–4096; 1024 → 2048–8192; 2048 → 4096–16384; 4096 → 8192–30720 (steps of 1024); 8192 → 16384–61440 (steps of 4096); 16384 → 32768–122880 (steps of 8192)"
+// +kubebuilder:validation:XValidation:rule="!has(self.secrets) || !has(self.env) || self.secrets.all(s, !self.env.exists(e, e.name == s.name))",message="producer: a name in secrets may not also be in env (ECS refuses a variable set twice)"
 type ProducerSpec struct {
 	WorkloadSpec `json:",inline"`
 
@@ -298,6 +341,7 @@ type ProducerSpec struct {
 // ConsumerSpec configures the consumer service.
 //
 // +kubebuilder:validation:XValidation:rule="(self.cpu == 256 && self.memory in [512, 1024, 2048]) || (self.cpu == 512 && self.memory >= 1024 && self.memory <= 4096 && self.memory % 1024 == 0) || (self.cpu == 1024 && self.memory >= 2048 && self.memory <= 8192 && self.memory % 1024 == 0) || (self.cpu == 2048 && self.memory >= 4096 && self.memory <= 16384 && self.memory % 1024 == 0) || (self.cpu == 4096 && self.memory >= 8192 && self.memory <= 30720 && self.memory % 1024 == 0) || (self.cpu == 8192 && self.memory >= 16384 && self.memory <= 61440 && self.memory % 4096 == 0) || (self.cpu == 16384 && self.memory >= 32768 && self.memory <= 122880 && self.memory % 8192 == 0)",message="consumer.memory is not a Fargate size for consumer.cpu: 256 → 512/1024/2048; 512 → 1024–4096; 1024 → 2048–8192; 2048 → 4096–16384; 4096 → 8192–30720 (steps of 1024); 8192 → 16384–61440 (steps of 4096); 16384 → 32768–122880 (steps of 8192)"
+// +kubebuilder:validation:XValidation:rule="!has(self.secrets) || !has(self.env) || self.secrets.all(s, !self.env.exists(e, e.name == s.name))",message="consumer: a name in secrets may not also be in env (ECS refuses a variable set twice)"
 type ConsumerSpec struct {
 	WorkloadSpec `json:",inline"`
 

@@ -28,6 +28,9 @@ type Options struct {
 	ProducerImage   string
 	ConsumerImage   string
 	Region          string
+	// AuthTokenFrom is the ARN of a Secrets Manager secret or SSM parameter
+	// holding the producer's AUTH_TOKEN; empty for none.
+	AuthTokenFrom string
 }
 
 func main() {
@@ -38,6 +41,7 @@ func main() {
 	flag.StringVar(&stack, "stack", "streamprocessor", "Name of the prerequisites stack.")
 	flag.StringVar(&o.Name, "name", "clickstream", "Name of the StreamProcessor.")
 	flag.StringVar(&o.Namespace, "namespace", "default", "Its namespace (default names begin with it: match the stack's NamePrefix).")
+	flag.StringVar(&o.AuthTokenFrom, "auth-token-from", "", "ARN of a Secrets Manager secret or SSM parameter with the producer's AUTH_TOKEN (spec.producer.secrets); its name must begin with the stack's NamePrefix.")
 	flag.StringVar(&o.ProducerImage, "producer-image", "ghcr.io/kdp-io/streamprocessor-producer:v0.1.0", "Producer image.")
 	flag.StringVar(&o.ConsumerImage, "consumer-image", "ghcr.io/kdp-io/streamprocessor-consumer:v0.1.0", "Consumer image.")
 	flag.Parse()
@@ -83,7 +87,7 @@ func StackOutputs(ctx context.Context, cf *cloudformation.Client, stack string) 
 
 // Sample is the StreamProcessor YAML for a stack's outputs.
 func Sample(out map[string]string, o Options) ([]byte, error) {
-	for _, k := range []string{"Subnets", "SecurityGroups", "Cluster", "TargetGroupArn", "ExecutionRoleArn", "TaskRoleArn"} {
+	for _, k := range []string{"Subnets", "SecurityGroups", "Cluster", "TargetGroupArn", "ExecutionRoleArn", "ProducerTaskRoleArn", "ConsumerTaskRoleArn"} {
 		if out[k] == "" {
 			return nil, fmt.Errorf("the stack has no output %s: is it config/aws/prerequisites.yaml?", k)
 		}
@@ -104,19 +108,23 @@ func Sample(out map[string]string, o Options) ([]byte, error) {
 			"securityGroups":   strings.Split(out["SecurityGroups"], ","),
 			"assignPublicIp":   out["AssignPublicIp"] == "true",
 			"executionRoleArn": out["ExecutionRoleArn"],
-			// One role for both workloads until the API has
-			// spec.producer.taskRoleArn and spec.consumer.taskRoleArn; the stack
-			// also outputs ProducerTaskRoleArn and ConsumerTaskRoleArn for them.
-			"taskRoleArn": out["TaskRoleArn"],
 		},
+		// A task role each: the producer's only writes the stream, the
+		// consumer's only reads it and keeps its lease table.
 		"producer": map[string]any{
 			"image": o.ProducerImage, "cpu": 512, "memory": 1024, "minTasks": 1, "maxTasks": 4,
-			"containerPort": port, "targetGroupArn": out["TargetGroupArn"],
+			"containerPort": port, "targetGroupArn": out["TargetGroupArn"], "taskRoleArn": out["ProducerTaskRoleArn"],
 		},
-		"consumer": map[string]any{"image": o.ConsumerImage, "cpu": 512, "memory": 1024, "minTasks": 1, "maxTasks": 4},
+		"consumer": map[string]any{
+			"image": o.ConsumerImage, "cpu": 512, "memory": 1024, "minTasks": 1, "maxTasks": 4,
+			"taskRoleArn": out["ConsumerTaskRoleArn"],
+		},
 	}
 	if o.Region != "" {
 		spec["region"] = o.Region
+	}
+	if o.AuthTokenFrom != "" {
+		spec["producer"].(map[string]any)["secrets"] = []map[string]any{{"name": "AUTH_TOKEN", "valueFrom": o.AuthTokenFrom}}
 	}
 	sp := map[string]any{
 		"apiVersion": "streaming.kdp.io/v1alpha1",

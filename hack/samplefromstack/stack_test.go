@@ -59,7 +59,6 @@ func TestTemplatePoliciesAreConfigIAM(t *testing.T) {
 		"ExecutionRole":    {"execution-role-policy.json"},
 		"ProducerTaskRole": {"producer-task-policy.json"},
 		"ConsumerTaskRole": {"consumer-task-policy.json"},
-		"SharedTaskRole":   {"producer-task-policy.json", "consumer-task-policy.json"},
 		"OperatorRole":     {"operator-policy.json"},
 	}
 	for role, files := range want {
@@ -177,8 +176,10 @@ func TestStackGivesARunningSample(t *testing.T) {
 		t.Errorf("Subnets %q: want two", outputs["Subnets"])
 	}
 
+	authToken := "arn:aws:secretsmanager:" + cfg.Region + ":123456789012:secret:auth-token-AbCdEf"
 	sample, err := Sample(outputs, Options{Name: testenv.UniqueName("from-stack"), Namespace: "default",
-		ProducerImage: "example.com/producer:v1", ConsumerImage: "example.com/consumer:v1", Region: cfg.Region})
+		ProducerImage: "example.com/producer:v1", ConsumerImage: "example.com/consumer:v1", Region: cfg.Region,
+		AuthTokenFrom: authToken})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,9 +247,19 @@ func TestStackGivesARunningSample(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if aws.ToString(td.TaskDefinition.ExecutionRoleArn) != outputs["ExecutionRoleArn"] || aws.ToString(td.TaskDefinition.TaskRoleArn) != outputs["TaskRoleArn"] {
+		var secrets []string
+		for _, sec := range td.TaskDefinition.ContainerDefinitions[0].Secrets {
+			secrets = append(secrets, aws.ToString(sec.Name)+"="+aws.ToString(sec.ValueFrom))
+		}
+		if want := map[string][]string{"producer": {"AUTH_TOKEN=" + authToken}}[workload]; !reflect.DeepEqual(secrets, want) {
+			t.Errorf("%s task definition secrets %v, want %v", workload, secrets, want)
+		}
+		// Each workload runs with its own task role: the producer's cannot
+		// read the stream, the consumer's cannot write to it.
+		taskRole := outputs[map[string]string{"producer": "ProducerTaskRoleArn", "consumer": "ConsumerTaskRoleArn"}[workload]]
+		if aws.ToString(td.TaskDefinition.ExecutionRoleArn) != outputs["ExecutionRoleArn"] || aws.ToString(td.TaskDefinition.TaskRoleArn) != taskRole {
 			t.Errorf("%s task definition roles %s / %s, want the stack's %s / %s", workload,
-				aws.ToString(td.TaskDefinition.ExecutionRoleArn), aws.ToString(td.TaskDefinition.TaskRoleArn), outputs["ExecutionRoleArn"], outputs["TaskRoleArn"])
+				aws.ToString(td.TaskDefinition.ExecutionRoleArn), aws.ToString(td.TaskDefinition.TaskRoleArn), outputs["ExecutionRoleArn"], taskRole)
 		}
 	}
 }

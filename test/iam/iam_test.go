@@ -8,6 +8,7 @@ package iam
 
 import (
 	"encoding/json"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -42,7 +43,6 @@ var subs = map[string]string{
 	"ExecutionRole.Arn":    "arn:aws:iam::123456789012:role/sp-execution",
 	"ProducerTaskRole.Arn": "arn:aws:iam::123456789012:role/sp-producer",
 	"ConsumerTaskRole.Arn": "arn:aws:iam::123456789012:role/sp-consumer",
-	"SharedTaskRole.Arn":   "arn:aws:iam::123456789012:role/sp-tasks",
 }
 
 // A StreamProcessor team-a/clickstream with default names.
@@ -390,4 +390,40 @@ func matchAny(patterns []string, v string, foldCase bool) bool {
 		}
 	}
 	return false
+}
+
+// TestExecutionRoleReadsTaskSecrets: ECS resolves a task definition's secrets
+// (spec.producer.secrets, spec.consumer.secrets) with the execution role,
+// calling secretsmanager:GetSecretValue or ssm:GetParameters, and kms:Decrypt
+// through those services for a customer managed key. The role allows them
+// for names that begin with NamePrefix, and nothing beyond.
+func TestExecutionRoleReadsTaskSecrets(t *testing.T) {
+	p := loadPolicy(t, "execution-role-policy.json")
+	const acct = "arn:aws:%s:us-east-1:123456789012:%s"
+	via := func(svc string) map[string]string {
+		return map[string]string{"kms:ViaService": svc + ".us-east-1.amazonaws.com"}
+	}
+	key := fmt.Sprintf(acct, "kms", "key/1234abcd-12ab-34cd-56ef-1234567890ab")
+	for _, r := range []request{
+		{"secretsmanager:GetSecretValue", fmt.Sprintf(acct, "secretsmanager", "secret:team-a-auth-token-AbCdEf"), nil},
+		{"ssm:GetParameters", fmt.Sprintf(acct, "ssm", "parameter/team-a-clicks/db-password"), nil},
+		{"kms:Decrypt", key, via("secretsmanager")},
+		{"kms:Decrypt", key, via("ssm")},
+	} {
+		if !p.allows(t, r) {
+			t.Errorf("config/iam/execution-role-policy.json does not allow %s on %s (context %v), which ECS needs for a task's secrets", r.action, r.resource, r.context)
+		}
+	}
+	for _, r := range []request{
+		{"secretsmanager:GetSecretValue", fmt.Sprintf(acct, "secretsmanager", "secret:team-b-auth-token-AbCdEf"), nil},
+		{"ssm:GetParameters", fmt.Sprintf(acct, "ssm", "parameter/prod/db-password"), nil},
+		{"secretsmanager:GetSecretValue", "arn:aws:secretsmanager:us-east-1:210987654321:secret:team-a-x", nil},
+		{"kms:Decrypt", key, nil},
+		{"kms:Decrypt", key, via("s3")},
+		{"secretsmanager:ListSecrets", "*", nil},
+	} {
+		if p.allows(t, r) {
+			t.Errorf("config/iam/execution-role-policy.json allows %s on %s (context %v); it must not", r.action, r.resource, r.context)
+		}
+	}
 }
