@@ -582,7 +582,8 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	// day's peak is the higher of the complete minutes' need and the newest
 	// need: a partial point may only keep shards up, never bring them down.
 	rec := clamp32(max(ceil32(downNeed), ceil32(upNeed)), lo, hi)
-	recs := keepRecs(prev, now, window, rec)
+	kept := keepShardRecs(prev, now, window, rec)
+	recs := inWindow(kept, now, window)
 	peaks := keepPeaks(prevPeaks, now, rec)
 	var peak int32
 	for _, r := range peaks {
@@ -595,7 +596,7 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	switch {
 	case open < lo || open > hi:
 		t := clamp32(max(open, want), lo, hi)
-		return t, fmt.Sprintf("moving %d→%d into the bounds [%d, %d]", open, t, lo, hi), recs, peaks
+		return t, fmt.Sprintf("moving %d→%d into the bounds [%d, %d]", open, t, lo, hi), kept, peaks
 	case want > open:
 		// Each call must buy room: the fewer calls are left, the further
 		// it goes (25 %, then 50 %, then 100 %, the sizes AWS handles best).
@@ -635,7 +636,7 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 		}
 		t = clamp32(t, lo, hi)
 		return t, fmt.Sprintf("scaling up %d→%d: load needs %.1f shards at %.0f%% utilization (%.2f MiB/s, %.0f records/s, %.2f%% throttled)",
-			open, t, upNeed, 100*uEff, d.Used.BytesPerSec/MiB, d.Used.RecordsPerSec, d.Used.ThrottledPercent), recs, peaks
+			open, t, upNeed, 100*uEff, d.Used.BytesPerSec/MiB, d.Used.RecordsPerSec, d.Used.ThrottledPercent), kept, peaks
 	}
 	// Scale down only to the highest recommendation of the window, and not
 	// while the need is rising: a call spent now would be undone within
@@ -645,8 +646,8 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 		slope := float64(last.N-first.N) / float64(last.At-first.At) // shards per second
 		floor = max(floor, ceil32(float64(last.N)+slope*float64(trendHorizon/time.Second)))
 	}
-	if oldest := recs[0].At; now.Unix()-oldest < int64(window/time.Second)*3/4 {
-		return open, fmt.Sprintf("holding at %d: less than a stabilization window (%v) of data since start", open, window), recs, peaks
+	if now.Unix()-coveredSince(kept, recs) < int64(window/time.Second)*3/4 {
+		return open, fmt.Sprintf("holding at %d: less than a stabilization window (%v) of data since start", open, window), kept, peaks
 	}
 	// Daily traffic often repeats. When this hour so far looks like the
 	// same hour yesterday (within a factor of 1.5), do not go below what the
@@ -671,7 +672,7 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	if calls := PruneHistory(in.ReshardHistory, now); len(calls) > 0 && now.Sub(calls[len(calls)-1]) < window {
 		// A reshard (often up, rounded past the need) just happened; give it
 		// a full window before undoing any of it.
-		return open, fmt.Sprintf("holding at %d: last reshard was less than %v ago", open, window), recs, peaks
+		return open, fmt.Sprintf("holding at %d: last reshard was less than %v ago", open, window), kept, peaks
 	}
 	// Rising hour over hour: the highest need of this window is above the
 	// highest need of the whole previous hour, or the last two hours and
@@ -688,13 +689,13 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 		}
 	}
 	if cur := maxRec(recs); h1 > 0 && cur > h1 || h2 > 0 && cur >= h1 && h1 >= h2 && cur > h2 {
-		return open, fmt.Sprintf("holding at %d: need is rising (%d shards over the last %v; previous hours' peaks %d, %d)", open, cur, window, h2, h1), recs, peaks
+		return open, fmt.Sprintf("holding at %d: need is rising (%d shards over the last %v; previous hours' peaks %d, %d)", open, cur, window, h2, h1), kept, peaks
 	}
 	if floor > open*3/4 || floor >= open {
 		if cur := maxRec(recs); floor > cur {
-			return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards, %d with its trend or yesterday's next hour", open, window, cur, floor), recs, peaks
+			return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards, %d with its trend or yesterday's next hour", open, window, cur, floor), kept, peaks
 		}
-		return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards", open, window, floor), recs, peaks
+		return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards", open, window, floor), kept, peaks
 	}
 	// Go as low as the budget allows while keeping the calls to climb back
 	// to the day's peak (plus the reserve, none by default) if it returned
@@ -727,10 +728,56 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 		}
 	}
 	if t > open*3/4 {
-		return open, fmt.Sprintf("holding at %d: need is %d, but %d of %d reshard calls are left and climbing back to the day's peak of %d needs them", open, floor, budget, ReshardsPerWindow, peak), recs, peaks
+		return open, fmt.Sprintf("holding at %d: need is %d, but %d of %d reshard calls are left and climbing back to the day's peak of %d needs them", open, floor, budget, ReshardsPerWindow, peak), kept, peaks
 	}
 	t = clamp32(snapDown(t, open), lo, hi)
-	return t, fmt.Sprintf("scaling down %d→%d: need over the last %v is at most %d shards (day's peak %d, %d calls left)", open, t, window, floor, peak, budget), recs, peaks
+	return t, fmt.Sprintf("scaling down %d→%d: need over the last %v is at most %d shards (day's peak %d, %d calls left)", open, t, window, floor, peak, budget), kept, peaks
+}
+
+// keepShardRecs is keepRecs for the shard window, except that the record of
+// the minute the window's start falls in is kept until that whole minute has
+// left the window. Records are one per minute, stamped with the minute's
+// first pass; dropping one as soon as that pass leaves the window forgets
+// that the minute's later passes are still inside it. Decisions read only
+// the records inside the window (inWindow); the kept one says how long the
+// passes have run without a gap (coveredSince).
+func keepShardRecs(prev []Rec, now time.Time, window time.Duration, n int32) []Rec {
+	cut := now.Add(-window).Unix()
+	var edge []Rec
+	for _, r := range prev {
+		if r.At <= cut && (r.At/60+1)*60 > cut {
+			edge = []Rec{r}
+		}
+	}
+	return append(edge, keepRecs(prev, now, window, n)...)
+}
+
+// inWindow are the records of recs stamped within the window before now.
+func inWindow(recs []Rec, now time.Time, window time.Duration) []Rec {
+	cut := now.Add(-window).Unix()
+	for i, r := range recs {
+		if r.At > cut {
+			return recs[i:]
+		}
+	}
+	return nil
+}
+
+// coveredSince is when the passes behind the window's records began, for
+// the "less than a window of data" hold: the first record in the window, or
+// the record of the minute just before it when that minute is still kept
+// (the passes ran on without a gap). Without the latter, with a window of a
+// few minutes and passes every few seconds the first record in the window
+// was younger than 3/4 of the window at most passes of every minute, and the
+// hold re-armed each minute: shards stalled on the way down in the closed
+// loop (10 s passes, 60 s window). For windows of 8 minutes and more the
+// answer is unchanged: such a record is then always old enough itself.
+func coveredSince(kept, recs []Rec) int64 {
+	since := recs[0].At
+	if len(kept) > len(recs) && kept[0].At/60 == since/60-1 {
+		since = kept[0].At
+	}
+	return since
 }
 
 // trendHorizon is how far ahead a rising need is projected before a

@@ -2,6 +2,7 @@ package scaling
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -706,6 +707,45 @@ func TestSecondPassInAMinuteKeepsTheCount(t *testing.T) {
 			if got > c.desired || got > c.want {
 				t.Errorf("%s (down window %s): %d producers (%s), want at most %d: 26%% CPU against 65%% never scales up", c.name, down, got, why, c.want)
 			}
+		}
+	}
+}
+
+// TestShortWindowScaleDownEveryPass is the closed-loop stall (shards held at
+// 2 after the load, 10 s passes, a 60 s shardScaleDownSeconds): passes within
+// a minute share one record stamped with the minute's first pass, so at every
+// pass but the last of a minute the previous minute's record had just left
+// the window and the oldest one kept was younger than 3/4 of it. The policy
+// then held "less than a stabilization window of data since start" at five
+// passes in six, and at all of them when a minute's passes spanned less than
+// 45 s (a pass interval with jitter); a reshard's own 60 s hold then lined up
+// with those misses. Once a window of low need has been seen, every pass
+// must scale down; a fresh state must still wait for most of a window.
+func TestShortWindowScaleDownEveryPass(t *testing.T) {
+	cfg := StreamConfig{MinShards: 1, MaxShards: 4, TargetUtilization: 0.25, ScaleDownStabilization: time.Minute}
+	for _, pass := range []time.Duration{10 * time.Second, 11 * time.Second, 12 * time.Second} {
+		start := now0.Add(3 * time.Second)
+		var st State
+		var held []string
+		for now := start; now.Before(start.Add(5 * time.Minute)); now = now.Add(pass) {
+			in := baseInputs(now.Truncate(time.Minute), 2, 0.01) // need well under one shard
+			in.Stream = cfg
+			d, next := Decide(in, st, now)
+			st = next
+			if since := now.Sub(start); since < 45*time.Second {
+				if d.Shards != 2 {
+					t.Errorf("%v passes, %v after a fresh start: %d shards (%s); want a hold for most of the window", pass, since, d.Shards, d.ShardReason)
+				}
+				continue
+			} else if since < 2*time.Minute {
+				continue // the window fills
+			}
+			if d.Shards != 1 {
+				held = append(held, fmt.Sprintf("%s: %s", now.Sub(start), d.ShardReason))
+			}
+		}
+		if len(held) > 0 {
+			t.Errorf("%v passes, 60 s window, need 1 for minutes: %d passes held at 2, e.g. %s", pass, len(held), held[0])
 		}
 	}
 }
