@@ -139,8 +139,13 @@ type Load struct {
 
 // Result is one policy's outcome on one trace.
 type Result struct {
-	Policy                string  `json:"policy"`
-	ThrottledPercent      float64 `json:"throttledPercent"`
+	Policy           string  `json:"policy"`
+	ThrottledPercent float64 `json:"throttledPercent"`
+	// LostPercent is every record of the demand that never reached the
+	// stream: refused by Kinesis (ThrottledPercent; the model's producers do
+	// not retry) plus refused at the producers for lack of tasks
+	// (ProducerRejectedPercent, HTTP 429/503 to the client).
+	LostPercent           float64 `json:"lostPercent"`
 	P99IteratorAgeSeconds float64 `json:"p99IteratorAgeSeconds"`
 	ShardHours            float64 `json:"shardHours"`
 	TaskHours             float64 `json:"taskHours"`
@@ -424,6 +429,7 @@ func Run(cfg Config, t Trace, c Controller) Result {
 
 	res.ThrottledPercent = pct(thrRecs, demRecs)
 	res.ProducerRejectedPercent = pct(prodRej, demRecs)
+	res.LostPercent = pct(thrRecs+prodRej, demRecs)
 	res.P99IteratorAgeSeconds = p99(ages)
 	res.StreamCostUSD = res.ShardHours*PriceShardHour + putUnits/1e6*PricePutUnitsMillion
 	res.TaskCostUSD = res.TaskHours * cfg.taskHourPrice()

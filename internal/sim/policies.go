@@ -410,6 +410,7 @@ func OnDemand(cfg Config, t Trace) Result {
 	}
 	hours := float64(t.Minutes()) / 60
 	res.ThrottledPercent = pct(thrRecs, demRecs)
+	res.LostPercent = res.ThrottledPercent // clairvoyant tasks refuse nothing
 	res.StreamCostUSD = hours*PriceOnDemandStreamHour + writtenBytes/GB*(PriceOnDemandWriteGB+PriceOnDemandReadGB)
 	res.TaskCostUSD = res.TaskHours * cfg.taskHourPrice()
 	res.CostUSD = res.StreamCostUSD + res.TaskCostUSD

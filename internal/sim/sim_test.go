@@ -387,3 +387,25 @@ func TestOperatorFlatNoisyLoad(t *testing.T) {
 	}
 	t.Logf("%.0f shard-h (floor %.0f), max %d shards, %d calls", res.ShardHours, floor, res.MaxShards, res.ReshardCalls)
 }
+
+// TestLostCountsProducerRefusals: records the producers refuse for lack of
+// tasks never reach Kinesis, so they are not in ThrottledPercent, but they
+// are lost to the client and must be in LostPercent.
+func TestLostCountsProducerRefusals(t *testing.T) {
+	cfg := DefaultConfig() // 40 MiB/s at the peak, 5 MiB/s per producer task
+	tr := flat(30, 1)
+	// Shards for the whole load, one producer task: 35 of 40 MiB/s refused
+	// at the front door, nothing throttled by Kinesis.
+	r := Run(cfg, tr, &fixed{name: "short-of-producers", shards: 40, prod: 1, cons: 10})
+	if r.ThrottledPercent != 0 {
+		t.Errorf("throttled %.3f%%, want 0 with a shard per MiB/s", r.ThrottledPercent)
+	}
+	if want := 100 * 35.0 / 40; math.Abs(r.ProducerRejectedPercent-want) > 0.01 || math.Abs(r.LostPercent-want) > 0.01 {
+		t.Errorf("producer refused %.3f%%, lost %.3f%%; want both %.3f%%", r.ProducerRejectedPercent, r.LostPercent, want)
+	}
+	// Too few shards as well: both parts add up.
+	r = Run(cfg, tr, &fixed{name: "short-of-both", shards: 2, prod: 2, cons: 10})
+	if got, want := r.LostPercent, r.ThrottledPercent+r.ProducerRejectedPercent; r.ThrottledPercent == 0 || math.Abs(got-want) > 1e-9 {
+		t.Errorf("lost %.3f%%, want throttled %.3f%% + producer refused %.3f%%", got, r.ThrottledPercent, r.ProducerRejectedPercent)
+	}
+}
