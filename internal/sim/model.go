@@ -87,6 +87,17 @@ const (
 	TaskStartMinutes = 1
 	// MaxIteratorAge caps the modelled iterator age at the 24 h retention.
 	MaxIteratorAge = 24 * 3600
+	// OnDemandScaleUpMinutes: an on-demand stream takes twice its previous
+	// peak at once, but a new peak raises its capacity only this long after
+	// (AWS: traffic growing more than 2x the previous peak within 15 minutes
+	// may be throttled).
+	OnDemandScaleUpMinutes = 15
+	// OnDemandMaxBytesPerSec: an on-demand stream's write quota in
+	// us-east-1, whose prices the model uses (AWS, "Quotas and limits": up
+	// to 10 GB/s of writes in N. Virginia, Oregon and Ireland, 200 MB/s in
+	// other Regions). The page states no records/s quota, so none is
+	// modelled beyond the previous-peak rule.
+	OnDemandMaxBytesPerSec = 10 * 1000 * 1000 * 1000
 )
 
 // UpdatingMinutes is how long a stream stays UPDATING after a call from

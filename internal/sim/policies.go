@@ -354,17 +354,25 @@ func clairvoyantAt(cfg Config, t Trace, u float64) Result {
 	return res
 }
 
-// OnDemand models a Kinesis on-demand stream: it takes writes up to twice
-// the highest minute of the previous 30 days, in bytes and in records (at
-// least 4 MiB/s and 4000 records/s, a new stream's capacity) and throttles the rest; priced per
-// stream-hour and per GB written and read (each record rounded up to 1 KiB),
-// with the clairvoyant task counts (so its cost is a lower bound: the
-// comparison favours on-demand).
+// OnDemand models a Kinesis on-demand stream (AWS, "Choose the data stream
+// capacity mode", docs.aws.amazon.com/streams/latest/dev/how-do-i-size-a-stream.html):
+// it takes writes up to twice the highest write rate of the previous 30
+// days, in bytes and in records (at least 4 MiB/s and 4000 records/s, a new
+// stream's capacity), but a new peak raises that capacity only after 15
+// minutes ("if your traffic grows more than double the previous peak within
+// a 15-minute duration, you might experience throttling"), and never above
+// the per-stream write quota (OnDemandMaxBytesPerSec, 10 GB/s in us-east-1;
+// docs.aws.amazon.com/streams/latest/dev/service-sizes-and-limits.html).
+// The rest is throttled. Priced
+// per stream-hour and per GB written and read (each record rounded up to
+// 1 KiB), with the clairvoyant task counts (so its cost is a lower bound:
+// the comparison favours on-demand).
 func OnDemand(cfg Config, t Trace) Result {
 	cfg = cfg.withDefaults()
 	res := Result{Policy: "on-demand"}
 	const window = 30 * 24 * 60
-	// A sliding-window maximum of the demand actually written.
+	// A sliding-window maximum of the demand actually written, fed with
+	// each minute's rate OnDemandScaleUpMinutes after it.
 	type mv struct {
 		m int
 		b float64
@@ -374,11 +382,18 @@ func OnDemand(cfg Config, t Trace) Result {
 	// would start at 4 MiB/s and throttle a busy first minute).
 	var dq []mv
 	if t.Minutes() > 0 {
-		dq = append(dq, mv{-1, cfg.demand(t, 0).Bytes})
+		dq = append(dq, mv{-OnDemandScaleUpMinutes - 1, cfg.demand(t, 0).Bytes})
 	}
+	written := make([]float64, t.Minutes())
 	var demRecs, thrRecs, writtenBytes float64
 	rounded := math.Ceil(cfg.RecordBytes/OnDemandRecordRoundBytes) * OnDemandRecordRoundBytes
 	for m := range t.Minutes() {
+		if k := m - OnDemandScaleUpMinutes; k >= 0 {
+			for len(dq) > 0 && dq[len(dq)-1].b <= written[k] {
+				dq = dq[:len(dq)-1]
+			}
+			dq = append(dq, mv{k, written[k]})
+		}
 		for len(dq) > 0 && dq[0].m <= m-window {
 			dq = dq[1:]
 		}
@@ -391,7 +406,7 @@ func OnDemand(cfg Config, t Trace) Result {
 		// record size is fixed, so the records peak is the bytes peak over
 		// it. (Deriving records/s from MiB/s, 1000 per MiB, throttled most
 		// small records that the bytes limit allowed.)
-		capB := max(4*scaling.MiB, 2*peak)
+		capB := min(max(4*scaling.MiB, 2*peak), OnDemandMaxBytesPerSec)
 		capR := max(4000, 2*peak/cfg.RecordBytes)
 		d := cfg.demand(t, m)
 		f := 1.0
@@ -401,11 +416,7 @@ func OnDemand(cfg Config, t Trace) Result {
 		demRecs += d.Records * 60
 		thrRecs += d.Records * (1 - f) * 60
 		writtenBytes += d.Records * f * 60 * rounded
-		w := d.Bytes * f
-		for len(dq) > 0 && dq[len(dq)-1].b <= w {
-			dq = dq[:len(dq)-1]
-		}
-		dq = append(dq, mv{m, w})
+		written[m] = d.Bytes * f
 		res.TaskHours += float64(needTasks(d.Bytes, cfg.ProducerMiBpsPerTask*scaling.MiB)+needTasks(d.Bytes, cfg.ConsumerMiBpsPerTask*scaling.MiB)) / 60
 	}
 	hours := float64(t.Minutes()) / 60

@@ -409,3 +409,29 @@ func TestLostCountsProducerRefusals(t *testing.T) {
 		t.Errorf("lost %.3f%%, want throttled %.3f%% + producer refused %.3f%%", got, r.ThrottledPercent, r.ProducerRejectedPercent)
 	}
 }
+
+// TestOnDemandNewPeakTakesFifteenMinutes: on-demand takes twice the previous
+// peak at once, but a jump beyond that is throttled until the new peak has
+// stood for 15 minutes (AWS: traffic growing more than 2x the previous peak
+// within 15 minutes may be throttled), not for one minute.
+func TestOnDemandNewPeakTakesFifteenMinutes(t *testing.T) {
+	l := make([]float64, 120)
+	for m := range l {
+		l[m] = 0.25 // 10 MiB/s
+		if m >= 60 {
+			l[m] = 1 // 40 MiB/s: 4x the previous peak
+		}
+	}
+	od := OnDemand(DefaultConfig(), Trace{Name: "x4", Start: synthStart, Load: l})
+	// Minutes 60–74 take 20 of 40 MiB/s; of 75 load-units, 7.5 are throttled.
+	if want := 10.0; math.Abs(od.ThrottledPercent-want) > 0.01 || od.LostPercent != od.ThrottledPercent {
+		t.Errorf("on-demand throttled %.3f%% (lost %.3f%%) of a 4x step, want %.1f%%", od.ThrottledPercent, od.LostPercent, want)
+	}
+	// Within 2x of the peak nothing is throttled, however fast it comes.
+	for m := 60; m < 120; m++ {
+		l[m] = 0.5
+	}
+	if od := OnDemand(DefaultConfig(), Trace{Name: "x2", Start: synthStart, Load: l}); od.ThrottledPercent != 0 {
+		t.Errorf("on-demand throttled %.3f%% of a 2x step", od.ThrottledPercent)
+	}
+}
