@@ -41,6 +41,9 @@ type Config struct {
 	SeedMaxShards int32
 	// Seed drives CloudWatch's delays and partial points.
 	Seed uint64
+	// MetricLagMinutes (sensitivity switch): when 1–3, every minute is
+	// published that many minutes after it ends instead of 1–3 at random.
+	MetricLagMinutes int
 	// Timeline makes Run fill Result.Timeline with one Minute per minute of
 	// the trace (off for the bench: it changes no other field).
 	Timeline bool
@@ -131,7 +134,14 @@ type View struct {
 // Command is a policy's answer: an UpdateShardCount call (ReshardTo > 0)
 // and the services' desired counts.
 type Command struct {
-	ReshardTo                        int32
+	ReshardTo int32
+	// SplitMerge reaches ReshardTo by SplitShard and MergeShards calls
+	// instead of UpdateShardCount (as scaling-utils does when
+	// UpdateShardCount refuses): any count, no daily limit, not while
+	// UPDATING. The model gives it the same UPDATING time as one
+	// UpdateShardCount call (AWS documents neither; a real re-partition takes
+	// several split and merge operations, so this favours the caller).
+	SplitMerge                       bool
 	ProducerDesired, ConsumerDesired int32
 }
 
@@ -164,6 +174,7 @@ type Result struct {
 	CostUSD               float64 `json:"costUSD"`
 	// Extra detail beyond the fixed fields.
 	RejectedCalls           int     `json:"rejectedCalls"`
+	SplitMergeCalls         int     `json:"splitMergeCalls,omitempty"` // reshards by split/merge (seed)
 	ProducerRejectedPercent float64 `json:"producerRejectedPercent"`
 	MaxShards               int32   `json:"maxShards"`
 	StreamCostUSD           float64 `json:"streamCostUSD"`
@@ -234,12 +245,18 @@ type minuteMetrics struct {
 // after it ends; while younger than 3 minutes its Sum and Maximum values are
 // only a fraction of the final ones.
 type cloudWatch struct {
-	seed  uint64
-	start time.Time
-	data  []minuteMetrics
+	seed     uint64
+	fixedLag int // 1–3: every minute's lag; else pseudo-random per minute
+	start    time.Time
+	data     []minuteMetrics
 }
 
-func (cw *cloudWatch) lag(k int) int { return 1 + int(hash64(cw.seed^uint64(k))%3) }
+func (cw *cloudWatch) lag(k int) int {
+	if cw.fixedLag >= 1 && cw.fixedLag <= 3 {
+		return cw.fixedLag
+	}
+	return 1 + int(hash64(cw.seed^uint64(k))%3)
+}
 
 // view returns the points visible at the end of minute m (now = start+m+1).
 func (cw *cloudWatch) view(m int) (scaling.StreamMetrics, []scaling.Point, []scaling.Point) {
@@ -312,7 +329,7 @@ func Run(cfg Config, t Trace, c Controller) Result {
 	cfg = cfg.withDefaults()
 	n := t.Minutes()
 	res := Result{Policy: c.Name()}
-	cw := &cloudWatch{seed: cfg.Seed, start: t.Start, data: make([]minuteMetrics, n)}
+	cw := &cloudWatch{seed: cfg.Seed, fixedLag: cfg.MetricLagMinutes, start: t.Start, data: make([]minuteMetrics, n)}
 
 	s0, p0, c0 := c.Start(cfg.demand(t, 0))
 	open := min(max(s0, 1), scaling.MaxShardsPerStream)
@@ -422,7 +439,17 @@ func Run(cfg Config, t Trace, c Controller) Result {
 			Producer: scaling.TaskObservation{Desired: prod.desired, Running: prod.running, CPUPercent: pc},
 			Consumer: scaling.TaskObservation{Desired: cons.desired, Running: cons.running, CPUPercent: cc},
 		})
-		if cmd.ReshardTo > 0 {
+		if cmd.ReshardTo > 0 && cmd.SplitMerge {
+			if updating || cmd.ReshardTo == open || cmd.ReshardTo > scaling.MaxShardsPerStream {
+				res.RejectedCalls++
+			} else {
+				res.SplitMergeCalls++
+				updating, updTo, updUntil = true, cmd.ReshardTo, m+1+UpdatingMinutes(open, cmd.ReshardTo)
+				if row != nil {
+					row.ReshardTo = cmd.ReshardTo
+				}
+			}
+		} else if cmd.ReshardTo > 0 {
 			if err := checkCall(open, cmd.ReshardTo, updating, history, now); err != nil {
 				res.RejectedCalls++
 			} else {

@@ -185,27 +185,74 @@ func (o *Operator) Control(v View) Command {
 	return cmd
 }
 
-// Seed is the seed's setup (seed/FACTS.md): amazon-kinesis-scaling-utils on
-// PUT and GET — over 75 % for a minute → +2 shards, under 25 % for a minute
-// → −1 shard with a minute's cool-off — between MinShards and MaxShards, and
-// ECS target tracking at 65 % CPU for both services (min 1, max MaxTasks).
+// Seed is the seed as deployed: amazon-kinesis-scaling-utils tag V.9.6.0
+// (the seed's Dockerfile clones that tag) with the seed's configuration
+// (scaleOnOperation PUT and GET, minShards 1, maxShards 16,
+// refreshShardsNumberAfterMin 5; up: over 75 % for 1 minute, +2 shards; down:
+// under 25 % for 1 minute, −1 shard, 1 minute cool-off), and ECS target
+// tracking at 65 % CPU for both services (min 1, max MaxTasks). Read from
+// StreamMonitor, StreamMetricManager and StreamScaler at that tag:
 //
-// scaling-utils' +2 from one shard would be refused by AWS (more than 2×),
-// so its step is limited to what AWS accepts; calls AWS refuses anyway (the
-// daily budget) are counted as rejected by the model.
+//   - Each check asks CloudWatch for the last scaleAfterMins = 1 minute
+//     (GetMetricStatistics, period 60, Sum; StartTime rounds down to the
+//     minute). A metric with no datapoint there counts as low samples, so an
+//     unpublished newest minute votes down; a partial one is used as is.
+//   - Utilisation is the Sum per second over a capacity (open shards × 1 MiB/s
+//     and 1000 records/s for PUT, × 2 MiB/s and 2000 records/s for GET)
+//     loaded at start, after a check that returns a report (no action needed,
+//     at the maximum, a split/merge) and every refreshShardsNumberAfterMin;
+//     a successful UpdateShardCount returns no report, so the capacity stays
+//     that of the old count until the next refresh.
+//   - Per operation, the metric (bytes or records) with the higher newest
+//     utilisation votes: up with a sample over 75 %, else down with one
+//     under 25 %. Up wins if either operation votes up; none if both vote
+//     none; otherwise down — so PUT between 25 and 50 % (GET under 25 %)
+//     scales down.
+//   - A target above maxShards (15 + 2 = 17) is refused by the tool
+//     ("AlreadyAtMaximum"), so from an odd count it never reaches 16. A
+//     target UpdateShardCount refuses (over 2× the open count, 1 → 3, or
+//     the 10 calls per rolling 24 h spent) is reached by splitting and
+//     merging shards instead, which has no daily limit (Command.SplitMerge).
+//   - The monitor waits for the stream to be ACTIVE after each change, so
+//     it does not check while the stream is UPDATING.
+//
+// The model checks once a minute (the tool checks every 45 s, so one or two
+// checks fall in each minute), at the end of the minute: the window then
+// holds the minute before, ended 59 s earlier, which it sees only when the
+// model publishes that minute at its first opportunity (lag 1), at its
+// partial value. GetRecords metrics are taken equal to what was written
+// (the consumers keep up in the bench's model).
 type Seed struct {
+	name                 string
 	MinShards, MaxShards int32
 	MaxTasks             int32
 	lastDown             time.Time
+	capShards            int32     // open shards when the capacity was last loaded
+	capAt                time.Time // when
 	prod, cons           targetTracking
 	start                func(Load) (int32, int32, int32)
 }
 
-// NewSeed configures the seed policy; maxShards and maxTasks should fit the
-// trace (the seed's own max is 16 shards and 15 tasks).
+// Seed's configuration and its tool's defaults (V.9.6.0).
+const (
+	seedUpPct, seedDownPct = 0.75, 0.25
+	seedUpCount            = 2
+	seedDownCount          = 1
+	seedDownCoolOff        = time.Minute
+	seedCapacityRefresh    = 5 * time.Minute
+	// SeedShippedMaxShards is the seed configuration's maxShards.
+	SeedShippedMaxShards = 16
+)
+
+// NewSeed configures the seed policy with maxShards (the seed ships 16) and
+// maxTasks; the row is named "seed" at the shipped maximum and
+// "seed-raised" otherwise.
 func NewSeed(cfg Config, maxShards, maxTasks int32) *Seed {
 	cfg = cfg.withDefaults()
-	s := &Seed{MinShards: 1, MaxShards: maxShards, MaxTasks: maxTasks}
+	s := &Seed{name: "seed", MinShards: 1, MaxShards: maxShards, MaxTasks: maxTasks}
+	if maxShards != SeedShippedMaxShards {
+		s.name = "seed-raised"
+	}
 	s.prod = targetTracking{target: 65, min: 1, max: maxTasks}
 	s.cons = targetTracking{target: 65, min: 1, max: maxTasks}
 	c := cfg
@@ -214,9 +261,13 @@ func NewSeed(cfg Config, maxShards, maxTasks int32) *Seed {
 	return s
 }
 
-func (s *Seed) Name() string { return "seed" }
+func (s *Seed) Name() string { return s.name }
 
-func (s *Seed) Start(first Load) (int32, int32, int32) { return s.start(first) }
+func (s *Seed) Start(first Load) (int32, int32, int32) {
+	sh, p, c := s.start(first)
+	// The seed starts within its own bounds.
+	return min(max(sh, s.MinShards), s.MaxShards), p, c
+}
 
 func newest(ps []scaling.Point) (scaling.Point, bool) {
 	if len(ps) == 0 {
@@ -231,31 +282,88 @@ func newest(ps []scaling.Point) (scaling.Point, bool) {
 	return p, true
 }
 
+// seedVote is one operation's vote: +1 up, −1 down, 0 none.
+func seedVote(bytes, recs float64, seen bool, capShards int32, perShardBytes, perShardRecs float64) int {
+	if !seen {
+		return -1 // no datapoint in the window: low samples
+	}
+	b := bytes / 60 / (float64(capShards) * perShardBytes)
+	r := recs / 60 / (float64(capShards) * perShardRecs)
+	u := b
+	if r > b {
+		u = r
+	}
+	switch {
+	case u > seedUpPct:
+		return 1
+	case u < seedDownPct:
+		return -1
+	}
+	return 0
+}
+
 func (s *Seed) Control(v View) Command {
 	cmd := Command{
 		ProducerDesired: s.prod.next(v.Producer),
 		ConsumerDesired: s.cons.next(v.Consumer),
 	}
-	b, okB := newest(v.Metrics.IncomingBytes)
-	r, okR := newest(v.Metrics.IncomingRecords)
-	if !okB || !okR || v.Updating || v.OpenShards < 1 {
-		return cmd
+	if v.Updating || v.OpenShards < 1 {
+		return cmd // the monitor is waiting for ACTIVE
 	}
-	open := float64(v.OpenShards)
-	put := max(b.Value/60/(open*scaling.ShardWriteBytesPerSec), r.Value/60/(open*scaling.ShardWriteRecordsPerSec))
-	get := max(b.Value/60/(open*ShardReadBytesPerSec), r.Value/60/(open*2000))
-	util := max(put, get)
-	switch {
-	case util > 0.75:
-		to := min(v.OpenShards+2, scaling.MaxLegalStep(v.OpenShards), s.MaxShards)
-		if to > v.OpenShards {
-			cmd.ReshardTo = to
+	if s.capShards == 0 {
+		s.capShards, s.capAt = v.OpenShards, v.Now
+	}
+	// The window [now-1m rounded down to the minute, now] at 59 s into the
+	// minute that just ended holds the minute before it.
+	var bytes, recs float64
+	seen := false
+	for _, p := range v.Metrics.IncomingBytes {
+		if p.Time.Equal(v.Now.Add(-2 * time.Minute)) {
+			bytes, seen = p.Value, true
 		}
-	case util < 0.25 && v.Now.Sub(s.lastDown) >= time.Minute:
-		to := max(v.OpenShards-1, scaling.MinLegalStep(v.OpenShards), s.MinShards)
-		if to < v.OpenShards {
-			cmd.ReshardTo = to
+	}
+	for _, p := range v.Metrics.IncomingRecords {
+		if p.Time.Equal(v.Now.Add(-2 * time.Minute)) {
+			recs = p.Value
+		}
+	}
+	put := seedVote(bytes, recs, seen, s.capShards, scaling.ShardWriteBytesPerSec, scaling.ShardWriteRecordsPerSec)
+	get := seedVote(bytes, recs, seen, s.capShards, ShardReadBytesPerSec, 2000)
+	vote := -1
+	switch {
+	case put == 1 || get == 1:
+		vote = 1
+	case put == 0 && get == 0:
+		vote = 0
+	}
+	report := false // whether the check returns a report (the capacity is then reloaded)
+	open := v.OpenShards
+	call := func(to int32) {
+		switch {
+		case to > s.MaxShards || to < s.MinShards:
+			report = true // AlreadyAtMaximum / AlreadyAtMinimum
+		case scaling.CheckStep(open, to) != nil || scaling.BudgetLeft(v.ReshardHistory, v.Now) == 0:
+			cmd.ReshardTo, cmd.SplitMerge = to, true
+			report = true
+		default:
+			cmd.ReshardTo = to // UpdateShardCount: no report
+		}
+	}
+	switch vote {
+	case 1:
+		call(open + seedUpCount)
+	case -1:
+		if v.Now.Sub(s.lastDown) >= seedDownCoolOff && open-seedDownCount >= 1 {
+			call(open - seedDownCount)
 			s.lastDown = v.Now
+		}
+	default:
+		report = true // NoActionRequired
+	}
+	if report || v.Now.Sub(s.capAt) > seedCapacityRefresh {
+		s.capShards, s.capAt = open, v.Now
+		if cmd.ReshardTo > 0 {
+			s.capShards = cmd.ReshardTo // the tool reloads after waiting for ACTIVE
 		}
 	}
 	return cmd

@@ -293,7 +293,7 @@ func TestResultJSONFields(t *testing.T) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"policy", "throttledPercent", "p99IteratorAgeSeconds", "shardHours", "taskHours", "reshardCalls", "costUSD"} {
+	for _, f := range []string{"policy", "throttledPercent", "lostPercent", "producerRejectedPercent", "p99IteratorAgeSeconds", "shardHours", "taskHours", "reshardCalls", "costUSD"} {
 		if _, ok := m[f]; !ok {
 			t.Errorf("JSON lacks %q: %s", f, raw)
 		}
@@ -303,7 +303,7 @@ func TestResultJSONFields(t *testing.T) {
 	for _, r := range rs {
 		names = append(names, r.Policy)
 	}
-	if got := strings.Join(names, ","); got != "operator,seed,fixed-peak,on-demand,clairvoyant" {
+	if got := strings.Join(names, ","); got != "operator,seed,seed-raised,fixed-peak,on-demand,clairvoyant" {
 		t.Errorf("policies %s", got)
 	}
 }

@@ -1,0 +1,87 @@
+package sim
+
+import (
+	"testing"
+	"time"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
+)
+
+// seedView is what the seed sees at now with open shards: the minute
+// before the last one published at bytesPerSec in 1000-byte records (or
+// nothing when bytesPerSec < 0).
+func seedView(now time.Time, open int32, bytesPerSec float64, history ...time.Time) View {
+	v := View{Now: now, OpenShards: open, ReshardHistory: history,
+		Producer: scaling.TaskObservation{Desired: 1, Running: 1},
+		Consumer: scaling.TaskObservation{Desired: 1, Running: 1}}
+	if bytesPerSec >= 0 {
+		at := now.Add(-2 * time.Minute)
+		v.Metrics.IncomingBytes = []scaling.Point{{Time: at, Value: bytesPerSec * 60}}
+		v.Metrics.IncomingRecords = []scaling.Point{{Time: at, Value: bytesPerSec * 60 / 1000}}
+	}
+	return v
+}
+
+// TestSeedAsDeployed pins the V.9.6.0 behaviours the seed row models.
+func TestSeedAsDeployed(t *testing.T) {
+	mib := float64(scaling.MiB)
+	now := synthStart.Add(time.Hour)
+	spent := spacedCalls(10, now.Add(-time.Hour), time.Minute)
+	for _, c := range []struct {
+		name       string
+		open       int32
+		bytes      float64 // per second in the window; < 0: no datapoint
+		history    []time.Time
+		to         int32
+		splitMerge bool
+	}{
+		{"over 75 %: +2 by UpdateShardCount", 4, 3.2 * mib, nil, 6, false},
+		{"1 → 3 is over 2x: split and merge instead", 1, 0.9 * mib, nil, 3, true},
+		{"10 calls spent: split and merge instead", 4, 3.2 * mib, spent, 6, true},
+		{"15 + 2 is over the max of 16: nothing", 15, 14 * mib, nil, 0, false},
+		{"between 25 and 75 %: none", 4, 2.4 * mib, nil, 0, false},
+		{"PUT at 40 % is GET at 20 %: down", 4, 1.6 * mib, nil, 3, false},
+		{"no datapoint in the 1-minute window: down", 4, -1, nil, 3, false},
+	} {
+		s := NewSeed(DefaultConfig(), SeedShippedMaxShards, 15)
+		cmd := s.Control(seedView(now, c.open, c.bytes, c.history...))
+		if cmd.ReshardTo != c.to || cmd.SplitMerge != c.splitMerge {
+			t.Errorf("%s: reshard to %d (split/merge %v), want %d (%v)", c.name, cmd.ReshardTo, cmd.SplitMerge, c.to, c.splitMerge)
+		}
+	}
+}
+
+// TestSeedCapacityIsCached: after a successful UpdateShardCount the tool
+// keeps dividing by the old count's capacity until its 5-minute refresh, so
+// the same load keeps voting up (+2 again) where the new count is at 53 %.
+func TestSeedCapacityIsCached(t *testing.T) {
+	mib := float64(scaling.MiB)
+	now := synthStart.Add(time.Hour)
+	s := NewSeed(DefaultConfig(), SeedShippedMaxShards, 15)
+	if cmd := s.Control(seedView(now, 4, 3.2*mib)); cmd.ReshardTo != 6 {
+		t.Fatalf("first check: reshard to %d, want 6", cmd.ReshardTo)
+	}
+	// 3.2 MiB/s over 6 shards is 53 %, but over the cached 4 it is 80 %.
+	if cmd := s.Control(seedView(now.Add(4*time.Minute), 6, 3.2*mib)); cmd.ReshardTo != 8 {
+		t.Errorf("within the refresh: reshard to %d, want 8 (capacity of 4 shards cached)", cmd.ReshardTo)
+	}
+	// The refresh every 5 minutes reloads it: a check 6 minutes after the
+	// first (no datapoint: down, 6 → 5) reloads at 5 shards, and 3.2 MiB/s
+	// over 5 is 64 %: no vote (with the old 4 it would be 80 %: up).
+	s = NewSeed(DefaultConfig(), SeedShippedMaxShards, 15)
+	s.Control(seedView(now, 4, 3.2*mib))
+	if cmd := s.Control(seedView(now.Add(6*time.Minute), 6, -1)); cmd.ReshardTo != 5 {
+		t.Fatalf("empty window after the cool-off: reshard to %d, want 5", cmd.ReshardTo)
+	}
+	if cmd := s.Control(seedView(now.Add(7*time.Minute), 5, 3.2*mib)); cmd.ReshardTo != 0 {
+		t.Errorf("after the refresh: reshard to %d, want none (64 %% of 5 shards)", cmd.ReshardTo)
+	}
+}
+
+func spacedCalls(n int, last time.Time, gap time.Duration) []time.Time {
+	out := make([]time.Time, n)
+	for i := range out {
+		out[i] = last.Add(-time.Duration(n-1-i) * gap)
+	}
+	return out
+}
