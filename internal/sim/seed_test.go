@@ -85,3 +85,43 @@ func spacedCalls(n int, last time.Time, gap time.Duration) []time.Time {
 	}
 	return out
 }
+
+// askOnce asks for 4 producers and 2 shards at the end of the first minute.
+type askOnce struct{ asked bool }
+
+func (a *askOnce) Name() string                     { return "ask-once" }
+func (a *askOnce) Start(Load) (int32, int32, int32) { return 1, 1, 1 }
+func (a *askOnce) Control(View) Command {
+	cmd := Command{ProducerDesired: 4, ConsumerDesired: 1}
+	if !a.asked {
+		a.asked, cmd.ReshardTo = true, 2
+	}
+	return cmd
+}
+
+// TestSensitivitySwitches: -task-start and -updating-scale change when a
+// task serves and how long the stream stays UPDATING, and nothing else.
+func TestSensitivitySwitches(t *testing.T) {
+	run := func(start int, scale float64) (firstRunning, updating int) {
+		cfg := DefaultConfig()
+		cfg.Timeline, cfg.TaskStartMinutes, cfg.UpdatingScale = true, start, scale
+		r := Run(cfg, flat(20, 0.01), &askOnce{})
+		firstRunning = -1
+		for _, m := range r.Timeline {
+			if m.ProducerRunning == 4 && firstRunning < 0 {
+				firstRunning = m.Minute
+			}
+			if m.Updating {
+				updating++
+			}
+		}
+		return firstRunning, updating
+	}
+	r0, u0 := run(0, 0)
+	if r0 != 2 || u0 != 3 {
+		t.Errorf("defaults: 4 producers from minute %d, %d minutes UPDATING; want 2 and 3", r0, u0)
+	}
+	if r, u := run(3, 2); r != 4 || u != 6 {
+		t.Errorf("task start 3, UPDATING x2: 4 producers from minute %d, %d minutes UPDATING; want 4 and 6", r, u)
+	}
+}
