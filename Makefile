@@ -80,7 +80,7 @@ bench-consumer: ## Consumer records/s on one shard and lease takeover times, aga
 	hack/with-emulators.sh go run ./hack/bench/consumer
 
 .PHONY: bench-scaling
-bench-scaling: ## Replay every trace in $(TRACES) and synthetic ones: operator vs seed, fixed-peak, on-demand, clairvoyant.
+bench-scaling: ## Replay every trace in $(TRACES) and synthetic ones: operator vs seed (as deployed), seed-raised, fixed-peak, on-demand, clairvoyant, in one table.
 	go run ./cmd/simulate -bench -traces $(TRACES)
 
 .PHONY: bench-operator
