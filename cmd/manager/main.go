@@ -21,6 +21,7 @@ import (
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 	"github.com/kdp-io/streamprocessor-operator/controllers"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
+	"github.com/kdp-io/streamprocessor-operator/internal/gauges"
 )
 
 // version is set at build time: -ldflags "-X main.version=v0.1.0".
@@ -81,6 +82,11 @@ func main() {
 		PollInterval: pollInterval,
 	}).SetupWithManager(mgr); err != nil {
 		log.Error(err, "Unable to set up controller")
+		os.Exit(1)
+	}
+	// Per-StreamProcessor gauges, read from the manager's cache at scrape time.
+	if err := gauges.Register(mgr, metrics.Registry); err != nil {
+		log.Error(err, "Unable to register gauges")
 		os.Exit(1)
 	}
 	utilruntime.Must(mgr.AddHealthzCheck("healthz", healthz.Ping))
