@@ -248,6 +248,12 @@ func TestGaugesFollowObjectsInTheCache(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// Every series the Grafana dashboard queries is in this scrape.
+	for _, m := range dashboardMetrics(t) {
+		if !strings.Contains(text, "\n"+m+"{") && !strings.Contains(text, "\n"+m+" ") {
+			t.Errorf("the dashboard queries %s, which the scrape lacks", m)
+		}
+	}
 	// A non-numeric input is not a series; no decision means no decision series.
 	for _, absent := range []string{`input="newestKinesisDatapoint"`, LastDecisionTimestamp + lbl("orders")} {
 		if strings.Contains(text, absent) {
