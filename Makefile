@@ -100,6 +100,10 @@ bench: bench-scaling bench-producer bench-consumer bench-operator ## Run every b
 build: manifests generate fmt vet ## Build every binary into bin/.
 	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/ ./cmd/...
 
+.PHONY: kubectl-plugin
+kubectl-plugin: ## Build the kubectl plugin into bin/kubectl-sp; copy it onto PATH and run `kubectl sp --help`.
+	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/kubectl-sp ./cmd/kubectl-sp
+
 .PHONY: run
 run: manifests generate ## Run the manager on this host against $KUBECONFIG (source .local/env first for the local stack).
 	go run ./cmd/manager $(RUN_FLAGS)

@@ -22,6 +22,7 @@ import (
 	"github.com/kdp-io/streamprocessor-operator/controllers"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
 	"github.com/kdp-io/streamprocessor-operator/internal/gauges"
+	"github.com/kdp-io/streamprocessor-operator/internal/shardoverride"
 )
 
 // version is set at build time: -ldflags "-X main.version=v0.1.0".
@@ -82,6 +83,11 @@ func main() {
 		PollInterval: pollInterval,
 	}).SetupWithManager(mgr); err != nil {
 		log.Error(err, "Unable to set up controller")
+		os.Exit(1)
+	}
+	// Lifts the shard overrides of `kubectl sp scale --for` when they expire.
+	if err := (&shardoverride.Reconciler{Client: mgr.GetClient(), Clock: clock.RealClock{}}).SetupWithManager(mgr); err != nil {
+		log.Error(err, "Unable to set up the shard override controller")
 		os.Exit(1)
 	}
 	// Per-StreamProcessor gauges, read from the manager's cache at scrape time.

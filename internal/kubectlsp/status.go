@@ -1,0 +1,229 @@
+package kubectlsp
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	"github.com/kdp-io/streamprocessor-operator/internal/gauges"
+	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
+	"github.com/kdp-io/streamprocessor-operator/internal/shardoverride"
+)
+
+// recentEvents is how many events status shows (history shows them all).
+const recentEvents = 5
+
+func reshardBudget(sp *streamingv1alpha1.StreamProcessor, now time.Time) gauges.Budget {
+	return gauges.ReshardBudget(sp.Status.Stream.Reshards, now)
+}
+
+// Status prints one StreamProcessor: stream, shards, tasks, scaling mode and
+// override, reshard budget, the last decision, conditions and recent events;
+// with Output json or yaml, the object itself.
+func (c *CLI) Status(ctx context.Context, name string) error {
+	sp, err := c.get(ctx, name)
+	if err != nil {
+		return err
+	}
+	if c.Output != "" {
+		return printObject(c.Out, sp, c.Output)
+	}
+	now := c.Now()
+	st, spec := &sp.Status, &sp.Spec
+	w := tabwriter.NewWriter(c.Out, 0, 4, 2, ' ', 0)
+	line := func(k, format string, a ...any) { fmt.Fprintf(w, "%s:\t%s\n", k, fmt.Sprintf(format, a...)) }
+
+	line("StreamProcessor", "%s/%s (generation %d, observed %d)", sp.Namespace, sp.Name, sp.Generation, st.ObservedGeneration)
+	region := spec.Region
+	if region == "" {
+		region = "the operator's region"
+	}
+	line("Stream", "%s %s in %s", orDash(st.Stream.Name), orDash(st.Stream.Status), region)
+	line("Shards", "open %d, target %d (bounds %d–%d)", st.Stream.OpenShards, st.Stream.TargetShards, spec.Stream.MinShards, spec.Stream.MaxShards)
+	b := reshardBudget(sp, now)
+	next := "now"
+	if b.Left == 0 {
+		next = fmt.Sprintf("%s (in %s)", b.NextAllowed.UTC().Format(time.RFC3339), b.NextAllowed.Sub(now).Round(time.Second))
+	}
+	line("Reshard budget", "%d of %d UpdateShardCount calls left in the rolling 24 h; next call allowed %s", b.Left, scaling.ReshardsPerWindow, next)
+	for _, s := range []struct {
+		name string
+		st   streamingv1alpha1.ServiceStatus
+		w    streamingv1alpha1.WorkloadSpec
+	}{{"Producer", st.Producer, spec.Producer.WorkloadSpec}, {"Consumer", st.Consumer, spec.Consumer.WorkloadSpec}} {
+		line(s.name, "%s: running %d, desired %d, pending %d, target %d (bounds %d–%d)",
+			orDash(s.st.ServiceName), s.st.RunningTasks, s.st.DesiredTasks, s.st.PendingTasks, s.st.TargetTasks, s.w.MinTasks, s.w.MaxTasks)
+	}
+	line("Scaling", "%s", scalingMode(spec.Scaling))
+	if o, err := shardoverride.Get(sp); err != nil {
+		line("Shard override", "unreadable: %v", err)
+	} else if o != nil {
+		until := "until `kubectl sp scale " + sp.Name + " --reset`"
+		if o.Until != nil {
+			until = fmt.Sprintf("until %s (in %s)", o.Until.Format(time.RFC3339), max(0, o.Until.Sub(now)).Round(time.Second))
+		}
+		line("Shard override", "pinned at %d %s; bounds %d–%d after", o.Shards, until, o.MinShards, o.MaxShards)
+	}
+	if d := st.LastDecision; d != nil {
+		dry := ""
+		if d.DryRun {
+			dry = " (dry run: reported, not acted on)"
+		}
+		line("Last decision", "%s (%s ago): %d shards, %d producer tasks, %d consumer tasks%s",
+			d.Time.UTC().Format(time.RFC3339), now.Sub(d.Time.Time).Round(time.Second), d.Shards, d.ProducerTasks, d.ConsumerTasks, dry)
+		line("  reason", "%s", d.Reason)
+		if len(d.Inputs) > 0 {
+			line("  inputs", "%s", inputs(d.Inputs))
+		}
+	} else {
+		line("Last decision", "none yet")
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(c.Out, "\nConditions:")
+	if len(st.Conditions) == 0 {
+		fmt.Fprintln(c.Out, "  none yet")
+	} else {
+		w = tabwriter.NewWriter(c.Out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "  TYPE\tSTATUS\tREASON\tSINCE\tMESSAGE")
+		for _, cond := range st.Conditions {
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\n", cond.Type, cond.Status, cond.Reason, now.Sub(cond.LastTransitionTime.Time).Round(time.Second), cond.Message)
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+	}
+
+	events, err := c.events(ctx, sp)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.Out, "\nRecent events:")
+	if len(events) == 0 {
+		fmt.Fprintln(c.Out, "  none")
+		return nil
+	}
+	w = tabwriter.NewWriter(c.Out, 0, 4, 2, ' ', 0)
+	for _, e := range events[max(0, len(events)-recentEvents):] {
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", e.at.UTC().Format(time.RFC3339), e.kind, e.reason, e.note)
+	}
+	return w.Flush()
+}
+
+func scalingMode(s streamingv1alpha1.ScalingSpec) string {
+	var parts []string
+	switch {
+	case s.Paused:
+		parts = append(parts, "paused (counts frozen)")
+	default:
+		parts = append(parts, "active")
+	}
+	if s.DryRun {
+		parts = append(parts, "dry run (targets reported, not acted on)")
+	}
+	return fmt.Sprintf("%s, every %ds", strings.Join(parts, ", "), s.IntervalSeconds)
+}
+
+// inputs renders the decision's inputs sorted by name.
+func inputs(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + m[k]
+	}
+	return strings.Join(parts, " ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func printObject(out io.Writer, sp *streamingv1alpha1.StreamProcessor, format string) error {
+	sp = sp.DeepCopy()
+	sp.APIVersion, sp.Kind = streamingv1alpha1.GroupVersion.String(), "StreamProcessor"
+	sp.ManagedFields = nil
+	var (
+		b   []byte
+		err error
+	)
+	if format == "json" {
+		b, err = json.MarshalIndent(sp, "", "  ")
+		b = append(b, '\n')
+	} else {
+		b, err = yaml.Marshal(sp)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = out.Write(b)
+	return err
+}
+
+// entry is one line of history: a reshard call, a decision or an event.
+type entry struct {
+	at                 time.Time
+	kind, reason, note string
+}
+
+// events returns the events about sp (events.k8s.io/v1, regarding its uid),
+// oldest first.
+func (c *CLI) events(ctx context.Context, sp *streamingv1alpha1.StreamProcessor) ([]entry, error) {
+	var list eventsv1.EventList
+	if err := c.Client.List(ctx, &list, client.InNamespace(sp.Namespace)); err != nil {
+		return nil, fmt.Errorf("list events of %s/%s: %w", sp.Namespace, sp.Name, err)
+	}
+	var out []entry
+	for _, e := range list.Items {
+		if e.Regarding.UID != sp.UID || sp.UID == types.UID("") {
+			continue
+		}
+		note := e.Note
+		if n := seriesCount(&e); n > 1 {
+			note += fmt.Sprintf(" (×%d)", n)
+		}
+		out = append(out, entry{at: eventTime(&e), kind: e.Type, reason: e.Reason, note: note})
+	}
+	slices.SortStableFunc(out, func(a, b entry) int { return a.at.Compare(b.at) })
+	return out, nil
+}
+
+// eventTime is when an event last happened.
+func eventTime(e *eventsv1.Event) time.Time {
+	switch {
+	case e.Series != nil && !e.Series.LastObservedTime.IsZero():
+		return e.Series.LastObservedTime.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	case !e.DeprecatedLastTimestamp.IsZero():
+		return e.DeprecatedLastTimestamp.Time
+	default:
+		return e.CreationTimestamp.Time
+	}
+}
+
+func seriesCount(e *eventsv1.Event) int32 {
+	if e.Series != nil {
+		return e.Series.Count
+	}
+	return e.DeprecatedCount
+}
