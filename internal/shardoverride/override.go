@@ -71,7 +71,7 @@ func Apply(sp *streamingv1alpha1.StreamProcessor, n int32, until time.Time) (*Ov
 		return nil, fmt.Errorf("--shards %d is outside the spec's bounds %d–%d (spec.stream.minShards/maxShards); change the bounds to go further", n, o.MinShards, o.MaxShards)
 	}
 	if !until.IsZero() {
-		u := until.UTC().Truncate(time.Second)
+		u := until.UTC()
 		o.Until = &u
 	}
 	raw, err := json.Marshal(o)
