@@ -22,7 +22,7 @@ import (
 	"github.com/kdp-io/streamprocessor-operator/controllers"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
 	"github.com/kdp-io/streamprocessor-operator/internal/gauges"
-	"github.com/kdp-io/streamprocessor-operator/internal/shardoverride"
+	"github.com/kdp-io/streamprocessor-operator/internal/override"
 )
 
 // version is set at build time: -ldflags "-X main.version=v0.1.0".
@@ -85,9 +85,9 @@ func main() {
 		log.Error(err, "Unable to set up controller")
 		os.Exit(1)
 	}
-	// Lifts the shard overrides of `kubectl sp scale --for` when they expire.
-	if err := (&shardoverride.Reconciler{Client: mgr.GetClient(), Clock: clock.RealClock{}}).SetupWithManager(mgr); err != nil {
-		log.Error(err, "Unable to set up the shard override controller")
+	// Lifts the pins of `kubectl sp scale --for` when they expire.
+	if err := (&override.Reconciler{Client: mgr.GetClient(), Clock: clock.RealClock{}}).SetupWithManager(mgr); err != nil {
+		log.Error(err, "Unable to set up the scale override controller")
 		os.Exit(1)
 	}
 	// Per-StreamProcessor gauges, read from the manager's cache at scrape time.

@@ -23,7 +23,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
-	"github.com/kdp-io/streamprocessor-operator/internal/shardoverride"
+	"github.com/kdp-io/streamprocessor-operator/internal/override"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv/apiserver"
 )
 
@@ -215,41 +215,53 @@ func TestScaleOverride(t *testing.T) {
 	create(t, ns, "clicks", time.Now())
 
 	out := mustRun(t, "scale", "clicks", "--shards", "8", "--for", "1h", "-n", ns)
-	wantLines(t, out, "shards pinned at 8 until ", "(1h0m0s); the bounds 1–16 come back after",
+	wantLines(t, out, "shards pinned at 8 (bounds 1–16 after) until ", "(in 1h0m0s)",
 		"needs 2 UpdateShardCount call(s), 3→6→8; 0 of 10 calls are left", "Not enough: the next call is allowed at")
 	sp := fetch(t, ns, "clicks")
-	o, err := shardoverride.Get(sp)
-	if err != nil || o == nil || o.Until == nil {
+	o, err := override.Get(sp)
+	if err != nil || o == nil || o.Until == nil || o.Shards == nil {
 		t.Fatalf("override annotation: %+v, %v", o, err)
 	}
-	if sp.Spec.Stream.MinShards != 8 || sp.Spec.Stream.MaxShards != 8 || o.MinShards != 1 || o.MaxShards != 16 {
-		t.Fatalf("after scale: bounds %d–%d, override %+v", sp.Spec.Stream.MinShards, sp.Spec.Stream.MaxShards, o)
+	if sp.Spec.Stream.MinShards != 8 || sp.Spec.Stream.MaxShards != 8 || *o.Shards != (override.Pin{N: 8, Min: 1, Max: 16}) {
+		t.Fatalf("after scale: bounds %d–%d, pin %+v", sp.Spec.Stream.MinShards, sp.Spec.Stream.MaxShards, o.Shards)
 	}
 	if left := time.Until(*o.Until); left < 59*time.Minute || left > time.Hour {
 		t.Errorf("override ends in %s, want about 1h", left)
 	}
-	wantLines(t, mustRun(t, "status", "clicks", "-n", ns), "Shard override:   pinned at 8 until ", "; bounds 1–16 after")
+	wantLines(t, mustRun(t, "status", "clicks", "-n", ns), "Pinned:           shards pinned at 8 (bounds 1–16 after) until ")
 
-	// A second pin is checked against the user's bounds, not the pinned ones.
-	mustRun(t, "scale", "clicks", "--shards", "12", "-n", ns)
+	// A second scale keeps the shard pin with the user's bounds, pins the
+	// producer and drops the expiry.
+	out = mustRun(t, "scale", "clicks", "--shards", "12", "--producer-tasks", "3", "-n", ns)
+	wantLines(t, out, "shards pinned at 12 (bounds 1–16 after), producer tasks pinned at 3 (bounds 1–15 after) until `kubectl sp scale clicks --reset`")
 	sp = fetch(t, ns, "clicks")
-	if o, _ := shardoverride.Get(sp); sp.Spec.Stream.MinShards != 12 || o.MinShards != 1 || o.MaxShards != 16 || o.Until != nil {
-		t.Fatalf("second scale: bounds %d–%d, override %+v", sp.Spec.Stream.MinShards, sp.Spec.Stream.MaxShards, o)
+	o, _ = override.Get(sp)
+	if sp.Spec.Stream.MinShards != 12 || sp.Spec.Producer.MinTasks != 3 || sp.Spec.Producer.MaxTasks != 3 || sp.Spec.Consumer.MaxTasks != 15 ||
+		*o.Shards != (override.Pin{N: 12, Min: 1, Max: 16}) || *o.ProducerTasks != (override.Pin{N: 3, Min: 1, Max: 15}) || o.ConsumerTasks != nil || o.Until != nil {
+		t.Fatalf("second scale: spec %+v %+v, override %s", sp.Spec.Stream, sp.Spec.Producer.WorkloadSpec, sp.Annotations[override.Annotation])
 	}
-	code, _, errOut := run(t, "scale", "clicks", "--shards", "17", "-n", ns)
-	if code != 1 || !strings.Contains(errOut, "--shards 17 is outside the spec's bounds 1–16") {
-		t.Errorf("scale beyond maxShards: exit %d, %q", code, errOut)
+	for _, tc := range []struct{ flag, value, message string }{
+		{"--shards", "17", "--shards 17 is outside the spec's bounds 1–16 (spec.stream.minShards/maxShards)"},
+		{"--consumer-tasks", "16", "--consumer-tasks 16 is outside the spec's bounds 1–15 (spec.consumer.minTasks/maxTasks)"},
+	} {
+		code, _, errOut := run(t, "scale", "clicks", tc.flag, tc.value, "-n", ns)
+		if code != 1 || !strings.Contains(errOut, tc.message) {
+			t.Errorf("scale %s %s: exit %d, %q", tc.flag, tc.value, code, errOut)
+		}
+	}
+	if sp := fetch(t, ns, "clicks"); sp.Spec.Consumer.MinTasks != 1 || sp.Spec.Stream.MinShards != 12 {
+		t.Errorf("a refused scale changed the spec: %+v", sp.Spec)
 	}
 
-	wantLines(t, mustRun(t, "scale", "clicks", "--reset", "-n", ns), "shard override lifted; bounds 1–16")
+	wantLines(t, mustRun(t, "scale", "clicks", "--reset", "-n", ns), "pins lifted; shards 1–16, producer tasks 1–15, consumer tasks 1–15")
 	sp = fetch(t, ns, "clicks")
-	if _, ok := sp.Annotations[shardoverride.Annotation]; ok || sp.Spec.Stream.MinShards != 1 || sp.Spec.Stream.MaxShards != 16 {
-		t.Fatalf("after reset: bounds %d–%d, annotations %v", sp.Spec.Stream.MinShards, sp.Spec.Stream.MaxShards, sp.Annotations)
+	if _, ok := sp.Annotations[override.Annotation]; ok || sp.Spec.Stream.MinShards != 1 || sp.Spec.Stream.MaxShards != 16 || sp.Spec.Producer.MinTasks != 1 || sp.Spec.Producer.MaxTasks != 15 {
+		t.Fatalf("after reset: spec %+v, annotations %v", sp.Spec, sp.Annotations)
 	}
-	wantLines(t, mustRun(t, "scale", "clicks", "--reset", "-n", ns), "has no shard override; nothing changed")
+	wantLines(t, mustRun(t, "scale", "clicks", "--reset", "-n", ns), "has no pinned counts; nothing changed")
 }
 
-// TestOverrideExpires runs the shardoverride controller as cmd/manager does:
+// TestOverrideExpires runs the override controller as cmd/manager does:
 // a pin with --for is lifted when it ends.
 func TestOverrideExpires(t *testing.T) {
 	apiserver.Require(t, skip)
@@ -260,7 +272,7 @@ func TestOverrideExpires(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := (&shardoverride.Reconciler{Client: mgr.GetClient(), Clock: clock.RealClock{}}).SetupWithManager(mgr); err != nil {
+	if err := (&override.Reconciler{Client: mgr.GetClient(), Clock: clock.RealClock{}}).SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -271,7 +283,7 @@ func TestOverrideExpires(t *testing.T) {
 	ns := newNamespace(t)
 	create(t, ns, "clicks", time.Now())
 	create(t, ns, "forever", time.Now())
-	mustRun(t, "scale", "clicks", "--shards", "4", "--for", "3s", "-n", ns)
+	mustRun(t, "scale", "clicks", "--shards", "4", "--consumer-tasks", "2", "--for", "3s", "-n", ns)
 	mustRun(t, "scale", "forever", "--shards", "4", "-n", ns)
 	if sp := fetch(t, ns, "clicks"); sp.Spec.Stream.MinShards != 4 {
 		t.Fatalf("pin lifted at once: bounds %d–%d", sp.Spec.Stream.MinShards, sp.Spec.Stream.MaxShards)
@@ -279,16 +291,16 @@ func TestOverrideExpires(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		sp := fetch(t, ns, "clicks")
-		_, pinned := sp.Annotations[shardoverride.Annotation]
-		if !pinned && sp.Spec.Stream.MinShards == 1 && sp.Spec.Stream.MaxShards == 16 {
+		_, pinned := sp.Annotations[override.Annotation]
+		if !pinned && sp.Spec.Stream.MinShards == 1 && sp.Spec.Stream.MaxShards == 16 && sp.Spec.Consumer.MinTasks == 1 && sp.Spec.Consumer.MaxTasks == 15 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("override not lifted 17 s after it ended: bounds %d–%d, annotations %v", sp.Spec.Stream.MinShards, sp.Spec.Stream.MaxShards, sp.Annotations)
+			t.Fatalf("override not lifted 17 s after it ended: shards %d–%d, consumer tasks %d–%d, annotations %v", sp.Spec.Stream.MinShards, sp.Spec.Stream.MaxShards, sp.Spec.Consumer.MinTasks, sp.Spec.Consumer.MaxTasks, sp.Annotations)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if sp := fetch(t, ns, "forever"); sp.Spec.Stream.MinShards != 4 || sp.Annotations[shardoverride.Annotation] == "" {
+	if sp := fetch(t, ns, "forever"); sp.Spec.Stream.MinShards != 4 || sp.Annotations[override.Annotation] == "" {
 		t.Errorf("a pin without --for was lifted: bounds %d–%d", sp.Spec.Stream.MinShards, sp.Spec.Stream.MaxShards)
 	}
 }
@@ -343,7 +355,7 @@ func TestErrorsAreClear(t *testing.T) {
 		{[]string{"frobnicate", "clicks"}, 2, `unknown command "frobnicate"`},
 		{[]string{"status"}, 2, "status needs exactly one NAME"},
 		{[]string{"status", "clicks", "--shards", "3", "-n", a}, 2, "--shards applies to scale only"},
-		{[]string{"scale", "clicks", "-n", a}, 2, "scale needs --shards N (or --reset)"},
+		{[]string{"scale", "clicks", "-n", a}, 2, "scale needs --shards, --producer-tasks or --consumer-tasks (or --reset)"},
 		{[]string{"scale", "clicks", "--reset", "--shards", "2", "-n", a}, 2, "--reset goes alone"},
 		{[]string{"status", "clicks", "-o", "wide", "-n", a}, 2, `--output must be json or yaml, not "wide"`},
 		{[]string{"top", "extra"}, 2, "top takes no NAME"},
@@ -362,17 +374,24 @@ func TestErrorsAreClear(t *testing.T) {
 func TestClearKeepsBoundsChangedDuringTheOverride(t *testing.T) {
 	sp := &streamingv1alpha1.StreamProcessor{}
 	sp.Spec.Stream.MinShards, sp.Spec.Stream.MaxShards = 2, 16
-	if _, err := shardoverride.Apply(sp, 4, time.Time{}); err != nil {
+	sp.Spec.Producer.MinTasks, sp.Spec.Producer.MaxTasks = 1, 10
+	if _, err := override.Apply(sp, override.Request{Shards: ptr.To[int32](4), ProducerTasks: ptr.To[int32](5)}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	sp.Spec.Stream.MinShards, sp.Spec.Stream.MaxShards = 3, 5 // the user edits the bounds meanwhile
-	if changed, err := shardoverride.Clear(sp); !changed || err != nil {
+	sp.Spec.Stream.MinShards, sp.Spec.Stream.MaxShards = 3, 5 // the user edits the shard bounds meanwhile
+	if changed, err := override.Clear(sp); !changed || err != nil {
 		t.Fatalf("Clear = %v, %v", changed, err)
 	}
 	if sp.Spec.Stream.MinShards != 3 || sp.Spec.Stream.MaxShards != 5 || len(sp.Annotations) != 0 {
-		t.Errorf("after Clear: bounds %d–%d, annotations %v; want the user's 3–5 and none", sp.Spec.Stream.MinShards, sp.Spec.Stream.MaxShards, sp.Annotations)
+		t.Errorf("after Clear: shard bounds %d–%d, annotations %v; want the user's 3–5 and none", sp.Spec.Stream.MinShards, sp.Spec.Stream.MaxShards, sp.Annotations)
 	}
-	if _, err := shardoverride.Apply(sp, 6, time.Time{}); err == nil {
+	if sp.Spec.Producer.MinTasks != 1 || sp.Spec.Producer.MaxTasks != 10 {
+		t.Errorf("after Clear: producer bounds %d–%d, want 1–10 back", sp.Spec.Producer.MinTasks, sp.Spec.Producer.MaxTasks)
+	}
+	if _, err := override.Apply(sp, override.Request{Shards: ptr.To[int32](6)}, time.Time{}); err == nil {
 		t.Error("Apply accepted 6 outside the bounds 3–5")
+	}
+	if _, err := override.Apply(sp, override.Request{}, time.Time{}); err == nil {
+		t.Error("Apply accepted an empty request")
 	}
 }

@@ -1,6 +1,6 @@
 // Package kubectlsp is the kubectl plugin `kubectl sp` (cmd/kubectl-sp): it
 // reads and steers StreamProcessors through the API server with kubectl's
-// usual flags. It changes only the spec (pause, dry run, a shard override);
+// usual flags. It changes only the spec (pause, dry run, pinned counts);
 // the operator does the rest.
 package kubectlsp
 
@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	"github.com/kdp-io/streamprocessor-operator/internal/override"
 )
 
 const usage = `kubectl sp — see and steer StreamProcessors (streaming.kdp.io/v1alpha1).
@@ -32,10 +33,10 @@ Usage:
   kubectl sp resume NAME                  let the scaler act again (spec.scaling.paused=false)
   kubectl sp dry-run NAME on|off          report targets without acting (spec.scaling.dryRun)
   kubectl sp history NAME                 the reshard ledger, the last decision and the events, oldest first
-  kubectl sp scale NAME --shards N [--for DURATION]
-                                          pin the shard count within the spec's bounds (minShards=maxShards=N);
-                                          the bounds come back after DURATION, or with --reset
-  kubectl sp scale NAME --reset           lift the pin now
+  kubectl sp scale NAME [--shards N] [--producer-tasks N] [--consumer-tasks N] [--for DURATION]
+                                          pin counts within the spec's bounds (minShards=maxShards=N,
+                                          minTasks=maxTasks=N); the bounds come back after DURATION, or with --reset
+  kubectl sp scale NAME --reset           lift the pins now
   kubectl sp top [-A]                     one line per StreamProcessor: shards, tasks, rates, lag, cost per hour
 
 Flags:
@@ -72,6 +73,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	all := fs.BoolP("all-namespaces", "A", false, "top: list StreamProcessors of every namespace.")
 	output := fs.StringP("output", "o", "", "status: print the object as json or yaml.")
 	shards := fs.Int32("shards", 0, "scale: the shard count to pin.")
+	producerTasks := fs.Int32("producer-tasks", 0, "scale: the producer task count to pin.")
+	consumerTasks := fs.Int32("consumer-tasks", 0, "scale: the consumer task count to pin.")
 	forDur := fs.Duration("for", 0, "scale: how long the pin lasts (e.g. 30m, 2h); default until --reset.")
 	reset := fs.Bool("reset", false, "scale: lift the pin now.")
 	help := fs.BoolP("help", "h", false, "Show this help.")
@@ -103,7 +106,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case len(rest) != n:
 		return usageErr("%s needs exactly one NAME", verb)
 	}
-	for flag, verbs := range map[string][]string{"shards": {"scale"}, "for": {"scale"}, "reset": {"scale"}, "output": {"status"}, "all-namespaces": {"top"}} {
+	for flag, verbs := range map[string][]string{"shards": {"scale"}, "producer-tasks": {"scale"}, "consumer-tasks": {"scale"}, "for": {"scale"}, "reset": {"scale"}, "output": {"status"}, "all-namespaces": {"top"}} {
 		if fs.Changed(flag) && !slices.Contains(verbs, verb) {
 			return usageErr("--%s applies to %s only", flag, strings.Join(verbs, ", "))
 		}
@@ -153,17 +156,28 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case "history":
 		err = cli.History(ctx, rest[0])
 	case "scale":
+		var req override.Request
+		if fs.Changed("shards") {
+			req.Shards = shards
+		}
+		if fs.Changed("producer-tasks") {
+			req.ProducerTasks = producerTasks
+		}
+		if fs.Changed("consumer-tasks") {
+			req.ConsumerTasks = consumerTasks
+		}
+		pins := req != (override.Request{})
 		switch {
-		case *reset && (fs.Changed("shards") || fs.Changed("for")):
-			return usageErr("--reset goes alone: it lifts the pin")
+		case *reset && (pins || fs.Changed("for")):
+			return usageErr("--reset goes alone: it lifts the pins")
 		case *reset:
-			err = cli.ResetShards(ctx, rest[0])
-		case !fs.Changed("shards"):
-			return usageErr("scale needs --shards N (or --reset)")
+			err = cli.ResetPins(ctx, rest[0])
+		case !pins:
+			return usageErr("scale needs --shards, --producer-tasks or --consumer-tasks (or --reset)")
 		case *forDur < 0:
 			return usageErr("--for must be positive")
 		default:
-			err = cli.ScaleShards(ctx, rest[0], *shards, *forDur)
+			err = cli.Scale(ctx, rest[0], req, *forDur)
 		}
 	case "top":
 		err = cli.Top(ctx)

@@ -17,8 +17,8 @@ import (
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 	"github.com/kdp-io/streamprocessor-operator/internal/gauges"
+	"github.com/kdp-io/streamprocessor-operator/internal/override"
 	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
-	"github.com/kdp-io/streamprocessor-operator/internal/shardoverride"
 )
 
 // recentEvents is how many events status shows (history shows them all).
@@ -66,14 +66,10 @@ func (c *CLI) Status(ctx context.Context, name string) error {
 			orDash(s.st.ServiceName), s.st.RunningTasks, s.st.DesiredTasks, s.st.PendingTasks, s.st.TargetTasks, s.w.MinTasks, s.w.MaxTasks)
 	}
 	line("Scaling", "%s", scalingMode(spec.Scaling))
-	if o, err := shardoverride.Get(sp); err != nil {
-		line("Shard override", "unreadable: %v", err)
+	if o, err := override.Get(sp); err != nil {
+		line("Pinned", "unreadable: %v", err)
 	} else if o != nil {
-		until := "until `kubectl sp scale " + sp.Name + " --reset`"
-		if o.Until != nil {
-			until = fmt.Sprintf("until %s (in %s)", o.Until.Format(time.RFC3339), max(0, o.Until.Sub(now)).Round(time.Second))
-		}
-		line("Shard override", "pinned at %d %s; bounds %d–%d after", o.Shards, until, o.MinShards, o.MaxShards)
+		line("Pinned", "%s %s", describePins(o), describeUntil(o, sp.Name, now))
 	}
 	if d := st.LastDecision; d != nil {
 		dry := ""

@@ -9,8 +9,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	"github.com/kdp-io/streamprocessor-operator/internal/override"
 	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
-	"github.com/kdp-io/streamprocessor-operator/internal/shardoverride"
 )
 
 // SetPaused sets spec.scaling.paused and prints the new state. Pausing an
@@ -69,10 +69,11 @@ func (c *CLI) setScaling(ctx context.Context, name, field string, flag func(*str
 	return sp, true, nil
 }
 
-// ScaleShards pins the shard count at n for d (0: until ResetShards) with
-// shardoverride.Apply, and prints the UpdateShardCount calls the operator
-// needs to get there and the 24 h budget they come out of.
-func (c *CLI) ScaleShards(ctx context.Context, name string, n int32, d time.Duration) error {
+// Scale pins the counts req names for d (0: until ResetPins) with
+// override.Apply, and prints the pins, the UpdateShardCount calls the
+// operator needs to reach a pinned shard count and the 24 h budget they come
+// out of.
+func (c *CLI) Scale(ctx context.Context, name string, req override.Request, d time.Duration) error {
 	sp, err := c.get(ctx, name)
 	if err != nil {
 		return err
@@ -83,47 +84,64 @@ func (c *CLI) ScaleShards(ctx context.Context, name string, n int32, d time.Dura
 	if d > 0 {
 		until = c.Now().Add(d)
 	}
-	o, err := shardoverride.Apply(sp, n, until)
+	o, err := override.Apply(sp, req, until)
 	if err != nil {
 		return fmt.Errorf("scale %s: %w", id, err)
 	}
 	// Optimistic lock: the bounds saved in the annotation are the ones read.
 	if err := c.Client.Patch(ctx, sp, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("patch the shard override of %s: %w", id, err)
+		return fmt.Errorf("patch the scale override of %s: %w", id, err)
 	}
-	expiry := "until `kubectl sp scale " + sp.Name + " --reset`"
-	if o.Until != nil {
-		expiry = "until " + o.Until.Format(time.RFC3339) + " (" + d.String() + ")"
+	fmt.Fprintf(c.Out, "StreamProcessor %s: %s %s.\n", id, describePins(o), describeUntil(o, sp.Name, c.Now()))
+	if req.Shards != nil {
+		fmt.Fprintln(c.Out, reshardPlan(sp, *req.Shards, c.Now()))
 	}
-	fmt.Fprintf(c.Out, "StreamProcessor %s: shards pinned at %d %s; the bounds %d–%d come back after.\n", id, n, expiry, o.MinShards, o.MaxShards)
-	fmt.Fprintln(c.Out, reshardPlan(sp, n, c.Now()))
 	if sp.Spec.Scaling.Paused {
-		fmt.Fprintln(c.Out, "Note: scaling is paused; the operator reshards nothing until `kubectl sp resume "+sp.Name+"`.")
+		fmt.Fprintln(c.Out, "Note: scaling is paused; the operator changes no count until `kubectl sp resume "+sp.Name+"`.")
 	}
 	return nil
 }
 
-// ResetShards lifts the shard override now.
-func (c *CLI) ResetShards(ctx context.Context, name string) error {
+// ResetPins lifts the scale override now.
+func (c *CLI) ResetPins(ctx context.Context, name string) error {
 	sp, err := c.get(ctx, name)
 	if err != nil {
 		return err
 	}
 	id := sp.Namespace + "/" + sp.Name
 	base := sp.DeepCopy()
-	changed, err := shardoverride.Clear(sp)
+	changed, err := override.Clear(sp)
 	if err != nil {
 		return err
 	}
 	if !changed {
-		fmt.Fprintf(c.Out, "StreamProcessor %s has no shard override; nothing changed.\n", id)
+		fmt.Fprintf(c.Out, "StreamProcessor %s has no pinned counts; nothing changed.\n", id)
 		return nil
 	}
 	if err := c.Client.Patch(ctx, sp, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("lift the shard override of %s: %w", id, err)
+		return fmt.Errorf("lift the scale override of %s: %w", id, err)
 	}
-	fmt.Fprintf(c.Out, "StreamProcessor %s: shard override lifted; bounds %d–%d.\n", id, sp.Spec.Stream.MinShards, sp.Spec.Stream.MaxShards)
+	fmt.Fprintf(c.Out, "StreamProcessor %s: pins lifted; shards %d–%d, producer tasks %d–%d, consumer tasks %d–%d.\n", id,
+		sp.Spec.Stream.MinShards, sp.Spec.Stream.MaxShards, sp.Spec.Producer.MinTasks, sp.Spec.Producer.MaxTasks, sp.Spec.Consumer.MinTasks, sp.Spec.Consumer.MaxTasks)
 	return nil
+}
+
+// describePins is "shards pinned at 8 (bounds 1–16 after), …".
+func describePins(o *override.Override) string {
+	var parts []string
+	for _, d := range override.Dimensions {
+		if p := *d.Pin(o); p != nil {
+			parts = append(parts, fmt.Sprintf("%s pinned at %d (bounds %d–%d after)", strings.ReplaceAll(d.Flag, "-", " "), p.N, p.Min, p.Max))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func describeUntil(o *override.Override, name string, now time.Time) string {
+	if o.Until == nil {
+		return "until `kubectl sp scale " + name + " --reset`"
+	}
+	return fmt.Sprintf("until %s (in %s)", o.Until.Format(time.RFC3339), max(0, o.Until.Sub(now)).Round(time.Second))
 }
 
 // reshardPlan says how the operator will reach n from the open count: the
