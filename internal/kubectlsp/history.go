@@ -56,7 +56,8 @@ func (c *CLI) History(ctx context.Context, name string) error {
 // with AllNamespaces): shards, tasks, and what the last decision saw —
 // ingest rate, consumer lag, write throttling — and the list-price cost per
 // hour of the open shards and running tasks (us-east-1 prices of
-// internal/sim; PUT payload units not included).
+// internal/sim; PUT payload units not included). With Output json or yaml
+// it prints the list instead.
 func (c *CLI) Top(ctx context.Context) error {
 	var list streamingv1alpha1.StreamProcessorList
 	var opts []client.ListOption
@@ -68,6 +69,9 @@ func (c *CLI) Top(ctx context.Context) error {
 	}
 	if err := c.Client.List(ctx, &list, opts...); err != nil {
 		return fmt.Errorf("list StreamProcessors %s: %w", where, err)
+	}
+	if c.Output != "" {
+		return printList(c.Out, &list, c.Output)
 	}
 	if len(list.Items) == 0 {
 		fmt.Fprintf(c.Out, "No StreamProcessors %s.\n", where)

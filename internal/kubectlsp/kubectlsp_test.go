@@ -337,6 +337,13 @@ func TestTop(t *testing.T) {
 		t.Errorf("top -n %s lists another namespace:\n%s", a, out)
 	}
 	wantLines(t, mustRun(t, "top", "-A"), a+"  clicks", b+"  orders")
+	var list streamingv1alpha1.StreamProcessorList
+	if err := yaml.Unmarshal([]byte(mustRun(t, "top", "-n", b, "-o", "json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	if list.Kind != "StreamProcessorList" || len(list.Items) != 1 || list.Items[0].Name != "orders" || list.Items[0].Status.Stream.OpenShards != 3 {
+		t.Errorf("top -o json: %s with %d items", list.Kind, len(list.Items))
+	}
 	empty := newNamespace(t)
 	wantLines(t, mustRun(t, "top", "-n", empty), "No StreamProcessors in namespace "+empty)
 }
@@ -358,6 +365,7 @@ func TestErrorsAreClear(t *testing.T) {
 		{[]string{"scale", "clicks", "-n", a}, 2, "scale needs --shards, --producer-tasks or --consumer-tasks (or --reset)"},
 		{[]string{"scale", "clicks", "--reset", "--shards", "2", "-n", a}, 2, "--reset goes alone"},
 		{[]string{"status", "clicks", "-o", "wide", "-n", a}, 2, `--output must be json or yaml, not "wide"`},
+		{[]string{"history", "clicks", "-o", "json", "-n", a}, 2, "--output applies to status, top only"},
 		{[]string{"top", "extra"}, 2, "top takes no NAME"},
 	} {
 		code, _, errOut := run(t, tc.args...)

@@ -37,7 +37,7 @@ Usage:
                                           pin counts within the spec's bounds (minShards=maxShards=N,
                                           minTasks=maxTasks=N); the bounds come back after DURATION, or with --reset
   kubectl sp scale NAME --reset           lift the pins now
-  kubectl sp top [-A]                     one line per StreamProcessor: shards, tasks, rates, lag, cost per hour
+  kubectl sp top [-A] [-o json|yaml]      one line per StreamProcessor: shards, tasks, rates, lag, cost per hour
 
 Flags:
 `
@@ -71,7 +71,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	overrides := &clientcmd.ConfigOverrides{}
 	clientcmd.BindOverrideFlags(overrides, fs, clientcmd.RecommendedConfigOverrideFlags(""))
 	all := fs.BoolP("all-namespaces", "A", false, "top: list StreamProcessors of every namespace.")
-	output := fs.StringP("output", "o", "", "status: print the object as json or yaml.")
+	output := fs.StringP("output", "o", "", "status, top: print the object(s) as json or yaml.")
 	shards := fs.Int32("shards", 0, "scale: the shard count to pin.")
 	producerTasks := fs.Int32("producer-tasks", 0, "scale: the producer task count to pin.")
 	consumerTasks := fs.Int32("consumer-tasks", 0, "scale: the consumer task count to pin.")
@@ -106,7 +106,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	case len(rest) != n:
 		return usageErr("%s needs exactly one NAME", verb)
 	}
-	for flag, verbs := range map[string][]string{"shards": {"scale"}, "producer-tasks": {"scale"}, "consumer-tasks": {"scale"}, "for": {"scale"}, "reset": {"scale"}, "output": {"status"}, "all-namespaces": {"top"}} {
+	for flag, verbs := range map[string][]string{"shards": {"scale"}, "producer-tasks": {"scale"}, "consumer-tasks": {"scale"}, "for": {"scale"}, "reset": {"scale"}, "output": {"status", "top"}, "all-namespaces": {"top"}} {
 		if fs.Changed(flag) && !slices.Contains(verbs, verb) {
 			return usageErr("--%s applies to %s only", flag, strings.Join(verbs, ", "))
 		}

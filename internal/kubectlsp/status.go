@@ -158,15 +158,30 @@ func printObject(out io.Writer, sp *streamingv1alpha1.StreamProcessor, format st
 	sp = sp.DeepCopy()
 	sp.APIVersion, sp.Kind = streamingv1alpha1.GroupVersion.String(), "StreamProcessor"
 	sp.ManagedFields = nil
+	return writeAs(out, sp, format)
+}
+
+func printList(out io.Writer, list *streamingv1alpha1.StreamProcessorList, format string) error {
+	list = list.DeepCopy()
+	list.APIVersion, list.Kind = streamingv1alpha1.GroupVersion.String(), "StreamProcessorList"
+	for i := range list.Items {
+		list.Items[i].APIVersion, list.Items[i].Kind = streamingv1alpha1.GroupVersion.String(), "StreamProcessor"
+		list.Items[i].ManagedFields = nil
+	}
+	return writeAs(out, list, format)
+}
+
+// writeAs writes v as indented json or as yaml.
+func writeAs(out io.Writer, v any, format string) error {
 	var (
 		b   []byte
 		err error
 	)
 	if format == "json" {
-		b, err = json.MarshalIndent(sp, "", "  ")
+		b, err = json.MarshalIndent(v, "", "  ")
 		b = append(b, '\n')
 	} else {
-		b, err = yaml.Marshal(sp)
+		b, err = yaml.Marshal(v)
 	}
 	if err != nil {
 		return err
