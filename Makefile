@@ -104,6 +104,10 @@ build: manifests generate fmt vet ## Build every binary into bin/.
 kubectl-plugin: ## Build the kubectl plugin into bin/kubectl-sp; copy it onto PATH and run `kubectl sp --help`.
 	CGO_ENABLED=0 go build -trimpath -o $(LOCALBIN)/kubectl-sp ./cmd/kubectl-sp
 
+.PHONY: kubectl-plugin-release
+kubectl-plugin-release: ## Release archives of kubectl-sp per platform and the Krew manifest bin/krew/sp.yaml (upload the archives to the $(VERSION) release).
+	go run ./hack/krew -out bin/krew -version $(VERSION)
+
 .PHONY: run
 run: manifests generate ## Run the manager on this host against $KUBECONFIG (source .local/env first for the local stack).
 	go run ./cmd/manager $(RUN_FLAGS)
