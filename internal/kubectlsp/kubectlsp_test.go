@@ -57,7 +57,7 @@ func mustRun(t *testing.T, args ...string) string {
 
 func newNamespace(t *testing.T) string {
 	t.Helper()
-	ns := fmt.Sprintf("sp-%d-%d", time.Now().Unix()%1e5, nsSeq.Add(1))
+	ns := fmt.Sprintf("sp-%05d-%03d", time.Now().Unix()%1e5, nsSeq.Add(1)) // one length: top aligns columns
 	if err := server.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
 	}
@@ -351,14 +351,15 @@ func TestTop(t *testing.T) {
 func TestErrorsAreClear(t *testing.T) {
 	apiserver.Require(t, skip)
 	a, b := newNamespace(t), newNamespace(t)
-	create(t, a, "lonely", time.Now())
+	lonely := "lonely-" + a // unique in the cluster: the hint lists every namespace holding the name
+	create(t, a, lonely, time.Now())
 	for _, tc := range []struct {
 		args    []string
 		code    int
 		message string
 	}{
 		{[]string{"status", "nosuch", "-n", a}, 1, `error: StreamProcessor "nosuch" not found in namespace "` + a + `"`},
-		{[]string{"pause", "lonely", "-n", b}, 1, `StreamProcessor "lonely" not found in namespace "` + b + `" (it exists in namespace ` + a + `: add -n ` + a + `)`},
+		{[]string{"pause", lonely, "-n", b}, 1, `StreamProcessor "` + lonely + `" not found in namespace "` + b + `" (it exists in namespace ` + a + `: add -n ` + a + `)`},
 		{[]string{"frobnicate", "clicks"}, 2, `unknown command "frobnicate"`},
 		{[]string{"status"}, 2, "status needs exactly one NAME"},
 		{[]string{"status", "clicks", "--shards", "3", "-n", a}, 2, "--shards applies to scale only"},
@@ -374,7 +375,7 @@ func TestErrorsAreClear(t *testing.T) {
 		}
 	}
 	// Nothing was changed in the namespace that was named wrongly.
-	if fetch(t, a, "lonely").Spec.Scaling.Paused {
+	if fetch(t, a, lonely).Spec.Scaling.Paused {
 		t.Error("pause in the wrong namespace paused the object anyway")
 	}
 }
