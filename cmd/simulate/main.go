@@ -35,6 +35,8 @@ func run() error {
 	flag.IntVar(&cfg.MetricLagMinutes, "metric-lag", 0, "sensitivity: publish every CloudWatch minute this many minutes (1-3) after it ends (0: 1-3 at random per minute)")
 	flag.IntVar(&cfg.TaskStartMinutes, "task-start", 0, "sensitivity: minutes a Fargate task takes to start (0: 1)")
 	flag.Float64Var(&cfg.UpdatingScale, "updating-scale", 0, "sensitivity: multiply every UPDATING time of the model (0: 1)")
+	flag.Float64Var(&cfg.BurstPeakToMean, "burst", 0, "peak-to-mean of the load within each minute: a tenth of the seconds at this multiple of the mean, Kinesis limits per second (0 or 1: a flat minute)")
+	flag.Float64Var(&cfg.KeySkew, "key-skew", 0, "Zipf exponent of the records' spread over shards (0: uniform, as random UUID keys give)")
 	seedMax := flag.Int("seed-max", 0, "seed-raised's maximum shards (0: max(16, what the trace's peak needs)); the row seed keeps the shipped 16")
 	util := flag.Float64("target-util", 100*cfg.TargetUtilization, "operator's spec.stream.targetUtilizationPercent (the CRD default is 70)")
 	cmpUtil := flag.Float64("compare-util", 100*cfg.CompareUtilization, "with -bench, also run the operator at this targetUtilizationPercent as row operator@N% (0: no extra row)")

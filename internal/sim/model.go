@@ -50,6 +50,17 @@ type Config struct {
 	// UpdatingScale (sensitivity switch) multiplies every UPDATING time of
 	// UpdatingMinutes, rounded up (0: 1).
 	UpdatingScale float64
+	// BurstPeakToMean (≥ 1; 0: 1) shapes the load within each minute: a
+	// tenth of its seconds run at this multiple of the minute's mean, the
+	// rest lower, same total; Kinesis limits are applied per second. 1 is
+	// a flat minute (no per-second data is at hand to justify another
+	// default).
+	BurstPeakToMean float64
+	// KeySkew (≥ 0; 0: uniform) spreads the records over the open shards
+	// Zipf-like: shard i (from 0) gets a share proportional to (i+1)^-KeySkew.
+	// Uniform is the seed's and the operator's producers' case (a random
+	// UUID partition key per record).
+	KeySkew float64
 	// Timeline makes Run fill Result.Timeline with one Minute per minute of
 	// the trace (off for the bench: it changes no other field).
 	Timeline bool
@@ -401,10 +412,7 @@ func Run(cfg Config, t Trace, c Controller) Result {
 			carry, billed = min(open, updTo), max(open, updTo)
 		}
 		res.MaxShards = max(res.MaxShards, billed)
-		f := 1.0
-		if in.Bytes > 0 {
-			f = min(1, float64(carry)*scaling.ShardWriteBytesPerSec/in.Bytes, float64(carry)*scaling.ShardWriteRecordsPerSec/in.Records)
-		}
+		f := cfg.acceptedFraction(carry, in)
 		acc := Load{in.Bytes * f, in.Records * f}
 		thr := in.Records * (1 - f)
 		thrRecs += thr * 60
@@ -494,6 +502,65 @@ func Run(cfg Config, t Trace, c Controller) Result {
 	res.TaskCostUSD = res.TaskHours * cfg.taskHourPrice()
 	res.CostUSD = res.StreamCostUSD + res.TaskCostUSD
 	return res
+}
+
+// burstShare is the fraction of a minute's seconds that run at
+// BurstPeakToMean times the minute's mean.
+const burstShare = 0.1
+
+// acceptedFraction is the share of in that carry shards accept: each shard
+// takes at most 1 MiB/s and 1000 records/s in every second. With a flat
+// minute and uniform keys it is min(1, capacity / load); bursts within the
+// minute and skewed keys make it smaller at the same minute average.
+func (c Config) acceptedFraction(carry int32, in Load) float64 {
+	if in.Bytes <= 0 || carry < 1 {
+		if in.Bytes <= 0 {
+			return 1
+		}
+		return 0
+	}
+	p := min(max(c.BurstPeakToMean, 1), 1/burstShare)
+	if p == 1 && c.KeySkew <= 0 {
+		return min(1, float64(carry)*scaling.ShardWriteBytesPerSec/in.Bytes, float64(carry)*scaling.ShardWriteRecordsPerSec/in.Records)
+	}
+	// Per second, the load is p×mean on a tenth of the seconds and
+	// lo×mean on the rest (lo ≥ 0 keeps the total).
+	lo := (1 - burstShare*p) / (1 - burstShare)
+	// The tightest of the two limits, as load over capacity for the
+	// whole stream at the minute's mean.
+	load := max(in.Bytes/(float64(carry)*scaling.ShardWriteBytesPerSec), in.Records/(float64(carry)*scaling.ShardWriteRecordsPerSec))
+	acc := 0.0
+	for _, w := range keyShares(carry, c.KeySkew) {
+		// This shard's mean load over its capacity.
+		x := load * w * float64(carry)
+		if x <= 0 {
+			continue
+		}
+		// Accepted share of this shard's records over the minute.
+		a := (burstShare*min(p*x, 1) + (1-burstShare)*min(lo*x, 1)) / x
+		acc += w * a
+	}
+	return min(acc, 1)
+}
+
+// keyShares are the shares of the records each of n shards receives.
+func keyShares(n int32, skew float64) []float64 {
+	w := make([]float64, n)
+	if skew <= 0 {
+		for i := range w {
+			w[i] = 1 / float64(n)
+		}
+		return w
+	}
+	sum := 0.0
+	for i := range w {
+		w[i] = math.Pow(float64(i+1), -skew)
+		sum += w[i]
+	}
+	for i := range w {
+		w[i] /= sum
+	}
+	return w
 }
 
 // checkCall applies UpdateShardCount's rules as AWS does.

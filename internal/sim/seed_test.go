@@ -125,3 +125,32 @@ func TestSensitivitySwitches(t *testing.T) {
 		t.Errorf("task start 3, UPDATING x2: 4 producers from minute %d, %d minutes UPDATING; want 4 and 6", r, u)
 	}
 }
+
+// TestBurstsAndSkewNeedHeadroom: at the same minute average, bursts within
+// the minute and skewed keys make shards throttle that a flat, uniform
+// minute would not; headroom (more shards) takes it back.
+func TestBurstsAndSkewNeedHeadroom(t *testing.T) {
+	in := Load{Bytes: 7 * float64(scaling.MiB), Records: 7000} // 70 % of 10 shards' bytes and records
+	flat := DefaultConfig()
+	if f := flat.acceptedFraction(10, in); f != 1 {
+		t.Errorf("flat minute, uniform keys, 70 %%: accepted %.4f, want 1", f)
+	}
+	burst := DefaultConfig()
+	burst.BurstPeakToMean = 2 // a tenth of the seconds at 140 %
+	f := burst.acceptedFraction(10, in)
+	// Those seconds lose 0.4 of a shard's capacity: 0.1 × 0.4 / 0.7 of the minute's records.
+	if want := 1 - 0.1*0.4/0.7; f < want-1e-9 || f > want+1e-9 {
+		t.Errorf("bursts 2x at 70 %%: accepted %.4f, want %.4f", f, want)
+	}
+	if f := burst.acceptedFraction(14, in); f < 1-1e-9 {
+		t.Errorf("bursts 2x at 50 %% (14 shards): accepted %.4f, want 1", f)
+	}
+	skew := DefaultConfig()
+	skew.KeySkew = 1
+	if f := skew.acceptedFraction(10, in); f >= 1 {
+		t.Errorf("Zipf keys at 70 %%: accepted %.4f, want under 1 (the first shard gets 34 %% of the load)", f)
+	}
+	if f := skew.acceptedFraction(10, Load{Bytes: 1, Records: 0.001}); f < 1-1e-9 {
+		t.Errorf("Zipf keys at a trickle: accepted %.4f, want 1", f)
+	}
+}
