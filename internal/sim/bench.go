@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -32,7 +33,7 @@ func RunAll(cfg Config, t Trace) []Result {
 	ss, st := SeedLimits(cfg, t)
 	raised := Run(cfg, t, NewSeed(cfg, ss, st))
 	raised.Policy = "seed-raised" // also when the trace needs no more than 16
-	return []Result{
+	rs := []Result{
 		Run(cfg, t, NewOperator(cfg, scaling.MaxShardsPerStream)),
 		Run(cfg, t, NewSeed(cfg, SeedShippedMaxShards, st)),
 		raised,
@@ -40,6 +41,20 @@ func RunAll(cfg Config, t Trace) []Result {
 		OnDemand(cfg, t),
 		Clairvoyant(cfg, t),
 	}
+	floor, floor100 := finite(LegalFloorShardHours(cfg, t, cfg.TargetUtilization)), finite(LegalFloorShardHours(cfg, t, 1))
+	for i := range rs {
+		rs[i].FloorShardHours, rs[i].FloorShardHours100 = floor, floor100
+	}
+	return rs
+}
+
+// finite is x, or 0 when it is infinite (JSON has no +Inf; the floor is
+// infinite when a minute needs more than the most shards a stream may have).
+func finite(x float64) float64 {
+	if math.IsInf(x, 0) || math.IsNaN(x) {
+		return 0
+	}
+	return x
 }
 
 // Goals are issue 5's targets for the operator on one trace.
@@ -158,6 +173,7 @@ func Bench(cfg Config, dir string) ([]TraceResults, error) {
 			c.TargetUtilization = cu
 			r := Run(c, t, NewOperator(c, scaling.MaxShardsPerStream))
 			r.Policy = CompareName(cu)
+			r.FloorShardHours, r.FloorShardHours100 = rs[0].FloorShardHours, rs[0].FloorShardHours100 // the trace's, at the bench's utilization
 			rs = slices.Insert(rs, 1, r)
 		}
 		sm, _ := SeedLimits(cfg.withDefaults(), t)

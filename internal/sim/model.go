@@ -200,8 +200,14 @@ type Result struct {
 	ReshardCalls          int     `json:"reshardCalls"`
 	CostUSD               float64 `json:"costUSD"`
 	// Extra detail beyond the fixed fields.
-	RejectedCalls           int     `json:"rejectedCalls"`
-	SplitMergeCalls         int     `json:"splitMergeCalls,omitempty"` // reshards by split/merge (seed)
+	RejectedCalls   int `json:"rejectedCalls"`
+	SplitMergeCalls int `json:"splitMergeCalls,omitempty"` // reshards by split/merge (seed)
+	// FloorShardHours and FloorShardHours100 are the trace's legal floor
+	// (LegalFloorShardHours) at the operator's target utilization and at
+	// 100 %, the same for every policy of a trace (set by RunAll; 0 when a
+	// minute needs more shards than a stream may have).
+	FloorShardHours         float64 `json:"floorShardHours"`
+	FloorShardHours100      float64 `json:"floorShardHours100"`
 	ProducerRejectedPercent float64 `json:"producerRejectedPercent"`
 	MaxShards               int32   `json:"maxShards"`
 	StreamCostUSD           float64 `json:"streamCostUSD"`

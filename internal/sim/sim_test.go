@@ -293,7 +293,7 @@ func TestResultJSONFields(t *testing.T) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"policy", "throttledPercent", "lostPercent", "producerRejectedPercent", "p99IteratorAgeSeconds", "shardHours", "taskHours", "reshardCalls", "costUSD"} {
+	for _, f := range []string{"policy", "throttledPercent", "lostPercent", "producerRejectedPercent", "floorShardHours", "floorShardHours100", "p99IteratorAgeSeconds", "shardHours", "taskHours", "reshardCalls", "costUSD"} {
 		if _, ok := m[f]; !ok {
 			t.Errorf("JSON lacks %q: %s", f, raw)
 		}
@@ -305,6 +305,14 @@ func TestResultJSONFields(t *testing.T) {
 	}
 	if got := strings.Join(names, ","); got != "operator,seed,seed-raised,fixed-peak,on-demand,clairvoyant" {
 		t.Errorf("policies %s", got)
+	}
+	// Every policy carries the trace's legal floors: at 70 % they are above
+	// the clairvoyant's (which ignores the call rules), at 100 % not below it.
+	cl := find(rs, "clairvoyant").ShardHours
+	for _, r := range rs {
+		if r.FloorShardHours < cl*1.4 || r.FloorShardHours100 < cl-1e-9 || r.FloorShardHours100 > r.FloorShardHours {
+			t.Errorf("%s: floors %.1f at 70%%, %.1f at 100%%; clairvoyant %.1f", r.Policy, r.FloorShardHours, r.FloorShardHours100, cl)
+		}
 	}
 }
 
