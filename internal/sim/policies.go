@@ -147,6 +147,59 @@ func NewOperatorFor(cfg Config, s OperatorSpec) *Operator {
 	return o
 }
 
+// OracleReactive is a reference, not a bound: a purely reactive policy
+// without metric delay. At the end of each minute it knows that minute's
+// demand exactly (what was refused included) and the tasks' capacity, and
+// it knows nothing of the minutes to come. Shards: the need at the
+// operator's target utilization, up at once (in legal steps, as
+// PlanReshard makes them), down only to the highest need of the last
+// 15 minutes (the operator's default window). Tasks: the demand at the
+// operator's target CPU, down only to the highest of the last 5 minutes.
+// It spends its 10 calls a day without planning them.
+type OracleReactive struct {
+	cfg               Config
+	t                 Trace
+	shards, prod, con []int32 // needs per minute so far
+	start             func(Load) (int32, int32, int32)
+}
+
+// NewOracleReactive returns the oracle-reactive policy for trace t.
+func NewOracleReactive(cfg Config, t Trace) *OracleReactive {
+	cfg = cfg.withDefaults()
+	return &OracleReactive{cfg: cfg, t: t, start: warmStart(cfg, cfg.TargetUtilization)}
+}
+
+func (o *OracleReactive) Name() string { return "oracle-reactive" }
+
+func (o *OracleReactive) Start(first Load) (int32, int32, int32) { return o.start(first) }
+
+// windowMax is the highest of the last n entries of xs.
+func windowMax(xs []int32, n int) int32 {
+	var m int32
+	for _, x := range xs[max(0, len(xs)-n):] {
+		m = max(m, x)
+	}
+	return m
+}
+
+func (o *OracleReactive) Control(v View) Command {
+	m := int(v.Now.Sub(o.t.Start)/time.Minute) - 1 // the minute that just ended
+	d := o.cfg.demand(o.t, min(max(m, 0), o.t.Minutes()-1))
+	tu := o.cfg.TargetCPUPercent / 100
+	o.shards = append(o.shards, needShards(d, o.cfg.TargetUtilization))
+	o.prod = append(o.prod, needTasks(d.Bytes, o.cfg.ProducerMiBpsPerTask*scaling.MiB*tu))
+	o.con = append(o.con, needTasks(d.Bytes, o.cfg.ConsumerMiBpsPerTask*scaling.MiB*tu))
+	window := int(scaling.DefaultShardScaleDown / time.Minute)
+	taskWindow := int(scaling.DefaultTaskScaleDown / time.Minute)
+	cmd := Command{ProducerDesired: windowMax(o.prod, taskWindow), ConsumerDesired: windowMax(o.con, taskWindow)}
+	step := scaling.PlanReshard(scaling.ReshardState{Open: v.OpenShards, Target: windowMax(o.shards, window),
+		Updating: v.Updating, History: v.ReshardHistory, Now: v.Now})
+	if step.Action == scaling.ReshardNow {
+		cmd.ReshardTo = step.To
+	}
+	return cmd
+}
+
 // warmStart sizes a policy for the first minute at utilization u, so that
 // no policy is judged on a cold start the trace does not show.
 func warmStart(cfg Config, u float64) func(Load) (int32, int32, int32) {
@@ -168,8 +221,7 @@ func (o *Operator) Control(v View) Command {
 	at := v.Now
 	if o.Interval > 0 && o.Interval < time.Minute {
 		// Passes at the minute's start and every Interval after it; the
-		// last one acts. (The policy keeps one recommendation per clock
-		// minute, so only a pass late in a minute sees a full short window.)
+		// last one acts.
 		at = v.Now.Add(-time.Minute)
 		for ; at.Add(o.Interval).Before(v.Now); at = at.Add(o.Interval) {
 			_, o.State = scaling.Decide(in, o.State, at)

@@ -154,3 +154,33 @@ func TestBurstsAndSkewNeedHeadroom(t *testing.T) {
 		t.Errorf("Zipf keys at a trickle: accepted %.4f, want 1", f)
 	}
 }
+
+// TestOracleReactiveReactsWithoutDelay: on a doubling step the
+// oracle-reactive policy calls at the end of the step's first minute, so it
+// loses less than the operator, which waits for CloudWatch.
+func TestOracleReactiveReactsWithoutDelay(t *testing.T) {
+	l := make([]float64, 120)
+	for m := range l {
+		l[m] = 0.5
+		if m >= 60 {
+			l[m] = 1
+		}
+	}
+	tr := Trace{Name: "x2", Start: synthStart, Load: l}
+	cfg := DefaultConfig()
+	cfg.Timeline = true
+	or := Run(cfg, tr, NewOracleReactive(cfg, tr))
+	op := Run(cfg, tr, NewOperator(cfg, scaling.MaxShardsPerStream))
+	first := -1
+	for _, m := range or.Timeline {
+		if m.ReshardTo > 0 && first < 0 {
+			first = m.Minute
+		}
+	}
+	if first != 60 {
+		t.Errorf("oracle-reactive's first call at the end of minute %d, want 60 (the step's first minute)", first)
+	}
+	if !(or.LostPercent < op.LostPercent) {
+		t.Errorf("oracle-reactive lost %.3f%%, operator %.3f%%: want less without the metric delay", or.LostPercent, op.LostPercent)
+	}
+}

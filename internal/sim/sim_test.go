@@ -303,7 +303,7 @@ func TestResultJSONFields(t *testing.T) {
 	for _, r := range rs {
 		names = append(names, r.Policy)
 	}
-	if got := strings.Join(names, ","); got != "operator,seed,seed-raised,fixed-peak,on-demand,clairvoyant" {
+	if got := strings.Join(names, ","); got != "operator,seed,seed-raised,oracle-reactive,fixed-peak,on-demand,clairvoyant" {
 		t.Errorf("policies %s", got)
 	}
 	// Every policy carries the trace's legal floors: at 70 % they are above
@@ -441,5 +441,24 @@ func TestOnDemandNewPeakTakesFifteenMinutes(t *testing.T) {
 	}
 	if od := OnDemand(DefaultConfig(), Trace{Name: "x2", Start: synthStart, Load: l}); od.ThrottledPercent != 0 {
 		t.Errorf("on-demand throttled %.3f%% of a 2x step", od.ThrottledPercent)
+	}
+}
+
+// TestIssueGoals: each goal is judged on its own figure.
+func TestIssueGoals(t *testing.T) {
+	rs := []Result{
+		{Policy: "operator", LostPercent: 0.05, ShardHours: 120, FloorShardHours: 100, FloorShardHours100: 80},
+		{Policy: "seed", LostPercent: 0.2},
+		{Policy: "oracle-reactive", LostPercent: 0.2},
+	}
+	if got := IssueGoals("nyc_taxi", rs); got != "smooth: lost 0.050% ≤ 0.1 met; shard-h 1.20x floor ≤ 1.3x met; seed loses 0.2%, ≥ 5x the operator's MISSED" {
+		t.Errorf("smooth: %s", got)
+	}
+	if got := IssueGoals("ec2_network_in_257a54", rs); got != "spiky: lost 0.050% ≤ 0.5x oracle-reactive's 0.200% met; shard-h 1.50x floor@100% ≤ 2x met; seed loses 0.2%, ≥ 5x the operator's MISSED" {
+		t.Errorf("spiky: %s", got)
+	}
+	rs[1].LostPercent = 0.1
+	if got := IssueGoals("ec2_network_in_257a54", rs); strings.Contains(got, "seed") {
+		t.Errorf("seed at 0.1 %% is not judged: %s", got)
 	}
 }
