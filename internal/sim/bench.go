@@ -293,7 +293,7 @@ func WriteTable(w io.Writer, cfg Config, trs []TraceResults) error {
 	}
 	fmt.Fprintln(w, "traces:")
 	for _, tr := range trs {
-		fmt.Fprintf(w, "  %-26s %s; %d minutes; seed max %d shards\n", tr.Trace.Name, tr.Trace.Source, tr.Trace.Minutes(), tr.SeedMax)
+		fmt.Fprintf(w, "  %-26s %s; %d minutes; seed-raised max %d shards\n", tr.Trace.Name, tr.Trace.Source, tr.Trace.Minutes(), tr.SeedMax)
 	}
 	return nil
 }
