@@ -45,6 +45,15 @@ type Config struct {
 	CloudWatchNamespace string        // CLOUDWATCH_NAMESPACE, --cloudwatch-namespace [StreamProcessor/Consumer]
 	CloudWatchInterval  time.Duration // CLOUDWATCH_INTERVAL, --cloudwatch-interval [60s]
 	ShutdownTimeout     time.Duration // SHUTDOWN_TIMEOUT, --shutdown-timeout [25s, inside ECS's 30s stop timeout]
+
+	// MultiLang mode (docs/multilang.md): records go to a KCL MultiLang
+	// processor subprocess per shard instead of the JSON-lines handler.
+	// PROPERTIES_FILE names a MultiLangDaemon .properties file whose keys
+	// stand in for the environment variables they map to (the environment
+	// wins); its executableName is PROCESSOR_COMMAND.
+	PropertiesFile   string        // PROPERTIES_FILE
+	ProcessorCommand []string      // PROCESSOR_COMMAND, --processor-command: split on blanks
+	ProcessorTimeout time.Duration // PROCESSOR_TIMEOUT, --processor-timeout: per answer [0 = no limit]
 }
 
 // DefaultCloudWatchNamespace is where the consumer publishes its metrics.
@@ -53,6 +62,10 @@ const DefaultCloudWatchNamespace = "StreamProcessor/Consumer"
 // LoadConfig reads the environment through getenv, then args as flags, and
 // validates the result.
 func LoadConfig(args []string, getenv func(string) string) (Config, error) {
+	getenv, propsFile, err := withPropertiesFile(getenv)
+	if err != nil {
+		return Config{}, err
+	}
 	env := func(k, def string) string {
 		if v := getenv(k); v != "" {
 			return v
@@ -115,6 +128,13 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	}
 	fs.StringVar(&c.HTTPAddr, "http-addr", env("HTTP_ADDR", ":8080"), "listen address for /healthz, /readyz, /metrics (HTTP_ADDR)")
 	fs.StringVar(&c.CloudWatchNamespace, "cloudwatch-namespace", env("CLOUDWATCH_NAMESPACE", DefaultCloudWatchNamespace), "CloudWatch namespace (CLOUDWATCH_NAMESPACE)")
+	var processorCmd string
+	fs.StringVar(&processorCmd, "processor-command", env("PROCESSOR_COMMAND", ""), "KCL MultiLang record processor command; one subprocess per shard (PROCESSOR_COMMAND)")
+	ptimeout, err := time.ParseDuration(env("PROCESSOR_TIMEOUT", "0s"))
+	if err != nil {
+		errs = append(errs, fmt.Errorf("PROCESSOR_TIMEOUT: %w", err))
+	}
+	fs.DurationVar(&c.ProcessorTimeout, "processor-timeout", ptimeout, "longest wait for a processor's answer; 0 for no limit (PROCESSOR_TIMEOUT)")
 	cwOn, err := strconv.ParseBool(env("CLOUDWATCH_ENABLED", "true"))
 	if err != nil {
 		errs = append(errs, fmt.Errorf("CLOUDWATCH_ENABLED: %w", err))
@@ -159,6 +179,8 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	if c.CloudWatchNamespace = strings.TrimSpace(c.CloudWatchNamespace); c.CloudWatchEnabled && c.CloudWatchNamespace == "" {
 		errs = append(errs, errors.New("CLOUDWATCH_NAMESPACE is empty"))
 	}
+	c.PropertiesFile = propsFile
+	errs = append(errs, c.setProcessorCommand(processorCmd)...)
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("invalid consumer configuration: %w", errors.Join(errs...))
 	}

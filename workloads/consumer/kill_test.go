@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("CONSUMER_TEST_CHILD") == "1" {
 		os.Exit(runChild())
 	}
+	if mode := os.Getenv("MULTILANG_FAKE"); mode != "" {
+		os.Exit(runFakeProcessor(mode))
+	}
 	os.Exit(m.Run())
 }
 

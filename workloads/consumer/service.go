@@ -66,7 +66,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	if s.handler == nil {
+	if s.handler == nil && len(cfg.ProcessorCommand) == 0 {
 		var out io.Writer = os.Stdout
 		if cfg.Output != "" && cfg.Output != "-" {
 			f, err := os.OpenFile(cfg.Output, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
@@ -134,14 +134,17 @@ func (s *Service) Run(ctx context.Context) error {
 	// hard ends processing at once; it outlives ctx so the stop can be graceful.
 	hard, stopHard := context.WithCancel(context.Background())
 	defer stopHard()
+	factory := s.processorFactory(hard)
+	if ml, ok := factory.(*multiLangFactory); ok {
+		defer ml.killAll() // after a hard stop no processor may outlive the consumer
+	}
 	worker, err := kcl.NewWorker(kcl.Config{
 		ApplicationName: s.cfg.ApplicationName, StreamName: s.cfg.StreamName, WorkerID: s.cfg.WorkerID,
 		InitialPosition: s.cfg.StartPosition, Timestamp: s.cfg.StartTimestamp,
 		LeaseDuration: s.cfg.LeaseDuration, ShardSyncInterval: s.cfg.ShardSyncInterval,
 		IdleTimeBetweenReads: s.cfg.PollInterval, MaxRecords: int32(min(s.cfg.MaxRecords, 10000)),
 		Observer: s.metrics, Logger: s.log,
-	}, &processorFactory{ctx: hard, handler: s.handler, dead: s.dead, attempts: s.cfg.RetryAttempts,
-		backoff: s.cfg.RetryBackoff, metrics: s.metrics, log: s.log}, s.deps.Kinesis, s.deps.DynamoDB)
+	}, factory, s.deps.Kinesis, s.deps.DynamoDB)
 	if err != nil {
 		return err
 	}
@@ -194,6 +197,17 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 	s.log.Info("Consumer stopped")
 	return runErr
+}
+
+// processorFactory is the MultiLang factory when a processor command is
+// set, else the handler's.
+func (s *Service) processorFactory(hard context.Context) kcl.RecordProcessorFactory {
+	if len(s.cfg.ProcessorCommand) > 0 {
+		return &multiLangFactory{command: s.cfg.ProcessorCommand, env: os.Environ(), timeout: s.cfg.ProcessorTimeout,
+			grace: min(s.cfg.ShutdownTimeout/2, 5*time.Second), metrics: s.metrics, log: s.log}
+	}
+	return &processorFactory{ctx: hard, handler: s.handler, dead: s.dead, attempts: s.cfg.RetryAttempts,
+		backoff: s.cfg.RetryBackoff, metrics: s.metrics, log: s.log}
 }
 
 // startWorker starts the worker, retrying while AWS is unreachable or the
