@@ -34,7 +34,11 @@ func TestMain(m *testing.M) {
 }
 
 func runChild() int {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	level := slog.LevelWarn
+	if os.Getenv("PROCESSOR_COMMAND") != "" || os.Getenv("PROPERTIES_FILE") != "" {
+		level = slog.LevelInfo // MultiLang tests read the processors' stderr from the log
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg, err := LoadConfig(nil, os.Getenv)
 	if err != nil {
 		log.Error("config", "error", err)

@@ -13,6 +13,7 @@ package consumer
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -161,19 +162,7 @@ func startSession(command []string, env []string, shardID string, timeout time.D
 	}()
 	go func() {
 		defer pipes.Done()
-		// A processor may write without newlines (amazon_kclpy's sample
-		// does): log what it wrote in pieces of at most 64 KiB, and never
-		// stop reading, or a full pipe would block it.
-		r := bufio.NewReaderSize(stderr, 64*1024)
-		for {
-			line, _, err := r.ReadLine()
-			if len(line) > 0 {
-				s.log.Info("Processor stderr", "line", string(line))
-			}
-			if err != nil {
-				return
-			}
-		}
+		logStderr(stderr, s.log)
 	}()
 	go func() {
 		pipes.Wait() // Wait closes the pipes: read them to the end first
@@ -182,6 +171,67 @@ func startSession(command []string, env []string, shardID string, timeout time.D
 	}()
 	return s, nil
 }
+
+// logStderr logs what a processor writes to stderr, a line per entry. A
+// processor may write without newlines (amazon_kclpy's sample does): text
+// that no newline follows within stderrIdle is logged as it is, so nothing
+// waits in this buffer for long — a consumer killed with SIGKILL loses at most
+// that much of its processors' output — and the pipe is always drained, so a
+// processor never blocks on a full one.
+func logStderr(r io.Reader, log *slog.Logger) {
+	chunks := make(chan []byte)
+	go func() {
+		defer close(chunks)
+		for {
+			buf := make([]byte, 32*1024)
+			n, err := r.Read(buf)
+			if n > 0 {
+				chunks <- buf[:n]
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	emit := func(b []byte) {
+		if len(b) > 0 {
+			log.Info("Processor stderr", "line", string(b))
+		}
+	}
+	var pending []byte
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
+	defer idle.Stop()
+	for {
+		select {
+		case c, ok := <-chunks:
+			if !ok {
+				emit(pending)
+				return
+			}
+			pending = append(pending, c...)
+			for i := bytes.IndexByte(pending, '\n'); i >= 0; i = bytes.IndexByte(pending, '\n') {
+				emit(bytes.TrimRight(pending[:i], "\r"))
+				pending = pending[i+1:]
+			}
+			if len(pending) >= maxStderrLine {
+				emit(pending)
+				pending = nil
+			}
+			if len(pending) > 0 {
+				idle.Reset(stderrIdle)
+			}
+		case <-idle.C:
+			emit(pending)
+			pending = nil
+		}
+	}
+}
+
+const (
+	stderrIdle    = 100 * time.Millisecond
+	maxStderrLine = 64 * 1024
+)
 
 // kill stops the subprocess at once and waits for it.
 func (s *mlSession) kill() {

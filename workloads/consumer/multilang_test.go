@@ -464,17 +464,32 @@ func TestMultiLangAmazonKCLPySample(t *testing.T) {
 	}
 }
 
-// processorStderr joins, in order, what processors wrote to stderr as it
-// appears in the consumer's JSON log.
+// processorStderr is what processors wrote to stderr, from the consumer's
+// JSON log: each subprocess's pieces joined in order (a processor that writes
+// no newlines is logged in pieces), one subprocess after the other.
 func processorStderr(t *testing.T, log string) string {
 	t.Helper()
-	var b strings.Builder
+	byPID := map[int]*strings.Builder{}
+	var order []int
 	for _, l := range strings.Split(log, "\n") {
-		var e struct{ Msg, Line string }
-		if json.Unmarshal([]byte(l), &e) == nil && e.Msg == "Processor stderr" {
-			b.WriteString(e.Line)
-			b.WriteByte('\n')
+		var e struct {
+			Msg  string `json:"msg"`
+			Line string `json:"line"`
+			PID  int    `json:"pid"`
 		}
+		if json.Unmarshal([]byte(l), &e) != nil || e.Msg != "Processor stderr" {
+			continue
+		}
+		if byPID[e.PID] == nil {
+			byPID[e.PID] = &strings.Builder{}
+			order = append(order, e.PID)
+		}
+		byPID[e.PID].WriteString(e.Line)
+	}
+	var b strings.Builder
+	for _, pid := range order {
+		b.WriteString(byPID[pid].String())
+		b.WriteByte('\n')
 	}
 	return b.String()
 }
