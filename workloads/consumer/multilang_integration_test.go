@@ -20,6 +20,7 @@ import (
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kdp-io/streamprocessor-operator/workloads/kcl"
+	"github.com/kdp-io/streamprocessor-operator/workloads/kpl"
 )
 
 // mlHarness runs consumer processes (this test binary as cmd/consumer) in
@@ -238,6 +239,23 @@ func TestMultiLangSeedProcessorThroughReshards(t *testing.T) {
 		h.put(ks, data)
 		return data
 	}
+	// One KPL-aggregated record per phase, under its own partition key: its
+	// user records reach the processor one by one, with sub-sequence numbers.
+	aggregated := func(p int) []string {
+		var users []kpl.UserRecord
+		var data []string
+		for i := range 5 {
+			d := fmt.Sprintf("seed p%d a%d aggkey", p, i)
+			users = append(users, kpl.UserRecord{PartitionKey: "aggkey", Data: []byte(d)})
+			data = append(data, d)
+		}
+		agg, err := kpl.Encode(users)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.c.put(t, h.stream, ktypes.PutRecordsRequestEntry{PartitionKey: aws.String("aggkey"), Data: agg})
+		return data
+	}
 	logged := func() []string { return seedLogLines(t, filepath.Join(logDir, "record_processor.log")) }
 	var all []string
 	waitAll := func(what string) {
@@ -271,6 +289,7 @@ func TestMultiLangSeedProcessorThroughReshards(t *testing.T) {
 		killed = append(killed, pids[0])
 	}
 	all = append(all, phase(1, 400)...)
+	all = append(all, aggregated(1)...)
 	h.eventually(30*time.Second, "the first records logged", func() bool { return len(logged()) >= 40 })
 	killOne()
 	h.reshard(4) // split
@@ -280,6 +299,7 @@ func TestMultiLangSeedProcessorThroughReshards(t *testing.T) {
 	killOne()
 	h.reshard(2) // merge
 	all = append(all, phase(4, 400)...)
+	all = append(all, aggregated(4)...)
 	waitAll("every record after the kills, the split and the merge")
 	time.Sleep(time.Second)
 	h.stop(consumer)
