@@ -233,11 +233,30 @@ const (
 	maxStderrLine = 64 * 1024
 )
 
-// kill stops the subprocess at once and waits for it.
+// kill stops the subprocess at once and waits for it, draining what it
+// wrote last so the stdout reader can reach EOF. Safe from two goroutines.
 func (s *mlSession) kill() {
 	_ = s.cmd.Process.Kill()
 	_ = s.stdin.Close()
-	<-s.exited
+	s.drainUntilExit(nil)
+}
+
+// drainUntilExit discards stdout lines until the subprocess has exited and
+// its pipes are read to the end, or until timeout fires (nil: no limit).
+func (s *mlSession) drainUntilExit(timeout <-chan time.Time) bool {
+	lines := s.lines
+	for {
+		select {
+		case _, ok := <-lines:
+			if !ok {
+				lines = nil // nil channel: wait for the exit only
+			}
+		case <-s.exited:
+			return true
+		case <-timeout:
+			return false
+		}
+	}
 }
 
 // close ends the protocol the daemon's way: stdin closed (EOF tells the
@@ -247,22 +266,13 @@ func (s *mlSession) close(grace time.Duration) {
 	_ = s.stdin.Close()
 	t := time.NewTimer(grace)
 	defer t.Stop()
-	for {
-		select {
-		case _, ok := <-s.lines:
-			if !ok {
-				s.lines = nil // nil channel: block; wait for exit
-			}
-		case <-s.exited:
-			if s.waitErr != nil {
-				s.log.Warn("Processor exited with an error", "error", s.waitErr)
-			}
-			return
-		case <-t.C:
-			s.log.Warn("Processor did not exit after its stdin closed; killing it", "grace", grace)
-			s.kill()
-			return
-		}
+	if !s.drainUntilExit(t.C) {
+		s.log.Warn("Processor did not exit after its stdin closed; killing it", "grace", grace)
+		s.kill()
+		return
+	}
+	if s.waitErr != nil {
+		s.log.Warn("Processor exited with an error", "error", s.waitErr)
 	}
 }
 
@@ -394,6 +404,9 @@ func deref(s *string) string {
 
 // multiLangFactory creates one multiLangProcessor per shard lease.
 type multiLangFactory struct {
+	// ctx ends when the consumer must stop at once: a processor still
+	// working on initialize or a shutdown action is then abandoned.
+	ctx     context.Context
 	command []string
 	env     []string
 	timeout time.Duration // 0: wait for the processor as long as it takes
@@ -407,6 +420,13 @@ type multiLangFactory struct {
 
 func (f *multiLangFactory) CreateProcessor() kcl.RecordProcessor {
 	return &multiLangProcessor{f: f}
+}
+
+func (f *multiLangFactory) stopCtx() context.Context {
+	if f.ctx == nil {
+		return context.Background()
+	}
+	return f.ctx
 }
 
 func (f *multiLangFactory) track(s *mlSession, on bool) {
@@ -457,6 +477,7 @@ func (p *multiLangProcessor) fail(err error) {
 	if p.s != nil {
 		p.s.kill()
 		p.f.track(p.s, false)
+		p.s = nil // the Shutdown(ZOMBIE) that follows has nothing to tell it
 	}
 	panic(err)
 }
@@ -475,13 +496,16 @@ func (p *multiLangProcessor) Initialize(in *kcl.InitializationInput) {
 		msg.SequenceNumber = &seq
 		msg.SubSequenceNumber = ptr(in.ExtendedSequenceNumber.SubSequenceNumber)
 	}
-	if err := s.call(context.Background(), actionInitialize, msg, nil); err != nil {
+	if err := s.call(p.f.stopCtx(), actionInitialize, msg, nil); err != nil {
 		p.fail(err)
 	}
 	p.log.Info("Processor started", "command", p.f.command[0], "checkpoint", in.ExtendedSequenceNumber.SequenceNumber)
 }
 
 func (p *multiLangProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
+	if p.s == nil { // killed when its lease was lost: no batch may reach it
+		p.fail(fmt.Errorf("%w: batch for shard %q after its processor was stopped", ErrProcessorFailed, p.shardID))
+	}
 	msg := mlProcessRecords{Action: actionProcessRecords, MillisBehindLatest: in.MillisBehindLatest, Records: make([]mlRecord, len(in.Records))}
 	for i, r := range in.Records {
 		msg.Records[i] = mlRecord{Action: "record", Data: base64.StdEncoding.EncodeToString(r.Data), PartitionKey: r.PartitionKey,
@@ -514,19 +538,20 @@ func (p *multiLangProcessor) Shutdown(in *kcl.ShutdownInput) {
 		return // killed after losing the lease in ProcessRecords
 	}
 	s := p.s
+	ctx := p.f.stopCtx()
 	var err error
 	switch in.ShutdownReason {
 	case kcl.ZOMBIE:
-		err = s.call(context.Background(), actionLeaseLost, mlMessage{Action: actionLeaseLost}, nil)
+		err = s.call(ctx, actionLeaseLost, mlMessage{Action: actionLeaseLost}, nil)
 	case kcl.TERMINATE:
-		err = s.call(context.Background(), actionShardEnded, mlMessage{Action: actionShardEnded}, p.checkpointer(in.Checkpointer, true))
+		err = s.call(ctx, actionShardEnded, mlMessage{Action: actionShardEnded}, p.checkpointer(in.Checkpointer, true))
 		if err == nil && !p.shardEnd {
 			// As the KCL: a shard is finished only by the processor's own
 			// SHARD_END checkpoint; its children wait until one succeeds.
 			err = fmt.Errorf("%w: processor of shard %q answered shardEnded without checkpointing at SHARD_END", ErrProcessorFailed, p.shardID)
 		}
 	case kcl.REQUESTED:
-		err = s.call(context.Background(), actionShutdownRequested, mlMessage{Action: actionShutdownRequested}, p.checkpointer(in.Checkpointer, false))
+		err = s.call(ctx, actionShutdownRequested, mlMessage{Action: actionShutdownRequested}, p.checkpointer(in.Checkpointer, false))
 	}
 	if err != nil {
 		p.fail(err)

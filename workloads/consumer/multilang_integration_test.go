@@ -59,7 +59,21 @@ func (h *mlHarness) start(id string, env ...string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		h.t.Fatal(err)
 	}
-	h.t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); _ = logf.Close() })
+	h.t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		_ = logf.Close()
+		if h.t.Failed() { // the consumer's last words, for the failure's cause
+			b, _ := os.ReadFile(logf.Name())
+			var lines []string // the consumer's own entries, not its processors' output
+			for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				if !strings.Contains(l, `"msg":"Processor stderr"`) {
+					lines = append(lines, l)
+				}
+			}
+			h.t.Logf("last lines of consumer %s's log:\n%s", id, strings.Join(lines[max(0, len(lines)-60):], "\n"))
+		}
+	})
 	return cmd
 }
 
@@ -259,7 +273,7 @@ func TestMultiLangSeedProcessorThroughReshards(t *testing.T) {
 	logged := func() []string { return seedLogLines(t, filepath.Join(logDir, "record_processor.log")) }
 	var all []string
 	waitAll := func(what string) {
-		h.eventually(60*time.Second, what, func() bool {
+		h.eventually(3*time.Minute, what, func() bool {
 			seen := map[string]bool{}
 			for _, l := range logged() {
 				seen[l] = true
@@ -290,12 +304,12 @@ func TestMultiLangSeedProcessorThroughReshards(t *testing.T) {
 	}
 	all = append(all, phase(1, 400)...)
 	all = append(all, aggregated(1)...)
-	h.eventually(30*time.Second, "the first records logged", func() bool { return len(logged()) >= 40 })
+	h.eventually(time.Minute, "the first records logged", func() bool { return len(logged()) >= 40 })
 	killOne()
 	h.reshard(4) // split
 	all = append(all, phase(2, 400)...)
 	all = append(all, phase(3, 400)...)
-	h.eventually(30*time.Second, "the split's children at work", func() bool { return len(processorPIDs(processor)) >= 3 })
+	h.eventually(2*time.Minute, "the split's children at work", func() bool { return len(processorPIDs(processor)) >= 3 })
 	killOne()
 	h.reshard(2) // merge
 	all = append(all, phase(4, 400)...)
@@ -440,7 +454,7 @@ func TestMultiLangKCLPySampleTwoConsumersKillAndReshard(t *testing.T) {
 			}
 		}
 	}
-	h.eventually(60*time.Second, "every record logged by a sample processor", func() bool {
+	h.eventually(3*time.Minute, "every record logged by a sample processor", func() bool {
 		collect()
 		for _, k := range written {
 			if seen[k] == 0 {
@@ -460,4 +474,67 @@ func TestMultiLangKCLPySampleTwoConsumersKillAndReshard(t *testing.T) {
 	}
 	h.checkLeaseTable(2)
 	t.Logf("%d records, %d logged more than once (consumer a killed with SIGKILL); logged by consumer %v", len(written), dups, byConsumer)
+}
+
+// A processor that never answers — a batch, or shutdownRequested — does not
+// keep the consumer from stopping: when the graceful budget after SIGTERM is
+// spent it is killed and Run returns; nothing is checkpointed that the
+// processor did not ask for.
+func TestMultiLangHungProcessorDoesNotBlockStop(t *testing.T) {
+	for _, mode := range []string{"hang", "hang-on-shutdown"} {
+		t.Run(mode, func(t *testing.T) { testHungProcessorStop(t, mode) })
+	}
+}
+
+func testHungProcessorStop(t *testing.T, mode string) {
+	c := newClients(t)
+	stream := c.createStream(t, 1)
+	t.Cleanup(func() {
+		_, _ = c.db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(stream + "-app")})
+	})
+	c.put(t, stream, ktypes.PutRecordsRequestEntry{PartitionKey: aws.String("k"), Data: []byte("stuck")})
+	logPath := filepath.Join(t.TempDir(), "received.jsonl")
+	t.Setenv("MULTILANG_FAKE", mode) // the processor subprocess inherits the environment
+	t.Setenv("MULTILANG_FAKE_LOG", logPath)
+	cfg := testConfig(stream)
+	cfg.CloudWatchEnabled = false
+	cfg.ShutdownTimeout = 2 * time.Second
+	cfg.ProcessorCommand = []string{os.Args[0], "-test.run=^$"}
+	svc, err := New(cfg, Deps{Kinesis: c.kin, DynamoDB: c.db, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, _ := os.ReadFile(logPath)
+		if strings.Contains(string(b), `"processRecords"`) && (mode == "hang" || strings.Contains(string(b), `"checkpoint"`)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the processor never received its batch")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stopped := time.Now()
+	cancel()
+	select {
+	case <-done:
+		t.Logf("Run returned %v after SIGTERM", time.Since(stopped).Round(time.Millisecond))
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return 15 s after SIGTERM with a hung processor (shutdown budget 2 s)")
+	}
+	leases, err := (&kcl.LeaseStore{DB: c.db, Table: stream + "-app"}).List(context.Background())
+	if err != nil || len(leases) != 1 {
+		t.Fatalf("leases %v %v", leases, err)
+	}
+	want := kcl.CheckpointTrimHorizon // the batch was never answered
+	if mode == "hang-on-shutdown" {
+		want = "a sequence number" // what the processor checkpointed in its batch
+	}
+	if cp := leases[0].Checkpoint.SequenceNumber; (mode == "hang" && cp != want) || (mode != "hang" && !isDecimal(cp)) {
+		t.Errorf("checkpoint %q; want %s", cp, want)
+	}
 }

@@ -33,6 +33,7 @@ import (
 //	die           exits 3 on processRecords
 //	wrong-status  answers processRecords with the status of another action
 //	hang          never answers processRecords
+//	hang-on-shutdown  like ok, but never answers shutdownRequested
 //	bad-checkpoint asks to checkpoint "not-a-number" and at initialize
 func runFakeProcessor(mode string) int {
 	logf, err := os.OpenFile(os.Getenv("MULTILANG_FAKE_LOG"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
@@ -96,6 +97,9 @@ func runFakeProcessor(mode string) int {
 				checkpoint(nil, nil)
 			}
 		case "shutdownRequested":
+			if mode == "hang-on-shutdown" {
+				select {}
+			}
 			checkpoint(nil, nil)
 		}
 		write(map[string]any{"action": "status", "responseFor": action})

@@ -203,7 +203,7 @@ func (s *Service) Run(ctx context.Context) error {
 // set, else the handler's.
 func (s *Service) processorFactory(hard context.Context) kcl.RecordProcessorFactory {
 	if len(s.cfg.ProcessorCommand) > 0 {
-		return &multiLangFactory{command: s.cfg.ProcessorCommand, env: os.Environ(), timeout: s.cfg.ProcessorTimeout,
+		return &multiLangFactory{ctx: hard, command: s.cfg.ProcessorCommand, env: os.Environ(), timeout: s.cfg.ProcessorTimeout,
 			grace: min(s.cfg.ShutdownTimeout/2, 5*time.Second), metrics: s.metrics, log: s.log}
 	}
 	return &processorFactory{ctx: hard, handler: s.handler, dead: s.dead, attempts: s.cfg.RetryAttempts,
