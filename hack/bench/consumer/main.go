@@ -15,10 +15,14 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -44,6 +48,7 @@ func main() {
 	perAgg := flag.Int("per-aggregate", 400, "user records per aggregated Kinesis record (~40 KB)")
 	leaseDuration := flag.Duration("lease-duration", 10*time.Second, "lease duration for the takeover runs (the consumer's default)")
 	runs := flag.Int("runs", 3, "repetitions of each takeover measurement")
+	kclpy := flag.String("kclpy", os.Getenv("SP_COMPAT_DIR"), "directory holding amazon_kclpy/ (the compat fixtures) for the MultiLang row; empty skips it")
 	flag.Parse()
 	for _, v := range []string{"AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL_DYNAMODB"} {
 		if os.Getenv(v) == "" {
@@ -60,7 +65,7 @@ func main() {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "measurement\tvalue\tunit\tnotes\t")
 
-	libRate, err := b.throughput(*records, *perAgg, false)
+	libRate, err := b.throughput(*records, *perAgg)
 	if err != nil {
 		fail(err)
 	}
@@ -70,11 +75,20 @@ func main() {
 		fail(err)
 	}
 	fmt.Fprintf(tw, "throughput, kcl library, in-memory Kinesis double\t%.0f\trecords/s\tsame records without the emulator: the library's own ceiling (leases on dynalite)\t\n", memRate)
-	svcRate, err := b.throughput(*records, *perAgg, true)
+	svcRate, svcCPU, err := b.serviceThroughput(*records, *perAgg, nil)
 	if err != nil {
 		fail(err)
 	}
-	fmt.Fprintf(tw, "throughput, consumer service, JSON lines to /dev/null\t%.0f\trecords/s\tsame input; checkpoint after every batch\t\n", svcRate)
+	fmt.Fprintf(tw, "throughput, consumer service, JSON lines to /dev/null\t%.0f\trecords/s\tsame input; checkpoint after every batch; CPU %.2f s per 10k records\t\n", svcRate, svcCPU)
+	if cmd, why := multiLangCommand(*kclpy); cmd == nil {
+		fmt.Fprintf(tw, "throughput, consumer service, MultiLang no-op Python processor\t-\trecords/s\tnot run: %s\t\n", why)
+	} else {
+		mlRate, mlCPU, err := b.serviceThroughput(*records, *perAgg, cmd)
+		if err != nil {
+			fail(err)
+		}
+		fmt.Fprintf(tw, "throughput, consumer service, MultiLang no-op Python processor\t%.0f\trecords/s\tsame input through amazon_kclpy (hack/bench/consumer/noop_processor.py); checkpoints only when the consumer stops; CPU %.2f s per 10k records, consumer + python\t\n", mlRate, mlCPU)
+	}
 	for _, graceful := range []bool{false, true} {
 		if *runs < 1 {
 			break
@@ -198,8 +212,8 @@ func (p *countingProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 func (p *countingProcessor) Shutdown(*kcl.ShutdownInput) {}
 
 // throughput measures user records/s from the first delivered batch to the
-// last, for the bare library or the whole consumer service.
-func (b *bench) throughput(n, perAgg int, service bool) (float64, error) {
+// last, for the bare library.
+func (b *bench) throughput(n, perAgg int) (float64, error) {
 	stream, cleanup, err := b.stream(1)
 	if err != nil {
 		return 0, err
@@ -211,21 +225,6 @@ func (b *bench) throughput(n, perAgg int, service bool) (float64, error) {
 	var count, first, last atomic.Int64
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if service {
-		cfg := consumer.Config{StreamName: stream, ApplicationName: stream + "-app", WorkerID: "bench", StartPosition: kcl.TrimHorizon,
-			Output: os.DevNull, LeaseDuration: 10 * time.Second, ShardSyncInterval: time.Minute, PollInterval: time.Second,
-			MaxRecords: 10000, RetryAttempts: 3, RetryBackoff: 100 * time.Millisecond, HTTPAddr: "127.0.0.1:0",
-			CloudWatchInterval: time.Minute, ShutdownTimeout: 10 * time.Second}
-		svc, err := consumer.New(cfg, consumer.Deps{Kinesis: b.kin, DynamoDB: b.db, Logger: b.log})
-		if err != nil {
-			return 0, err
-		}
-		done := make(chan error, 1)
-		t0 := time.Now()
-		go func() { done <- svc.Run(ctx) }()
-		defer func() { cancel(); <-done }()
-		return drainRate(t0, n, func() int64 { return int64(svc.Metrics().Processed()) })
-	}
 	w, err := kcl.NewWorker(kcl.Config{ApplicationName: stream + "-app", StreamName: stream, WorkerID: "bench", Logger: b.log},
 		kcl.ProcessorFactoryFunc(func() kcl.RecordProcessor { return &countingProcessor{n: &count, first: &first, last: &last} }), b.kin, b.db)
 	if err != nil {
@@ -243,6 +242,86 @@ func (b *bench) throughput(n, perAgg int, service bool) (float64, error) {
 		return 0, fmt.Errorf("only %d of %d records consumed in 5 minutes", count.Load(), n)
 	}
 	return float64(n) / time.Unix(0, last.Load()).Sub(t0).Seconds(), nil
+}
+
+// serviceThroughput measures the whole consumer service's user records/s
+// from its start until every record is processed, and the CPU it used per
+// 10,000 records (this process and, for MultiLang, its processor
+// subprocesses, counted once they have exited at the service's stop). A nil
+// processor command is the built-in JSON-lines mode.
+func (b *bench) serviceThroughput(n, perAgg int, processor []string) (rate, cpuPer10k float64, err error) {
+	stream, cleanup, err := b.stream(1)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer cleanup()
+	if err := b.fill(stream, n, perAgg); err != nil {
+		return 0, 0, err
+	}
+	cfg := consumer.Config{StreamName: stream, ApplicationName: stream + "-app", WorkerID: "bench", StartPosition: kcl.TrimHorizon,
+		Output: os.DevNull, LeaseDuration: 10 * time.Second, ShardSyncInterval: time.Minute, PollInterval: time.Second,
+		MaxRecords: 10000, RetryAttempts: 3, RetryBackoff: 100 * time.Millisecond, HTTPAddr: "127.0.0.1:0",
+		CloudWatchInterval: time.Minute, ShutdownTimeout: 10 * time.Second, ProcessorCommand: processor}
+	if processor != nil {
+		cfg.Output = "-"
+	}
+	svc, err := consumer.New(cfg, consumer.Deps{Kinesis: b.kin, DynamoDB: b.db, Logger: b.log})
+	if err != nil {
+		return 0, 0, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	cpu0 := cpuSeconds()
+	t0 := time.Now()
+	go func() { done <- svc.Run(ctx) }()
+	rate, err = drainRate(t0, n, func() int64 { return int64(svc.Metrics().Processed()) })
+	cancel()
+	<-done
+	return rate, (cpuSeconds() - cpu0) / float64(n) * 10000, err
+}
+
+// cpuSeconds is the user+system CPU of this process and its waited-for
+// children so far.
+func cpuSeconds() float64 {
+	var total float64
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if syscall.Getrusage(who, &ru) == nil {
+			total += time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+		}
+	}
+	return total
+}
+
+// multiLangCommand is the no-op processor's command line, or nil and why not.
+func multiLangCommand(compat string) ([]string, string) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		return nil, "python3 not found"
+	}
+	if compat == "" {
+		return nil, "no amazon_kclpy: pass -kclpy DIR or set SP_COMPAT_DIR"
+	}
+	if _, err := os.Stat(filepath.Join(compat, "amazon_kclpy", "amazon_kclpy", "kcl.py")); err != nil {
+		return nil, fmt.Sprintf("no amazon_kclpy package under %s", compat)
+	}
+	_ = os.Setenv("PYTHONPATH", filepath.Join(compat, "amazon_kclpy")) // the subprocess inherits it
+	script := "hack/bench/consumer/noop_processor.py"                  // from the repository root, as make runs it
+	if _, self, _, ok := runtime.Caller(0); ok {
+		if p := filepath.Join(filepath.Dir(self), "noop_processor.py"); fileExists(p) {
+			script = p
+		}
+	}
+	if !fileExists(script) {
+		return nil, "hack/bench/consumer/noop_processor.py not found: run from the repository root"
+	}
+	return []string{python, script}, ""
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // drainRate polls a processed-records counter and returns n divided by the
