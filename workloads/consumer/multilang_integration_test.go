@@ -427,17 +427,17 @@ func TestMultiLangKCLPySampleTwoConsumersKillAndReshard(t *testing.T) {
 			written = append(written, ks...)
 		}
 	}()
-	h.eventually(30*time.Second, "a 1/1 split of the leases", func() bool { o := h.owners(); return o["a"] == 1 && o["b"] == 1 })
+	h.eventually(90*time.Second, "a 1/1 split of the leases", func() bool { o := h.owners(); return o["a"] == 1 && o["b"] == 1 })
 	h.reshard(4)
-	h.eventually(30*time.Second, "4 open leases held", func() bool { o := h.owners(); return o["a"]+o["b"] == 4 })
+	h.eventually(90*time.Second, "4 open leases held", func() bool { o := h.owners(); return o["a"]+o["b"] == 4 })
 	time.Sleep(2 * time.Second) // a works on its child shards, checkpointing nothing yet
 	if err := a.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = a.Wait()
-	h.eventually(30*time.Second, "b to hold every open lease", func() bool { return h.owners()["b"] == 4 })
+	h.eventually(90*time.Second, "b to hold every open lease", func() bool { return h.owners()["b"] == 4 })
 	h.reshard(2)
-	h.eventually(30*time.Second, "b to hold the merged shards", func() bool { return h.owners()["b"] == 2 })
+	h.eventually(90*time.Second, "b to hold the merged shards", func() bool { return h.owners()["b"] == 2 })
 	time.Sleep(time.Second)
 	close(stop)
 	written := <-stopped
