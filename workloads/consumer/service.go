@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -154,7 +155,7 @@ func (s *Service) Run(ctx context.Context) error {
 	s.notReady.Store(nil)
 	s.ready.Store(true)
 	s.log.Info("Consumer started", "stream", s.cfg.StreamName, "application", s.cfg.ApplicationName, "worker", s.cfg.WorkerID,
-		"startPosition", s.cfg.StartPosition, "http", s.Addr())
+		"startPosition", s.cfg.StartPosition, "http", s.Addr(), "processorCommand", strings.Join(s.cfg.ProcessorCommand, " "))
 
 	var pub *CloudWatchPublisher
 	pubDone := make(chan struct{})
