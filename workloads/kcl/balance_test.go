@@ -220,6 +220,8 @@ func TestNewLeases(t *testing.T) {
 		{"first start, AT_TIMESTAMP", nil, AtTimestamp, map[string]string{"s0": "AT_TIMESTAMP", "s1": "AT_TIMESTAMP", "s2": "AT_TIMESTAMP"}},
 		{"child of a leased parent starts at TRIM_HORIZON even with LATEST",
 			map[string]Lease{"s0": {Key: "s0"}, "s1": {Key: "s1"}}, Latest, map[string]string{"s2": "TRIM_HORIZON"}},
+		{"new shards once the table is populated, LATEST (their parents' leases deleted)",
+			map[string]Lease{"x9": {Key: "x9"}}, Latest, map[string]string{"s0": "TRIM_HORIZON", "s1": "TRIM_HORIZON", "s2": "TRIM_HORIZON"}},
 	}
 	for _, tt := range tests {
 		got := newLeases(shards, tt.existing, tt.pos)
@@ -230,6 +232,37 @@ func TestNewLeases(t *testing.T) {
 			if l.Key == "s2" && !reflect.DeepEqual(l.ParentShardIDs, []string{"s0", "s1"}) {
 				t.Errorf("%s: s2 parents %v, want [s0 s1]", tt.name, l.ParentShardIDs)
 			}
+		}
+	}
+}
+
+// Two reshards between two syncs (1→2→1): s0 was leased; its children g1
+// and g2 (closed by the merge) and their merged child m are all found in one
+// sync. m's parents have no lease yet, but m appeared after the start like
+// them, so it reads from TRIM_HORIZON too: with LATEST it would skip what was
+// written to it before its lease was taken.
+func TestNewLeasesForGrandchildren(t *testing.T) {
+	shard := func(id string, closed bool, parents ...string) types.Shard {
+		s := types.Shard{ShardId: aws.String(id), SequenceNumberRange: &types.SequenceNumberRange{StartingSequenceNumber: aws.String("1")}}
+		if closed {
+			s.SequenceNumberRange.EndingSequenceNumber = aws.String("9")
+		}
+		if len(parents) > 0 {
+			s.ParentShardId = aws.String(parents[0])
+		}
+		if len(parents) > 1 {
+			s.AdjacentParentShardId = aws.String(parents[1])
+		}
+		return s
+	}
+	shards := []types.Shard{shard("s0", true), shard("s1", true, "s0"), shard("s2", true, "s0"), shard("s3", false, "s1", "s2")}
+	for _, pos := range []InitialPosition{Latest, AtTimestamp, TrimHorizon} {
+		got := map[string]string{}
+		for _, l := range newLeases(shards, map[string]Lease{"s0": {Key: "s0"}}, pos) {
+			got[l.Key] = l.Checkpoint.SequenceNumber
+		}
+		if want := map[string]string{"s1": "TRIM_HORIZON", "s2": "TRIM_HORIZON", "s3": "TRIM_HORIZON"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %v, want %v", pos, got, want)
 		}
 	}
 }

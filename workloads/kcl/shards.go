@@ -48,31 +48,32 @@ func parentsOf(s types.Shard) []string {
 	return ps
 }
 
-// newLeases plans the leases to create for shards that have none. A shard whose
-// parent already had a lease starts at TRIM_HORIZON whatever the configured
-// position, so nothing written to a child after a reshard is missed. Other
-// shards start at the configured position; with LATEST a closed shard has
-// nothing left to read and is created finished (SHARD_END). Parents come before
-// children in the result.
+// newLeases plans the leases to create for shards that have none. The
+// configured position applies only on the application's first start, while
+// the lease table is empty: then open shards start there and, with LATEST,
+// closed shards (nothing left to read) are created finished (SHARD_END).
+// Once the table holds a lease, every shard found without one appeared
+// later — a child of a reshard, or a grandchild when two reshards came
+// between two syncs — and starts at TRIM_HORIZON whatever the position, as
+// the KCL's children do, so records written to it before its lease is taken
+// are not skipped. Parents come before children in the result.
 func newLeases(shards []types.Shard, existing map[string]Lease, pos InitialPosition) []Lease {
+	firstStart := len(existing) == 0
 	var out []Lease
 	for _, s := range shards {
 		id := aws.ToString(s.ShardId)
 		if _, ok := existing[id]; ok {
 			continue
 		}
-		parents := parentsOf(s)
-		cp := string(pos)
-		for _, p := range parents {
-			if _, ok := existing[p]; ok {
-				cp = CheckpointTrimHorizon
+		cp := CheckpointTrimHorizon
+		if firstStart {
+			cp = string(pos)
+			closed := s.SequenceNumberRange != nil && s.SequenceNumberRange.EndingSequenceNumber != nil
+			if cp == CheckpointLatest && closed {
+				cp = CheckpointShardEnd
 			}
 		}
-		closed := s.SequenceNumberRange != nil && s.SequenceNumberRange.EndingSequenceNumber != nil
-		if cp == CheckpointLatest && closed {
-			cp = CheckpointShardEnd
-		}
-		out = append(out, Lease{Key: id, Checkpoint: ExtendedSequenceNumber{SequenceNumber: cp}, ParentShardIDs: parents})
+		out = append(out, Lease{Key: id, Checkpoint: ExtendedSequenceNumber{SequenceNumber: cp}, ParentShardIDs: parentsOf(s)})
 	}
 	// Shard ids grow with creation, and a child is created after its parents.
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
