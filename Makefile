@@ -62,8 +62,8 @@ test-e2e: ## Only the end-to-end test: operator on envtest + emulators, producer
 	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh)" SP_REQUIRE_EMULATORS=1 hack/with-emulators.sh go test ./test/e2e/... -count=1 -v
 
 .PHONY: test-faults
-test-faults: ## Only the data-plane fault suite (test/faults): producer and consumer behind fault-injecting proxies; prints the fault table.
-	SP_REQUIRE_EMULATORS=1 hack/with-emulators.sh go test ./test/faults/... -count=1 -v
+test-faults: ## Only the fault suite (test/faults): producer, consumer and operator (AWS faults, leader failover) behind fault-injecting proxies; prints the fault table.
+	KUBEBUILDER_ASSETS="$$(hack/control-plane.sh)" SP_REQUIRE_EMULATORS=1 hack/with-emulators.sh go test ./test/faults/... -count=1 -v -timeout 20m
 
 .PHONY: test-unit
 test-unit: ## Run the tests that need no emulator or control plane.

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -62,11 +63,35 @@ type Clients struct {
 	DynamoDB   DynamoDBAPI
 }
 
+// callOnceKinesis makes a call that changes AWS and is not idempotent (a reshard, a
+// task definition revision, a service) with one attempt only. An attempt that
+// timed out may have taken effect: an SDK retry would then apply it twice, or
+// fail in a way that hides it (ResourceInUseException after the first
+// attempt's reshard, which would drop the reshard from the ledger). The next
+// pass observes what happened and decides again.
+func callOnceKinesis(o *kinesis.Options) { o.RetryMaxAttempts = 1 }
+
+// callOnceECS is callOnceKinesis for ECS.
+func callOnceECS(o *ecs.Options) { o.RetryMaxAttempts = 1 }
+
 // ClientOption changes NewClientFactory.
-type ClientOption func(rates *map[string]AWSRate)
+type ClientOption func(o *clientOptions)
+
+type clientOptions struct {
+	rates       map[string]AWSRate
+	callTimeout time.Duration
+}
 
 // WithoutRateLimit turns off the client-side pacing of AWS calls.
-func WithoutRateLimit() ClientOption { return func(r *map[string]AWSRate) { *r = nil } }
+func WithoutRateLimit() ClientOption { return func(o *clientOptions) { o.rates = nil } }
+
+// WithCallTimeout bounds each attempt of an AWS call (the HTTP request and
+// its answer) to d; the SDK then retries it like any other transient error.
+// Without it a call that is never answered (a lost connection, an endpoint
+// that hangs) holds its reconcile worker for ever. 0 means no bound.
+func WithCallTimeout(d time.Duration) ClientOption {
+	return func(o *clientOptions) { o.callTimeout = d }
+}
 
 // ClientFactory returns the clients for a region ("" = the environment's).
 type ClientFactory func(ctx context.Context, region string) (Clients, error)
@@ -77,10 +102,11 @@ type ClientFactory func(ctx context.Context, region string) (Clients, error)
 // region's clients are paced by DefaultAWSRates, shared by all reconciles
 // (WithoutRateLimit turns that off).
 func NewClientFactory(calls *prometheus.CounterVec, opts ...ClientOption) ClientFactory {
-	rates := DefaultAWSRates
+	co := clientOptions{rates: DefaultAWSRates}
 	for _, o := range opts {
-		o(&rates)
+		o(&co)
 	}
+	rates := co.rates
 	var mu sync.Mutex
 	cache := map[string]Clients{}
 	return func(ctx context.Context, region string) (Clients, error) {
@@ -92,6 +118,9 @@ func NewClientFactory(calls *prometheus.CounterVec, opts ...ClientOption) Client
 		cfg, err := awsconfig.Load(ctx, region)
 		if err != nil {
 			return Clients{}, fmt.Errorf("AWS clients for region %q: %w", region, err)
+		}
+		if co.callTimeout > 0 {
+			cfg.HTTPClient = awshttp.NewBuildableClient().WithTimeout(co.callTimeout)
 		}
 		awsapi.Instrument(&cfg, calls)
 		c := Clients{

@@ -224,7 +224,7 @@ func (r *StreamProcessorReconciler) ensureTaskDefinition(ctx context.Context, p 
 			return aws.ToString(out.TaskDefinition.TaskDefinitionArn), nil
 		}
 	}
-	out, err := p.aws.ECS.RegisterTaskDefinition(ctx, want)
+	out, err := p.aws.ECS.RegisterTaskDefinition(ctx, want, callOnceECS)
 	if err != nil {
 		return "", fmt.Errorf("register task definition %q: %w", family, err)
 	}
@@ -265,7 +265,7 @@ func (r *StreamProcessorReconciler) createService(ctx context.Context, p *pass, 
 	if len(in.LoadBalancers) > 0 {
 		in.HealthCheckGracePeriodSeconds = aws.Int32(60)
 	}
-	out, err := p.aws.ECS.CreateService(ctx, in)
+	out, err := p.aws.ECS.CreateService(ctx, in, callOnceECS)
 	if err != nil {
 		return nil, fmt.Errorf("create service %q in cluster %q: %w", name, sp.Spec.ECS.Cluster, err)
 	}

@@ -47,14 +47,16 @@ func (r *StreamProcessorReconciler) reconcileShards(ctx context.Context, p *pass
 
 	// Record the call before making it: a crash between the call and the
 	// status write must not give the budget back. If AWS refuses the call,
-	// it did not count, and the record is dropped again below.
+	// it did not count, and the record is dropped again below — which is
+	// only true of a single attempt (callOnceKinesis): a refusal of an SDK
+	// retry says nothing of an earlier attempt that timed out.
 	st.Reshards = append(st.Reshards, metav1.NewTime(now))
 	if err := p.patcher.patch(ctx, sp); err != nil {
 		return result{}, fmt.Errorf("record reshard in status: %w", err)
 	}
 	_, err := p.aws.Kinesis.UpdateShardCount(ctx, &kinesis.UpdateShardCountInput{
 		StreamName: aws.String(st.Name), TargetShardCount: aws.Int32(step.To), ScalingType: ktypes.ScalingTypeUniformScaling,
-	})
+	}, callOnceKinesis)
 	if err != nil {
 		if k := awsapi.Classify(err); k == awsapi.KindInUse || k == awsapi.KindLimit || k == awsapi.KindInvalid {
 			st.Reshards = st.Reshards[:len(st.Reshards)-1]

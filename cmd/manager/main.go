@@ -42,7 +42,12 @@ func main() {
 	flag.IntVar(&concurrency, "max-concurrent-reconciles", 4, "StreamProcessors reconciled in parallel.")
 	flag.DurationVar(&metricsMaxAge, "metrics-max-age", 30*time.Second, "How long one batched CloudWatch GetMetricData answer serves every StreamProcessor of a region.")
 	flag.DurationVar(&pollInterval, "poll-interval", controllers.DefaultPollInterval, "How soon to look again while AWS is busy (stream CREATING/UPDATING, tasks starting).")
+	awsCallTimeout := flag.Duration("aws-call-timeout", 30*time.Second, "Bound on each attempt of an AWS call; an attempt not answered in time is retried (0: no bound).")
 	awsRateLimit := flag.Bool("aws-rate-limit", true, "Pace AWS calls under each operation's default per-account rate (controllers.DefaultAWSRates), shared by all reconciles of a region.")
+	leaderNamespace := flag.String("leader-election-namespace", "", "Namespace of the leader election Lease; empty means the pod's own namespace, which only exists in a cluster: set it when running outside one.")
+	leaseDuration := flag.Duration("leader-election-lease-duration", 15*time.Second, "How long a leader's Lease holds without renewal before another replica may take it.")
+	renewDeadline := flag.Duration("leader-election-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew before it gives up leading (and exits).")
+	retryPeriod := flag.Duration("leader-election-retry-period", 2*time.Second, "How often replicas try to acquire or renew the Lease.")
 	showVersion := flag.Bool("version", false, "Print the version and exit.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
@@ -65,6 +70,10 @@ func main() {
 		LeaderElection:                leaderElect,
 		LeaderElectionID:              "streamprocessor-operator.streaming.kdp.io",
 		LeaderElectionReleaseOnCancel: true,
+		LeaderElectionNamespace:       *leaderNamespace,
+		LeaseDuration:                 leaseDuration,
+		RenewDeadline:                 renewDeadline,
+		RetryPeriod:                   retryPeriod,
 		Controller:                    config.Controller{MaxConcurrentReconciles: concurrency},
 	})
 	if err != nil {
@@ -77,7 +86,7 @@ func main() {
 	if err := (&controllers.StreamProcessorReconciler{
 		Client:       mgr.GetClient(),
 		Recorder:     mgr.GetEventRecorder("streamprocessor-operator"),
-		AWS:          controllers.NewClientFactory(calls, awsClientOptions(*awsRateLimit)...),
+		AWS:          controllers.NewClientFactory(calls, awsClientOptions(*awsRateLimit, *awsCallTimeout)...),
 		Metrics:      controllers.NewMetricsBatcher(metricsMaxAge),
 		Clock:        clock.RealClock{},
 		PollInterval: pollInterval,
@@ -105,9 +114,10 @@ func main() {
 	}
 }
 
-func awsClientOptions(rateLimit bool) []controllers.ClientOption {
-	if rateLimit {
-		return nil
+func awsClientOptions(rateLimit bool, callTimeout time.Duration) []controllers.ClientOption {
+	opts := []controllers.ClientOption{controllers.WithCallTimeout(callTimeout)}
+	if !rateLimit {
+		opts = append(opts, controllers.WithoutRateLimit())
 	}
-	return []controllers.ClientOption{controllers.WithoutRateLimit()}
+	return opts
 }

@@ -94,8 +94,9 @@ type Proxy struct {
 	mu       sync.Mutex
 	rules    []*ruleState
 	injected map[Fault]int
-	requests map[string]int // by operation
-	holds    chan struct{}  // closed by Close: ends every black hole
+	requests map[string]int         // by operation
+	answers  map[string]map[int]int // forwarded requests by operation and the service's status code
+	holds    chan struct{}          // closed by Close: ends every black hole
 }
 
 type ruleState struct {
@@ -112,7 +113,7 @@ func New(upstream string) (*Proxy, error) {
 	p := &Proxy{
 		upstream: strings.TrimRight(upstream, "/"), ln: ln,
 		client:   &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
-		injected: map[Fault]int{}, requests: map[string]int{}, holds: make(chan struct{}),
+		injected: map[Fault]int{}, requests: map[string]int{}, answers: map[string]map[int]int{}, holds: make(chan struct{}),
 	}
 	p.srv = &http.Server{Handler: p, ReadHeaderTimeout: 10 * time.Second}
 	go p.srv.Serve(ln)
@@ -152,6 +153,19 @@ func (p *Proxy) Requests(op string) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.requests[op]
+}
+
+// Upstream returns, for the requests of op the proxy forwarded, how many the
+// service answered with each status code — whether or not the client got
+// the answer (an ambiguous timeout's request counts: it took effect).
+func (p *Proxy) Upstream(op string) map[int]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[int]int, len(p.answers[op]))
+	for code, n := range p.answers[op] {
+		out[code] = n
+	}
+	return out
 }
 
 // Close stops the proxy and ends the black holes.
@@ -264,6 +278,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}
+	p.mu.Lock()
+	if p.answers[op] == nil {
+		p.answers[op] = map[int]int{}
+	}
+	p.answers[op][resp.status]++
+	p.mu.Unlock()
 	if hit && rule.Fault == Ambiguous {
 		p.hold(r) // it took effect; the answer is lost
 		return

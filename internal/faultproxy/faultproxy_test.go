@@ -164,3 +164,31 @@ func TestFaultShapesOfOtherServices(t *testing.T) {
 		t.Errorf("operations not recognised: PutMetricData %d, UpdateService %d", p.Requests("PutMetricData"), p.Requests("UpdateService"))
 	}
 }
+
+// Upstream counts what the service answered to the requests the proxy
+// forwarded, ambiguous timeouts included, and nothing it answered itself.
+func TestUpstreamCountsForwardedAnswers(t *testing.T) {
+	up, _ := upstream(t)
+	p, err := New(up.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	kin, _ := clients(p.URL())
+	p.Set(Rule{Op: "ListShards", Fault: Throttle, Limit: 1}, Rule{Op: "ListShards", Fault: Ambiguous, Limit: 1})
+	for i := 0; i < 4; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		_, _ = kin.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String("s")})
+		cancel()
+	}
+	// 1 throttled by the proxy, 1 forwarded and unanswered, 2 passed through.
+	if got := p.Upstream("ListShards"); len(got) != 1 || got[200] != 3 {
+		t.Errorf("Upstream(ListShards) = %v, want map[200:3]", got)
+	}
+	if got := p.Requests("ListShards"); got != 4 {
+		t.Errorf("Requests(ListShards) = %d, want 4", got)
+	}
+	if got := p.Upstream("PutRecords"); len(got) != 0 {
+		t.Errorf("Upstream(PutRecords) = %v, want none", got)
+	}
+}
