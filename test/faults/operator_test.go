@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/go-logr/logr"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 	"github.com/kdp-io/streamprocessor-operator/internal/faultproxy"
@@ -65,6 +67,7 @@ func buildManager(t *testing.T) string {
 // account; it plays moto's missing Fargate scheduler until t ends.
 func controlPlane(t *testing.T) *stack.Stack {
 	t.Helper()
+	ctrllog.SetLogger(logr.Discard()) // envtest logs through controller-runtime's logger
 	st, skip, err := stack.Start("../..", "faults-operator", "AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL_ECS",
 		"AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2", "AWS_ENDPOINT_URL_CLOUDWATCH")
 	stack.Require(t, skip)
