@@ -72,8 +72,10 @@ test-unit: ## Run the tests that need no emulator or control plane.
 ##@ Benchmarks (numbers side by side with their baseline; they never pass or fail on time)
 
 .PHONY: bench-producer
-bench-producer: ## Producer over loopback vs a bare net/http handler (durable and async), against kinesis-local and a Kinesis double.
-	hack/with-emulators.sh go run ./hack/bench/producer
+bench-producer: ## Producer over loopback vs a bare net/http handler (durable and async), against kinesis-local and a Kinesis double; Go client and wrk.
+	@command -v wrk >/dev/null || { echo "bench-producer: wrk not found, installing it: apt-get install -y wrk"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get install -y wrk; else sudo apt-get install -y wrk; fi; }
+	hack/with-emulators.sh go run ./hack/bench/producer $(ARGS)
 
 .PHONY: bench-consumer
 bench-consumer: ## Consumer records/s on one shard and lease takeover times, against kinesis-local + dynalite.

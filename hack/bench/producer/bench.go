@@ -49,9 +49,13 @@ type result struct {
 	// summed latency as the producer saw it.
 	putOK   float64
 	putSecs float64
+	wrk     bool // measured with wrk as the client
 }
 
 func (r *result) rps() float64 { return float64(r.ok) / r.secs }
+
+// cpuPer10k is the server's CPU time per 10,000 answered records, ms.
+func (r *result) cpuPer10k() float64 { return r.cpu.Seconds() * 1000 * 10000 / float64(max(r.ok, 1)) }
 
 func (r *result) pct(p float64) time.Duration {
 	if len(r.lat) == 0 {
@@ -115,6 +119,13 @@ func runBench(ctx context.Context, o options) error {
 			mode{name: "durable, 4 in flight/shard, kinesis-local", kind: "producer", unordered: 4},
 			mode{name: "durable, 4 in flight/shard, " + dbl, kind: "producer", unordered: 4, double: true})
 	}
+	var wt *wrkTool
+	if o.wrk {
+		if wt, err = findWrk(); err != nil {
+			return err
+		}
+		defer wt.close()
+	}
 	var servers []*server
 	defer func() {
 		for _, s := range servers {
@@ -135,8 +146,14 @@ func runBench(ctx context.Context, o options) error {
 	for round := 0; round < o.rounds; round++ {
 		for _, s := range servers {
 			fmt.Fprintf(os.Stderr, "round %d: %s\n", round+1, s.res.name)
-			if err := s.run(slice, cmp.Or(s.conns, o.concurrency)); err != nil {
+			if err := s.run(slice, cmp.Or(s.conns, o.concurrency), s.res, drive); err != nil {
 				return err
+			}
+			if wt != nil {
+				// The same server, right after, with wrk as the client.
+				if err := s.run(slice, cmp.Or(s.conns, o.concurrency), s.wres, wt.drive); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -162,16 +179,27 @@ func runBench(ctx context.Context, o options) error {
 		return err
 	}
 	defer os_.stop()
-	if err := os_.run(oo, o.concurrency); err != nil {
+	if err := os_.run(oo, o.concurrency, os_.res, drive); err != nil {
 		return err
 	}
 	os_.finish()
 	over := os_.res
-	results := []*result{bare, durableLocal, asyncLocal, durableDouble, asyncDouble}
-	for _, s := range servers[5:] {
+	// Each mode's wrk row right below its Go client row; a wrk row's "% of
+	// bare" is of the bare handler under wrk.
+	var results []*result
+	for _, s := range servers {
 		results = append(results, s.res)
+		if wt != nil {
+			results = append(results, s.wres)
+		}
 	}
 	results = append(results, over)
+	bareOf := func(r *result) *result {
+		if r.wrk {
+			return servers[0].wres
+		}
+		return bare
+	}
 
 	tw := tabwriter.NewWriter(os.Stdout, 2, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	fmt.Fprintln(tw, "mode\treq/s (2xx)\t% of bare\tp50\tp99\tserver CPU per 10k rec\tPutRecords calls per 1k rec\tKinesis records per 1k rec\tuser rec per Kinesis rec\tmean PutRecords\t429/503\tpeak heap MiB\tpeak RSS MiB\t")
@@ -193,11 +221,14 @@ func runBench(ctx context.Context, o options) error {
 		if r.ok > 0 {
 			cpu = fmt.Sprintf("%.0f ms", r.cpu.Seconds()*1000*10000/float64(r.ok))
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f%%\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%.0f\t\n", r.name, r.rps(), 100*r.rps()/bare.rps(),
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f%%\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%.0f\t\n", r.name, r.rps(), 100*r.rps()/bareOf(r).rps(),
 			r.pct(0.50).Round(10*time.Microsecond), r.pct(0.99).Round(10*time.Microsecond), cpu, calls, krecs, agg, putLat, r.refused, heap, float64(r.peakRSS)/(1<<20))
 	}
 	tw.Flush()
 	fmt.Printf("(Kinesis double rows: PutRecords calls, Kinesis records and user records counted by the double, which deaggregates every Kinesis record; kinesis-local rows: from the producer's metrics. Mean PutRecords: as the producer timed it.)\n")
+	if wt != nil {
+		fmt.Printf("(wrk rows: the same server driven by wrk (%d threads, same connections, same bodies) right after the Go client in every round; %% of bare is of the bare handler under wrk; p50/p99 from wrk's histograms, 1,000 quantiles per run merged; 429/503 column: every non-2xx status.)\n", wrkThreads)
+	}
 	bound := float64(o.overBuffer)*2 + 64<<20
 	verdict := "BOUNDED"
 	if over.peakHeap > bound {
@@ -211,17 +242,26 @@ func runBench(ctx context.Context, o options) error {
 		fmt.Printf("goals, %s: async %.0f%% of bare (goal >= 70%%), durable %.0f%% (goal >= 40%%), %.0f user records per Kinesis record in async (goal >= 100)\n",
 			g.backend, 100*g.async.rps()/bare.rps(), 100*g.durable.rps()/bare.rps(), g.async.written/max(g.async.kinRecs, 1))
 	}
+	if wt != nil {
+		d, a, b := servers[3].wres, servers[4].wres, servers[0].wres
+		fmt.Printf("goals, wrk, %s, %d connections: async %.0f%% of bare (goal >= 80%%), durable %.0f%% (goal >= 50%%); server CPU per 10k records async %.0f ms, durable %.0f ms (goal <= 125 / 206 ms: 1/1.7 of 213 / 350); %.0f user records per Kinesis record in async (goal >= 100)\n",
+			dbl, o.concurrency, 100*a.rps()/b.rps(), 100*d.rps()/b.rps(), a.cpuPer10k(), d.cpuPer10k(), a.written/max(a.kinRecs, 1))
+	}
 	if c := o.lowConcurrency; c > 0 {
-		var lowBare, lowDurable *result
+		var lowBare, lowDurable *server
 		for _, s := range servers {
 			if s.conns == c && s.kind == "bare" {
-				lowBare = s.res
+				lowBare = s
 			} else if s.conns == c {
-				lowDurable = s.res
+				lowDurable = s
 			}
 		}
-		fmt.Printf("at %d connections: durable %.0f%% of the bare handler at %d connections; no server can answer durable requests faster than %d ÷ (Kinesis latency %s) = %.0f/s there\n",
-			c, 100*lowDurable.rps()/lowBare.rps(), c, c, o.kinesisLatency, float64(c)/o.kinesisLatency.Seconds())
+		wrkPart := ""
+		if wt != nil {
+			wrkPart = fmt.Sprintf(" (wrk: %.0f%%)", 100*lowDurable.wres.rps()/lowBare.wres.rps())
+		}
+		fmt.Printf("at %d connections: durable %.0f%%%s of the bare handler at %d connections; no server can answer durable requests faster than %d ÷ (Kinesis latency %s) = %.0f/s there\n",
+			c, 100*lowDurable.res.rps()/lowBare.res.rps(), wrkPart, c, c, o.kinesisLatency, float64(c)/o.kinesisLatency.Seconds())
 	}
 	if over.refused == 0 {
 		verdict += " (NOT EXERCISED: the buffer never filled; raise -duration or lower -overload-buffer-bytes)"
@@ -241,14 +281,14 @@ func runBench(ctx context.Context, o options) error {
 			time.Duration(r.putSecs/max(r.putOK, 1)*float64(time.Second)).Round(100*time.Microsecond),
 			r.kinBytes/r.secs/float64(o.shards)/1024, r.kinRecs/r.secs/float64(o.shards))
 		byID := o.recordSize >= idDigits
-		v := s.double.verify(s.acked)
+		v := s.double.verify(s.acked, s.ackedKeys)
 		status := "OK"
 		if !v.ok(byID) || s.exitErr != nil {
 			status, failed = "ERROR", true
 		}
-		fmt.Printf("  delivery check: %s: %d records acknowledged (2xx) over the server's life, %d user records arrived at the double", status, v.acked, v.arrived)
+		fmt.Printf("  delivery check: %s: %d records acknowledged (2xx) over the server's life (%d to the Go client, %d to wrk), %d user records arrived at the double", status, v.acked+v.ackedKeys, v.acked, v.ackedKeys, v.arrived)
 		if byID {
-			fmt.Printf("; by record id: %d acknowledged but missing, %d duplicate arrivals, %d arrived unacknowledged (503 ack_timeout or client error: allowed)", v.missing, v.duplicated, v.unacked)
+			fmt.Printf("; by record id: %d acknowledged but missing, %d duplicate arrivals, %d arrived unacknowledged (in flight when a client stopped, 503 ack_timeout or client error: allowed); wrk's answers by partition key (and sequence number): %d acknowledged but missing", v.missing, v.duplicated, v.unacked, v.missingKeys)
 		} else {
 			fmt.Printf(" (records under %d bytes carry no id: counts compared only)", idDigits)
 		}
@@ -286,6 +326,10 @@ type server struct {
 	nextID atomic.Uint64 // record ids written into the request data
 	ackMu  sync.Mutex
 	acked  []uint64 // ids of records answered 2xx, warm-ups included
+	// ackedKeys name the records answered 2xx to wrk (answerKey), warm-ups
+	// included; wres is what wrk measured.
+	ackedKeys []string
+	wres      *result
 }
 
 // startServer starts a server child (with its own stream for the producer,
@@ -295,7 +339,7 @@ func startServer(ctx context.Context, o options, kc *kinesis.Client, m mode, slo
 	if err != nil {
 		return nil, err
 	}
-	s := &server{kind: m.kind, query: m.query, keys: m.keys, conns: m.conns, base: fmt.Sprintf("http://127.0.0.1:%d", port), res: &result{name: m.name}, stopSampling: make(chan struct{}), kc: kc}
+	s := &server{kind: m.kind, query: m.query, keys: m.keys, conns: m.conns, base: fmt.Sprintf("http://127.0.0.1:%d", port), res: &result{name: m.name}, wres: &result{name: m.name + " [wrk]", wrk: true}, stopSampling: make(chan struct{}), kc: kc}
 	args := []string{"-child", m.kind, "-port", strconv.Itoa(port), "-linger", o.linger.String(), "-buffer-bytes", strconv.FormatInt(o.bufferBytes, 10),
 		"-unordered-inflight", strconv.Itoa(o.unordered), "-ordered-inflight", strconv.Itoa(o.ordered)}
 	env := os.Environ()
@@ -303,7 +347,7 @@ func startServer(ctx context.Context, o options, kc *kinesis.Client, m mode, slo
 		var stream string
 		if m.double {
 			stream = fmt.Sprintf("bench-double-%d", time.Now().UnixNano()%1_000_000_000)
-			d, err := startDouble(stream, o.shards, o.kinesisLatency)
+			d, err := startDouble(stream, o.shards, o.kinesisLatency, m.query == "")
 			if err != nil {
 				return nil, err
 			}
@@ -351,13 +395,18 @@ func startServer(ctx context.Context, o options, kc *kinesis.Client, m mode, slo
 	return s, nil
 }
 
-// run drives the server for one slice and adds to its result.
-func (s *server) run(o options, conc int) error {
+// driver runs conc clients against s for a warm-up and o.duration, calls
+// measured() when the measured window starts, and fills res with what the
+// clients saw in it.
+type driver func(s *server, o options, conc int, res *result, measured func()) error
+
+// run drives the server for one slice and adds to r.
+func (s *server) run(o options, conc int, r *result, drive driver) error {
 	var before map[string]float64
 	var cpu0 time.Duration
 	var d0 doubleCounts
 	var slice result
-	drive(s, o, conc, &slice, func() {
+	if err := drive(s, o, conc, &slice, func() {
 		cpu0 = procCPU(s.cmd.Process.Pid)
 		if s.kind == "producer" {
 			before, _ = scrape(s.base)
@@ -365,8 +414,9 @@ func (s *server) run(o options, conc int) error {
 		if s.double != nil {
 			d0 = s.double.counts()
 		}
-	})
-	r := s.res
+	}); err != nil {
+		return err
+	}
 	r.cpu += procCPU(s.cmd.Process.Pid) - cpu0
 	r.ok += slice.ok
 	r.refused += slice.refused
@@ -409,7 +459,9 @@ func (s *server) finish() {
 	close(s.stopSampling)
 	s.sampler.Wait()
 	s.res.peakHeap = float64(s.peakHeap.Load())
+	s.wres.peakRSS, s.wres.peakHeap = s.res.peakRSS, s.res.peakHeap
 	slices.Sort(s.res.lat)
+	slices.Sort(s.wres.lat)
 }
 
 // stop sends SIGTERM and waits (the producer flushes; kill after 30 s), and
@@ -440,7 +492,7 @@ func (s *server) stop() {
 // drive runs conc clients for warm-up plus duration; measured() is called when
 // the measured window starts. Every record carries a fresh id of the server in
 // its data; the ids answered 2xx are kept in s.acked.
-func drive(s *server, o options, conc int, res *result, measured func()) {
+func drive(s *server, o options, conc int, res *result, measured func()) error {
 	url := s.base + "/" + s.query
 	tr := &http.Transport{MaxIdleConns: conc, MaxIdleConnsPerHost: conc, MaxConnsPerHost: conc, DisableCompression: true}
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
@@ -511,6 +563,7 @@ func drive(s *server, o options, conc int, res *result, measured func()) {
 	if res.other > 0 || res.errs > 0 {
 		fmt.Fprintf(os.Stderr, "  %s: %d unexpected statuses, %d transport errors\n", s.res.name, res.other, res.errs)
 	}
+	return nil
 }
 
 func freePort() (int, error) {

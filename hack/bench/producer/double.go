@@ -45,12 +45,16 @@ type kinesisDouble struct {
 	held     atomic.Int64 // summed time from request to answer of those calls, ns
 	lists    atomic.Int64 // ListShards calls
 
-	mu        sync.Mutex
-	seen      []uint32 // arrivals per record id
-	noID      int64    // user records whose data carries no record id
-	errs      int64    // protocol or limit violations, bad aggregates
-	misrouted int64    // user records whose key hashes outside the Kinesis record's shard
-	firstErr  string
+	mu   sync.Mutex
+	seen []uint32 // arrivals per record id
+	// keys counts arrivals per answerKey: the partition key, and with
+	// keysWithSeq the sequence number too (what a durable answer names).
+	keys        map[string]int32
+	keysWithSeq bool
+	noID        int64 // user records whose data carries no record id
+	errs        int64 // protocol or limit violations, bad aggregates
+	misrouted   int64 // user records whose key hashes outside the Kinesis record's shard
+	firstErr    string
 }
 
 type doubleShard struct {
@@ -69,8 +73,10 @@ func (d *kinesisDouble) counts() doubleCounts {
 
 // startDouble serves a double of one stream with n shards of equal hash key
 // ranges on a loopback port.
-func startDouble(stream string, n int, latency time.Duration) (*kinesisDouble, error) {
-	d := &kinesisDouble{latency: latency, stream: stream}
+// keysWithSeq: the producer answers durably (its answers name the sequence
+// number), so arrivals are counted per partition key and sequence number.
+func startDouble(stream string, n int, latency time.Duration, keysWithSeq bool) (*kinesisDouble, error) {
+	d := &kinesisDouble{latency: latency, stream: stream, keys: map[string]int32{}, keysWithSeq: keysWithSeq}
 	span := new(big.Int).Lsh(big.NewInt(1), 128)
 	for i := 0; i < n; i++ {
 		lo := new(big.Int).Div(new(big.Int).Mul(span, big.NewInt(int64(i))), big.NewInt(int64(n)))
@@ -262,6 +268,7 @@ func (d *kinesisDouble) putRecords(w http.ResponseWriter, r *http.Request, body 
 	}{EncryptionType: "NONE", Records: make([]putRecordsResultEntry, len(in.Records))}
 	var users int64
 	var ids []uint64
+	var keys []string
 	var noID, misrouted int64
 	for i, rec := range in.Records {
 		size := len(rec.Data) + len(rec.PartitionKey)
@@ -284,7 +291,13 @@ func (d *kinesisDouble) putRecords(w http.ResponseWriter, r *http.Request, body 
 			d.fail(w, http.StatusBadRequest, "BenchDoubleAggregateError", fmt.Sprintf("record %d: %v", i, err))
 			return
 		}
+		seq := fmt.Sprintf("49%054d", d.seq.Add(1))
 		for _, u := range urs {
+			if d.keysWithSeq {
+				keys = append(keys, answerKey(u.PartitionKey, seq))
+			} else {
+				keys = append(keys, u.PartitionKey)
+			}
 			if d.shardOf(u.PartitionKey, u.ExplicitHashKey) != s {
 				misrouted++
 			}
@@ -295,8 +308,7 @@ func (d *kinesisDouble) putRecords(w http.ResponseWriter, r *http.Request, body 
 				noID++
 			}
 		}
-		out.Records[i] = putRecordsResultEntry{ShardId: d.shards[s].id,
-			SequenceNumber: fmt.Sprintf("49%054d", d.seq.Add(1))}
+		out.Records[i] = putRecordsResultEntry{ShardId: d.shards[s].id, SequenceNumber: seq}
 	}
 	if total > 5<<20 {
 		d.fail(w, http.StatusBadRequest, "ValidationException", fmt.Sprintf("%d bytes in one call exceed 5 MiB", total))
@@ -321,6 +333,9 @@ func (d *kinesisDouble) putRecords(w http.ResponseWriter, r *http.Request, body 
 			d.seen = append(d.seen, make([]uint32, int(id)+1-len(d.seen)+len(d.seen)/2)...)
 		}
 		d.seen[id]++
+	}
+	for _, k := range keys {
+		d.keys[k]++
 	}
 	d.noID += noID
 	d.misrouted += misrouted
@@ -369,7 +384,9 @@ func appendRecordData(b []byte, id uint64, size int) []byte {
 // arrived at the double.
 type verification struct {
 	acked, arrived, missing, duplicated, unacked, noID, misrouted, errs int64
-	firstErr                                                            string
+	// Answers to wrk, matched by partition key (and sequence number).
+	ackedKeys, missingKeys int64
+	firstErr               string
 }
 
 // ok reports whether the check passed; byID is false when records were too
@@ -379,32 +396,54 @@ func (v verification) ok(byID bool) bool {
 		return false
 	}
 	if !byID {
-		return v.arrived >= v.acked
+		return v.arrived >= v.acked+v.ackedKeys
 	}
-	return v.missing == 0 && v.duplicated == 0 && v.noID == 0
+	return v.missing == 0 && v.missingKeys == 0 && v.duplicated == 0 && v.noID == 0
 }
 
 // verify checks the acknowledged record ids against the arrivals. Call it only
 // after the producer flushed and exited.
-func (d *kinesisDouble) verify(acked []uint64) verification {
+//
+// ackedKeys are the answers wrk got (answerKey), which name no record id: each
+// must be matched by an arrival of the same key (and sequence number); a key
+// answered n times must have arrived at least n times. Duplicates are found by
+// id, for every record.
+func (d *kinesisDouble) verify(acked []uint64, ackedKeys []string) verification {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	v := verification{acked: int64(len(acked)), arrived: d.userRecs.Load(), noID: d.noID, misrouted: d.misrouted, errs: d.errs, firstErr: d.firstErr}
+	v := verification{acked: int64(len(acked)), ackedKeys: int64(len(ackedKeys)), arrived: d.userRecs.Load(), noID: d.noID, misrouted: d.misrouted, errs: d.errs, firstErr: d.firstErr}
 	isAcked := make([]bool, len(d.seen))
+	var found int64
 	for _, id := range acked {
 		if id >= uint64(len(d.seen)) || d.seen[id] == 0 {
 			v.missing++
 			continue
 		}
+		if !isAcked[id] {
+			found++
+		}
 		isAcked[id] = true
 	}
-	for id, n := range d.seen {
+	var distinct int64
+	for _, n := range d.seen {
 		if n > 1 {
 			v.duplicated += int64(n - 1)
 		}
-		if n > 0 && !isAcked[id] {
-			v.unacked++
+		if n > 0 {
+			distinct++
 		}
 	}
+	want := map[string]int32{}
+	for _, k := range ackedKeys {
+		want[k]++
+	}
+	for k, n := range want {
+		if got := d.keys[k]; got < n {
+			v.missingKeys += int64(n - got)
+		}
+	}
+	// Records that arrived but were never answered 2xx (in flight when a
+	// client stopped, or 503 ack_timeout): allowed, reported.
+	v.unacked = max(distinct-found-(v.ackedKeys-v.missingKeys), 0)
 	return v
 }

@@ -17,7 +17,7 @@ import (
 // map tiles the hash key space, PutRecords is held for the latency, and user
 // records inside aggregates are counted and checked by id.
 func TestKinesisDouble(t *testing.T) {
-	d, err := startDouble("s", 2, 30*time.Millisecond)
+	d, err := startDouble("s", 2, 30*time.Millisecond, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,12 +74,26 @@ func TestKinesisDouble(t *testing.T) {
 	if c := d.counts(); c.calls != 1 || c.kinRecs != 2 || c.userRecs != 4 {
 		t.Fatalf("counts %+v, want 1 call, 2 Kinesis records, 4 user records", c)
 	}
-	v := d.verify([]uint64{0, 1, 2, 3, 4})
+	v := d.verify([]uint64{0, 1, 2, 3, 4}, nil)
 	if v.missing != 1 || v.duplicated != 0 || v.unacked != 0 || v.ok(true) {
 		t.Errorf("verify with an unsent id: %+v", v)
 	}
-	if v := d.verify([]uint64{0, 1, 2}); v.missing != 0 || v.unacked != 1 || !v.ok(true) {
+	if v := d.verify([]uint64{0, 1, 2}, nil); v.missing != 0 || v.unacked != 1 || !v.ok(true) {
 		t.Errorf("verify with an unacknowledged arrival: %+v", v)
+	}
+	// Answers to wrk name the partition key and the sequence number of the
+	// Kinesis record: the aggregate's first user record and the lone record
+	// are matched; a wrong sequence number, or a key answered more often than
+	// it arrived, is missing.
+	seq0, seq1 := aws.ToString(out.Records[0].SequenceNumber), aws.ToString(out.Records[1].SequenceNumber)
+	if v := d.verify(nil, []string{answerKey(byShard[0][0], seq0), answerKey(byShard[1][0], seq1)}); v.missingKeys != 0 || v.unacked != 2 || !v.ok(true) {
+		t.Errorf("verify with answers matched by key: %+v", v)
+	}
+	if v := d.verify(nil, []string{answerKey(byShard[0][0], seq1)}); v.missingKeys != 1 || v.ok(true) {
+		t.Errorf("verify with an answer naming another sequence number: %+v", v)
+	}
+	if v := d.verify(nil, []string{answerKey(byShard[1][0], seq1), answerKey(byShard[1][0], seq1)}); v.missingKeys != 1 || v.ok(true) {
+		t.Errorf("verify with a key answered twice, arrived once: %+v", v)
 	}
 
 	// A user record of shard 1 inside an aggregate sent to shard 0 is
@@ -88,7 +102,7 @@ func TestKinesisDouble(t *testing.T) {
 	if _, err := kc.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("s"), Records: []types.PutRecordsRequestEntry{{PartitionKey: aws.String(byShard[0][0]), Data: bad}}}); err != nil {
 		t.Fatal(err)
 	}
-	if v := d.verify([]uint64{0, 1, 2, 3}); v.misrouted != 1 || v.duplicated != 1 || v.noID != 1 || v.ok(true) {
+	if v := d.verify([]uint64{0, 1, 2, 3}, nil); v.misrouted != 1 || v.duplicated != 1 || v.noID != 1 || v.ok(true) {
 		t.Errorf("verify after a misrouted and a duplicate record: %+v", v)
 	}
 

@@ -43,6 +43,8 @@ type options struct {
 	keys           int
 	// kinesisLatency is how long the Kinesis double holds every PutRecords.
 	kinesisLatency time.Duration
+	// wrk: drive every server with wrk too, right after the Go client.
+	wrk bool
 }
 
 func main() {
@@ -69,6 +71,7 @@ func main() {
 	flag.IntVar(&o.keys, "keys", 0, "when > 0, add durable modes against the double whose records carry caller partition keys drawn from this many keys (ordered lane), with the default ORDERED_INFLIGHT and with 1")
 	flag.DurationVar(&o.kinesisLatency, "kinesis-latency", 20*time.Millisecond, "latency the Kinesis double adds to every PutRecords (assumed typical in-region PutRecords latency)")
 	flag.BoolVar(&o.compare, "compare-unordered-inflight-4", false, "add durable modes (kinesis-local and the double) with UNORDERED_INFLIGHT=4 (pipelined calls per shard for generated keys)")
+	flag.BoolVar(&o.wrk, "wrk", true, "also drive every mode with wrk (a C load generator; apt-get install -y wrk) in the same rounds, rows marked [wrk]")
 	flag.Parse()
 	if *child != "" {
 		if err := runChild(*child, *port, *stream, o, *slowBytes); err != nil {
