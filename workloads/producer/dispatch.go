@@ -553,5 +553,4 @@ func (p *Pipeline) complete(r *kRecord, a Ack) {
 	p.buffered.Add(-cost)
 	p.outstanding.Add(-int64(len(r.entries)))
 	p.metrics.written.Add(float64(len(r.entries)))
-	p.metrics.bufferBytes.Set(float64(p.buffered.Load()))
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"os"
@@ -41,10 +42,12 @@ type Handler struct {
 	pipe     *Pipeline
 	metrics  *Metrics
 	promh    http.Handler
-	inflight chan struct{}
+	inflight atomic.Int64 // ingest requests being served (MAX_INFLIGHT_REQUESTS)
 	draining atomic.Bool
-	bufs     sync.Pool
+	bufs     sync.Pool   // bodies of unknown length (chunked)
+	answers  sync.Pool   // *[]byte: answer bodies
 	bodies   *byteBudget // request body bytes being read and decoded
+	timers   sync.Pool   // *time.Timer for ACK_TIMEOUT, stopped
 }
 
 // NewHandler returns the HTTP handler over pipe.
@@ -53,10 +56,10 @@ func NewHandler(cfg Config, pipe *Pipeline, m *Metrics) *Handler {
 	m.inflightBodyLimit.Set(float64(limit))
 	return &Handler{
 		cfg: cfg, pipe: pipe, metrics: m,
-		promh:    promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}),
-		inflight: make(chan struct{}, cfg.MaxInflightRequests),
-		bufs:     sync.Pool{New: func() any { return new(bytes.Buffer) }},
-		bodies:   &byteBudget{limit: limit, gauge: m.inflightBodyBytes},
+		promh:   promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}),
+		bufs:    sync.Pool{New: func() any { return new(bytes.Buffer) }},
+		answers: sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }},
+		bodies:  &byteBudget{limit: limit, used: &m.inflightBody},
 	}
 }
 
@@ -126,11 +129,42 @@ func (h *Handler) authorized(w http.ResponseWriter, r *http.Request, path string
 }
 
 func (h *Handler) reply(w http.ResponseWriter, path string, code int, body []byte) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	hdr := w.Header()
+	// Shared, never modified value slices instead of Header.Set (which
+	// allocates one per call), and the Date that net/http would otherwise
+	// format per response. A short answer written before the handler returns
+	// gets its Content-Length from net/http; a long one is declared, or
+	// net/http would chunk it.
+	hdr["Content-Type"] = jsonContentType
+	hdr["Date"] = httpDate()
+	if len(body) > 1024 {
+		hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
+	}
 	w.WriteHeader(code)
 	w.Write(body)
 	h.metrics.request(path, code).Inc()
+}
+
+var jsonContentType = []string{"application/json"}
+
+// dateCache holds the Date header of the current second.
+var dateCache atomic.Pointer[cachedDate]
+
+type cachedDate struct {
+	unix  int64
+	value []string
+}
+
+// httpDate returns the Date header value (RFC 9110 IMF-fixdate) of now,
+// formatted once per second.
+func httpDate() []string {
+	now := time.Now()
+	if d := dateCache.Load(); d != nil && d.unix == now.Unix() {
+		return d.value
+	}
+	d := &cachedDate{unix: now.Unix(), value: []string{now.UTC().Format(http.TimeFormat)}}
+	dateCache.Store(d)
+	return d.value
 }
 
 type errorBody struct {
@@ -180,13 +214,12 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, path string, ba
 		h.fail(w, path, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("body of %d bytes exceeds the limit of %d", r.ContentLength, h.cfg.MaxRequestBytes))
 		return
 	}
-	select {
-	case h.inflight <- struct{}{}:
-		defer func() { <-h.inflight }()
-	default:
+	if h.inflight.Add(1) > int64(h.cfg.MaxInflightRequests) {
+		h.inflight.Add(-1)
 		h.fail(w, path, http.StatusTooManyRequests, "overloaded", "too many concurrent requests")
 		return
 	}
+	defer h.inflight.Add(-1)
 	// A body of unknown length (chunked) may grow to the limit: admit it as such.
 	size := r.ContentLength
 	if size < 0 {
@@ -196,19 +229,33 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, path string, ba
 		h.fail(w, path, http.StatusTooManyRequests, "overloaded", "too many request bytes in flight; retry later")
 		return
 	}
-	release := sync.OnceFunc(func() { h.bodies.release(size) })
-	defer release()
+	adm := admission{budget: h.bodies, n: size}
+	defer adm.release()
 	// The deadline follows the size, so a slow client cannot hold its
 	// admission for long; the server has no whole-request ReadTimeout.
-	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.cfg.BodyReadTimeout + time.Duration(size)*time.Second/time.Duration(h.cfg.MinBodyRate)))
-	body := http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes)
+	setReadDeadline(w, time.Now().Add(h.cfg.BodyReadTimeout+time.Duration(size)*time.Second/time.Duration(h.cfg.MinBodyRate)))
 	if batch {
-		h.ingestBatch(w, r, body, ndjson, async, release)
+		body := http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes)
+		h.ingestBatch(w, r, body, ndjson, async, adm.release)
+		return
+	}
+	var raw []byte
+	if r.ContentLength >= 0 {
+		// Known length, within the limit (checked above): net/http's body
+		// reader stops at it. One allocation of exactly the body, which the
+		// record's data may then alias (parseRecordOwned) instead of copying.
+		raw = make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, raw); err != nil {
+			h.bodyError(w, path, err)
+			return
+		}
+		rec, reason, msg := parseRecordOwned(raw)
+		h.ingestOne(w, r, rec, reason, msg, async, &adm)
 		return
 	}
 	buf := h.bufs.Get().(*bytes.Buffer)
 	buf.Reset()
-	_, err = buf.ReadFrom(body)
+	_, err = buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes))
 	if err != nil {
 		h.putBuf(buf)
 		h.bodyError(w, path, err)
@@ -217,7 +264,34 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, path string, ba
 	// rec.Data never aliases buf: the fast path clones, json.Unmarshal copies.
 	rec, reason, msg := parseRecord(buf.Bytes())
 	h.putBuf(buf)
-	h.ingestOne(w, r, rec, reason, msg, async, release)
+	h.ingestOne(w, r, rec, reason, msg, async, &adm)
+}
+
+// setReadDeadline sets the connection's read deadline: directly when w has
+// the method (net/http's own writer does; no ResponseController allocated),
+// else through http.ResponseController, which also unwraps wrappers.
+func setReadDeadline(w http.ResponseWriter, t time.Time) {
+	if d, ok := w.(interface{ SetReadDeadline(time.Time) error }); ok {
+		_ = d.SetReadDeadline(t)
+		return
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(t)
+}
+
+// admission is a request's share of the body budget, released once.
+type admission struct {
+	budget *byteBudget
+	n      int64
+	done   bool
+}
+
+// release returns the bytes to the budget; later calls do nothing. Only the
+// request's own goroutine calls it.
+func (a *admission) release() {
+	if !a.done {
+		a.done = true
+		a.budget.release(a.n)
+	}
 }
 
 // putBuf returns a body buffer to the pool unless it grew large: the pool
@@ -292,7 +366,7 @@ type oneResult struct {
 
 // ingestOne answers POST / for a parsed record (or its rejection); release
 // ends the request's body admission once the record is buffered.
-func (h *Handler) ingestOne(w http.ResponseWriter, r *http.Request, rec Record, reason, msg string, async bool, release func()) {
+func (h *Handler) ingestOne(w http.ResponseWriter, r *http.Request, rec Record, reason, msg string, async bool, adm *admission) {
 	h.metrics.received.Inc()
 	if reason != "" {
 		code := http.StatusBadRequest
@@ -306,15 +380,20 @@ func (h *Handler) ingestOne(w http.ResponseWriter, r *http.Request, rec Record, 
 	if !async {
 		t = NewTicket(1)
 	}
-	if !h.enqueue(w, "/", []Record{rec}, t) {
+	recs := [1]Record{rec}
+	if !h.enqueue(w, "/", recs[:], t) {
 		return
 	}
-	release()
-	b := make([]byte, 0, 160)
+	adm.release()
+	bp := h.answers.Get().(*[]byte)
+	defer h.answers.Put(bp)
+	b := (*bp)[:0]
 	if async {
 		b = append(b, `{"status":"accepted","partitionKey":`...)
 		b = appendJSONString(b, rec.PartitionKey)
-		h.reply(w, "/", http.StatusAccepted, append(b, '}'))
+		b = append(b, '}')
+		*bp = b
+		h.reply(w, "/", http.StatusAccepted, b)
 		return
 	}
 	if !h.await(w, r, "/", t) {
@@ -327,19 +406,20 @@ func (h *Handler) ingestOne(w http.ResponseWriter, r *http.Request, rec Record, 
 	b = appendJSONString(b, a.ShardID)
 	b = append(b, `,"sequenceNumber":`...)
 	b = appendJSONString(b, a.SequenceNumber)
-	h.reply(w, "/", http.StatusOK, append(b, '}'))
+	b = append(b, '}')
+	*bp = b
+	h.reply(w, "/", http.StatusOK, b)
 }
 
 // enqueue buffers recs or answers 429/503; it reports whether it buffered.
 func (h *Handler) enqueue(w http.ResponseWriter, path string, recs []Record, t *Ticket) bool {
 	err := h.pipe.Enqueue(recs, t)
 	if err == nil {
-		h.metrics.accepted.Add(float64(len(recs)))
 		n := 0
 		for _, r := range recs {
 			n += len(r.Data)
 		}
-		h.metrics.acceptedBytes.Add(float64(n))
+		h.metrics.countAccepted(len(recs), n)
 		return true
 	}
 	switch {
@@ -359,8 +439,23 @@ func (h *Handler) enqueue(w http.ResponseWriter, path string, recs []Record, t *
 // (the records stay buffered and may still be written: a client retry can
 // duplicate them), on a client hang-up it answers nothing.
 func (h *Handler) await(w http.ResponseWriter, r *http.Request, path string, t *Ticket) bool {
-	timer := time.NewTimer(h.cfg.AckTimeout)
-	defer timer.Stop()
+	select {
+	case <-t.Done():
+		return true // already acknowledged: no timer
+	default:
+	}
+	// Timers are reused: since Go 1.23 a stopped timer's channel is empty,
+	// so Reset after Stop is safe.
+	timer, _ := h.timers.Get().(*time.Timer)
+	if timer == nil {
+		timer = time.NewTimer(h.cfg.AckTimeout)
+	} else {
+		timer.Reset(h.cfg.AckTimeout)
+	}
+	defer func() {
+		timer.Stop()
+		h.timers.Put(timer)
+	}()
 	select {
 	case <-t.Done():
 		return true
@@ -374,28 +469,24 @@ func (h *Handler) await(w http.ResponseWriter, r *http.Request, path string, t *
 
 // byteBudget admits request bodies by their size, so that the bodies read
 // and decoded at once fit in memory whatever their number.
+// The used bytes are the metrics' inflight_body_bytes, read when scraped.
 type byteBudget struct {
-	mu          sync.Mutex
-	used, limit int64
-	gauge       interface{ Set(float64) }
+	used  *atomic.Int64
+	limit int64
 }
 
 // acquire reserves n bytes; it reports false (and reserves nothing) when the
 // budget has no room for them.
 func (b *byteBudget) acquire(n int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.used+n > b.limit {
-		return false
+	for {
+		u := b.used.Load()
+		if u+n > b.limit {
+			return false
+		}
+		if b.used.CompareAndSwap(u, u+n) {
+			return true
+		}
 	}
-	b.used += n
-	b.gauge.Set(float64(b.used))
-	return true
 }
 
-func (b *byteBudget) release(n int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.used -= n
-	b.gauge.Set(float64(b.used))
-}
+func (b *byteBudget) release(n int64) { b.used.Add(-n) }

@@ -3,6 +3,7 @@ package producer
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -24,9 +25,9 @@ type Metrics struct {
 	putRecordsLatency           *prometheus.HistogramVec
 	retries                     prometheus.Counter
 	throttles                   prometheus.Counter
-	bufferBytes                 prometheus.Gauge
+	bufferBytes                 prometheus.GaugeFunc // reads buffered
 	bufferLimit                 prometheus.Gauge
-	inflightBodyBytes           prometheus.Gauge
+	inflightBodyBytes           prometheus.GaugeFunc // reads inflightBody
 	inflightBodyLimit           prometheus.Gauge
 	shards                      prometheus.Gauge
 	shardMapRefreshes           *prometheus.CounterVec
@@ -36,6 +37,18 @@ type Metrics struct {
 	awsCalls                    *prometheus.CounterVec // by service, operation, outcome
 
 	requestCounters sync.Map // path and code → prometheus.Counter
+
+	// Read when scraped, so that the hot path sets no gauge: the request
+	// body bytes admitted (the handler's budget), and the pipeline's
+	// buffered bytes.
+	inflightBody atomic.Int64
+	buffered     atomic.Pointer[atomic.Int64]
+}
+
+// countAccepted counts records accepted into the buffer and their data bytes.
+func (m *Metrics) countAccepted(records, bytes int) {
+	m.accepted.Add(float64(records))
+	m.acceptedBytes.Add(float64(bytes))
 }
 
 type requestKey struct {
@@ -86,12 +99,8 @@ func NewMetrics() *Metrics {
 			Help: "Kinesis records scheduled for another attempt."}),
 		throttles: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "kinesis_throttles_total",
 			Help: "Throttled PutRecords calls and entries."}),
-		bufferBytes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "buffer_bytes",
-			Help: "Bytes charged by buffered records."}),
 		bufferLimit: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "buffer_limit_bytes",
 			Help: "Buffer bound (MAX_BUFFER_BYTES)."}),
-		inflightBodyBytes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "inflight_body_bytes",
-			Help: "Request body bytes admitted and being read or decoded."}),
 		inflightBodyLimit: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "inflight_body_limit_bytes",
 			Help: "Bound on request body bytes in flight (MAX_INFLIGHT_BYTES)."}),
 		shards: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "shards",
@@ -107,6 +116,15 @@ func NewMetrics() *Metrics {
 		cloudWatchPublishes: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "cloudwatch_publishes_total",
 			Help: "PutMetricData calls by outcome."}, []string{"outcome"}),
 	}
+	m.bufferBytes = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "buffer_bytes",
+		Help: "Bytes charged by buffered records."}, func() float64 {
+		if b := m.buffered.Load(); b != nil {
+			return float64(b.Load())
+		}
+		return 0
+	})
+	m.inflightBodyBytes = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "inflight_body_bytes",
+		Help: "Request body bytes admitted and being read or decoded."}, func() float64 { return float64(m.inflightBody.Load()) })
 	for _, c := range []prometheus.Collector{m.requests, m.received, m.accepted, m.acceptedBytes, m.rejected, m.written,
 		m.batchRecords, m.userRecordsPerKinesisRecord, m.putRecordsCalls, m.putRecordsLatency, m.retries, m.throttles,
 		m.bufferBytes, m.bufferLimit, m.inflightBodyBytes, m.inflightBodyLimit, m.shards, m.shardMapRefreshes, m.shardMismatches, m.resent, m.cloudWatchPublishes, m.awsCalls,

@@ -66,11 +66,17 @@ type Ticket struct {
 	remaining atomic.Int64
 	done      chan struct{}
 	acks      []Ack
+	one       [1]Ack // acks of a ticket for one record: no second allocation
 }
 
 // NewTicket returns a ticket for n records.
 func NewTicket(n int) *Ticket {
-	t := &Ticket{done: make(chan struct{}), acks: make([]Ack, n)}
+	t := &Ticket{done: make(chan struct{})}
+	if n == 1 {
+		t.acks = t.one[:]
+	} else {
+		t.acks = make([]Ack, n)
+	}
 	t.remaining.Store(int64(n))
 	return t
 }
@@ -231,6 +237,7 @@ func NewPipeline(cfg Config, api KinesisAPI, m *Metrics, log *slog.Logger) *Pipe
 	}
 	p.healthy.Store(true)
 	m.bufferLimit.Set(float64(cfg.MaxBufferBytes))
+	m.buffered.Store(&p.buffered)
 	return p
 }
 
@@ -257,7 +264,11 @@ func (p *Pipeline) Enqueue(recs []Record, t *Ticket) error {
 	if !p.ready.Load() {
 		return ErrUnavailable
 	}
-	es := make([]entry, len(recs))
+	var one [1]entry // a single record (POST /) needs no allocation
+	es := one[:]
+	if len(recs) != 1 {
+		es = make([]entry, len(recs))
+	}
 	var cost int64
 	for i, r := range recs {
 		es[i] = entry{pk: r.PartitionKey, data: r.Data, hash: partitionHash(r.PartitionKey), t: t, idx: int32(i), unordered: r.Unordered}
@@ -268,12 +279,15 @@ func (p *Pipeline) Enqueue(recs []Record, t *Ticket) error {
 		return ErrBufferFull
 	}
 	p.outstanding.Add(int64(len(es)))
-	now := time.Now()
+	var now time.Time
 	wake := false
 	p.mu.Lock()
 	for _, e := range es {
 		s := e.lane(p.smap.lookup(e.hash))
 		if len(p.pending[s]) == 0 {
+			if now.IsZero() {
+				now = time.Now()
+			}
 			p.pendingSince[s] = now
 			wake = true
 		}
@@ -291,7 +305,6 @@ func (p *Pipeline) Enqueue(recs []Record, t *Ticket) error {
 		}
 	}
 	p.mu.Unlock()
-	p.metrics.bufferBytes.Set(float64(p.buffered.Load()))
 	if wake {
 		p.poke(p.wake)
 	}

@@ -22,7 +22,15 @@ func (a hashKey) less(b hashKey) bool { return a.hi < b.hi || (a.hi == b.hi && a
 // partitionHash returns the hash key Kinesis assigns to a partition key: the MD5
 // digest of the key's UTF-8 bytes read as a 128-bit big-endian integer.
 func partitionHash(pk string) hashKey {
-	sum := md5.Sum([]byte(pk))
+	var sum [md5.Size]byte
+	if len(pk) <= 64 {
+		// Copied to the stack: []byte(pk) would allocate for keys over 32
+		// bytes (a UUID has 36).
+		var b [64]byte
+		sum = md5.Sum(b[:copy(b[:], pk)])
+	} else {
+		sum = md5.Sum([]byte(pk))
+	}
 	return hashKey{binary.BigEndian.Uint64(sum[:8]), binary.BigEndian.Uint64(sum[8:])}
 }
 

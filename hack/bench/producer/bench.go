@@ -361,6 +361,11 @@ func startServer(ctx context.Context, o options, kc *kinesis.Client, m mode, slo
 		}
 		if o.cpuProfile != "" {
 			args = append(args, "-cpuprofile", fmt.Sprintf("%s.%d", o.cpuProfile, port))
+			fmt.Fprintf(os.Stderr, "CPU profile of %s: %s.%d\n", m.name, o.cpuProfile, port)
+		}
+		if o.memProfile != "" {
+			args = append(args, "-memprofile", fmt.Sprintf("%s.%d", o.memProfile, port))
+			fmt.Fprintf(os.Stderr, "allocation profile of %s: %s.%d\n", m.name, o.memProfile, port)
 		}
 		args = append(args, "-stream", stream, "-kinesis-bytes-per-sec", strconv.FormatInt(slowBytes, 10))
 	}

@@ -46,6 +46,15 @@ func runChild(kind string, port int, stream string, o options, slowBytes int64) 
 			pprof.StartCPUProfile(f)
 			defer pprof.StopCPUProfile()
 		}
+		if o.memProfile != "" {
+			// Allocations over the child's life (alloc_space, alloc_objects).
+			defer func() {
+				if f, err := os.Create(o.memProfile); err == nil {
+					pprof.Lookup("allocs").WriteTo(f, 0)
+					f.Close()
+				}
+			}()
+		}
 		awsCfg, err := awsconfig.Load(ctx, "")
 		if err != nil {
 			return err

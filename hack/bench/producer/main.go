@@ -35,6 +35,7 @@ type options struct {
 	bufferBytes    int64
 	overBuffer     int64
 	cpuProfile     string
+	memProfile     string
 	rounds         int
 	unordered      int
 	ordered        int
@@ -54,6 +55,7 @@ func main() {
 	stream := flag.String("stream", "", "internal: child stream name")
 	slowBytes := flag.Int64("kinesis-bytes-per-sec", 0, "internal: throttle the child's PutRecords to this many bytes/s")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of each producer child to this path prefix")
+	flag.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of each producer child to this path prefix (at its exit)")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured duration per mode")
 	flag.IntVar(&o.rounds, "rounds", 5, "interleaved rounds the duration is split into")
 	flag.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "unmeasured warm-up before each measured slice")
