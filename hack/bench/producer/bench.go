@@ -359,15 +359,15 @@ func startServer(ctx context.Context, o options, kc *kinesis.Client, m mode, slo
 			}
 			s.stream = stream // deleted on stop
 		}
-		if o.cpuProfile != "" {
-			args = append(args, "-cpuprofile", fmt.Sprintf("%s.%d", o.cpuProfile, port))
-			fmt.Fprintf(os.Stderr, "CPU profile of %s: %s.%d\n", m.name, o.cpuProfile, port)
-		}
-		if o.memProfile != "" {
-			args = append(args, "-memprofile", fmt.Sprintf("%s.%d", o.memProfile, port))
-			fmt.Fprintf(os.Stderr, "allocation profile of %s: %s.%d\n", m.name, o.memProfile, port)
-		}
 		args = append(args, "-stream", stream, "-kinesis-bytes-per-sec", strconv.FormatInt(slowBytes, 10))
+	}
+	if o.cpuProfile != "" {
+		args = append(args, "-cpuprofile", fmt.Sprintf("%s.%d", o.cpuProfile, port))
+		fmt.Fprintf(os.Stderr, "CPU profile of %s: %s.%d\n", m.name, o.cpuProfile, port)
+	}
+	if o.memProfile != "" {
+		args = append(args, "-memprofile", fmt.Sprintf("%s.%d", o.memProfile, port))
+		fmt.Fprintf(os.Stderr, "allocation profile of %s: %s.%d\n", m.name, o.memProfile, port)
 	}
 	s.cmd = exec.Command(os.Args[0], args...)
 	s.cmd.Env = env // later entries win: the double's endpoint replaces kinesis-local's

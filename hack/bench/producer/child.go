@@ -21,13 +21,31 @@ import (
 	"github.com/kdp-io/streamprocessor-operator/workloads/producer"
 )
 
-// runChild serves until SIGTERM: the bare handler or the producer.
+// runChild serves until SIGTERM: the bare handler or the producer, each
+// profiled when asked.
 func runChild(kind string, port int, stream string, o options, slowBytes int64) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	if o.memProfile != "" {
+		// Allocations over the child's life (alloc_space, alloc_objects).
+		defer func() {
+			if f, err := os.Create(o.memProfile); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
 	}
 	switch kind {
 	case "bare":
@@ -38,23 +56,6 @@ func runChild(kind string, port int, stream string, o options, slowBytes int64) 
 		}
 		return nil
 	case "producer":
-		if o.cpuProfile != "" {
-			f, err := os.Create(o.cpuProfile)
-			if err != nil {
-				return err
-			}
-			pprof.StartCPUProfile(f)
-			defer pprof.StopCPUProfile()
-		}
-		if o.memProfile != "" {
-			// Allocations over the child's life (alloc_space, alloc_objects).
-			defer func() {
-				if f, err := os.Create(o.memProfile); err == nil {
-					pprof.Lookup("allocs").WriteTo(f, 0)
-					f.Close()
-				}
-			}()
-		}
 		awsCfg, err := awsconfig.Load(ctx, "")
 		if err != nil {
 			return err

@@ -111,6 +111,9 @@ func (w *wrkTool) run(s *server, o options, conc int, d time.Duration) (*result,
 	if r.secs == 0 {
 		return nil, fmt.Errorf("wrk printed no summary:\n%s", stdout)
 	}
+	if r.ok+r.refused == 0 {
+		r.lat = nil // an empty histogram reads 0 at every quantile
+	}
 	f, err := os.Open(out)
 	if err != nil {
 		return nil, fmt.Errorf("wrk answers: %w", err)
