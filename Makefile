@@ -22,9 +22,9 @@ CONTROLLER_GEN := $(LOCALBIN)/tools/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 TRACES ?= ../shared/traces
 # StreamProcessors of make bench-operator.
 OBJECTS ?= 1000
-# The manager on this host: no leader election, metrics and probes on loopback
-# ports that leave 8080 to a local producer.
-RUN_FLAGS ?= --leader-elect=false --metrics-bind-address=127.0.0.1:8090 --health-probe-bind-address=127.0.0.1:8091
+# The manager on this host: no leader election, metrics (plain HTTP, no token:
+# loopback only) and probes on loopback ports that leave 8080 to a local producer.
+RUN_FLAGS ?= --leader-elect=false --metrics-bind-address=127.0.0.1:8090 --metrics-secure=false --health-probe-bind-address=127.0.0.1:8091
 
 .PHONY: all
 all: build

@@ -10,7 +10,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "${ROOT}"
 STATE="${LOCAL_STATE_DIR:-${ROOT}/.local}"
 OPERATOR_PID="${STATE}/pids/operator.pid"
-RUN_FLAGS="${RUN_FLAGS:---leader-elect=false --metrics-bind-address=127.0.0.1:8090 --health-probe-bind-address=127.0.0.1:8091}"
+RUN_FLAGS="${RUN_FLAGS:---leader-elect=false --metrics-bind-address=127.0.0.1:8090 --metrics-secure=false --health-probe-bind-address=127.0.0.1:8091}"
 
 operator_running() { [[ -f "${OPERATOR_PID}" ]] && kill -0 "$(cat "${OPERATOR_PID}")" 2>/dev/null; }
 

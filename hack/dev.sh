@@ -23,7 +23,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "${ROOT}"
 STATE="${LOCAL_STATE_DIR:-${ROOT}/.local}"
-RUN_FLAGS="${RUN_FLAGS:---leader-elect=false --metrics-bind-address=127.0.0.1:8090 --health-probe-bind-address=127.0.0.1:8091}"
+RUN_FLAGS="${RUN_FLAGS:---leader-elect=false --metrics-bind-address=127.0.0.1:8090 --metrics-secure=false --health-probe-bind-address=127.0.0.1:8091}"
 
 hack/local-up.sh
 # shellcheck disable=SC1091

@@ -16,12 +16,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 	"github.com/kdp-io/streamprocessor-operator/controllers"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
 	"github.com/kdp-io/streamprocessor-operator/internal/gauges"
+	"github.com/kdp-io/streamprocessor-operator/internal/metricsendpoint"
 	"github.com/kdp-io/streamprocessor-operator/internal/override"
 )
 
@@ -30,13 +30,14 @@ var version = "dev"
 
 func main() {
 	var (
-		metricsAddr, probeAddr string
-		leaderElect            bool
-		concurrency            int
-		pollInterval           time.Duration
-		metricsMaxAge          time.Duration
+		probeAddr     string
+		leaderElect   bool
+		concurrency   int
+		pollInterval  time.Duration
+		metricsMaxAge time.Duration
 	)
-	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address of the Prometheus metrics endpoint; 0 disables it.")
+	metricsOpts := metricsendpoint.Defaults()
+	metricsOpts.BindFlags(flag.CommandLine)
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
 	flag.BoolVar(&leaderElect, "leader-elect", true, "Elect a leader so that only one replica reconciles at a time.")
 	flag.IntVar(&concurrency, "max-concurrent-reconciles", 4, "StreamProcessors reconciled in parallel.")
@@ -63,9 +64,14 @@ func main() {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(streamingv1alpha1.AddToScheme(scheme))
 
+	metricsServer, certWatcher, err := metricsOpts.ServerOptions()
+	if err != nil {
+		log.Error(err, "Unable to configure the metrics endpoint")
+		os.Exit(1)
+	}
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:                        scheme,
-		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
+		Metrics:                       metricsServer,
 		HealthProbeBindAddress:        probeAddr,
 		LeaderElection:                leaderElect,
 		LeaderElectionID:              "streamprocessor-operator.streaming.kdp.io",
@@ -79,6 +85,9 @@ func main() {
 	if err != nil {
 		log.Error(err, "Unable to create manager")
 		os.Exit(1)
+	}
+	if certWatcher != nil {
+		utilruntime.Must(mgr.Add(certWatcher))
 	}
 
 	calls := awsapi.NewCallsCounter()

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -21,6 +22,8 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
 const root = "../.."
@@ -79,6 +82,46 @@ func TestBundleAppliesToAPIServer(t *testing.T) {
 	get(t, c, "apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "streamprocessors.streaming.kdp.io")
 	get(t, c, "rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "", "streamprocessor-manager-rolebinding")
 	get(t, c, "v1", "ServiceAccount", "streamprocessor-system", "streamprocessor-controller-manager")
+
+	// The metrics endpoint: HTTPS on 8443 behind authn/authz, its Service and RBAC.
+	if args, _ := containers[0].(map[string]any)["args"].([]any); !slices.Contains(args, "--metrics-bind-address=:8443") {
+		t.Errorf("manager args %v; want --metrics-bind-address=:8443", args)
+	}
+	wantHTTPSPort(t, get(t, c, "v1", "Service", "streamprocessor-system", "streamprocessor-controller-manager-metrics-service"))
+	wantRules(t, get(t, c, "rbac.authorization.k8s.io/v1", "ClusterRole", "", "streamprocessor-metrics-auth-role"), "tokenreviews", "subjectaccessreviews")
+	wantRules(t, get(t, c, "rbac.authorization.k8s.io/v1", "ClusterRole", "", "streamprocessor-metrics-reader"), "/metrics")
+	binding := get(t, c, "rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "", "streamprocessor-metrics-auth-rolebinding")
+	if subj, _, _ := unstructured.NestedSlice(binding.Object, "subjects"); len(subj) != 1 || subj[0].(map[string]any)["name"] != "streamprocessor-controller-manager" {
+		t.Errorf("metrics-auth binding subjects %v; want the manager's service account", subj)
+	}
+}
+
+// wantHTTPSPort fails unless the metrics Service has one port, named https, on 8443.
+func wantHTTPSPort(t *testing.T, svc *unstructured.Unstructured) {
+	t.Helper()
+	if ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports"); len(ports) != 1 ||
+		ports[0].(map[string]any)["name"] != "https" || ports[0].(map[string]any)["port"] != int64(8443) {
+		t.Errorf("metrics Service %s ports %v; want one named https on 8443", svc.GetName(), ports)
+	}
+}
+
+// wantRules fails unless the ClusterRole's rules name every one of want (a
+// resource or a non-resource URL).
+func wantRules(t *testing.T, role *unstructured.Unstructured, want ...string) {
+	t.Helper()
+	rules, _, _ := unstructured.NestedSlice(role.Object, "rules")
+	var has []any
+	for _, r := range rules {
+		r := r.(map[string]any)
+		res, _ := r["resources"].([]any)
+		urls, _ := r["nonResourceURLs"].([]any)
+		has = append(append(has, res...), urls...)
+	}
+	for _, w := range want {
+		if !slices.Contains(has, any(w)) {
+			t.Errorf("ClusterRole %s has %v; want %s", role.GetName(), has, w)
+		}
+	}
 }
 
 // TestChartLintsRendersAndApplies lints the chart with Helm's Go SDK, renders it
@@ -176,6 +219,15 @@ func TestChartLintsRendersAndApplies(t *testing.T) {
 		t.Error("the chart's ClusterRole has no rules")
 	}
 	get(t, c, "apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "streamprocessors.streaming.kdp.io")
+
+	// Metrics by default: HTTPS on 8443 behind authn/authz.
+	if args := m["args"].([]any); !slices.Contains(args, "--metrics-bind-address=:8443") || !slices.Contains(args, "--metrics-secure=true") {
+		t.Errorf("args %v; want HTTPS metrics on :8443", args)
+	}
+	wantHTTPSPort(t, get(t, c, "v1", "Service", "sp-chart", "sp-streamprocessor-operator-metrics"))
+	wantRules(t, get(t, c, "rbac.authorization.k8s.io/v1", "ClusterRole", "", "sp-streamprocessor-operator-metrics-auth"), "tokenreviews", "subjectaccessreviews")
+	wantRules(t, get(t, c, "rbac.authorization.k8s.io/v1", "ClusterRole", "", "sp-streamprocessor-operator-metrics-reader"), "/metrics")
+	get(t, c, "rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "", "sp-streamprocessor-operator-metrics-auth")
 }
 
 // apiServer starts a real kube-apiserver and etcd (envtest) for one test. It
@@ -284,4 +336,75 @@ func files(t *testing.T, dir string) map[string][]byte {
 		return nil
 	})
 	return out
+}
+
+// TestPrometheusComponentScrapesMetricsService builds config/default with the
+// optional config/prometheus component and checks that its ServiceMonitor
+// selects the metrics Service and scrapes its https port with a bearer token
+// over TLS, as the secure endpoint requires.
+func TestPrometheusComponentScrapesMetricsService(t *testing.T) {
+	// A copy of config/ with the component enabled as config/default's
+	// comment says: uncomment its two lines.
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(root, "config"))); err != nil {
+		t.Fatal(err)
+	}
+	kpath := filepath.Join(dir, "default", "kustomization.yaml")
+	k, err := os.ReadFile(kpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const commented = "# components:\n# - ../prometheus\n"
+	if !bytes.Contains(k, []byte(commented)) {
+		t.Fatalf("config/default/kustomization.yaml has no %q to uncomment", commented)
+	}
+	k = bytes.Replace(k, []byte(commented), []byte("components:\n- ../prometheus\n"), 1)
+	if err := os.WriteFile(kpath, k, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), filepath.Join(dir, "default"))
+	if err != nil {
+		t.Fatalf("kustomize build config/default with config/prometheus: %v", err)
+	}
+	b, err := res.AsYaml()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var svc, mon *unstructured.Unstructured
+	for _, o := range decode(t, b) {
+		switch o.GetKind() {
+		case "Service":
+			svc = o
+		case "ServiceMonitor":
+			mon = o
+		}
+	}
+	if svc == nil || mon == nil {
+		t.Fatalf("Service %v, ServiceMonitor %v: want both", svc != nil, mon != nil)
+	}
+	if mon.GetNamespace() != svc.GetNamespace() {
+		t.Errorf("ServiceMonitor in %q, Service in %q", mon.GetNamespace(), svc.GetNamespace())
+	}
+	sel, _, _ := unstructured.NestedStringMap(mon.Object, "spec", "selector", "matchLabels")
+	if len(sel) == 0 {
+		t.Error("ServiceMonitor selects nothing")
+	}
+	for k, v := range sel {
+		if svc.GetLabels()[k] != v {
+			t.Errorf("ServiceMonitor selects %s=%s; the Service has labels %v", k, v, svc.GetLabels())
+		}
+	}
+	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
+	eps, _, _ := unstructured.NestedSlice(mon.Object, "spec", "endpoints")
+	if len(eps) != 1 || len(ports) != 1 {
+		t.Fatalf("endpoints %v, service ports %v: want one each", eps, ports)
+	}
+	ep := eps[0].(map[string]any)
+	if ep["port"] != ports[0].(map[string]any)["name"] || ep["scheme"] != "https" || ep["path"] != "/metrics" ||
+		ep["bearerTokenFile"] != "/var/run/secrets/kubernetes.io/serviceaccount/token" {
+		t.Errorf("endpoint %v; want port %v over https with the service account token", ep, ports[0].(map[string]any)["name"])
+	}
+	if tls, _ := ep["tlsConfig"].(map[string]any); tls == nil {
+		t.Errorf("endpoint %v has no tlsConfig", ep)
+	}
 }

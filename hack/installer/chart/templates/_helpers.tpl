@@ -27,3 +27,7 @@ control-plane: controller-manager
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end -}}
 {{- end -}}
+
+{{- define "sp.metricsPortName" -}}
+{{- if .Values.metrics.secure -}}https{{- else -}}http{{- end -}}
+{{- end -}}
