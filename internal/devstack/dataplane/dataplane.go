@@ -29,10 +29,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/go-logr/logr"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack/alb"
+	"github.com/kdp-io/streamprocessor-operator/internal/devstack/ecstask"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack/fargate"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack/meter"
 )
@@ -149,6 +152,8 @@ func (p *Plane) build(o Options) (*fargate.Proxy, error) {
 		TaskEnv:    taskEnv,
 		LogDir:     p.TaskLogDir,
 		CloudWatch: cw,
+		// Container secrets from the emulator (AWS_ENDPOINT_URL_SECRETS_MANAGER, _SSM).
+		Secrets:    &ecstask.SecretResolver{SecretsManager: secretsmanager.NewFromConfig(o.AWS), SSM: ssm.NewFromConfig(o.AWS)},
 		StartDelay: o.StartDelay,
 		Logger:     o.Log.WithName("fargate"),
 		Runners: []fargate.Runner{

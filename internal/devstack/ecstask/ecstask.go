@@ -51,6 +51,9 @@ type Task struct {
 	MemoryMiB int
 	// Env is the container's environment, exactly as registered.
 	Env map[string]string
+	// Secrets are the container's secrets, unresolved: the runner reads
+	// them when the task starts (SecretResolver), as ECS does.
+	Secrets []Secret
 	// Ports are the container ports of its port mappings.
 	Ports []int32
 	// StopTimeout is the time between SIGTERM and SIGKILL when ECS stops it.
@@ -118,6 +121,9 @@ func FromTaskDefinition(td *etypes.TaskDefinition) (Task, error) {
 	t.MemoryMiB, _ = strconv.Atoi(aws.ToString(td.Memory))
 	for _, kv := range c.Environment {
 		t.Env[aws.ToString(kv.Name)] = aws.ToString(kv.Value)
+	}
+	for _, sec := range c.Secrets {
+		t.Secrets = append(t.Secrets, Secret{Name: aws.ToString(sec.Name), ValueFrom: aws.ToString(sec.ValueFrom)})
 	}
 	for _, p := range c.PortMappings {
 		t.Ports = append(t.Ports, aws.ToInt32(p.ContainerPort))

@@ -8,7 +8,9 @@
 //
 // A task is a process of the binary its container maps to (Options.Runners),
 // started with exactly its container's environment from the task definition
-// plus Options.TaskEnv (endpoints, credentials, region), PORT or HTTP_ADDR
+// plus Options.TaskEnv (endpoints, credentials, region), its container secrets
+// read through Options.Secrets at start (a secret that cannot be read stops
+// the task as ECS does: TaskFailedToStart, ResourceInitializationError), PORT or HTTP_ADDR
 // (its own port), WORKER_ID (the task id) and the runner's ExtraEnv. Its
 // stdout and stderr go to <LogDir>/<service>/<task id>.log; that directory is
 // its working directory. Each task listens on an address of its own,

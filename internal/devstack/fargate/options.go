@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/go-logr/logr"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/devstack/ecstask"
 )
 
 // ECSAPI is the part of the ECS client the supervisor reads services with. It
@@ -22,6 +24,12 @@ type ECSAPI interface {
 // the client needs awsconfig.CloudWatchQueryProtocol.
 type CloudWatchAPI interface {
 	PutMetricData(ctx context.Context, in *cloudwatch.PutMetricDataInput, optFns ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error)
+}
+
+// SecretSource resolves container secrets to their values by variable name;
+// *ecstask.SecretResolver is one.
+type SecretSource interface {
+	Resolve(ctx context.Context, secrets []ecstask.Secret) (map[string]string, error)
 }
 
 // PortStyle is how a task process is told the port it must listen on.
@@ -83,6 +91,11 @@ type Options struct {
 	// region. Only these — the host's environment is not passed on.
 	// Variables of the task definition win over it.
 	TaskEnv map[string]string
+	// Secrets reads the container secrets of a task when it starts (see
+	// ecstask.SecretResolver); a task whose secrets cannot all be read
+	// stops before its process starts, as on ECS. Nil: a task with secrets
+	// fails to start.
+	Secrets SecretSource
 	// LogDir holds each task's stdout and stderr in
 	// <LogDir>/<service>/<task id>.log (required).
 	LogDir string

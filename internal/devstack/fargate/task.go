@@ -103,17 +103,14 @@ func (s *Supervisor) runTask(t *task) {
 		s.finish(t, nil, "")
 		return
 	}
-	p, err := s.startProcess(t)
+	secrets, err := s.resolveSecrets(t)
 	if err != nil {
-		s.mu.Lock()
-		s.event(t.svc, fmt.Sprintf("(service %s) failed to start (task %s): %v.", t.svc.name, t.id, err))
-		s.failed(t)
-		if t.desiredStatus == StatusRunning {
-			t.desiredStatus, t.stoppedReason, t.stopCode = StatusStopped, "CannotStartContainerError: "+err.Error(), "TaskFailedToStart"
-		}
-		s.mu.Unlock()
-		s.opts.Logger.Error(err, "Cannot start task", "service", t.svc.name, "task", t.id)
-		s.finish(t, nil, "")
+		s.cannotStart(t, "ResourceInitializationError: ", err)
+		return
+	}
+	p, err := s.startProcess(t, secrets)
+	if err != nil {
+		s.cannotStart(t, "CannotStartContainerError: ", err)
 		return
 	}
 	s.notify(t)
@@ -141,8 +138,41 @@ func (s *Supervisor) runTask(t *task) {
 	s.wake()
 }
 
-// startProcess starts t's binary with its environment and log file.
-func (s *Supervisor) startProcess(t *task) (*process, error) {
+// cannotStart stops t, which never ran, with ECS's stoppedReason (reason
+// kind + err) and a service event, and counts a failed start for the back-off.
+func (s *Supervisor) cannotStart(t *task, kind string, err error) {
+	s.mu.Lock()
+	s.event(t.svc, fmt.Sprintf("(service %s) failed to start (task %s): %v.", t.svc.name, t.id, err))
+	s.failed(t)
+	if t.desiredStatus == StatusRunning {
+		t.desiredStatus, t.stoppedReason, t.stopCode = StatusStopped, kind+err.Error(), "TaskFailedToStart"
+	}
+	s.mu.Unlock()
+	s.opts.Logger.Error(err, "Cannot start task", "service", t.svc.name, "task", t.id)
+	s.finish(t, nil, "")
+}
+
+// resolveSecrets reads t's container secrets from Options.Secrets, as ECS
+// does with the execution role before it starts the container. Any secret
+// that cannot be read fails the start.
+func (s *Supervisor) resolveSecrets(t *task) (map[string]string, error) {
+	if len(t.spec.Secrets) == 0 {
+		return nil, nil
+	}
+	if s.opts.Secrets == nil {
+		return nil, fmt.Errorf("unable to pull secrets: the container has %d secrets and local Fargate has no Options.Secrets to read them", len(t.spec.Secrets))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), secretTimeout)
+	defer cancel()
+	return s.opts.Secrets.Resolve(ctx, t.spec.Secrets)
+}
+
+// secretTimeout bounds reading a task's secrets.
+const secretTimeout = 30 * time.Second
+
+// startProcess starts t's binary with its environment, its resolved secrets
+// and its log file.
+func (s *Supervisor) startProcess(t *task, secrets map[string]string) (*process, error) {
 	dir := filepath.Join(s.opts.LogDir, t.svc.name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create log directory: %w", err)
@@ -155,7 +185,15 @@ func (s *Supervisor) startProcess(t *task) (*process, error) {
 		TaskID: t.id, Cluster: t.svc.cluster, Service: t.svc.name, Container: t.spec.Container,
 		Image: t.spec.Image, TaskDefinitionARN: t.spec.TaskDefinitionARN, Address: t.addr, Port: port,
 	}
-	env := t.spec.EnvironWith(s.opts.TaskEnv, s.taskOverrides(t.runner, info))
+	// Secrets come after the task definition's environment (ECS refuses a
+	// name in both) and before what local Fargate sets per task.
+	overrides := s.taskOverrides(t.runner, info)
+	for k, v := range secrets {
+		if _, ok := overrides[k]; !ok {
+			overrides[k] = v
+		}
+	}
+	env := t.spec.EnvironWith(s.opts.TaskEnv, overrides)
 	logPath := filepath.Join(dir, t.id+".log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {

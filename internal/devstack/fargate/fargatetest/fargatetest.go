@@ -22,11 +22,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	etypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/testr"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack"
+	"github.com/kdp-io/streamprocessor-operator/internal/devstack/ecstask"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack/fargate"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
 )
@@ -135,6 +138,9 @@ func Start(t *testing.T, taskServer string, opts fargate.Options) *Stack {
 	if opts.Runners == nil {
 		opts.Runners = []fargate.Runner{{ImagePrefix: ServerImage, Binary: taskServer, HealthPath: "/healthcheck"}}
 	}
+	if opts.Secrets == nil {
+		opts.Secrets = &ecstask.SecretResolver{SecretsManager: secretsmanager.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg)}
+	}
 	if opts.TaskEnv == nil {
 		opts.TaskEnv = map[string]string{
 			"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": cfg.Region,
@@ -206,6 +212,17 @@ func tail(s string, n int) string {
 // 8080, 1 vCPU, 2 GiB. It returns its ARN.
 func (s *Stack) TaskDef(family, container, image string, env map[string]string, stopTimeout int32) string {
 	s.T.Helper()
+	return s.TaskDefWithSecrets(family, container, image, env, nil, stopTimeout)
+}
+
+// TaskDefWithSecrets is TaskDef with container secrets: variable name →
+// valueFrom (a Secrets Manager or SSM ARN, or a parameter name).
+func (s *Stack) TaskDefWithSecrets(family, container, image string, env, secrets map[string]string, stopTimeout int32) string {
+	s.T.Helper()
+	var sec []etypes.Secret
+	for k, v := range secrets {
+		sec = append(sec, etypes.Secret{Name: aws.String(k), ValueFrom: aws.String(v)})
+	}
 	var kv []etypes.KeyValuePair
 	for k, v := range env {
 		kv = append(kv, etypes.KeyValuePair{Name: aws.String(k), Value: aws.String(v)})
@@ -218,7 +235,7 @@ func (s *Stack) TaskDef(family, container, image string, env map[string]string, 
 		Memory:                  aws.String("2048"),
 		ContainerDefinitions: []etypes.ContainerDefinition{{
 			Name: aws.String(container), Image: aws.String(image), Essential: aws.Bool(true),
-			Environment: kv, StopTimeout: aws.Int32(stopTimeout),
+			Environment: kv, Secrets: sec, StopTimeout: aws.Int32(stopTimeout),
 			PortMappings: []etypes.PortMapping{{ContainerPort: aws.Int32(8080), Protocol: etypes.TransportProtocolTcp}},
 		}},
 	})
