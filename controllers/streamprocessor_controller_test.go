@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -434,7 +435,8 @@ func TestOldTaskDefinitionsAreDeregistered(t *testing.T) {
 // definitions back from the ECS emulator: the producer runs with its own task
 // role, the consumer with spec.ecs.taskRoleArn; secrets are the containers'
 // secrets with their ARNs and absent from the environment; TASK_MEMORY_MIB
-// is each task's memory. A valid secret spec is accepted by the API server.
+// is each task's memory; both log to spec.logs.group with awslogs. A valid
+// secret spec is accepted by the API server.
 func TestTaskDefinitionsCarryRolesSecretsAndMemory(t *testing.T) {
 	requireSuite(t)
 	g := NewWithT(t)
@@ -448,6 +450,7 @@ func TestTaskDefinitionsCarryRolesSecretsAndMemory(t *testing.T) {
 	sp.Spec.Producer.TaskRoleARN = producerRole
 	sp.Spec.Producer.Secrets = []streamingv1alpha1.SecretVar{{Name: "AUTH_TOKEN", ValueFrom: token}}
 	sp.Spec.Consumer.Secrets = []streamingv1alpha1.SecretVar{{Name: "DB_PASSWORD", ValueFrom: password}, {Name: "AUTH_TOKEN", ValueFrom: token}}
+	sp.Spec.Logs = &streamingv1alpha1.LogsSpec{Group: "/kdp/team-a"}
 	g.Expect(suite.k8s.Create(context.Background(), sp)).To(Succeed())
 	waitReady(t, sp, 60*time.Second)
 
@@ -475,6 +478,14 @@ func TestTaskDefinitionsCarryRolesSecretsAndMemory(t *testing.T) {
 		g.Expect(env).To(HaveKeyWithValue("TASK_MEMORY_MIB", tt.memory), tt.workload)
 		g.Expect(env).NotTo(HaveKey("AUTH_TOKEN"), tt.workload)
 		g.Expect(aws.ToString(td.TaskDefinition.Memory)).To(Equal(tt.memory), tt.workload)
+		g.Expect(c.LogConfiguration).NotTo(BeNil(), tt.workload)
+		g.Expect(c.LogConfiguration.LogDriver).To(Equal(etypes.LogDriverAwslogs), tt.workload)
+		g.Expect(c.LogConfiguration.Options).To(Equal(map[string]string{
+			"awslogs-group": "/kdp/team-a", "awslogs-region": os.Getenv("AWS_REGION"), "awslogs-stream-prefix": tt.workload,
+		}), tt.workload)
 	}
+	// The pass after Ready registers no new revision: the log configuration
+	// ECS answers with is the one asked for.
+	g.Consistently(func(g Gomega) string { return get(g, sp).Status.Producer.TaskDefinitionARN }, 3*time.Second, 300*time.Millisecond).Should(HaveSuffix(":1"))
 	deleteAndWait(t, sp)
 }

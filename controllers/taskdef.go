@@ -98,6 +98,7 @@ func taskDefinitionInput(sp *streamingv1alpha1.StreamProcessor, w workload) *ecs
 	if w.port > 0 {
 		container.PortMappings = []etypes.PortMapping{{ContainerPort: aws.Int32(w.port), Protocol: etypes.TransportProtocolTcp}}
 	}
+	container.LogConfiguration = logConfiguration(sp.Spec.Logs, w)
 	in := &ecs.RegisterTaskDefinitionInput{
 		Family:                  aws.String(serviceName(sp, w.name)),
 		RequiresCompatibilities: []etypes.Compatibility{etypes.CompatibilityFargate},
@@ -114,6 +115,23 @@ func taskDefinitionInput(sp *streamingv1alpha1.StreamProcessor, w workload) *ecs
 		in.TaskRoleArn = aws.String(arn)
 	}
 	return in
+}
+
+// logConfiguration sends a workload's output to spec.logs.group with the
+// awslogs driver, in streams prefixed with the workload's name; nil (ECS
+// collects nothing) without spec.logs.
+func logConfiguration(logs *streamingv1alpha1.LogsSpec, w workload) *etypes.LogConfiguration {
+	if logs == nil {
+		return nil
+	}
+	return &etypes.LogConfiguration{
+		LogDriver: etypes.LogDriverAwslogs,
+		Options: map[string]string{
+			"awslogs-group":         logs.Group,
+			"awslogs-region":        w.env["AWS_REGION"],
+			"awslogs-stream-prefix": w.name,
+		},
+	}
 }
 
 // taskDefinitionDiff says how the registered task definition have differs from
@@ -164,6 +182,8 @@ func containerDiff(want, have *etypes.ContainerDefinition) string {
 		return fmt.Sprintf("container %s environment differs", name)
 	case !sameSecrets(have.Secrets, want.Secrets):
 		return fmt.Sprintf("container %s secrets differ", name)
+	case !sameLogs(have.LogConfiguration, want.LogConfiguration):
+		return fmt.Sprintf("container %s log configuration differs", name)
 	}
 	return ""
 }
@@ -189,6 +209,14 @@ func sameEnv(a, b []etypes.KeyValuePair) bool {
 func sameSecrets(a, b []etypes.Secret) bool {
 	key := func(s etypes.Secret) string { return aws.ToString(s.Name) + "=" + aws.ToString(s.ValueFrom) }
 	return slices.Equal(sortedKeys(a, key), sortedKeys(b, key))
+}
+
+// sameLogs compares log drivers and their options.
+func sameLogs(a, b *etypes.LogConfiguration) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.LogDriver == b.LogDriver && maps.Equal(a.Options, b.Options)
 }
 
 func sortedKeys[T any](items []T, key func(T) string) []string {

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -43,7 +44,6 @@ func registered(sp *streamingv1alpha1.StreamProcessor, w workload) *etypes.TaskD
 	c.Secrets = slices.Clone(c.Secrets)
 	slices.Reverse(c.Secrets)
 	c.Cpu = 0
-	c.LogConfiguration = nil
 	for i := range c.PortMappings {
 		c.PortMappings[i].Protocol = ""
 		c.PortMappings[i].HostPort = c.PortMappings[i].ContainerPort
@@ -120,6 +120,7 @@ func TestTaskDefinitionDiff(t *testing.T) {
 			s.Spec.Producer.Secrets = append(s.Spec.Producer.Secrets, streamingv1alpha1.SecretVar{Name: "DB_PASSWORD", ValueFrom: ssmParam})
 		}, "secrets differ"},
 		{"secret removed", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Producer.Secrets = nil }, "secrets differ"},
+		{"logs added", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Logs = &streamingv1alpha1.LogsSpec{Group: "team-a"} }, "log configuration differs"},
 		{"memory changes TASK_MEMORY_MIB too", func(s *streamingv1alpha1.StreamProcessor) {
 			have := taskDefinitionInput(s, producerWorkload(s, "us-east-1"))
 			s.Spec.Producer.Memory = 2048
@@ -286,5 +287,31 @@ func TestTaskDefinitionRolesSecretsAndMemory(t *testing.T) {
 	}
 	if cenv["STREAM_NAME"] != streamName(sp) {
 		t.Errorf("consumer STREAM_NAME = %q", cenv["STREAM_NAME"])
+	}
+}
+
+func TestTaskDefinitionLogs(t *testing.T) {
+	sp := unitSample()
+	for _, w := range []workload{producerWorkload(sp, "eu-west-1"), consumerWorkload(sp, "eu-west-1")} {
+		if lc := taskDefinitionInput(sp, w).ContainerDefinitions[0].LogConfiguration; lc != nil {
+			t.Errorf("%s: log configuration %+v without spec.logs, want none", w.name, lc)
+		}
+	}
+	sp.Spec.Logs = &streamingv1alpha1.LogsSpec{Group: "/kdp/team-a"}
+	for _, w := range []workload{producerWorkload(sp, "eu-west-1"), consumerWorkload(sp, "eu-west-1")} {
+		lc := taskDefinitionInput(sp, w).ContainerDefinitions[0].LogConfiguration
+		want := map[string]string{"awslogs-group": "/kdp/team-a", "awslogs-region": "eu-west-1", "awslogs-stream-prefix": w.name}
+		if lc == nil || lc.LogDriver != etypes.LogDriverAwslogs || !maps.Equal(lc.Options, want) {
+			t.Errorf("%s: log configuration %+v, want awslogs with %v", w.name, lc, want)
+		}
+	}
+	// Another group is a new revision; the same one is not.
+	have := registered(sp, consumerWorkload(sp, "eu-west-1"))
+	if d := taskDefinitionDiff(taskDefinitionInput(sp, consumerWorkload(sp, "eu-west-1")), have); d != "" {
+		t.Errorf("same logs: diff %q, want none", d)
+	}
+	sp.Spec.Logs.Group = "/kdp/team-b"
+	if d := taskDefinitionDiff(taskDefinitionInput(sp, consumerWorkload(sp, "eu-west-1")), have); !strings.Contains(d, "log configuration differs") {
+		t.Errorf("new group: diff %q, want the log configuration to differ", d)
 	}
 }

@@ -82,6 +82,14 @@ func TestAPIServerRefusesInvalidSpecs(t *testing.T) {
 			s.Spec.ECS.ExecutionRoleARN = ""
 			s.Spec.Consumer.Secrets = []streamingv1alpha1.SecretVar{{Name: "A", ValueFrom: "arn:aws:ssm:us-east-1:123456789012:parameter/a"}}
 		}, "producer.secrets and consumer.secrets need spec.ecs.executionRoleArn"},
+		{"logs without an execution role", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.ECS.ExecutionRoleARN = ""
+			s.Spec.Logs = &streamingv1alpha1.LogsSpec{Group: "team-a"}
+		}, "spec.logs needs spec.ecs.executionRoleArn: the awslogs driver writes with the task execution role"},
+		{"bad log group name", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Logs = &streamingv1alpha1.LogsSpec{Group: "team a"} },
+			"logs.group must be a CloudWatch Logs group name"},
+		{"empty log group", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Logs = &streamingv1alpha1.LogsSpec{} },
+			"spec.logs.group in body should be at least 1 chars long"},
 		{"bad stream name", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Stream.Name = "has space" },
 			"spec.stream.name in body should match"},
 		{"retention below a day", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Stream.RetentionHours = 12 },

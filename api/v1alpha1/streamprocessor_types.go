@@ -10,6 +10,7 @@ import (
 //
 // +kubebuilder:validation:XValidation:rule="self.producer.minTasks <= self.producer.maxTasks",message="producer.minTasks must be less than or equal to producer.maxTasks"
 // +kubebuilder:validation:XValidation:rule="self.consumer.minTasks <= self.consumer.maxTasks",message="consumer.minTasks must be less than or equal to consumer.maxTasks"
+// +kubebuilder:validation:XValidation:rule="!has(self.logs) || has(self.ecs.executionRoleArn)",message="spec.logs needs spec.ecs.executionRoleArn: the awslogs driver writes with the task execution role"
 // +kubebuilder:validation:XValidation:rule="(!has(self.producer.secrets) && !has(self.consumer.secrets)) || has(self.ecs.executionRoleArn)",message="producer.secrets and consumer.secrets need spec.ecs.executionRoleArn: ECS reads the secrets with the task execution role"
 // +kubebuilder:validation:XValidation:rule="has(self.region) == has(oldSelf.region) && (!has(self.region) || self.region == oldSelf.region)",message="spec.region is immutable: the stream and the services stay in the region they were created in; to move the pipeline, create a new StreamProcessor in the new region and delete this one"
 type StreamProcessorSpec struct {
@@ -37,6 +38,26 @@ type StreamProcessorSpec struct {
 	// +kubebuilder:default={}
 	// +optional
 	Scaling ScalingSpec `json:"scaling,omitempty"`
+
+	// Logs says where the tasks' output goes. Without it, ECS collects
+	// nothing: the tasks' output, the consumer's processed records
+	// included, is lost.
+	// +optional
+	Logs *LogsSpec `json:"logs,omitempty"`
+}
+
+// LogsSpec sends both services' output to CloudWatch Logs with the awslogs
+// driver, as the seed's task definitions do.
+type LogsSpec struct {
+	// Group is an existing CloudWatch Logs group in the stream's region, for
+	// example the prerequisites stack's LogGroup output. Both tasks log to
+	// it, in streams named producer/<container>/<task id> and
+	// consumer/<container>/<task id>. The task execution role writes to it
+	// (logs:CreateLogStream and logs:PutLogEvents on the group).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[-._/#A-Za-z0-9]+$')",message="logs.group must be a CloudWatch Logs group name: 1 to 512 of the characters a-z A-Z 0-9 . - _ / #"
+	Group string `json:"group"`
 }
 
 // DeletionPolicy says what happens to the stream when its StreamProcessor is deleted.

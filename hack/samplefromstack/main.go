@@ -120,6 +120,11 @@ func Sample(out map[string]string, o Options) ([]byte, error) {
 			"taskRoleArn": out["ConsumerTaskRoleArn"],
 		},
 	}
+	if g := out["LogGroup"]; g != "" {
+		// Both tasks log there, so the consumer's records show in
+		// CloudWatch Logs as the seed's do.
+		spec["logs"] = map[string]any{"group": g}
+	}
 	if o.Region != "" {
 		spec["region"] = o.Region
 	}

@@ -247,6 +247,9 @@ func TestStackGivesARunningSample(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if lc := td.TaskDefinition.ContainerDefinitions[0].LogConfiguration; lc == nil || lc.Options["awslogs-group"] != outputs["LogGroup"] || lc.Options["awslogs-stream-prefix"] != workload {
+			t.Errorf("%s task definition log configuration %+v, want awslogs to the stack's group %s with prefix %s", workload, lc, outputs["LogGroup"], workload)
+		}
 		var secrets []string
 		for _, sec := range td.TaskDefinition.ContainerDefinitions[0].Secrets {
 			secrets = append(secrets, aws.ToString(sec.Name)+"="+aws.ToString(sec.ValueFrom))
