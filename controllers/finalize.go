@@ -29,8 +29,7 @@ import (
 // when AWS says it is not found: any other error — access denied, expired
 // credentials, throttling — keeps the finalizer, with Ready False saying what
 // is missing.
-func (r *StreamProcessorReconciler) finalize(ctx context.Context, p *pass) (ctrl.Result, error) {
-	sp := p.sp
+func (r *StreamProcessorReconciler) finalize(ctx context.Context, sp *streamingv1alpha1.StreamProcessor) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(sp, Finalizer) {
 		return ctrl.Result{}, nil
 	}
@@ -133,7 +132,7 @@ func (r *StreamProcessorReconciler) deletionBlocked(ctx context.Context, sp *str
 // table sp's (objects from before that was recorded).
 func (r *StreamProcessorReconciler) deleteService(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, e ECSAPI, name string, isConsumer bool) error {
 	cluster := sp.Spec.ECS.Cluster
-	svc, err := r.describeService(ctx, e, cluster, name)
+	svc, err := describeService(ctx, e, cluster, name)
 	switch {
 	case awsapi.Code(err) == "ClusterNotFoundException": // the cluster is gone: so are its services
 		return nil

@@ -28,8 +28,9 @@ func TestErrorKindsChooseTheRequeue(t *testing.T) {
 	api := func(code string) error {
 		return fmt.Errorf("create service: %w", &smithy.GenericAPIError{Code: code, Message: "m"})
 	}
+	n := &notes{sp: &streamingv1alpha1.StreamProcessor{}, t: r.timing()}
 	classified := func(code string) error {
-		return r.failed(&streamingv1alpha1.StreamProcessor{}, ConditionProducerReady, api(code))
+		return n.failed(ConditionProducerReady, api(code))
 	}
 	tests := []struct {
 		name      string
@@ -45,7 +46,7 @@ func TestErrorKindsChooseTheRequeue(t *testing.T) {
 		{"invalid spec: the long retry", 0, []error{classified("InvalidParameterException")}, time.Minute, false},
 		{"access denied: the long retry", 0, []error{classified("AccessDeniedException")}, time.Minute, false},
 		{"expired credentials: the long retry", 0, []error{classified("ExpiredTokenException")}, time.Minute, false},
-		{"refused owner: the long retry", 0, []error{r.refuse(&streamingv1alpha1.StreamProcessor{}, ReasonOwnedByAnother, EventOwnedByAnother, "m", ConditionStreamReady)}, time.Minute, false},
+		{"refused owner: the long retry", 0, []error{n.refuse(ReasonOwnedByAnother, EventOwnedByAnother, "m", ConditionStreamReady)}, time.Minute, false},
 		{"other: backoff", 0, []error{classified("InternalFailure")}, 0, true},
 		{"network: backoff", 0, []error{errors.New("dial tcp: connection refused")}, 0, true},
 		{"invalid producer, consumer waiting: the sooner", 3 * time.Second, []error{classified("InvalidParameterException")}, 3 * time.Second, false},

@@ -68,39 +68,6 @@ type StreamProcessorReconciler struct {
 	refused refusals
 }
 
-// pass is the state of one reconcile pass shared by the sub-reconcilers.
-type pass struct {
-	sp      *streamingv1alpha1.StreamProcessor
-	aws     Clients
-	patcher *statusPatcher
-	// names are the AWS names of the object's resources, recorded in status.
-	names Names
-	// streamActive is true once the stream is known to exist and accept
-	// writes (ACTIVE or UPDATING); the services are created only then.
-	streamActive bool
-	// streamUpdating is true while the stream is UPDATING.
-	streamUpdating bool
-
-	// What this pass observed and decided, handed to the later steps in
-	// memory (never through status, which only reports it):
-	// openShards is the stream's open shard count;
-	openShards int32
-	// services are both services as described this pass, by workload;
-	services map[string]serviceObservation
-	// targets are this pass's shard and task targets.
-	targets Targets
-}
-
-// result is what a sub-reconciler asks of the rest of the pass.
-type result struct {
-	// requeueAfter > 0 asks for another pass that soon: something is not done yet.
-	requeueAfter time.Duration
-	// stop ends the pass early: later steps cannot proceed (the stream does not exist yet).
-	stop bool
-}
-
-type subReconciler func(ctx context.Context, p *pass) (result, error)
-
 // +kubebuilder:rbac:groups=streaming.kdp.io,resources=streamprocessors,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=streaming.kdp.io,resources=streamprocessors/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=streaming.kdp.io,resources=streamprocessors/finalizers,verbs=update
@@ -109,19 +76,22 @@ type subReconciler func(ctx context.Context, p *pass) (result, error)
 // Leader election's leases are granted by config/rbac/leader_election_role.yaml,
 // a Role in the manager's own namespace, not cluster-wide here.
 
-// Reconcile moves one StreamProcessor a step towards its spec: get → status
-// patcher → delete or finalizer → names → stream, then targets, reshard,
-// producer and consumer, each independent of the others' failures → one
-// status patch. Every step is idempotent, so a crash anywhere is repaired by
-// the next pass.
+// Reconcile moves one StreamProcessor a step towards its spec. After the get,
+// the deferred status patch, deletion (before any AWS client is built) and
+// the finalizer, one pass is observe → plan → act → report: observe reads
+// the stream, both services, their task definitions and the metrics into
+// one struct; planPass decides, purely, the new status and the actions;
+// act runs every action, each whatever became of the others; report sets
+// the conditions and events of the outcomes and chooses the requeue. Every
+// step is idempotent, so a crash anywhere is repaired by the next pass.
 func (r *StreamProcessorReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	sp := &streamingv1alpha1.StreamProcessor{}
 	if err := r.Get(ctx, req.NamespacedName, sp); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	p := &pass{sp: sp, patcher: newStatusPatcher(r.Client, sp)}
+	patcher := newStatusPatcher(r.Client, sp)
 	defer func() {
-		err := p.patcher.patch(ctx, sp)
+		err := patcher.patch(ctx, sp)
 		switch {
 		case err == nil, apierrors.IsNotFound(err):
 		case apierrors.IsConflict(err) && retErr == nil:
@@ -137,109 +107,28 @@ func (r *StreamProcessorReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	// Deletion comes first, before any AWS client is built: an object whose
 	// region cannot be resolved must still be deletable.
 	if !sp.DeletionTimestamp.IsZero() {
-		return r.finalize(ctx, p)
+		return r.finalize(ctx, sp)
 	}
 	aws, err := r.AWS(ctx, sp.Spec.Region)
 	if err != nil {
 		r.setCondition(sp, ConditionReady, metav1.ConditionFalse, ReasonInvalidSpec, err.Error())
 		return ctrl.Result{RequeueAfter: r.invalidSpecRetry()}, nil
 	}
-	p.aws = aws
-
 	if orig := sp.DeepCopy(); controllerutil.AddFinalizer(sp, Finalizer) {
 		// A patch of the finalizers alone: an Update would send the whole
 		// spec back and drop fields the Go types omit when zero.
 		if err := r.Patch(ctx, sp, client.MergeFrom(orig)); err != nil {
 			return ctrl.Result{}, fmt.Errorf("add finalizer: %w", err)
 		}
-		p.patcher.reset(sp)
+		patcher.reset(sp)
 	}
-	p.names = recordNames(sp)
+	names := recordNames(sp)
 
-	// The stream comes first: nothing else can proceed without it.
-	streamRes, err := r.reconcileStream(ctx, p)
-	if err != nil {
-		return r.handleErrors(ctx, sp, 0, err)
-	}
-	wait := streamRes.requeueAfter
-	if streamRes.stop {
-		r.summarize(sp)
-		return ctrl.Result{RequeueAfter: jitter(wait)}, nil
-	}
-	// The other steps are independent: one that fails has set its own
-	// condition, and the others still run (a producer image AWS refuses
-	// does not stop the consumer or the shard scaling).
-	var errs []error
-	for _, step := range []subReconciler{r.observeServices, r.reconcileTargets, r.reconcileShards, r.reconcileProducer, r.reconcileConsumer} {
-		stepRes, err := step(ctx, p)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		wait = minPositive(wait, stepRes.requeueAfter)
-	}
-	if len(errs) > 0 {
-		return r.handleErrors(ctx, sp, wait, errs...)
-	}
-	r.summarize(sp)
-	sp.Status.ObservedGeneration = sp.Generation
-	interval := time.Duration(sp.Spec.Scaling.IntervalSeconds) * time.Second
-	if interval <= 0 {
-		interval = 60 * time.Second
-	}
-	return ctrl.Result{RequeueAfter: jitter(minPositive(interval, wait))}, nil
-}
-
-// handleErrors chooses the requeue for the errors of the sub-reconcilers of
-// one pass (each has already set its own condition), given the wait the
-// others asked for: a spec AWS refuses is terminal until the spec changes or
-// the long retry; waits requeue soon; anything else backs off. The soonest
-// wins.
-func (r *StreamProcessorReconciler) handleErrors(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, wait time.Duration, errs ...error) (ctrl.Result, error) {
-	r.summarize(sp)
-	var others []error
-	for _, err := range errs {
-		var w *waitError
-		var invalid *invalidSpecError
-		switch {
-		case errors.As(err, &w):
-			log.FromContext(ctx).V(1).Info("Waiting", "reason", w.Error(), "after", w.after)
-			wait = minPositive(wait, w.after)
-		case errors.As(err, &invalid):
-			log.FromContext(ctx).Info("Spec refused", "error", err.Error())
-			wait = minPositive(wait, r.invalidSpecRetry())
-		default:
-			others = append(others, err)
-		}
-	}
-	if len(others) > 0 {
-		return ctrl.Result{}, errors.Join(others...)
-	}
-	return ctrl.Result{RequeueAfter: jitter(wait)}, nil
-}
-
-// summarize sets Ready from the owned conditions and the kubectl columns.
-func (r *StreamProcessorReconciler) summarize(sp *streamingv1alpha1.StreamProcessor) {
-	st := &sp.Status
-	st.Stream.Shards = fmt.Sprintf("%d/%d", st.Stream.OpenShards, st.Stream.TargetShards)
-	st.Producer.Tasks = fmt.Sprintf("%d/%d", st.Producer.RunningTasks, st.Producer.DesiredTasks)
-	st.Consumer.Tasks = fmt.Sprintf("%d/%d", st.Consumer.RunningTasks, st.Consumer.DesiredTasks)
-	for _, t := range []string{ConditionStreamReady, ConditionProducerReady, ConditionConsumerReady} {
-		c := meta.FindStatusCondition(st.Conditions, t)
-		if c == nil {
-			r.setCondition(sp, ConditionReady, metav1.ConditionFalse, ReasonNotReady, t+" is not known yet")
-			return
-		}
-		if c.Status != metav1.ConditionTrue {
-			reason := ReasonNotReady
-			if blockingReasons[c.Reason] {
-				reason = c.Reason // what only the user can fix shows on Ready too
-			}
-			r.setCondition(sp, ConditionReady, metav1.ConditionFalse, reason, t+": "+c.Message)
-			return
-		}
-	}
-	r.setCondition(sp, ConditionReady, metav1.ConditionTrue, ReasonReady, "stream and services are at their targets")
+	observed := r.observe(ctx, sp, names, aws)
+	pl := planPass(sp, observed, r.Clock.Now(), r.timing())
+	sp.Status = pl.status
+	outcomes := r.act(ctx, sp, patcher, aws, pl.actions)
+	return r.report(ctx, sp, pl, outcomes)
 }
 
 // setCondition sets a condition, stamped with the generation it describes.

@@ -237,11 +237,11 @@ const keptRevisions = 3
 // newest keptRevisions, except the one the service runs (inUse) and any
 // revision not tagged as sp's. Best effort: a failure is logged, not
 // returned — a revision left registered costs nothing and is pruned next time.
-func (r *StreamProcessorReconciler) pruneTaskDefinitions(ctx context.Context, p *pass, family, inUse string) {
+func pruneTaskDefinitions(ctx context.Context, e ECSAPI, sp *streamingv1alpha1.StreamProcessor, family, inUse string) {
 	var arns []string
 	in := &ecs.ListTaskDefinitionsInput{FamilyPrefix: aws.String(family), Status: etypes.TaskDefinitionStatusActive}
 	for {
-		out, err := p.aws.ECS.ListTaskDefinitions(ctx, in)
+		out, err := e.ListTaskDefinitions(ctx, in)
 		if err != nil {
 			log.FromContext(ctx).Info("Listing task definitions to prune failed", "family", family, "error", err.Error())
 			return
@@ -265,11 +265,11 @@ func (r *StreamProcessorReconciler) pruneTaskDefinitions(ctx context.Context, p 
 		if arn == inUse {
 			continue
 		}
-		td, err := p.aws.ECS.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(arn), Include: []etypes.TaskDefinitionField{etypes.TaskDefinitionFieldTags}})
-		if err != nil || ownerOf(p.sp, ecsTagMap(td.Tags)).Ownership != Ours {
+		td, err := e.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(arn), Include: []etypes.TaskDefinitionField{etypes.TaskDefinitionFieldTags}})
+		if err != nil || ownerOf(sp, ecsTagMap(td.Tags)).Ownership != Ours {
 			continue
 		}
-		if _, err := p.aws.ECS.DeregisterTaskDefinition(ctx, &ecs.DeregisterTaskDefinitionInput{TaskDefinition: aws.String(arn)}); err != nil {
+		if _, err := e.DeregisterTaskDefinition(ctx, &ecs.DeregisterTaskDefinitionInput{TaskDefinition: aws.String(arn)}); err != nil {
 			log.FromContext(ctx).Info("Deregistering an old task definition failed", "taskDefinition", arn, "error", err.Error())
 			continue
 		}

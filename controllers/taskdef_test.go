@@ -154,10 +154,9 @@ func TestPausedTargetsAreTheCurrentCounts(t *testing.T) {
 	// yet. Status from an earlier pass says otherwise and must not count.
 	sp.Status.Stream.OpenShards = 5
 	sp.Status.Producer = streamingv1alpha1.ServiceStatus{ServiceARN: "arn:p", DesiredTasks: 4, TargetTasks: 3}
-	p := &pass{sp: sp, openShards: 3, services: map[string]serviceObservation{
+	got, reason := pausedTargets(sp, 3, map[string]serviceObservation{
 		producer: {svc: &etypes.Service{DesiredCount: 7, RunningCount: 6}},
-	}}
-	got, reason := pausedTargets(p)
+	})
 	// Outside the new bounds and away from the old target: nothing moves.
 	if want := (Targets{3, 7, 1}); got != want {
 		t.Errorf("paused targets = %+v, want %+v", got, want)

@@ -1,0 +1,334 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	etypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
+	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
+)
+
+// action is one change to AWS that a plan asks for. Actions are independent:
+// each is run whatever became of the others, and its outcome is reported on
+// the condition of its part.
+type action interface {
+	// part is the part of the pass the action belongs to: streamPart,
+	// producer or consumer.
+	part() string
+}
+
+// createStream creates the stream in provisioned mode, born with its tags.
+type createStream struct {
+	name   string
+	shards int32
+	tags   map[string]string
+}
+
+// tagStream adds and removes stream tags; managed are the keys the operator
+// manages once it is done.
+type tagStream struct {
+	name    string
+	add     map[string]string
+	remove  []string
+	managed []string
+}
+
+// changeRetention changes the stream's retention period.
+type changeRetention struct {
+	name     string
+	from, to int32
+}
+
+// startEncryption encrypts the stream with a KMS key.
+type startEncryption struct{ name, key string }
+
+// stopEncryption stops the stream's encryption with key.
+type stopEncryption struct{ name, key string }
+
+// reshard is one UpdateShardCount call; the plan has put it in the ledger.
+type reshard struct {
+	name string
+	from int32
+	step scaling.ReshardStep
+}
+
+// deployService registers the workload's task definition (register non-nil),
+// then creates (create) or updates (update) its service. An update planned
+// with a registration runs the revision registered.
+type deployService struct {
+	workload, condition, service string
+	register                     *ecs.RegisterTaskDefinitionInput
+	registerReason               string
+	// taskDef the service is to run; pendingTaskDefinition with register.
+	taskDef string
+	create  *ecs.CreateServiceInput
+	update  *ecs.UpdateServiceInput
+	// changes of the update in words; restored: its desiredCount was set
+	// by hand; from: the desiredCount before; inUse: the revision it runs.
+	changes      []string
+	restored     bool
+	from, target int32
+	inUse        string
+	dryRun       bool
+}
+
+func (createStream) part() string    { return streamPart }
+func (tagStream) part() string       { return streamPart }
+func (changeRetention) part() string { return streamPart }
+func (startEncryption) part() string { return streamPart }
+func (stopEncryption) part() string  { return streamPart }
+func (reshard) part() string         { return streamPart }
+func (a deployService) part() string { return a.workload }
+
+// outcome is what became of one action.
+type outcome struct {
+	action action
+	err    error
+	// deployService: the service after the call, the revision it runs, and
+	// the revision registered for it ("" for none).
+	svc                 *etypes.Service
+	taskDef, registered string
+	// reshard: the call was not made (its ledger entry is dropped).
+	notCalled bool
+}
+
+// act runs every action, each whatever became of the others, and returns
+// their outcomes in order. sp's status is the plan's: a reshard writes it
+// before its call.
+func (r *StreamProcessorReconciler) act(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, patcher *statusPatcher, c Clients, actions []action) []outcome {
+	out := make([]outcome, 0, len(actions))
+	for _, a := range actions {
+		o := outcome{action: a}
+		switch a := a.(type) {
+		case createStream:
+			_, o.err = c.Kinesis.CreateStream(ctx, &kinesis.CreateStreamInput{
+				StreamName: &a.name, ShardCount: aws.Int32(a.shards), Tags: a.tags,
+				StreamModeDetails: &ktypes.StreamModeDetails{StreamMode: ktypes.StreamModeProvisioned},
+			})
+			o.err = wrap(o.err, "create stream %q", a.name)
+			if o.err == nil {
+				log.FromContext(ctx).Info("Created stream", "stream", a.name, "shards", a.shards)
+			}
+		case tagStream:
+			o.err = tagStreamCalls(ctx, c.Kinesis, a)
+		case changeRetention:
+			if a.to > a.from {
+				_, o.err = c.Kinesis.IncreaseStreamRetentionPeriod(ctx, &kinesis.IncreaseStreamRetentionPeriodInput{StreamName: &a.name, RetentionPeriodHours: aws.Int32(a.to)})
+			} else {
+				_, o.err = c.Kinesis.DecreaseStreamRetentionPeriod(ctx, &kinesis.DecreaseStreamRetentionPeriodInput{StreamName: &a.name, RetentionPeriodHours: aws.Int32(a.to)})
+			}
+			o.err = wrap(o.err, "change retention of stream %q from %dh to %dh", a.name, a.from, a.to)
+		case startEncryption:
+			_, o.err = c.Kinesis.StartStreamEncryption(ctx, &kinesis.StartStreamEncryptionInput{StreamName: &a.name, EncryptionType: ktypes.EncryptionTypeKms, KeyId: &a.key})
+			o.err = wrap(o.err, "start encryption of stream %q with key %q", a.name, a.key)
+		case stopEncryption:
+			_, o.err = c.Kinesis.StopStreamEncryption(ctx, &kinesis.StopStreamEncryptionInput{StreamName: &a.name, EncryptionType: ktypes.EncryptionTypeKms, KeyId: &a.key})
+			o.err = wrap(o.err, "stop encryption of stream %q", a.name)
+		case reshard:
+			// The ledger is written before the call: a crash between the
+			// call and the pass's status write must not give the budget back.
+			if err := patcher.patch(ctx, sp); err != nil {
+				o.err, o.notCalled = fmt.Errorf("record reshard in status: %w", err), true
+				break
+			}
+			// One attempt only (callOnceKinesis): a refusal of an SDK retry
+			// says nothing of an earlier attempt that timed out, and the
+			// ledger entry is dropped on a refusal.
+			_, o.err = c.Kinesis.UpdateShardCount(ctx, &kinesis.UpdateShardCountInput{
+				StreamName: &a.name, TargetShardCount: aws.Int32(a.step.To), ScalingType: ktypes.ScalingTypeUniformScaling,
+			}, callOnceKinesis)
+			o.err = wrap(o.err, "update shard count of stream %q from %d to %d", a.name, a.from, a.step.To)
+			if o.err == nil {
+				log.FromContext(ctx).Info("Resharded stream", "stream", a.name, "from", a.from, "to", a.step.To, "target", a.step.Target)
+			}
+		case deployService:
+			o = r.deploy(ctx, sp, c.ECS, a)
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// deploy runs a deployService action.
+func (r *StreamProcessorReconciler) deploy(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, e ECSAPI, a deployService) outcome {
+	o := outcome{action: a, taskDef: a.taskDef}
+	if a.register != nil {
+		family := aws.ToString(a.register.Family)
+		td, err := e.RegisterTaskDefinition(ctx, a.register, callOnceECS)
+		if err != nil {
+			o.err = fmt.Errorf("register task definition %q: %w", family, err)
+			return o
+		}
+		o.taskDef = aws.ToString(td.TaskDefinition.TaskDefinitionArn)
+		o.registered = o.taskDef
+		log.FromContext(ctx).Info("Registered task definition", "workload", a.workload, "taskDefinition", o.taskDef, "change", a.registerReason)
+		pruneTaskDefinitions(ctx, e, sp, family, a.inUse)
+	}
+	switch {
+	case a.create != nil:
+		in := *a.create
+		in.TaskDefinition = aws.String(o.taskDef)
+		out, err := e.CreateService(ctx, &in, callOnceECS)
+		if err != nil {
+			o.err = fmt.Errorf("create service %q in cluster %q: %w", a.service, aws.ToString(in.Cluster), err)
+			return o
+		}
+		log.FromContext(ctx).Info("Created service", "service", a.service, "desiredCount", a.target)
+		o.svc = out.Service
+	case a.update != nil:
+		in := *a.update
+		if in.TaskDefinition != nil && aws.ToString(in.TaskDefinition) == pendingTaskDefinition {
+			in.TaskDefinition = aws.String(o.taskDef)
+		}
+		out, err := e.UpdateService(ctx, &in)
+		if err != nil {
+			o.err = fmt.Errorf("update service %q: %w", a.service, err)
+			return o
+		}
+		log.FromContext(ctx).Info("Updated service", "service", a.service, "changes", a.changes)
+		o.svc = out.Service
+	}
+	return o
+}
+
+// tagStreamCalls adds and removes the tags of a, at most 10 per call (AWS's limit).
+func tagStreamCalls(ctx context.Context, k KinesisAPI, a tagStream) error {
+	for chunk := range slices.Chunk(slices.Sorted(maps.Keys(a.add)), 10) {
+		tags := map[string]string{}
+		for _, key := range chunk {
+			tags[key] = a.add[key]
+		}
+		if _, err := k.AddTagsToStream(ctx, &kinesis.AddTagsToStreamInput{StreamName: &a.name, Tags: tags}); err != nil {
+			return fmt.Errorf("tag stream %q: %w", a.name, err)
+		}
+	}
+	for chunk := range slices.Chunk(a.remove, 10) {
+		if _, err := k.RemoveTagsFromStream(ctx, &kinesis.RemoveTagsFromStreamInput{StreamName: &a.name, TagKeys: chunk}); err != nil {
+			return fmt.Errorf("untag stream %q: %w", a.name, err)
+		}
+	}
+	return nil
+}
+
+func wrap(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}
+
+// apply reports the outcome on its part's condition and in events, and
+// returns the wait it asks for and its error, classified for the requeue.
+func (o outcome) apply(n *notes) (time.Duration, error) {
+	st := &n.sp.Status
+	switch a := o.action.(type) {
+	case createStream:
+		switch {
+		case awsapi.Is(o.err, awsapi.KindInUse): // created meanwhile; its tags decide next pass
+		case o.err != nil:
+			return 0, n.failed(ConditionStreamReady, o.err)
+		default:
+			n.normal(EventStreamCreated, "Created stream %s with %d shards", a.name, a.shards)
+		}
+	case tagStream:
+		if o.err != nil {
+			return 0, n.failed(ConditionStreamReady, o.err)
+		}
+		n.normal(EventTagsChanged, "Set %d and removed %d tags of stream %s", len(a.add), len(a.remove), a.name)
+		st.Stream.ManagedTagKeys = a.managed
+	case changeRetention:
+		if o.err != nil {
+			return 0, n.failed(ConditionStreamReady, o.err)
+		}
+		n.normal(EventRetentionChanged, "Changed retention of stream %s from %dh to %dh", a.name, a.from, a.to)
+	case startEncryption:
+		if o.err != nil {
+			return 0, n.failed(ConditionStreamReady, o.err)
+		}
+		n.normal(EventEncryptionChanged, "Encrypted stream %s with KMS key %s", a.name, a.key)
+	case stopEncryption:
+		if o.err != nil {
+			return 0, n.failed(ConditionStreamReady, o.err)
+		}
+		n.normal(EventEncryptionChanged, "Stopped encryption of stream %s", a.name)
+	case reshard:
+		return o.applyReshard(n, a)
+	case deployService:
+		return o.applyDeploy(n, a)
+	}
+	return 0, nil
+}
+
+// applyReshard reports a reshard: Resharding and UPDATING when made; when AWS
+// refused it (busy, limit, invalid) or it was not made, the call did not
+// count and leaves the ledger.
+func (o outcome) applyReshard(n *notes, a reshard) (time.Duration, error) {
+	st := &n.sp.Status.Stream
+	if o.err != nil {
+		if k := awsapi.Classify(o.err); o.notCalled || k == awsapi.KindInUse || k == awsapi.KindLimit || k == awsapi.KindInvalid {
+			st.Reshards = st.Reshards[:max(0, len(st.Reshards)-1)] // the plan appended it last
+		}
+		if o.notCalled {
+			return 0, o.err
+		}
+		return 0, n.failed(ConditionStreamReady, o.err)
+	}
+	n.normal(EventStreamResharded, "Stream %s: %s", a.name, a.step.Reason)
+	n.set(ConditionStreamReady, metav1.ConditionFalse, ReasonResharding, a.step.Reason)
+	st.Status = string(ktypes.StreamStatusUpdating)
+	return n.t.poll, nil
+}
+
+// applyDeploy reports a deployService: the registration, the create or
+// update with its events, and the service's counts and condition.
+func (o outcome) applyDeploy(n *notes, a deployService) (time.Duration, error) {
+	if o.registered != "" {
+		n.normal(EventTaskDefinitionCreated, "Registered %s for the %s (%s)", o.registered, a.workload, a.registerReason)
+	}
+	if o.err != nil {
+		return 0, n.failed(a.condition, o.err)
+	}
+	svc := o.svc
+	switch {
+	case a.create != nil:
+		n.normal(EventServiceCreated, "Created %s service %s with %d tasks", a.workload, a.service, a.target)
+		if a.workload == consumer { // its tasks create the lease table for this object
+			n.sp.Status.LeaseTable.Owned = true
+		}
+	case a.update != nil:
+		changes := slices.Clone(a.changes)
+		for i, c := range changes {
+			if c == "task definition "+pendingTaskDefinition {
+				changes[i] = "task definition " + o.taskDef
+			}
+		}
+		switch {
+		case a.restored:
+			n.warn(EventDesiredCountRestored, "Service %s had desiredCount %d set outside the operator; set back to %d", a.service, a.from, a.target)
+		case a.update.DesiredCount != nil && len(changes) == 1:
+			n.normal(EventServiceScaled, "Scaled %s service %s from %d to %d tasks", a.workload, a.service, a.from, a.target)
+		default:
+			n.normal(EventServiceUpdated, "Updated %s service %s: %v", a.workload, a.service, changes)
+		}
+	}
+	if svc == nil {
+		return 0, nil // registered only: the service is reported next pass
+	}
+	w := workload{name: a.workload, condition: a.condition}
+	if serviceReport(n, w, a.service, svc, o.taskDef, a.target) {
+		return n.t.poll, nil
+	}
+	return 0, nil
+}

@@ -1,0 +1,193 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	etypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
+)
+
+// observed is everything one pass read before deciding anything: the stream,
+// both services with their task definitions, the metrics, and the refusals
+// the reconciler remembers. Every part keeps its own error, so a part that
+// could not be read fails alone.
+type observed struct {
+	// region the clients call (the workloads' AWS_REGION).
+	region string
+	stream streamObservation
+	// services by workload (producer, consumer); empty while the stream
+	// cannot be used.
+	services map[string]serviceObservation
+	// metrics of the pipeline, or metricsErr: read only while scaling.
+	metrics    pipelineMetrics
+	metricsErr error
+	// refused are the workloads whose last service call AWS refused as a
+	// mistake in this generation's spec, with that refusal.
+	refused map[string]error
+}
+
+// streamObservation is the stream as described in this pass.
+type streamObservation struct {
+	// err: the description, its tags or its owner could not be read.
+	err error
+	// found is false when no stream of that name exists.
+	found   bool
+	summary ktypes.StreamDescriptionSummary
+	// tags and their owner verdict; read only for an ACTIVE or UPDATING stream.
+	tags  map[string]string
+	owner owner
+	// ownerGone: the StreamProcessor the tags name no longer exists.
+	ownerGone bool
+}
+
+// serviceObservation is a service as described in this pass.
+type serviceObservation struct {
+	svc *etypes.Service // nil: no such service
+	err error           // the description failed
+	// taskDefs are the registered task definitions looked at, in order (the
+	// service's own, then the family's latest), up to the first one that is
+	// this object's and matches the spec; taskDefErr ended the look-up.
+	taskDefs   []taskDefObservation
+	taskDefErr error
+}
+
+// taskDefObservation is a registered task definition revision and its tags.
+type taskDefObservation struct {
+	def  *etypes.TaskDefinition
+	tags map[string]string
+}
+
+// running is the service's runningCount, 0 when unknown.
+func (o serviceObservation) running() int32 {
+	if o.svc == nil {
+		return 0
+	}
+	return o.svc.RunningCount
+}
+
+// desired is the service's desiredCount, or initial before it exists.
+func (o serviceObservation) desired(initial int32) int32 {
+	if o.svc == nil {
+		return initial
+	}
+	return o.svc.DesiredCount
+}
+
+// observe reads, without changing anything, what the plan of this pass needs:
+// the stream (summary, tags, whether its owner still exists); once the
+// stream can be used, both services and their task definitions, and the
+// metrics unless scaling is paused. Nothing after the stream is read while
+// the stream is missing, busy being created or deleted, or not this object's.
+func (r *StreamProcessorReconciler) observe(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, names Names, c Clients) observed {
+	obs := observed{region: c.Region, services: map[string]serviceObservation{}, refused: map[string]error{}}
+	obs.stream = r.observeStream(ctx, sp, c.Kinesis, names.Stream)
+	if !streamUsable(sp, obs.stream) {
+		return obs
+	}
+	now := r.Clock.Now()
+	for _, w := range []workload{producerWorkload(sp, c.Region), consumerWorkload(sp, c.Region)} {
+		if err := r.refused.active(refusalKey{uid: sp.UID, step: w.name}, sp.Generation, now); err != nil {
+			obs.refused[w.name] = err
+		}
+		o := serviceObservation{}
+		o.svc, o.err = describeService(ctx, c.ECS, sp.Spec.ECS.Cluster, serviceName(sp, w.name))
+		if o.err == nil && obs.refused[w.name] == nil && (o.svc == nil || ownerOf(sp, ecsTagMap(o.svc.Tags)).Ownership == Ours) {
+			o.taskDefs, o.taskDefErr = observeTaskDefinitions(ctx, c.ECS, sp, w, o.svc)
+		}
+		obs.services[w.name] = o
+	}
+	if r.Metrics != nil && c.CloudWatch != nil && !sp.Spec.Scaling.Paused {
+		spec := &sp.Spec
+		obs.metrics, obs.metricsErr = r.Metrics.Fetch(ctx, c.CloudWatch, metricsKey{
+			region: c.Region, stream: names.Stream, cluster: spec.ECS.Cluster,
+			producer: names.Producer, consumer: names.Consumer, application: applicationName(sp),
+		}, now)
+		if obs.metricsErr != nil {
+			log.FromContext(ctx).Info("Reading CloudWatch metrics failed; holding targets", "error", obs.metricsErr.Error())
+		}
+	}
+	return obs
+}
+
+// observeStream describes the stream, and for one that is ACTIVE or
+// UPDATING reads its tags and, when they name another StreamProcessor,
+// whether that one still exists.
+func (r *StreamProcessorReconciler) observeStream(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, k KinesisAPI, name string) streamObservation {
+	out, err := k.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: &name})
+	switch {
+	case awsapi.Is(err, awsapi.KindNotFound):
+		return streamObservation{}
+	case err != nil:
+		return streamObservation{err: fmt.Errorf("describe stream %q: %w", name, err)}
+	}
+	o := streamObservation{found: true, summary: *out.StreamDescriptionSummary}
+	if s := o.summary.StreamStatus; s != ktypes.StreamStatusActive && s != ktypes.StreamStatusUpdating {
+		return o
+	}
+	if o.tags, o.err = listStreamTags(ctx, k, name); o.err != nil {
+		return o
+	}
+	o.owner = ownerOf(sp, o.tags)
+	if o.owner.Ownership == Others {
+		if o.ownerGone, err = r.ownerGone(ctx, o.owner); err != nil {
+			o.err = fmt.Errorf("look up the owner %s of stream %q: %w", o.owner, name, err)
+		}
+	}
+	return o
+}
+
+// observeTaskDefinitions describes the task definitions a service could run
+// — the service's current one, then the family's latest — and stops at the
+// first that is sp's and matches the spec. ECS answers a family with no
+// active revision with ClientException: that is no candidate, not an error.
+func observeTaskDefinitions(ctx context.Context, e ECSAPI, sp *streamingv1alpha1.StreamProcessor, w workload, svc *etypes.Service) ([]taskDefObservation, error) {
+	want := taskDefinitionInput(sp, w)
+	refs := []string{aws.ToString(want.Family)}
+	if svc != nil && aws.ToString(svc.TaskDefinition) != "" {
+		refs = []string{aws.ToString(svc.TaskDefinition), refs[0]}
+	}
+	var found []taskDefObservation
+	for _, ref := range refs {
+		out, err := e.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(ref), Include: []etypes.TaskDefinitionField{etypes.TaskDefinitionFieldTags}})
+		if k := awsapi.Classify(err); k == awsapi.KindInvalid || k == awsapi.KindNotFound {
+			continue
+		} else if err != nil {
+			return found, fmt.Errorf("describe task definition %q: %w", ref, err)
+		}
+		td := taskDefObservation{def: out.TaskDefinition, tags: ecsTagMap(out.Tags)}
+		found = append(found, td)
+		if ownerOf(sp, td.tags).Ownership == Ours && taskDefinitionDiff(want, td.def) == "" {
+			break
+		}
+	}
+	return found, nil
+}
+
+// streamUsable reports whether the services and the scaling may act on the
+// stream seen in o: it exists, is ACTIVE or UPDATING, is provisioned, and is
+// sp's or is being adopted. Pure.
+func streamUsable(sp *streamingv1alpha1.StreamProcessor, o streamObservation) bool {
+	if o.err != nil || !o.found {
+		return false
+	}
+	if s := o.summary.StreamStatus; s != ktypes.StreamStatusActive && s != ktypes.StreamStatusUpdating {
+		return false
+	}
+	if d := o.summary.StreamModeDetails; d != nil && d.StreamMode == ktypes.StreamModeOnDemand {
+		return false
+	}
+	return o.owner.Ownership == Ours || adoptable(sp, o)
+}
+
+// adoptable: the stream is not (or no longer) anyone's, and spec.stream.adopt asks to take it.
+func adoptable(sp *streamingv1alpha1.StreamProcessor, o streamObservation) bool {
+	return sp.Spec.Stream.Adopt && (o.owner.Ownership == Unowned || (o.owner.Ownership == Others && o.ownerGone))
+}
