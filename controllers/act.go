@@ -3,19 +3,18 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	etypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	kinesisaws "github.com/kdp-io/streamprocessor-operator/internal/aws/kinesis"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
 	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
 )
@@ -108,34 +107,23 @@ type outcome struct {
 // their outcomes in order. sp's status is the plan's: a reshard writes it
 // before its call.
 func (r *StreamProcessorReconciler) act(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, patcher *statusPatcher, c Clients, actions []action) []outcome {
+	streams := kinesisaws.Streams{API: c.Kinesis}
 	out := make([]outcome, 0, len(actions))
 	for _, a := range actions {
 		o := outcome{action: a}
 		switch a := a.(type) {
 		case createStream:
-			_, o.err = c.Kinesis.CreateStream(ctx, &kinesis.CreateStreamInput{
-				StreamName: &a.name, ShardCount: aws.Int32(a.shards), Tags: a.tags,
-				StreamModeDetails: &ktypes.StreamModeDetails{StreamMode: ktypes.StreamModeProvisioned},
-			})
-			o.err = wrap(o.err, "create stream %q", a.name)
-			if o.err == nil {
+			if o.err = streams.Create(ctx, a.name, a.shards, a.tags); o.err == nil {
 				log.FromContext(ctx).Info("Created stream", "stream", a.name, "shards", a.shards)
 			}
 		case tagStream:
-			o.err = tagStreamCalls(ctx, c.Kinesis, a)
+			o.err = streams.SetTags(ctx, a.name, a.add, a.remove)
 		case changeRetention:
-			if a.to > a.from {
-				_, o.err = c.Kinesis.IncreaseStreamRetentionPeriod(ctx, &kinesis.IncreaseStreamRetentionPeriodInput{StreamName: &a.name, RetentionPeriodHours: aws.Int32(a.to)})
-			} else {
-				_, o.err = c.Kinesis.DecreaseStreamRetentionPeriod(ctx, &kinesis.DecreaseStreamRetentionPeriodInput{StreamName: &a.name, RetentionPeriodHours: aws.Int32(a.to)})
-			}
-			o.err = wrap(o.err, "change retention of stream %q from %dh to %dh", a.name, a.from, a.to)
+			o.err = streams.SetRetention(ctx, a.name, a.from, a.to)
 		case startEncryption:
-			_, o.err = c.Kinesis.StartStreamEncryption(ctx, &kinesis.StartStreamEncryptionInput{StreamName: &a.name, EncryptionType: ktypes.EncryptionTypeKms, KeyId: &a.key})
-			o.err = wrap(o.err, "start encryption of stream %q with key %q", a.name, a.key)
+			o.err = streams.StartEncryption(ctx, a.name, a.key)
 		case stopEncryption:
-			_, o.err = c.Kinesis.StopStreamEncryption(ctx, &kinesis.StopStreamEncryptionInput{StreamName: &a.name, EncryptionType: ktypes.EncryptionTypeKms, KeyId: &a.key})
-			o.err = wrap(o.err, "stop encryption of stream %q", a.name)
+			o.err = streams.StopEncryption(ctx, a.name, a.key)
 		case reshard:
 			// The ledger is written before the call: a crash between the
 			// call and the pass's status write must not give the budget back.
@@ -143,13 +131,7 @@ func (r *StreamProcessorReconciler) act(ctx context.Context, sp *streamingv1alph
 				o.err, o.notCalled = fmt.Errorf("record reshard in status: %w", err), true
 				break
 			}
-			// One attempt only (callOnceKinesis): a refusal of an SDK retry
-			// says nothing of an earlier attempt that timed out, and the
-			// ledger entry is dropped on a refusal.
-			_, o.err = c.Kinesis.UpdateShardCount(ctx, &kinesis.UpdateShardCountInput{
-				StreamName: &a.name, TargetShardCount: aws.Int32(a.step.To), ScalingType: ktypes.ScalingTypeUniformScaling,
-			}, callOnceKinesis)
-			o.err = wrap(o.err, "update shard count of stream %q from %d to %d", a.name, a.from, a.step.To)
+			o.err = streams.Reshard(ctx, a.name, a.from, a.step.To)
 			if o.err == nil {
 				log.FromContext(ctx).Info("Resharded stream", "stream", a.name, "from", a.from, "to", a.step.To, "target", a.step.Target)
 			}
@@ -201,32 +183,6 @@ func (r *StreamProcessorReconciler) deploy(ctx context.Context, sp *streamingv1a
 		o.svc = out.Service
 	}
 	return o
-}
-
-// tagStreamCalls adds and removes the tags of a, at most 10 per call (AWS's limit).
-func tagStreamCalls(ctx context.Context, k KinesisAPI, a tagStream) error {
-	for chunk := range slices.Chunk(slices.Sorted(maps.Keys(a.add)), 10) {
-		tags := map[string]string{}
-		for _, key := range chunk {
-			tags[key] = a.add[key]
-		}
-		if _, err := k.AddTagsToStream(ctx, &kinesis.AddTagsToStreamInput{StreamName: &a.name, Tags: tags}); err != nil {
-			return fmt.Errorf("tag stream %q: %w", a.name, err)
-		}
-	}
-	for chunk := range slices.Chunk(a.remove, 10) {
-		if _, err := k.RemoveTagsFromStream(ctx, &kinesis.RemoveTagsFromStreamInput{StreamName: &a.name, TagKeys: chunk}); err != nil {
-			return fmt.Errorf("untag stream %q: %w", a.name, err)
-		}
-	}
-	return nil
-}
-
-func wrap(err error, format string, args ...any) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf(format+": %w", append(args, err)...)
 }
 
 // apply reports the outcome on its part's condition and in events, and

@@ -13,25 +13,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/prometheus/client_golang/prometheus"
 
+	kinesisaws "github.com/kdp-io/streamprocessor-operator/internal/aws/kinesis"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
 )
 
-// KinesisAPI is the part of the Kinesis API the stream reconciler uses, with
-// the SDK's signatures; *kinesis.Client satisfies it.
-type KinesisAPI interface {
-	CreateStream(ctx context.Context, in *kinesis.CreateStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.CreateStreamOutput, error)
-	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
-	DeleteStream(ctx context.Context, in *kinesis.DeleteStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.DeleteStreamOutput, error)
-	UpdateShardCount(ctx context.Context, in *kinesis.UpdateShardCountInput, optFns ...func(*kinesis.Options)) (*kinesis.UpdateShardCountOutput, error)
-	IncreaseStreamRetentionPeriod(ctx context.Context, in *kinesis.IncreaseStreamRetentionPeriodInput, optFns ...func(*kinesis.Options)) (*kinesis.IncreaseStreamRetentionPeriodOutput, error)
-	DecreaseStreamRetentionPeriod(ctx context.Context, in *kinesis.DecreaseStreamRetentionPeriodInput, optFns ...func(*kinesis.Options)) (*kinesis.DecreaseStreamRetentionPeriodOutput, error)
-	StartStreamEncryption(ctx context.Context, in *kinesis.StartStreamEncryptionInput, optFns ...func(*kinesis.Options)) (*kinesis.StartStreamEncryptionOutput, error)
-	StopStreamEncryption(ctx context.Context, in *kinesis.StopStreamEncryptionInput, optFns ...func(*kinesis.Options)) (*kinesis.StopStreamEncryptionOutput, error)
-	ListTagsForStream(ctx context.Context, in *kinesis.ListTagsForStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.ListTagsForStreamOutput, error)
-	AddTagsToStream(ctx context.Context, in *kinesis.AddTagsToStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.AddTagsToStreamOutput, error)
-	RemoveTagsFromStream(ctx context.Context, in *kinesis.RemoveTagsFromStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.RemoveTagsFromStreamOutput, error)
-}
+// KinesisAPI is the part of the Kinesis API the operator calls, with the
+// SDK's signatures (the adapter's API); *kinesis.Client satisfies it.
+type KinesisAPI = kinesisaws.API
 
 // ECSAPI is the part of the ECS API the service reconcilers use, with the
 // SDK's signatures; *ecs.Client satisfies it.
@@ -63,15 +52,11 @@ type Clients struct {
 	DynamoDB   DynamoDBAPI
 }
 
-// callOnceKinesis makes a call that changes AWS and is not idempotent (a reshard, a
-// task definition revision, a service) with one attempt only. An attempt that
+// callOnceECS makes a call that changes AWS and is not idempotent (a task
+// definition revision, a service) with one attempt only. An attempt that
 // timed out may have taken effect: an SDK retry would then apply it twice, or
-// fail in a way that hides it (ResourceInUseException after the first
-// attempt's reshard, which would drop the reshard from the ledger). The next
-// pass observes what happened and decides again.
-func callOnceKinesis(o *kinesis.Options) { o.RetryMaxAttempts = 1 }
-
-// callOnceECS is callOnceKinesis for ECS.
+// fail in a way that hides it. The next pass observes what happened and
+// decides again. (internal/aws/kinesis does the same for reshards.)
 func callOnceECS(o *ecs.Options) { o.RetryMaxAttempts = 1 }
 
 // ClientOption changes NewClientFactory.

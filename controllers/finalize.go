@@ -7,7 +7,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -16,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	kinesisaws "github.com/kdp-io/streamprocessor-operator/internal/aws/kinesis"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
 )
 
@@ -173,16 +173,15 @@ func (r *StreamProcessorReconciler) deleteService(ctx context.Context, sp *strea
 func (r *StreamProcessorReconciler) deleteStream(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, k KinesisAPI, name string) (bool, error) {
 	// A stream being deleted (by an earlier pass whose next step failed)
 	// is gone already; its tags may no longer be readable.
-	out, err := k.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: &name})
+	streams := kinesisaws.Streams{API: k}
+	d, err := streams.Describe(ctx, name)
 	switch {
-	case awsapi.Is(err, awsapi.KindNotFound):
-		return true, nil
 	case err != nil:
-		return false, fmt.Errorf("describe stream %q: %w", name, err)
-	case out.StreamDescriptionSummary.StreamStatus == ktypes.StreamStatusDeleting:
+		return false, err
+	case d == nil, d.StreamStatus == ktypes.StreamStatusDeleting:
 		return true, nil
 	}
-	tags, err := listStreamTags(ctx, k, name)
+	tags, err := streams.Tags(ctx, name)
 	switch {
 	case awsapi.Is(err, awsapi.KindNotFound):
 		return true, nil
@@ -194,12 +193,11 @@ func (r *StreamProcessorReconciler) deleteStream(ctx context.Context, sp *stream
 		r.event(sp, EventStreamRetained, "Kept stream %s: it is not this StreamProcessor's", name)
 		return false, nil
 	}
-	_, err = k.DeleteStream(ctx, &kinesis.DeleteStreamInput{StreamName: &name, EnforceConsumerDeletion: aws.Bool(true)})
-	switch {
-	case awsapi.Is(err, awsapi.KindNotFound):
-		return true, nil
+	switch existed, err := streams.Delete(ctx, name); {
 	case err != nil:
-		return false, fmt.Errorf("delete stream %q: %w", name, err)
+		return false, err
+	case !existed:
+		return true, nil
 	}
 	log.FromContext(ctx).Info("Deleted stream", "stream", name)
 	r.event(sp, EventStreamDeleted, "Deleted stream %s (deletionPolicy Delete)", name)

@@ -7,11 +7,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	etypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	kinesisaws "github.com/kdp-io/streamprocessor-operator/internal/aws/kinesis"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
 )
 
@@ -121,18 +121,19 @@ func (r *StreamProcessorReconciler) observe(ctx context.Context, sp *streamingv1
 // UPDATING reads its tags and, when they name another StreamProcessor,
 // whether that one still exists.
 func (r *StreamProcessorReconciler) observeStream(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, k KinesisAPI, name string) streamObservation {
-	out, err := k.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: &name})
+	streams := kinesisaws.Streams{API: k}
+	d, err := streams.Describe(ctx, name)
 	switch {
-	case awsapi.Is(err, awsapi.KindNotFound):
-		return streamObservation{}
 	case err != nil:
-		return streamObservation{err: fmt.Errorf("describe stream %q: %w", name, err)}
+		return streamObservation{err: err}
+	case d == nil:
+		return streamObservation{}
 	}
-	o := streamObservation{found: true, summary: *out.StreamDescriptionSummary}
+	o := streamObservation{found: true, summary: *d}
 	if s := o.summary.StreamStatus; s != ktypes.StreamStatusActive && s != ktypes.StreamStatusUpdating {
 		return o
 	}
-	if o.tags, o.err = listStreamTags(ctx, k, name); o.err != nil {
+	if o.tags, o.err = streams.Tags(ctx, name); o.err != nil {
 		return o
 	}
 	o.owner = ownerOf(sp, o.tags)

@@ -2,12 +2,9 @@ package controllers
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -29,24 +26,6 @@ func (r *StreamProcessorReconciler) ownerGone(ctx context.Context, o owner) (boo
 		return false, err
 	}
 	return o.UID != "" && string(other.UID) != o.UID, nil
-}
-
-// listStreamTags returns all tags of the stream.
-func listStreamTags(ctx context.Context, k KinesisAPI, name string) (map[string]string, error) {
-	have := map[string]string{}
-	for start := (*string)(nil); ; {
-		out, err := k.ListTagsForStream(ctx, &kinesis.ListTagsForStreamInput{StreamName: &name, ExclusiveStartTagKey: start})
-		if err != nil {
-			return nil, fmt.Errorf("list tags of stream %q: %w", name, err)
-		}
-		for _, t := range out.Tags {
-			have[aws.ToString(t.Key)] = aws.ToString(t.Value)
-		}
-		if !aws.ToBool(out.HasMoreTags) || len(out.Tags) == 0 {
-			return have, nil
-		}
-		start = out.Tags[len(out.Tags)-1].Key
-	}
 }
 
 // desiredStreamTags are the spec's tags plus the operator's ownership tags.
