@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	ecsaws "github.com/kdp-io/streamprocessor-operator/internal/aws/ecs"
 	kinesisaws "github.com/kdp-io/streamprocessor-operator/internal/aws/kinesis"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
 	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
@@ -146,41 +147,30 @@ func (r *StreamProcessorReconciler) act(ctx context.Context, sp *streamingv1alph
 // deploy runs a deployService action.
 func (r *StreamProcessorReconciler) deploy(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, e ECSAPI, a deployService) outcome {
 	o := outcome{action: a, taskDef: a.taskDef}
+	services := ecsaws.Services{API: e}
 	if a.register != nil {
-		family := aws.ToString(a.register.Family)
-		td, err := e.RegisterTaskDefinition(ctx, a.register, callOnceECS)
-		if err != nil {
-			o.err = fmt.Errorf("register task definition %q: %w", family, err)
+		if o.taskDef, o.err = services.Register(ctx, a.register); o.err != nil {
 			return o
 		}
-		o.taskDef = aws.ToString(td.TaskDefinition.TaskDefinitionArn)
 		o.registered = o.taskDef
 		log.FromContext(ctx).Info("Registered task definition", "workload", a.workload, "taskDefinition", o.taskDef, "change", a.registerReason)
-		pruneTaskDefinitions(ctx, e, sp, family, a.inUse)
+		pruneTaskDefinitions(ctx, services, sp, aws.ToString(a.register.Family), a.inUse)
 	}
 	switch {
 	case a.create != nil:
 		in := *a.create
 		in.TaskDefinition = aws.String(o.taskDef)
-		out, err := e.CreateService(ctx, &in, callOnceECS)
-		if err != nil {
-			o.err = fmt.Errorf("create service %q in cluster %q: %w", a.service, aws.ToString(in.Cluster), err)
-			return o
+		if o.svc, o.err = services.Create(ctx, &in); o.err == nil {
+			log.FromContext(ctx).Info("Created service", "service", a.service, "desiredCount", a.target)
 		}
-		log.FromContext(ctx).Info("Created service", "service", a.service, "desiredCount", a.target)
-		o.svc = out.Service
 	case a.update != nil:
 		in := *a.update
-		if in.TaskDefinition != nil && aws.ToString(in.TaskDefinition) == pendingTaskDefinition {
+		if aws.ToString(in.TaskDefinition) == pendingTaskDefinition {
 			in.TaskDefinition = aws.String(o.taskDef)
 		}
-		out, err := e.UpdateService(ctx, &in)
-		if err != nil {
-			o.err = fmt.Errorf("update service %q: %w", a.service, err)
-			return o
+		if o.svc, o.err = services.Update(ctx, &in); o.err == nil {
+			log.FromContext(ctx).Info("Updated service", "service", a.service, "changes", a.changes)
 		}
-		log.FromContext(ctx).Info("Updated service", "service", a.service, "changes", a.changes)
-		o.svc = out.Service
 	}
 	return o
 }

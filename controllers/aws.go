@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/prometheus/client_golang/prometheus"
 
+	ecsaws "github.com/kdp-io/streamprocessor-operator/internal/aws/ecs"
 	kinesisaws "github.com/kdp-io/streamprocessor-operator/internal/aws/kinesis"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
@@ -22,19 +23,9 @@ import (
 // SDK's signatures (the adapter's API); *kinesis.Client satisfies it.
 type KinesisAPI = kinesisaws.API
 
-// ECSAPI is the part of the ECS API the service reconcilers use, with the
-// SDK's signatures; *ecs.Client satisfies it.
-type ECSAPI interface {
-	RegisterTaskDefinition(ctx context.Context, in *ecs.RegisterTaskDefinitionInput, optFns ...func(*ecs.Options)) (*ecs.RegisterTaskDefinitionOutput, error)
-	DescribeTaskDefinition(ctx context.Context, in *ecs.DescribeTaskDefinitionInput, optFns ...func(*ecs.Options)) (*ecs.DescribeTaskDefinitionOutput, error)
-	CreateService(ctx context.Context, in *ecs.CreateServiceInput, optFns ...func(*ecs.Options)) (*ecs.CreateServiceOutput, error)
-	UpdateService(ctx context.Context, in *ecs.UpdateServiceInput, optFns ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error)
-	DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
-	DeleteService(ctx context.Context, in *ecs.DeleteServiceInput, optFns ...func(*ecs.Options)) (*ecs.DeleteServiceOutput, error)
-	ListTagsForResource(ctx context.Context, in *ecs.ListTagsForResourceInput, optFns ...func(*ecs.Options)) (*ecs.ListTagsForResourceOutput, error)
-	ListTaskDefinitions(ctx context.Context, in *ecs.ListTaskDefinitionsInput, optFns ...func(*ecs.Options)) (*ecs.ListTaskDefinitionsOutput, error)
-	DeregisterTaskDefinition(ctx context.Context, in *ecs.DeregisterTaskDefinitionInput, optFns ...func(*ecs.Options)) (*ecs.DeregisterTaskDefinitionOutput, error)
-}
+// ECSAPI is the part of the ECS API the operator calls, with the SDK's
+// signatures (the adapter's API); *ecs.Client satisfies it.
+type ECSAPI = ecsaws.API
 
 // DynamoDBAPI is the part of DynamoDB the finalizer uses (the consumer's
 // lease table), with the SDK's signature; *dynamodb.Client satisfies it.
@@ -51,13 +42,6 @@ type Clients struct {
 	CloudWatch CloudWatchAPI
 	DynamoDB   DynamoDBAPI
 }
-
-// callOnceECS makes a call that changes AWS and is not idempotent (a task
-// definition revision, a service) with one attempt only. An attempt that
-// timed out may have taken effect: an SDK retry would then apply it twice, or
-// fail in a way that hides it. The next pass observes what happened and
-// decides again. (internal/aws/kinesis does the same for reshards.)
-func callOnceECS(o *ecs.Options) { o.RetryMaxAttempts = 1 }
 
 // ClientOption changes NewClientFactory.
 type ClientOption func(o *clientOptions)

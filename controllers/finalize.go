@@ -6,7 +6,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -15,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	ecsaws "github.com/kdp-io/streamprocessor-operator/internal/aws/ecs"
 	kinesisaws "github.com/kdp-io/streamprocessor-operator/internal/aws/kinesis"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
 )
@@ -132,7 +132,8 @@ func (r *StreamProcessorReconciler) deletionBlocked(ctx context.Context, sp *str
 // table sp's (objects from before that was recorded).
 func (r *StreamProcessorReconciler) deleteService(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, e ECSAPI, name string, isConsumer bool) error {
 	cluster := sp.Spec.ECS.Cluster
-	svc, err := describeService(ctx, e, cluster, name)
+	services := ecsaws.Services{API: e}
+	svc, err := services.Describe(ctx, cluster, name)
 	switch {
 	case awsapi.Code(err) == "ClusterNotFoundException": // the cluster is gone: so are its services
 		return nil
@@ -153,14 +154,12 @@ func (r *StreamProcessorReconciler) deleteService(ctx context.Context, sp *strea
 		return nil
 	}
 	if svc.DesiredCount > 0 {
-		_, err := e.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: &cluster, Service: &name, DesiredCount: aws.Int32(0)})
-		if err != nil && !awsapi.Is(err, awsapi.KindNotFound) {
-			return fmt.Errorf("scale service %q to 0: %w", name, err)
+		if err := services.ScaleToZero(ctx, cluster, name); err != nil {
+			return err
 		}
 	}
-	_, err = e.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: &cluster, Service: &name})
-	if err != nil && !awsapi.Is(err, awsapi.KindNotFound) {
-		return fmt.Errorf("delete service %q: %w", name, err)
+	if err := services.Delete(ctx, cluster, name); err != nil {
+		return err
 	}
 	log.FromContext(ctx).Info("Deleted service", "service", name)
 	r.event(sp, EventServiceDeleted, "Deleted service %s", name)

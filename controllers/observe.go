@@ -5,14 +5,13 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	etypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	ecsaws "github.com/kdp-io/streamprocessor-operator/internal/aws/ecs"
 	kinesisaws "github.com/kdp-io/streamprocessor-operator/internal/aws/kinesis"
-	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
 )
 
 // observed is everything one pass read before deciding anything: the stream,
@@ -98,7 +97,7 @@ func (r *StreamProcessorReconciler) observe(ctx context.Context, sp *streamingv1
 			obs.refused[w.name] = err
 		}
 		o := serviceObservation{}
-		o.svc, o.err = describeService(ctx, c.ECS, sp.Spec.ECS.Cluster, serviceName(sp, w.name))
+		o.svc, o.err = ecsaws.Services{API: c.ECS}.Describe(ctx, sp.Spec.ECS.Cluster, serviceName(sp, w.name))
 		if o.err == nil && obs.refused[w.name] == nil && (o.svc == nil || ownerOf(sp, ecsTagMap(o.svc.Tags)).Ownership == Ours) {
 			o.taskDefs, o.taskDefErr = observeTaskDefinitions(ctx, c.ECS, sp, w, o.svc)
 		}
@@ -148,7 +147,7 @@ func (r *StreamProcessorReconciler) observeStream(ctx context.Context, sp *strea
 // observeTaskDefinitions describes the task definitions a service could run
 // — the service's current one, then the family's latest — and stops at the
 // first that is sp's and matches the spec. ECS answers a family with no
-// active revision with ClientException: that is no candidate, not an error.
+// active revision with ClientException: no candidate, not an error.
 func observeTaskDefinitions(ctx context.Context, e ECSAPI, sp *streamingv1alpha1.StreamProcessor, w workload, svc *etypes.Service) ([]taskDefObservation, error) {
 	want := taskDefinitionInput(sp, w)
 	refs := []string{aws.ToString(want.Family)}
@@ -157,13 +156,14 @@ func observeTaskDefinitions(ctx context.Context, e ECSAPI, sp *streamingv1alpha1
 	}
 	var found []taskDefObservation
 	for _, ref := range refs {
-		out, err := e.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(ref), Include: []etypes.TaskDefinitionField{etypes.TaskDefinitionFieldTags}})
-		if k := awsapi.Classify(err); k == awsapi.KindInvalid || k == awsapi.KindNotFound {
-			continue
-		} else if err != nil {
-			return found, fmt.Errorf("describe task definition %q: %w", ref, err)
+		def, tags, err := ecsaws.Services{API: e}.TaskDefinition(ctx, ref)
+		if err != nil {
+			return found, err
 		}
-		td := taskDefObservation{def: out.TaskDefinition, tags: ecsTagMap(out.Tags)}
+		if def == nil {
+			continue
+		}
+		td := taskDefObservation{def: def, tags: ecsTagMap(tags)}
 		found = append(found, td)
 		if ownerOf(sp, td.tags).Ownership == Ours && taskDefinitionDiff(want, td.def) == "" {
 			break

@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"context"
 	"fmt"
 	"slices"
 
@@ -40,33 +39,6 @@ func refuseService(n *notes, w workload, name string, o owner) error {
 	}
 	return n.refuse(ReasonAdoptionRequired, EventAdoptionRequired,
 		fmt.Sprintf("service %s in cluster %s exists and was not created by this StreamProcessor (no owner tags); it is left untouched: delete it to let the operator create its own", name, cluster), w.condition)
-}
-
-// describeService returns the named service with its tags, or nil when it
-// does not exist (never created, or deleted: INACTIVE). A service described
-// without tags has them confirmed by ListTagsForResource: on AWS an untagged
-// service is rare, and moto 5.2.1 switches include=TAGS for the whole server,
-// so a concurrent DescribeServices without it can strip them from this answer.
-func describeService(ctx context.Context, e ECSAPI, cluster, name string) (*etypes.Service, error) {
-	out, err := e.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: &cluster, Services: []string{name}, Include: []etypes.ServiceField{etypes.ServiceFieldTags}})
-	if err != nil {
-		return nil, fmt.Errorf("describe service %q in cluster %q: %w", name, cluster, err)
-	}
-	for i := range out.Services {
-		s := &out.Services[i]
-		if aws.ToString(s.ServiceName) != name || aws.ToString(s.Status) == "INACTIVE" {
-			continue
-		}
-		if len(s.Tags) == 0 && s.ServiceArn != nil {
-			tags, err := e.ListTagsForResource(ctx, &ecs.ListTagsForResourceInput{ResourceArn: s.ServiceArn})
-			if err != nil {
-				return nil, fmt.Errorf("list tags of service %q: %w", name, err)
-			}
-			s.Tags = tags.Tags
-		}
-		return s, nil
-	}
-	return nil, nil
 }
 
 // createServiceInput is the CreateService call of the workload's service on

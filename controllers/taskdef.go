@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	ecsaws "github.com/kdp-io/streamprocessor-operator/internal/aws/ecs"
 )
 
 // containerStopTimeout is the seconds ECS waits between SIGTERM and SIGKILL.
@@ -237,24 +238,17 @@ const keptRevisions = 3
 // newest keptRevisions, except the one the service runs (inUse) and any
 // revision not tagged as sp's. Best effort: a failure is logged, not
 // returned — a revision left registered costs nothing and is pruned next time.
-func pruneTaskDefinitions(ctx context.Context, e ECSAPI, sp *streamingv1alpha1.StreamProcessor, family, inUse string) {
+func pruneTaskDefinitions(ctx context.Context, services ecsaws.Services, sp *streamingv1alpha1.StreamProcessor, family, inUse string) {
+	listed, err := services.ActiveRevisions(ctx, family)
+	if err != nil {
+		log.FromContext(ctx).Info("Listing task definitions to prune failed", "family", family, "error", err.Error())
+		return
+	}
 	var arns []string
-	in := &ecs.ListTaskDefinitionsInput{FamilyPrefix: aws.String(family), Status: etypes.TaskDefinitionStatusActive}
-	for {
-		out, err := e.ListTaskDefinitions(ctx, in)
-		if err != nil {
-			log.FromContext(ctx).Info("Listing task definitions to prune failed", "family", family, "error", err.Error())
-			return
+	for _, arn := range listed {
+		if f, _, ok := taskDefinitionRevision(arn); ok && f == family {
+			arns = append(arns, arn)
 		}
-		for _, arn := range out.TaskDefinitionArns {
-			if f, _, ok := taskDefinitionRevision(arn); ok && f == family {
-				arns = append(arns, arn)
-			}
-		}
-		if out.NextToken == nil {
-			break
-		}
-		in.NextToken = out.NextToken
 	}
 	slices.SortFunc(arns, func(a, b string) int { // newest first
 		_, ra, _ := taskDefinitionRevision(a)
@@ -265,11 +259,11 @@ func pruneTaskDefinitions(ctx context.Context, e ECSAPI, sp *streamingv1alpha1.S
 		if arn == inUse {
 			continue
 		}
-		td, err := e.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(arn), Include: []etypes.TaskDefinitionField{etypes.TaskDefinitionFieldTags}})
-		if err != nil || ownerOf(sp, ecsTagMap(td.Tags)).Ownership != Ours {
+		td, tags, err := services.TaskDefinition(ctx, arn)
+		if err != nil || td == nil || ownerOf(sp, ecsTagMap(tags)).Ownership != Ours {
 			continue
 		}
-		if _, err := e.DeregisterTaskDefinition(ctx, &ecs.DeregisterTaskDefinitionInput{TaskDefinition: aws.String(arn)}); err != nil {
+		if err := services.Deregister(ctx, arn); err != nil {
 			log.FromContext(ctx).Info("Deregistering an old task definition failed", "taskDefinition", arn, "error", err.Error())
 			continue
 		}
