@@ -116,7 +116,7 @@ func startOperator(t *testing.T, opts ...func(*StreamProcessorReconciler)) *oper
 	r := &StreamProcessorReconciler{
 		Client:           mgr.GetClient(),
 		Recorder:         mgr.GetEventRecorder("streamprocessor-operator"),
-		AWS:              NewClientFactory(calls),
+		AWS:              NewClientFactory(calls, WithCallTimeout(15*time.Second)),
 		Metrics:          NewMetricsBatcher(time.Second),
 		Clock:            clock.RealClock{},
 		PollInterval:     300 * time.Millisecond,

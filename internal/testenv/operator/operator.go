@@ -46,7 +46,7 @@ func Start(t *testing.T, cfg *rest.Config, scheme *runtime.Scheme, o Options) {
 	r := &controllers.StreamProcessorReconciler{
 		Client:       mgr.GetClient(),
 		Recorder:     mgr.GetEventRecorder("streamprocessor-operator"),
-		AWS:          controllers.NewClientFactory(awsapi.NewCallsCounter()),
+		AWS:          controllers.NewClientFactory(awsapi.NewCallsCounter(), controllers.WithCallTimeout(15*time.Second)),
 		Metrics:      controllers.NewMetricsBatcher(o.MetricsMaxAge),
 		Clock:        clock.RealClock{},
 		PollInterval: o.PollInterval,
