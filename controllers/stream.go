@@ -30,9 +30,9 @@ func (r *StreamProcessorReconciler) ownerGone(ctx context.Context, o owner) (boo
 
 // desiredStreamTags are the spec's tags plus the operator's ownership tags.
 func desiredStreamTags(sp *streamingv1alpha1.StreamProcessor) map[string]string {
-	tags := maps.Clone(sp.Spec.Stream.Tags)
-	if tags == nil {
-		tags = map[string]string{}
+	tags := make(map[string]string, len(sp.Spec.Stream.Tags)+4)
+	for k, v := range sp.Spec.Stream.Tags {
+		tags[k] = string(v)
 	}
 	maps.Copy(tags, ownerTags(sp))
 	return tags

@@ -174,7 +174,7 @@ func sample(ns, name string) *streamingv1alpha1.StreamProcessor {
 		Spec: streamingv1alpha1.StreamProcessorSpec{
 			Stream: streamingv1alpha1.StreamSpec{
 				Name: testenv.UniqueName(name), MinShards: 1, MaxShards: 32, DeletionPolicy: streamingv1alpha1.DeletionPolicyDelete,
-				Tags: map[string]string{"team": "data"},
+				Tags: map[string]streamingv1alpha1.TagValue{"team": "data"},
 			},
 			ECS: streamingv1alpha1.ECSSpec{
 				Cluster: a.Cluster, Subnets: a.SubnetIDs, SecurityGroups: a.SecurityGroupIDs,

@@ -98,20 +98,29 @@ func TestAPIServerRefusesInvalidSpecs(t *testing.T) {
 			`spec.stream.deletionPolicy: Unsupported value: "Orphan": supported values: "Retain", "Delete"`},
 		{"bad role ARN", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.ECS.TaskRoleARN = "task-role" },
 			"spec.ecs.taskRoleArn in body should match"},
-		{"operator's tag key", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Stream.Tags = map[string]string{TagOwnerUID: "x"} },
+		{"operator's tag key", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Stream.Tags = map[string]streamingv1alpha1.TagValue{TagOwnerUID: "x"}
+		},
 			"stream.tags keys may not start with kdp.io/"},
 		{"image longer than ECS allows", func(s *streamingv1alpha1.StreamProcessor) {
 			s.Spec.Consumer.Image = "example.com/" + strings.Repeat("i", 250)
 		},
 			"spec.consumer.image: Too long: may not be more than 255"},
 		{"tag value longer than Kinesis allows", func(s *streamingv1alpha1.StreamProcessor) {
-			s.Spec.Stream.Tags = map[string]string{"team": strings.Repeat("v", 257)}
+			s.Spec.Stream.Tags = map[string]streamingv1alpha1.TagValue{"team": streamingv1alpha1.TagValue(strings.Repeat("v", 257))}
 		},
-			"Kinesis allows keys of 1 to 128 characters and values of at most 256"},
+			"spec.stream.tags.team: Too long: may not be more than 256 bytes"},
 		{"aws tag key", func(s *streamingv1alpha1.StreamProcessor) {
-			s.Spec.Stream.Tags = map[string]string{"aws:cloudformation:stack-name": "x"}
+			s.Spec.Stream.Tags = map[string]streamingv1alpha1.TagValue{"aws:cloudformation:stack-name": "x"}
 		},
 			"or aws: (reserved by AWS)"},
+		{"tag key longer than Kinesis allows", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Stream.Tags = map[string]streamingv1alpha1.TagValue{strings.Repeat("k", 129): "x"}
+		}, "Kinesis allows keys of 1 to 128 characters"},
+		{"tag value character Kinesis refuses", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Stream.Tags = map[string]streamingv1alpha1.TagValue{"team": "a!b"}
+		},
+			`spec.stream.tags.team in body should match`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,6 +132,17 @@ func TestAPIServerRefusesInvalidSpecs(t *testing.T) {
 			g.Expect(err.Error()).To(ContainSubstring(tt.want))
 		})
 	}
+}
+
+// TestAPIServerAcceptsKinesisTagCharacters: letters of any script, digits,
+// spaces and every symbol Kinesis allows pass the tag value pattern.
+func TestAPIServerAcceptsKinesisTagCharacters(t *testing.T) {
+	requireSuite(t)
+	g := NewWithT(t)
+	sp := sample(newNamespace(t), "tags")
+	sp.Spec.Stream.Tags = map[string]streamingv1alpha1.TagValue{"équipe données": "Zürich 2026", "a_b.c:d/e=f+g-h@i%j": "日本 123"}
+	g.Expect(suite.k8s.Create(context.Background(), sp)).To(Succeed())
+	g.Expect(suite.k8s.Delete(context.Background(), sp)).To(Succeed())
 }
 
 func TestStreamNameIsImmutable(t *testing.T) {

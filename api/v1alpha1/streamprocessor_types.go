@@ -60,6 +60,13 @@ type LogsSpec struct {
 	Group string `json:"group"`
 }
 
+// TagValue is the value of a stream tag: at most 256 of the characters
+// Kinesis allows in tags (letters of any script, digits, spaces and
+// _ . : / = + - @ %).
+// +kubebuilder:validation:MaxLength=256
+// +kubebuilder:validation:Pattern=`^[\p{L}\p{Z}\p{N}_.:/=+@%-]*$`
+type TagValue string
+
 // DeletionPolicy says what happens to the stream when its StreamProcessor is deleted.
 // +kubebuilder:validation:Enum=Retain;Delete
 type DeletionPolicy string
@@ -144,7 +151,7 @@ type StreamSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('kdp.io/') && !k.startsWith('aws:'))",message="stream.tags keys may not start with kdp.io/ (the operator's owner tags) or aws: (reserved by AWS)"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k.size() >= 1 && k.size() <= 128 && self[k].size() <= 256)",message="stream.tags: Kinesis allows keys of 1 to 128 characters and values of at most 256"
 	// +optional
-	Tags map[string]string `json:"tags,omitempty"`
+	Tags map[string]TagValue `json:"tags,omitempty"`
 
 	// DeletionPolicy: Retain (default) keeps the stream when the StreamProcessor
 	// is deleted; Delete deletes it with its data and the consumer's lease

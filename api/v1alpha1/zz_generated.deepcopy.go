@@ -375,7 +375,7 @@ func (in *StreamSpec) DeepCopyInto(out *StreamSpec) {
 	out.Encryption = in.Encryption
 	if in.Tags != nil {
 		in, out := &in.Tags, &out.Tags
-		*out = make(map[string]string, len(*in))
+		*out = make(map[string]TagValue, len(*in))
 		for key, val := range *in {
 			(*out)[key] = val
 		}

@@ -315,7 +315,7 @@ func object(ns string, i int, intervalSeconds int32) *streamingv1alpha1.StreamPr
 			Region: "us-east-1",
 			Stream: streamingv1alpha1.StreamSpec{
 				MinShards: 1, MaxShards: 8, DeletionPolicy: streamingv1alpha1.DeletionPolicyDelete,
-				Tags: map[string]string{"team": "data"},
+				Tags: map[string]streamingv1alpha1.TagValue{"team": "data"},
 			},
 			ECS: streamingv1alpha1.ECSSpec{
 				Cluster: "bench", Subnets: []string{"subnet-0123456789abcdef0"}, SecurityGroups: []string{"sg-0123456789abcdef0"},
