@@ -101,8 +101,15 @@ type TaskObservation struct {
 	Desired, Running int32
 	CPUPercent       []Point // AWS/ECS CPUUtilization, Average per minute
 	// Requests (optional) are the requests served per minute by all tasks
-	// (Sum), e.g. the producer's StreamProcessor/Producer IngestRecords.
+	// (Sum), e.g. the producer's StreamProcessor/Producer IngestRecords,
+	// which counts only records accepted into the buffer.
 	Requests []Point
+	// Refused (optional) are the requests of the same unit refused per
+	// minute by all tasks for lack of capacity (Sum; HTTP 429/503). Served
+	// is capped by what the tasks can carry, like their CPU; served plus
+	// refused is the demand, which the rate rule then sizes for. Used only
+	// with Requests and TargetRequestsPerTask.
+	Refused []Point
 }
 
 // Defaults used when a config field is zero.
@@ -845,19 +852,59 @@ func hpa(cfg TaskConfig, obs TaskObservation, now time.Time) (int32, float64, bo
 	return hpaRule(obs.Running, obs.Desired, cpu, target), cpu, true
 }
 
-// hpaRate applies the HPA's rule to the rate per task the tasks serve (the
-// producer's own IngestRecords, a Sum per minute), when a target per task
-// is set.
+// hpaRate applies the HPA's rule to the rate per task the tasks are asked
+// to serve (the producer's own IngestRecords, a Sum per minute, plus the
+// refused ones when Refused is given), when a target per task is set. The
+// newest complete minute decides; younger partial minutes are lower bounds
+// of their demand, so they may only raise the answer: a burst is covered in
+// one step (ceil(demand ÷ target)) a minute or two before its point is
+// complete.
 func hpaRate(cfg TaskConfig, obs TaskObservation, now time.Time) (int32, float64, bool) {
 	if cfg.TargetRequestsPerTask <= 0 || obs.Running < 1 {
 		return obs.Desired, 0, false
 	}
-	perMin, ok := newestComplete(obs.Requests, now)
-	if !ok {
+	demand := addByMinute(obs.Requests, obs.Refused)
+	perMin, ok := newestComplete(demand, now)
+	var partial []Point
+	for _, p := range demand {
+		if !isComplete(p.Time, now) {
+			partial = append(partial, p)
+		}
+	}
+	lower, lowerOK := latest(partial, now, CompleteAfter)
+	if !ok && !lowerOK {
 		return obs.Desired, 0, false
 	}
+	rec := obs.Desired
 	perTask := perMin / 60 / float64(obs.Running)
-	return hpaRule(obs.Running, obs.Desired, perTask, cfg.TargetRequestsPerTask), perTask, true
+	if ok {
+		rec = hpaRule(obs.Running, obs.Desired, perTask, cfg.TargetRequestsPerTask)
+	}
+	if lowerOK {
+		perTaskLow := lower / 60 / float64(obs.Running)
+		if up := hpaRule(obs.Running, obs.Desired, perTaskLow, cfg.TargetRequestsPerTask); up > max(rec, obs.Desired) {
+			rec, perTask = up, perTaskLow
+		}
+	}
+	return rec, perTask, true
+}
+
+// addByMinute returns served with the refused value of the same minute
+// added. A minute with no served point is left out: the demand of a minute
+// the tasks reported nothing for is unknown.
+func addByMinute(served, refused []Point) []Point {
+	if len(refused) == 0 {
+		return served
+	}
+	out := slices.Clone(served)
+	for i := range out {
+		for _, r := range refused {
+			if minuteOf(r.Time) == minuteOf(out[i].Time) && !math.IsNaN(r.Value) {
+				out[i].Value += r.Value
+			}
+		}
+	}
+	return out
 }
 
 // stabilize picks the HPA-style stabilized value: up to the lowest

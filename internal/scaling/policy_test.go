@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -747,5 +748,59 @@ func TestShortWindowScaleDownEveryPass(t *testing.T) {
 		if len(held) > 0 {
 			t.Errorf("%v passes, 60 s window, need 1 for minutes: %d passes held at 2, e.g. %s", pass, len(held), held[0])
 		}
+	}
+}
+
+// TestDecideProducerRefusedDemand: served records are capped by what the
+// tasks carry, like their CPU; the refused ones are demand too, and one
+// step sizes the service for all of it.
+func TestDecideProducerRefusedDemand(t *testing.T) {
+	in := baseInputs(now0, 15, 10)
+	in.Producer.TargetRequestsPerTask = 2000
+	// 4 tasks saturated at 3000 records/s each (12000/s served), 12000/s
+	// refused: 24000/s asked for, 12 tasks at 2000 each.
+	in.ProducerTasks = TaskObservation{Desired: 4, Running: 4, CPUPercent: series(now0, 14, 100),
+		Requests: series(now0, 14, 12000*60), Refused: series(now0, 14, 12000*60)}
+	d, _ := Decide(in, State{}, now0)
+	if d.ProducerTasks != 12 {
+		t.Errorf("served 12000/s + refused 12000/s: producer %d (%s), want 12", d.ProducerTasks, d.ProducerReason)
+	}
+	if !strings.Contains(d.ProducerReason, "6000 records/s per task") {
+		t.Errorf("reason %q, want the demand per task (6000 records/s)", d.ProducerReason)
+	}
+	// Refused points of other minutes add nothing.
+	in.ProducerTasks.Refused = series(now0.Add(-30*time.Minute), 14, 12000*60)
+	if d, _ := Decide(in, State{}, now0); d.ProducerTasks != 7 {
+		t.Errorf("refused in other minutes: producer %d (%s), want 7 (CPU 100 %% on 4 at 65 %%)", d.ProducerTasks, d.ProducerReason)
+	}
+	// Without a rate target, refusals are not read.
+	in.ProducerTasks.Refused = series(now0, 14, 12000*60)
+	in.Producer.TargetRequestsPerTask = 0
+	if d, _ := Decide(in, State{}, now0); d.ProducerTasks != 7 {
+		t.Errorf("no target: producer %d (%s), want 7 by CPU", d.ProducerTasks, d.ProducerReason)
+	}
+}
+
+// TestDecideProducerPartialRate: a Sum of a minute still being published
+// is a lower bound of its demand, so it may raise the producer at once but
+// never lower it.
+func TestDecideProducerPartialRate(t *testing.T) {
+	in := baseInputs(now0, 15, 10)
+	in.Producer.TargetRequestsPerTask = 2000
+	quiet := series(now0.Add(-3*time.Minute), 11, 4*2000*60) // complete minutes at target
+	burst := append(slices.Clone(quiet), Point{Time: now0.Add(-2 * time.Minute), Value: 20000 * 60})
+	in.ProducerTasks = TaskObservation{Desired: 4, Running: 4, CPUPercent: series(now0.Add(-3*time.Minute), 11, 65), Requests: burst}
+	if d, _ := Decide(in, State{}, now0); d.ProducerTasks != 10 {
+		t.Errorf("partial minute at 20000/s: producer %d (%s), want 10 in one step", d.ProducerTasks, d.ProducerReason)
+	}
+	// A low partial minute, and no complete one, holds.
+	in.ProducerTasks = TaskObservation{Desired: 4, Running: 4, Requests: []Point{{Time: now0.Add(-2 * time.Minute), Value: 100 * 60}}}
+	if d, _ := Decide(in, State{}, now0); d.ProducerTasks != 4 {
+		t.Errorf("low partial minute only: producer %d (%s), want held at 4", d.ProducerTasks, d.ProducerReason)
+	}
+	// A low partial minute does not lower what the complete ones ask for.
+	in.ProducerTasks.Requests = append(series(now0.Add(-3*time.Minute), 11, 4*3000*60), Point{Time: now0.Add(-2 * time.Minute), Value: 100 * 60})
+	if d, _ := Decide(in, State{}, now0); d.ProducerTasks != 6 {
+		t.Errorf("complete 3000/s per task, low partial: producer %d (%s), want 6", d.ProducerTasks, d.ProducerReason)
 	}
 }

@@ -61,6 +61,16 @@ type Config struct {
 	// Uniform is the seed's and the operator's producers' case (a random
 	// UUID partition key per record).
 	KeySkew float64
+	// ProducerTargetRecordsPerTask is the operator's
+	// spec.producer.targetRecordsPerSecondPerTask in the model's records:
+	// 0 leaves it unset (CPU only, the CRD's default); below 0 takes
+	// TargetCPUPercent of what one task carries at 100 % CPU.
+	ProducerTargetRecordsPerTask float64
+	// ProducerRefusedSignal: the operator also sees the records the
+	// producers refused for lack of tasks (scaling.TaskObservation.Refused),
+	// a metric the producer does not publish yet. Off: it sees IngestRecords
+	// only, which counts accepted records, as the producer publishes it.
+	ProducerRefusedSignal bool
 	// Timeline makes Run fill Result.Timeline with one Minute per minute of
 	// the trace (off for the bench: it changes no other field).
 	Timeline bool
@@ -271,6 +281,9 @@ func unit(seed uint64, k int, salt uint64) float64 {
 type minuteMetrics struct {
 	bytes, recs, throttled, ageMs, prodCPU, consCPU float64
 	ingest                                          float64 // producer's IngestBytes
+	// The producer's IngestRecords (records accepted into its buffer) and
+	// the records it refused for lack of tasks, per minute over all tasks.
+	ingestRecs, refusedRecs float64
 }
 
 // cloudWatch models publication (the producer's custom IngestBytes alike):
@@ -291,10 +304,13 @@ func (cw *cloudWatch) lag(k int) int {
 	return 1 + int(hash64(cw.seed^uint64(k))%3)
 }
 
-// view returns the points visible at the end of minute m (now = start+m+1).
-func (cw *cloudWatch) view(m int) (scaling.StreamMetrics, []scaling.Point, []scaling.Point) {
+// view returns the points visible at the end of minute m (now = start+m+1):
+// the stream's, and the producer's and consumer's task metrics (CPU; the
+// producer's IngestRecords as Requests and its refused records as Refused,
+// Sums published like IngestBytes).
+func (cw *cloudWatch) view(m int) (scaling.StreamMetrics, scaling.TaskObservation, scaling.TaskObservation) {
 	var s scaling.StreamMetrics
-	var pc, cc []scaling.Point
+	var po, co scaling.TaskObservation
 	lookback := int(scaling.MetricLookback / time.Minute)
 	for k := max(0, m-lookback); k <= m; k++ {
 		age := m - k // minutes since minute k ended
@@ -315,10 +331,12 @@ func (cw *cloudWatch) view(m int) (scaling.StreamMetrics, []scaling.Point, []sca
 		s.WriteThrottled = append(s.WriteThrottled, scaling.Point{Time: t, Value: d.throttled * f})
 		s.IteratorAgeMs = append(s.IteratorAgeMs, scaling.Point{Time: t, Value: d.ageMs * f})
 		s.IngestBytes = append(s.IngestBytes, scaling.Point{Time: t, Value: d.ingest * f})
-		pc = append(pc, scaling.Point{Time: t, Value: d.prodCPU})
-		cc = append(cc, scaling.Point{Time: t, Value: d.consCPU})
+		po.CPUPercent = append(po.CPUPercent, scaling.Point{Time: t, Value: d.prodCPU})
+		po.Requests = append(po.Requests, scaling.Point{Time: t, Value: d.ingestRecs * f})
+		po.Refused = append(po.Refused, scaling.Point{Time: t, Value: d.refusedRecs * f})
+		co.CPUPercent = append(co.CPUPercent, scaling.Point{Time: t, Value: d.consCPU})
 	}
-	return s, pc, cc
+	return s, po, co
 }
 
 // service models a Fargate service: desired count, tasks starting, running.
@@ -449,7 +467,8 @@ func Run(cfg Config, t Trace, c Controller) Result {
 		ages = append(ages, ageSec)
 
 		cw.data[m] = minuteMetrics{bytes: acc.Bytes * 60, recs: acc.Records * 60, throttled: thr * 60,
-			ageMs: ageSec * 1000, prodCPU: pcpu, consCPU: ccpu, ingest: in.Bytes * 60}
+			ageMs: ageSec * 1000, prodCPU: pcpu, consCPU: ccpu, ingest: in.Bytes * 60,
+			ingestRecs: in.Records * 60, refusedRecs: (dem.Records - in.Records) * 60}
 		var row *Minute
 		if cfg.Timeline {
 			res.Timeline = append(res.Timeline, Minute{
@@ -467,12 +486,12 @@ func Run(cfg Config, t Trace, c Controller) Result {
 
 		// The policy runs at the end of the minute.
 		now := t.Start.Add(time.Duration(m+1) * time.Minute)
-		sm, pc, cc := cw.view(m)
+		sm, po, co := cw.view(m)
+		po.Desired, po.Running = prod.desired, prod.running
+		co.Desired, co.Running = cons.desired, cons.running
 		cmd := c.Control(View{
 			Now: now, OpenShards: open, Updating: updating, ReshardHistory: slices.Clone(history),
-			Metrics:  sm,
-			Producer: scaling.TaskObservation{Desired: prod.desired, Running: prod.running, CPUPercent: pc},
-			Consumer: scaling.TaskObservation{Desired: cons.desired, Running: cons.running, CPUPercent: cc},
+			Metrics: sm, Producer: po, Consumer: co,
 		})
 		if cmd.ReshardTo > 0 && cmd.SplitMerge {
 			if updating || cmd.ReshardTo == open || cmd.ReshardTo > scaling.MaxShardsPerStream {

@@ -40,7 +40,11 @@ type Operator struct {
 	// minute's view, so its stabilization windows fill as the reconciler's
 	// do; the model still acts on the minute's last pass only.
 	Interval time.Duration
-	start    func(Load) (int32, int32, int32)
+	// SeesRefused: the policy is given the producer's refused records
+	// (Config.ProducerRefusedSignal); otherwise View.Producer.Refused is
+	// dropped, as controllers/ do not read such a metric.
+	SeesRefused bool
+	start       func(Load) (int32, int32, int32)
 }
 
 // NewOperator configures the operator policy as a StreamProcessor spec
@@ -52,6 +56,13 @@ func NewOperator(cfg Config, maxShards int32) *Operator {
 		Producer: scaling.TaskConfig{MinTasks: 1, MaxTasks: 100, TargetCPUPercent: cfg.TargetCPUPercent},
 		Consumer: scaling.TaskConfig{MinTasks: 1, MaxTasks: 100, TargetCPUPercent: cfg.TargetCPUPercent, MaxIteratorAgeSeconds: cfg.MaxIteratorAgeSeconds},
 	}}
+	if t := cfg.ProducerTargetRecordsPerTask; t != 0 {
+		if t < 0 {
+			t = cfg.TargetCPUPercent / 100 * cfg.ProducerMiBpsPerTask * scaling.MiB / cfg.RecordBytes
+		}
+		o.In.Producer.TargetRequestsPerTask = t
+	}
+	o.SeesRefused = cfg.ProducerRefusedSignal
 	o.start = warmStart(cfg, cfg.TargetUtilization)
 	return o
 }
@@ -218,6 +229,9 @@ func (o *Operator) Control(v View) Command {
 	in := o.In
 	in.OpenShards, in.StreamUpdating, in.ReshardHistory = v.OpenShards, v.Updating, v.ReshardHistory
 	in.Metrics, in.ProducerTasks, in.ConsumerTasks = v.Metrics, v.Producer, v.Consumer
+	if !o.SeesRefused {
+		in.ProducerTasks.Refused = nil
+	}
 	at := v.Now
 	if o.Interval > 0 && o.Interval < time.Minute {
 		// Passes at the minute's start and every Interval after it; the

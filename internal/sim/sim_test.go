@@ -462,3 +462,75 @@ func TestIssueGoals(t *testing.T) {
 		t.Errorf("seed at 0.1 %% is not judged: %s", got)
 	}
 }
+
+// TestModelProducerRecords: the producer's IngestRecords counts the records
+// it accepted (workloads/producer/cloudwatch.go publishes the accepted
+// counter), so it is capped by its tasks like their CPU; the refused
+// records are the rest of the demand. Both are published like IngestBytes:
+// same minutes, same lag, partial while young.
+func TestModelProducerRecords(t *testing.T) {
+	cfg := DefaultConfig() // 40 MiB/s of 1000-byte records, 5 MiB/s per producer task
+	s := &scripted{shards: 50, tasks: 1}
+	Run(cfg, flat(60, 1), s)
+	demand := 40 * float64(scaling.MiB) / 1000 * 60
+	served := 5 * float64(scaling.MiB) / 1000 * 60
+	sawPartial := false
+	for _, v := range s.views[20:] {
+		req, ref := v.Producer.Requests, v.Producer.Refused
+		if len(req) == 0 || len(req) != len(ref) || len(req) != len(v.Metrics.IncomingBytes) {
+			t.Fatalf("%v: %d served, %d refused, %d IncomingBytes points; want the same minutes", v.Now, len(req), len(ref), len(v.Metrics.IncomingBytes))
+		}
+		for i, p := range req {
+			if !p.Time.Equal(ref[i].Time) || !p.Time.Equal(v.Metrics.IncomingBytes[i].Time) {
+				t.Fatalf("%v: point %d at %v, refused at %v, IncomingBytes at %v", v.Now, i, p.Time, ref[i].Time, v.Metrics.IncomingBytes[i].Time)
+			}
+			if !p.Time.Add(time.Minute + scaling.CompleteAfter).After(v.Now) {
+				if math.Abs(p.Value-served) > 1e-6*served || math.Abs(ref[i].Value-(demand-served)) > 1e-6*demand {
+					t.Fatalf("complete minute %v: served %.0f, refused %.0f; want %.0f and %.0f", p.Time, p.Value, ref[i].Value, served, demand-served)
+				}
+				continue
+			}
+			if p.Value > served*(1+1e-9) || ref[i].Value > (demand-served)*(1+1e-9) {
+				t.Fatalf("partial minute %v above the truth", p.Time)
+			}
+			sawPartial = sawPartial || p.Value < 0.99*served
+		}
+	}
+	if !sawPartial {
+		t.Fatal("no partial point: the producer's records skip CloudWatch's publication rule")
+	}
+}
+
+// TestOperatorProducerRate: -producer-target-rate -1 sets the target per
+// task at the target CPU share of a task's capacity; the policy sees the
+// refused records only with ProducerRefusedSignal, and then sizes the
+// producers for the whole demand in one step.
+func TestOperatorProducerRate(t *testing.T) {
+	cfg := DefaultConfig()
+	if o := NewOperator(cfg, 100); o.In.Producer.TargetRequestsPerTask != 0 {
+		t.Fatalf("default target per task %v, want 0 (unset, as the CRD)", o.In.Producer.TargetRequestsPerTask)
+	}
+	cfg.ProducerTargetRecordsPerTask = -1
+	perTask := 0.65 * 5 * float64(scaling.MiB) / 1000 // 3408 records/s
+	now := synthStart.Add(time.Hour)
+	var served, refused []scaling.Point
+	for k := 14; k >= 4; k-- { // complete minutes only
+		at := now.Add(-time.Duration(k) * time.Minute)
+		served = append(served, scaling.Point{Time: at, Value: 2 * perTask / 0.65 * 60}) // 2 tasks saturated
+		refused = append(refused, scaling.Point{Time: at, Value: 8 * perTask / 0.65 * 60})
+	}
+	v := View{Now: now, OpenShards: 50, Producer: scaling.TaskObservation{Desired: 2, Running: 2, Requests: served, Refused: refused}}
+	for _, tt := range []struct {
+		sees bool
+		want int32
+	}{{false, 4}, {true, 16}} { // ceil(2/0.65) and ceil(10/0.65)
+		cfg.ProducerRefusedSignal = tt.sees
+		o := NewOperator(cfg, 100)
+		if math.Abs(o.In.Producer.TargetRequestsPerTask-perTask) > 1e-6 {
+			t.Fatalf("target per task %v, want %v", o.In.Producer.TargetRequestsPerTask, perTask)
+		}
+		if got := o.Control(v).ProducerDesired; got != tt.want {
+			t.Errorf("sees refused %v: producers %d (%s), want %d", tt.sees, got, o.LastDecision.ProducerReason, tt.want)
+		}
+	}
+}
