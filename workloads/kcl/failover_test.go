@@ -148,16 +148,7 @@ func TestRebalanceAndGracefulHandover(t *testing.T) {
 	if seen["w2"] == 0 || seen["w3"] == 0 {
 		t.Errorf("records processed per worker %v: w2 and w3 never worked", seen)
 	}
-	rec.mu.Lock()
-	requested := 0
-	for _, rs := range rec.shutdowns {
-		for _, r := range rs {
-			if r == REQUESTED {
-				requested++
-			}
-		}
-	}
-	rec.mu.Unlock()
+	requested := rec.shutdownsWith(REQUESTED)
 	if requested < 8 {
 		t.Errorf("%d processors shut down with REQUESTED, want at least 8: 4 leases handed over by w1 while scaling out (more if w2 and w3 rebalance between them), two per stopped worker", requested)
 	}

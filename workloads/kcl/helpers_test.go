@@ -248,6 +248,21 @@ func (r *recorder) byShard() map[string][]delivery {
 	return out
 }
 
+// shutdownsWith counts the processor shutdowns with reason.
+func (r *recorder) shutdownsWith(reason ShutdownReason) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, rs := range r.shutdowns {
+		for _, s := range rs {
+			if s == reason {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 func (r *recorder) workersSeen() map[string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -114,16 +114,7 @@ func TestStealWhileBatchesInFlight(t *testing.T) {
 			}
 		}
 	}
-	rec.mu.Lock()
-	requested := 0
-	for _, rs := range rec.shutdowns {
-		for _, r := range rs {
-			if r == REQUESTED {
-				requested++
-			}
-		}
-	}
-	rec.mu.Unlock()
+	requested := rec.shutdownsWith(REQUESTED)
 	if requested < 2 {
 		t.Errorf("%d processors shut down with REQUESTED, want at least 2 (the handed-over leases)", requested)
 	}
