@@ -31,6 +31,7 @@ type Metrics struct {
 	checkpointSeconds  prometheus.Histogram
 	checkpointFailures prometheus.Counter
 	panics             prometheus.Counter
+	processorFailures  prometheus.Counter
 	blocked            prometheus.Gauge
 	leaseTableInvalid  prometheus.Gauge
 	awsCalls           *prometheus.CounterVec
@@ -67,6 +68,8 @@ func NewMetrics() *Metrics {
 			Help: "Checkpoint writes that failed (lease lost or DynamoDB error)."}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "handler_panics_total",
 			Help: "Panics recovered from the record handler or processor (each is a failed attempt)."}),
+		processorFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "processor_failures_total",
+			Help: "MultiLang processor subprocesses that failed (exited, broke the protocol, timed out); each released its lease."}),
 		blocked: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "records_blocked",
 			Help: "Shards whose processing is blocked on a record that failed every attempt and has no dead-letter destination."}),
 		leaseTableInvalid: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "lease_table_schema_invalid",
@@ -75,7 +78,7 @@ func NewMetrics() *Metrics {
 		periodMax: -1,
 	}
 	m.Registry.MustRegister(m.recordsProcessed, m.recordFailures, m.deadLetters, m.recordsRead, m.millisBehind,
-		m.leasesHeld, m.checkpointSeconds, m.checkpointFailures, m.panics, m.blocked, m.leaseTableInvalid, m.awsCalls,
+		m.leasesHeld, m.checkpointSeconds, m.checkpointFailures, m.panics, m.processorFailures, m.blocked, m.leaseTableInvalid, m.awsCalls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -118,6 +121,9 @@ func (m *Metrics) ShardClosed(shardID string, _ kcl.ShutdownReason) {
 
 // ProcessorPanicked implements kcl.Observer.
 func (m *Metrics) ProcessorPanicked(string) { m.panics.Inc() }
+
+// ProcessorFailed implements kcl.Observer.
+func (m *Metrics) ProcessorFailed(string) { m.processorFailures.Inc() }
 
 func (m *Metrics) panicked() { m.panics.Inc() }
 

@@ -460,26 +460,31 @@ func (f *multiLangFactory) killAll() {
 // multiLangProcessor is the kcl.RecordProcessor of one shard lease: it runs the
 // processor subprocess and translates the library's calls into the protocol.
 // When the subprocess fails (exits, answers out of protocol, times out) it is
-// killed and the processor panics with the error: the library then gives the
-// lease up without checkpointing anything more, the lease expires, and its
-// next owner — a fresh subprocess, here or on another worker — resumes after
-// the last checkpoint the failed processor asked for and got acknowledged.
+// killed and Failed returns the error (kcl.FailingRecordProcessor): the
+// library logs it once, releases the lease without checkpointing anything
+// more, and takes the shard again only after a backoff; its next owner — a
+// fresh subprocess, here or on another worker — resumes after the last
+// checkpoint the failed processor asked for and got acknowledged.
 type multiLangProcessor struct {
 	f        *multiLangFactory
 	s        *mlSession
 	shardID  string
 	log      *slog.Logger
-	shardEnd bool // SHARD_END checkpoint written during shardEnded
+	shardEnd bool  // SHARD_END checkpoint written during shardEnded
+	err      error // the subprocess failed: nothing more is sent
 }
 
+// Failed implements kcl.FailingRecordProcessor.
+func (p *multiLangProcessor) Failed() error { return p.err }
+
+// fail kills the subprocess and records err for Failed; the library logs it.
 func (p *multiLangProcessor) fail(err error) {
-	p.log.Error("Record processor subprocess failed; killing it and giving up the lease without checkpoint", "error", err)
 	if p.s != nil {
 		p.s.kill()
 		p.f.track(p.s, false)
-		p.s = nil // the Shutdown(ZOMBIE) that follows has nothing to tell it
+		p.s = nil
 	}
-	panic(err)
+	p.err = err
 }
 
 func (p *multiLangProcessor) Initialize(in *kcl.InitializationInput) {
@@ -488,6 +493,7 @@ func (p *multiLangProcessor) Initialize(in *kcl.InitializationInput) {
 	s, err := startSession(p.f.command, p.f.env, in.ShardID, p.f.timeout, p.log)
 	if err != nil {
 		p.fail(err)
+		return
 	}
 	p.s = s
 	p.f.track(s, true)
@@ -498,13 +504,18 @@ func (p *multiLangProcessor) Initialize(in *kcl.InitializationInput) {
 	}
 	if err := s.call(p.f.stopCtx(), actionInitialize, msg, nil); err != nil {
 		p.fail(err)
+		return
 	}
 	p.log.Info("Processor started", "command", p.f.command[0], "checkpoint", in.ExtendedSequenceNumber.SequenceNumber)
 }
 
 func (p *multiLangProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
+	if p.err != nil {
+		return
+	}
 	if p.s == nil { // killed when its lease was lost: no batch may reach it
 		p.fail(fmt.Errorf("%w: batch for shard %q after its processor was stopped", ErrProcessorFailed, p.shardID))
+		return
 	}
 	msg := mlProcessRecords{Action: actionProcessRecords, MillisBehindLatest: in.MillisBehindLatest, Records: make([]mlRecord, len(in.Records))}
 	for i, r := range in.Records {
@@ -535,7 +546,7 @@ func (p *multiLangProcessor) ProcessRecords(in *kcl.ProcessRecordsInput) {
 
 func (p *multiLangProcessor) Shutdown(in *kcl.ShutdownInput) {
 	if p.s == nil {
-		return // killed after losing the lease in ProcessRecords
+		return // failed, or killed after losing the lease in ProcessRecords
 	}
 	s := p.s
 	ctx := p.f.stopCtx()
@@ -555,6 +566,7 @@ func (p *multiLangProcessor) Shutdown(in *kcl.ShutdownInput) {
 	}
 	if err != nil {
 		p.fail(err)
+		return
 	}
 	s.close(p.f.grace)
 	p.f.track(s, false)

@@ -287,9 +287,10 @@ func TestMultiLangCheckpointErrorNames(t *testing.T) {
 }
 
 // A processor that dies, answers the wrong status, hangs past the timeout or
-// ends a shard without checkpointing SHARD_END makes the processor panic with
-// ErrProcessorFailed (the library then gives the lease up without writing
-// anything), and nothing was checkpointed for it; its subprocess is gone.
+// ends a shard without checkpointing SHARD_END fails with ErrProcessorFailed
+// (Failed, without a panic: the library then releases the lease without
+// writing anything), and nothing was checkpointed for it; its subprocess is
+// gone.
 func TestMultiLangProcessorFailures(t *testing.T) {
 	batch := func(cp kcl.Checkpointer) *kcl.ProcessRecordsInput {
 		return &kcl.ProcessRecordsInput{ShardID: "s", Checkpointer: cp, Records: []kcl.Record{{SequenceNumber: "7", Data: []byte("x")}}}
@@ -301,10 +302,12 @@ func TestMultiLangProcessorFailures(t *testing.T) {
 			p.Initialize(&kcl.InitializationInput{ShardID: "s"})
 			cp := &fakeCheckpoints{}
 			start := time.Now()
-			v := panics(func() { p.ProcessRecords(batch(cp)) })
-			err, _ := v.(error)
+			if v := panics(func() { p.ProcessRecords(batch(cp)) }); v != nil {
+				t.Fatalf("ProcessRecords panicked with %v; want Failed to report it", v)
+			}
+			err := p.(kcl.FailingRecordProcessor).Failed()
 			if !errors.Is(err, ErrProcessorFailed) {
-				t.Fatalf("ProcessRecords panicked with %v; want ErrProcessorFailed", v)
+				t.Fatalf("Failed() = %v; want ErrProcessorFailed", err)
 			}
 			t.Logf("%s: %v (after %v)", mode, err, time.Since(start).Round(time.Millisecond))
 			if len(cp.calls) != 0 {
@@ -319,18 +322,17 @@ func TestMultiLangProcessorFailures(t *testing.T) {
 		f, _ := fakeFactory(t, "no-shard-end", 2*time.Second)
 		p := f.CreateProcessor()
 		p.Initialize(&kcl.InitializationInput{ShardID: "s"})
-		v := panics(func() {
-			p.Shutdown(&kcl.ShutdownInput{ShardID: "s", ShutdownReason: kcl.TERMINATE, Checkpointer: &fakeCheckpoints{}})
-		})
-		if err, _ := v.(error); !errors.Is(err, ErrProcessorFailed) || !strings.Contains(err.Error(), "SHARD_END") {
-			t.Fatalf("Shutdown(TERMINATE) without a SHARD_END checkpoint panicked with %v; want ErrProcessorFailed about SHARD_END", v)
+		p.Shutdown(&kcl.ShutdownInput{ShardID: "s", ShutdownReason: kcl.TERMINATE, Checkpointer: &fakeCheckpoints{}})
+		if err := p.(kcl.FailingRecordProcessor).Failed(); !errors.Is(err, ErrProcessorFailed) || !strings.Contains(err.Error(), "SHARD_END") {
+			t.Fatalf("Shutdown(TERMINATE) without a SHARD_END checkpoint: Failed() = %v; want ErrProcessorFailed about SHARD_END", err)
 		}
 	})
 	t.Run("command not found", func(t *testing.T) {
 		f := &multiLangFactory{command: []string{filepath.Join(t.TempDir(), "missing")}, metrics: NewMetrics(), log: quietLogger()}
-		v := panics(func() { f.CreateProcessor().Initialize(&kcl.InitializationInput{ShardID: "s"}) })
-		if err, _ := v.(error); !errors.Is(err, ErrProcessorFailed) {
-			t.Fatalf("Initialize with a missing command panicked with %v; want ErrProcessorFailed", v)
+		p := f.CreateProcessor()
+		p.Initialize(&kcl.InitializationInput{ShardID: "s"})
+		if err := p.(kcl.FailingRecordProcessor).Failed(); !errors.Is(err, ErrProcessorFailed) {
+			t.Fatalf("Initialize with a missing command: Failed() = %v; want ErrProcessorFailed", err)
 		}
 	})
 }
@@ -422,6 +424,9 @@ func TestMultiLangLeaseLostDuringBatch(t *testing.T) {
 		p.ProcessRecords(&kcl.ProcessRecordsInput{ShardID: "s", Context: ctx, Checkpointer: &fakeCheckpoints{}, Records: []kcl.Record{{SequenceNumber: "1"}}})
 	}); v != nil {
 		t.Fatalf("ProcessRecords panicked with %v after the lease was lost; want a quiet stop", v)
+	}
+	if err := p.(kcl.FailingRecordProcessor).Failed(); err != nil {
+		t.Errorf("a lost lease is not a processor failure: Failed() = %v", err)
 	}
 	p.Shutdown(&kcl.ShutdownInput{ShardID: "s", ShutdownReason: kcl.ZOMBIE})
 	if len(f.sessions) != 0 {

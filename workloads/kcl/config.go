@@ -57,6 +57,13 @@ type Config struct {
 	MaxRecords int32
 	// MaxLeasesToStealAtOneTime [1].
 	MaxLeasesToStealAtOneTime int
+	// ProcessorRetryBackoff: after a processor of a shard fails (see
+	// FailingRecordProcessor), this worker does not take the shard's lease
+	// again for this long, doubling with each failure in a row up to
+	// MaxProcessorRetryBackoff [LeaseDuration/3, 5m]. Other workers may take it
+	// meanwhile.
+	ProcessorRetryBackoff    time.Duration
+	MaxProcessorRetryBackoff time.Duration
 
 	// Observer receives the library's measurements; may be nil.
 	Observer Observer
@@ -110,6 +117,15 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxLeasesToStealAtOneTime <= 0 {
 		c.MaxLeasesToStealAtOneTime = 1
 	}
+	if c.ProcessorRetryBackoff <= 0 {
+		c.ProcessorRetryBackoff = c.LeaseDuration / 3
+	}
+	if c.MaxProcessorRetryBackoff <= 0 {
+		c.MaxProcessorRetryBackoff = 5 * time.Minute
+	}
+	if c.MaxProcessorRetryBackoff < c.ProcessorRetryBackoff {
+		c.MaxProcessorRetryBackoff = c.ProcessorRetryBackoff
+	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
 	}
@@ -139,6 +155,9 @@ type Observer interface {
 	ShardClosed(shardID string, reason ShutdownReason)
 	// ProcessorPanicked reports a panic recovered from a record processor.
 	ProcessorPanicked(shardID string)
+	// ProcessorFailed reports a processor that said it failed
+	// (FailingRecordProcessor); its lease was released.
+	ProcessorFailed(shardID string)
 }
 
 type nopObserver struct{}
@@ -148,3 +167,4 @@ func (nopObserver) LeasesHeld(int)                            {}
 func (nopObserver) Checkpointed(string, time.Duration, error) {}
 func (nopObserver) ShardClosed(string, ShutdownReason)        {}
 func (nopObserver) ProcessorPanicked(string)                  {}
+func (nopObserver) ProcessorFailed(string)                    {}

@@ -31,6 +31,7 @@ type shardConsumer struct {
 	lastSubs  map[string]int64        // last sub-sequence number per aggregated record of the latest batch
 	ended     bool                    // NextShardIterator was nil: shard fully read
 	shardEnd  bool                    // SHARD_END checkpoint written
+	failed    error                   // the processor said it failed: no more calls
 }
 
 func (sc *shardConsumer) run(ctx context.Context) {
@@ -45,6 +46,7 @@ func (sc *shardConsumer) run(ctx context.Context) {
 	if !sc.safely("Initialize", func() {
 		sc.proc.Initialize(&InitializationInput{ShardID: sc.shardID, ExtendedSequenceNumber: start})
 	}) {
+		sc.releaseFailed(ctx)
 		return
 	}
 	lostCtx := sc.h.lostCtx
@@ -62,6 +64,10 @@ func (sc *shardConsumer) run(ctx context.Context) {
 	backoff.reset()
 	var lastCall time.Time
 	for {
+		if sc.failed != nil {
+			sc.releaseFailed(ctx)
+			return
+		}
 		if reason, stop := sc.stopReason(ctx); stop {
 			sc.shutdown(ctx, reason)
 			return
@@ -177,6 +183,7 @@ func (sc *shardConsumer) shutdown(ctx context.Context, reason ShutdownReason) {
 	if !sc.safely("Shutdown", func() {
 		sc.proc.Shutdown(&ShutdownInput{ShardID: sc.shardID, ShutdownReason: reason, Checkpointer: &checkpointer{sc: sc}})
 	}) || reason == ZOMBIE {
+		sc.releaseFailed(ctx)
 		return
 	}
 	if reason == TERMINATE && !sc.shardEnd {
@@ -201,6 +208,7 @@ func (sc *shardConsumer) shutdown(ctx context.Context, reason ShutdownReason) {
 		default:
 		}
 	}
+	w.processorSucceeded(sc.shardID)
 	if err := w.release(ctx, sc.h); err != nil {
 		w.log.Warn("Releasing lease failed", "shardId", sc.shardID, "error", err)
 	} else if sc.h.handover.Load() {
@@ -226,7 +234,29 @@ func (sc *shardConsumer) safely(method string, f func()) (ok bool) {
 		}
 	}()
 	f()
+	if fp, ok := sc.proc.(FailingRecordProcessor); ok {
+		if err := fp.Failed(); err != nil {
+			sc.failed = err
+			retryIn, n := sc.w.processorFailed(sc.shardID)
+			sc.w.log.Error("Record processor failed; releasing the lease", "shardId", sc.shardID, "method", method,
+				"error", err.Error(), "failuresInARow", n, "retryIn", retryIn.String())
+			sc.w.cfg.Observer.ProcessorFailed(sc.shardID)
+			return false
+		}
+	}
 	return true
+}
+
+// releaseFailed releases the lease of a shard whose processor failed, without
+// a checkpoint, so that another worker may take it at once; the lease is left
+// to expire if the worker was killed or the lease is lost already.
+func (sc *shardConsumer) releaseFailed(ctx context.Context) {
+	if sc.failed == nil || ctx.Err() != nil {
+		return
+	}
+	if err := sc.w.release(ctx, sc.h); err != nil {
+		sc.w.log.Warn("Releasing lease failed", "shardId", sc.shardID, "error", err)
+	}
 }
 
 // iterator positions a new shard iterator at cp: a sentinel, or the record cp
@@ -331,6 +361,7 @@ func (c *checkpointer) write(cp ExtendedSequenceNumber) error {
 	if err := sc.w.checkpoint(sc.h.lostCtx, sc.h, cp); err != nil {
 		return err
 	}
+	sc.w.processorSucceeded(sc.shardID)
 	if cp.SequenceNumber == CheckpointShardEnd {
 		sc.shardEnd = true
 	}

@@ -126,6 +126,21 @@ type RecordProcessor interface {
 	Shutdown(input *ShutdownInput)
 }
 
+// FailingRecordProcessor is a RecordProcessor that can fail without
+// panicking — one that runs the processing elsewhere (a MultiLang subprocess)
+// and can lose it. The library asks Failed after each call; once it returns an
+// error the processor gets no further call (no Shutdown either), nothing more
+// is checkpointed for it, the failure is logged in one line and counted
+// (Observer.ProcessorFailed), and the lease is released so that any worker
+// may take it at once and resume after the last checkpoint. This worker takes
+// the shard again only after a backoff that doubles with each failure in a
+// row (Config.ProcessorRetryBackoff); a checkpoint or a clean shutdown ends
+// the row.
+type FailingRecordProcessor interface {
+	RecordProcessor
+	Failed() error
+}
+
 // RecordProcessorFactory creates one RecordProcessor per shard lease.
 type RecordProcessorFactory interface {
 	CreateProcessor() RecordProcessor

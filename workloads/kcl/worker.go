@@ -33,6 +33,9 @@ type Worker struct {
 	// handedOver: leases this worker released on request, and when (under
 	// mu); it does not take them back for a lease duration.
 	handedOver map[string]time.Time
+	// failures: shards whose processor failed in a row here, and until when
+	// this worker leaves them to others (under mu).
+	failures map[string]processorFailures
 
 	stopCh  chan struct{} // closed by Shutdown
 	syncNow chan struct{} // a shard ended: look for its children now
@@ -40,6 +43,36 @@ type Worker struct {
 	done    chan struct{} // closed when the worker has stopped
 	wg      sync.WaitGroup
 	started bool
+}
+
+// processorFailures counts failures in a row of a shard's processor.
+type processorFailures struct {
+	n     int
+	until time.Time
+}
+
+// processorFailed notes a failure of shard's processor and returns how long
+// this worker now leaves the shard alone, and the failures in a row.
+func (w *Worker) processorFailed(shard string) (time.Duration, int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	f := w.failures[shard]
+	f.n++
+	wait := w.cfg.ProcessorRetryBackoff
+	for i := 1; i < f.n && wait < w.cfg.MaxProcessorRetryBackoff; i++ {
+		wait *= 2
+	}
+	wait = min(wait, w.cfg.MaxProcessorRetryBackoff)
+	f.until = w.cfg.Now().Add(wait)
+	w.failures[shard] = f
+	return wait, f.n
+}
+
+// processorSucceeded ends a row of failures of shard's processor.
+func (w *Worker) processorSucceeded(shard string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.failures, shard)
 }
 
 // handoverRequest is a hand-over this worker asked owner for, at.
@@ -111,10 +144,11 @@ func NewWorker(cfg Config, factory RecordProcessorFactory, kin KinesisAPI, db Dy
 		store: &LeaseStore{DB: timedDynamoDB{db, DynamoDBCallTimeout(c.LeaseDuration)}, Table: c.TableName},
 		log:   c.Logger.With("stream", c.StreamName, "application", c.ApplicationName, "worker", c.WorkerID),
 		held:  map[string]*heldLease{}, handovers: map[string]handoverRequest{}, handedOver: map[string]time.Time{},
-		stopCh:  make(chan struct{}),
-		syncNow: make(chan struct{}, 1),
-		exited:  make(chan struct{}, 1),
-		done:    make(chan struct{}),
+		failures: map[string]processorFailures{},
+		stopCh:   make(chan struct{}),
+		syncNow:  make(chan struct{}, 1),
+		exited:   make(chan struct{}, 1),
+		done:     make(chan struct{}),
 	}, nil
 }
 
@@ -288,6 +322,9 @@ func (w *Worker) takeLeases(ctx context.Context, tracker *expiryTracker) error {
 	for _, l := range leases {
 		if _, gave := w.handedOver[l.Key]; gave || !ready(l, byKey, listed) {
 			continue // not a lease just handed over to someone else
+		}
+		if f, ok := w.failures[l.Key]; ok && now.Before(f.until) {
+			continue // its processor failed here: others may try, we back off
 		}
 		if _, mine := w.held[l.Key]; l.Owner == w.cfg.WorkerID && !mine {
 			l.Owner = "" // left over from a consumer that ended: free to take back
