@@ -57,6 +57,13 @@ type Config struct {
 	MaxRecords int32
 	// MaxLeasesToStealAtOneTime [1].
 	MaxLeasesToStealAtOneTime int
+	// HandoverTimeout: a worker that asked the owner of a lease to hand it
+	// over (a steal for balance) waits this long, plus a lease duration for
+	// the owner to see the request, for it to finish its batch and release;
+	// then it takes the lease anyway [30s, the KCL's
+	// gracefulLeaseHandoffTimeoutMillis]. An owner that is dead is not waited
+	// for: its lease expires.
+	HandoverTimeout time.Duration
 	// ProcessorRetryBackoff: after a processor of a shard fails (see
 	// FailingRecordProcessor), this worker does not take the shard's lease
 	// again for this long, doubling with each failure in a row up to
@@ -116,6 +123,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxLeasesToStealAtOneTime <= 0 {
 		c.MaxLeasesToStealAtOneTime = 1
+	}
+	if c.HandoverTimeout <= 0 {
+		c.HandoverTimeout = 30 * time.Second
 	}
 	if c.ProcessorRetryBackoff <= 0 {
 		c.ProcessorRetryBackoff = c.LeaseDuration / 3

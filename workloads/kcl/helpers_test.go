@@ -199,6 +199,7 @@ type recorder struct {
 	shutdowns  map[string][]ShutdownReason
 	checkpoint bool          // processors checkpoint after each batch (default true)
 	delay      time.Duration // processors take this long per batch
+	holdUntil  time.Time     // and do not return from a batch before this
 }
 
 func newRecorder() *recorder {
@@ -230,6 +231,22 @@ func (r *recorder) duplicates() int {
 	d := 0
 	for _, ds := range r.byData {
 		d += len(ds) - 1
+	}
+	return d
+}
+
+// duplicatesAcrossWorkers counts the records delivered by more than one
+// worker (each extra worker counts once).
+func (r *recorder) duplicatesAcrossWorkers() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d := 0
+	for _, ds := range r.byData {
+		ws := map[string]bool{}
+		for _, x := range ds {
+			ws[x.worker] = true
+		}
+		d += len(ws) - 1
 	}
 	return d
 }
@@ -290,9 +307,9 @@ func (p *recordingProcessor) ProcessRecords(in *ProcessRecordsInput) {
 		p.rec.byData[string(r.Data)] = append(p.rec.byData[string(r.Data)], delivery{
 			shard: in.ShardID, worker: p.worker, seq: r.SequenceNumber, sub: r.SubSequenceNumber, at: time.Now(), n: p.rec.n})
 	}
-	cp, delay := p.rec.checkpoint, p.rec.delay
+	cp, delay, hold := p.rec.checkpoint, p.rec.delay, p.rec.holdUntil
 	p.rec.mu.Unlock()
-	time.Sleep(delay)
+	time.Sleep(max(delay, time.Until(hold)))
 	if cp {
 		_ = in.Checkpointer.Checkpoint(nil)
 	}

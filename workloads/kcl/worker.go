@@ -334,8 +334,9 @@ func (w *Worker) takeLeases(ctx context.Context, tracker *expiryTracker) error {
 	w.mu.Unlock()
 	available := func(l Lease) bool { return tracker.expired(l, now, w.cfg.LeaseDuration) }
 	take, steal := planTakes(candidates, available, w.cfg.WorkerID, w.cfg.MaxLeasesToStealAtOneTime)
+	wait := w.cfg.LeaseDuration + w.cfg.HandoverTimeout
 	for k, r := range w.handovers {
-		if now.Sub(r.at) > 3*w.cfg.LeaseDuration {
+		if now.Sub(r.at) > wait+2*w.cfg.LeaseDuration {
 			delete(w.handovers, k) // answered or moot by now
 		}
 	}
@@ -344,17 +345,24 @@ func (w *Worker) takeLeases(ctx context.Context, tracker *expiryTracker) error {
 		stolen := i >= len(take)
 		asked, ok := w.handovers[l.Key]
 		ok = ok && asked.owner == l.Owner // a request to a former owner does not count
-		if stolen && (!ok || now.Sub(asked.at) <= w.cfg.LeaseDuration) {
+		if stolen && (!ok || now.Sub(asked.at) <= wait) {
 			// A graceful steal: the owner finishes its batch, checkpoints and
 			// releases; the lease is then free for us. Only an owner that does
-			// not do so within a lease duration (a KCL worker that ignores the
-			// request, say) has the lease taken from it.
-			if !ok {
+			// not do so within a lease duration and HandoverTimeout (a KCL
+			// worker that ignores the request, or one stuck in a batch) has
+			// the lease taken from it; a dead owner's lease expires sooner.
+			if !ok || l.HandoverTo != w.cfg.WorkerID {
+				// Not asked yet, or the request was cleared: the owner lost
+				// the lease and took it back (a take clears handoverTo) and
+				// would never answer. Ask (again); the wait runs from the
+				// first request to this owner.
 				if err := w.store.RequestHandover(ctx, l, w.cfg.WorkerID); err != nil && !errors.Is(err, ErrLeaseConflict) {
 					return err
 				}
-				w.handovers[l.Key] = handoverRequest{owner: l.Owner, at: now}
-				w.log.Info("Asked for lease hand-over", "shardId", l.Key, "owner", prev)
+				if !ok {
+					w.handovers[l.Key] = handoverRequest{owner: l.Owner, at: now}
+				}
+				w.log.Info("Asked for lease hand-over", "shardId", l.Key, "owner", prev, "again", ok)
 			}
 			continue
 		}
