@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/kdp-io/streamprocessor-operator/internal/shardmap"
 	"github.com/kdp-io/streamprocessor-operator/workloads/kpl"
 )
 
@@ -96,17 +97,17 @@ func (p *Pipeline) dispatchLoop() {
 
 // handleMap installs a first map at once; a changed map waits (nextMap) until
 // nothing of the old map is in flight or waiting for a retry.
-func (p *Pipeline) handleMap(m *shardMap) {
+func (p *Pipeline) handleMap(m *shardmap.Map) {
 	p.mu.Lock()
 	cur := p.smap
 	p.mu.Unlock()
 	if cur == nil {
 		p.installMap(m)
 		p.ready.Store(true)
-		p.log.Info("Loaded shard map", "stream", p.stream, "shards", len(m.shards))
+		p.log.Info("Loaded shard map", "stream", p.stream, "shards", m.Len())
 		return
 	}
-	if cur.equal(m) {
+	if cur.Equal(m) {
 		p.nextMap = nil
 		if len(p.resend) > 0 {
 			// Our map had already moved on: reinstall it, as for a change,
@@ -120,7 +121,7 @@ func (p *Pipeline) handleMap(m *shardMap) {
 
 // installMap swaps the shard map and re-queues every unsent record under it,
 // keeping the relative order of records of each old shard (so of each key).
-func (p *Pipeline) installMap(m *shardMap) {
+func (p *Pipeline) installMap(m *shardmap.Map) {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -129,7 +130,7 @@ func (p *Pipeline) installMap(m *shardMap) {
 		all = append(all, p.states[i].carry...)
 		all = append(all, p.pending[i]...)
 	}
-	n := len(m.shards) * lanesPerShard
+	n := m.Len() * lanesPerShard
 	p.smap = m
 	p.pending = make([][]entry, n)
 	p.pendingBytes = make([]int, n)
@@ -137,7 +138,7 @@ func (p *Pipeline) installMap(m *shardMap) {
 	p.pendingDurable = make([]int, n)
 	p.states = make([]*shardState, n)
 	for i := range p.states {
-		p.states[i] = &shardState{id: m.shards[i/lanesPerShard].id, maxInflight: p.orderedMax}
+		p.states[i] = &shardState{id: m.Shard(i / lanesPerShard).ID, maxInflight: p.orderedMax}
 		if i%lanesPerShard == 1 {
 			p.states[i].maxInflight = p.unorderedMax
 		} else if p.orderedMax > 1 {
@@ -145,7 +146,7 @@ func (p *Pipeline) installMap(m *shardMap) {
 		}
 	}
 	for _, e := range all {
-		s := e.lane(m.lookup(e.hash))
+		s := e.lane(m.Lookup(e.hash))
 		if len(p.pending[s]) == 0 {
 			p.pendingSince[s] = now
 		}
@@ -155,14 +156,14 @@ func (p *Pipeline) installMap(m *shardMap) {
 		p.pending[s] = append(p.pending[s], e)
 		p.pendingBytes[s] += len(e.pk) + len(e.data)
 	}
-	p.metrics.shards.Set(float64(len(m.shards)))
+	p.metrics.shards.Set(float64(m.Len()))
 }
 
 // dispatch starts PutRecords calls for every shard that is due and returns when
 // it next needs to run (zero: only when woken).
 func (p *Pipeline) dispatch(now time.Time) time.Time {
 	if p.nextMap != nil && p.inflightCalls == 0 && !p.anyRetry() {
-		p.log.Info("Shard map changed", "stream", p.stream, "shards", len(p.nextMap.shards))
+		p.log.Info("Shard map changed", "stream", p.stream, "shards", p.nextMap.Len())
 		p.installMap(p.nextMap)
 		p.nextMap = nil
 	}
@@ -498,18 +499,13 @@ func (p *Pipeline) queueResend(shardID string, entries []entry) {
 // takeResends returns, in their original order, the queued user records that
 // map m places outside the shard their aggregate was stored on (all of them
 // when m does not know that shard), and forgets the others.
-func (p *Pipeline) takeResends(m *shardMap) []entry {
+func (p *Pipeline) takeResends(m *shardmap.Map) []entry {
 	var out []entry
 	var dropped int64
 	for _, g := range p.resend {
-		si := -1
-		for i, s := range m.shards {
-			if s.id == g.shardID {
-				si = i
-			}
-		}
+		si := m.Index(g.shardID)
 		for _, e := range g.entries {
-			if si >= 0 && !e.hash.less(m.shards[si].start) && !m.shards[si].end.less(e.hash) {
+			if si >= 0 && m.Shard(si).Contains(e.hash) {
 				p.buffered.Add(-e.cost())
 				dropped++
 				continue

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/kdp-io/streamprocessor-operator/internal/shardmap"
 	"github.com/kdp-io/streamprocessor-operator/workloads/kpl"
 )
 
@@ -129,7 +130,7 @@ func (f *fakeKinesis) PutRecords(ctx context.Context, in *kinesis.PutRecordsInpu
 				continue
 			}
 		}
-		id := m.shards[m.lookup(partitionHash(aws.ToString(r.PartitionKey)))].id
+		id := m.Shard(m.Lookup(shardmap.PartitionKeyHash(aws.ToString(r.PartitionKey)))).ID
 		f.seq++
 		f.stored[id] = append(f.stored[id], storedRecord{pk: aws.ToString(r.PartitionKey), data: r.Data})
 		out.Records = append(out.Records, types.PutRecordsResultEntry{ShardId: aws.String(id), SequenceNumber: aws.String(fmt.Sprint(f.seq))})

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/kdp-io/streamprocessor-operator/internal/shardmap"
 	"github.com/kdp-io/streamprocessor-operator/workloads/kpl"
 )
 
@@ -45,7 +46,7 @@ func (c *countingKinesis) PutRecords(_ context.Context, in *kinesis.PutRecordsIn
 			return nil, err
 		}
 		c.users.Add(int64(len(users)))
-		id := m.shards[m.lookup(partitionHash(aws.ToString(r.PartitionKey)))].id // routed as Kinesis does
+		id := m.Shard(m.Lookup(shardmap.PartitionKeyHash(aws.ToString(r.PartitionKey)))).ID // routed as Kinesis does
 		out.Records = append(out.Records, types.PutRecordsResultEntry{ShardId: aws.String(id), SequenceNumber: aws.String(fmt.Sprint(i + 1))})
 	}
 	return out, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
+	"github.com/kdp-io/streamprocessor-operator/internal/shardmap"
 	"github.com/kdp-io/streamprocessor-operator/workloads/kpl"
 )
 
@@ -97,7 +98,7 @@ func (t *Ticket) ack(i int32, a Ack) {
 type entry struct {
 	pk   string
 	data []byte
-	hash hashKey
+	hash shardmap.HashKey
 	t    *Ticket // nil for fire-and-forget records
 	idx  int32
 	// unordered: see Record.Unordered.
@@ -203,7 +204,7 @@ type Pipeline struct {
 	closed      atomic.Bool
 
 	mu             sync.Mutex // guards the fields below, shared with Enqueue
-	smap           *shardMap
+	smap           *shardmap.Map
 	pending        [][]entry // by lane
 	pendingBytes   []int
 	pendingSince   []time.Time
@@ -213,7 +214,7 @@ type Pipeline struct {
 	states        []*shardState
 	inflightCalls int
 	callLatency   time.Duration // smoothed PutRecords latency of successful calls
-	nextMap       *shardMap
+	nextMap       *shardmap.Map
 	resend        []resendGroup // dispatcher only
 	rr            int
 	agg           kpl.Aggregator
@@ -221,7 +222,7 @@ type Pipeline struct {
 	wake    chan struct{}
 	refresh chan struct{}
 	results chan callResult
-	maps    chan *shardMap
+	maps    chan *shardmap.Map
 	stop    chan struct{}
 	stopped sync.WaitGroup
 }
@@ -232,7 +233,7 @@ func NewPipeline(cfg Config, api KinesisAPI, m *Metrics, log *slog.Logger) *Pipe
 		stream: cfg.StreamName, api: api, linger: cfg.Linger, maxBuf: cfg.MaxBufferBytes,
 		maxCalls: cfg.MaxInflightCalls, unorderedMax: max(cfg.UnorderedInflight, 1), orderedMax: max(cfg.OrderedInflight, 1), refreshEvery: cfg.ShardRefreshInterval, callTimeout: cmp.Or(cfg.KinesisCallTimeout, 30*time.Second), metrics: m, log: log,
 		wake: make(chan struct{}, 1), refresh: make(chan struct{}, 1),
-		results: make(chan callResult, cfg.MaxInflightCalls), maps: make(chan *shardMap, 1),
+		results: make(chan callResult, cfg.MaxInflightCalls), maps: make(chan *shardmap.Map, 1),
 		stop: make(chan struct{}),
 	}
 	p.healthy.Store(true)
@@ -271,7 +272,7 @@ func (p *Pipeline) Enqueue(recs []Record, t *Ticket) error {
 	}
 	var cost int64
 	for i, r := range recs {
-		es[i] = entry{pk: r.PartitionKey, data: r.Data, hash: partitionHash(r.PartitionKey), t: t, idx: int32(i), unordered: r.Unordered}
+		es[i] = entry{pk: r.PartitionKey, data: r.Data, hash: shardmap.PartitionKeyHash(r.PartitionKey), t: t, idx: int32(i), unordered: r.Unordered}
 		cost += es[i].cost()
 	}
 	if p.buffered.Add(cost) > p.maxBuf {
@@ -283,7 +284,7 @@ func (p *Pipeline) Enqueue(recs []Record, t *Ticket) error {
 	wake := false
 	p.mu.Lock()
 	for _, e := range es {
-		s := e.lane(p.smap.lookup(e.hash))
+		s := e.lane(p.smap.Lookup(e.hash))
 		if len(p.pending[s]) == 0 {
 			if now.IsZero() {
 				now = time.Now()

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/kdp-io/streamprocessor-operator/internal/shardmap"
 	"github.com/kdp-io/streamprocessor-operator/workloads/kpl"
 )
 
@@ -35,16 +36,16 @@ func TestShardMapLookup(t *testing.T) {
 		{"340282366920938463463374607431768211455", 3},
 	}
 	for _, c := range cases {
-		h, err := parseHashKey(c.hash)
+		h, err := shardmap.ParseHashKey(c.hash)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := m.lookup(h); got != c.want {
+		if got := m.Lookup(h); got != c.want {
 			t.Errorf("lookup(%s) = %d, want %d", c.hash, got, c.want)
 		}
 	}
 	// Known MD5: md5("a") = 0cc175b9c0f1b6a831c399e269772661 < 2^126 → shard 0.
-	if got := m.lookup(partitionHash("a")); got != 0 {
+	if got := m.Lookup(shardmap.PartitionKeyHash("a")); got != 0 {
 		t.Errorf("lookup(md5(a)) = %d, want 0", got)
 	}
 	// A gap or a closed-only stream is refused.
@@ -106,7 +107,7 @@ func checkOrder(t *testing.T, f *fakeKinesis, n, keys int) {
 			if ur.PartitionKey != "key-"+strconv.Itoa(k) {
 				t.Fatalf("record %d has key %q", i, ur.PartitionKey)
 			}
-			if want := partitionHash(ur.PartitionKey); !inShard(f, shard, want) {
+			if want := shardmap.PartitionKeyHash(ur.PartitionKey); !inShard(f, shard, want) {
 				t.Fatalf("record with key %q stored on shard %s outside its range", ur.PartitionKey, shard)
 			}
 			if i != next[k] {
@@ -121,12 +122,12 @@ func checkOrder(t *testing.T, f *fakeKinesis, n, keys int) {
 	}
 }
 
-func inShard(f *fakeKinesis, id string, h hashKey) bool {
+func inShard(f *fakeKinesis, id string, h shardmap.HashKey) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m, _ := newShardMap(f.shards)
-	i := m.lookup(h)
-	return i >= 0 && m.shards[i].id == id
+	i := m.Lookup(h)
+	return i >= 0 && m.Shard(i).ID == id
 }
 
 func TestPipelineAggregatesByShardInOrder(t *testing.T) {
@@ -718,8 +719,9 @@ func TestPipelineResendsOutOfRangeAfterReshard(t *testing.T) {
 	kclSeen, allSeen := map[string]int{}, map[string]int{}
 	last := map[int]int{}
 	orderBroken := 0
-	for _, s := range cmap.shards {
-		for _, sr := range f.stored[s.id] {
+	for i := range cmap.Len() {
+		s := cmap.Shard(i)
+		for _, sr := range f.stored[s.ID] {
 			users, err := kpl.Deaggregate(sr.pk, sr.data)
 			if err != nil {
 				t.Fatal(err)
@@ -727,8 +729,8 @@ func TestPipelineResendsOutOfRangeAfterReshard(t *testing.T) {
 			aggregated := kpl.IsAggregated(sr.data)
 			for _, u := range users {
 				allSeen[string(u.Data)]++
-				h := partitionHash(u.PartitionKey)
-				if aggregated && (h.less(s.start) || s.end.less(h)) {
+				h := shardmap.PartitionKeyHash(u.PartitionKey)
+				if aggregated && !s.Contains(h) {
 					continue // the KCL's filter
 				}
 				kclSeen[string(u.Data)]++
