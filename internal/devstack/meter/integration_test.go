@@ -21,6 +21,7 @@ import (
 
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
+	"github.com/kdp-io/streamprocessor-operator/internal/shardmap"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
 )
 
@@ -306,7 +307,7 @@ func TestReshardGivesEachShardItsOwnBudget(t *testing.T) {
 			if code == "" {
 				perShard[shards[i]]++
 			}
-			h, _ := recordHash(aws.ToString(entries[i].PartitionKey), nil)
+			h := shardmap.PartitionKeyHash(aws.ToString(entries[i].PartitionKey)).Bytes()
 			attempted[h[0]&0x80 != 0]++
 		}
 	}

@@ -29,6 +29,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/go-logr/logr"
 	"k8s.io/utils/clock"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/shardmap"
 )
 
 // KinesisAPI is what the Meter asks kinesis-local itself, with the SDK's
@@ -150,12 +152,12 @@ type Meter struct {
 
 // streamState is what the Meter knows of one stream; guarded by Meter.mu.
 type streamState struct {
-	shards   *shardMap
+	shards   *shardmap.Map
 	buckets  map[string]*shardBuckets // by shard id
 	lastUsed time.Time
 	// resharding is the map seen when a reshard passed through: the map is
 	// reloaded every tick, traffic or not, until it differs.
-	resharding *shardMap
+	resharding *shardmap.Map
 	reshardAt  time.Time
 	stats      StreamStats
 }
@@ -314,7 +316,7 @@ func (m *Meter) Stats() map[string]StreamStats {
 	for name, s := range m.streams {
 		st := s.stats
 		if s.shards != nil {
-			st.OpenShards = len(s.shards.shards)
+			st.OpenShards = s.shards.Len()
 		}
 		out[name] = st
 	}
@@ -333,7 +335,7 @@ func (m *Meter) stream(name string) *streamState {
 
 // shardMap returns the shard map of stream, loading it from upstream the
 // first time, and marks the stream in use.
-func (m *Meter) shardMap(ctx context.Context, stream string) (*shardMap, error) {
+func (m *Meter) shardMap(ctx context.Context, stream string) (*shardmap.Map, error) {
 	m.mu.Lock()
 	s := m.stream(stream)
 	s.lastUsed = m.clock.Now()
@@ -347,30 +349,30 @@ func (m *Meter) shardMap(ctx context.Context, stream string) (*shardMap, error) 
 
 // loadShards reloads the shard map of stream. Buckets of shards no longer open
 // are dropped; new shards start with full budgets.
-func (m *Meter) loadShards(ctx context.Context, stream string) (*shardMap, error) {
+func (m *Meter) loadShards(ctx context.Context, stream string) (*shardmap.Map, error) {
 	m.loadMu.Lock()
 	defer m.loadMu.Unlock()
-	sm, err := loadShardMap(ctx, m.opts.Kinesis, stream)
+	sm, err := shardmap.Load(ctx, m.opts.Kinesis, stream)
 	if err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := m.stream(stream)
-	if !sm.sameShards(s.shards) {
+	if !sm.Equal(s.shards) {
 		if s.shards != nil {
-			m.log.Info("Shard map changed", "stream", stream, "openShards", len(sm.shards))
+			m.log.Info("Shard map changed", "stream", stream, "openShards", sm.Len())
 		}
 		buckets := map[string]*shardBuckets{}
-		for _, sh := range sm.shards {
-			if b := s.buckets[sh.id]; b != nil {
-				buckets[sh.id] = b
+		for i := range sm.Len() {
+			if id := sm.Shard(i).ID; s.buckets[id] != nil {
+				buckets[id] = s.buckets[id]
 			}
 		}
 		s.buckets = buckets
 	}
 	s.shards = sm
-	if s.resharding != nil && !s.resharding.sameShards(sm) {
+	if s.resharding != nil && !s.resharding.Equal(sm) {
 		s.resharding = nil
 	}
 	return sm, nil

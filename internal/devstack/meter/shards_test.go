@@ -7,6 +7,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/shardmap"
 )
 
 const maxHashKey = "340282366920938463463374607431768211455" // 2^128-1
@@ -27,10 +29,10 @@ func closedShard(id, start, end string) types.Shard {
 
 // Two open shards split at 2^127, as UpdateShardCount 1→2 leaves them, and
 // their closed parent.
-func twoShards(t *testing.T) *shardMap {
+func twoShards(t *testing.T) *shardmap.Map {
 	t.Helper()
 	half := new(big.Int).Lsh(big.NewInt(1), 127)
-	m, err := newShardMap([]types.Shard{
+	m, err := shardmap.New([]types.Shard{
 		closedShard("shardId-000000000000", "0", maxHashKey),
 		openShard("shardId-000000000002", half.String(), maxHashKey),
 		openShard("shardId-000000000001", "0", new(big.Int).Sub(half, big.NewInt(1)).String()),
@@ -43,21 +45,17 @@ func twoShards(t *testing.T) *shardMap {
 
 func TestRouteByPartitionKeyMD5(t *testing.T) {
 	m := twoShards(t)
-	if len(m.shards) != 2 {
-		t.Fatalf("%d shards in the map, want the 2 open ones", len(m.shards))
+	if m.Len() != 2 {
+		t.Fatalf("%d shards in the map, want the 2 open ones", m.Len())
 	}
 	seen := map[string]int{}
-	for _, pk := range []string{"", "a", "b", "user-1", "user-2", "user-3", "order-42", "x"} {
+	for _, pk := range []string{"a", "b", "user-1", "user-2", "user-3", "order-42", "x"} {
 		sum := md5.Sum([]byte(pk))
 		want := "shardId-000000000001"
 		if sum[0]&0x80 != 0 { // the digest as an unsigned integer is at least 2^127
 			want = "shardId-000000000002"
 		}
-		h, err := recordHash(pk, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, ok := m.shardFor(h)
+		got, ok := putEntry{PartitionKey: pk}.route(m)
 		if !ok || got != want {
 			t.Errorf("key %q (md5 %x) → %q, want %q", pk, sum, got, want)
 		}
@@ -78,40 +76,36 @@ func TestRouteByExplicitHashKeyAtRangeEdges(t *testing.T) {
 		{maxHashKey, "shardId-000000000002"},
 	} {
 		// The partition key would go elsewhere: the explicit key must win.
-		h, err := recordHash("user-1", aws.String(c.key))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got, ok := m.shardFor(h); !ok || got != c.want {
+		if got, ok := (putEntry{PartitionKey: "user-1", ExplicitHashKey: aws.String(c.key)}).route(m); !ok || got != c.want {
 			t.Errorf("ExplicitHashKey %s → %q, want %q", c.key, got, c.want)
 		}
 	}
 	for _, bad := range []string{"-1", "340282366920938463463374607431768211456", "12a", ""} {
-		if _, err := recordHash("k", aws.String(bad)); err == nil {
-			t.Errorf("ExplicitHashKey %q accepted", bad)
+		// Not routed: the request goes upstream whole, for Kinesis's refusal.
+		if id, ok := (putEntry{PartitionKey: "k", ExplicitHashKey: aws.String(bad)}).route(m); ok {
+			t.Errorf("ExplicitHashKey %q routed to %s", bad, id)
 		}
 	}
 }
 
 func TestShardMapRefusesOverlapAndGaps(t *testing.T) {
 	// Parent and children all open at once: overlapping ranges.
-	if _, err := newShardMap([]types.Shard{
+	if _, err := shardmap.New([]types.Shard{
 		openShard("shardId-000000000000", "0", maxHashKey),
 		openShard("shardId-000000000001", "0", "100"),
 	}); err == nil {
 		t.Error("overlapping open shards accepted")
 	}
-	if _, err := newShardMap([]types.Shard{closedShard("shardId-000000000000", "0", maxHashKey)}); err == nil {
+	if _, err := shardmap.New([]types.Shard{closedShard("shardId-000000000000", "0", maxHashKey)}); err == nil {
 		t.Error("a map without open shards accepted")
 	}
 	// A hash key in no shard's range is not routed.
-	m, err := newShardMap([]types.Shard{openShard("shardId-000000000000", "10", "20")})
+	m, err := shardmap.New([]types.Shard{openShard("shardId-000000000000", "10", "20")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"9", "21"} {
-		h, _ := parseHashKey(k)
-		if id, ok := m.shardFor(h); ok {
+		if id, ok := (putEntry{PartitionKey: "k", ExplicitHashKey: aws.String(k)}).route(m); ok {
 			t.Errorf("hash key %s outside every range routed to %s", k, id)
 		}
 	}

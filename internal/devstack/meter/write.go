@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/shardmap"
 )
 
 // Limits of a record that AWS checks before any throttling; a request that
@@ -39,15 +41,19 @@ func base64Len(s string) int {
 
 // route returns the shard of e, or false when e is not a record AWS would
 // accept (then upstream should say why).
-func (e putEntry) route(sm *shardMap) (string, bool) {
+func (e putEntry) route(sm *shardmap.Map) (string, bool) {
 	if e.PartitionKey == "" || len(e.PartitionKey) > maxPartitionKey || base64Len(e.Data) > maxRecordData {
 		return "", false
 	}
-	h, err := recordHash(e.PartitionKey, e.ExplicitHashKey)
+	h, err := shardmap.RecordHashKey(e.PartitionKey, e.ExplicitHashKey)
 	if err != nil {
 		return "", false
 	}
-	return sm.shardFor(h)
+	i := sm.Lookup(h)
+	if i < 0 {
+		return "", false
+	}
+	return sm.Shard(i).ID, true
 }
 
 // streamRef is how a request names its stream.
@@ -243,7 +249,7 @@ func (m *Meter) reshard(w http.ResponseWriter, r *http.Request, body []byte) {
 	s := m.stream(in.name())
 	s.resharding, s.reshardAt = s.shards, m.clock.Now()
 	if s.resharding == nil {
-		s.resharding = &shardMap{}
+		s.resharding = &shardmap.Map{}
 	}
 	m.log.V(1).Info("Reshard passed through", "stream", in.name())
 }
