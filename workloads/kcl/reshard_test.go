@@ -5,6 +5,8 @@ import (
 
 	"testing"
 	"time"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/shardmap"
 )
 
 // Resharding 1→2→4→2 while two workers consume: every record is delivered, and
@@ -91,7 +93,7 @@ func TestChildWaitsForAdjacentParent(t *testing.T) {
 	e := newEnv(t, 2)
 	e.reshard(1) // merge: the new shard has a parent and an adjacent parent
 	e.putPlain("m", 0, 50)
-	shards, err := listShards(ctx, e.kin, e.stream)
+	shards, err := shardmap.List(ctx, e.kin, e.stream)
 	if err != nil {
 		t.Fatal(err)
 	}

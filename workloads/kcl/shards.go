@@ -2,7 +2,6 @@ package kcl
 
 import (
 	"context"
-	"fmt"
 	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,25 +15,6 @@ type KinesisAPI interface {
 	ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
 	GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, optFns ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error)
 	GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, optFns ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error)
-}
-
-// listShards returns every shard of the stream, open and closed, following
-// NextToken through all pages.
-func listShards(ctx context.Context, api KinesisAPI, stream string) ([]types.Shard, error) {
-	var shards []types.Shard
-	in := &kinesis.ListShardsInput{StreamName: aws.String(stream)}
-	for {
-		out, err := api.ListShards(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("list shards of stream %q: %w", stream, err)
-		}
-		shards = append(shards, out.Shards...)
-		if out.NextToken == nil || *out.NextToken == "" {
-			return shards, nil
-		}
-		// With a NextToken, ListShards refuses the stream name.
-		in = &kinesis.ListShardsInput{NextToken: out.NextToken}
-	}
 }
 
 func parentsOf(s types.Shard) []string {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/shardmap"
 )
 
 // Worker runs the record processors of one application instance: it keeps the
@@ -260,7 +262,7 @@ func (w *Worker) run(ctx context.Context) {
 // syncShards creates leases for shards that have none and deletes finished
 // leases of shards that are no longer listed.
 func (w *Worker) syncShards(ctx context.Context) error {
-	shards, err := listShards(ctx, w.kinesis, w.cfg.StreamName)
+	shards, err := shardmap.List(ctx, w.kinesis, w.cfg.StreamName)
 	if err != nil {
 		return err
 	}
