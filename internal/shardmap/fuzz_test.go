@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/shardmap/shardmaptest"
 )
 
 var two128 = pow2(128)
@@ -21,7 +23,7 @@ func toBig(h HashKey) *big.Int {
 // the base-10 numbers in [0, 2^128-1], and the value survives the split into
 // two 64-bit halves and the way back to decimal.
 func FuzzParseHashKey(f *testing.F) {
-	for _, s := range []string{"0", "1", maxKey, "340282366920938463463374607431768211456", "18446744073709551615",
+	for _, s := range []string{"0", "1", shardmaptest.MaxHashKey, "340282366920938463463374607431768211456", "18446744073709551615",
 		"18446744073709551616", "-1", "-0", "+5", "007", "", "12a", " 1", "0x1f", "1_0", "１"} {
 		f.Add(s)
 	}
@@ -101,7 +103,7 @@ func FuzzLookup(f *testing.F) {
 				continue // a gap
 			}
 			kept = append(kept, rng{id, s, end})
-			all = append(all, openShard(id, s.String(), end.String()))
+			all = append(all, shardmaptest.Open(id, s.String(), end.String()))
 		}
 		// Shuffle deterministically: ListShards order is not range order.
 		for i := range all {

@@ -12,23 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/shardmap/shardmaptest"
 )
-
-const maxKey = "340282366920938463463374607431768211455" // 2^128-1
-
-func openShard(id, start, end string) types.Shard {
-	return types.Shard{
-		ShardId:             aws.String(id),
-		HashKeyRange:        &types.HashKeyRange{StartingHashKey: aws.String(start), EndingHashKey: aws.String(end)},
-		SequenceNumberRange: &types.SequenceNumberRange{StartingSequenceNumber: aws.String("1")},
-	}
-}
-
-func closedShard(id, start, end string) types.Shard {
-	s := openShard(id, start, end)
-	s.SequenceNumberRange.EndingSequenceNumber = aws.String("2")
-	return s
-}
 
 func pow2(n uint) *big.Int { return new(big.Int).Lsh(big.NewInt(1), n) }
 
@@ -56,7 +42,7 @@ func TestParseHashKey(t *testing.T) {
 		{in: dec(minus1(pow2(64))), want: HashKey{0, ^uint64(0)}},
 		{in: dec(pow2(64)), want: HashKey{1, 0}},
 		{in: dec(pow2(127)), want: HashKey{1 << 63, 0}},
-		{in: maxKey, want: MaxHashKey},
+		{in: shardmaptest.MaxHashKey, want: MaxHashKey},
 		// What math/big reads in base 10 is kept as before the move.
 		{in: "007", want: HashKey{0, 7}},
 		{in: "+7", want: HashKey{0, 7}},
@@ -86,8 +72,8 @@ func TestParseHashKey(t *testing.T) {
 			t.Errorf("ParseHashKey(%q) = %v, %v; want %v", c.in, got, err, c.want)
 		}
 	}
-	if got := MaxHashKey.String(); got != maxKey {
-		t.Errorf("MaxHashKey = %s, want %s", got, maxKey)
+	if got := MaxHashKey.String(); got != shardmaptest.MaxHashKey {
+		t.Errorf("MaxHashKey = %s, want %s", got, shardmaptest.MaxHashKey)
 	}
 }
 
@@ -123,17 +109,7 @@ func TestRecordHashKeyPrefersExplicitHashKey(t *testing.T) {
 // evenShards returns n open shards splitting the space as UpdateShardCount
 // does from one shard, ids from 1, after their closed parent 0.
 func evenShards(n int) []types.Shard {
-	out := []types.Shard{closedShard("shardId-000000000000", "0", maxKey)}
-	step := new(big.Int).Div(pow2(128), big.NewInt(int64(n)))
-	for i := range n {
-		start := new(big.Int).Mul(step, big.NewInt(int64(i)))
-		end := minus1(new(big.Int).Add(start, step))
-		if i == n-1 {
-			end = minus1(pow2(128))
-		}
-		out = append(out, openShard(fmt.Sprintf("shardId-%012d", i+1), start.String(), end.String()))
-	}
-	return out
+	return append([]types.Shard{shardmaptest.Closed("shardId-000000000000", "0", shardmaptest.MaxHashKey)}, shardmaptest.Even(n, 1)...)
 }
 
 func TestLookupAtRangeEdges(t *testing.T) {
@@ -159,7 +135,7 @@ func TestLookupAtRangeEdges(t *testing.T) {
 		{dec(pow2(126)), 1},
 		{dec(minus1(pow2(127))), 1},
 		{dec(pow2(127)), 2},
-		{maxKey, 3},
+		{shardmaptest.MaxHashKey, 3},
 	} {
 		h := mustParse(t, c.key)
 		got := m.Lookup(h)
@@ -200,11 +176,11 @@ func TestNewAndTilesRefuse(t *testing.T) {
 		{"gap", gap, "", "open shards do not tile the hash key space at shard shardId-000000000002 (a reshard in progress?)"},
 		{"not from 0", noStart, "", "open shards do not tile the hash key space at shard shardId-000000000001 (a reshard in progress?)"},
 		{"not to 2^128-1", noEnd, "", "last open shard shardId-000000000002 does not end at 2^128-1"},
-		{"parent and children open", []types.Shard{openShard("shardId-000000000000", "0", maxKey), openShard("shardId-000000000001", "0", "100")},
+		{"parent and children open", []types.Shard{shardmaptest.Open("shardId-000000000000", "0", shardmaptest.MaxHashKey), shardmaptest.Open("shardId-000000000001", "0", "100")},
 			"open shards shardId-000000000000 and shardId-000000000001 overlap", ""},
-		{"shared edge", []types.Shard{openShard("shardId-000000000001", "0", "100"), openShard("shardId-000000000002", "100", maxKey)},
+		{"shared edge", []types.Shard{shardmaptest.Open("shardId-000000000001", "0", "100"), shardmaptest.Open("shardId-000000000002", "100", shardmaptest.MaxHashKey)},
 			"open shards shardId-000000000001 and shardId-000000000002 overlap", ""},
-		{"only closed", []types.Shard{closedShard("shardId-000000000000", "0", maxKey)}, "no open shards", ""},
+		{"only closed", []types.Shard{shardmaptest.Closed("shardId-000000000000", "0", shardmaptest.MaxHashKey)}, "no open shards", ""},
 		{"no range", noRange, "shard shardId-000000000001 has no hash key range", ""},
 		{"bad key", badKey, `shard shardId-000000000002: invalid hash key "340282366920938463463374607431768211456"`, ""},
 	} {
@@ -230,14 +206,14 @@ func TestNewAndTilesRefuse(t *testing.T) {
 }
 
 func TestLookupOutsideEveryRange(t *testing.T) {
-	m, err := New([]types.Shard{openShard("shardId-000000000000", "10", "20"), openShard("shardId-000000000001", "30", "40")})
+	m, err := New([]types.Shard{shardmaptest.Open("shardId-000000000000", "10", "20"), shardmaptest.Open("shardId-000000000001", "30", "40")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
 		key  string
 		want int
-	}{{"9", -1}, {"10", 0}, {"20", 0}, {"21", -1}, {"29", -1}, {"30", 1}, {"40", 1}, {"41", -1}, {maxKey, -1}} {
+	}{{"9", -1}, {"10", 0}, {"20", 0}, {"21", -1}, {"29", -1}, {"30", 1}, {"40", 1}, {"41", -1}, {shardmaptest.MaxHashKey, -1}} {
 		if got := m.Lookup(mustParse(t, c.key)); got != c.want {
 			t.Errorf("Lookup(%s) = %d, want %d", c.key, got, c.want)
 		}
@@ -338,7 +314,7 @@ func TestListAndLoadWrapErrors(t *testing.T) {
 	if _, err := Load(context.Background(), &pagedLister{err: cause}, "orders"); !errors.Is(err, cause) {
 		t.Errorf("Load error %v, want the cause wrapped", err)
 	}
-	_, err = Load(context.Background(), &pagedLister{shards: []types.Shard{closedShard("shardId-000000000000", "0", maxKey)}}, "orders")
+	_, err = Load(context.Background(), &pagedLister{shards: []types.Shard{shardmaptest.Closed("shardId-000000000000", "0", shardmaptest.MaxHashKey)}}, "orders")
 	if err == nil || err.Error() != `map shards of stream "orders": no open shards` {
 		t.Errorf("Load of a stream without open shards: %v", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/shardmap"
+	"github.com/kdp-io/streamprocessor-operator/internal/shardmap/shardmaptest"
 	"github.com/kdp-io/streamprocessor-operator/workloads/kpl"
 )
 
@@ -45,28 +45,13 @@ type storedRecord struct {
 
 func newFakeKinesis(nShards int) *fakeKinesis {
 	f := &fakeKinesis{stored: map[string][]storedRecord{}}
-	f.shards = evenShards(nShards, 0)
+	f.shards = shardmaptest.Even(nShards, 0)
 	return f
 }
 
-// evenShards splits the hash key space evenly into n open shards.
-func evenShards(n, firstID int) []types.Shard {
-	max := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 128), big.NewInt(1))
-	step := new(big.Int).Div(new(big.Int).Add(max, big.NewInt(1)), big.NewInt(int64(n)))
-	var out []types.Shard
-	for i := 0; i < n; i++ {
-		start := new(big.Int).Mul(step, big.NewInt(int64(i)))
-		end := new(big.Int).Sub(new(big.Int).Add(start, step), big.NewInt(1))
-		if i == n-1 {
-			end = max
-		}
-		out = append(out, types.Shard{
-			ShardId:             aws.String(fmt.Sprintf("shardId-%012d", firstID+i)),
-			HashKeyRange:        &types.HashKeyRange{StartingHashKey: aws.String(start.String()), EndingHashKey: aws.String(end.String())},
-			SequenceNumberRange: &types.SequenceNumberRange{StartingSequenceNumber: aws.String("1")},
-		})
-	}
-	return out
+// newShardMap is the map loadShardMap builds from all.
+func newShardMap(all []types.Shard) (*shardmap.Map, error) {
+	return loadShardMap(context.Background(), &fakeKinesis{shards: all}, "stream")
 }
 
 func (f *fakeKinesis) ListShards(ctx context.Context, in *kinesis.ListShardsInput, _ ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/shardmap"
+	"github.com/kdp-io/streamprocessor-operator/internal/shardmap/shardmaptest"
 	"github.com/kdp-io/streamprocessor-operator/workloads/kpl"
 )
 
@@ -101,7 +102,7 @@ const mib = 1 << 20
 // for the rest. Before streaming decode it allocated about 333 MiB.
 func TestZerosBodyStopsAtRecordLimit(t *testing.T) {
 	cfg := testConfig()
-	h, _ := newTestHandler(t, cfg, &countingKinesis{shards: evenShards(1, 0)})
+	h, _ := newTestHandler(t, cfg, &countingKinesis{shards: shardmaptest.Even(1, 0)})
 	body := make([]byte, 0, cfg.MaxRequestBytes)
 	body = append(body, '[')
 	for len(body) < int(cfg.MaxRequestBytes)-3 {
@@ -180,7 +181,7 @@ func TestMemoryOfConcurrentMaximumBodies(t *testing.T) {
 	cfg.MaxInflightBytes = InflightBytesFor(cfg, taskMem)
 	old := debug.SetMemoryLimit(MemoryLimit(taskMem))
 	defer debug.SetMemoryLimit(old)
-	kin := &countingKinesis{shards: evenShards(4, 0)}
+	kin := &countingKinesis{shards: shardmaptest.Even(4, 0)}
 	h, _ := newTestHandler(t, cfg, kin)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -17,12 +17,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
 	"github.com/kdp-io/streamprocessor-operator/internal/shardmap"
+	"github.com/kdp-io/streamprocessor-operator/internal/shardmap/shardmaptest"
 	"github.com/kdp-io/streamprocessor-operator/workloads/kpl"
 )
 
 func TestShardMapLookup(t *testing.T) {
-	m, err := newShardMap(evenShards(4, 0))
+	m, err := newShardMap(shardmaptest.Even(4, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,12 +51,12 @@ func TestShardMapLookup(t *testing.T) {
 		t.Errorf("lookup(md5(a)) = %d, want 0", got)
 	}
 	// A gap or a closed-only stream is refused.
-	s := evenShards(2, 0)
+	s := shardmaptest.Even(2, 0)
 	s[1].HashKeyRange.StartingHashKey = aws.String("170141183460469231731687303715884105729")
 	if _, err := newShardMap(s); err == nil {
 		t.Error("newShardMap accepted a gap")
 	}
-	closed := evenShards(1, 0)
+	closed := shardmaptest.Even(1, 0)
 	closed[0].SequenceNumberRange.EndingSequenceNumber = aws.String("9")
 	if _, err := newShardMap(closed); err == nil {
 		t.Error("newShardMap accepted a stream without open shards")
@@ -252,9 +254,9 @@ func TestPipelineFollowsReshard(t *testing.T) {
 	p, m := startPipeline(t, cfg, f)
 	enqueueAll(t, p, 500, 5, 20)
 	// Split into two shards (new ids); the old one closes.
-	old := evenShards(1, 0)
+	old := shardmaptest.Even(1, 0)
 	old[0].SequenceNumberRange.EndingSequenceNumber = aws.String("100")
-	f.setShards(append(old, evenShards(2, 1)...))
+	f.setShards(append(old, shardmaptest.Even(2, 1)...))
 	deadline := time.Now().Add(10 * time.Second)
 	for gaugeValue(m.shards) != 2 {
 		if time.Now().After(deadline) {
@@ -684,9 +686,9 @@ func TestPipelineResendsOutOfRangeAfterReshard(t *testing.T) {
 	cfg := testConfig()
 	cfg.ShardRefreshInterval = time.Hour // only a mismatch refreshes the map
 	p, m := startPipeline(t, cfg, f)
-	old := evenShards(1, 0)
+	old := shardmaptest.Even(1, 0)
 	old[0].SequenceNumberRange.EndingSequenceNumber = aws.String("100")
-	children := evenShards(2, 1)
+	children := shardmaptest.Even(2, 1)
 	f.setShards(append(old, children...))
 
 	const n, keys = 400, 40

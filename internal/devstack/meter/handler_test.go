@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/shardmap/shardmaptest"
 )
 
 // Doubles for the logic of the handler and the publisher, with no emulator:
@@ -39,7 +41,7 @@ func (f *fakeKinesis) ListShards(_ context.Context, in *kinesis.ListShardsInput,
 	if f.shards != nil {
 		return &kinesis.ListShardsOutput{Shards: f.shards}, nil
 	}
-	return &kinesis.ListShardsOutput{Shards: []types.Shard{openShard("shardId-000000000000", "0", maxHashKey)}}, nil
+	return &kinesis.ListShardsOutput{Shards: []types.Shard{shardmaptest.Open("shardId-000000000000", "0", shardmaptest.MaxHashKey)}}, nil
 }
 
 func (f *fakeKinesis) ListStreams(context.Context, *kinesis.ListStreamsInput, ...func(*kinesis.Options)) (*kinesis.ListStreamsOutput, error) {
@@ -359,9 +361,9 @@ func TestReshardReloadsTheShardMapOfAnIdleStream(t *testing.T) {
 	u.clock.Step(2 * time.Minute)                   // then no traffic
 	u.kinesis.mu.Lock()
 	u.kinesis.shards = []types.Shard{
-		closedShard("shardId-000000000000", "0", maxHashKey),
-		openShard("shardId-000000000001", "0", "170141183460469231731687303715884105727"),
-		openShard("shardId-000000000002", "170141183460469231731687303715884105728", maxHashKey),
+		shardmaptest.Closed("shardId-000000000000", "0", shardmaptest.MaxHashKey),
+		shardmaptest.Open("shardId-000000000001", "0", "170141183460469231731687303715884105727"),
+		shardmaptest.Open("shardId-000000000002", "170141183460469231731687303715884105728", shardmaptest.MaxHashKey),
 	}
 	u.kinesis.mu.Unlock()
 	u.meter.refreshShardMaps(ctx)

@@ -9,23 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/shardmap"
+	"github.com/kdp-io/streamprocessor-operator/internal/shardmap/shardmaptest"
 )
-
-const maxHashKey = "340282366920938463463374607431768211455" // 2^128-1
-
-func openShard(id, start, end string) types.Shard {
-	return types.Shard{
-		ShardId:             aws.String(id),
-		HashKeyRange:        &types.HashKeyRange{StartingHashKey: aws.String(start), EndingHashKey: aws.String(end)},
-		SequenceNumberRange: &types.SequenceNumberRange{StartingSequenceNumber: aws.String("1")},
-	}
-}
-
-func closedShard(id, start, end string) types.Shard {
-	s := openShard(id, start, end)
-	s.SequenceNumberRange.EndingSequenceNumber = aws.String("2")
-	return s
-}
 
 // Two open shards split at 2^127, as UpdateShardCount 1→2 leaves them, and
 // their closed parent.
@@ -33,9 +18,9 @@ func twoShards(t *testing.T) *shardmap.Map {
 	t.Helper()
 	half := new(big.Int).Lsh(big.NewInt(1), 127)
 	m, err := shardmap.New([]types.Shard{
-		closedShard("shardId-000000000000", "0", maxHashKey),
-		openShard("shardId-000000000002", half.String(), maxHashKey),
-		openShard("shardId-000000000001", "0", new(big.Int).Sub(half, big.NewInt(1)).String()),
+		shardmaptest.Closed("shardId-000000000000", "0", shardmaptest.MaxHashKey),
+		shardmaptest.Open("shardId-000000000002", half.String(), shardmaptest.MaxHashKey),
+		shardmaptest.Open("shardId-000000000001", "0", new(big.Int).Sub(half, big.NewInt(1)).String()),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +58,7 @@ func TestRouteByExplicitHashKeyAtRangeEdges(t *testing.T) {
 		{"0", "shardId-000000000001"},
 		{new(big.Int).Sub(half, big.NewInt(1)).String(), "shardId-000000000001"},
 		{half.String(), "shardId-000000000002"},
-		{maxHashKey, "shardId-000000000002"},
+		{shardmaptest.MaxHashKey, "shardId-000000000002"},
 	} {
 		// The partition key would go elsewhere: the explicit key must win.
 		if got, ok := (putEntry{PartitionKey: "user-1", ExplicitHashKey: aws.String(c.key)}).route(m); !ok || got != c.want {
@@ -91,16 +76,16 @@ func TestRouteByExplicitHashKeyAtRangeEdges(t *testing.T) {
 func TestShardMapRefusesOverlapAndGaps(t *testing.T) {
 	// Parent and children all open at once: overlapping ranges.
 	if _, err := shardmap.New([]types.Shard{
-		openShard("shardId-000000000000", "0", maxHashKey),
-		openShard("shardId-000000000001", "0", "100"),
+		shardmaptest.Open("shardId-000000000000", "0", shardmaptest.MaxHashKey),
+		shardmaptest.Open("shardId-000000000001", "0", "100"),
 	}); err == nil {
 		t.Error("overlapping open shards accepted")
 	}
-	if _, err := shardmap.New([]types.Shard{closedShard("shardId-000000000000", "0", maxHashKey)}); err == nil {
+	if _, err := shardmap.New([]types.Shard{shardmaptest.Closed("shardId-000000000000", "0", shardmaptest.MaxHashKey)}); err == nil {
 		t.Error("a map without open shards accepted")
 	}
 	// A hash key in no shard's range is not routed.
-	m, err := shardmap.New([]types.Shard{openShard("shardId-000000000000", "10", "20")})
+	m, err := shardmap.New([]types.Shard{shardmaptest.Open("shardId-000000000000", "10", "20")})
 	if err != nil {
 		t.Fatal(err)
 	}
