@@ -49,9 +49,17 @@ func newFakeKinesis(nShards int) *fakeKinesis {
 	return f
 }
 
-// newShardMap is the map loadShardMap builds from all.
+// newShardMap builds the map of the open shards among all that the producer
+// would accept (loadShardMap): their ranges must tile the hash key space.
 func newShardMap(all []types.Shard) (*shardmap.Map, error) {
-	return loadShardMap(context.Background(), &fakeKinesis{shards: all}, "stream")
+	m, err := shardmap.New(all)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Tiles(); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func (f *fakeKinesis) ListShards(ctx context.Context, in *kinesis.ListShardsInput, _ ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {

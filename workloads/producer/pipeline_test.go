@@ -53,13 +53,13 @@ func TestShardMapLookup(t *testing.T) {
 	// A gap or a closed-only stream is refused.
 	s := shardmaptest.Even(2, 0)
 	s[1].HashKeyRange.StartingHashKey = aws.String("170141183460469231731687303715884105729")
-	if _, err := newShardMap(s); err == nil {
-		t.Error("newShardMap accepted a gap")
+	if _, err := loadShardMap(context.Background(), &fakeKinesis{shards: s}, "s"); err == nil {
+		t.Error("loadShardMap accepted a gap")
 	}
 	closed := shardmaptest.Even(1, 0)
 	closed[0].SequenceNumberRange.EndingSequenceNumber = aws.String("9")
-	if _, err := newShardMap(closed); err == nil {
-		t.Error("newShardMap accepted a stream without open shards")
+	if _, err := loadShardMap(context.Background(), &fakeKinesis{shards: closed}, "s"); err == nil {
+		t.Error("loadShardMap accepted a stream without open shards")
 	}
 }
 
