@@ -25,7 +25,7 @@ import (
 // the condition of its part.
 type action interface {
 	// part is the part of the pass the action belongs to: streamPart,
-	// producer or consumer.
+	// producer, consumer or dashboardPart.
 	part() string
 }
 
@@ -138,6 +138,8 @@ func (r *StreamProcessorReconciler) act(ctx context.Context, sp *streamingv1alph
 			}
 		case deployService:
 			o = r.deploy(ctx, sp, c.ECS, a)
+		case putDashboard:
+			o = putDashboardOutcome(ctx, c, a)
 		}
 		out = append(out, o)
 	}
@@ -213,6 +215,8 @@ func (o outcome) apply(n *notes) (time.Duration, error) {
 		return o.applyReshard(n, a)
 	case deployService:
 		return o.applyDeploy(n, a)
+	case putDashboard:
+		return 0, o.applyDashboard(n, a)
 	}
 	return 0, nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/prometheus/client_golang/prometheus"
 
+	cloudwatchaws "github.com/kdp-io/streamprocessor-operator/internal/aws/cloudwatch"
 	ecsaws "github.com/kdp-io/streamprocessor-operator/internal/aws/ecs"
 	kinesisaws "github.com/kdp-io/streamprocessor-operator/internal/aws/kinesis"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
@@ -41,6 +42,9 @@ type Clients struct {
 	ECS        ECSAPI
 	CloudWatch CloudWatchAPI
 	DynamoDB   DynamoDBAPI
+	// Dashboards reads and writes the CloudWatch dashboard; nil leaves
+	// dashboards alone (no reads, no writes).
+	Dashboards cloudwatchaws.API
 }
 
 // ClientOption changes NewClientFactory.
@@ -101,6 +105,7 @@ func NewClientFactory(calls *prometheus.CounterVec, opts ...ClientOption) Client
 			CloudWatch: cloudwatch.NewFromConfig(cfg, awsconfig.CloudWatchQueryProtocol),
 			DynamoDB:   dynamodb.NewFromConfig(cfg),
 		}
+		c.Dashboards = c.CloudWatch.(*cloudwatch.Client)
 		if rates != nil {
 			c = RateLimitedClients(c, rates)
 		}

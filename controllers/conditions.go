@@ -16,6 +16,10 @@ const (
 	ConditionProducerReady = "ProducerReady"
 	// ConditionConsumerReady is True when the consumer service runs its target task count.
 	ConditionConsumerReady = "ConsumerReady"
+	// ConditionDashboardReady is True when the CloudWatch dashboard is
+	// current. It is not part of Ready: a dashboard CloudWatch refuses never
+	// holds back the stream or the services.
+	ConditionDashboardReady = "DashboardReady"
 )
 
 // Condition reasons (CamelCase, stable: users and alerts match on them).
@@ -84,6 +88,8 @@ const (
 	EventDeletionBlocked       = "DeletionBlocked"
 	EventLimitExceeded         = "LimitExceeded"
 	EventServiceKept           = "ServiceKept"
+	EventDashboardUpdated      = "DashboardUpdated"
+	EventDashboardDeleted      = "DashboardDeleted"
 )
 
 // conditionReason returns the reason of condition t, or "".

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	cloudwatchaws "github.com/kdp-io/streamprocessor-operator/internal/aws/cloudwatch"
 	ecsaws "github.com/kdp-io/streamprocessor-operator/internal/aws/ecs"
 	kinesisaws "github.com/kdp-io/streamprocessor-operator/internal/aws/kinesis"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
@@ -25,7 +26,8 @@ import (
 // written that no consumer reads); with deletionPolicy Delete the stream, if
 // it is this object's (created or adopted), and then the consumer's lease
 // table, if this object's consumer used it, are deleted too (with Retain the
-// table keeps the checkpoints into the kept stream). A resource is gone only
+// table keeps the checkpoints into the kept stream). The CloudWatch dashboard
+// is deleted whatever the policy. A resource is gone only
 // when AWS says it is not found: any other error — access denied, expired
 // credentials, throttling — keeps the finalizer, with Ready False saying what
 // is missing.
@@ -52,6 +54,12 @@ func (r *StreamProcessorReconciler) finalize(ctx context.Context, sp *streamingv
 			return r.deletionBlocked(ctx, sp, "delete service "+svc, err)
 		}
 	}
+	// The dashboard shows this object's pipeline and nothing else: it goes
+	// whatever the deletionPolicy. Its name (<namespace>-<name>-<hash>) is
+	// this object's alone.
+	if err := r.deleteDashboard(ctx, sp, clients, names.Dashboard); err != nil {
+		return r.deletionBlocked(ctx, sp, "delete dashboard "+names.Dashboard, err)
+	}
 	if !deleteStream {
 		r.event(sp, EventStreamRetained, "Kept stream %s (deletionPolicy Retain)", names.Stream)
 		return r.removeFinalizer(ctx, sp)
@@ -75,6 +83,22 @@ func (r *StreamProcessorReconciler) finalize(ctx context.Context, sp *streamingv
 		}
 	}
 	return r.removeFinalizer(ctx, sp)
+}
+
+// deleteDashboard deletes the dashboard; one that does not exist is gone.
+func (r *StreamProcessorReconciler) deleteDashboard(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, c Clients, name string) error {
+	if c.Dashboards == nil {
+		return nil
+	}
+	existed, err := cloudwatchaws.Dashboards{API: c.Dashboards}.Delete(ctx, name)
+	if err != nil {
+		return err
+	}
+	if existed {
+		log.FromContext(ctx).Info("Deleted dashboard", "dashboard", name)
+		r.event(sp, EventDashboardDeleted, "Deleted CloudWatch dashboard %s", name)
+	}
+	return nil
 }
 
 // createdNothing reports whether status shows that no AWS resource was ever

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
@@ -29,6 +30,8 @@ type Names struct {
 	Producer, Consumer string
 	// LeaseTable is the consumer's KCL application name, which names its DynamoDB table.
 	LeaseTable string
+	// Dashboard is the CloudWatch dashboard ([A-Za-z0-9_-], at most 255).
+	Dashboard string
 }
 
 // namesOf returns the names sp uses: those recorded in status, else the
@@ -50,6 +53,9 @@ func namesOf(sp *streamingv1alpha1.StreamProcessor) Names {
 	if n.LeaseTable == "" {
 		n.LeaseTable = n.Consumer
 	}
+	// Objects from before dashboards get the default: it depends only on
+	// namespace and name, so it is the same in every pass until recorded.
+	n.Dashboard = cmp.Or(st.DashboardName, d.Dashboard)
 	return n
 }
 
@@ -58,6 +64,7 @@ func recordNames(sp *streamingv1alpha1.StreamProcessor) Names {
 	n := namesOf(sp)
 	st := &sp.Status
 	st.Stream.Name, st.Producer.ServiceName, st.Consumer.ServiceName, st.LeaseTable.Name = n.Stream, n.Producer, n.Consumer, n.LeaseTable
+	st.DashboardName = n.Dashboard
 	return n
 }
 
@@ -85,7 +92,8 @@ func legacyServiceName(stream, workload string) string {
 
 // defaultNames are the names of a new StreamProcessor: <namespace>-<name>-<hash>
 // for the stream, <namespace>-<name>-<hash>-<workload> for the services and
-// the lease table, where hash is the first 8 hex digits of SHA-256 over
+// the lease table, <namespace>-<name>-<hash> (ECS's characters, which are
+// CloudWatch's dashboard characters) for the dashboard, where hash is the first 8 hex digits of SHA-256 over
 // "<namespace>/<name>". The hash keeps pairs apart that read the same once
 // joined (a-b/c and a/b-c) or once '.' becomes '-' for ECS (x.y and x-y); the
 // readable prefix is shortened to fit AWS's limits (stream 128, service 255),
@@ -102,6 +110,7 @@ func defaultNames(namespace, name string) Names {
 		Producer:   base + "-" + producer,
 		Consumer:   base + "-" + consumer,
 		LeaseTable: base + "-" + consumer,
+		Dashboard:  base,
 	}
 }
 

@@ -28,7 +28,7 @@ func TestDefaultNamesDoNotCollide(t *testing.T) {
 	}
 	for _, p := range pairs {
 		a, b := defaultNames(p[0][0], p[0][1]), defaultNames(p[1][0], p[1][1])
-		for _, c := range [][2]string{{a.Stream, b.Stream}, {a.Producer, b.Producer}, {a.Consumer, b.Consumer}, {a.LeaseTable, b.LeaseTable}} {
+		for _, c := range [][2]string{{a.Stream, b.Stream}, {a.Producer, b.Producer}, {a.Consumer, b.Consumer}, {a.LeaseTable, b.LeaseTable}, {a.Dashboard, b.Dashboard}} {
 			if c[0] == c[1] {
 				t.Errorf("%s/%s and %s/%s both get %q", p[0][0], p[0][1], p[1][0], p[1][1], c[0])
 			}
@@ -37,7 +37,7 @@ func TestDefaultNamesDoNotCollide(t *testing.T) {
 			if !streamNameRE.MatchString(n.Stream) {
 				t.Errorf("stream name %q (%d chars) is not a Kinesis name", n.Stream, len(n.Stream))
 			}
-			for _, s := range []string{n.Producer, n.Consumer} {
+			for _, s := range []string{n.Producer, n.Consumer, n.Dashboard} {
 				if !serviceNameRE.MatchString(s) {
 					t.Errorf("service name %q (%d chars) is not an ECS name", s, len(s))
 				}
@@ -85,7 +85,7 @@ func TestNamesAreRecordedAndKept(t *testing.T) {
 	legacy.Status.Stream.Name = "ns-orders"
 	legacy.Status.Producer.ServiceARN = "arn:aws:ecs:us-east-1:123456789012:service/cluster/ns-orders-producer"
 	legacy.Status.Consumer.ServiceARN = "arn:aws:ecs:us-east-1:123456789012:service/cluster/ns-orders-consumer"
-	want := Names{Stream: "ns-orders", Producer: "ns-orders-producer", Consumer: "ns-orders-consumer", LeaseTable: "ns-orders-consumer"}
+	want := Names{Stream: "ns-orders", Producer: "ns-orders-producer", Consumer: "ns-orders-consumer", LeaseTable: "ns-orders-consumer", Dashboard: defaultNames("ns", "orders").Dashboard}
 	if got := recordNames(legacy); got != want {
 		t.Errorf("legacy object: names %+v, want %+v", got, want)
 	}

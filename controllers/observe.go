@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	cloudwatchaws "github.com/kdp-io/streamprocessor-operator/internal/aws/cloudwatch"
 	ecsaws "github.com/kdp-io/streamprocessor-operator/internal/aws/ecs"
 	kinesisaws "github.com/kdp-io/streamprocessor-operator/internal/aws/kinesis"
 )
@@ -31,6 +32,16 @@ type observed struct {
 	// refused are the workloads whose last service call AWS refused as a
 	// mistake in this generation's spec, with that refusal.
 	refused map[string]error
+	// dashboard as read; nil when there is no dashboard client (nothing is
+	// planned for it then).
+	dashboard *dashboardObservation
+}
+
+// dashboardObservation is the CloudWatch dashboard as read in this pass.
+type dashboardObservation struct {
+	err   error
+	found bool
+	body  string
 }
 
 // streamObservation is the stream as described in this pass.
@@ -81,12 +92,18 @@ func (o serviceObservation) desired(initial int32) int32 {
 }
 
 // observe reads, without changing anything, what the plan of this pass needs:
-// the stream (summary, tags, whether its owner still exists); once the
+// the dashboard's body; the stream (summary, tags, whether its owner still exists); once the
 // stream can be used, both services and their task definitions, and the
 // metrics unless scaling is paused. Nothing after the stream is read while
 // the stream is missing, busy being created or deleted, or not this object's.
 func (r *StreamProcessorReconciler) observe(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, names Names, c Clients) observed {
 	obs := observed{region: c.Region, services: map[string]serviceObservation{}, refused: map[string]error{}}
+	if c.Dashboards != nil {
+		// Read whatever the stream's state: the dashboard depends only on names.
+		d := &dashboardObservation{}
+		d.body, d.found, d.err = cloudwatchaws.Dashboards{API: c.Dashboards}.Get(ctx, names.Dashboard)
+		obs.dashboard = d
+	}
 	obs.stream = r.observeStream(ctx, sp, c.Kinesis, names.Stream)
 	if !streamUsable(sp, obs.stream) {
 		return obs

@@ -64,7 +64,7 @@ type streamState struct {
 // when paused), one reshard step (PlanReshard, within the 24 h budget) and
 // each workload's task definition and service. The workloads are planned
 // independently: one that cannot proceed does not hold back the other or the
-// reshard.
+// reshard. The dashboard is planned last, whatever became of the rest.
 func planPass(sp *streamingv1alpha1.StreamProcessor, obs observed, now time.Time, t timing) plan {
 	sp = sp.DeepCopy()
 	n := &notes{sp: sp, now: now, t: t}
@@ -76,6 +76,7 @@ func planPass(sp *streamingv1alpha1.StreamProcessor, obs observed, now time.Time
 			planService(n, &pl, w, obs, targets)
 		}
 	}
+	planDashboard(n, &pl, obs.dashboard, obs.region)
 	pl.status, pl.events = sp.Status, n.events
 	return pl
 }

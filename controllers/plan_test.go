@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -17,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	"github.com/kdp-io/streamprocessor-operator/internal/dashboard"
 	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
 )
 
@@ -117,8 +119,25 @@ func describe(a action) string {
 			parts = append(parts, "restored")
 		}
 		return a.workload + ": " + strings.Join(parts, " + ")
+	case putDashboard:
+		if a.created {
+			return "create dashboard " + a.name
+		}
+		return "update dashboard " + a.name
 	}
 	return fmt.Sprintf("%T", a)
+}
+
+// dashboardName is planObject's dashboard.
+var dashboardName = defaultNames(planObject().Namespace, planObject().Name).Dashboard
+
+// dashboardBody is sp's dashboard body in us-east-1, changed by change.
+func dashboardBody(sp *streamingv1alpha1.StreamProcessor, change func(*dashboard.Input)) string {
+	in := dashboardInput(sp, "us-east-1")
+	if change != nil {
+		change(&in)
+	}
+	return dashboard.JSON(in)
 }
 
 // errKind writes a part error as part:kind (wait, invalid, other).
@@ -422,6 +441,78 @@ func TestPlanPass(t *testing.T) {
 			},
 			want: expect{errs: []string{"stream:wait 2m0s"}, conditions: map[string]string{ConditionStreamReady: ReasonLimitExceeded}, events: []string{EventLimitExceeded}},
 		},
+		{
+			name: "dashboard missing: created, whatever else the pass does",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				sp.Spec.Producer.Image = "p:2"
+				obs.dashboard = &dashboardObservation{}
+			},
+			want: expect{actions: []string{"producer: register + update task definition (new revision)", "create dashboard " + dashboardName}},
+		},
+		{
+			name: "dashboard missing while the stream is created: created too",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				*sp = *planObject()
+				*obs = observed{region: "us-east-1", stream: streamObservation{}, dashboard: &dashboardObservation{}}
+			},
+			want: expect{actions: []string{"create stream 1 shards", "create dashboard " + dashboardName}, conditions: map[string]string{ConditionStreamReady: ReasonCreating},
+				wait: 5 * time.Second, incomplete: true},
+		},
+		{
+			name: "dashboard current: no action, DashboardReady",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				obs.dashboard = &dashboardObservation{found: true, body: dashboardBody(sp, nil)}
+			},
+			want: expect{conditions: map[string]string{ConditionDashboardReady: ReasonReady, ConditionProducerReady: ReasonReady}},
+		},
+		{
+			name: "dashboard current, re-encoded by CloudWatch: no action",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				var v any
+				_ = json.Unmarshal([]byte(dashboardBody(sp, nil)), &v)
+				b, _ := json.MarshalIndent(v, "", "  ")
+				obs.dashboard = &dashboardObservation{found: true, body: string(b)}
+			},
+			want: expect{conditions: map[string]string{ConditionDashboardReady: ReasonReady}},
+		},
+		{
+			name: "dashboard shows another cluster (spec.ecs.cluster changed): put",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				obs.dashboard = &dashboardObservation{found: true, body: dashboardBody(sp, func(in *dashboard.Input) { in.Cluster = "old" })}
+			},
+			want: expect{actions: []string{"update dashboard " + dashboardName}},
+		},
+		{
+			name: "dashboard shows other names (an older operator's body): put",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				obs.dashboard = &dashboardObservation{found: true, body: dashboardBody(sp, func(in *dashboard.Input) { in.Consumer, in.Application = "x-consumer", "x-consumer" })}
+			},
+			want: expect{actions: []string{"update dashboard " + dashboardName}},
+		},
+		{
+			name: "dashboard shows old bounds (spec.stream.maxShards changed): put",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				obs.dashboard = &dashboardObservation{found: true, body: dashboardBody(sp, nil)}
+				sp.Spec.Stream.MaxShards++
+			},
+			want: expect{actions: []string{"update dashboard " + dashboardName}},
+		},
+		{
+			name: "dashboard not readable (access denied): own condition, the rest planned, the pass not failed",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				sp.Spec.Stream.MinShards = 4
+				obs.dashboard = &dashboardObservation{err: apiError("AccessDenied")}
+			},
+			want: expect{actions: []string{"reshard 1→2"}, events: []string{EventAccessDenied},
+				conditions: map[string]string{ConditionDashboardReady: ReasonAccessDenied, ConditionProducerReady: ReasonReady}},
+		},
+		{
+			name: "dashboard read throttled: a wait of the dashboard's own",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				obs.dashboard = &dashboardObservation{err: apiError("Throttling")}
+			},
+			want: expect{errs: []string{"dashboard:wait 10s"}, conditions: map[string]string{ConditionDashboardReady: ReasonThrottled, ConditionStreamReady: ReasonReady}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -508,6 +599,10 @@ func TestOutcomes(t *testing.T) {
 		{"reshard not made: the ledger write failed", outcome{action: step, err: errors.New("conflict"), notCalled: true}, ConditionStreamReady, "", "other", 0, 0, ""},
 		{"stream created meanwhile by another pass: no error", outcome{action: createStream{name: "s"}, err: apiError("ResourceInUseException")}, "", "", "", 0, 1, ""},
 		{"service refused: invalid subnet", outcome{action: deploy, err: apiError("InvalidParameterException")}, ConditionConsumerReady, ReasonInvalidSpec, "invalid", 0, 1, EventInvalidSpec},
+		{"dashboard put", outcome{action: putDashboard{name: "d", created: true}}, ConditionDashboardReady, ReasonReady, "", 0, 1, EventDashboardUpdated},
+		{"dashboard refused (invalid body): its own condition, no error for the pass", outcome{action: putDashboard{name: "d"}, err: apiError("InvalidParameterInput")}, ConditionDashboardReady, ReasonInvalidSpec, "", 0, 1, EventInvalidSpec},
+		{"dashboard refused (access denied): its own condition, no error for the pass", outcome{action: putDashboard{name: "d"}, err: apiError("AccessDenied")}, ConditionDashboardReady, ReasonAccessDenied, "", 0, 1, EventAccessDenied},
+		{"dashboard throttled: a wait", outcome{action: putDashboard{name: "d"}, err: apiError("Throttling")}, ConditionDashboardReady, ReasonThrottled, "wait", 0, 1, ""},
 		{"service created, tasks starting", outcome{action: deploy, taskDef: "td:1", svc: &etypes.Service{DesiredCount: 2, Deployments: []etypes.Deployment{{}}}}, ConditionConsumerReady, ReasonTasksPending, "", 5 * time.Second, 1, EventServiceCreated},
 	}
 	for _, tt := range tests {

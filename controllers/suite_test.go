@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"os"
 	"strings"
 	"testing"
@@ -35,6 +36,7 @@ import (
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
+	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv/stack"
@@ -52,6 +54,7 @@ var suite struct {
 	kinesis *kinesis.Client
 	ecs     *ecs.Client
 	ddb     *dynamodb.Client
+	cw      *cloudwatch.Client
 }
 
 func TestMain(m *testing.M) {
@@ -68,6 +71,7 @@ func runSuite(m *testing.M) int {
 		suite.kinesis = kinesis.NewFromConfig(st.AWS)
 		suite.ecs = ecs.NewFromConfig(st.AWS)
 		suite.ddb = dynamodb.NewFromConfig(st.AWS)
+		suite.cw = cloudwatch.NewFromConfig(st.AWS, awsconfig.CloudWatchQueryProtocol)
 	}, testenv.Kinesis, testenv.ECS, testenv.EC2, testenv.DynamoDB, testenv.CloudWatch)
 }
 

@@ -447,6 +447,16 @@ type StreamProcessorStatus struct {
 	// +optional
 	LeaseTable LeaseTableStatus `json:"leaseTable,omitempty"`
 
+	// DashboardName is the CloudWatch dashboard of this object, chosen once
+	// (<namespace>-<name>-<hash>, like the stream's default name) and never
+	// changed; deleted with the object.
+	// +optional
+	DashboardName string `json:"dashboardName,omitempty"`
+
+	// DashboardURL opens the dashboard in the CloudWatch console of the region.
+	// +optional
+	DashboardURL string `json:"dashboardURL,omitempty"`
+
 	// LastDecision is the latest choice of targets, with its reason.
 	// +optional
 	LastDecision *ScalingDecision `json:"lastDecision,omitempty"`

@@ -73,6 +73,7 @@ var errorKinds = map[string]Kind{
 	"InvalidParameterException":   KindInvalid,
 	"InvalidParameterValue":       KindInvalid,
 	"InvalidParameterCombination": KindInvalid,
+	"InvalidParameterInput":       KindInvalid, // CloudWatch PutDashboard: an invalid body
 	"ValidationException":         KindInvalid,
 	"ValidationError":             KindInvalid,
 	"ClientException":             KindInvalid,

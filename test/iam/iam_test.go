@@ -53,6 +53,8 @@ const (
 	tableARN   = "arn:aws:dynamodb:us-east-1:123456789012:table/" + base + "-consumer"
 	serviceARN = "arn:aws:ecs:us-east-1:123456789012:service/streaming/" + base + "-producer"
 	taskDefARN = "arn:aws:ecs:us-east-1:123456789012:task-definition/" + base + "-producer:3"
+	// CloudWatch dashboards are global to the account: no region in the ARN.
+	dashboardARN = "arn:aws:cloudwatch::123456789012:dashboard/" + base
 )
 
 type request struct {
@@ -84,6 +86,8 @@ func requests(binary, op string) []request {
 		return []request{{op, streamARN, nil}}
 	case svc == "dynamodb":
 		return []request{{op, tableARN, nil}}
+	case strings.HasSuffix(op, "Dashboard") || strings.HasSuffix(op, "Dashboards"):
+		return []request{{op, dashboardARN, nil}}
 	case op == "cloudwatch:PutMetricData":
 		ns := map[string]string{"producer": "StreamProcessor/Producer", "consumer": "StreamProcessor/Consumer"}[binary]
 		return []request{{op, "*", map[string]string{"cloudwatch:namespace": ns}}}
@@ -107,6 +111,8 @@ var denied = map[string][]request{
 		{"iam:PassRole", "arn:aws:iam::123456789012:role/admin", map[string]string{"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
 		{"dynamodb:DeleteTable", "arn:aws:dynamodb:us-east-1:123456789012:table/team-a-billing", nil},
 		{"kinesis:PutRecords", streamARN, nil},
+		{"cloudwatch:PutDashboard", "arn:aws:cloudwatch::123456789012:dashboard/team-b-billing", nil},
+		{"cloudwatch:DeleteDashboards", "arn:aws:cloudwatch::123456789012:dashboard/team-b-orders-00000000", nil},
 	},
 	"producer": {
 		{"kinesis:GetRecords", streamARN, nil},

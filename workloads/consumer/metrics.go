@@ -163,6 +163,14 @@ const (
 	DimensionApplicationName = "ApplicationName"
 )
 
+// CloudWatchMetrics are the metrics Publish sends, each with the dimensions
+// CloudWatchDimensions: the list the operator's dashboard is checked against
+// (internal/dashboard), kept equal to Publish by TestPublishSendsCloudWatchMetrics.
+var CloudWatchMetrics = []string{MetricMillisBehindLatest, MetricRecordsProcessed, MetricRecordsBlocked}
+
+// CloudWatchDimensions are the dimensions of every metric in CloudWatchMetrics.
+var CloudWatchDimensions = []string{DimensionStreamName, DimensionApplicationName}
+
 // CloudWatchPublisher sends the period's max MillisBehindLatest and records
 // processed to CloudWatch.
 type CloudWatchPublisher struct {

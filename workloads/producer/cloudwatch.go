@@ -29,6 +29,14 @@ const (
 	DimensionStreamName       = "StreamName"
 )
 
+// CloudWatchMetrics are the metrics publish sends, each with the dimensions
+// DimensionStreamName: the list the operator's dashboard is checked against
+// (internal/dashboard), kept equal to publish by TestPublishSendsCloudWatchMetrics.
+var CloudWatchMetrics = []string{MetricIngestRecords, MetricIngestBytes, MetricIngestRecordsPerSec, MetricIngestBytesPerSec}
+
+// CloudWatchDimensions are the dimensions of every metric in CloudWatchMetrics.
+var CloudWatchDimensions = []string{DimensionStreamName}
+
 // publisher sends the ingest rate to CloudWatch every interval.
 type publisher struct {
 	api       CloudWatchAPI

@@ -1,0 +1,189 @@
+// Package dashboard builds the CloudWatch dashboard of one StreamProcessor: a
+// pure function of its names, region and bounds, so the reconciler can tell
+// by comparing bodies whether the dashboard in CloudWatch is current.
+//
+// Every metric it plots is one that is published: AWS/Kinesis (stream-level
+// metrics, which Kinesis publishes for every stream), AWS/ECS (service
+// CPUUtilization, published for every Fargate service), the producer's
+// namespace (workloads/producer CloudWatchMetrics) or the consumer's
+// (workloads/consumer CloudWatchMetrics). What only the workloads' Prometheus
+// endpoints or the operator's status hold (HTTP 429/503 answers, consumer
+// failures and dead letters, shard and task counts, reshard calls) and
+// what only Container Insights publishes (running task counts) is not
+// plotted; the text widget says where to find it.
+package dashboard
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Namespaces the workloads publish to (their default CLOUDWATCH_NAMESPACE,
+// which the operator's task definitions do not change).
+const (
+	ProducerNamespace = "StreamProcessor/Producer"
+	ConsumerNamespace = "StreamProcessor/Consumer"
+)
+
+// Input is what the dashboard depends on. A change of any field changes the
+// body.
+type Input struct {
+	// Namespace and Name of the StreamProcessor, for the title.
+	Namespace, Name string
+	Region          string
+	Stream          string
+	Cluster         string
+	// Producer and Consumer are the ECS service names.
+	Producer, Consumer string
+	// Application is the consumer's KCL application name (lease table).
+	Application string
+	// Bounds of the spec, shown in the text widget.
+	MinShards, MaxShards               int32
+	ProducerMinTasks, ProducerMaxTasks int32
+	ConsumerMinTasks, ConsumerMaxTasks int32
+	Period                             int32 // seconds; 60 when 0
+}
+
+// URL is the CloudWatch console address of the dashboard name in region (the
+// aws partition's console; China and GovCloud have their own hosts).
+func URL(region, name string) string {
+	return fmt.Sprintf("https://%s.console.aws.amazon.com/cloudwatch/home?region=%s#dashboards/dashboard/%s",
+		region, url.QueryEscape(region), url.PathEscape(name))
+}
+
+// Widget and the types below are the parts of CloudWatch's dashboard body
+// structure the operator writes (docs: CloudWatch-Dashboard-Body-Structure).
+type Widget struct {
+	Type       string     `json:"type"`
+	X          int        `json:"x"`
+	Y          int        `json:"y"`
+	Width      int        `json:"width"`
+	Height     int        `json:"height"`
+	Properties Properties `json:"properties"`
+}
+
+// Properties of a metric or text widget.
+type Properties struct {
+	Markdown string  `json:"markdown,omitempty"`
+	Title    string  `json:"title,omitempty"`
+	View     string  `json:"view,omitempty"`
+	Region   string  `json:"region,omitempty"`
+	Period   int32   `json:"period,omitempty"`
+	Stat     string  `json:"stat,omitempty"`
+	Stacked  *bool   `json:"stacked,omitempty"`
+	Metrics  [][]any `json:"metrics,omitempty"`
+}
+
+// Body is the dashboard's JSON body.
+type Body struct {
+	Widgets []Widget `json:"widgets"`
+}
+
+// metric is one plotted series: namespace, name, dimensions (name, value
+// pairs) and rendering options ({"stat":…, "label":…, "id":…, "visible":…}).
+func metric(ns, name string, dims []string, opts map[string]any) []any {
+	m := []any{ns, name}
+	for _, d := range dims {
+		m = append(m, d)
+	}
+	if len(opts) > 0 {
+		m = append(m, opts)
+	}
+	return m
+}
+
+// expression is a metric math series.
+func expression(expr, label string) []any {
+	return []any{map[string]any{"expression": expr, "label": label, "id": "e1"}}
+}
+
+// Build returns the dashboard body of in.
+func Build(in Input) Body {
+	period := in.Period
+	if period <= 0 {
+		period = 60
+	}
+	stream := []string{"StreamName", in.Stream}
+	app := []string{"StreamName", in.Stream, "ApplicationName", in.Application}
+	svc := func(name string) []string { return []string{"ClusterName", in.Cluster, "ServiceName", name} }
+	k := func(name, stat, label string) []any {
+		return metric("AWS/Kinesis", name, stream, map[string]any{"stat": stat, "label": label})
+	}
+	graph := func(title, stat string, metrics ...[]any) Properties {
+		return Properties{Title: title, View: "timeSeries", Region: in.Region, Period: period, Stat: stat, Stacked: new(bool), Metrics: metrics}
+	}
+	props := []Properties{
+		// The seed's widgets.
+		graph("Producer and consumer CPU (%)", "Average",
+			metric("AWS/ECS", "CPUUtilization", svc(in.Producer), map[string]any{"label": "producer"}),
+			metric("AWS/ECS", "CPUUtilization", svc(in.Consumer), map[string]any{"label": "consumer"})),
+		graph("Consumer lag (ms)", "Maximum",
+			metric(ConsumerNamespace, "MillisBehindLatest", app, map[string]any{"label": "MillisBehindLatest (consumer)"}),
+			k("GetRecords.IteratorAgeMilliseconds", "Maximum", "iterator age (Kinesis)")),
+		graph("PutRecords records", "Sum",
+			k("PutRecords.TotalRecords", "Sum", "total"),
+			k("PutRecords.SuccessfulRecords", "Sum", "successful"),
+			k("PutRecords.FailedRecords", "Sum", "failed"),
+			k("PutRecords.ThrottledRecords", "Sum", "throttled")),
+		graph("PutRecords success (%)", "Sum",
+			expression("100 * ok / total", "success %"),
+			metric("AWS/Kinesis", "PutRecords.SuccessfulRecords", stream, map[string]any{"id": "ok", "visible": false}),
+			metric("AWS/Kinesis", "PutRecords.TotalRecords", stream, map[string]any{"id": "total", "visible": false})),
+		graph("Write and read throttling", "Sum",
+			k("WriteProvisionedThroughputExceeded", "Sum", "WriteProvisionedThroughputExceeded"),
+			k("ReadProvisionedThroughputExceeded", "Sum", "ReadProvisionedThroughputExceeded")),
+		graph("User records put (producer, after the HTTP answer)", "Sum",
+			metric(ProducerNamespace, "IngestRecords", stream, map[string]any{"label": "user records accepted"})),
+		// Beyond the seed.
+		graph("Producer ingest rate (all tasks, per second)", "Sum",
+			[]any{map[string]any{"expression": "records / PERIOD(records)", "label": "records/s", "id": "e1"}},
+			[]any{map[string]any{"expression": "bytes / PERIOD(bytes)", "label": "bytes/s", "id": "e2", "yAxis": "right"}},
+			metric(ProducerNamespace, "IngestRecords", stream, map[string]any{"id": "records", "visible": false}),
+			metric(ProducerNamespace, "IngestBytes", stream, map[string]any{"id": "bytes", "visible": false})),
+		graph("Stream traffic", "Sum",
+			k("IncomingRecords", "Sum", "incoming records"),
+			k("GetRecords.Records", "Sum", "records read")),
+		graph("Consumer records processed and blocked shards", "Sum",
+			metric(ConsumerNamespace, "RecordsProcessed", app, map[string]any{"label": "records processed"}),
+			metric(ConsumerNamespace, "RecordsBlocked", app, map[string]any{"stat": "Maximum", "label": "shards blocked", "yAxis": "right"})),
+	}
+	widgets := []Widget{{Type: "text", X: 0, Y: 0, Width: 24, Height: 4, Properties: Properties{Markdown: markdown(in)}}}
+	for i, p := range props {
+		widgets = append(widgets, Widget{Type: "metric", X: (i % 2) * 12, Y: 4 + (i/2)*6, Width: 12, Height: 6, Properties: p})
+	}
+	return Body{Widgets: widgets}
+}
+
+// JSON is the body of in as CloudWatch takes it.
+func JSON(in Input) string {
+	b, err := json.Marshal(Build(in))
+	if err != nil {
+		panic(err) // only strings, numbers and bools: cannot fail
+	}
+	return string(b)
+}
+
+// Equal reports whether two dashboard bodies are the same JSON (CloudWatch
+// may return the body re-encoded); an unparseable body equals nothing.
+func Equal(a, b string) bool {
+	var x, y any
+	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return false
+	}
+	xa, _ := json.Marshal(x)
+	ya, _ := json.Marshal(y)
+	return string(xa) == string(ya)
+}
+
+func markdown(in Input) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# StreamProcessor %s/%s\n", in.Namespace, in.Name)
+	fmt.Fprintf(&b, "Stream `%s` (%d–%d shards) · cluster `%s` · producer `%s` (%d–%d tasks) · consumer `%s` (%d–%d tasks) · application `%s` · %s\n\n",
+		in.Stream, in.MinShards, in.MaxShards, in.Cluster, in.Producer, in.ProducerMinTasks, in.ProducerMaxTasks,
+		in.Consumer, in.ConsumerMinTasks, in.ConsumerMaxTasks, in.Application, in.Region)
+	b.WriteString("Open and target shards, reshard calls, desired and running tasks: `kubectl sp status` or the operator's `/metrics` " +
+		"(no one publishes them to CloudWatch). Active task counts: ECS/ContainerInsights, if the cluster has it. HTTP 429/503 answers: the producer's `/metrics`; record failures and dead letters: the consumer's `/metrics`.")
+	return b.String()
+}
