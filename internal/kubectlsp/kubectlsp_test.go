@@ -86,6 +86,7 @@ func create(t *testing.T, ns, name string, now time.Time) *streamingv1alpha1.Str
 		Stream:             streamingv1alpha1.StreamStatus{Name: ns + "-" + name, Status: "ACTIVE", OpenShards: 3, TargetShards: 4, Reshards: ledger},
 		Producer:           streamingv1alpha1.ServiceStatus{ServiceName: name + "-producer", DesiredTasks: 5, RunningTasks: 4, PendingTasks: 1, TargetTasks: 6},
 		Consumer:           streamingv1alpha1.ServiceStatus{ServiceName: name + "-consumer", DesiredTasks: 2, RunningTasks: 2, TargetTasks: 2},
+		DashboardURL:       "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards/dashboard/" + ns + "-" + name,
 		LastDecision: &streamingv1alpha1.ScalingDecision{
 			Time: metav1.NewTime(now.Add(-90 * time.Second).Truncate(time.Second)), Shards: 4, ProducerTasks: 6, ConsumerTasks: 2,
 			Reason: "shards: 3.2 needed at 70% of capacity", Inputs: map[string]string{"incomingRecordsPerSec": "2500", "iteratorAgeSeconds": "1.5", "throttledPercent": "0.000", "incomingMiBPerSec": "2.441"},
@@ -154,6 +155,7 @@ func TestStatus(t *testing.T) {
 		": 4 shards, 6 producer tasks, 2 consumer tasks",
 		"reason:         shards: 3.2 needed at 70% of capacity",
 		"inputs:         incomingMiBPerSec=2.441 incomingRecordsPerSec=2500 iteratorAgeSeconds=1.5 throttledPercent=0.000",
+		"Dashboard:        https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards/dashboard/"+ns+"-clicks",
 		"  Ready        False   Resharding",
 		"stream resharding 3→4",
 		"Normal   Resharded           Resharded stream 2→3",

@@ -85,6 +85,7 @@ func (c *CLI) Status(ctx context.Context, name string) error {
 	} else {
 		line("Last decision", "none yet")
 	}
+	line("Dashboard", "%s", orDash(st.DashboardURL))
 	if err := w.Flush(); err != nil {
 		return err
 	}
