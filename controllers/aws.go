@@ -148,6 +148,9 @@ var DefaultAWSRates = map[string]AWSRate{
 	"ecs.DeregisterTaskDefinition":          {0.9, 50},
 	"ecs.ListTagsForResource":               {18, 50},
 	"cloudwatch.GetMetricData":              {45, 25},
+	"cloudwatch.GetDashboard":               {9, 5},
+	"cloudwatch.PutDashboard":               {9, 5},
+	"cloudwatch.DeleteDashboards":           {9, 5},
 	"dynamodb.DeleteTable":                  {9, 5},
 }
 
@@ -231,7 +234,38 @@ func RateLimitedClients(c Clients, rates map[string]AWSRate) Clients {
 	if c.DynamoDB != nil {
 		c.DynamoDB = &limitedDynamoDB{next: c.DynamoDB, l: ls}
 	}
+	if c.Dashboards != nil {
+		c.Dashboards = &limitedDashboards{next: c.Dashboards, l: ls}
+	}
 	return c
+}
+
+// limitedDashboards paces the dashboard calls: GetDashboard runs every pass
+// of every object, so it shares the account's rate like the others.
+type limitedDashboards struct {
+	next cloudwatchaws.API
+	l    limiters
+}
+
+func (d *limitedDashboards) GetDashboard(ctx context.Context, in *cloudwatch.GetDashboardInput, o ...func(*cloudwatch.Options)) (*cloudwatch.GetDashboardOutput, error) {
+	if err := d.l["cloudwatch.GetDashboard"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return d.next.GetDashboard(ctx, in, o...)
+}
+
+func (d *limitedDashboards) PutDashboard(ctx context.Context, in *cloudwatch.PutDashboardInput, o ...func(*cloudwatch.Options)) (*cloudwatch.PutDashboardOutput, error) {
+	if err := d.l["cloudwatch.PutDashboard"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return d.next.PutDashboard(ctx, in, o...)
+}
+
+func (d *limitedDashboards) DeleteDashboards(ctx context.Context, in *cloudwatch.DeleteDashboardsInput, o ...func(*cloudwatch.Options)) (*cloudwatch.DeleteDashboardsOutput, error) {
+	if err := d.l["cloudwatch.DeleteDashboards"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return d.next.DeleteDashboards(ctx, in, o...)
 }
 
 type limitedKinesis struct {
