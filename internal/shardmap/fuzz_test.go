@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"fmt"
 	"math/big"
+	"regexp"
 	"sort"
 	"testing"
 
@@ -14,14 +15,17 @@ import (
 
 var two128 = pow2(128)
 
+// kinesisHashKeyForm is ExplicitHashKey's pattern in the Kinesis API reference.
+var kinesisHashKeyForm = regexp.MustCompile(`^(0|[1-9]\d{0,38})$`)
+
 func toBig(h HashKey) *big.Int {
 	b := h.Bytes()
 	return new(big.Int).SetBytes(b[:])
 }
 
-// FuzzParseHashKey checks ParseHashKey against math/big: it accepts exactly
-// the base-10 numbers in [0, 2^128-1], and the value survives the split into
-// two 64-bit halves and the way back to decimal.
+// FuzzParseHashKey checks ParseHashKey against math/big and Kinesis's
+// pattern: it accepts exactly the numbers written 0|[1-9][0-9]{0,38} in
+// [0, 2^128-1], and the value survives the way back to decimal.
 func FuzzParseHashKey(f *testing.F) {
 	for _, s := range []string{"0", "1", shardmaptest.MaxHashKey, "340282366920938463463374607431768211456", "18446744073709551615",
 		"18446744073709551616", "-1", "-0", "+5", "007", "", "12a", " 1", "0x1f", "1_0", "１"} {
@@ -30,7 +34,7 @@ func FuzzParseHashKey(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		h, err := ParseHashKey(s)
 		n, ok := new(big.Int).SetString(s, 10)
-		inRange := ok && n.Sign() >= 0 && n.Cmp(two128) < 0
+		inRange := ok && kinesisHashKeyForm.MatchString(s) && n.Cmp(two128) < 0
 		if inRange != (err == nil) {
 			t.Fatalf("ParseHashKey(%q) error %v, math/big reads it in range: %v", s, err, inRange)
 		}

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"math/bits"
 	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -69,19 +70,37 @@ func PartitionKeyHash(pk string) HashKey {
 }
 
 // ParseHashKey reads a decimal hash key (a ListShards range end, a record's
-// ExplicitHashKey). It accepts what math/big reads in base 10 (an optional
-// sign, then digits) when the value is in [0, 2^128-1], and otherwise
-// returns an error `invalid hash key "<s>"`. The callers do not relay this
-// error to a Kinesis client: one that sends a bad ExplicitHashKey gets the
-// refusal from Kinesis itself.
+// ExplicitHashKey) in the form Kinesis accepts, 0|[1-9][0-9]{0,38}, with a
+// value in [0, 2^128-1]; anything else (a sign, a leading zero, spaces, a
+// value past 2^128-1) returns an error `invalid hash key "<s>"`. The callers
+// do not relay this error to a Kinesis client: one that sends a bad
+// ExplicitHashKey gets the refusal from Kinesis itself.
 func ParseHashKey(s string) (HashKey, error) {
-	n, ok := new(big.Int).SetString(s, 10)
-	if !ok || n.Sign() < 0 || n.BitLen() > 128 {
+	if s == "" || len(s) > 39 || (s[0] == '0' && len(s) > 1) {
 		return HashKey{}, fmt.Errorf("invalid hash key %q", s)
 	}
-	var b [16]byte
-	n.FillBytes(b[:])
-	return HashKeyFromBytes(b), nil
+	var h HashKey
+	for i := 0; i < len(s); i++ {
+		d := s[i] - '0'
+		if d > 9 {
+			return HashKey{}, fmt.Errorf("invalid hash key %q", s)
+		}
+		var ok bool
+		if h, ok = h.times10plus(uint64(d)); !ok {
+			return HashKey{}, fmt.Errorf("invalid hash key %q", s)
+		}
+	}
+	return h, nil
+}
+
+// times10plus returns h×10+d and whether it fits in 128 bits.
+func (h HashKey) times10plus(d uint64) (HashKey, bool) {
+	hiCarry, lo := bits.Mul64(h.lo, 10)
+	hiOver, hi := bits.Mul64(h.hi, 10)
+	hi, c1 := bits.Add64(hi, hiCarry, 0)
+	lo, c2 := bits.Add64(lo, d, 0)
+	hi, c3 := bits.Add64(hi, 0, c2)
+	return HashKey{hi, lo}, hiOver == 0 && c1 == 0 && c3 == 0
 }
 
 // RecordHashKey is the hash key of a record: its ExplicitHashKey when one is

@@ -43,11 +43,14 @@ func TestParseHashKey(t *testing.T) {
 		{in: dec(pow2(64)), want: HashKey{1, 0}},
 		{in: dec(pow2(127)), want: HashKey{1 << 63, 0}},
 		{in: shardmaptest.MaxHashKey, want: MaxHashKey},
-		// What math/big reads in base 10 is kept as before the move.
-		{in: "007", want: HashKey{0, 7}},
-		{in: "+7", want: HashKey{0, 7}},
-		{in: "-0", want: HashKey{}},
-		{in: dec(pow2(128)), err: true}, // one past the end
+		// Kinesis's form only: 0|[1-9][0-9]{0,38}.
+		{in: "007", err: true},
+		{in: "00", err: true},
+		{in: "+7", err: true},
+		{in: "-0", err: true},
+		{in: "0" + shardmaptest.MaxHashKey, err: true},
+		{in: dec(minus1(pow2(128))) + "0", err: true}, // 40 digits
+		{in: dec(pow2(128)), err: true},               // one past the end
 		{in: "999999999999999999999999999999999999999999", err: true},
 		{in: "-1", err: true},
 		{in: "", err: true},
