@@ -2,22 +2,11 @@ package consumer
 
 import (
 	"context"
-	"slices"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/kdp-io/streamprocessor-operator/internal/testenv/cwtest"
 )
-
-type recordingCloudWatch struct {
-	in *cloudwatch.PutMetricDataInput
-}
-
-func (r *recordingCloudWatch) PutMetricData(_ context.Context, in *cloudwatch.PutMetricDataInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error) {
-	r.in = in
-	return &cloudwatch.PutMetricDataOutput{}, nil
-}
 
 // TestPublishSendsCloudWatchMetrics: CloudWatchMetrics and
 // CloudWatchDimensions, which the operator's dashboard is checked against,
@@ -26,23 +15,10 @@ func TestPublishSendsCloudWatchMetrics(t *testing.T) {
 	m := NewMetrics()
 	m.RecordsRead("shardId-0", 3, 1500)
 	m.processed(3)
-	api := &recordingCloudWatch{}
+	api := &cwtest.Recorder{}
 	p := &CloudWatchPublisher{API: api, Namespace: DefaultCloudWatchNamespace, Stream: "s", App: "a", Metrics: m}
 	if err := p.Publish(context.Background(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	var names []string
-	for _, d := range api.in.MetricData {
-		names = append(names, aws.ToString(d.MetricName))
-		var dims []string
-		for _, dim := range d.Dimensions {
-			dims = append(dims, aws.ToString(dim.Name))
-		}
-		if !slices.Equal(dims, CloudWatchDimensions) {
-			t.Errorf("%s has dimensions %v, CloudWatchDimensions says %v", aws.ToString(d.MetricName), dims, CloudWatchDimensions)
-		}
-	}
-	if !slices.Equal(slices.Sorted(slices.Values(names)), slices.Sorted(slices.Values(CloudWatchMetrics))) {
-		t.Errorf("Publish sent %v, CloudWatchMetrics says %v", names, CloudWatchMetrics)
-	}
+	api.CheckSent(t, CloudWatchMetrics, CloudWatchDimensions)
 }
