@@ -167,91 +167,123 @@ func (p *Pipeline) dispatch(now time.Time) time.Time {
 		p.installMap(p.nextMap)
 		p.nextMap = nil
 	}
-	var next time.Time
+	due, next := p.dueLanes(now)
+	p.send(due, now)
+	return next
+}
+
+// dueLanes returns the lanes that send now, in round-robin order from p.rr
+// (their pending records moved to their carry), and the earliest time a lane
+// that is not due yet will be (zero: none has a time).
+func (p *Pipeline) dueLanes(now time.Time) (due []int, next time.Time) {
 	later := func(t time.Time) {
-		if next.IsZero() || t.Before(next) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
 			next = t
 		}
 	}
 	draining := p.draining.Load()
-	var due []int
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	n := len(p.states)
 	for k := 0; k < n; k++ {
 		i := (p.rr + k) % n
 		st := p.states[i]
-		if st.inflight >= st.maxInflight {
+		switch {
+		case st.inflight >= st.maxInflight:
 			continue
-		}
-		if now.Before(st.notBefore) {
+		case now.Before(st.notBefore):
 			later(st.notBefore)
 			continue
-		}
-		if len(st.retries) > 0 {
+		case len(st.retries) > 0:
 			due = append(due, i)
 			continue
-		}
-		if p.nextMap != nil || (len(st.carry) == 0 && len(p.pending[i]) == 0) {
+		case p.nextMap != nil || (len(st.carry) == 0 && len(p.pending[i]) == 0):
 			continue
 		}
 		since := st.carrySince
 		if len(st.carry) == 0 {
 			since = p.pendingSince[i]
 		}
-		// Adaptive linger. A lane with no call in flight sends at once when a
-		// caller waits (the linger would only add latency: nothing could be
-		// sent sooner) — unless it sent less than a linger ago: then it waits
-		// until a linger after that send (or after its oldest record, if
-		// sooner), so that a fast Kinesis does not turn every record into a
-		// call of its own. While a call of the lane is in flight, waiting
-		// callers justify another call (up to maxInflight) once the oldest
-		// record has waited the pace: the recent PutRecords latency over
-		// maxInflight, at most the linger, so the lane's calls leave evenly
-		// spread over a round trip instead of in bursts a linger apart.
-		// Records nobody waits for (async) linger on an idle lane and
-		// otherwise wait for the call in flight to return, which makes
-		// aggregates large.
-		waiters := st.carryDurable+p.pendingDurable[i] > 0
-		full := st.carryBytes+p.pendingBytes[i] >= kpl.MaxRecordSize
-		if !draining && !full {
-			switch {
-			case st.inflight == 0 && waiters:
-				if at := st.lastSent.Add(p.linger); now.Before(at) && now.Sub(since) < p.linger {
-					later(at) // later keeps the earliest time asked for
-					later(since.Add(p.linger))
-					continue
-				}
-			case st.inflight == 0:
-				if now.Sub(since) < p.linger {
-					later(since.Add(p.linger))
-					continue
-				}
-			case waiters:
-				if pace := p.pace(st); now.Sub(since) < pace {
-					later(since.Add(pace))
-					continue
-				}
-			default:
+		if !draining {
+			if until, wait := p.lingerUntil(st, i, since, now); wait {
+				later(until)
 				continue
 			}
 		}
-		if len(st.carry) == 0 {
-			st.carry, st.carrySince = p.pending[i], since
-			p.pending[i] = nil
-		} else {
-			st.carry = append(st.carry, p.pending[i]...)
-			p.pending[i] = p.pending[i][:0:0]
-		}
-		st.carryBytes += p.pendingBytes[i]
-		st.carryDurable += p.pendingDurable[i]
-		p.pendingBytes[i], p.pendingDurable[i] = 0, 0
+		p.moveToCarry(st, i, since)
 		due = append(due, i)
 	}
 	if n > 0 {
 		p.rr = (p.rr + 1) % n
 	}
-	p.mu.Unlock()
+	return due, next
+}
 
+// lingerUntil says whether lane i's records (the oldest waiting since since)
+// wait for companions and until when (zero: until its call in flight
+// returns). A full aggregate never waits. Otherwise, adaptive linger: a lane
+// with no call in flight sends at once when a caller waits (the linger would
+// only add latency: nothing could be sent sooner) — unless it sent less than
+// a linger ago: then it waits until a linger after that send (or after its
+// oldest record, if sooner), so that a fast Kinesis does not turn every
+// record into a call of its own. While a call of the lane is in flight,
+// waiting callers justify another call (up to maxInflight) once the oldest
+// record has waited the pace: the recent PutRecords latency over
+// maxInflight, at most the linger, so the lane's calls leave evenly spread
+// over a round trip instead of in bursts a linger apart. Records nobody
+// waits for (async) linger on an idle lane and otherwise wait for the call in
+// flight to return, which makes aggregates large. Called with p.mu held.
+func (p *Pipeline) lingerUntil(st *shardState, i int, since, now time.Time) (time.Time, bool) {
+	if st.carryBytes+p.pendingBytes[i] >= kpl.MaxRecordSize {
+		return time.Time{}, false
+	}
+	waiters := st.carryDurable+p.pendingDurable[i] > 0
+	switch {
+	case st.inflight == 0 && waiters:
+		if at := st.lastSent.Add(p.linger); now.Before(at) && now.Sub(since) < p.linger {
+			return earliest(at, since.Add(p.linger)), true
+		}
+	case st.inflight == 0:
+		if now.Sub(since) < p.linger {
+			return since.Add(p.linger), true
+		}
+	case waiters:
+		if pace := p.pace(st); now.Sub(since) < pace {
+			return since.Add(pace), true
+		}
+	default:
+		return time.Time{}, true
+	}
+	return time.Time{}, false
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// moveToCarry moves lane i's pending records behind its carry, the records
+// its next calls take from. Called with p.mu held.
+func (p *Pipeline) moveToCarry(st *shardState, i int, since time.Time) {
+	if len(st.carry) == 0 {
+		st.carry, st.carrySince = p.pending[i], since
+		p.pending[i] = nil
+	} else {
+		st.carry = append(st.carry, p.pending[i]...)
+		p.pending[i] = p.pending[i][:0:0]
+	}
+	st.carryBytes += p.pendingBytes[i]
+	st.carryDurable += p.pendingDurable[i]
+	p.pendingBytes[i], p.pendingDurable[i] = 0, 0
+}
+
+// send takes one Kinesis record from each due lane (a retry first) and
+// launches them in PutRecords calls of at most maxCallRecords records and
+// maxCallBytes, up to maxCalls calls in flight; a record that does not fit
+// under that goes first in the lane's next pass.
+func (p *Pipeline) send(due []int, now time.Time) {
 	var batch []*kRecord
 	batchBytes := 0
 	for _, i := range due {
@@ -270,7 +302,6 @@ func (p *Pipeline) dispatch(now time.Time) time.Time {
 			p.launch(batch)
 			batch, batchBytes = nil, 0
 			if p.inflightCalls >= p.maxCalls {
-				// r goes first in the next pass.
 				st.retries = append([]*kRecord{r}, st.retries...)
 				break
 			}
@@ -283,7 +314,6 @@ func (p *Pipeline) dispatch(now time.Time) time.Time {
 	if len(batch) > 0 {
 		p.launch(batch)
 	}
-	return next
 }
 
 // pace is how long a waiting caller's record waits for companions while its
