@@ -34,34 +34,48 @@ type shardConsumer struct {
 	failed    error                   // the processor said it failed: no more calls
 }
 
+// run consumes the shard from the lease's checkpoint until the lease ends,
+// is lost or released, the shard ends, or the processor fails.
 func (sc *shardConsumer) run(ctx context.Context) {
-	w := sc.w
-	log := w.log.With("shardId", sc.shardID)
 	start := sc.h.lease.Checkpoint
 	if start.SequenceNumber == CheckpointShardEnd {
-		_ = w.release(ctx, sc.h)
+		_ = sc.w.release(ctx, sc.h)
 		return
 	}
-	sc.proc = w.factory.CreateProcessor()
+	sc.proc = sc.w.factory.CreateProcessor()
 	if !sc.safely("Initialize", func() {
 		sc.proc.Initialize(&InitializationInput{ShardID: sc.shardID, ExtendedSequenceNumber: start})
 	}) {
 		sc.releaseFailed(ctx)
 		return
 	}
-	lostCtx := sc.h.lostCtx
-	iter, err := sc.iterator(lostCtx, start)
+	if iter, ok := sc.firstIterator(ctx, start); ok {
+		sc.readLoop(ctx, start, iter)
+	}
+}
+
+// firstIterator gets the iterator at start, retrying with backoff; when the
+// consumer must stop first, it shuts down and returns false.
+func (sc *shardConsumer) firstIterator(ctx context.Context, start ExtendedSequenceNumber) (*string, bool) {
 	backoff := newBackoff(MinTimeBetweenReads, 10*time.Second)
-	for iter == nil {
+	for {
+		iter, err := sc.iterator(sc.h.lostCtx, start)
+		if iter != nil {
+			return iter, true
+		}
 		if reason, stop := sc.stopReason(ctx); stop {
 			sc.shutdown(ctx, reason)
-			return
+			return nil, false
 		}
-		log.Warn("Getting shard iterator failed", "error", err)
+		sc.w.log.Warn("Getting shard iterator failed", "shardId", sc.shardID, "error", err)
 		sc.sleep(ctx, backoff.next())
-		iter, err = sc.iterator(lostCtx, start)
 	}
-	backoff.reset()
+}
+
+// readLoop reads the shard from iter and delivers each batch, at most 5
+// GetRecords calls a second, until the consumer stops or the shard ends.
+func (sc *shardConsumer) readLoop(ctx context.Context, start ExtendedSequenceNumber, iter *string) {
+	backoff := newBackoff(MinTimeBetweenReads, 10*time.Second)
 	var lastCall time.Time
 	for {
 		if sc.failed != nil {
@@ -78,64 +92,84 @@ func (sc *shardConsumer) run(ctx context.Context) {
 		if _, stop := sc.stopReason(ctx); stop {
 			continue
 		}
-		callStart := time.Now()
-		lastCall = callStart
-		out, err := w.kinesis.GetRecords(lostCtx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(w.cfg.MaxRecords)})
+		lastCall = time.Now()
+		out, err := sc.w.kinesis.GetRecords(sc.h.lostCtx, &kinesis.GetRecordsInput{ShardIterator: iter, Limit: aws.Int32(sc.w.cfg.MaxRecords)})
 		if err != nil {
 			if _, stop := sc.stopReason(ctx); stop {
 				continue
 			}
-			var thr *types.ProvisionedThroughputExceededException
-			var exp *types.ExpiredIteratorException
-			switch {
-			case errors.As(err, &thr):
-				log.Info("Read throttled; backing off", "error", err)
-			case errors.As(err, &exp):
-				pos := start
-				if sc.delivered != nil {
-					pos = *sc.delivered
-				}
-				if it, ierr := sc.iterator(lostCtx, pos); ierr == nil {
-					iter = it
-					continue
-				}
-				log.Warn("Refreshing expired iterator failed", "error", err)
-			default:
-				log.Warn("Reading records failed", "error", err)
+			if fresh, ok := sc.afterReadError(err, start); ok {
+				iter = fresh
+				continue
 			}
 			sc.sleep(ctx, backoff.next())
 			continue
 		}
 		backoff.reset()
-		records := sc.userRecords(out.Records)
-		behind := aws.ToInt64(out.MillisBehindLatest)
-		if len(records) > 0 {
-			if !sc.h.holds(time.Now()) {
-				// The lease may be another worker's by now: deliver nothing.
-				sc.h.lostCancel()
-				continue
-			}
-			sc.delivered = &ExtendedSequenceNumber{records[len(records)-1].SequenceNumber, records[len(records)-1].SubSequenceNumber}
-			if !sc.safely("ProcessRecords", func() {
-				sc.proc.ProcessRecords(&ProcessRecordsInput{
-					ShardID: sc.shardID, Records: records, MillisBehindLatest: behind,
-					CacheEntryTime: callStart, Checkpointer: &checkpointer{sc: sc}, Context: lostCtx,
-				})
-			}) {
-				continue // stopReason now says ZOMBIE
-			}
+		if !sc.deliver(out, lastCall) {
+			continue
 		}
-		w.cfg.Observer.RecordsRead(sc.shardID, len(records), behind)
 		if out.NextShardIterator == nil {
 			sc.ended = true
 			sc.shutdown(ctx, TERMINATE)
 			return
 		}
 		iter = out.NextShardIterator
-		if len(out.Records) == 0 || behind == 0 {
-			sc.sleep(ctx, w.cfg.IdleTimeBetweenReads-time.Since(callStart))
+		if len(out.Records) == 0 || aws.ToInt64(out.MillisBehindLatest) == 0 {
+			sc.sleep(ctx, sc.w.cfg.IdleTimeBetweenReads-time.Since(lastCall))
 		}
 	}
+}
+
+// afterReadError logs a failed GetRecords call. When the iterator expired
+// and a fresh one at the last delivered position is had, it returns that one
+// to read again at once (true); otherwise the caller backs off.
+func (sc *shardConsumer) afterReadError(err error, start ExtendedSequenceNumber) (*string, bool) {
+	var thr *types.ProvisionedThroughputExceededException
+	var exp *types.ExpiredIteratorException
+	switch {
+	case errors.As(err, &thr):
+		sc.w.log.Info("Read throttled; backing off", "shardId", sc.shardID, "error", err)
+	case errors.As(err, &exp):
+		pos := start
+		if sc.delivered != nil {
+			pos = *sc.delivered
+		}
+		if it, ierr := sc.iterator(sc.h.lostCtx, pos); ierr == nil {
+			return it, true
+		}
+		sc.w.log.Warn("Refreshing expired iterator failed", "shardId", sc.shardID, "error", err)
+	default:
+		sc.w.log.Warn("Reading records failed", "shardId", sc.shardID, "error", err)
+	}
+	return nil, false
+}
+
+// deliver hands a batch's user records to the processor while the lease is
+// still held and reports the read. It returns false when the batch must not
+// count as read: the lease may be another worker's by now (nothing was
+// delivered), or the processor failed (stopReason now says ZOMBIE).
+func (sc *shardConsumer) deliver(out *kinesis.GetRecordsOutput, callStart time.Time) bool {
+	records := sc.userRecords(out.Records)
+	behind := aws.ToInt64(out.MillisBehindLatest)
+	if len(records) > 0 {
+		if !sc.h.holds(time.Now()) {
+			sc.h.lostCancel()
+			return false
+		}
+		last := records[len(records)-1]
+		sc.delivered = &ExtendedSequenceNumber{last.SequenceNumber, last.SubSequenceNumber}
+		if !sc.safely("ProcessRecords", func() {
+			sc.proc.ProcessRecords(&ProcessRecordsInput{
+				ShardID: sc.shardID, Records: records, MillisBehindLatest: behind,
+				CacheEntryTime: callStart, Checkpointer: &checkpointer{sc: sc}, Context: sc.h.lostCtx,
+			})
+		}) {
+			return false
+		}
+	}
+	sc.w.cfg.Observer.RecordsRead(sc.shardID, len(records), behind)
+	return true
 }
 
 // stopReason says whether the consumer must stop and why: the worker is
