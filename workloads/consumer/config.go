@@ -8,13 +8,12 @@ package consumer
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/kdp-io/streamprocessor-operator/internal/envflag"
 	"github.com/kdp-io/streamprocessor-operator/workloads/kcl"
 )
 
@@ -66,86 +65,41 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	env := func(k, def string) string {
-		if v := getenv(k); v != "" {
-			return v
-		}
-		return def
-	}
 	host, _ := os.Hostname()
-	fs := flag.NewFlagSet("consumer", flag.ContinueOnError)
-	var c Config
-	var startPos, startTS string
-	fs.StringVar(&c.StreamName, "stream-name", env("STREAM_NAME", ""), "Kinesis stream to consume (STREAM_NAME)")
-	fs.StringVar(&c.ApplicationName, "application-name", env("APPLICATION_NAME", ""), "application name; names the DynamoDB lease table (APPLICATION_NAME)")
-	fs.StringVar(&c.WorkerID, "worker-id", env("WORKER_ID", fmt.Sprintf("%s-%d", host, os.Getpid())), "unique worker id (WORKER_ID)")
-	fs.StringVar(&c.Region, "region", env("AWS_REGION", ""), "AWS region (AWS_REGION)")
-	fs.StringVar(&startPos, "start-position", env("START_POSITION", "TRIM_HORIZON"), "TRIM_HORIZON, LATEST or AT_TIMESTAMP (START_POSITION)")
-	fs.StringVar(&startTS, "start-timestamp", env("START_TIMESTAMP", ""), "RFC 3339 time for AT_TIMESTAMP (START_TIMESTAMP)")
-	fs.StringVar(&c.Output, "output", env("OUTPUT", "-"), "file to append JSON lines to; - for stdout (OUTPUT)")
-	fs.StringVar(&c.DeadLetterFile, "dead-letter-file", env("DEAD_LETTER_FILE", ""), "file for records that keep failing (DEAD_LETTER_FILE)")
-	fs.StringVar(&c.DeadLetterStream, "dead-letter-stream", env("DEAD_LETTER_STREAM", ""), "Kinesis stream for records that keep failing (DEAD_LETTER_STREAM)")
-	durations := []struct {
-		p            *time.Duration
-		flag, envKey string
-		def          string
-		usage        string
-	}{
-		{&c.LeaseDuration, "lease-duration", "LEASE_DURATION", "10s", "lease expiry; renewed every third of it"},
-		{&c.ShardSyncInterval, "shard-sync-interval", "SHARD_SYNC_INTERVAL", "60s", "how often to list shards"},
-		{&c.PollInterval, "poll-interval", "POLL_INTERVAL", "1s", "wait after an empty or caught-up read (min 200ms)"},
-		{&c.RetryBackoff, "retry-backoff", "RETRY_BACKOFF", "100ms", "first retry delay of a failing record, doubling"},
-		{&c.CloudWatchInterval, "cloudwatch-interval", "CLOUDWATCH_INTERVAL", "60s", "CloudWatch publishing period"},
-		{&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "25s", "graceful shutdown budget after SIGTERM"},
+	c := Config{
+		WorkerID: fmt.Sprintf("%s-%d", host, os.Getpid()), Output: "-",
+		LeaseDuration: 10 * time.Second, ShardSyncInterval: 60 * time.Second, PollInterval: time.Second,
+		RetryBackoff: 100 * time.Millisecond, CloudWatchInterval: 60 * time.Second, ShutdownTimeout: 25 * time.Second,
+		MaxRecords: 10000, RetryAttempts: 5, HTTPAddr: ":8080", CloudWatchNamespace: DefaultCloudWatchNamespace, CloudWatchEnabled: true,
+	}
+	startPos, startTS, processorCmd := "TRIM_HORIZON", "", ""
+	fs := envflag.New("consumer", getenv, os.Stderr)
+	fs.String(&c.StreamName, "stream-name", "STREAM_NAME", "Kinesis stream to consume")
+	fs.String(&c.ApplicationName, "application-name", "APPLICATION_NAME", "application name; names the DynamoDB lease table")
+	fs.String(&c.WorkerID, "worker-id", "WORKER_ID", "unique worker id")
+	fs.String(&c.Region, "region", "AWS_REGION", "AWS region")
+	fs.String(&startPos, "start-position", "START_POSITION", "TRIM_HORIZON, LATEST or AT_TIMESTAMP")
+	fs.String(&startTS, "start-timestamp", "START_TIMESTAMP", "RFC 3339 time for AT_TIMESTAMP")
+	fs.String(&c.Output, "output", "OUTPUT", "file to append JSON lines to; - for stdout")
+	fs.String(&c.DeadLetterFile, "dead-letter-file", "DEAD_LETTER_FILE", "file for records that keep failing")
+	fs.String(&c.DeadLetterStream, "dead-letter-stream", "DEAD_LETTER_STREAM", "Kinesis stream for records that keep failing")
+	fs.Duration(&c.LeaseDuration, "lease-duration", "LEASE_DURATION", "lease expiry; renewed every third of it")
+	fs.Duration(&c.ShardSyncInterval, "shard-sync-interval", "SHARD_SYNC_INTERVAL", "how often to list shards")
+	fs.Duration(&c.PollInterval, "poll-interval", "POLL_INTERVAL", "wait after an empty or caught-up read (min 200ms)")
+	fs.Duration(&c.RetryBackoff, "retry-backoff", "RETRY_BACKOFF", "first retry delay of a failing record, doubling")
+	fs.Duration(&c.CloudWatchInterval, "cloudwatch-interval", "CLOUDWATCH_INTERVAL", "CloudWatch publishing period")
+	fs.Duration(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "graceful shutdown budget after SIGTERM")
+	fs.Int(&c.MaxRecords, "max-records", "MAX_RECORDS", "records per GetRecords call")
+	fs.Int(&c.RetryAttempts, "retry-attempts", "RETRY_ATTEMPTS", "attempts per record before dead-lettering")
+	fs.String(&c.HTTPAddr, "http-addr", "HTTP_ADDR", "listen address for /healthz, /readyz, /metrics")
+	fs.String(&c.CloudWatchNamespace, "cloudwatch-namespace", "CLOUDWATCH_NAMESPACE", "CloudWatch namespace")
+	fs.String(&processorCmd, "processor-command", "PROCESSOR_COMMAND", "KCL MultiLang record processor command; one subprocess per shard")
+	fs.Duration(&c.ProcessorTimeout, "processor-timeout", "PROCESSOR_TIMEOUT", "longest wait for a processor's answer; 0 for no limit")
+	fs.Bool(&c.CloudWatchEnabled, "cloudwatch-enabled", "CLOUDWATCH_ENABLED", "publish CloudWatch metrics")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, fmt.Errorf("read consumer configuration: %w", err)
 	}
 	var errs []error
-	for _, d := range durations {
-		v, err := time.ParseDuration(env(d.envKey, d.def))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", d.envKey, err))
-		}
-		fs.DurationVar(d.p, d.flag, v, d.usage+" ("+d.envKey+")")
-	}
-	ints := []struct {
-		p            *int
-		flag, envKey string
-		def          int
-		usage        string
-	}{
-		{&c.MaxRecords, "max-records", "MAX_RECORDS", 10000, "records per GetRecords call"},
-		{&c.RetryAttempts, "retry-attempts", "RETRY_ATTEMPTS", 5, "attempts per record before dead-lettering"},
-	}
-	for _, i := range ints {
-		v := i.def
-		if s := getenv(i.envKey); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", i.envKey, err))
-			}
-			v = n
-		}
-		fs.IntVar(i.p, i.flag, v, i.usage+" ("+i.envKey+")")
-	}
-	fs.StringVar(&c.HTTPAddr, "http-addr", env("HTTP_ADDR", ":8080"), "listen address for /healthz, /readyz, /metrics (HTTP_ADDR)")
-	fs.StringVar(&c.CloudWatchNamespace, "cloudwatch-namespace", env("CLOUDWATCH_NAMESPACE", DefaultCloudWatchNamespace), "CloudWatch namespace (CLOUDWATCH_NAMESPACE)")
-	var processorCmd string
-	fs.StringVar(&processorCmd, "processor-command", env("PROCESSOR_COMMAND", ""), "KCL MultiLang record processor command; one subprocess per shard (PROCESSOR_COMMAND)")
-	ptimeout, err := time.ParseDuration(env("PROCESSOR_TIMEOUT", "0s"))
-	if err != nil {
-		errs = append(errs, fmt.Errorf("PROCESSOR_TIMEOUT: %w", err))
-	}
-	fs.DurationVar(&c.ProcessorTimeout, "processor-timeout", ptimeout, "longest wait for a processor's answer; 0 for no limit (PROCESSOR_TIMEOUT)")
-	cwOn, err := strconv.ParseBool(env("CLOUDWATCH_ENABLED", "true"))
-	if err != nil {
-		errs = append(errs, fmt.Errorf("CLOUDWATCH_ENABLED: %w", err))
-	}
-	fs.BoolVar(&c.CloudWatchEnabled, "cloudwatch-enabled", cwOn, "publish CloudWatch metrics (CLOUDWATCH_ENABLED)")
-	if err := fs.Parse(args); err != nil {
-		return Config{}, err
-	}
-	if len(errs) > 0 {
-		return Config{}, fmt.Errorf("read consumer configuration: %w", errors.Join(errs...))
-	}
 	pos, err := kcl.ParseInitialPosition(startPos)
 	if err != nil {
 		errs = append(errs, err)

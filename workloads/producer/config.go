@@ -2,11 +2,11 @@ package producer
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/envflag"
 )
 
 // Config is the producer's configuration. Every field has an environment
@@ -80,72 +80,31 @@ func DefaultConfig() Config {
 // validates it. Invalid values, in either place, are errors.
 func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
 	c := DefaultConfig()
-	fs := flag.NewFlagSet("producer", flag.ContinueOnError)
-	fs.SetOutput(usage)
-	var errs []error
-	str := func(p *string, name, env, help string) {
-		if v := getenv(env); v != "" {
-			*p = v
-		}
-		fs.StringVar(p, name, *p, help+" (env "+env+")")
-	}
-	num := func(p *int, name, env, help string) {
-		if v := getenv(env); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("parse %s=%q: %w", env, v, err))
-			}
-			*p = n
-		}
-		fs.IntVar(p, name, *p, help+" (env "+env+")")
-	}
-	num64 := func(p *int64, name, env, help string) {
-		if v := getenv(env); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("parse %s=%q: %w", env, v, err))
-			}
-			*p = n
-		}
-		fs.Int64Var(p, name, *p, help+" (env "+env+")")
-	}
-	dur := func(p *time.Duration, name, env, help string) {
-		if v := getenv(env); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("parse %s=%q: %w", env, v, err))
-			}
-			*p = d
-		}
-		fs.DurationVar(p, name, *p, help+" (env "+env+")")
-	}
-	str(&c.StreamName, "stream-name", "STREAM_NAME", "Kinesis stream to write to (required)")
-	num(&c.Port, "port", "PORT", "HTTP listen port")
-	str(&c.Region, "region", "AWS_REGION", "AWS region")
-	dur(&c.Linger, "linger", "LINGER", "longest time a record waits to be batched")
-	num64(&c.MaxBufferBytes, "max-buffer-bytes", "MAX_BUFFER_BYTES", "memory bound of buffered records")
-	num64(&c.MaxRequestBytes, "max-request-bytes", "MAX_REQUEST_BYTES", "request body limit")
-	num(&c.MaxInflightRequests, "max-inflight-requests", "MAX_INFLIGHT_REQUESTS", "concurrent ingest requests")
-	num(&c.MaxInflightCalls, "max-inflight-calls", "MAX_INFLIGHT_CALLS", "concurrent PutRecords calls")
-	num64(&c.MaxInflightBytes, "max-inflight-bytes", "MAX_INFLIGHT_BYTES", "request body bytes read and decoded at once (0: from the task memory)")
-	num(&c.TaskMemoryMiB, "task-memory-mib", "TASK_MEMORY_MIB", "task memory in MiB (0: the cgroup limit); sets the Go memory limit")
-	dur(&c.BodyReadTimeout, "body-read-timeout", "BODY_READ_TIMEOUT", "time to read a body, plus its size at the minimum body rate")
-	num64(&c.MinBodyRate, "min-body-rate", "MIN_BODY_RATE", "slowest accepted body upload in bytes per second")
-	num(&c.UnorderedInflight, "unordered-inflight", "UNORDERED_INFLIGHT", "Kinesis records in flight per shard for records with generated keys")
-	num(&c.OrderedInflight, "ordered-inflight", "ORDERED_INFLIGHT", "Kinesis records in flight per shard for records with caller keys (each further one carries only keys not in flight)")
-	dur(&c.KinesisCallTimeout, "kinesis-call-timeout", "KINESIS_CALL_TIMEOUT", "deadline of each PutRecords and ListShards call")
-	dur(&c.AckTimeout, "ack-timeout", "ACK_TIMEOUT", "longest wait for Kinesis before a durable request gets 503")
-	dur(&c.StopTimeout, "stop-timeout", "STOP_TIMEOUT", "shutdown budget after SIGTERM")
-	dur(&c.ShardRefreshInterval, "shard-refresh-interval", "SHARD_REFRESH_INTERVAL", "periodic shard map refresh")
-	str(&c.AuthToken, "auth-token", "AUTH_TOKEN", "bearer token required on ingest and metrics when set")
-	str(&c.CloudWatchNamespace, "cloudwatch-namespace", "CLOUDWATCH_NAMESPACE", "CloudWatch namespace of the ingest metrics")
-	dur(&c.CloudWatchInterval, "cloudwatch-interval", "CLOUDWATCH_INTERVAL", "CloudWatch publish interval, 0 disables")
-	str(&c.LogLevel, "log-level", "LOG_LEVEL", "log level: debug, info, warn, error")
-	if len(errs) > 0 {
-		return c, errors.Join(errs...)
-	}
+	fs := envflag.New("producer", getenv, usage)
+	fs.String(&c.StreamName, "stream-name", "STREAM_NAME", "Kinesis stream to write to (required)")
+	fs.Int(&c.Port, "port", "PORT", "HTTP listen port")
+	fs.String(&c.Region, "region", "AWS_REGION", "AWS region")
+	fs.Duration(&c.Linger, "linger", "LINGER", "longest time a record waits to be batched")
+	fs.Int64(&c.MaxBufferBytes, "max-buffer-bytes", "MAX_BUFFER_BYTES", "memory bound of buffered records")
+	fs.Int64(&c.MaxRequestBytes, "max-request-bytes", "MAX_REQUEST_BYTES", "request body limit")
+	fs.Int(&c.MaxInflightRequests, "max-inflight-requests", "MAX_INFLIGHT_REQUESTS", "concurrent ingest requests")
+	fs.Int(&c.MaxInflightCalls, "max-inflight-calls", "MAX_INFLIGHT_CALLS", "concurrent PutRecords calls")
+	fs.Int64(&c.MaxInflightBytes, "max-inflight-bytes", "MAX_INFLIGHT_BYTES", "request body bytes read and decoded at once (0: from the task memory)")
+	fs.Int(&c.TaskMemoryMiB, "task-memory-mib", "TASK_MEMORY_MIB", "task memory in MiB (0: the cgroup limit); sets the Go memory limit")
+	fs.Duration(&c.BodyReadTimeout, "body-read-timeout", "BODY_READ_TIMEOUT", "time to read a body, plus its size at the minimum body rate")
+	fs.Int64(&c.MinBodyRate, "min-body-rate", "MIN_BODY_RATE", "slowest accepted body upload in bytes per second")
+	fs.Int(&c.UnorderedInflight, "unordered-inflight", "UNORDERED_INFLIGHT", "Kinesis records in flight per shard for records with generated keys")
+	fs.Int(&c.OrderedInflight, "ordered-inflight", "ORDERED_INFLIGHT", "Kinesis records in flight per shard for records with caller keys (each further one carries only keys not in flight)")
+	fs.Duration(&c.KinesisCallTimeout, "kinesis-call-timeout", "KINESIS_CALL_TIMEOUT", "deadline of each PutRecords and ListShards call")
+	fs.Duration(&c.AckTimeout, "ack-timeout", "ACK_TIMEOUT", "longest wait for Kinesis before a durable request gets 503")
+	fs.Duration(&c.StopTimeout, "stop-timeout", "STOP_TIMEOUT", "shutdown budget after SIGTERM")
+	fs.Duration(&c.ShardRefreshInterval, "shard-refresh-interval", "SHARD_REFRESH_INTERVAL", "periodic shard map refresh")
+	fs.String(&c.AuthToken, "auth-token", "AUTH_TOKEN", "bearer token required on ingest and metrics when set")
+	fs.String(&c.CloudWatchNamespace, "cloudwatch-namespace", "CLOUDWATCH_NAMESPACE", "CloudWatch namespace of the ingest metrics")
+	fs.Duration(&c.CloudWatchInterval, "cloudwatch-interval", "CLOUDWATCH_INTERVAL", "CloudWatch publish interval, 0 disables")
+	fs.String(&c.LogLevel, "log-level", "LOG_LEVEL", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
-		return c, fmt.Errorf("parse flags: %w", err)
+		return c, err
 	}
 	return c, c.Validate()
 }
