@@ -4,13 +4,15 @@
 //
 // Every metric it plots is one that is published: AWS/Kinesis (stream-level
 // metrics, which Kinesis publishes for every stream), AWS/ECS (service
-// CPUUtilization, published for every Fargate service), the producer's
-// namespace (workloads/producer CloudWatchMetrics) or the consumer's
-// (workloads/consumer CloudWatchMetrics). What only the workloads' Prometheus
-// endpoints or the operator's status hold (HTTP 429/503 answers, consumer
-// failures and dead letters, shard and task counts, reshard calls) and
-// what only Container Insights publishes (running task counts) is not
-// plotted; the text widget says where to find it.
+// CPUUtilization, published for every Fargate service), ECS/ContainerInsights
+// (DesiredTaskCount and RunningTaskCount per service, published only when
+// Container Insights is enabled on the cluster: the prerequisites stack's
+// cluster has it), the producer's namespace (workloads/producer
+// CloudWatchMetrics) or the consumer's (workloads/consumer
+// CloudWatchMetrics). What only the workloads' Prometheus endpoints or the
+// operator's status hold (HTTP 429/503 answers, consumer failures and dead
+// letters, shard counts, reshard calls) is not plotted; the text widget says
+// where to find it.
 package dashboard
 
 import (
@@ -26,6 +28,12 @@ const (
 	ProducerNamespace = "StreamProcessor/Producer"
 	ConsumerNamespace = "StreamProcessor/Consumer"
 )
+
+// ContainerInsightsNamespace holds ECS's task counts per service
+// (DesiredTaskCount, RunningTaskCount, PendingTaskCount; dimensions
+// ClusterName, ServiceName), published only for clusters with Container
+// Insights enabled (containerInsights: enabled or enhanced).
+const ContainerInsightsNamespace = "ECS/ContainerInsights"
 
 // Input is what the dashboard depends on. A change of any field changes the
 // body.
@@ -145,6 +153,12 @@ func Build(in Input) Body {
 		graph("Stream traffic", "Sum",
 			k("IncomingRecords", "Sum", "incoming records"),
 			k("GetRecords.Records", "Sum", "records read")),
+		graph("Producer tasks (desired and running)", "Average",
+			metric(ContainerInsightsNamespace, "DesiredTaskCount", svc(in.Producer), map[string]any{"label": "desired"}),
+			metric(ContainerInsightsNamespace, "RunningTaskCount", svc(in.Producer), map[string]any{"label": "running"})),
+		graph("Consumer tasks (desired and running)", "Average",
+			metric(ContainerInsightsNamespace, "DesiredTaskCount", svc(in.Consumer), map[string]any{"label": "desired"}),
+			metric(ContainerInsightsNamespace, "RunningTaskCount", svc(in.Consumer), map[string]any{"label": "running"})),
 		graph("Consumer records processed and blocked shards", "Sum",
 			metric(ConsumerNamespace, "RecordsProcessed", app, map[string]any{"label": "records processed"}),
 			metric(ConsumerNamespace, "RecordsBlocked", app, map[string]any{"stat": "Maximum", "label": "shards blocked", "yAxis": "right"})),
@@ -183,7 +197,7 @@ func markdown(in Input) string {
 	fmt.Fprintf(&b, "Stream `%s` (%d–%d shards) · cluster `%s` · producer `%s` (%d–%d tasks) · consumer `%s` (%d–%d tasks) · application `%s` · %s\n\n",
 		in.Stream, in.MinShards, in.MaxShards, in.Cluster, in.Producer, in.ProducerMinTasks, in.ProducerMaxTasks,
 		in.Consumer, in.ConsumerMinTasks, in.ConsumerMaxTasks, in.Application, in.Region)
-	b.WriteString("Open and target shards, reshard calls, desired and running tasks: `kubectl sp status` or the operator's `/metrics` " +
-		"(no one publishes them to CloudWatch). Active task counts: ECS/ContainerInsights, if the cluster has it. HTTP 429/503 answers: the producer's `/metrics`; record failures and dead letters: the consumer's `/metrics`.")
+	b.WriteString("Open and target shards, reshard calls, target tasks: `kubectl sp status` or the operator's `/metrics` " +
+		"(no one publishes them to CloudWatch). Desired and running tasks: ECS/ContainerInsights, empty unless the cluster has Container Insights enabled. HTTP 429/503 answers: the producer's `/metrics`; record failures and dead letters: the consumer's `/metrics`.")
 	return b.String()
 }

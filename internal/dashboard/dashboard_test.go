@@ -18,10 +18,13 @@ type published map[string]map[string]string
 // AWS/ECS service metrics as the AWS documentation lists them
 // (kinesis/latest/dev/monitoring-with-cloudwatch.html, "Stream-level
 // Metrics"; AmazonECS/latest/developerguide/available-metrics.html, service
-// dimensions ClusterName, ServiceName), and the workloads' own lists, which
-// their tests keep equal to what they send.
+// dimensions ClusterName, ServiceName), the service-level task counts of
+// Container Insights (AmazonCloudWatch/latest/monitoring/Container-Insights-metrics-ECS.html:
+// DesiredTaskCount, PendingTaskCount, RunningTaskCount with dimensions
+// ClusterName, ServiceName), and the workloads' own lists, which their tests
+// keep equal to what they send.
 func publishers() published {
-	p := published{"AWS/Kinesis": {}, "AWS/ECS": {}, ProducerNamespace: {}, ConsumerNamespace: {}}
+	p := published{"AWS/Kinesis": {}, "AWS/ECS": {}, ContainerInsightsNamespace: {}, ProducerNamespace: {}, ConsumerNamespace: {}}
 	for _, m := range []string{
 		"GetRecords.Bytes", "GetRecords.IteratorAgeMilliseconds", "GetRecords.Latency", "GetRecords.Records", "GetRecords.Success",
 		"IncomingBytes", "IncomingRecords", "PutRecord.Bytes", "PutRecord.Latency", "PutRecord.Success",
@@ -33,6 +36,9 @@ func publishers() published {
 	}
 	for _, m := range []string{"CPUUtilization", "MemoryUtilization"} {
 		p["AWS/ECS"][m] = "ClusterName,ServiceName"
+	}
+	for _, m := range []string{"DesiredTaskCount", "PendingTaskCount", "RunningTaskCount"} {
+		p[ContainerInsightsNamespace][m] = "ClusterName,ServiceName"
 	}
 	for _, m := range producer.CloudWatchMetrics {
 		p[ProducerNamespace][m] = strings.Join(slices.Sorted(slices.Values(producer.CloudWatchDimensions)), ",")
@@ -165,6 +171,8 @@ func TestSeedWidgetsArePlotted(t *testing.T) {
 		"AWS/Kinesis WriteProvisionedThroughputExceeded ", "AWS/Kinesis ReadProvisionedThroughputExceeded ",
 		ProducerNamespace + " IngestRecords ", ProducerNamespace + " IngestBytes ",
 		ConsumerNamespace + " RecordsProcessed ",
+		ContainerInsightsNamespace + " DesiredTaskCount " + sample.Producer, ContainerInsightsNamespace + " RunningTaskCount " + sample.Producer,
+		ContainerInsightsNamespace + " DesiredTaskCount " + sample.Consumer, ContainerInsightsNamespace + " RunningTaskCount " + sample.Consumer,
 	} {
 		if !have[want] {
 			t.Errorf("no widget plots %s", want)
