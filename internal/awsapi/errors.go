@@ -57,6 +57,7 @@ var errorKinds = map[string]Kind{
 	"ResourceInUseException":          KindInUse,
 	"UpdateInProgressException":       KindInUse,
 	"ConcurrentModificationException": KindInUse,
+	"OperationAbortedException":       KindInUse, // CloudWatch Logs: a concurrent change of the same log group
 	"ConditionalCheckFailedException": KindConflict,
 	"TransactionConflictException":    KindConflict,
 	// Limits and throttling
