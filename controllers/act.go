@@ -25,7 +25,7 @@ import (
 // the condition of its part.
 type action interface {
 	// part is the part of the pass the action belongs to: streamPart,
-	// producer, consumer or dashboardPart.
+	// producer, consumer, dashboardPart or logsPart.
 	part() string
 }
 
@@ -102,6 +102,8 @@ type outcome struct {
 	taskDef, registered string
 	// reshard: the call was not made (its ledger entry is dropped).
 	notCalled bool
+	// createLogGroup: the group existed already; nothing was created.
+	existed bool
 }
 
 // act runs every action, each whatever became of the others, and returns
@@ -140,6 +142,8 @@ func (r *StreamProcessorReconciler) act(ctx context.Context, sp *streamingv1alph
 			o = r.deploy(ctx, sp, c.ECS, a)
 		case putDashboard:
 			o = putDashboardOutcome(ctx, c, a)
+		case createLogGroup, setLogRetention:
+			o = logGroupOutcome(ctx, c, a)
 		}
 		out = append(out, o)
 	}
@@ -217,6 +221,8 @@ func (o outcome) apply(n *notes) (time.Duration, error) {
 		return o.applyDeploy(n, a)
 	case putDashboard:
 		return 0, o.applyDashboard(n, a)
+	case createLogGroup, setLogRetention:
+		return 0, o.applyLogGroup(n)
 	}
 	return 0, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -16,6 +17,7 @@ import (
 	cloudwatchaws "github.com/kdp-io/streamprocessor-operator/internal/aws/cloudwatch"
 	ecsaws "github.com/kdp-io/streamprocessor-operator/internal/aws/ecs"
 	kinesisaws "github.com/kdp-io/streamprocessor-operator/internal/aws/kinesis"
+	logsaws "github.com/kdp-io/streamprocessor-operator/internal/aws/logs"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
 )
@@ -45,6 +47,9 @@ type Clients struct {
 	// Dashboards reads and writes the CloudWatch dashboard; nil leaves
 	// dashboards alone (no reads, no writes).
 	Dashboards cloudwatchaws.API
+	// Logs manages the operator's log groups; nil leaves log groups alone
+	// (the task definitions still name them).
+	Logs logsaws.API
 }
 
 // ClientOption changes NewClientFactory.
@@ -104,6 +109,7 @@ func NewClientFactory(calls *prometheus.CounterVec, opts ...ClientOption) Client
 			// does not speak the SDK's default rpcv2-cbor.
 			CloudWatch: cloudwatch.NewFromConfig(cfg, awsconfig.CloudWatchQueryProtocol),
 			DynamoDB:   dynamodb.NewFromConfig(cfg),
+			Logs:       cloudwatchlogs.NewFromConfig(cfg),
 		}
 		c.Dashboards = c.CloudWatch.(*cloudwatch.Client)
 		if rates != nil {
@@ -152,6 +158,13 @@ var DefaultAWSRates = map[string]AWSRate{
 	"cloudwatch.PutDashboard":               {9, 5},
 	"cloudwatch.DeleteDashboards":           {9, 5},
 	"dynamodb.DeleteTable":                  {9, 5},
+	// CloudWatch Logs: 90 % of 5/s, the lowest of these operations'
+	// default quotas (docs/logs.md).
+	"logs.DescribeLogGroups":   {4.5, 2},
+	"logs.ListTagsForResource": {4.5, 2},
+	"logs.CreateLogGroup":      {4.5, 2},
+	"logs.PutRetentionPolicy":  {4.5, 2},
+	"logs.DeleteLogGroup":      {4.5, 2},
 }
 
 // limiter is a token bucket that callers wait on (a reservation may take the
@@ -236,6 +249,9 @@ func RateLimitedClients(c Clients, rates map[string]AWSRate) Clients {
 	}
 	if c.Dashboards != nil {
 		c.Dashboards = &limitedDashboards{next: c.Dashboards, l: ls}
+	}
+	if c.Logs != nil {
+		c.Logs = &limitedLogs{next: c.Logs, l: ls}
 	}
 	return c
 }
@@ -440,4 +456,46 @@ func (d *limitedDynamoDB) DeleteTable(ctx context.Context, in *dynamodb.DeleteTa
 		return nil, err
 	}
 	return d.next.DeleteTable(ctx, in, o...)
+}
+
+// limitedLogs paces the log group calls: DescribeLogGroups and
+// ListTagsForResource run every pass of every object with an operator's group.
+type limitedLogs struct {
+	next logsaws.API
+	l    limiters
+}
+
+func (g *limitedLogs) CreateLogGroup(ctx context.Context, in *cloudwatchlogs.CreateLogGroupInput, o ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.CreateLogGroupOutput, error) {
+	if err := g.l["logs.CreateLogGroup"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return g.next.CreateLogGroup(ctx, in, o...)
+}
+
+func (g *limitedLogs) DescribeLogGroups(ctx context.Context, in *cloudwatchlogs.DescribeLogGroupsInput, o ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DescribeLogGroupsOutput, error) {
+	if err := g.l["logs.DescribeLogGroups"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return g.next.DescribeLogGroups(ctx, in, o...)
+}
+
+func (g *limitedLogs) ListTagsForResource(ctx context.Context, in *cloudwatchlogs.ListTagsForResourceInput, o ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.ListTagsForResourceOutput, error) {
+	if err := g.l["logs.ListTagsForResource"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return g.next.ListTagsForResource(ctx, in, o...)
+}
+
+func (g *limitedLogs) PutRetentionPolicy(ctx context.Context, in *cloudwatchlogs.PutRetentionPolicyInput, o ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.PutRetentionPolicyOutput, error) {
+	if err := g.l["logs.PutRetentionPolicy"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return g.next.PutRetentionPolicy(ctx, in, o...)
+}
+
+func (g *limitedLogs) DeleteLogGroup(ctx context.Context, in *cloudwatchlogs.DeleteLogGroupInput, o ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DeleteLogGroupOutput, error) {
+	if err := g.l["logs.DeleteLogGroup"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return g.next.DeleteLogGroup(ctx, in, o...)
 }

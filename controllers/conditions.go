@@ -20,6 +20,10 @@ const (
 	// current. It is not part of Ready: a dashboard CloudWatch refuses never
 	// holds back the stream or the services.
 	ConditionDashboardReady = "DashboardReady"
+	// ConditionLogsReady is True when the tasks' output goes to a log group
+	// (the operator's, current, or the user's). Not part of Ready: tasks
+	// that cannot log fail to start, which the services' conditions show.
+	ConditionLogsReady = "LogsReady"
 )
 
 // Condition reasons (CamelCase, stable: users and alerts match on them).
@@ -53,6 +57,13 @@ const (
 	ReasonLimitExceeded = "LimitExceeded"
 	// ReasonDeletionBlocked: the finalizer cannot finish; the message says why.
 	ReasonDeletionBlocked = "DeletionBlocked"
+	// ReasonUserLogGroup: the tasks log to spec.logs.group, not managed.
+	ReasonUserLogGroup = "UserLogGroup"
+	// ReasonNoExecutionRole: no execution role, so no awslogs: nothing collected.
+	ReasonNoExecutionRole = "NoExecutionRole"
+	// ReasonLogGroupNotOwned: the log group of the operator's name exists
+	// and is not this object's; the tasks log to it, it is left alone.
+	ReasonLogGroupNotOwned = "NotOwned"
 )
 
 // blockingReasons are reasons only the user can clear; Ready shows them as
@@ -90,6 +101,11 @@ const (
 	EventServiceKept           = "ServiceKept"
 	EventDashboardUpdated      = "DashboardUpdated"
 	EventDashboardDeleted      = "DashboardDeleted"
+	EventLogGroupCreated       = "LogGroupCreated"
+	EventLogGroupDeleted       = "LogGroupDeleted"
+	EventLogGroupRetained      = "LogGroupRetained"
+	EventLogRetentionRestored  = "LogRetentionRestored"
+	EventLogsNotCollected      = "LogsNotCollected"
 )
 
 // conditionReason returns the reason of condition t, or "".

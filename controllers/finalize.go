@@ -60,6 +60,11 @@ func (r *StreamProcessorReconciler) finalize(ctx context.Context, sp *streamingv
 	if err := r.deleteDashboard(ctx, sp, clients, names.Dashboard); err != nil {
 		return r.deletionBlocked(ctx, sp, "delete dashboard "+names.Dashboard, err)
 	}
+	// The log group, after the services (their tasks write to it): see
+	// finalizeLogGroup (logs.go) for the policy and the owner check.
+	if err := r.finalizeLogGroup(ctx, sp, clients); err != nil {
+		return r.deletionBlocked(ctx, sp, "delete log group "+names.LogGroup, err)
+	}
 	if !deleteStream {
 		r.event(sp, EventStreamRetained, "Kept stream %s (deletionPolicy Retain)", names.Stream)
 		return r.removeFinalizer(ctx, sp)

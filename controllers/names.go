@@ -32,6 +32,9 @@ type Names struct {
 	LeaseTable string
 	// Dashboard is the CloudWatch dashboard ([A-Za-z0-9_-], at most 255).
 	Dashboard string
+	// LogGroup is the CloudWatch Logs group the operator creates for the
+	// tasks' output (see operatorLogGroup; [-._/#A-Za-z0-9], at most 512).
+	LogGroup string
 }
 
 // namesOf returns the names sp uses: those recorded in status, else the
@@ -56,6 +59,7 @@ func namesOf(sp *streamingv1alpha1.StreamProcessor) Names {
 	// Objects from before dashboards get the default: it depends only on
 	// namespace and name, so it is the same in every pass until recorded.
 	n.Dashboard = cmp.Or(st.DashboardName, d.Dashboard)
+	n.LogGroup = cmp.Or(st.LogGroupName, d.LogGroup)
 	return n
 }
 
@@ -65,6 +69,9 @@ func recordNames(sp *streamingv1alpha1.StreamProcessor) Names {
 	st := &sp.Status
 	st.Stream.Name, st.Producer.ServiceName, st.Consumer.ServiceName, st.LeaseTable.Name = n.Stream, n.Producer, n.Consumer, n.LeaseTable
 	st.DashboardName = n.Dashboard
+	if operatorLogGroup(sp) {
+		st.LogGroupName = n.LogGroup
+	}
 	return n
 }
 
@@ -93,7 +100,8 @@ func legacyServiceName(stream, workload string) string {
 // defaultNames are the names of a new StreamProcessor: <namespace>-<name>-<hash>
 // for the stream, <namespace>-<name>-<hash>-<workload> for the services and
 // the lease table, <namespace>-<name>-<hash> (ECS's characters, which are
-// CloudWatch's dashboard characters) for the dashboard, where hash is the first 8 hex digits of SHA-256 over
+// CloudWatch's dashboard characters) for the dashboard, the stream's for the
+// log group (Kubernetes names are valid log group names), where hash is the first 8 hex digits of SHA-256 over
 // "<namespace>/<name>". The hash keeps pairs apart that read the same once
 // joined (a-b/c and a/b-c) or once '.' becomes '-' for ECS (x.y and x-y); the
 // readable prefix is shortened to fit AWS's limits (stream 128, service 255),
@@ -111,6 +119,7 @@ func defaultNames(namespace, name string) Names {
 		Consumer:   base + "-" + consumer,
 		LeaseTable: base + "-" + consumer,
 		Dashboard:  base,
+		LogGroup:   stream,
 	}
 }
 

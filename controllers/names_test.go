@@ -85,7 +85,7 @@ func TestNamesAreRecordedAndKept(t *testing.T) {
 	legacy.Status.Stream.Name = "ns-orders"
 	legacy.Status.Producer.ServiceARN = "arn:aws:ecs:us-east-1:123456789012:service/cluster/ns-orders-producer"
 	legacy.Status.Consumer.ServiceARN = "arn:aws:ecs:us-east-1:123456789012:service/cluster/ns-orders-consumer"
-	want := Names{Stream: "ns-orders", Producer: "ns-orders-producer", Consumer: "ns-orders-consumer", LeaseTable: "ns-orders-consumer", Dashboard: defaultNames("ns", "orders").Dashboard}
+	want := Names{Stream: "ns-orders", Producer: "ns-orders-producer", Consumer: "ns-orders-consumer", LeaseTable: "ns-orders-consumer", Dashboard: defaultNames("ns", "orders").Dashboard, LogGroup: defaultNames("ns", "orders").LogGroup}
 	if got := recordNames(legacy); got != want {
 		t.Errorf("legacy object: names %+v, want %+v", got, want)
 	}

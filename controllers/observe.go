@@ -35,6 +35,9 @@ type observed struct {
 	// dashboard as read; nil when there is no dashboard client (nothing is
 	// planned for it then).
 	dashboard *dashboardObservation
+	// logGroup is the operator's log group as read; nil when there is none
+	// to manage (see observeLogGroup).
+	logGroup *logGroupObservation
 }
 
 // dashboardObservation is the CloudWatch dashboard as read in this pass.
@@ -104,6 +107,7 @@ func (r *StreamProcessorReconciler) observe(ctx context.Context, sp *streamingv1
 		d.body, d.found, d.err = cloudwatchaws.Dashboards{API: c.Dashboards}.Get(ctx, names.Dashboard)
 		obs.dashboard = d
 	}
+	obs.logGroup = observeLogGroup(ctx, sp, c)
 	obs.stream = r.observeStream(ctx, sp, c.Kinesis, names.Stream)
 	if !streamUsable(sp, obs.stream) {
 		return obs

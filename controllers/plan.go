@@ -69,6 +69,7 @@ func planPass(sp *streamingv1alpha1.StreamProcessor, obs observed, now time.Time
 	sp = sp.DeepCopy()
 	n := &notes{sp: sp, now: now, t: t}
 	pl := plan{deployed: map[string]bool{}}
+	planLogGroup(n, &pl, obs.logGroup) // first: its create comes before the services' tasks log to it
 	if s := planStream(n, &pl, obs.stream); s.usable {
 		targets := planTargets(n, obs, s)
 		planReshard(n, &pl, s, targets)

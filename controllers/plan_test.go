@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	logsaws "github.com/kdp-io/streamprocessor-operator/internal/aws/logs"
 	"github.com/kdp-io/streamprocessor-operator/internal/dashboard"
 	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
 )
@@ -124,6 +126,10 @@ func describe(a action) string {
 			return "create dashboard " + a.name
 		}
 		return "update dashboard " + a.name
+	case createLogGroup:
+		return fmt.Sprintf("create log group %s %dd owner %s", a.name, a.retention, a.tags[TagOwnerUID])
+	case setLogRetention:
+		return fmt.Sprintf("log retention %d→%d", a.from, a.to)
 	}
 	return fmt.Sprintf("%T", a)
 }
@@ -163,11 +169,83 @@ func TestPlanPass(t *testing.T) {
 		wait       time.Duration
 		incomplete bool
 	}
+	logGroup := defaultNames(planObject().Namespace, planObject().Name).LogGroup
 	tests := []struct {
 		name  string
 		setup func(sp *streamingv1alpha1.StreamProcessor, obs *observed)
 		want  expect
 	}{
+		{
+			name: "log group missing: created first, with the owner tags and spec.logs.retentionDays",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				sp.Spec.Logs = &streamingv1alpha1.LogsSpec{RetentionDays: 14}
+				obs.logGroup = &logGroupObservation{}
+			},
+			want: expect{actions: []string{"create log group " + logGroup + " 14d owner uid-1"}},
+		},
+		{
+			name: "log group missing while the stream is created: created all the same, before anything else",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				*obs = observed{region: "us-east-1", stream: streamObservation{}, logGroup: &logGroupObservation{}}
+			},
+			want: expect{actions: []string{"create log group " + logGroup + " 7d owner uid-1", "create stream 1 shards"},
+				conditions: map[string]string{ConditionStreamReady: ReasonCreating}, wait: 5 * time.Second, incomplete: true},
+		},
+		{
+			name: "log group exists, ours, retention as the spec's default: LogsReady",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				obs.logGroup = &logGroupObservation{group: &logsaws.Group{Name: logGroup, RetentionDays: 7, Tags: ownerTags(sp)}}
+			},
+			want: expect{conditions: map[string]string{ConditionLogsReady: ReasonReady, ConditionProducerReady: ReasonReady}},
+		},
+		{
+			name: "log group retention changed outside the operator: set back",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				obs.logGroup = &logGroupObservation{group: &logsaws.Group{Name: logGroup, RetentionDays: 0, Tags: ownerTags(sp)}}
+			},
+			want: expect{actions: []string{"log retention 0→7"}},
+		},
+		{
+			name: "log group of the operator's name owned by another object: logged to, never changed",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				other := ownerTags(sp)
+				other[TagOwnerUID] = "uid-0"
+				obs.logGroup = &logGroupObservation{group: &logsaws.Group{Name: logGroup, RetentionDays: 30, Tags: other}}
+			},
+			want: expect{conditions: map[string]string{ConditionLogsReady: ReasonLogGroupNotOwned}},
+		},
+		{
+			name: "log group unreadable (access denied): LogsReady says so, the pass goes on",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				obs.logGroup = &logGroupObservation{err: apiError("AccessDeniedException")}
+			},
+			want: expect{conditions: map[string]string{ConditionLogsReady: ReasonAccessDenied, ConditionProducerReady: ReasonReady},
+				events: []string{EventAccessDenied}},
+		},
+		{
+			name: "log group read throttled: a wait for the logs part",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				obs.logGroup = &logGroupObservation{err: apiError("ThrottlingException")}
+			},
+			want: expect{conditions: map[string]string{ConditionLogsReady: ReasonThrottled}, errs: []string{"logs:wait 10s"}},
+		},
+		{
+			name: "spec.logs.group: the user's group, reported, not managed",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				sp.Spec.Logs = &streamingv1alpha1.LogsSpec{Group: "/streamprocessor/streaming"}
+				*obs = convergedPass(sp)
+			},
+			want: expect{conditions: map[string]string{ConditionLogsReady: ReasonUserLogGroup, ConditionProducerReady: ReasonReady}},
+		},
+		{
+			name: "no execution role: nothing collected, LogsReady False, warned",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				sp.Spec.ECS.ExecutionRoleARN = ""
+				*obs = convergedPass(sp)
+			},
+			want: expect{conditions: map[string]string{ConditionLogsReady: ReasonNoExecutionRole, ConditionProducerReady: ReasonReady},
+				events: []string{EventLogsNotCollected}},
+		},
 		{
 			name: "converged: nothing to do, all ready",
 			want: expect{conditions: map[string]string{ConditionStreamReady: ReasonReady, ConditionProducerReady: ReasonReady, ConditionConsumerReady: ReasonReady},
@@ -571,8 +649,10 @@ func TestPlanPass(t *testing.T) {
 	}
 }
 
+// equalObjects compares values, not addresses (%+v prints a nested pointer,
+// such as spec.logs, as its address).
 func equalObjects(a, b *streamingv1alpha1.StreamProcessor) bool {
-	return fmt.Sprintf("%+v", a) == fmt.Sprintf("%+v", b)
+	return reflect.DeepEqual(a, b)
 }
 
 // TestOutcomes: an action's outcome is reported on its own part's condition,
@@ -603,6 +683,11 @@ func TestOutcomes(t *testing.T) {
 		{"dashboard refused (invalid body): its own condition, no error for the pass", outcome{action: putDashboard{name: "d"}, err: apiError("InvalidParameterInput")}, ConditionDashboardReady, ReasonInvalidSpec, "", 0, 1, EventInvalidSpec},
 		{"dashboard refused (access denied): its own condition, no error for the pass", outcome{action: putDashboard{name: "d"}, err: apiError("AccessDenied")}, ConditionDashboardReady, ReasonAccessDenied, "", 0, 1, EventAccessDenied},
 		{"dashboard throttled: a wait", outcome{action: putDashboard{name: "d"}, err: apiError("Throttling")}, ConditionDashboardReady, ReasonThrottled, "wait", 0, 1, ""},
+		{"log group created", outcome{action: createLogGroup{name: "g", retention: 7}}, ConditionLogsReady, ReasonReady, "", 0, 1, EventLogGroupCreated},
+		{"log group existed already: nothing reported, read next pass", outcome{action: createLogGroup{name: "g", retention: 7}, existed: true}, ConditionLogsReady, "", "", 0, 1, ""},
+		{"log group create denied: its own condition, no error for the pass", outcome{action: createLogGroup{name: "g"}, err: apiError("AccessDeniedException")}, ConditionLogsReady, ReasonAccessDenied, "", 0, 1, EventAccessDenied},
+		{"log retention set back: warned", outcome{action: setLogRetention{name: "g", from: 30, to: 7}}, ConditionLogsReady, ReasonReady, "", 0, 1, EventLogRetentionRestored},
+		{"log retention throttled: a wait", outcome{action: setLogRetention{name: "g", from: 30, to: 7}, err: apiError("ThrottlingException")}, ConditionLogsReady, ReasonThrottled, "wait", 0, 1, ""},
 		{"service created, tasks starting", outcome{action: deploy, taskDef: "td:1", svc: &etypes.Service{DesiredCount: 2, Deployments: []etypes.Deployment{{}}}}, ConditionConsumerReady, ReasonTasksPending, "", 5 * time.Second, 1, EventServiceCreated},
 	}
 	for _, tt := range tests {

@@ -99,7 +99,7 @@ func taskDefinitionInput(sp *streamingv1alpha1.StreamProcessor, w workload) *ecs
 	if w.port > 0 {
 		container.PortMappings = []etypes.PortMapping{{ContainerPort: aws.Int32(w.port), Protocol: etypes.TransportProtocolTcp}}
 	}
-	container.LogConfiguration = logConfiguration(sp.Spec.Logs, w)
+	container.LogConfiguration = logConfiguration(taskLogGroup(sp), w)
 	in := &ecs.RegisterTaskDefinitionInput{
 		Family:                  aws.String(serviceName(sp, w.name)),
 		RequiresCompatibilities: []etypes.Compatibility{etypes.CompatibilityFargate},
@@ -118,17 +118,17 @@ func taskDefinitionInput(sp *streamingv1alpha1.StreamProcessor, w workload) *ecs
 	return in
 }
 
-// logConfiguration sends a workload's output to spec.logs.group with the
-// awslogs driver, in streams prefixed with the workload's name; nil (ECS
-// collects nothing) without spec.logs.
-func logConfiguration(logs *streamingv1alpha1.LogsSpec, w workload) *etypes.LogConfiguration {
-	if logs == nil {
+// logConfiguration sends a workload's output to group (taskLogGroup) with
+// the awslogs driver, in streams prefixed with the workload's name; nil (ECS
+// collects nothing) without a group.
+func logConfiguration(group string, w workload) *etypes.LogConfiguration {
+	if group == "" {
 		return nil
 	}
 	return &etypes.LogConfiguration{
 		LogDriver: etypes.LogDriverAwslogs,
 		Options: map[string]string{
-			"awslogs-group":         logs.Group,
+			"awslogs-group":         group,
 			"awslogs-region":        w.env["AWS_REGION"],
 			"awslogs-stream-prefix": w.name,
 		},

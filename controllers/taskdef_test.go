@@ -291,11 +291,14 @@ func TestTaskDefinitionRolesSecretsAndMemory(t *testing.T) {
 
 func TestTaskDefinitionLogs(t *testing.T) {
 	sp := unitSample()
+	role := sp.Spec.ECS.ExecutionRoleARN
+	sp.Spec.ECS.ExecutionRoleARN = ""
 	for _, w := range []workload{producerWorkload(sp, "eu-west-1"), consumerWorkload(sp, "eu-west-1")} {
 		if lc := taskDefinitionInput(sp, w).ContainerDefinitions[0].LogConfiguration; lc != nil {
-			t.Errorf("%s: log configuration %+v without spec.logs, want none", w.name, lc)
+			t.Errorf("%s: log configuration %+v without an execution role, want none", w.name, lc)
 		}
 	}
+	sp.Spec.ECS.ExecutionRoleARN = role
 	sp.Spec.Logs = &streamingv1alpha1.LogsSpec{Group: "/kdp/team-a"}
 	for _, w := range []workload{producerWorkload(sp, "eu-west-1"), consumerWorkload(sp, "eu-west-1")} {
 		lc := taskDefinitionInput(sp, w).ContainerDefinitions[0].LogConfiguration

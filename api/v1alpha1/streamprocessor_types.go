@@ -39,25 +39,39 @@ type StreamProcessorSpec struct {
 	// +optional
 	Scaling ScalingSpec `json:"scaling,omitempty"`
 
-	// Logs says where the tasks' output goes. Without it, ECS collects
-	// nothing: the tasks' output, the consumer's processed records
-	// included, is lost.
+	// Logs says where the tasks' output goes. Both task definitions log with
+	// the awslogs driver, which writes with the task execution role: with
+	// spec.ecs.executionRoleArn and without logs.group, the operator creates
+	// a log group of this object's own (status.logGroupName) and logs there;
+	// with logs.group, there. Without an execution role nothing is
+	// collected (the LogsReady condition says so), and spec.logs is refused.
 	// +optional
 	Logs *LogsSpec `json:"logs,omitempty"`
 }
 
 // LogsSpec sends both services' output to CloudWatch Logs with the awslogs
-// driver, as the seed's task definitions do.
+// driver, as the seed's task definitions do, in streams named
+// producer/<container>/<task id> and consumer/<container>/<task id>.
+// +kubebuilder:validation:XValidation:rule="!(has(self.group) && has(self.retentionDays))",message="logs.retentionDays is the retention of the log group the operator creates; with logs.group, set the retention of that group yourself"
 type LogsSpec struct {
 	// Group is an existing CloudWatch Logs group in the stream's region, for
-	// example the prerequisites stack's LogGroup output. Both tasks log to
-	// it, in streams named producer/<container>/<task id> and
-	// consumer/<container>/<task id>. The task execution role writes to it
-	// (logs:CreateLogStream and logs:PutLogEvents on the group).
+	// example the prerequisites stack's LogGroup output, that the operator
+	// logs to and never changes or deletes. Empty: the operator's own group.
+	// The task execution role writes to it (logs:CreateLogStream and
+	// logs:PutLogEvents on the group).
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[-._/#A-Za-z0-9]+$')",message="logs.group must be a CloudWatch Logs group name: 1 to 512 of the characters a-z A-Z 0-9 . - _ / #"
-	Group string `json:"group"`
+	// +optional
+	Group string `json:"group,omitempty"`
+
+	// RetentionDays is how long the log group the operator creates keeps
+	// the tasks' output: one of the values CloudWatch Logs' PutRetentionPolicy
+	// accepts. Default 7. A retention changed outside the operator is set
+	// back.
+	// +kubebuilder:validation:Enum=1;3;5;7;14;30;60;90;120;150;180;365;400;545;731;1096;1827;2192;2557;2922;3288;3653
+	// +optional
+	RetentionDays int32 `json:"retentionDays,omitempty"`
 }
 
 // TagValue is the value of a stream tag: at most 256 of the characters
@@ -425,7 +439,8 @@ type StreamProcessorStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready, StreamReady, ProducerReady, ConsumerReady.
+	// Conditions: Ready, StreamReady, ProducerReady, ConsumerReady,
+	// DashboardReady, LogsReady.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -456,6 +471,14 @@ type StreamProcessorStatus struct {
 	// DashboardURL opens the dashboard in the CloudWatch console of the region.
 	// +optional
 	DashboardURL string `json:"dashboardURL,omitempty"`
+
+	// LogGroupName is the CloudWatch Logs group the operator created for the
+	// tasks' output (spec.logs without a group, or no spec.logs, with an
+	// execution role), chosen once (<namespace>-<name>-<hash>, like the
+	// stream's default name) and never changed. Deleted with the object
+	// under deletionPolicy Delete, if it carries this object's owner tags.
+	// +optional
+	LogGroupName string `json:"logGroupName,omitempty"`
 
 	// LastDecision is the latest choice of targets, with its reason.
 	// +optional
