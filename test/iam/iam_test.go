@@ -55,6 +55,9 @@ const (
 	taskDefARN = "arn:aws:ecs:us-east-1:123456789012:task-definition/" + base + "-producer:3"
 	// CloudWatch dashboards are global to the account: no region in the ARN.
 	dashboardARN = "arn:aws:cloudwatch::123456789012:dashboard/" + base
+	// The operator's log group has the stream's default name. IAM checks
+	// the tagging calls on the ARN without ":*", the others on the one with.
+	logGroupARN = "arn:aws:logs:us-east-1:123456789012:log-group:" + base
 )
 
 type request struct {
@@ -86,6 +89,14 @@ func requests(binary, op string) []request {
 		return []request{{op, streamARN, nil}}
 	case svc == "dynamodb":
 		return []request{{op, tableARN, nil}}
+	case op == "logs:CreateLogGroup":
+		return []request{{op, logGroupARN + ":*", nil}, {"logs:TagResource", logGroupARN, nil}}
+	case op == "logs:ListTagsForResource":
+		return []request{{op, logGroupARN, nil}}
+	case op == "logs:DescribeLogGroups":
+		return []request{{op, "arn:aws:logs:us-east-1:123456789012:log-group:*", nil}}
+	case svc == "logs":
+		return []request{{op, logGroupARN + ":*", nil}}
 	case strings.HasSuffix(op, "Dashboard") || strings.HasSuffix(op, "Dashboards"):
 		return []request{{op, dashboardARN, nil}}
 	case op == "cloudwatch:PutMetricData":
@@ -113,6 +124,9 @@ var denied = map[string][]request{
 		{"kinesis:PutRecords", streamARN, nil},
 		{"cloudwatch:PutDashboard", "arn:aws:cloudwatch::123456789012:dashboard/team-b-billing", nil},
 		{"cloudwatch:DeleteDashboards", "arn:aws:cloudwatch::123456789012:dashboard/team-b-orders-00000000", nil},
+		{"logs:DeleteLogGroup", "arn:aws:logs:us-east-1:123456789012:log-group:team-b-orders-00000000:*", nil},
+		{"logs:DeleteLogGroup", "arn:aws:logs:us-east-1:123456789012:log-group:/streamprocessor/streaming:*", nil},
+		{"logs:PutRetentionPolicy", "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/billing:*", nil},
 	},
 	"producer": {
 		{"kinesis:GetRecords", streamARN, nil},
@@ -430,6 +444,31 @@ func TestExecutionRoleReadsTaskSecrets(t *testing.T) {
 	} {
 		if p.allows(t, r) {
 			t.Errorf("config/iam/execution-role-policy.json allows %s on %s (context %v); it must not", r.action, r.resource, r.context)
+		}
+	}
+}
+
+// TestExecutionRoleWritesTaskLogs: the awslogs driver writes with the
+// execution role (logs:CreateLogStream, logs:PutLogEvents on the group's
+// streams). The role allows it in the prerequisites stack's group and in the
+// groups the operator creates (its NamePrefix), and nowhere else.
+func TestExecutionRoleWritesTaskLogs(t *testing.T) {
+	p := loadPolicy(t, "execution-role-policy.json")
+	stream := func(group string) string { return "arn:aws:logs:us-east-1:123456789012:log-group:" + group + ":log-stream:producer/producer/0123" }
+	for _, group := range []string{base, "/streamprocessor/streaming"} {
+		for _, action := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
+			if r := (request{action, stream(group), nil}); !p.allows(t, r) {
+				t.Errorf("config/iam/execution-role-policy.json does not allow %s on %s, which the awslogs driver needs", r.action, r.resource)
+			}
+		}
+	}
+	for _, r := range []request{
+		{"logs:PutLogEvents", stream("team-b-orders-00000000"), nil},
+		{"logs:PutLogEvents", stream("/aws/lambda/billing"), nil},
+		{"logs:DeleteLogGroup", "arn:aws:logs:us-east-1:123456789012:log-group:" + base + ":*", nil},
+	} {
+		if p.allows(t, r) {
+			t.Errorf("config/iam/execution-role-policy.json allows %s on %s; it must not", r.action, r.resource)
 		}
 	}
 }
