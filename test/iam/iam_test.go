@@ -454,7 +454,9 @@ func TestExecutionRoleReadsTaskSecrets(t *testing.T) {
 // groups the operator creates (its NamePrefix), and nowhere else.
 func TestExecutionRoleWritesTaskLogs(t *testing.T) {
 	p := loadPolicy(t, "execution-role-policy.json")
-	stream := func(group string) string { return "arn:aws:logs:us-east-1:123456789012:log-group:" + group + ":log-stream:producer/producer/0123" }
+	stream := func(group string) string {
+		return "arn:aws:logs:us-east-1:123456789012:log-group:" + group + ":log-stream:producer/producer/0123"
+	}
 	for _, group := range []string{base, "/streamprocessor/streaming"} {
 		for _, action := range []string{"logs:CreateLogStream", "logs:PutLogEvents"} {
 			if r := (request{action, stream(group), nil}); !p.allows(t, r) {
