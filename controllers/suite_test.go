@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"os"
 	"strings"
 	"testing"
@@ -55,6 +56,7 @@ var suite struct {
 	ecs     *ecs.Client
 	ddb     *dynamodb.Client
 	cw      *cloudwatch.Client
+	logs    *cloudwatchlogs.Client
 }
 
 func TestMain(m *testing.M) {
@@ -72,7 +74,8 @@ func runSuite(m *testing.M) int {
 		suite.ecs = ecs.NewFromConfig(st.AWS)
 		suite.ddb = dynamodb.NewFromConfig(st.AWS)
 		suite.cw = cloudwatch.NewFromConfig(st.AWS, awsconfig.CloudWatchQueryProtocol)
-	}, testenv.Kinesis, testenv.ECS, testenv.EC2, testenv.DynamoDB, testenv.CloudWatch)
+		suite.logs = cloudwatchlogs.NewFromConfig(st.AWS)
+	}, testenv.Kinesis, testenv.ECS, testenv.EC2, testenv.DynamoDB, testenv.CloudWatch, testenv.Logs)
 }
 
 // zapLevel logs the reconciler at info level; TEST_VERBOSE=1 adds V(1) detail.

@@ -88,8 +88,11 @@ func TestAPIServerRefusesInvalidSpecs(t *testing.T) {
 		}, "spec.logs needs spec.ecs.executionRoleArn: the awslogs driver writes with the task execution role"},
 		{"bad log group name", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Logs = &streamingv1alpha1.LogsSpec{Group: "team a"} },
 			"logs.group must be a CloudWatch Logs group name"},
-		{"empty log group", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Logs = &streamingv1alpha1.LogsSpec{} },
-			"spec.logs.group in body should be at least 1 chars long"},
+		{"log retention CloudWatch Logs does not accept", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Logs = &streamingv1alpha1.LogsSpec{RetentionDays: 8} },
+			"spec.logs.retentionDays: Unsupported value: 8"},
+		{"log retention for the user's group", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Logs = &streamingv1alpha1.LogsSpec{Group: "team-a", RetentionDays: 14}
+		}, "logs.retentionDays is the retention of the log group the operator creates"},
 		{"bad stream name", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Stream.Name = "has space" },
 			"spec.stream.name in body should match"},
 		{"retention below a day", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Stream.RetentionHours = 12 },

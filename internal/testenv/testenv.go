@@ -21,6 +21,7 @@ const (
 	ECS        = "AWS_ENDPOINT_URL_ECS"
 	EC2        = "AWS_ENDPOINT_URL_EC2"
 	CloudWatch = "AWS_ENDPOINT_URL_CLOUDWATCH"
+	Logs       = "AWS_ENDPOINT_URL_LOGS"
 )
 
 // Require skips (or, under SP_REQUIRE_EMULATORS=1, fails) t unless every named
