@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	etypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
@@ -438,6 +438,13 @@ func TestPlanPass(t *testing.T) {
 			want: expect{actions: []string{"consumer: register + update task definition (new revision)"}},
 		},
 		{
+			name: "processor set: a new consumer revision, the producer untouched",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				sp.Spec.Consumer.Processor = &streamingv1alpha1.ProcessorSpec{Command: "/app/record_processor.py"}
+			},
+			want: expect{actions: []string{"consumer: register + update task definition (new revision)"}},
+		},
+		{
 			name: "tasks still starting: a short wait",
 			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
 				obs.services[consumer].svc.RunningCount = 0
@@ -649,10 +656,10 @@ func TestPlanPass(t *testing.T) {
 	}
 }
 
-// equalObjects compares values, not addresses (%+v prints a nested pointer,
-// such as spec.logs, as its address).
+// equalObjects compares values, pointers' targets included (printing with %+v
+// would compare a pointer field's addresses, never equal in a deep copy).
 func equalObjects(a, b *streamingv1alpha1.StreamProcessor) bool {
-	return reflect.DeepEqual(a, b)
+	return equality.Semantic.DeepEqual(a, b)
 }
 
 // TestOutcomes: an action's outcome is reported on its own part's condition,

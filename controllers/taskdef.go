@@ -51,16 +51,37 @@ func producerWorkload(sp *streamingv1alpha1.StreamProcessor, region string) work
 }
 
 func consumerWorkload(sp *streamingv1alpha1.StreamProcessor, region string) workload {
+	env := map[string]string{
+		"STREAM_NAME":      streamName(sp),
+		"APPLICATION_NAME": applicationName(sp),
+		"AWS_REGION":       region,
+		"TASK_MEMORY_MIB":  strconv.Itoa(int(sp.Spec.Consumer.Memory)),
+	}
+	maps.Copy(env, processorEnv(sp.Spec.Consumer.Processor))
 	return workload{
 		name: consumer, condition: ConditionConsumerReady,
 		spec: &sp.Spec.Consumer.WorkloadSpec, status: &sp.Status.Consumer,
-		env: map[string]string{
-			"STREAM_NAME":      streamName(sp),
-			"APPLICATION_NAME": applicationName(sp),
-			"AWS_REGION":       region,
-			"TASK_MEMORY_MIB":  strconv.Itoa(int(sp.Spec.Consumer.Memory)),
-		},
+		env:  env,
 	}
+}
+
+// processorEnv is how the consumer is told to run a KCL MultiLang record
+// processor (workloads/consumer: PROCESSOR_COMMAND, PROPERTIES_FILE); none
+// for the built-in JSON-lines mode. Being the operator's variables, they
+// win over the same names in spec.consumer.env, which the CRD refuses
+// alongside a processor anyway.
+func processorEnv(p *streamingv1alpha1.ProcessorSpec) map[string]string {
+	env := map[string]string{}
+	if p == nil {
+		return env
+	}
+	if p.Command != "" {
+		env["PROCESSOR_COMMAND"] = p.Command
+	}
+	if p.PropertiesFile != "" {
+		env["PROPERTIES_FILE"] = p.PropertiesFile
+	}
+	return env
 }
 
 // taskDefinitionInput is the task definition a workload should run: one

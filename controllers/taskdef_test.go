@@ -317,3 +317,64 @@ func TestTaskDefinitionLogs(t *testing.T) {
 		t.Errorf("new group: diff %q, want the log configuration to differ", d)
 	}
 }
+
+// TestTaskDefinitionProcessor: spec.consumer.processor becomes the consumer's
+// PROCESSOR_COMMAND and PROPERTIES_FILE, never the producer's; without it the
+// consumer runs the built-in mode; changing it is a new revision.
+func TestTaskDefinitionProcessor(t *testing.T) {
+	envOf := func(sp *streamingv1alpha1.StreamProcessor, w workload) map[string]string {
+		env := map[string]string{}
+		for _, kv := range taskDefinitionInput(sp, w).ContainerDefinitions[0].Environment {
+			env[aws.ToString(kv.Name)] = aws.ToString(kv.Value)
+		}
+		return env
+	}
+	tests := []struct {
+		name      string
+		processor *streamingv1alpha1.ProcessorSpec
+		env       []streamingv1alpha1.EnvVar // spec.consumer.env, e.g. stored before the CRD rule
+		want      map[string]string          // "" = absent
+	}{
+		{"none: built-in mode", nil, nil, map[string]string{"PROCESSOR_COMMAND": "", "PROPERTIES_FILE": ""}},
+		{"command", &streamingv1alpha1.ProcessorSpec{Command: "python3 /app/app.py --verbose"}, nil,
+			map[string]string{"PROCESSOR_COMMAND": "python3 /app/app.py --verbose", "PROPERTIES_FILE": ""}},
+		{"command and properties", &streamingv1alpha1.ProcessorSpec{Command: "/app/record_processor.py", PropertiesFile: "/app/sample.properties"}, nil,
+			map[string]string{"PROCESSOR_COMMAND": "/app/record_processor.py", "PROPERTIES_FILE": "/app/sample.properties"}},
+		{"properties alone: executableName is the command", &streamingv1alpha1.ProcessorSpec{PropertiesFile: "/app/sample.properties"}, nil,
+			map[string]string{"PROCESSOR_COMMAND": "", "PROPERTIES_FILE": "/app/sample.properties"}},
+		{"env without processor: kept as the user's", nil, []streamingv1alpha1.EnvVar{{Name: "PROCESSOR_COMMAND", Value: "/bin/p"}},
+			map[string]string{"PROCESSOR_COMMAND": "/bin/p"}},
+		{"processor wins over the same name in env", &streamingv1alpha1.ProcessorSpec{Command: "/app/p.py"},
+			[]streamingv1alpha1.EnvVar{{Name: "PROCESSOR_COMMAND", Value: "/bin/other"}},
+			map[string]string{"PROCESSOR_COMMAND": "/app/p.py"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sp := unitSample()
+			sp.Spec.Consumer.Processor, sp.Spec.Consumer.Env = tt.processor, tt.env
+			cenv := envOf(sp, consumerWorkload(sp, "eu-west-1"))
+			for k, v := range tt.want {
+				if got, ok := cenv[k]; got != v || ok != (v != "") {
+					t.Errorf("consumer %s = %q (set %v), want %q", k, got, ok, v)
+				}
+			}
+			if n := len(taskDefinitionInput(sp, consumerWorkload(sp, "eu-west-1")).ContainerDefinitions[0].Environment); n != len(cenv) {
+				t.Errorf("consumer environment has %d entries for %d names: a variable is set twice", n, len(cenv))
+			}
+			penv := envOf(sp, producerWorkload(sp, "eu-west-1"))
+			if _, ok := penv["PROCESSOR_COMMAND"]; ok {
+				t.Error("the producer got PROCESSOR_COMMAND")
+			}
+		})
+	}
+	sp := unitSample()
+	have := registered(sp, consumerWorkload(sp, "eu-west-1"))
+	sp.Spec.Consumer.Processor = &streamingv1alpha1.ProcessorSpec{Command: "/app/record_processor.py"}
+	if d := taskDefinitionDiff(taskDefinitionInput(sp, consumerWorkload(sp, "eu-west-1")), have); !strings.Contains(d, "environment differs") {
+		t.Errorf("processor added: diff %q, want the environment to differ", d)
+	}
+	have = registered(sp, consumerWorkload(sp, "eu-west-1"))
+	if d := taskDefinitionDiff(taskDefinitionInput(sp, consumerWorkload(sp, "eu-west-1")), have); d != "" {
+		t.Errorf("same processor: diff %q, want none", d)
+	}
+}

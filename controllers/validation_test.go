@@ -93,6 +93,30 @@ func TestAPIServerRefusesInvalidSpecs(t *testing.T) {
 		{"log retention for the user's group", func(s *streamingv1alpha1.StreamProcessor) {
 			s.Spec.Logs = &streamingv1alpha1.LogsSpec{Group: "team-a", RetentionDays: 14}
 		}, "logs.retentionDays is the retention of the log group the operator creates"},
+		{"processor with neither command nor properties", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Consumer.Processor = &streamingv1alpha1.ProcessorSpec{}
+		}, "consumer.processor needs command or propertiesFile"},
+		{"processor command starting blank", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Consumer.Processor = &streamingv1alpha1.ProcessorSpec{Command: " /app/p.py"}
+		}, "spec.consumer.processor.command: Invalid value: \" /app/p.py\": consumer.processor.command must be one line starting with the executable"},
+		{"processor command on two lines", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Consumer.Processor = &streamingv1alpha1.ProcessorSpec{Command: "/app/p.py\n--x"}
+		}, "consumer.processor.command must be one line"},
+		{"processor properties file relative", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Consumer.Processor = &streamingv1alpha1.ProcessorSpec{PropertiesFile: "sample.properties"}
+		}, "consumer.processor.propertiesFile must be an absolute path in the image"},
+		{"processor and PROCESSOR_COMMAND in env", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Consumer.Processor = &streamingv1alpha1.ProcessorSpec{Command: "/app/p.py"}
+			s.Spec.Consumer.Env = []streamingv1alpha1.EnvVar{{Name: "PROCESSOR_COMMAND", Value: "/app/q.py"}}
+		}, "consumer: with processor, env and secrets may not set PROCESSOR_COMMAND or PROPERTIES_FILE"},
+		{"processor and OUTPUT in env", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Consumer.Processor = &streamingv1alpha1.ProcessorSpec{Command: "/app/p.py"}
+			s.Spec.Consumer.Env = []streamingv1alpha1.EnvVar{{Name: "OUTPUT", Value: "/tmp/x"}}
+		}, "nor OUTPUT, DEAD_LETTER_FILE or DEAD_LETTER_STREAM (the processor handles records and their failures)"},
+		{"processor and a dead-letter secret", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Consumer.Processor = &streamingv1alpha1.ProcessorSpec{Command: "/app/p.py"}
+			s.Spec.Consumer.Secrets = []streamingv1alpha1.SecretVar{{Name: "DEAD_LETTER_STREAM", ValueFrom: "arn:aws:ssm:us-east-1:123456789012:parameter/d"}}
+		}, "consumer: with processor, env and secrets may not set"},
 		{"bad stream name", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Stream.Name = "has space" },
 			"spec.stream.name in body should match"},
 		{"retention below a day", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Stream.RetentionHours = 12 },
@@ -226,4 +250,12 @@ func TestSamplesAreValid(t *testing.T) {
 	g.Expect(yaml.UnmarshalStrict([]byte(example), fromReadme)).To(Succeed(), "the README's example has fields the API does not know")
 	fromReadme.Namespace = ns
 	g.Expect(suite.k8s.Create(context.Background(), fromReadme, client.DryRunAll)).To(Succeed())
+
+	data, err = os.ReadFile(filepath.Join("..", "config", "samples", "streaming_v1alpha1_streamprocessor_multilang.yaml"))
+	g.Expect(err).NotTo(HaveOccurred())
+	python := &streamingv1alpha1.StreamProcessor{}
+	g.Expect(yaml.UnmarshalStrict(data, python)).To(Succeed(), "the MultiLang sample has fields the API does not know")
+	python.Namespace = ns
+	g.Expect(suite.k8s.Create(context.Background(), python, client.DryRunAll)).To(Succeed())
+	g.Expect(python.Spec.Consumer.Processor).NotTo(BeNil(), "the MultiLang sample sets spec.consumer.processor")
 }

@@ -384,6 +384,7 @@ type ProducerSpec struct {
 //
 // +kubebuilder:validation:XValidation:rule="(self.cpu == 256 && self.memory in [512, 1024, 2048]) || (self.cpu == 512 && self.memory >= 1024 && self.memory <= 4096 && self.memory % 1024 == 0) || (self.cpu == 1024 && self.memory >= 2048 && self.memory <= 8192 && self.memory % 1024 == 0) || (self.cpu == 2048 && self.memory >= 4096 && self.memory <= 16384 && self.memory % 1024 == 0) || (self.cpu == 4096 && self.memory >= 8192 && self.memory <= 30720 && self.memory % 1024 == 0) || (self.cpu == 8192 && self.memory >= 16384 && self.memory <= 61440 && self.memory % 4096 == 0) || (self.cpu == 16384 && self.memory >= 32768 && self.memory <= 122880 && self.memory % 8192 == 0)",message="consumer.memory is not a Fargate size for consumer.cpu: 256 → 512/1024/2048; 512 → 1024–4096; 1024 → 2048–8192; 2048 → 4096–16384; 4096 → 8192–30720 (steps of 1024); 8192 → 16384–61440 (steps of 4096); 16384 → 32768–122880 (steps of 8192)"
 // +kubebuilder:validation:XValidation:rule="!has(self.secrets) || !has(self.env) || self.secrets.all(s, !self.env.exists(e, e.name == s.name))",message="consumer: a name in secrets may not also be in env (ECS refuses a variable set twice)"
+// +kubebuilder:validation:XValidation:rule="!has(self.processor) || ((!has(self.env) || !self.env.exists(e, e.name in ['PROCESSOR_COMMAND', 'PROPERTIES_FILE', 'OUTPUT', 'DEAD_LETTER_FILE', 'DEAD_LETTER_STREAM'])) && (!has(self.secrets) || !self.secrets.exists(e, e.name in ['PROCESSOR_COMMAND', 'PROPERTIES_FILE', 'OUTPUT', 'DEAD_LETTER_FILE', 'DEAD_LETTER_STREAM'])))",message="consumer: with processor, env and secrets may not set PROCESSOR_COMMAND or PROPERTIES_FILE (processor sets them) nor OUTPUT, DEAD_LETTER_FILE or DEAD_LETTER_STREAM (the processor handles records and their failures)"
 type ConsumerSpec struct {
 	WorkloadSpec `json:",inline"`
 
@@ -394,6 +395,12 @@ type ConsumerSpec struct {
 	// +kubebuilder:validation:Maximum=604800
 	// +optional
 	MaxIteratorAgeSeconds int32 `json:"maxIteratorAgeSeconds,omitempty"`
+
+	// Processor runs a KCL MultiLang record processor (Python, Node.js, …)
+	// for the records instead of the built-in mode, which appends them as
+	// JSON lines to OUTPUT. Empty: the built-in mode.
+	// +optional
+	Processor *ProcessorSpec `json:"processor,omitempty"`
 }
 
 // ScalingSpec controls the scaler.
