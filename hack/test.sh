@@ -50,6 +50,19 @@ fi
 source .local/emulators.env
 export SP_REQUIRE_EMULATORS=1
 
+# The MultiLang compatibility tests need third-party fixtures kept outside the
+# repository (docs/multilang.md#tests): say here, not only in -v output,
+# whether they run.
+log "MultiLang compatibility fixtures (seed-consumer, amazon_kclpy)"
+if compat="$(go run ./hack/compatdir)"; then
+  export SP_COMPAT_DIR="${compat}"
+  echo "MultiLang fixtures: ${compat}" >&2
+  compat_note=""
+else
+  compat_note="SKIPPED: 4 MultiLang compatibility tests (workloads/consumer: TestMultiLangSeedProcessorThroughReshards, TestMultiLangKCLPySampleTwoConsumersKillAndReshard, TestMultiLangAmazonKCLPySample, TestPropertiesFile): ${compat}"
+  echo "${compat_note}" >&2
+fi
+
 # The closed-loop test loads kinesis-local to its limit for minutes: it runs
 # alone, after the rest, so that no other suite's deadlines meet that load.
 log "go test ./... (all but the closed loop)"
@@ -81,4 +94,5 @@ while IFS= read -r line; do
   fi
 done < <(grep -rn --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*\(' . | grep -v node_modules | sed 's|^\./||')
 
+[[ -z "${compat_note}" ]] || echo "${compat_note}" >&2
 log "all tests passed in $(( $(date +%s) - started ))s"

@@ -17,6 +17,7 @@ import (
 
 	"github.com/aws/smithy-go"
 
+	"github.com/kdp-io/streamprocessor-operator/internal/compatfixtures"
 	"github.com/kdp-io/streamprocessor-operator/workloads/kcl"
 )
 
@@ -140,23 +141,22 @@ func fakeFactory(t *testing.T, mode string, timeout time.Duration) (*multiLangFa
 }
 
 // compatDir finds the third-party compatibility fixtures (the seed's consumer
-// and amazon_kclpy, kept outside the repository: see docs/multilang.md):
-// SP_COMPAT_DIR, else a shared/compat directory beside the checkout or one
-// of its parents. Tests that need them skip, saying so, when none is found.
+// and amazon_kclpy, kept outside the repository) as
+// internal/compatfixtures searches: SP_COMPAT_DIR, shared/compat above the
+// checkout, the user cache. Tests that need them skip, saying where they
+// looked, when there are none (hack/test.sh says so in make test's output);
+// an SP_COMPAT_DIR without them fails.
 func compatDir(t *testing.T) string {
 	t.Helper()
-	if d := os.Getenv("SP_COMPAT_DIR"); d != "" {
-		return d
-	}
 	wd, _ := os.Getwd()
-	for d := wd; d != filepath.Dir(d); d = filepath.Dir(d) {
-		c := filepath.Join(d, "shared", "compat")
-		if _, err := os.Stat(filepath.Join(c, "amazon_kclpy", "amazon_kclpy", "kcl.py")); err == nil {
-			return c
-		}
+	dir, err := compatfixtures.Find(wd, os.Getenv)
+	if errors.Is(err, compatfixtures.ErrNotFound) {
+		t.Skip(err)
 	}
-	t.Skip("compatibility fixtures (seed-consumer, amazon_kclpy) not found: set SP_COMPAT_DIR")
-	return ""
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 func received(t *testing.T, path string) []map[string]any {
