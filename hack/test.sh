@@ -54,7 +54,7 @@ export SP_REQUIRE_EMULATORS=1
 # repository (docs/multilang.md#tests): say here, not only in -v output,
 # whether they run.
 log "MultiLang compatibility fixtures (seed-consumer, amazon_kclpy)"
-if compat="$(go run ./hack/compatdir)"; then
+if compat="$(go run ./hack/compatdir 2>/dev/null)"; then   # stderr: go run's "exit status 1"
   export SP_COMPAT_DIR="${compat}"
   echo "MultiLang fixtures: ${compat}" >&2
   compat_note=""
