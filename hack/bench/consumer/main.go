@@ -32,6 +32,7 @@ import (
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
+	"github.com/kdp-io/streamprocessor-operator/internal/compatfixtures"
 	"github.com/kdp-io/streamprocessor-operator/workloads/consumer"
 	"github.com/kdp-io/streamprocessor-operator/workloads/kcl"
 	"github.com/kdp-io/streamprocessor-operator/workloads/kpl"
@@ -48,7 +49,7 @@ func main() {
 	perAgg := flag.Int("per-aggregate", 400, "user records per aggregated Kinesis record (~40 KB)")
 	leaseDuration := flag.Duration("lease-duration", 10*time.Second, "lease duration for the takeover runs (the consumer's default)")
 	runs := flag.Int("runs", 3, "repetitions of each takeover measurement")
-	kclpy := flag.String("kclpy", os.Getenv("SP_COMPAT_DIR"), "directory holding amazon_kclpy/ (the compat fixtures) for the MultiLang row; empty skips it")
+	kclpy := flag.String("kclpy", "", "directory of the compat fixtures (holding amazon_kclpy/) for the MultiLang row; default: found as the tests find them (SP_COMPAT_DIR, shared/compat above the checkout, ~/.cache/streamprocessor-operator/compat)")
 	flag.Parse()
 	for _, v := range []string{"AWS_ENDPOINT_URL_KINESIS", "AWS_ENDPOINT_URL_DYNAMODB"} {
 		if os.Getenv(v) == "" {
@@ -294,14 +295,18 @@ func cpuSeconds() float64 {
 	return total
 }
 
-// multiLangCommand is the no-op processor's command line, or nil and why not.
+// multiLangCommand is the no-op processor's command line, or nil and why not;
+// compat "" searches for the fixtures as the tests do.
 func multiLangCommand(compat string) ([]string, string) {
 	python, err := exec.LookPath("python3")
 	if err != nil {
 		return nil, "python3 not found"
 	}
 	if compat == "" {
-		return nil, "no amazon_kclpy: pass -kclpy DIR or set SP_COMPAT_DIR"
+		wd, _ := os.Getwd()
+		if compat, err = compatfixtures.Find(wd, os.Getenv); err != nil {
+			return nil, err.Error() + "; or pass -kclpy DIR"
+		}
 	}
 	if _, err := os.Stat(filepath.Join(compat, "amazon_kclpy", "amazon_kclpy", "kcl.py")); err != nil {
 		return nil, fmt.Sprintf("no amazon_kclpy package under %s", compat)
