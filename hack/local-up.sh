@@ -13,7 +13,10 @@
 #      metered Kinesis (127.0.0.1:4570), local Fargate's ECS endpoint
 #      (127.0.0.1:5006) running each service's tasks as processes of
 #      $STATE/bin/{producer,consumer}, and the local ALB (127.0.0.1:8080)
-#   7. $STATE/env (to `source`) and $STATE/sample.yaml (a ready StreamProcessor)
+#   7. $STATE/env (to `source`), $STATE/sample.yaml (a ready StreamProcessor) and
+#      $STATE/sample-multilang.yaml (config/samples' MultiLang sample pointed at the
+#      local account; its processor image stands in $STATE/images when the
+#      compatibility fixtures are found — docs/multilang.md)
 #
 # Environment:
 #   LOCAL_STATE_DIR   state directory (default: <repo>/.local); PIDs, logs, env files
@@ -36,6 +39,7 @@ CP_CHILDREN="${PIDS}/control-plane.children"
 CP_LOG="${LOGS}/control-plane.log"
 ACCOUNT="${LOCAL_ACCOUNT:-local}"
 CRD_DIR="${ROOT}/config/crd/bases"
+MULTILANG_SAMPLE="config/samples/streaming_v1alpha1_streamprocessor_multilang.yaml"
 BIN="${ROOT}/bin/devstack"
 KUBECTL="${KUBECTL:-kubectl}"
 START_SECONDS="${SECONDS}"
@@ -167,8 +171,19 @@ log "preparing emulated account ${ACCOUNT}"
   # shellcheck disable=SC1090
   source "${EMU_ENV}"
   "${BIN}" prepare-account --name "${ACCOUNT}" \
-    --env-out "${STATE}/account.env" --sample-out "${STATE}/sample.yaml"
+    --env-out "${STATE}/account.env" --sample-out "${STATE}/sample.yaml" \
+    --localize "${MULTILANG_SAMPLE}=${STATE}/sample-multilang.yaml"
 )
+# The MultiLang sample's consumer image, as local Fargate runs it: a directory
+# standing in for the image (internal/devstack/localimage), made from the
+# compatibility fixtures; without them that sample cannot run here (the other can).
+log "local image of the MultiLang sample's processor (devstack seed-image)"
+if seed_out="$("${BIN}" seed-image --images-dir "${STATE}/images" --sample "${MULTILANG_SAMPLE}" 2>&1)"; then
+  multilang_note="sample-multilang.yaml (the seed's Python processor; its log: $(grep -oE '"processorLog"="[^"]+"' <<<"${seed_out}" | cut -d'"' -f4))"
+else
+  multilang_note="sample-multilang.yaml cannot run here: ${seed_out##*devstack: }"
+  log "WARNING: ${multilang_note}"
+fi
 # 7. Data plane: restarted when already running, so that a rebuilt workload
 # binary or devstack takes effect (running tasks are stopped as ECS stops them).
 DP_PID="${PIDS}/dataplane.pid"
@@ -227,6 +242,7 @@ local-up: ready in $((SECONDS - START_SECONDS)) s
   producer    $(grep -oE "LOCAL_PRODUCER_URL='?[^ ']+" "${STATE}/dataplane.env" | sed "s/.*=//; s/'//g")   (the local ALB; tasks start once the operator creates the services)
   task logs   $(rel "${STATE}")/tasks/<service>/<task>.log; consumer output $(rel "${STATE}")/consumer-output/
   account     cluster ${ACCOUNT}, sample $(rel "${STATE}/sample.yaml")
+  multilang   ${multilang_note}
 what next:
   source $(rel "${STATE}/env")
   kubectl apply -f $(rel "${STATE}/sample.yaml") && kubectl get sp

@@ -7,6 +7,9 @@
 //	devstack dataplane --cluster local --state-dir .local --env-out .local/dataplane.env
 //	    run the metered Kinesis, local Fargate and the local ALB in the foreground
 //	    until SIGTERM/SIGINT (then every task is stopped as ECS stops tasks)
+//	devstack seed-image --images-dir .local/images
+//	    write the local stand-in of the MultiLang sample's consumer image (the
+//	    seed's Python processor, from the compatibility fixtures)
 //
 // The logic lives in internal/devstack; this main only parses flags.
 package main
@@ -30,8 +33,10 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
+	"github.com/kdp-io/streamprocessor-operator/internal/compatfixtures"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack/dataplane"
+	"github.com/kdp-io/streamprocessor-operator/internal/devstack/localimage"
 )
 
 func main() {
@@ -54,6 +59,8 @@ func main() {
 		err = prepareAccount(ctx, log.WithName("prepare-account"), os.Args[2:])
 	case "dataplane":
 		err = dataPlane(ctx, log, os.Args[2:])
+	case "seed-image":
+		err = seedImage(log.WithName("seed-image"), os.Args[2:])
 	default:
 		usage()
 	}
@@ -64,7 +71,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: devstack control-plane|prepare-account|dataplane [flags]  (-h for flags)")
+	fmt.Fprintln(os.Stderr, "usage: devstack control-plane|prepare-account|dataplane|seed-image [flags]  (-h for flags)")
 	os.Exit(2)
 }
 
@@ -86,6 +93,7 @@ func prepareAccount(ctx context.Context, log logr.Logger, args []string) error {
 	name := fs.String("name", "local", "account name: ECS cluster, VPC tag, load balancer")
 	envOut := fs.String("env-out", "", "file to write the LOCAL_* exports to (default: stdout)")
 	sampleOut := fs.String("sample-out", "", "file to write a ready StreamProcessor sample to (optional)")
+	localize := fs.String("localize", "", "a config/samples StreamProcessor to point at the account, as IN=OUT (optional)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
 	_ = fs.Parse(args)
 
@@ -110,6 +118,55 @@ func prepareAccount(ctx context.Context, log logr.Logger, args []string) error {
 			return fmt.Errorf("write sample: %w", err)
 		}
 	}
+	if *localize != "" {
+		in, out, ok := strings.Cut(*localize, "=")
+		if !ok {
+			return fmt.Errorf("--localize %q: want IN=OUT", *localize)
+		}
+		data, err := os.ReadFile(in)
+		if err != nil {
+			return err
+		}
+		local, err := devstack.LocalizeSample(data, acct, cfg.Region)
+		if err != nil {
+			return fmt.Errorf("%s: %w", in, err)
+		}
+		if err := writeOut(out, "# "+in+" pointed at the local account by devstack prepare-account\n"+string(local)); err != nil {
+			return fmt.Errorf("write localized sample: %w", err)
+		}
+	}
+	return nil
+}
+
+// seedImage writes the local stand-in of the seed processor's image (package
+// localimage) for the consumer image a sample names.
+func seedImage(log logr.Logger, args []string) error {
+	fs := flag.NewFlagSet("seed-image", flag.ExitOnError)
+	imagesDir := fs.String("images-dir", ".local/images", "local images directory (the data plane's <state dir>/images)")
+	sample := fs.String("sample", "config/samples/streaming_v1alpha1_streamprocessor_multilang.yaml", "StreamProcessor whose spec.consumer.image it stands for")
+	compat := fs.String("compat", "", "compatibility fixtures (default: found as the tests find them, internal/compatfixtures)")
+	_ = fs.Parse(args)
+
+	data, err := os.ReadFile(*sample)
+	if err != nil {
+		return err
+	}
+	image, err := devstack.SampleConsumerImage(data)
+	if err != nil || image == "" {
+		return fmt.Errorf("%s names no spec.consumer.image (%v)", *sample, err)
+	}
+	dir := *compat
+	if dir == "" {
+		wd, _ := os.Getwd()
+		if dir, err = compatfixtures.Find(wd, os.Getenv); err != nil {
+			return err
+		}
+	}
+	img, err := localimage.BuildSeedProcessor(dir, *imagesDir, image)
+	if err != nil {
+		return fmt.Errorf("local image %s: %w", image, err)
+	}
+	log.Info("Local image ready", "image", image, "dir", img.Dir, "processorLog", filepath.Join(img.Root, "app", "logs", "record_processor.log"), "fixtures", dir)
 	return nil
 }
 

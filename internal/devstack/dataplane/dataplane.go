@@ -55,8 +55,9 @@ type Options struct {
 	// ProducerBinary and ConsumerBinary run the containers named "producer"
 	// and "consumer" (the names the operator registers).
 	ProducerBinary, ConsumerBinary string
-	// StateDir holds the tasks' logs (<StateDir>/tasks/<service>/<task>.log)
-	// and the consumers' output (<StateDir>/consumer-output/<task>.jsonl).
+	// StateDir holds the tasks' logs (<StateDir>/tasks/<service>/<task>.log),
+	// the consumers' output (<StateDir>/consumer-output/<task>.jsonl) and
+	// local stand-ins of processor images (<StateDir>/images/<name>/<tag>).
 	StateDir string
 	// TaskEnv is what every task gets besides its task definition's
 	// environment: credentials, region and the emulators' endpoints. The
@@ -80,6 +81,9 @@ type Plane struct {
 	ConsumerOutputDir string
 	// TaskLogDir holds the tasks' logs.
 	TaskLogDir string
+	// ImagesDir holds local stand-ins of images with a record processor
+	// (package localimage; devstack seed-image writes the seed's).
+	ImagesDir string
 
 	Meter      *meter.Meter
 	Supervisor *fargate.Supervisor
@@ -104,6 +108,7 @@ func Start(ctx context.Context, o Options) (p *Plane, err error) {
 	p = &Plane{
 		ConsumerOutputDir: filepath.Join(o.StateDir, "consumer-output"),
 		TaskLogDir:        filepath.Join(o.StateDir, "tasks"),
+		ImagesDir:         filepath.Join(o.StateDir, "images"),
 		done:              make(chan struct{}),
 	}
 	for _, dir := range []string{p.ConsumerOutputDir, p.TaskLogDir} {
@@ -158,10 +163,7 @@ func (p *Plane) build(o Options) (*fargate.Proxy, error) {
 		Logger:     o.Log.WithName("fargate"),
 		Runners: []fargate.Runner{
 			{ContainerName: "producer", Binary: o.ProducerBinary, HealthPath: "/healthcheck", Port: fargate.PortEnv},
-			{ContainerName: "consumer", Binary: o.ConsumerBinary, HealthPath: "/readyz", Port: fargate.HTTPAddrEnv,
-				ExtraEnv: func(t fargate.TaskInfo) map[string]string {
-					return map[string]string{"OUTPUT": filepath.Join(p.ConsumerOutputDir, t.TaskID+".jsonl")}
-				}},
+			ConsumerRunner(o.ConsumerBinary, p.ConsumerOutputDir, p.ImagesDir, o.Log.WithName("fargate")),
 		},
 	}
 	// The balancer opens its first listener; validate checked what the
@@ -289,6 +291,7 @@ func (p *Plane) Env() map[string]string {
 		"AWS_ENDPOINT_URL_ECS":      p.ECSURL,
 		"LOCAL_CONSUMER_OUTPUT_DIR": p.ConsumerOutputDir,
 		"LOCAL_TASK_LOG_DIR":        p.TaskLogDir,
+		"LOCAL_IMAGES_DIR":          p.ImagesDir,
 		"LOCAL_PRODUCER_URL":        p.Balancer.URL(),
 		"LOCAL_PRODUCER_URLS":       strings.Join(pairs, " "),
 	}

@@ -70,6 +70,9 @@ type TaskInfo struct {
 	// Address and Port are where the task listens.
 	Address string
 	Port    int
+	// Env is the container's environment from the task definition (read
+	// only), e.g. for a runner that runs a processor the variables name.
+	Env map[string]string
 }
 
 func (r Runner) matches(container, image string) bool {

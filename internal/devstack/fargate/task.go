@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -184,6 +185,7 @@ func (s *Supervisor) startProcess(t *task, secrets map[string]string) (*process,
 	info := TaskInfo{
 		TaskID: t.id, Cluster: t.svc.cluster, Service: t.svc.name, Container: t.spec.Container,
 		Image: t.spec.Image, TaskDefinitionARN: t.spec.TaskDefinitionARN, Address: t.addr, Port: port,
+		Env: maps.Clone(t.spec.Env),
 	}
 	// Secrets come after the task definition's environment (ECS refuses a
 	// name in both) and before what local Fargate sets per task.
