@@ -1,21 +1,20 @@
 package sim
 
-// Prices in us-east-1, in USD, in one place so a run can be re-priced.
+import "github.com/kdp-io/streamprocessor-operator/internal/capacity"
+
+// Prices in us-east-1, in USD: internal/capacity holds them, so that the
+// controller's Auto capacity mode prices with the simulator's figures.
 const (
-	// Provisioned Kinesis Data Streams.
-	PriceShardHour       = 0.015 // per shard-hour
-	PricePutUnitsMillion = 0.014 // per million PUT payload units
-	PutPayloadUnitBytes  = 25 * 1024
-	// On-demand Kinesis Data Streams.
-	PriceOnDemandStreamHour = 0.04
-	PriceOnDemandWriteGB    = 0.08
-	PriceOnDemandReadGB     = 0.04
-	// On-demand bills each record rounded up to the nearest KB.
-	OnDemandRecordRoundBytes = 1024
-	// Fargate (Linux/x86).
-	PriceFargateVCPUHour = 0.04048
-	PriceFargateGBHour   = 0.004445
+	PriceShardHour           = capacity.PriceShardHour
+	PricePutUnitsMillion     = capacity.PricePutUnitsMillion
+	PutPayloadUnitBytes      = capacity.PutPayloadUnitBytes
+	PriceOnDemandStreamHour  = capacity.PriceOnDemandStreamHour
+	PriceOnDemandWriteGB     = capacity.PriceOnDemandWriteGB
+	PriceOnDemandReadGB      = capacity.PriceOnDemandReadGB
+	OnDemandRecordRoundBytes = capacity.OnDemandRecordRoundBytes
+	PriceFargateVCPUHour     = capacity.PriceFargateVCPUHour
+	PriceFargateGBHour       = capacity.PriceFargateGBHour
 )
 
 // GB is the unit the per-GB prices use.
-const GB = 1 << 30
+const GB = capacity.GB
