@@ -92,7 +92,7 @@ const (
 	DeletionPolicyDelete DeletionPolicy = "Delete"
 )
 
-// StreamSpec configures the Kinesis data stream (provisioned mode).
+// StreamSpec configures the Kinesis data stream.
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.minShards) || !has(self.maxShards) || self.minShards <= self.maxShards",message="stream.minShards must be less than or equal to stream.maxShards"
 // +kubebuilder:validation:XValidation:rule="has(oldSelf.name) == has(self.name) && (!has(self.name) || self.name == oldSelf.name)",message="stream.name is immutable: it cannot be added, changed or removed after creation; create a new StreamProcessor for another stream"
@@ -120,6 +120,20 @@ type StreamSpec struct {
 	// taken over, adopt or not (reason OwnedByAnother).
 	// +optional
 	Adopt bool `json:"adopt,omitempty"`
+
+	// CapacityMode is how the stream's capacity is managed and billed:
+	// Provisioned (default) — the operator scales the shards; OnDemand —
+	// Kinesis scales the stream, billed per GB, and the operator scales only
+	// the tasks; Auto — the operator switches between the two when its cost
+	// model, on the last day's and week's write load, finds the other mode
+	// cheaper by a margin (status.cost says which and why). A stream is
+	// created in the mode wanted and switched with UpdateStreamMode, which
+	// AWS allows twice per rolling 24 hours per stream: a switch beyond that
+	// waits (condition reason ModeSwitchBudgetSpent). minShards, maxShards
+	// and targetUtilizationPercent apply in provisioned mode only.
+	// +kubebuilder:default=Provisioned
+	// +optional
+	CapacityMode CapacityMode `json:"capacityMode,omitempty"`
 
 	// MinShards is the fewest open shards the stream keeps.
 	// +kubebuilder:default=1
@@ -175,6 +189,19 @@ type StreamSpec struct {
 	// +optional
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
 }
+
+// CapacityMode is the stream's capacity mode as the spec asks for it.
+// +kubebuilder:validation:Enum=Provisioned;OnDemand;Auto
+type CapacityMode string
+
+const (
+	// CapacityProvisioned: shards, scaled by the operator.
+	CapacityProvisioned CapacityMode = "Provisioned"
+	// CapacityOnDemand: Kinesis on-demand; the operator scales the tasks only.
+	CapacityOnDemand CapacityMode = "OnDemand"
+	// CapacityAuto: whichever of the two the cost model finds cheaper.
+	CapacityAuto CapacityMode = "Auto"
+)
 
 // EncryptionType is the stream's server-side encryption.
 // +kubebuilder:validation:Enum=KMS;NONE
@@ -491,11 +518,40 @@ type StreamProcessorStatus struct {
 	// +optional
 	LastDecision *ScalingDecision `json:"lastDecision,omitempty"`
 
+	// Cost is the capacity mode's cost estimate and choice (capacityMode
+	// Auto; the estimates are also shown for the other modes once load
+	// history is known).
+	// +optional
+	Cost *CostStatus `json:"cost,omitempty"`
+
 	// Scaling is the scaler's memory between passes (recent recommendations
 	// for its stabilization windows and the day's peak need), kept here so a
 	// restarted operator scales down no sooner than the one before it would.
 	// +optional
 	Scaling *ScalingState `json:"scaling,omitempty"`
+}
+
+// CostStatus is the stream's hourly cost in each capacity mode, estimated
+// from its recent write load with the simulator's us-east-1 prices, and the
+// mode chosen.
+type CostStatus struct {
+	// Time of the estimate.
+	Time metav1.Time `json:"time"`
+	// Mode the operator wants the stream in: PROVISIONED or ON_DEMAND.
+	Mode string `json:"mode"`
+	// ProvisionedPerHour is the estimated stream cost per hour in
+	// provisioned mode over the last week (USD, decimal).
+	// +optional
+	ProvisionedPerHour string `json:"provisionedPerHour,omitempty"`
+	// OnDemandPerHour is the estimated stream cost per hour in on-demand
+	// mode over the last week (USD, decimal).
+	// +optional
+	OnDemandPerHour string `json:"onDemandPerHour,omitempty"`
+	// Day is the same two estimates over the last day: "provisioned X, on-demand Y".
+	// +optional
+	Day string `json:"day,omitempty"`
+	// Reason explains the mode in one sentence.
+	Reason string `json:"reason"`
 }
 
 // ScalingState holds recent recommendations, newest last.
@@ -545,6 +601,15 @@ type StreamStatus struct {
 	// +optional
 	// +listType=atomic
 	Reshards []metav1.Time `json:"reshards,omitempty"`
+	// Mode is the capacity mode as Kinesis reports it: PROVISIONED or ON_DEMAND.
+	// +optional
+	Mode string `json:"mode,omitempty"`
+	// ModeSwitches are the times of the UpdateStreamMode calls in the last
+	// 24 hours. AWS allows 2 per rolling 24 hours; this ledger survives
+	// restarts and is written before each call.
+	// +optional
+	// +listType=atomic
+	ModeSwitches []metav1.Time `json:"modeSwitches,omitempty"`
 	// ManagedTagKeys are the tag keys the operator set, so that tags removed
 	// from the spec are removed from the stream and nobody else's are.
 	// +optional
@@ -622,6 +687,7 @@ type ScalingDecision struct {
 // +kubebuilder:printcolumn:name="Shards",type=string,JSONPath=`.status.stream.shards`,description="open/target shards"
 // +kubebuilder:printcolumn:name="Producers",type=string,JSONPath=`.status.producer.tasks`,description="running/desired producer tasks"
 // +kubebuilder:printcolumn:name="Consumers",type=string,JSONPath=`.status.consumer.tasks`,description="running/desired consumer tasks"
+// +kubebuilder:printcolumn:name="Mode",type=string,JSONPath=`.status.stream.mode`,description="capacity mode as Kinesis reports it",priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type StreamProcessor struct {
