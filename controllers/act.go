@@ -29,11 +29,13 @@ type action interface {
 	part() string
 }
 
-// createStream creates the stream in provisioned mode, born with its tags.
+// createStream creates the stream, born with its tags: provisioned with
+// shards shards, or on-demand.
 type createStream struct {
-	name   string
-	shards int32
-	tags   map[string]string
+	name     string
+	shards   int32
+	onDemand bool
+	tags     map[string]string
 }
 
 // tagStream adds and removes stream tags; managed are the keys the operator
@@ -116,8 +118,8 @@ func (r *StreamProcessorReconciler) act(ctx context.Context, sp *streamingv1alph
 		o := outcome{action: a}
 		switch a := a.(type) {
 		case createStream:
-			if o.err = streams.Create(ctx, a.name, a.shards, a.tags); o.err == nil {
-				log.FromContext(ctx).Info("Created stream", "stream", a.name, "shards", a.shards)
+			if o.err = streams.Create(ctx, a.name, a.shards, a.onDemand, a.tags); o.err == nil {
+				log.FromContext(ctx).Info("Created stream", "stream", a.name, "shards", a.shards, "onDemand", a.onDemand)
 			}
 		case tagStream:
 			o.err = streams.SetTags(ctx, a.name, a.add, a.remove)
@@ -138,6 +140,8 @@ func (r *StreamProcessorReconciler) act(ctx context.Context, sp *streamingv1alph
 			if o.err == nil {
 				log.FromContext(ctx).Info("Resharded stream", "stream", a.name, "from", a.from, "to", a.step.To, "target", a.step.Target)
 			}
+		case switchMode:
+			o = switchModeOutcome(ctx, sp, patcher, streams, a)
 		case deployService:
 			o = r.deploy(ctx, sp, c.ECS, a)
 		case putDashboard:
@@ -191,6 +195,8 @@ func (o outcome) apply(n *notes) (time.Duration, error) {
 		case awsapi.Is(o.err, awsapi.KindInUse): // created meanwhile; its tags decide next pass
 		case o.err != nil:
 			return 0, n.failed(ConditionStreamReady, o.err)
+		case a.onDemand:
+			n.normal(EventStreamCreated, "Created stream %s in on-demand mode", a.name)
 		default:
 			n.normal(EventStreamCreated, "Created stream %s with %d shards", a.name, a.shards)
 		}
@@ -217,6 +223,8 @@ func (o outcome) apply(n *notes) (time.Duration, error) {
 		n.normal(EventEncryptionChanged, "Stopped encryption of stream %s", a.name)
 	case reshard:
 		return o.applyReshard(n, a)
+	case switchMode:
+		return o.applyModeSwitch(n, a)
 	case deployService:
 		return o.applyDeploy(n, a)
 	case putDashboard:

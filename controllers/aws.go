@@ -137,6 +137,7 @@ var DefaultAWSRates = map[string]AWSRate{
 	"kinesis.DeleteStream":                  {4.5, 2},
 	"kinesis.DescribeStreamSummary":         {18, 10},
 	"kinesis.UpdateShardCount":              {1.8, 1},
+	"kinesis.UpdateStreamMode":              {4.5, 2},
 	"kinesis.ListTagsForStream":             {4.5, 2},
 	"kinesis.AddTagsToStream":               {4.5, 2},
 	"kinesis.RemoveTagsFromStream":          {4.5, 2},
@@ -315,6 +316,13 @@ func (k *limitedKinesis) UpdateShardCount(ctx context.Context, in *kinesis.Updat
 		return nil, err
 	}
 	return k.next.UpdateShardCount(ctx, in, o...)
+}
+
+func (k *limitedKinesis) UpdateStreamMode(ctx context.Context, in *kinesis.UpdateStreamModeInput, o ...func(*kinesis.Options)) (*kinesis.UpdateStreamModeOutput, error) {
+	if err := k.l["kinesis.UpdateStreamMode"].wait(ctx); err != nil {
+		return nil, err
+	}
+	return k.next.UpdateStreamMode(ctx, in, o...)
 }
 
 func (k *limitedKinesis) IncreaseStreamRetentionPeriod(ctx context.Context, in *kinesis.IncreaseStreamRetentionPeriodInput, o ...func(*kinesis.Options)) (*kinesis.IncreaseStreamRetentionPeriodOutput, error) {

@@ -34,7 +34,11 @@ const (
 	ReasonResharding         = "Resharding"
 	ReasonReshardBudgetSpent = "ReshardBudgetSpent"
 	ReasonStreamDeleting     = "StreamDeleting"
-	ReasonOnDemandStream     = "OnDemandStream"
+	// ReasonSwitchingMode: an UpdateStreamMode call is being applied.
+	ReasonSwitchingMode = "SwitchingCapacityMode"
+	// ReasonModeSwitchBudgetSpent: the wanted capacity mode waits for
+	// AWS's two switches per rolling 24 hours.
+	ReasonModeSwitchBudgetSpent = "ModeSwitchBudgetSpent"
 	ReasonInvalidSpec        = "InvalidSpec"
 	ReasonAWSError           = "AWSError"
 	ReasonThrottled          = "Throttled"
@@ -69,7 +73,7 @@ const (
 // blockingReasons are reasons only the user can clear; Ready shows them as
 // they are instead of NotReady.
 var blockingReasons = map[string]bool{
-	ReasonOwnedByAnother: true, ReasonAdoptionRequired: true, ReasonInvalidSpec: true, ReasonAccessDenied: true, ReasonOnDemandStream: true,
+	ReasonOwnedByAnother: true, ReasonAdoptionRequired: true, ReasonInvalidSpec: true, ReasonAccessDenied: true,
 }
 
 // Event reasons, emitted only on transitions.
@@ -78,6 +82,8 @@ const (
 	EventStreamAdopted         = "StreamAdopted"
 	EventStreamResharded       = "StreamResharded"
 	EventReshardWaiting        = "ReshardWaiting"
+	EventModeSwitched          = "CapacityModeSwitched"
+	EventModeSwitchWaiting     = "CapacityModeSwitchWaiting"
 	EventRetentionChanged      = "RetentionChanged"
 	EventEncryptionChanged     = "EncryptionChanged"
 	EventTagsChanged           = "TagsChanged"

@@ -59,6 +59,8 @@ type streamObservation struct {
 	owner owner
 	// ownerGone: the StreamProcessor the tags name no longer exists.
 	ownerGone bool
+	// load is the write load history, read for capacityMode Auto only.
+	load loadObservation
 }
 
 // serviceObservation is a service as described in this pass.
@@ -109,6 +111,7 @@ func (r *StreamProcessorReconciler) observe(ctx context.Context, sp *streamingv1
 	}
 	obs.logGroup = observeLogGroup(ctx, sp, c)
 	obs.stream = r.observeStream(ctx, sp, c.Kinesis, names.Stream)
+	obs.stream.load = r.observeLoad(ctx, sp, c, obs.stream)
 	if !streamUsable(sp, obs.stream) {
 		return obs
 	}
@@ -194,16 +197,13 @@ func observeTaskDefinitions(ctx context.Context, e ECSAPI, sp *streamingv1alpha1
 }
 
 // streamUsable reports whether the services and the scaling may act on the
-// stream seen in o: it exists, is ACTIVE or UPDATING, is provisioned, and is
-// sp's or is being adopted. Pure.
+// stream seen in o: it exists, is ACTIVE or UPDATING (in either capacity
+// mode), and is sp's or is being adopted. Pure.
 func streamUsable(sp *streamingv1alpha1.StreamProcessor, o streamObservation) bool {
 	if o.err != nil || !o.found {
 		return false
 	}
 	if s := o.summary.StreamStatus; s != ktypes.StreamStatusActive && s != ktypes.StreamStatusUpdating {
-		return false
-	}
-	if d := o.summary.StreamModeDetails; d != nil && d.StreamMode == ktypes.StreamModeOnDemand {
 		return false
 	}
 	return o.owner.Ownership == Ours || adoptable(sp, o)

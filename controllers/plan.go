@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"cmp"
-	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
+	"github.com/kdp-io/streamprocessor-operator/internal/capacity"
 	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
 )
 
@@ -53,8 +53,10 @@ func (pl *plan) fail(part string, err error, remember bool) {
 // streamState is what the plan of the stream tells the plans after it.
 type streamState struct {
 	usable   bool // the services and the scaling may act
-	updating bool // UPDATING now, or made so by a planned settings change
+	updating bool // UPDATING now, or made so by a planned settings change or mode switch
 	open     int32
+	onDemand bool           // ON_DEMAND: Kinesis scales the shards (planCapacity)
+	modeHold *heldCondition // StreamReady while a wanted mode switch waits
 }
 
 // planPass decides one pass. It is a pure function of the object (spec and
@@ -72,7 +74,7 @@ func planPass(sp *streamingv1alpha1.StreamProcessor, obs observed, now time.Time
 	planLogGroup(n, &pl, obs.logGroup) // first: its create comes before the services' tasks log to it
 	if s := planStream(n, &pl, obs.stream); s.usable {
 		targets := planTargets(n, obs, s)
-		planReshard(n, &pl, s, targets)
+		planStreamCapacity(n, &pl, s, targets) // planReshard, unless on-demand
 		for _, w := range []workload{producerWorkload(sp, obs.region), consumerWorkload(sp, obs.region)} {
 			planService(n, &pl, w, obs, targets)
 		}
@@ -84,9 +86,10 @@ func planPass(sp *streamingv1alpha1.StreamProcessor, obs observed, now time.Time
 
 // planStream plans the stream: a create when it is missing; a wait while it
 // is being created or deleted; a refusal, on all three conditions, of a
-// stream that is another StreamProcessor's or was not adopted, or is
-// ON_DEMAND; else the tags (only tags while UPDATING, and only when
-// adopting) and one retention or encryption change.
+// stream that is another StreamProcessor's or was not adopted; else the
+// capacity mode (planCapacity: one UpdateStreamMode), the tags (only tags
+// while UPDATING, and only when adopting) and, with no switch planned, one
+// retention or encryption change.
 func planStream(n *notes, pl *plan, o streamObservation) streamState {
 	sp, st := n.sp, &n.sp.Status.Stream
 	name := st.Name
@@ -95,8 +98,8 @@ func planStream(n *notes, pl *plan, o streamObservation) streamState {
 		return streamState{}
 	}
 	if !o.found {
-		pl.actions = append(pl.actions, createStream{name: name, shards: sp.Spec.Stream.MinShards, tags: desiredStreamTags(sp)})
-		st.Status, st.OpenShards = string(ktypes.StreamStatusCreating), 0
+		pl.actions = append(pl.actions, createStream{name: name, shards: sp.Spec.Stream.MinShards, onDemand: createMode(sp) == capacity.OnDemand, tags: desiredStreamTags(sp)})
+		st.Status, st.OpenShards, st.Mode = string(ktypes.StreamStatusCreating), 0, string(createMode(sp))
 	}
 	switch {
 	case !o.found || o.summary.StreamStatus == ktypes.StreamStatusCreating:
@@ -123,16 +126,12 @@ func planStream(n *notes, pl *plan, o streamObservation) streamState {
 	}
 	d := o.summary
 	st.ARN, st.Status, st.OpenShards = aws.ToString(d.StreamARN), string(d.StreamStatus), aws.ToInt32(d.OpenShardCount)
-	if d.StreamModeDetails != nil && d.StreamModeDetails.StreamMode == ktypes.StreamModeOnDemand {
-		msg := fmt.Sprintf("stream %s is ON_DEMAND; the operator scales provisioned streams: switch it with `aws kinesis update-stream-mode --stream-mode-details StreamMode=PROVISIONED` or set spec.stream.name to another stream", name)
-		n.set(ConditionStreamReady, metav1.ConditionFalse, ReasonOnDemandStream, msg)
-		pl.fail(streamPart, &invalidSpecError{err: fmt.Errorf("%s", msg)}, false)
-		return streamState{}
-	}
 	if adopting {
-		n.normal(EventStreamAdopted, "Adopted existing stream %s (%d open shards; spec.stream.adopt)", name, st.OpenShards)
+		n.normal(EventStreamAdopted, "Adopted existing stream %s (%d open shards, %s; spec.stream.adopt)", name, st.OpenShards, observedMode(d))
 	}
-	s := streamState{usable: true, open: st.OpenShards, updating: d.StreamStatus == ktypes.StreamStatusUpdating}
+	cp := planCapacity(n, pl, o)
+	s := streamState{usable: true, open: st.OpenShards, updating: d.StreamStatus == ktypes.StreamStatusUpdating || cp.switching,
+		onDemand: cp.onDemand, modeHold: cp.hold}
 	if !s.updating || adopting { // adopting: tag it now, the services may be created in this pass
 		planStreamTags(n, pl, name, o.tags)
 	}
@@ -211,6 +210,9 @@ func planTargets(n *notes, obs observed, s streamState) Targets {
 		}
 		t, reason, inputs = Targets{d.Shards, d.ProducerTasks, d.ConsumerTasks}, d.Reason, d.Used.Map()
 		st.Scaling = toAPIState(next)
+	}
+	if s.onDemand { // Kinesis scales an on-demand stream: only the tasks are the operator's
+		t.Shards, reason = s.open, "ON_DEMAND stream, shards scaled by Kinesis; tasks: "+reason
 	}
 	prev := Targets{st.Stream.TargetShards, st.Producer.TargetTasks, st.Consumer.TargetTasks}
 	st.Stream.TargetShards, st.Producer.TargetTasks, st.Consumer.TargetTasks = t.Shards, t.ProducerTasks, t.ConsumerTasks

@@ -95,7 +95,12 @@ func apiError(code string) error {
 func describe(a action) string {
 	switch a := a.(type) {
 	case createStream:
+		if a.onDemand {
+			return "create stream on-demand"
+		}
 		return fmt.Sprintf("create stream %d shards", a.shards)
+	case switchMode:
+		return fmt.Sprintf("switch %s→%s", a.from, a.to)
 	case tagStream:
 		return fmt.Sprintf("tag stream +%d -%d", len(a.add), len(a.remove))
 	case changeRetention:
@@ -336,11 +341,14 @@ func TestPlanPass(t *testing.T) {
 			want: expect{actions: []string{"tag stream +3 -0"}, events: []string{EventStreamAdopted}},
 		},
 		{
-			name: "ON_DEMAND stream: refused as a spec mistake",
+			// Was refused before spec.stream.capacityMode: the default
+			// Provisioned now switches it (capacity_test.go has the rest).
+			name: "ON_DEMAND stream, capacityMode Provisioned: switched, the services still converge",
 			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
 				obs.stream.summary.StreamModeDetails.StreamMode = ktypes.StreamModeOnDemand
 			},
-			want: expect{errs: []string{"stream:invalid"}, conditions: map[string]string{ConditionStreamReady: ReasonOnDemandStream}},
+			want: expect{actions: []string{"switch ON_DEMAND→PROVISIONED"}, conditions: map[string]string{ConditionStreamReady: ReasonUpdating, ConditionProducerReady: ReasonReady},
+				wait: 5 * time.Second},
 		},
 		{
 			name: "reshard: one legal step (2x) towards the target, recorded in the ledger",

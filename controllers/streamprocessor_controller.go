@@ -54,6 +54,9 @@ type StreamProcessorReconciler struct {
 	// Metrics reads CloudWatch for the scaler, batched across
 	// StreamProcessors; nil reads nothing (targets held within bounds).
 	Metrics *MetricsBatcher
+	// LoadHistory reads the stream's week of write load for capacityMode
+	// Auto; nil reads nothing (Auto then keeps the current mode).
+	LoadHistory *LoadHistory
 	// Clock is the time source for the reshard ledger and conditions.
 	Clock clock.PassiveClock
 	// PollInterval overrides DefaultPollInterval when non-zero.

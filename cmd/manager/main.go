@@ -97,6 +97,7 @@ func main() {
 		Recorder:     mgr.GetEventRecorder("streamprocessor-operator"),
 		AWS:          controllers.NewClientFactory(calls, awsClientOptions(*awsRateLimit, *awsCallTimeout)...),
 		Metrics:      controllers.NewMetricsBatcher(metricsMaxAge),
+		LoadHistory:  controllers.NewLoadHistory(time.Hour),
 		Clock:        clock.RealClock{},
 		PollInterval: pollInterval,
 	}).SetupWithManager(mgr); err != nil {

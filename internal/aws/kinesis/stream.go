@@ -26,6 +26,7 @@ type API interface {
 	DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, optFns ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error)
 	DeleteStream(ctx context.Context, in *kinesis.DeleteStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.DeleteStreamOutput, error)
 	UpdateShardCount(ctx context.Context, in *kinesis.UpdateShardCountInput, optFns ...func(*kinesis.Options)) (*kinesis.UpdateShardCountOutput, error)
+	UpdateStreamMode(ctx context.Context, in *kinesis.UpdateStreamModeInput, optFns ...func(*kinesis.Options)) (*kinesis.UpdateStreamModeOutput, error)
 	IncreaseStreamRetentionPeriod(ctx context.Context, in *kinesis.IncreaseStreamRetentionPeriodInput, optFns ...func(*kinesis.Options)) (*kinesis.IncreaseStreamRetentionPeriodOutput, error)
 	DecreaseStreamRetentionPeriod(ctx context.Context, in *kinesis.DecreaseStreamRetentionPeriodInput, optFns ...func(*kinesis.Options)) (*kinesis.DecreaseStreamRetentionPeriodOutput, error)
 	StartStreamEncryption(ctx context.Context, in *kinesis.StartStreamEncryptionInput, optFns ...func(*kinesis.Options)) (*kinesis.StartStreamEncryptionOutput, error)
@@ -69,13 +70,30 @@ func (s Streams) Tags(ctx context.Context, name string) (map[string]string, erro
 	}
 }
 
-// Create creates a provisioned stream with shards shards, born with tags.
-func (s Streams) Create(ctx context.Context, name string, shards int32, tags map[string]string) error {
-	_, err := s.API.CreateStream(ctx, &kinesis.CreateStreamInput{
+// Create creates a provisioned stream with shards shards, born with tags;
+// with onDemand an on-demand stream instead (no shard count: Kinesis sizes
+// it).
+func (s Streams) Create(ctx context.Context, name string, shards int32, onDemand bool, tags map[string]string) error {
+	in := &kinesis.CreateStreamInput{
 		StreamName: &name, ShardCount: aws.Int32(shards), Tags: tags,
 		StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeProvisioned},
-	})
+	}
+	if onDemand {
+		in.ShardCount, in.StreamModeDetails.StreamMode = nil, types.StreamModeOnDemand
+	}
+	_, err := s.API.CreateStream(ctx, in)
 	return wrap(err, "create stream %q", name)
+}
+
+// SetMode switches the stream (by ARN, as UpdateStreamMode requires) to
+// mode, in one attempt (callOnce): the caller counts the call against AWS's
+// two switches per 24 hours before making it and drops it when AWS refuses,
+// which is only right if no earlier attempt may have taken effect.
+func (s Streams) SetMode(ctx context.Context, arn string, mode types.StreamMode) error {
+	_, err := s.API.UpdateStreamMode(ctx, &kinesis.UpdateStreamModeInput{
+		StreamARN: &arn, StreamModeDetails: &types.StreamModeDetails{StreamMode: mode},
+	}, callOnce)
+	return wrap(err, "switch stream %q to %s", arn, mode)
 }
 
 // SetTags adds (or overwrites) add and removes remove, at most 10 keys per

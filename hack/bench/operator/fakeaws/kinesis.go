@@ -159,6 +159,12 @@ func (k *Kinesis) UpdateShardCount(ctx context.Context, in *kinesis.UpdateShardC
 	return &kinesis.UpdateShardCountOutput{StreamName: aws.String(s.name), StreamARN: aws.String(s.arn), CurrentShardCount: aws.Int32(cur), TargetShardCount: aws.Int32(target)}, nil
 }
 
+// UpdateStreamMode is refused: the fake models provisioned streams only
+// (the bench's StreamProcessors keep the default capacityMode Provisioned).
+func (k *Kinesis) UpdateStreamMode(ctx context.Context, in *kinesis.UpdateStreamModeInput, _ ...func(*kinesis.Options)) (*kinesis.UpdateStreamModeOutput, error) {
+	return nil, apiErr("InvalidArgumentException", "the bench's fake Kinesis has no on-demand mode")
+}
+
 func (k *Kinesis) IncreaseStreamRetentionPeriod(ctx context.Context, in *kinesis.IncreaseStreamRetentionPeriodInput, _ ...func(*kinesis.Options)) (*kinesis.IncreaseStreamRetentionPeriodOutput, error) {
 	if err := k.a.call(ctx, "kinesis.IncreaseStreamRetentionPeriod"); err != nil {
 		return nil, err
