@@ -220,6 +220,10 @@ type Result struct {
 	FloorShardHours100      float64 `json:"floorShardHours100"`
 	ProducerRejectedPercent float64 `json:"producerRejectedPercent"`
 	MaxShards               int32   `json:"maxShards"`
+	// ModeSwitches and OnDemandHours: operator-auto's capacity-mode
+	// switches and the hours it spent on-demand.
+	ModeSwitches  int     `json:"modeSwitches,omitempty"`
+	OnDemandHours float64 `json:"onDemandHours,omitempty"`
 	StreamCostUSD           float64 `json:"streamCostUSD"`
 	TaskCostUSD             float64 `json:"taskCostUSD"`
 	// Timeline is minute by minute what the model did, only when

@@ -591,6 +591,9 @@ func OnDemand(cfg Config, t Trace) Result {
 		thrRecs += d.Records * (1 - f) * 60
 		writtenBytes += d.Records * f * 60 * rounded
 		written[m] = d.Bytes * f
+		if cfg.Timeline {
+			res.Timeline = append(res.Timeline, Minute{Minute: m, OfferedMiBps: d.Bytes / scaling.MiB, AcceptedMiBps: d.Bytes * f / scaling.MiB, ThrottledPercent: 100 * (1 - f)})
+		}
 		res.TaskHours += float64(needTasks(d.Bytes, cfg.ProducerMiBpsPerTask*scaling.MiB)+needTasks(d.Bytes, cfg.ConsumerMiBpsPerTask*scaling.MiB)) / 60
 	}
 	hours := float64(t.Minutes()) / 60

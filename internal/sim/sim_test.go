@@ -303,7 +303,7 @@ func TestResultJSONFields(t *testing.T) {
 	for _, r := range rs {
 		names = append(names, r.Policy)
 	}
-	if got := strings.Join(names, ","); got != "operator,seed,seed-raised,oracle-reactive,fixed-peak,on-demand,clairvoyant" {
+	if got := strings.Join(names, ","); got != "operator,operator-auto,seed,seed-raised,oracle-reactive,fixed-peak,on-demand,clairvoyant" {
 		t.Errorf("policies %s", got)
 	}
 	// Every policy carries the trace's legal floors: at 70 % they are above
