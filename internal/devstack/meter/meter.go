@@ -148,6 +148,8 @@ type Meter struct {
 	streams   map[string]*streamState
 	iterators *iteratorTable
 	minutes   *minuteBook
+
+	modes modeLedger
 }
 
 // streamState is what the Meter knows of one stream; guarded by Meter.mu.
@@ -237,6 +239,7 @@ const (
 	opUpdateShardCount = "UpdateShardCount"
 	opSplitShard       = "SplitShard"
 	opMergeShards      = "MergeShards"
+	opUpdateStreamMode = "UpdateStreamMode"
 )
 
 // ServeHTTP meters PutRecord, PutRecords and GetRecords, learns iterators from
@@ -265,6 +268,8 @@ func (m *Meter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		handle, gated = m.getRecords, true
 	case opUpdateShardCount, opSplitShard, opMergeShards:
 		handle = m.reshard
+	case opUpdateStreamMode:
+		handle = m.updateStreamMode // AWS's 2 switches per 24 h (mode.go)
 	default:
 		m.proxy.ServeHTTP(w, r)
 		return
