@@ -1,11 +1,15 @@
 package controllers
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -254,5 +258,55 @@ func TestModeSwitchOutcomes(t *testing.T) {
 				t.Errorf("events %+v lack %s", n.events, tt.wantEvent)
 			}
 		})
+	}
+}
+
+// fakeLoadCloudWatch answers GetMetricData with two pages of the load
+// queries and counts the calls.
+type fakeLoadCloudWatch struct {
+	calls int
+	ins   []*cloudwatch.GetMetricDataInput
+}
+
+func (f *fakeLoadCloudWatch) GetMetricData(_ context.Context, in *cloudwatch.GetMetricDataInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error) {
+	f.calls++
+	cp := *in
+	f.ins = append(f.ins, &cp)
+	t1, t2 := planNow.Add(-10*time.Minute), planNow.Add(-5*time.Minute)
+	if in.NextToken == nil {
+		return &cloudwatch.GetMetricDataOutput{NextToken: aws.String("p2"), MetricDataResults: []cwtypes.MetricDataResult{
+			{Id: aws.String("bytes"), Timestamps: []time.Time{t2, t1}, Values: []float64{2000, 1000}},
+		}}, nil
+	}
+	return &cloudwatch.GetMetricDataOutput{MetricDataResults: []cwtypes.MetricDataResult{
+		{Id: aws.String("records"), Timestamps: []time.Time{t1, t2}, Values: []float64{1, 2}},
+	}}, nil
+}
+
+// TestLoadHistory: a week of 5-minute IncomingBytes and IncomingRecords
+// sums, merged by time over pages, oldest first; read once per MaxAge.
+func TestLoadHistory(t *testing.T) {
+	cw := &fakeLoadCloudWatch{}
+	h := NewLoadHistory(time.Hour)
+	got, err := h.Read(context.Background(), cw, "us-east-1", "s", planNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []capacity.Sample{
+		{Start: planNow.Add(-10 * time.Minute), Period: 5 * time.Minute, Bytes: 1000, Records: 1},
+		{Start: planNow.Add(-5 * time.Minute), Period: 5 * time.Minute, Bytes: 2000, Records: 2},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("samples %+v, want %+v", got, want)
+	}
+	in := cw.ins[0]
+	if d := aws.ToTime(in.EndTime).Sub(aws.ToTime(in.StartTime)); d != capacity.Week || aws.ToInt32(in.MetricDataQueries[0].MetricStat.Period) != 300 {
+		t.Fatalf("asked for %s in periods of %d s, want a week of 300 s", d, aws.ToInt32(in.MetricDataQueries[0].MetricStat.Period))
+	}
+	if _, err := h.Read(context.Background(), cw, "us-east-1", "s", planNow.Add(59*time.Minute)); err != nil || cw.calls != 2 {
+		t.Fatalf("within MaxAge: %d calls (want the 2 pages of the first read only), err %v", cw.calls, err)
+	}
+	if _, err := h.Read(context.Background(), cw, "us-east-1", "s", planNow.Add(time.Hour)); err != nil || cw.calls != 4 {
+		t.Fatalf("after MaxAge: %d calls, want a new read", cw.calls)
 	}
 }
