@@ -90,3 +90,56 @@ func TestReshardIsOneAttempt(t *testing.T) {
 		t.Errorf("UpdateShardCount allowed %d attempts, want 1", f.attempts)
 	}
 }
+
+// modeAPI records UpdateStreamMode's attempts and input, and CreateStream's.
+type modeAPI struct {
+	API
+	attempts int
+	mode     *kinesis.UpdateStreamModeInput
+	create   *kinesis.CreateStreamInput
+}
+
+func (f *modeAPI) UpdateStreamMode(_ context.Context, in *kinesis.UpdateStreamModeInput, optFns ...func(*kinesis.Options)) (*kinesis.UpdateStreamModeOutput, error) {
+	o := kinesis.Options{RetryMaxAttempts: 3}
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	f.attempts, f.mode = o.RetryMaxAttempts, in
+	return &kinesis.UpdateStreamModeOutput{}, nil
+}
+
+func (f *modeAPI) CreateStream(_ context.Context, in *kinesis.CreateStreamInput, _ ...func(*kinesis.Options)) (*kinesis.CreateStreamOutput, error) {
+	f.create = in
+	return &kinesis.CreateStreamOutput{}, nil
+}
+
+// TestSetModeIsOneAttemptByARN: a mode switch is never retried by the SDK
+// (AWS allows two a day; a retry of one that took effect would spend the
+// second) and names the stream by ARN, as UpdateStreamMode requires.
+func TestSetModeIsOneAttemptByARN(t *testing.T) {
+	f := &modeAPI{}
+	if err := (Streams{API: f}).SetMode(context.Background(), "arn:aws:kinesis:us-east-1:1:stream/s", "ON_DEMAND"); err != nil {
+		t.Fatal(err)
+	}
+	if f.attempts != 1 || *f.mode.StreamARN != "arn:aws:kinesis:us-east-1:1:stream/s" || f.mode.StreamModeDetails.StreamMode != "ON_DEMAND" {
+		t.Errorf("UpdateStreamMode: %d attempts, input %+v; want 1 attempt by ARN to ON_DEMAND", f.attempts, f.mode)
+	}
+}
+
+// TestCreateOnDemandHasNoShardCount: an on-demand stream is created without
+// a shard count (Kinesis sizes it); a provisioned one with it.
+func TestCreateOnDemandHasNoShardCount(t *testing.T) {
+	f := &modeAPI{}
+	if err := (Streams{API: f}).Create(context.Background(), "s", 3, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	if f.create.ShardCount != nil || f.create.StreamModeDetails.StreamMode != "ON_DEMAND" {
+		t.Errorf("on-demand create: %+v", f.create)
+	}
+	if err := (Streams{API: f}).Create(context.Background(), "s", 3, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if f.create.ShardCount == nil || *f.create.ShardCount != 3 || f.create.StreamModeDetails.StreamMode != "PROVISIONED" {
+		t.Errorf("provisioned create: %+v", f.create)
+	}
+}
