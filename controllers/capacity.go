@@ -165,8 +165,10 @@ func createMode(sp *streamingv1alpha1.StreamProcessor) capacity.Mode {
 
 // wantedMode is the mode the spec asks for; for Auto, internal/capacity's
 // decision on the observed load, recorded in status.cost with both
-// estimates (status.cost is cleared in the other modes). Without load
-// history (CloudWatch failed) Auto keeps the current mode.
+// estimates (status.cost is cleared in the other modes). Auto's switch is a
+// scaling decision: it keeps the current mode without load history
+// (CloudWatch failed), while scaling is paused, and in dry run (status.cost
+// then says what it would do).
 func wantedMode(n *notes, cur capacity.Mode, load loadObservation) (capacity.Mode, string) {
 	sp := n.sp
 	switch sp.Spec.Stream.CapacityMode {
@@ -181,8 +183,13 @@ func wantedMode(n *notes, cur capacity.Mode, load loadObservation) (capacity.Mod
 	d := capacity.Decide(cur, load.samples, n.now, capacity.Pricing{
 		TargetUtilization: float64(sp.Spec.Stream.TargetUtilizationPercent) / 100, MinShards: sp.Spec.Stream.MinShards,
 	})
-	if load.err != nil {
+	switch {
+	case load.err != nil:
 		d.Mode, d.Reason = cur, fmt.Sprintf("%s: the load history could not be read (%s)", cur, awsapi.Message(load.err))
+	case sp.Spec.Scaling.Paused:
+		d.Mode, d.Reason = cur, fmt.Sprintf("%s: scaling is paused (the estimates say: %s)", cur, d.Reason)
+	case sp.Spec.Scaling.DryRun && d.Mode != cur:
+		d.Mode, d.Reason = cur, fmt.Sprintf("%s: dry run; would switch: %s", cur, d.Reason)
 	}
 	usd := func(x float64) string { return fmt.Sprintf("%.4f", x) }
 	sp.Status.Cost = &streamingv1alpha1.CostStatus{

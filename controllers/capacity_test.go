@@ -138,6 +138,22 @@ func TestPlanCapacity(t *testing.T) {
 				wait: 5 * time.Second, modeSwitches: 1, mode: "PROVISIONED", costMode: "ON_DEMAND", targetShards: 1},
 		},
 		{
+			name: "Auto, rare bursts, dry run: reported, not switched",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				sp.Spec.Stream.CapacityMode, sp.Spec.Scaling.DryRun = streamingv1alpha1.CapacityAuto, true
+				obs.stream.load = loadObservation{samples: bursty}
+			},
+			want: expect{conditions: map[string]string{ConditionStreamReady: ReasonReady}, mode: "PROVISIONED", costMode: "PROVISIONED", targetShards: 1},
+		},
+		{
+			name: "Auto, rare bursts, paused: not switched",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				sp.Spec.Stream.CapacityMode, sp.Spec.Scaling.Paused = streamingv1alpha1.CapacityAuto, true
+				obs.stream.load = loadObservation{samples: bursty}
+			},
+			want: expect{mode: "PROVISIONED", costMode: "PROVISIONED"},
+		},
+		{
 			name: "Auto, CloudWatch failed: keeps the current mode",
 			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
 				sp.Spec.Stream.CapacityMode = streamingv1alpha1.CapacityAuto
