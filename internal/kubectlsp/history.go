@@ -12,8 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	"github.com/kdp-io/streamprocessor-operator/internal/capacity"
 	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
-	"github.com/kdp-io/streamprocessor-operator/internal/sim"
 )
 
 // History prints, oldest first, the reshard ledger (the UpdateShardCount
@@ -100,15 +100,30 @@ func (c *CLI) Top(ctx context.Context) error {
 	return w.Flush()
 }
 
-// CostPerHour is the list price per hour, in USD, of sp's open shards and
-// running tasks (Fargate Linux/x86 vCPU and memory).
+// CostPerHour is the list price per hour, in USD, of sp's stream and running
+// tasks (Fargate Linux/x86 vCPU and memory). A provisioned stream costs its
+// open shards; an on-demand one its stream-hour plus the last decision's
+// write rate, written and read once (PUT payload units and extra readers are
+// left out: it is a glance, not a bill).
 func CostPerHour(sp *streamingv1alpha1.StreamProcessor) float64 {
 	task := func(w streamingv1alpha1.WorkloadSpec, running int32) float64 {
-		return float64(running) * (float64(w.CPU)/1024*sim.PriceFargateVCPUHour + float64(w.Memory)/1024*sim.PriceFargateGBHour)
+		return float64(running) * (float64(w.CPU)/1024*capacity.PriceFargateVCPUHour + float64(w.Memory)/1024*capacity.PriceFargateGBHour)
 	}
 	st := &sp.Status
-	return float64(st.Stream.OpenShards)*sim.PriceShardHour +
+	return streamCostPerHour(st) +
 		task(sp.Spec.Producer.WorkloadSpec, st.Producer.RunningTasks) + task(sp.Spec.Consumer.WorkloadSpec, st.Consumer.RunningTasks)
+}
+
+func streamCostPerHour(st *streamingv1alpha1.StreamProcessorStatus) float64 {
+	if st.Stream.Mode != "ON_DEMAND" {
+		return float64(st.Stream.OpenShards) * capacity.PriceShardHour
+	}
+	var mibps float64
+	if st.LastDecision != nil {
+		mibps, _ = strconv.ParseFloat(st.LastDecision.Inputs["incomingMiBPerSec"], 64)
+	}
+	gbPerHour := mibps * 3600 / 1024
+	return capacity.PriceOnDemandStreamHour + gbPerHour*(capacity.PriceOnDemandWriteGB+capacity.PriceOnDemandReadGB)
 }
 
 func state(sp *streamingv1alpha1.StreamProcessor) string {
