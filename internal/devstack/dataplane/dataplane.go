@@ -26,6 +26,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -157,6 +158,9 @@ func (p *Plane) build(o Options) (*fargate.Proxy, error) {
 		TaskEnv:    taskEnv,
 		LogDir:     p.TaskLogDir,
 		CloudWatch: cw,
+		// The awslogs driver: task output into the emulator's CloudWatch
+		// Logs (AWS_ENDPOINT_URL_LOGS), where `aws logs tail` reads it.
+		Logs: cloudwatchlogs.NewFromConfig(o.AWS),
 		// Container secrets from the emulator (AWS_ENDPOINT_URL_SECRETS_MANAGER, _SSM).
 		Secrets:    &ecstask.SecretResolver{SecretsManager: secretsmanager.NewFromConfig(o.AWS), SSM: ssm.NewFromConfig(o.AWS)},
 		StartDelay: o.StartDelay,

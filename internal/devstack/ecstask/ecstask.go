@@ -58,6 +58,16 @@ type Task struct {
 	Ports []int32
 	// StopTimeout is the time between SIGTERM and SIGKILL when ECS stops it.
 	StopTimeout time.Duration
+	// AWSLogs is the container's awslogs log configuration; nil when it has
+	// none (or another driver).
+	AWSLogs *AWSLogs
+}
+
+// AWSLogs is where the awslogs driver sends a container's output: the
+// group, its region, and the prefix of the task's stream
+// (<prefix>/<container>/<task id>).
+type AWSLogs struct {
+	Group, Region, StreamPrefix string
 }
 
 // Lookup describes service (a name or ARN) in cluster and its task
@@ -130,6 +140,9 @@ func FromTaskDefinition(td *etypes.TaskDefinition) (Task, error) {
 	}
 	if c.StopTimeout != nil {
 		t.StopTimeout = time.Duration(*c.StopTimeout) * time.Second
+	}
+	if lc := c.LogConfiguration; lc != nil && lc.LogDriver == etypes.LogDriverAwslogs {
+		t.AWSLogs = &AWSLogs{Group: lc.Options["awslogs-group"], Region: lc.Options["awslogs-region"], StreamPrefix: lc.Options["awslogs-stream-prefix"]}
 	}
 	return t, nil
 }

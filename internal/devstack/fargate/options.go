@@ -108,6 +108,15 @@ type Options struct {
 	// CloudWatch, when set, receives AWS/ECS CPUUtilization and
 	// MemoryUtilization per service for each closed minute.
 	CloudWatch CloudWatchAPI
+	// Logs, when set, plays the awslogs driver: the output of a task whose
+	// container has an awslogs log configuration also goes, line by line,
+	// to its group in stream <prefix>/<container>/<task id>; a task whose
+	// stream cannot be created (no such group) fails to start, as on
+	// Fargate. The log file gets the output either way.
+	Logs LogsAPI
+	// LogFlushInterval is how often a task's output is put into CloudWatch
+	// Logs (the awslogs driver sends about every 5 s). Default 1 s.
+	LogFlushInterval time.Duration
 
 	// PollInterval is how often services are read from ECS. Default 1 s.
 	PollInterval time.Duration
@@ -165,6 +174,7 @@ func (o *Options) defaults() {
 	def(&o.StoppedRetention, 15*time.Minute)
 	def(&o.DrainTimeout, 30*time.Second)
 	def(&o.MetricsSampleInterval, 5*time.Second)
+	def(&o.LogFlushInterval, time.Second)
 	if o.Now == nil {
 		o.Now = time.Now
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -109,8 +110,16 @@ func (s *Supervisor) runTask(t *task) {
 		s.cannotStart(t, "ResourceInitializationError: ", err)
 		return
 	}
-	p, err := s.startProcess(t, secrets)
+	shipper, err := s.openLogs(t)
 	if err != nil {
+		s.cannotStart(t, "ResourceInitializationError: failed to validate logger args: ", err)
+		return
+	}
+	p, err := s.startProcess(t, secrets, shipper)
+	if err != nil {
+		if shipper != nil {
+			_ = shipper.Close()
+		}
 		s.cannotStart(t, "CannotStartContainerError: ", err)
 		return
 	}
@@ -171,9 +180,21 @@ func (s *Supervisor) resolveSecrets(t *task) (map[string]string, error) {
 // secretTimeout bounds reading a task's secrets.
 const secretTimeout = 30 * time.Second
 
+// openLogs opens t's awslogs stream when its container has an awslogs log
+// configuration and there is a CloudWatch Logs client; nil otherwise.
+func (s *Supervisor) openLogs(t *task) (*logShipper, error) {
+	l := t.spec.AWSLogs
+	if l == nil || s.opts.Logs == nil {
+		return nil, nil
+	}
+	return openLogShipper(s.opts.Logs, l.Group, awslogsStream(l.StreamPrefix, t.spec.Container, t.id), s.opts.LogFlushInterval, time.Now,
+		s.opts.Logger.WithValues("service", t.svc.name, "task", t.id))
+}
+
 // startProcess starts t's binary with its environment, its resolved secrets
-// and its log file.
-func (s *Supervisor) startProcess(t *task, secrets map[string]string) (*process, error) {
+// and its log file; with shipper (awslogs), its output goes there too, and
+// the shipper is closed once the process has exited.
+func (s *Supervisor) startProcess(t *task, secrets map[string]string, shipper *logShipper) (*process, error) {
 	dir := filepath.Join(s.opts.LogDir, t.svc.name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create log directory: %w", err)
@@ -203,7 +224,11 @@ func (s *Supervisor) startProcess(t *task, secrets map[string]string) (*process,
 	}
 	cmd := exec.Command(t.runner.Binary, t.runner.Args...)
 	cmd.Env, cmd.Dir = env, dir
-	cmd.Stdout, cmd.Stderr = logFile, logFile
+	var out io.Writer = logFile
+	if shipper != nil {
+		out = io.MultiWriter(logFile, shipper)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
 	// Its own process group, so that stopping it reaches its children too;
 	// killed with the supervisor should that die without stopping its tasks
 	// (kill -9, a test binary killed), so no task outlives local Fargate.
@@ -220,6 +245,9 @@ func (s *Supervisor) startProcess(t *task, secrets map[string]string) (*process,
 	go func() {
 		_ = cmd.Wait()
 		_ = logFile.Close()
+		if shipper != nil {
+			_ = shipper.Close()
+		}
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
 			p.ws = ws
 		}
