@@ -88,7 +88,9 @@ func TestAPIServerRefusesInvalidSpecs(t *testing.T) {
 		}, "spec.logs needs spec.ecs.executionRoleArn: the awslogs driver writes with the task execution role"},
 		{"bad log group name", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Logs = &streamingv1alpha1.LogsSpec{Group: "team a"} },
 			"logs.group must be a CloudWatch Logs group name"},
-		{"log retention CloudWatch Logs does not accept", func(s *streamingv1alpha1.StreamProcessor) { s.Spec.Logs = &streamingv1alpha1.LogsSpec{RetentionDays: 8} },
+		{"log retention CloudWatch Logs does not accept", func(s *streamingv1alpha1.StreamProcessor) {
+			s.Spec.Logs = &streamingv1alpha1.LogsSpec{RetentionDays: 8}
+		},
 			"spec.logs.retentionDays: Unsupported value: 8"},
 		{"log retention for the user's group", func(s *streamingv1alpha1.StreamProcessor) {
 			s.Spec.Logs = &streamingv1alpha1.LogsSpec{Group: "team-a", RetentionDays: 14}

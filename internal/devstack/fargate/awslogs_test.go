@@ -59,7 +59,9 @@ func TestAWSLogsOutputReachesCloudWatchLogs(t *testing.T) {
 	if _, err := cwl().CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: aws.String(group)}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = cwl().DeleteLogGroup(context.Background(), &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: aws.String(group)}) })
+	t.Cleanup(func() {
+		_, _ = cwl().DeleteLogGroup(context.Background(), &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: aws.String(group)})
+	})
 
 	s.Service("logsvc", awslogsTaskDef(t, s, "logsvc", group), 1)
 	s.WaitRunning("logsvc", 1)
