@@ -70,7 +70,8 @@ func create(t *testing.T, ns, name string, now time.Time) *streamingv1alpha1.Str
 	t.Helper()
 	ctx := context.Background()
 	sp := &streamingv1alpha1.StreamProcessor{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
-	sp.Spec.ECS = streamingv1alpha1.ECSSpec{Cluster: "streaming", Subnets: []string{"subnet-0123456789abcdef0"}}
+	sp.Spec.ECS = streamingv1alpha1.ECSSpec{Cluster: "streaming", Subnets: []string{"subnet-0123456789abcdef0"},
+		ExecutionRoleARN: "arn:aws:iam::123456789012:role/sp-execution"}
 	sp.Spec.Producer.Image, sp.Spec.Consumer.Image = "producer:v1", "consumer:v1"
 	sp.Spec.Producer.MinTasks, sp.Spec.Producer.MaxTasks = 1, 15
 	sp.Spec.Consumer.MinTasks, sp.Spec.Consumer.MaxTasks = 1, 15
@@ -87,6 +88,7 @@ func create(t *testing.T, ns, name string, now time.Time) *streamingv1alpha1.Str
 		Producer:           streamingv1alpha1.ServiceStatus{ServiceName: name + "-producer", DesiredTasks: 5, RunningTasks: 4, PendingTasks: 1, TargetTasks: 6},
 		Consumer:           streamingv1alpha1.ServiceStatus{ServiceName: name + "-consumer", DesiredTasks: 2, RunningTasks: 2, TargetTasks: 2},
 		DashboardURL:       "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards/dashboard/" + ns + "-" + name,
+		LogGroupName:       ns + "-" + name + "-1a2b3c4d",
 		LastDecision: &streamingv1alpha1.ScalingDecision{
 			Time: metav1.NewTime(now.Add(-90 * time.Second).Truncate(time.Second)), Shards: 4, ProducerTasks: 6, ConsumerTasks: 2,
 			Reason: "shards: 3.2 needed at 70% of capacity", Inputs: map[string]string{"incomingRecordsPerSec": "2500", "iteratorAgeSeconds": "1.5", "throttledPercent": "0.000", "incomingMiBPerSec": "2.441"},
@@ -156,6 +158,7 @@ func TestStatus(t *testing.T) {
 		"reason:         shards: 3.2 needed at 70% of capacity",
 		"inputs:         incomingMiBPerSec=2.441 incomingRecordsPerSec=2500 iteratorAgeSeconds=1.5 throttledPercent=0.000",
 		"Dashboard:        https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards/dashboard/"+ns+"-clicks",
+		"Logs:             "+ns+"-clicks-1a2b3c4d",
 		"  Ready        False   Resharding",
 		"stream resharding 3→4",
 		"Normal   Resharded           Resharded stream 2→3",
@@ -404,5 +407,26 @@ func TestClearKeepsBoundsChangedDuringTheOverride(t *testing.T) {
 	}
 	if _, err := override.Apply(sp, override.Request{}, time.Time{}); err == nil {
 		t.Error("Apply accepted an empty request")
+	}
+}
+
+// TestStatusLogGroupLine: status says where the tasks' output goes — the
+// user's group, the operator's, or nowhere without an execution role.
+func TestStatusLogGroupLine(t *testing.T) {
+	sp := &streamingv1alpha1.StreamProcessor{}
+	if got := logGroup(sp); got != "not collected: no spec.ecs.executionRoleArn" {
+		t.Errorf("no execution role: %q", got)
+	}
+	sp.Spec.ECS.ExecutionRoleARN = "arn:aws:iam::123456789012:role/x"
+	if got := logGroup(sp); got != "-" {
+		t.Errorf("operator's group not created yet: %q", got)
+	}
+	sp.Status.LogGroupName = "team-a-clicks-1a2b3c4d"
+	if got := logGroup(sp); got != "team-a-clicks-1a2b3c4d" {
+		t.Errorf("operator's group: %q", got)
+	}
+	sp.Spec.Logs = &streamingv1alpha1.LogsSpec{Group: "/streamprocessor/streaming"}
+	if got := logGroup(sp); got != "/streamprocessor/streaming (spec.logs.group)" {
+		t.Errorf("user's group: %q", got)
 	}
 }

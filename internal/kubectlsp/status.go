@@ -86,6 +86,7 @@ func (c *CLI) Status(ctx context.Context, name string) error {
 		line("Last decision", "none yet")
 	}
 	line("Dashboard", "%s", orDash(st.DashboardURL))
+	line("Logs", "%s", logGroup(sp))
 	if err := w.Flush(); err != nil {
 		return err
 	}
@@ -146,6 +147,18 @@ func inputs(m map[string]string) string {
 		parts[i] = k + "=" + m[k]
 	}
 	return strings.Join(parts, " ")
+}
+
+// logGroup says where the tasks' output goes (docs/logs.md): the user's
+// group, the operator's, or nowhere without an execution role.
+func logGroup(sp *streamingv1alpha1.StreamProcessor) string {
+	switch {
+	case sp.Spec.Logs != nil && sp.Spec.Logs.Group != "":
+		return sp.Spec.Logs.Group + " (spec.logs.group)"
+	case sp.Spec.ECS.ExecutionRoleARN == "":
+		return "not collected: no spec.ecs.executionRoleArn"
+	}
+	return orDash(sp.Status.LogGroupName)
 }
 
 func orDash(s string) string {
