@@ -61,7 +61,9 @@ func TestCapacityModeSwitchesWithinAWSLimit(t *testing.T) {
 	switchTo(streamingv1alpha1.CapacityOnDemand, "ON_DEMAND", 2)
 	g.Eventually(func(g Gomega) []string { return eventNotes(g, sp, EventModeSwitched) }, 10*time.Second).Should(HaveLen(2))
 
-	update(t, sp, func(cur *streamingv1alpha1.StreamProcessor) { cur.Spec.Stream.CapacityMode = streamingv1alpha1.CapacityProvisioned })
+	update(t, sp, func(cur *streamingv1alpha1.StreamProcessor) {
+		cur.Spec.Stream.CapacityMode = streamingv1alpha1.CapacityProvisioned
+	})
 	g.Eventually(func(g Gomega) {
 		cur := get(g, sp)
 		c := findCondition(cur, ConditionStreamReady)

@@ -39,16 +39,16 @@ const (
 	// ReasonModeSwitchBudgetSpent: the wanted capacity mode waits for
 	// AWS's two switches per rolling 24 hours.
 	ReasonModeSwitchBudgetSpent = "ModeSwitchBudgetSpent"
-	ReasonInvalidSpec        = "InvalidSpec"
-	ReasonAWSError           = "AWSError"
-	ReasonThrottled          = "Throttled"
-	ReasonStreamNotReady     = "StreamNotReady"
-	ReasonDeploying          = "Deploying"
-	ReasonScaling            = "Scaling"
-	ReasonTasksPending       = "TasksPending"
-	ReasonPaused             = "Paused"
-	ReasonNotReady           = "NotReady"
-	ReasonDeleting           = "Deleting"
+	ReasonInvalidSpec           = "InvalidSpec"
+	ReasonAWSError              = "AWSError"
+	ReasonThrottled             = "Throttled"
+	ReasonStreamNotReady        = "StreamNotReady"
+	ReasonDeploying             = "Deploying"
+	ReasonScaling               = "Scaling"
+	ReasonTasksPending          = "TasksPending"
+	ReasonPaused                = "Paused"
+	ReasonNotReady              = "NotReady"
+	ReasonDeleting              = "Deleting"
 	// ReasonOwnedByAnother: a resource of this name carries the owner tags of
 	// another StreamProcessor; it is left untouched.
 	ReasonOwnedByAnother = "OwnedByAnother"

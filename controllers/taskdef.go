@@ -61,7 +61,7 @@ func consumerWorkload(sp *streamingv1alpha1.StreamProcessor, region string) work
 	return workload{
 		name: consumer, condition: ConditionConsumerReady,
 		spec: &sp.Spec.Consumer.WorkloadSpec, status: &sp.Status.Consumer,
-		env:  env,
+		env: env,
 	}
 }
 

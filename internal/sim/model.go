@@ -224,8 +224,8 @@ type Result struct {
 	// switches and the hours it spent on-demand.
 	ModeSwitches  int     `json:"modeSwitches,omitempty"`
 	OnDemandHours float64 `json:"onDemandHours,omitempty"`
-	StreamCostUSD           float64 `json:"streamCostUSD"`
-	TaskCostUSD             float64 `json:"taskCostUSD"`
+	StreamCostUSD float64 `json:"streamCostUSD"`
+	TaskCostUSD   float64 `json:"taskCostUSD"`
 	// Timeline is minute by minute what the model did, only when
 	// Config.Timeline is set.
 	Timeline []Minute `json:"timeline,omitempty"`
