@@ -3,7 +3,7 @@
 # installs and starts everything the tests need, runs every test, and stops
 # what it started:
 #   1. generated code and manifests are up to date (controller-gen, pinned)
-#   2. go vet
+#   2. gofmt and go vet
 #   3. a real kube-apiserver + etcd for envtest (built once, then cached)
 #   4. the AWS emulators (kinesis-local and dynalite from npm, moto server)
 #   5. go test ./... with the emulators required (a missing one fails, never skips)
@@ -31,7 +31,13 @@ for f in "${generated[@]}"; do
 done
 [[ ${stale} == 0 ]] || exit 1
 
-log "go vet"
+log "gofmt and go vet"
+unformatted="$(gofmt -l $(git ls-files '*.go'))"
+if [[ -n "${unformatted}" ]]; then
+  echo "NOT GOFMT'D (run gofmt -w on them and commit):" >&2
+  echo "${unformatted}" >&2
+  exit 1
+fi
 go vet ./...
 
 log "control plane for envtest"
