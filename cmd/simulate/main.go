@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
 	"github.com/kdp-io/streamprocessor-operator/internal/sim"
 )
 
@@ -31,6 +32,7 @@ func run() error {
 	flag.Float64Var(&cfg.PeakMiBps, "peak-mibps", cfg.PeakMiBps, "write rate at the trace's peak, MiB/s")
 	flag.Float64Var(&cfg.RecordBytes, "record-bytes", cfg.RecordBytes, "mean Kinesis record size as written (after KPL aggregation), bytes")
 	flag.IntVar(&cfg.ReshardReserve, "reshard-reserve", 0, "operator's reshard calls kept beyond the climb to the day's peak (0: policy default, -1: none)")
+	flag.StringVar(&cfg.Planner, "planner", "rules", "operator's shard planner: rules (the rule stack, the default) or horizon (the receding-horizon planner)")
 	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of CloudWatch's delays and partial points and of the synthetic traces' noise")
 	flag.IntVar(&cfg.MetricLagMinutes, "metric-lag", 0, "sensitivity: publish every CloudWatch minute this many minutes (1-3) after it ends (0: 1-3 at random per minute)")
 	flag.IntVar(&cfg.TaskStartMinutes, "task-start", 0, "sensitivity: minutes a Fargate task takes to start (0: 1)")
@@ -46,6 +48,9 @@ func run() error {
 	cfg.TargetUtilization = *util / 100
 	cfg.CompareUtilization = *cmpUtil / 100
 	cfg.SeedMaxShards = int32(*seedMax)
+	if cfg.Planner != scaling.PlannerRules && cfg.Planner != scaling.PlannerHorizon {
+		return fmt.Errorf("-planner %q: want %s or %s", cfg.Planner, scaling.PlannerRules, scaling.PlannerHorizon)
+	}
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
 	}

@@ -54,6 +54,10 @@ type StreamMetrics struct {
 	IncomingRecords []Point // IncomingRecords, Sum
 	WriteThrottled  []Point // WriteProvisionedThroughputExceeded, Sum (records)
 	IteratorAgeMs   []Point // GetRecords.IteratorAgeMilliseconds, Maximum
+	// ReadThrottled (optional): ReadProvisionedThroughputExceeded, Sum
+	// (GetRecords calls refused); any in the fresh minutes, with the
+	// consumer at a task per open shard, makes the read side add shards.
+	ReadThrottled []Point
 	// IngestBytes (optional) is the producer's own count of bytes accepted
 	// from clients (StreamProcessor/Producer IngestBytes, Sum per minute over
 	// all tasks). It is the demand before Kinesis throttling, so when it is
@@ -78,7 +82,17 @@ type StreamConfig struct {
 	// One more is kept while calls were spent faster than evenly over the
 	// 24 h window (see aheadOfPace).
 	ReshardReserve int
+	// Planner picks the shard planner: PlannerRules ("" or "rules", the
+	// default: decideShards) or PlannerHorizon (the receding-horizon
+	// planner, decideShardsHorizon).
+	Planner string
 }
+
+// Shard planners (StreamConfig.Planner).
+const (
+	PlannerRules   = "rules"
+	PlannerHorizon = "horizon"
+)
 
 // TaskConfig comes from spec.producer or spec.consumer.
 type TaskConfig struct {
@@ -189,6 +203,9 @@ type Used struct {
 	ProducerRecordsPerTask float64 `json:"producerRecordsPerSecondPerTask,omitempty"`
 	BudgetLeft             int     `json:"reshardBudgetLeft"`
 	NewestPoint            int64   `json:"newestPoint,omitempty"` // Unix seconds of the newest Kinesis datapoint
+	// ShardSide says which side decided the shard target: SideWrite (the
+	// producers' load) or SideRead (consumers at full width falling behind).
+	ShardSide string `json:"shardSide,omitempty"`
 }
 
 // Map renders the inputs as strings for status.lastDecision.inputs.
@@ -206,6 +223,9 @@ func (u Used) Map() map[string]string {
 	}
 	if u.ProducerRecordsPerTask > 0 {
 		m["producerRecordsPerSecondPerTask"] = f(u.ProducerRecordsPerTask, 0)
+	}
+	if u.ShardSide != "" {
+		m["shardSide"] = u.ShardSide
 	}
 	if u.NewestPoint != 0 {
 		m["newestKinesisDatapoint"] = time.Unix(u.NewestPoint, 0).UTC().Format(time.RFC3339)
@@ -252,7 +272,12 @@ type Decision struct {
 func Decide(in Inputs, prev State, now time.Time) (Decision, State) {
 	var d Decision
 	var next State
-	d.Shards, d.ShardReason, next.Shards, next.ShardPeaks = decideShards(in, prev.Shards, prev.ShardPeaks, now, &d)
+	plan := decideShards
+	if in.Stream.Planner == PlannerHorizon {
+		plan = decideShardsHorizon
+	}
+	d.Shards, d.ShardReason, next.Shards, next.ShardPeaks = plan(in, prev.Shards, prev.ShardPeaks, now, &d)
+	d.Shards, d.ShardReason = applyReadSide(in, now, d.Shards, d.ShardReason, &d)
 	d.ProducerTasks, d.ProducerReason, next.Producer = decideProducer(in, prev.Producer, now, &d)
 	d.ConsumerTasks, d.ConsumerReason, next.Consumer = decideConsumer(in, d.Shards, prev.Consumer, now, &d)
 	d.Reason = strings.Join([]string{"shards: " + d.ShardReason, "producer: " + d.ProducerReason, "consumer: " + d.ConsumerReason}, "; ")
@@ -509,7 +534,26 @@ func snapDown(t, open int32) int32 {
 	return t
 }
 
-func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) (int32, string, []Rec, []Rec) {
+// shardView is what both shard planners start from: the bounds, the
+// budget, the newest need and the stabilization and hourly-peak records
+// (already updated with this pass's recommendation).
+type shardView struct {
+	lo, hi, open int32
+	u, uEff      float64
+	window       time.Duration
+	reserve      int
+	budget       int
+	upNeed       float64
+	want         int32 // the newest need, rounded up, within the bounds
+	kept, recs   []Rec // stabilization records kept, and those in the window
+	peaks        []Rec // hourly peaks of the last 25 h
+	peak         int32 // the highest hourly peak of the last 24 h
+}
+
+// observeShards reads the pass's inputs into a shardView. When the target
+// must be held (no open shards yet, no fresh IncomingBytes) it returns
+// held with the target, the reason and the records to keep instead.
+func observeShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) (v shardView, held *heldShards) {
 	cfg := in.Stream
 	lo := clamp32(cfg.MinShards, 1, MaxShardsPerStream)
 	hi := clamp32(cfg.MaxShards, lo, MaxShardsPerStream)
@@ -542,12 +586,12 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	}
 	if open < 1 {
 		d.Held = true
-		return clamp32(max(lo, 1), lo, hi), "holding: stream has no open shards yet", keepOnly(prev, now, window), prevPeaks
+		return v, &heldShards{clamp32(max(lo, 1), lo, hi), "holding: stream has no open shards yet", keepOnly(prev, now, window), prevPeaks}
 	}
 	if len(fresh) == 0 {
 		d.Held = true
 		t := clamp32(open, lo, hi)
-		return t, fmt.Sprintf("holding at %d: no IncomingBytes data in the last %v (missing data is not zero load)", t, StaleAfter), keepOnly(prev, now, window), prevPeaks
+		return v, &heldShards{t, fmt.Sprintf("holding at %d: no IncomingBytes data in the last %v (missing data is not zero load)", t, StaleAfter), keepOnly(prev, now, window), prevPeaks}
 	}
 	d.Used.NewestPoint = fresh[len(fresh)-1].at.Unix()
 
@@ -588,7 +632,9 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	// The recommendation remembered for the stabilization window and the
 	// day's peak is the higher of the complete minutes' need and the newest
 	// need: a partial point may only keep shards up, never bring them down.
-	rec := clamp32(max(ceil32(downNeed), ceil32(upNeed)), lo, hi)
+	// The read side's need (consumers at full width and falling behind)
+	// counts too, so the write side does not take back what it added.
+	rec := clamp32(max(ceil32(downNeed), ceil32(upNeed), readNeed(in, now)), lo, hi)
 	kept := keepShardRecs(prev, now, window, rec)
 	recs := inWindow(kept, now, window)
 	peaks := keepPeaks(prevPeaks, now, rec)
@@ -598,7 +644,25 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 			peak = max(peak, r.N)
 		}
 	}
-	want := clamp32(ceil32(upNeed), lo, hi)
+	return shardView{lo: lo, hi: hi, open: open, u: u, uEff: uEff, window: window, reserve: reserve, budget: budget,
+		upNeed: upNeed, want: clamp32(ceil32(upNeed), lo, hi), kept: kept, recs: recs, peaks: peaks, peak: peak}, nil
+}
+
+// heldShards is a shard target held for lack of data.
+type heldShards struct {
+	target      int32
+	reason      string
+	kept, peaks []Rec
+}
+
+func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) (int32, string, []Rec, []Rec) {
+	v, held := observeShards(in, prev, prevPeaks, now, d)
+	if held != nil {
+		return held.target, held.reason, held.kept, held.peaks
+	}
+	lo, hi, open, u, uEff, window, reserve, budget := v.lo, v.hi, v.open, v.u, v.uEff, v.window, v.reserve, v.budget
+	upNeed, kept, recs, peaks, peak, want := v.upNeed, v.kept, v.recs, v.peaks, v.peak, v.want
+	_ = u
 
 	switch {
 	case open < lo || open > hi:

@@ -36,6 +36,9 @@ type Config struct {
 	MaxIteratorAgeSeconds float64
 	// ReshardReserve of the operator policy (0: the policy's default).
 	ReshardReserve int
+	// Planner is the operator's shard planner (scaling.StreamConfig.Planner:
+	// "" or "rules", the default; "horizon").
+	Planner string
 	// SeedMaxShards is the seed's shard maximum; 0 fits it to the trace
 	// (max(16, fixed-peak shards)).
 	SeedMaxShards int32

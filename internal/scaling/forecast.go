@@ -1,0 +1,120 @@
+package scaling
+
+import (
+	"math"
+	"time"
+)
+
+// The horizon planner's first stage: a forecast envelope of the shard need
+// over the next hours, from what the policy's State remembers (the
+// stabilization window's per-minute needs and the hourly peaks of the last
+// 25 hours). The State keeps no week of history, so the same hour of the
+// previous week is not used.
+
+// envelope is the need (shards at the target utilization) the forecast
+// allows in each step of the horizon: at least lo[j], at most hi[j].
+type envelope struct {
+	lo, hi []float64
+}
+
+// trendHours is how many complete hours of peaks the trend is fitted on.
+const trendHours = 6
+
+// hourlyTrend fits a least-squares line to the peaks of the last trendHours
+// complete hours before now's hour: slope in shards per hour, the slope's
+// standard error and the residuals' standard deviation. With fewer than
+// three hours it returns zeros (no trend known).
+func hourlyTrend(peaks []Rec, now time.Time) (slope, se, sigma float64) {
+	hour := now.Truncate(time.Hour).Unix()
+	var xs, ys []float64
+	for _, r := range peaks {
+		if h := (hour - r.At) / 3600; r.At < hour && h <= trendHours {
+			xs, ys = append(xs, -float64(h)), append(ys, float64(r.N))
+		}
+	}
+	n := float64(len(xs))
+	if n < 3 {
+		return 0, 0, 0
+	}
+	var mx, my float64
+	for i := range xs {
+		mx, my = mx+xs[i]/n, my+ys[i]/n
+	}
+	var sxx, sxy float64
+	for i := range xs {
+		sxx += (xs[i] - mx) * (xs[i] - mx)
+		sxy += (xs[i] - mx) * (ys[i] - my)
+	}
+	if sxx == 0 {
+		return 0, 0, 0
+	}
+	slope = sxy / sxx
+	var rss float64
+	for i := range xs {
+		e := ys[i] - my - slope*(xs[i]-mx)
+		rss += e * e
+	}
+	sigma = math.Sqrt(rss / (n - 2))
+	return slope, sigma / math.Sqrt(sxx), sigma
+}
+
+// yesterdayRatio is base over the peak of the same hour yesterday, when
+// that hour is known and the ratio is within [2/3, 1.5] (today looks like
+// yesterday); ok is false otherwise.
+func yesterdayRatio(base float64, peaks []Rec, now time.Time) (float64, bool) {
+	y := peakOfHour(peaks, now.Add(-24*time.Hour))
+	if y <= 0 || base <= 0 {
+		return 0, false
+	}
+	r := base / float64(y)
+	return r, r >= 2.0/3 && r <= 1.5
+}
+
+// peakOfHour is the recorded peak of the hour t falls in (0: none).
+func peakOfHour(peaks []Rec, t time.Time) int32 {
+	at := t.Truncate(time.Hour).Unix()
+	for _, r := range peaks {
+		if r.At == at {
+			return r.N
+		}
+	}
+	return 0
+}
+
+// forecastNeeds is the envelope of steps steps of length step from now. It
+// starts at base (the stabilization window's highest need) and follows the
+// hourly trend, widened by twice the trend's uncertainty (the slope's
+// standard error times the hours ahead plus the hourly residual); when
+// today matches yesterday, yesterday's need at the same time (scaled to
+// today's level) widens it too. hi never exceeds twice the larger of base
+// and the day's peak (a trend is not extrapolated without end).
+func forecastNeeds(base float64, dayPeak int32, peaks []Rec, now time.Time, steps int, step time.Duration) envelope {
+	slope, se, sigma := hourlyTrend(peaks, now)
+	ratio, daily := yesterdayRatio(base, peaks, now)
+	ceiling := 2 * max(base, float64(dayPeak))
+	env := envelope{lo: make([]float64, steps), hi: make([]float64, steps)}
+	for j := range steps {
+		h := float64(j) * step.Hours()
+		c := base + slope*h
+		half := 2 * (se*h + sigma*min(h, 1))
+		lo, hi := max(0, c-half), c+half
+		if y := peakOfHour(peaks, now.Add(time.Duration(j)*step-24*time.Hour)); daily && y > 0 && j > 0 {
+			lo, hi = min(lo, ratio*float64(y)), max(hi, ratio*float64(y))
+		}
+		hi = min(hi, ceiling)
+		env.lo[j], env.hi[j] = min(lo, hi), hi
+	}
+	return env
+}
+
+// expectedShortfall is E[max(0, X − n)] for X uniform on [lo, hi] (X = lo
+// when hi ≤ lo).
+func expectedShortfall(n, lo, hi float64) float64 {
+	switch {
+	case n >= hi:
+		return 0
+	case hi <= lo || n <= lo:
+		return (lo+hi)/2 - n
+	}
+	return (hi - n) * (hi - n) / (2 * (hi - lo))
+}
