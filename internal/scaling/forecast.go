@@ -20,6 +20,20 @@ type envelope struct {
 // trendHours is how many complete hours of peaks the trend is fitted on.
 const trendHours = 6
 
+// windowRise is the rise of the need over the stabilization window's
+// records, in shards per hour: the first and the last record of at least
+// five minutes apart; 0 when it did not rise.
+func windowRise(recs []Rec) float64 {
+	if len(recs) < 2 {
+		return 0
+	}
+	first, last := recs[0], recs[len(recs)-1]
+	if span := last.At - first.At; span >= 300 && last.N > first.N {
+		return float64(last.N-first.N) / float64(span) * 3600
+	}
+	return 0
+}
+
 // hourlyTrend fits a least-squares line to the peaks of the last trendHours
 // complete hours before now's hour: slope in shards per hour, the slope's
 // standard error and the residuals' standard deviation. With fewer than
@@ -88,7 +102,9 @@ func peakOfHour(peaks []Rec, t time.Time) int32 {
 // today matches yesterday, yesterday's need at the same time (scaled to
 // today's level) widens it too. hi never exceeds twice the larger of base
 // and the day's peak (a trend is not extrapolated without end).
-func forecastNeeds(base float64, dayPeak int32, peaks []Rec, now time.Time, steps int, step time.Duration) envelope {
+// rise (shards per hour, ≥ 0) is a rise seen right now, for the reactive
+// rule's plan: hi follows it when it is steeper than the hourly trend.
+func forecastNeeds(base float64, dayPeak int32, peaks []Rec, now time.Time, steps int, step time.Duration, rise float64) envelope {
 	slope, se, sigma := hourlyTrend(peaks, now)
 	ratio, daily := yesterdayRatio(base, peaks, now)
 	ceiling := 2 * max(base, float64(dayPeak))
@@ -97,7 +113,7 @@ func forecastNeeds(base float64, dayPeak int32, peaks []Rec, now time.Time, step
 		h := float64(j) * step.Hours()
 		c := base + slope*h
 		half := 2 * (se*h + sigma*min(h, 1))
-		lo, hi := max(0, c-half), c+half
+		lo, hi := max(0, c-half), max(c+half, base+rise*h)
 		if y := peakOfHour(peaks, now.Add(time.Duration(j)*step-24*time.Hour)); daily && y > 0 && j > 0 {
 			lo, hi = min(lo, ratio*float64(y)), max(hi, ratio*float64(y))
 		}

@@ -156,10 +156,10 @@ func decideShardsHorizon(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Dec
 		return held.target, held.reason, held.kept, held.peaks
 	}
 	open := v.open
-	problem := func(atLeast int32) horizonProblem {
+	problem := func(atLeast int32, rise float64) horizonProblem {
 		base := float64(maxRec(v.recs))
 		return horizonProblem{open: open, atLeast: atLeast, lo: v.lo, hi: v.hi,
-			env:    forecastNeeds(base, v.peak, v.peaks, now, horizonSteps, horizonStep),
+			env:    forecastNeeds(base, v.peak, v.peaks, now, horizonSteps, horizonStep, rise),
 			budget: v.budget, frees: historyFrees(in.ReshardHistory, now, horizonSteps, horizonStep),
 			climbTo: v.peak, stepMins: horizonStep.Minutes(), callCost: callMinutes * float64(open)}
 	}
@@ -172,7 +172,7 @@ func decideShardsHorizon(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Dec
 		// says how far beyond the need the call goes.
 		t := v.want
 		if !in.StreamUpdating && v.budget > 0 && t <= MaxLegalStep(open) {
-			t = max(t, planFirst(problem(v.want)))
+			t = max(t, planFirst(problem(v.want, windowRise(v.recs))))
 		}
 		return t, fmt.Sprintf("scaling up %d→%d: load needs %.1f shards at %.0f%% utilization (%.2f MiB/s, %.0f records/s, %.2f%% throttled); plan over the next %v",
 			open, t, v.upNeed, 100*v.uEff, d.Used.BytesPerSec/MiB, d.Used.RecordsPerSec, d.Used.ThrottledPercent, horizonStep*horizonSteps), v.kept, v.peaks
@@ -189,7 +189,7 @@ func decideShardsHorizon(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Dec
 	if floor >= open || v.budget == 0 {
 		return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards, %d of %d reshard calls left", open, v.window, floor, v.budget, ReshardsPerWindow), v.kept, v.peaks
 	}
-	t := planFirst(problem(v.lo))
+	t := planFirst(problem(v.lo, 0))
 	if t >= open {
 		return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards, but the cheapest plan over the next %v keeps %d (day's peak %d, %d calls left)",
 			open, v.window, floor, horizonStep*horizonSteps, open, v.peak, v.budget), v.kept, v.peaks
