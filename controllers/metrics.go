@@ -106,6 +106,7 @@ func (b *MetricsBatcher) Fetch(ctx context.Context, cw CloudWatchAPI, key metric
 			WriteThrottled:  rb.results[ids.throttled],
 			IteratorAgeMs:   iteratorAge,
 			IngestBytes:     rb.results[ids.ingest],
+			ReadThrottled:   rb.results[ids.readThrottled],
 		},
 		ProducerRecords: rb.results[ids.ingestRecords],
 		ProducerCPU:     rb.results[ids.producerCPU],
@@ -114,7 +115,7 @@ func (b *MetricsBatcher) Fetch(ctx context.Context, cw CloudWatchAPI, key metric
 }
 
 type ids struct {
-	bytes, records, throttled, iteratorAge, producerCPU, consumerCPU, ingest, ingestRecords, behind string
+	bytes, records, throttled, iteratorAge, producerCPU, consumerCPU, ingest, ingestRecords, behind, readThrottled string
 }
 
 // queryIDs are the GetMetricData query ids of key: unique per key (a hash),
@@ -123,10 +124,10 @@ func queryIDs(k metricsKey) ids {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%s", k.region, k.stream, k.cluster, k.producer, k.consumer, k.application)
 	p := fmt.Sprintf("m%x_", h.Sum64())
-	return ids{p + "bytes", p + "records", p + "throttled", p + "iterage", p + "pcpu", p + "ccpu", p + "ingest", p + "ingestrecs", p + "behind"}
+	return ids{p + "bytes", p + "records", p + "throttled", p + "iterage", p + "pcpu", p + "ccpu", p + "ingest", p + "ingestrecs", p + "behind", p + "readthr"}
 }
 
-// queries are the nine queries of one StreamProcessor (see docs/scaling.md):
+// queries are the ten queries of one StreamProcessor (see docs/scaling.md):
 // AWS/Kinesis and AWS/ECS, and the producer's and consumer's own metrics.
 func queries(k metricsKey) []cwtypes.MetricDataQuery {
 	id := queryIDs(k)
@@ -150,6 +151,7 @@ func queries(k metricsKey) []cwtypes.MetricDataQuery {
 		q(id.records, "AWS/Kinesis", "IncomingRecords", "Sum", "StreamName", k.stream),
 		q(id.throttled, "AWS/Kinesis", "WriteProvisionedThroughputExceeded", "Sum", "StreamName", k.stream),
 		q(id.iteratorAge, "AWS/Kinesis", "GetRecords.IteratorAgeMilliseconds", "Maximum", "StreamName", k.stream),
+		q(id.readThrottled, "AWS/Kinesis", "ReadProvisionedThroughputExceeded", "Sum", "StreamName", k.stream),
 		q(id.producerCPU, "AWS/ECS", "CPUUtilization", "Average", "ClusterName", k.cluster, "ServiceName", k.producer),
 		q(id.consumerCPU, "AWS/ECS", "CPUUtilization", "Average", "ClusterName", k.cluster, "ServiceName", k.consumer),
 		q(id.ingest, producerNamespace, "IngestBytes", "Sum", "StreamName", k.stream),

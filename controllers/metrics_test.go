@@ -52,7 +52,7 @@ func TestMetricsBatcherBatchesAcrossStreamProcessors(t *testing.T) {
 	key := func(i int) metricsKey {
 		return metricsKey{region: "us-east-1", stream: fmt.Sprintf("s%d", i), cluster: "c", producer: "p", consumer: "c", application: "a"}
 	}
-	// 56 StreamProcessors × 9 queries = 504: the first pass of each new one
+	// 56 StreamProcessors × 10 queries = 560: the first pass of each new one
 	// fetches, and a fetch answers everybody registered so far.
 	for i := range 56 {
 		if _, err := b.Fetch(context.Background(), cw, key(i), now); err != nil {
@@ -66,7 +66,7 @@ func TestMetricsBatcherBatchesAcrossStreamProcessors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(m.Stream.IncomingBytes) != 1 || len(m.ConsumerCPU) != 1 || len(m.Stream.IngestBytes) != 1 || len(m.ProducerRecords) != 1 {
+		if len(m.Stream.IncomingBytes) != 1 || len(m.ConsumerCPU) != 1 || len(m.Stream.IngestBytes) != 1 || len(m.ProducerRecords) != 1 || len(m.Stream.ReadThrottled) != 1 {
 			t.Fatalf("key %d: series missing: %+v", i, m)
 		}
 	}
@@ -78,9 +78,9 @@ func TestMetricsBatcherBatchesAcrossStreamProcessors(t *testing.T) {
 			t.Errorf("a call carried %d queries, more than %d", n, maxQueriesPerCall)
 		}
 	}
-	// The last fetch held all 504 queries: two calls of at most 500.
-	if got := cw.calls[len(cw.calls)-2:]; got[0]+got[1] != 504 {
-		t.Errorf("last fetch = %v calls, want 504 queries in two", got)
+	// The last fetch held all 560 queries: two calls of at most 500.
+	if got := cw.calls[len(cw.calls)-2:]; got[0]+got[1] != 560 {
+		t.Errorf("last fetch = %v calls, want 560 queries in two", got)
 	}
 }
 

@@ -64,7 +64,10 @@ func planFirst(p horizonProblem) int32 {
 		top = max(top, ceil32(p.env.hi[j]))
 		bottom = min(bottom, max(ceil32(p.env.lo[j]), 1))
 	}
-	top = min(max(top, p.lo), p.hi)
+	// Counts above the envelope, the open count and the count to climb to
+	// are never cheaper (clamping a schedule there keeps it legal, as in
+	// LegalFloor).
+	top = min(max(top, p.lo, p.climbTo), p.hi)
 	first := int(max(min(bottom, p.open), p.lo, 1))
 	if p.open > top || int(p.open) < first {
 		return p.open
@@ -80,8 +83,7 @@ func planFirst(p horizonProblem) int32 {
 	cost := make([]int64, top+1)
 	for j := range p.env.lo {
 		for c := first; c <= int(top); c++ {
-			miss := expectedShortfall(float64(c), p.env.lo[j], p.env.hi[j])
-			cost[c] = int64(math.Round(p.stepMins*costUnits*(float64(c)+lossPrice*miss))) << labelBits
+			cost[c] = p.stepCost(j, int32(c)) << labelBits
 			if j == 0 {
 				cost[c] += int64(c) // the label: the count chosen for now
 				if int32(c) < p.atLeast {
@@ -130,6 +132,14 @@ func callPenalties(callCost float64, avail, ks int) []int64 {
 		pen[k] = int64(math.Round(sum*costUnits)) << labelBits
 	}
 	return pen
+}
+
+// stepCost is what holding c shards through step j costs, in DP units
+// before labelling: its shard-minutes plus lossPrice times the expected
+// shortfall under the envelope.
+func (p horizonProblem) stepCost(j int, c int32) int64 {
+	miss := expectedShortfall(float64(c), p.env.lo[j], p.env.hi[j])
+	return int64(math.Round(p.stepMins * costUnits * (float64(c) + lossPrice*miss)))
 }
 
 // historyFrees is frees for planFirst: how many calls of the window leave
