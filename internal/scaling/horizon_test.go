@@ -20,14 +20,14 @@ func TestExpectedShortfall(t *testing.T) {
 	tests := []struct {
 		n, lo, hi, want float64
 	}{
-		{10, 5, 8, 0},      // above the envelope
-		{8, 8, 8, 0},       // at a certain need
-		{5, 8, 8, 3},       // below a certain need
-		{4, 6, 10, 4},      // below the envelope: mean − n
-		{8, 6, 10, 0.5},    // inside: (10−8)²/(2·4)
-		{6, 6, 10, 2},      // at its bottom: the mean's distance
-		{9.5, 9, 9, 0},     // n above a degenerate envelope
-		{3, 10, 4, 4},      // hi < lo is a point at (lo+hi)/2 = 7 … minus 3
+		{10, 5, 8, 0},   // above the envelope
+		{8, 8, 8, 0},    // at a certain need
+		{5, 8, 8, 3},    // below a certain need
+		{4, 6, 10, 4},   // below the envelope: mean − n
+		{8, 6, 10, 0.5}, // inside: (10−8)²/(2·4)
+		{6, 6, 10, 2},   // at its bottom: the mean's distance
+		{9.5, 9, 9, 0},  // n above a degenerate envelope
+		{3, 10, 4, 4},   // hi < lo is a point at (lo+hi)/2 = 7 … minus 3
 	}
 	for _, tc := range tests {
 		if got := expectedShortfall(tc.n, tc.lo, tc.hi); math.Abs(got-tc.want) > 1e-9 {
