@@ -33,6 +33,8 @@ func run() error {
 	flag.Float64Var(&cfg.RecordBytes, "record-bytes", cfg.RecordBytes, "mean Kinesis record size as written (after KPL aggregation), bytes")
 	flag.IntVar(&cfg.ReshardReserve, "reshard-reserve", 0, "operator's reshard calls kept beyond the climb to the day's peak (0: policy default, -1: none)")
 	flag.StringVar(&cfg.Planner, "planner", "rules", "operator's shard planner: rules (the rule stack, the default) or horizon (the receding-horizon planner)")
+	flag.Float64Var(&cfg.ConsumerMiBpsPerTask, "consumer-mibps", cfg.ConsumerMiBpsPerTask, "what one consumer task processes at 100 % CPU, MiB/s (below the 0.7 MiB/s a shard carries at 70 %, the consumer cannot keep up at a task per shard: the read side must add shards)")
+	readSide := flag.Bool("read-side", true, "operator's read-side shard rule (false: off, to measure it)")
 	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of CloudWatch's delays and partial points and of the synthetic traces' noise")
 	flag.IntVar(&cfg.MetricLagMinutes, "metric-lag", 0, "sensitivity: publish every CloudWatch minute this many minutes (1-3) after it ends (0: 1-3 at random per minute)")
 	flag.IntVar(&cfg.TaskStartMinutes, "task-start", 0, "sensitivity: minutes a Fargate task takes to start (0: 1)")
@@ -48,6 +50,7 @@ func run() error {
 	cfg.TargetUtilization = *util / 100
 	cfg.CompareUtilization = *cmpUtil / 100
 	cfg.SeedMaxShards = int32(*seedMax)
+	cfg.NoReadSide = !*readSide
 	if cfg.Planner != scaling.PlannerRules && cfg.Planner != scaling.PlannerHorizon {
 		return fmt.Errorf("-planner %q: want %s or %s", cfg.Planner, scaling.PlannerRules, scaling.PlannerHorizon)
 	}

@@ -86,6 +86,9 @@ type StreamConfig struct {
 	// default: decideShards) or PlannerHorizon (the receding-horizon
 	// planner, decideShardsHorizon).
 	Planner string
+	// NoReadSide turns the read side's shard rule off (no spec field sets
+	// it; the simulator does, to measure the rule).
+	NoReadSide bool
 }
 
 // Shard planners (StreamConfig.Planner).

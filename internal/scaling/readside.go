@@ -54,7 +54,9 @@ func observeRead(in Inputs, now time.Time) readPressure {
 // readTarget is the shard count the read side asks for (0: none) and why.
 // Only with the consumer at full width: the iterator age over
 // MaxIteratorAgeSeconds and growing doubles the open count; over half of
-// it and growing, or reads refused by Kinesis, adds half.
+// it and growing, or reads refused by Kinesis while the age rises at all,
+// adds half. (A consumer catching up on a backlog at full speed is refused
+// reads too; while its age falls that is no reason for a call.)
 func readTarget(maxAgeSec float64, open int32, p readPressure) (int32, string) {
 	if !p.fullWidth {
 		return 0, ""
@@ -65,8 +67,8 @@ func readTarget(maxAgeSec float64, open int32, p readPressure) (int32, string) {
 		return 2 * open, fmt.Sprintf("iterator age %.0fs (over the maximum of %.0fs) grew from %.0fs with %d consumer tasks on %d shards", p.ageSec, maxAgeSec, p.prevAgeSec, open, open)
 	case maxAgeSec > 0 && p.ageSec > maxAgeSec/2 && grows:
 		return ceil32(1.5 * float64(open)), fmt.Sprintf("iterator age %.0fs (over half the maximum of %.0fs) grew from %.0fs with %d consumer tasks on %d shards", p.ageSec, maxAgeSec, p.prevAgeSec, open, open)
-	case p.readThrottled > 0:
-		return ceil32(1.5 * float64(open)), fmt.Sprintf("%.0f reads refused (ReadProvisionedThroughputExceeded) with %d consumer tasks on %d shards", p.readThrottled, open, open)
+	case p.readThrottled > 0 && p.hasPrev && p.ageSec > p.prevAgeSec:
+		return ceil32(1.5 * float64(open)), fmt.Sprintf("%.0f reads refused (ReadProvisionedThroughputExceeded) and iterator age rising (%.0fs from %.0fs) with %d consumer tasks on %d shards", p.readThrottled, p.ageSec, p.prevAgeSec, open, open)
 	}
 	return 0, ""
 }
@@ -74,6 +76,9 @@ func readTarget(maxAgeSec float64, open int32, p readPressure) (int32, string) {
 // readNeed is readTarget's count alone, for the stabilization records: while
 // the read side needs more shards, the write side may not go below it.
 func readNeed(in Inputs, now time.Time) int32 {
+	if in.Stream.NoReadSide {
+		return 0
+	}
 	n, _ := readTarget(in.Consumer.MaxIteratorAgeSeconds, in.OpenShards, observeRead(in, now))
 	return n
 }
@@ -88,7 +93,7 @@ const (
 // when that is higher, within [lo, hi], and says which side decided.
 func applyReadSide(in Inputs, now time.Time, t int32, reason string, d *Decision) (int32, string) {
 	d.Used.ShardSide = SideWrite
-	if d.Held || in.StreamUpdating {
+	if d.Held || in.StreamUpdating || in.Stream.NoReadSide {
 		return t, reason
 	}
 	lo := clamp32(in.Stream.MinShards, 1, MaxShardsPerStream)

@@ -28,7 +28,8 @@ func TestReadTarget(t *testing.T) {
 		{"over the maximum but draining: nothing", readPressure{ageSec: 100, prevAgeSec: 120, hasPrev: true, fullWidth: true}, 0},
 		{"growing too slowly (a backlog drained while writes fall)", readPressure{ageSec: 40, prevAgeSec: 30, hasPrev: true, fullWidth: true}, 0},
 		{"one point only: no growth known", readPressure{ageSec: 100, fullWidth: true}, 0},
-		{"reads refused", readPressure{readThrottled: 5, fullWidth: true}, 15},
+		{"reads refused and the age rising", readPressure{readThrottled: 5, ageSec: 3, prevAgeSec: 2, hasPrev: true, fullWidth: true}, 15},
+		{"reads refused while catching up (age falling)", readPressure{readThrottled: 5, ageSec: 20, prevAgeSec: 40, hasPrev: true, fullWidth: true}, 0},
 		{"young and steady", readPressure{ageSec: 2, prevAgeSec: 1, hasPrev: true, fullWidth: true}, 0},
 	}
 	for _, tc := range tests {
@@ -57,7 +58,8 @@ func TestDecideReadSide(t *testing.T) {
 		}, 23, SideRead, "read side: scaling up 15→23", PlannerHorizon},
 		{"full width, reads refused: read side", func(in *Inputs) {
 			in.Metrics.ReadThrottled = series(now0, 3, 120)
-		}, 23, SideRead, "reads refused (ReadProvisionedThroughputExceeded)", ""},
+			in.Metrics.IteratorAgeMs = ageSeries(now0, 1, 1, 1, 2, 2, 3, 4)
+		}, 23, SideRead, "reads refused (ReadProvisionedThroughputExceeded) and iterator age rising", ""},
 		{"age growing but consumers can go wider: write side (the consumer rule adds tasks)", func(in *Inputs) {
 			in.Metrics.IteratorAgeMs = ageSeries(now0, 0, 0, 0, 5, 10, 30, 55)
 			in.ConsumerTasks.Running, in.ConsumerTasks.Desired = 5, 5
@@ -65,9 +67,11 @@ func TestDecideReadSide(t *testing.T) {
 		{"write side above the read side: write decides", func(in *Inputs) {
 			in.Metrics = load(now0, 30, 0)
 			in.Metrics.ReadThrottled = series(now0, 3, 120)
+			in.Metrics.IteratorAgeMs = ageSeries(now0, 1, 1, 1, 2, 2, 3, 4)
 		}, 45, SideWrite, "scaling up 15→45", ""},
 		{"bounds cap the read side", func(in *Inputs) {
 			in.Metrics.ReadThrottled = series(now0, 3, 120)
+			in.Metrics.IteratorAgeMs = ageSeries(now0, 1, 1, 1, 2, 2, 3, 4)
 			in.Stream.MaxShards = 15
 		}, 15, SideWrite, "holding at 15", ""},
 	}
@@ -94,6 +98,7 @@ func TestReadSideHoldsAgainstScaleDown(t *testing.T) {
 		in := baseInputs(now, 40, 10) // the write side needs 15
 		in.ConsumerTasks.Running, in.ConsumerTasks.Desired = 40, 40
 		in.Metrics.ReadThrottled = series(now, 3, 120)
+		in.Metrics.IteratorAgeMs = ageSeries(now, 1, 1, 1, 2, 2, 3, 4)
 		d, st = Decide(in, st, now)
 	}
 	if d.Shards < 40 {

@@ -74,6 +74,9 @@ type Config struct {
 	// a metric the producer does not publish yet. Off: it sees IngestRecords
 	// only, which counts accepted records, as the producer publishes it.
 	ProducerRefusedSignal bool
+	// NoReadSide turns the operator's read-side shard rule off
+	// (scaling.StreamConfig.NoReadSide), to measure what it does.
+	NoReadSide bool
 	// Timeline makes Run fill Result.Timeline with one Minute per minute of
 	// the trace (off for the bench: it changes no other field).
 	Timeline bool
@@ -291,6 +294,9 @@ type minuteMetrics struct {
 	// The producer's IngestRecords (records accepted into its buffer) and
 	// the records it refused for lack of tasks, per minute over all tasks.
 	ingestRecs, refusedRecs float64
+	// readThrottled: records left unread for the shards' 2 MiB/s read
+	// limit (ReadProvisionedThroughputExceeded stands for them).
+	readThrottled float64
 }
 
 // cloudWatch models publication (the producer's custom IngestBytes alike):
@@ -338,6 +344,9 @@ func (cw *cloudWatch) view(m int) (scaling.StreamMetrics, scaling.TaskObservatio
 		s.WriteThrottled = append(s.WriteThrottled, scaling.Point{Time: t, Value: d.throttled * f})
 		s.IteratorAgeMs = append(s.IteratorAgeMs, scaling.Point{Time: t, Value: d.ageMs * f})
 		s.IngestBytes = append(s.IngestBytes, scaling.Point{Time: t, Value: d.ingest * f})
+		if d.readThrottled > 0 {
+			s.ReadThrottled = append(s.ReadThrottled, scaling.Point{Time: t, Value: d.readThrottled * f})
+		}
 		po.CPUPercent = append(po.CPUPercent, scaling.Point{Time: t, Value: d.prodCPU})
 		po.Requests = append(po.Requests, scaling.Point{Time: t, Value: d.ingestRecs * f})
 		po.Refused = append(po.Refused, scaling.Point{Time: t, Value: d.refusedRecs * f})
@@ -459,6 +468,12 @@ func Run(cfg Config, t Trace, c Controller) Result {
 		arrived := acc.Bytes * 60
 		done := min(backlog+arrived, readCap*60)
 		backlog += arrived - done
+		// What the tasks could have read beyond the shards' read limit and
+		// left in the stream: GetRecords calls refused.
+		readThr := 0.0
+		if taskCap := float64(cons.running) * consCap; taskCap > readCap && backlog > 1 {
+			readThr = min(backlog, (taskCap-readCap)*60) / cfg.RecordBytes
+		}
 		ccpu := 0.0
 		if cons.running > 0 {
 			ccpu = min(100, 100*done/60/(float64(cons.running)*consCap))
@@ -475,7 +490,7 @@ func Run(cfg Config, t Trace, c Controller) Result {
 
 		cw.data[m] = minuteMetrics{bytes: acc.Bytes * 60, recs: acc.Records * 60, throttled: thr * 60,
 			ageMs: ageSec * 1000, prodCPU: pcpu, consCPU: ccpu, ingest: in.Bytes * 60,
-			ingestRecs: in.Records * 60, refusedRecs: (dem.Records - in.Records) * 60}
+			ingestRecs: in.Records * 60, refusedRecs: (dem.Records - in.Records) * 60, readThrottled: readThr}
 		var row *Minute
 		if cfg.Timeline {
 			res.Timeline = append(res.Timeline, Minute{

@@ -52,7 +52,7 @@ type Operator struct {
 func NewOperator(cfg Config, maxShards int32) *Operator {
 	cfg = cfg.withDefaults()
 	o := &Operator{In: scaling.Inputs{
-		Stream:   scaling.StreamConfig{MinShards: 1, MaxShards: maxShards, TargetUtilization: cfg.TargetUtilization, ReshardReserve: cfg.ReshardReserve, Planner: cfg.Planner},
+		Stream:   scaling.StreamConfig{MinShards: 1, MaxShards: maxShards, TargetUtilization: cfg.TargetUtilization, ReshardReserve: cfg.ReshardReserve, Planner: cfg.Planner, NoReadSide: cfg.NoReadSide},
 		Producer: scaling.TaskConfig{MinTasks: 1, MaxTasks: 100, TargetCPUPercent: cfg.TargetCPUPercent},
 		Consumer: scaling.TaskConfig{MinTasks: 1, MaxTasks: 100, TargetCPUPercent: cfg.TargetCPUPercent, MaxIteratorAgeSeconds: cfg.MaxIteratorAgeSeconds},
 	}}
