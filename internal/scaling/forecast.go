@@ -103,7 +103,8 @@ func peakOfHour(peaks []Rec, t time.Time) int32 {
 // today's level) widens it too. hi never exceeds twice the larger of base
 // and the day's peak (a trend is not extrapolated without end).
 // rise (shards per hour, ≥ 0) is a rise seen right now, for the reactive
-// rule's plan: hi follows it when it is steeper than the hourly trend.
+// rule's plan: hi follows it for an hour when it is steeper than the hourly
+// trend (further, a few minutes' rise is mostly noise).
 func forecastNeeds(base float64, dayPeak int32, peaks []Rec, now time.Time, steps int, step time.Duration, rise float64) envelope {
 	slope, se, sigma := hourlyTrend(peaks, now)
 	ratio, daily := yesterdayRatio(base, peaks, now)
@@ -113,7 +114,7 @@ func forecastNeeds(base float64, dayPeak int32, peaks []Rec, now time.Time, step
 		h := float64(j) * step.Hours()
 		c := base + slope*h
 		half := 2 * (se*h + sigma*min(h, 1))
-		lo, hi := max(0, c-half), max(c+half, base+rise*h)
+		lo, hi := max(0, c-half), max(c+half, base+rise*min(h, 1))
 		if y := peakOfHour(peaks, now.Add(time.Duration(j)*step-24*time.Hour)); daily && y > 0 && j > 0 {
 			lo, hi = min(lo, ratio*float64(y)), max(hi, ratio*float64(y))
 		}

@@ -199,6 +199,14 @@ func decideShardsHorizon(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Dec
 	if floor >= open || v.budget == 0 {
 		return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards, %d of %d reshard calls left", open, v.window, floor, v.budget, ReshardsPerWindow), v.kept, v.peaks
 	}
+	// A call now saves at most (open − floor) shards over the horizon (the
+	// plan does not go below the window's need at once: that would cost
+	// lossPrice a shard); when that is less than the first call's price,
+	// no plan starts with one, and the dynamic program need not run.
+	if saves := float64(open-floor) * (horizonStep * horizonSteps).Minutes(); saves < callMinutes*float64(open)*ReshardsPerWindow/float64(v.budget) {
+		return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards; a call now would save less than its price (%d of %d calls left)",
+			open, v.window, floor, v.budget, ReshardsPerWindow), v.kept, v.peaks
+	}
 	t := planFirst(problem(v.lo, 0))
 	if t >= open {
 		return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards, but the cheapest plan over the next %v keeps %d (day's peak %d, %d calls left)",
