@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// FuzzDecide feeds Decide arbitrary configs, observations and metric
+// FuzzDecide feeds Decide, with each shard planner, arbitrary configs, observations and metric
 // values (including NaN, negatives, huge values, points in the future) over
 // several passes and checks its contracts: targets within their bounds,
 // consumers never above the shard cap, a reason always, a State that
@@ -18,54 +18,56 @@ func FuzzDecide(f *testing.F) {
 	f.Add(int32(0), int32(-3), -1.0, int32(0), math.NaN(), -5.0, math.Inf(1), -1.0, int32(-2), int32(9), int32(3), uint8(4), false, int64(600))
 	f.Fuzz(func(t *testing.T, minS, maxS int32, util float64, open int32, mibps, thr, cpu, ageSec float64,
 		running, minT, maxT int32, nCalls uint8, updating bool, skew int64) {
-		st := State{}
-		for pass := range 4 {
-			now := now0.Add(time.Duration(pass) * 7 * time.Minute)
-			in := Inputs{
-				Stream:         StreamConfig{MinShards: minS, MaxShards: maxS, TargetUtilization: util / 100},
-				Producer:       TaskConfig{MinTasks: minT, MaxTasks: maxT, TargetCPUPercent: 65},
-				Consumer:       TaskConfig{MinTasks: minT, MaxTasks: maxT, TargetCPUPercent: 65, MaxIteratorAgeSeconds: 60},
-				OpenShards:     open,
-				StreamUpdating: updating,
-				ReshardHistory: calls(int(nCalls%14), now.Add(time.Duration(skew)*time.Second)),
-				Metrics:        load(now.Add(time.Duration(skew)*time.Second), mibps, thr),
-				ProducerTasks:  TaskObservation{Desired: running, Running: running, CPUPercent: series(now, 10, cpu)},
-				ConsumerTasks:  TaskObservation{Desired: running, Running: running, CPUPercent: series(now, 10, cpu)},
-			}
-			in.Metrics.IteratorAgeMs = series(now, 10, ageSec*1000)
-			d, next := Decide(in, st, now)
+		for _, planner := range []string{PlannerRules, PlannerHorizon} {
+			st := State{}
+			for pass := range 4 {
+				now := now0.Add(time.Duration(pass) * 7 * time.Minute)
+				in := Inputs{
+					Stream:         StreamConfig{MinShards: minS, MaxShards: maxS, TargetUtilization: util / 100, Planner: planner},
+					Producer:       TaskConfig{MinTasks: minT, MaxTasks: maxT, TargetCPUPercent: 65},
+					Consumer:       TaskConfig{MinTasks: minT, MaxTasks: maxT, TargetCPUPercent: 65, MaxIteratorAgeSeconds: 60},
+					OpenShards:     open,
+					StreamUpdating: updating,
+					ReshardHistory: calls(int(nCalls%14), now.Add(time.Duration(skew)*time.Second)),
+					Metrics:        load(now.Add(time.Duration(skew)*time.Second), mibps, thr),
+					ProducerTasks:  TaskObservation{Desired: running, Running: running, CPUPercent: series(now, 10, cpu)},
+					ConsumerTasks:  TaskObservation{Desired: running, Running: running, CPUPercent: series(now, 10, cpu)},
+				}
+				in.Metrics.IteratorAgeMs = series(now, 10, ageSec*1000)
+				d, next := Decide(in, st, now)
 
-			lo := min(max(minS, 1), MaxShardsPerStream)
-			hi := int32(MaxShardsPerStream)
-			if maxS > 0 {
-				hi = min(max(maxS, lo), MaxShardsPerStream)
+				lo := min(max(minS, 1), MaxShardsPerStream)
+				hi := int32(MaxShardsPerStream)
+				if maxS > 0 {
+					hi = min(max(maxS, lo), MaxShardsPerStream)
+				}
+				if d.Shards < lo || d.Shards > hi {
+					t.Fatalf("shards %d outside [%d, %d]: %s", d.Shards, lo, hi, d.ShardReason)
+				}
+				tlo, thi := max(minT, 0), max(maxT, max(minT, 0))
+				if d.ProducerTasks < tlo || d.ProducerTasks > thi {
+					t.Fatalf("producer %d outside [%d, %d]: %s", d.ProducerTasks, tlo, thi, d.ProducerReason)
+				}
+				shardCap := max(open, 1, d.Shards)
+				if d.ConsumerTasks < 0 || d.ConsumerTasks > thi || d.ConsumerTasks > shardCap {
+					t.Fatalf("consumer %d outside [0, min(%d, %d)]: %s", d.ConsumerTasks, thi, shardCap, d.ConsumerReason)
+				}
+				if d.ShardReason == "" || d.ProducerReason == "" || d.ConsumerReason == "" {
+					t.Fatalf("empty reason: %+v", d)
+				}
+				raw, err := json.Marshal(next)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(raw) > 4096 {
+					t.Fatalf("state grew to %d bytes", len(raw))
+				}
+				var back State
+				if err := json.Unmarshal(raw, &back); err != nil {
+					t.Fatal(err)
+				}
+				st = back
 			}
-			if d.Shards < lo || d.Shards > hi {
-				t.Fatalf("shards %d outside [%d, %d]: %s", d.Shards, lo, hi, d.ShardReason)
-			}
-			tlo, thi := max(minT, 0), max(maxT, max(minT, 0))
-			if d.ProducerTasks < tlo || d.ProducerTasks > thi {
-				t.Fatalf("producer %d outside [%d, %d]: %s", d.ProducerTasks, tlo, thi, d.ProducerReason)
-			}
-			shardCap := max(open, 1, d.Shards)
-			if d.ConsumerTasks < 0 || d.ConsumerTasks > thi || d.ConsumerTasks > shardCap {
-				t.Fatalf("consumer %d outside [0, min(%d, %d)]: %s", d.ConsumerTasks, thi, shardCap, d.ConsumerReason)
-			}
-			if d.ShardReason == "" || d.ProducerReason == "" || d.ConsumerReason == "" {
-				t.Fatalf("empty reason: %+v", d)
-			}
-			raw, err := json.Marshal(next)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(raw) > 4096 {
-				t.Fatalf("state grew to %d bytes", len(raw))
-			}
-			var back State
-			if err := json.Unmarshal(raw, &back); err != nil {
-				t.Fatal(err)
-			}
-			st = back
 		}
 	})
 }
