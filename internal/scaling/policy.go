@@ -272,6 +272,12 @@ type Decision struct {
 //     window and hourly peaks for 25 hours.
 //   - The shard target may be more than one legal step away; PlanReshard
 //     turns it into calls.
+//   - StreamConfig.Planner "horizon" replaces the shard rules above with the
+//     receding-horizon planner (decideShardsHorizon); the default is the
+//     rules.
+//   - With the consumer at a task per open shard and its iterator age
+//     growing (or reads refused while it rises), the read side raises the
+//     shard target (readside.go); Used.ShardSide says which side decided.
 func Decide(in Inputs, prev State, now time.Time) (Decision, State) {
 	var d Decision
 	var next State
