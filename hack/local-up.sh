@@ -45,6 +45,7 @@ KUBECTL="${KUBECTL:-kubectl}"
 START_SECONDS="${SECONDS}"
 
 log() { echo "local-up: [+$((SECONDS - START_SECONDS))s] $*" >&2; }
+rel() { case "$1" in "${ROOT}"/*) echo "${1#"${ROOT}"/}" ;; *) echo "$1" ;; esac; }
 die() { log "ERROR: $*"; exit 1; }
 
 mkdir -p "${PIDS}" "${LOGS}"
@@ -179,9 +180,9 @@ log "preparing emulated account ${ACCOUNT}"
 # compatibility fixtures; without them that sample cannot run here (the other can).
 log "local image of the MultiLang sample's processor (devstack seed-image)"
 if seed_out="$("${BIN}" seed-image --images-dir "${STATE}/images" --sample "${MULTILANG_SAMPLE}" 2>&1)"; then
-  multilang_note="sample-multilang.yaml (the seed's Python processor; its log: $(grep -oE '"processorLog"="[^"]+"' <<<"${seed_out}" | cut -d'"' -f4))"
+  multilang_note="$(rel "${STATE}/sample-multilang.yaml") (the seed's Python processor; its log: $(rel "$(grep -oE '"processorLog"="[^"]+"' <<<"${seed_out}" | cut -d'"' -f4)"))"
 else
-  multilang_note="sample-multilang.yaml cannot run here: ${seed_out##*devstack: }"
+  multilang_note="$(rel "${STATE}/sample-multilang.yaml") cannot run here: ${seed_out##*devstack: }"
   log "WARNING: ${multilang_note}"
 fi
 # 7. Data plane: restarted when already running, so that a rebuilt workload
@@ -234,7 +235,6 @@ tmp="$(mktemp "${STATE}/.env.XXXXXX")"
 } >"${tmp}"
 mv "${tmp}" "${STATE}/env"
 
-rel() { case "$1" in "${ROOT}"/*) echo "${1#"${ROOT}"/}" ;; *) echo "$1" ;; esac; }
 cat >&2 <<EOF
 local-up: ready in $((SECONDS - START_SECONDS)) s
   API server  $(kc config view --minify -o jsonpath='{.clusters[0].cluster.server}')   (kubeconfig $(rel "${KUBECONFIG_FILE}"))

@@ -30,13 +30,14 @@ const SeedLogDir = "/app/logs"
 // The one change to the seed's code is its hard-coded log directory,
 // /app/logs, which becomes rootfs/app/logs (a host process cannot write
 // /app); the processor's log is then rootfs/app/logs/record_processor.log.
-// An existing stand-in of image is replaced.
+// An existing stand-in of image is rebuilt; rootfs/app/logs is kept.
 func BuildSeedProcessor(compat, imagesDir, image string) (*Image, error) {
 	dir := filepath.Join(imagesDir, DirName(image))
-	if err := os.RemoveAll(dir); err != nil {
+	root := filepath.Join(dir, "rootfs")
+	// Rebuilt in place; the processor's logs stay.
+	if err := os.RemoveAll(filepath.Join(root, "opt", "kclpy")); err != nil {
 		return nil, err
 	}
-	root := filepath.Join(dir, "rootfs")
 	if err := copyTree(filepath.Join(compat, "amazon_kclpy", "amazon_kclpy"), filepath.Join(root, "opt", "kclpy", "amazon_kclpy")); err != nil {
 		return nil, fmt.Errorf("copy amazon_kclpy: %w", err)
 	}
