@@ -65,7 +65,7 @@ if compat="$(go run ./hack/compatdir 2>/dev/null)"; then   # stderr: go run's "e
   echo "MultiLang fixtures: ${compat}" >&2
   compat_note=""
 else
-  compat_note="SKIPPED: 6 MultiLang compatibility tests (workloads/consumer: TestMultiLangSeedProcessorThroughReshards, TestMultiLangKCLPySampleTwoConsumersKillAndReshard, TestMultiLangAmazonKCLPySample, TestPropertiesFile; internal/devstack: TestSeedProcessorRunsOnLocalFargate, TestBuildSeedProcessor): ${compat}"
+  compat_note="SKIPPED: 7 MultiLang compatibility tests (workloads/consumer: TestMultiLangSeedProcessorThroughReshards, TestMultiLangKCLPySampleTwoConsumersKillAndReshard, TestMultiLangAmazonKCLPySample, TestPropertiesFile; internal/devstack: TestSeedProcessorRunsOnLocalFargate, TestBuildSeedProcessor; test/multilang: TestSeedSampleOnTheLocalStack): ${compat}"
   echo "${compat_note}" >&2
 fi
 
