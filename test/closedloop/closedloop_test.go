@@ -17,7 +17,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -27,7 +26,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -38,12 +36,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
-	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack/dataplane"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack/fargate"
 	"github.com/kdp-io/streamprocessor-operator/internal/loadgen"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv/operator"
+	testplane "github.com/kdp-io/streamprocessor-operator/internal/testenv/plane"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv/stack"
 )
 
@@ -112,7 +110,7 @@ func TestLoadScalesThePipelineAndLosesNothing(t *testing.T) {
 	if got := running(plane.Supervisor, consumerService); got != 1 {
 		t.Fatalf("%d consumer processes running at Ready, want 1", got)
 	}
-	url := producerURL(t, plane, sp.Spec.Producer.TargetGroupARN)
+	url := testplane.ProducerURL(t, plane, sp.Spec.Producer.TargetGroupARN)
 
 	// Load until the operator has resharded and more consumer processes run.
 	acked := &ackBook{ids: map[string]bool{}}
@@ -176,39 +174,7 @@ func removeLeftoverServices(st *stack.Stack) {
 // of the emulators for the suite's account.
 func startDataPlane(t *testing.T) *dataplane.Plane {
 	t.Helper()
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", bin+string(filepath.Separator), "./cmd/producer", "./cmd/consumer")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build the workloads: %v\n%s", err, out)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cfg, err := awsconfig.Load(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	taskEnv := dataplane.AWSEnv(os.Environ())
-	state := t.TempDir()
-	plane, err := dataplane.Start(context.Background(), dataplane.Options{
-		KinesisUpstream: os.Getenv("AWS_ENDPOINT_URL_KINESIS"), ECSUpstream: os.Getenv("AWS_ENDPOINT_URL_ECS"),
-		AWS: cfg, Clusters: []string{suite.stack.Account.Cluster}, StateDir: state, TaskEnv: taskEnv,
-		ProducerBinary: filepath.Join(bin, "producer"), ConsumerBinary: filepath.Join(bin, "consumer"),
-		StartDelay: time.Second,
-		Log:        funcr.New(func(prefix, args string) { t.Log(prefix, args) }, funcr.Options{}),
-	})
-	if err != nil {
-		t.Fatalf("start the data plane: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := plane.Stop(); err != nil {
-			t.Errorf("data plane: %v", err)
-		}
-		if t.Failed() {
-			showTaskLogs(t, plane.TaskLogDir)
-		}
-	})
-	return plane
+	return testplane.Start(t, repoRoot, suite.stack.Account.Cluster)
 }
 
 func newStreamProcessor(t *testing.T) *streamingv1alpha1.StreamProcessor {
@@ -296,22 +262,6 @@ func running(sup *fargate.Supervisor, service string) int {
 }
 
 func serviceName(arn string) string { return arn[strings.LastIndex(arn, "/")+1:] }
-
-// producerURL waits for the load balancer's listener of the producer's
-// target group.
-func producerURL(t *testing.T, plane *dataplane.Plane, targetGroup string) string {
-	t.Helper()
-	if plane.Balancer == nil {
-		t.Fatal("the data plane runs no load balancer")
-	}
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		if u := plane.Balancer.Listeners()[targetGroup]; u != "" {
-			return u
-		}
-	}
-	t.Fatalf("no listener for target group %s; listeners: %v", targetGroup, plane.Balancer.Listeners())
-	return ""
-}
 
 // ackBook is the set of record ids answered 200.
 type ackBook struct {
@@ -489,16 +439,4 @@ func deleteAndWait(t *testing.T, sp *streamingv1alpha1.StreamProcessor, sup *far
 		}
 	}
 	t.Errorf("tasks still running a minute after the StreamProcessor was deleted (its services were not): %v", left)
-}
-
-func showTaskLogs(t *testing.T, dir string) {
-	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
-		}
-		b, _ := os.ReadFile(path)
-		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		t.Logf("--- %s (last lines)\n%s", path, strings.Join(lines[max(0, len(lines)-15):], "\n"))
-		return nil
-	})
 }

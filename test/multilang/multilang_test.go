@@ -15,11 +15,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/funcr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -31,13 +29,12 @@ import (
 	"sigs.k8s.io/yaml"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
-	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
 	"github.com/kdp-io/streamprocessor-operator/internal/compatfixtures"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack"
-	"github.com/kdp-io/streamprocessor-operator/internal/devstack/dataplane"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack/localimage"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv/operator"
+	"github.com/kdp-io/streamprocessor-operator/internal/testenv/plane"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv/stack"
 )
 
@@ -75,46 +72,31 @@ func TestSeedSampleOnTheLocalStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plane := startDataPlane(t)
+	dp := plane.Start(t, repoRoot, suite.stack.Account.Cluster)
 	image, err := devstack.SampleConsumerImage(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := localimage.BuildSeedProcessor(compat, plane.ImagesDir, image)
+	img, err := localimage.BuildSeedProcessor(compat, dp.ImagesDir, image)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("AWS_ENDPOINT_URL_KINESIS", plane.MeterURL)
-	t.Setenv("AWS_ENDPOINT_URL_ECS", plane.ECSURL)
+	t.Setenv("AWS_ENDPOINT_URL_KINESIS", dp.MeterURL)
+	t.Setenv("AWS_ENDPOINT_URL_ECS", dp.ECSURL)
 	operator.Start(t, suite.stack.Config, suite.stack.Scheme, operator.Options{PollInterval: time.Second, MetricsMaxAge: time.Second})
 
 	sp := applySample(t, data)
 	t.Cleanup(func() { deleteAndWait(t, sp) })
 	waitReady(t, sp, 3*time.Minute)
 
-	url := producerURL(t, plane, sp.Spec.Producer.TargetGroupARN)
+	url := plane.ProducerURL(t, dp, sp.Spec.Producer.TargetGroupARN)
 	var want []string
 	for i := range 20 {
 		d := fmt.Sprintf("%s record %02d", sp.Namespace, i)
 		want = append(want, d)
 		post(t, url, d)
 	}
-	logFile := filepath.Join(img.Root, "app", "logs", "record_processor.log")
-	var missing []string
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		b, _ := os.ReadFile(logFile)
-		missing = missing[:0]
-		for _, w := range want {
-			if !strings.Contains(string(b), w) {
-				missing = append(missing, w)
-			}
-		}
-		if len(missing) == 0 {
-			return
-		}
-	}
-	b, _ := os.ReadFile(logFile)
-	t.Fatalf("%d of %d acknowledged records not in %s (first %q); it has:\n%s", len(missing), len(want), logFile, missing[0], b)
+	plane.WaitForLines(t, filepath.Join(img.Root, "app", "logs", "record_processor.log"), want, time.Minute)
 }
 
 // applySample creates the sample pointed at the stack's account, in a
@@ -152,41 +134,6 @@ func applySample(t *testing.T, data []byte) *streamingv1alpha1.StreamProcessor {
 	return sp
 }
 
-func startDataPlane(t *testing.T) *dataplane.Plane {
-	t.Helper()
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", bin+string(filepath.Separator), "./cmd/producer", "./cmd/consumer")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build the workloads: %v\n%s", err, out)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cfg, err := awsconfig.Load(ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	plane, err := dataplane.Start(context.Background(), dataplane.Options{
-		KinesisUpstream: os.Getenv("AWS_ENDPOINT_URL_KINESIS"), ECSUpstream: os.Getenv("AWS_ENDPOINT_URL_ECS"),
-		AWS: cfg, Clusters: []string{suite.stack.Account.Cluster}, StateDir: t.TempDir(), TaskEnv: dataplane.AWSEnv(os.Environ()),
-		ProducerBinary: filepath.Join(bin, "producer"), ConsumerBinary: filepath.Join(bin, "consumer"),
-		StartDelay: time.Second,
-		Log:        funcr.New(func(prefix, args string) { t.Log(prefix, args) }, funcr.Options{}),
-	})
-	if err != nil {
-		t.Fatalf("start the data plane: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := plane.Stop(); err != nil {
-			t.Errorf("data plane: %v", err)
-		}
-		if t.Failed() {
-			showTaskLogs(t, plane.TaskLogDir)
-		}
-	})
-	return plane
-}
-
 func waitReady(t *testing.T, sp *streamingv1alpha1.StreamProcessor, timeout time.Duration) {
 	t.Helper()
 	var last streamingv1alpha1.StreamProcessor
@@ -198,18 +145,6 @@ func waitReady(t *testing.T, sp *streamingv1alpha1.StreamProcessor, timeout time
 		}
 	}
 	t.Fatalf("not Ready after %s; conditions: %+v", timeout, last.Status.Conditions)
-}
-
-// producerURL waits for the local ALB's listener of the producer's target group.
-func producerURL(t *testing.T, plane *dataplane.Plane, targetGroup string) string {
-	t.Helper()
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
-		if u := plane.Balancer.Listeners()[targetGroup]; u != "" {
-			return u
-		}
-	}
-	t.Fatalf("no listener for target group %s; listeners: %v", targetGroup, plane.Balancer.Listeners())
-	return ""
 }
 
 // post sends one record as the seed's clients do and requires a 200. A 503
@@ -247,16 +182,4 @@ func deleteAndWait(t *testing.T, sp *streamingv1alpha1.StreamProcessor) {
 		}
 	}
 	t.Errorf("StreamProcessor %s/%s still there 2 minutes after delete", sp.Namespace, sp.Name)
-}
-
-func showTaskLogs(t *testing.T, dir string) {
-	_ = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return nil
-		}
-		b, _ := os.ReadFile(path)
-		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		t.Logf("--- %s (last lines)\n%s", path, strings.Join(lines[max(0, len(lines)-15):], "\n"))
-		return nil
-	})
 }

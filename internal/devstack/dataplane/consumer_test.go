@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack/fargate/fargatetest"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack/localimage"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
+	"github.com/kdp-io/streamprocessor-operator/internal/testenv/plane"
 )
 
 // TestSeedProcessorRunsOnLocalFargate: a consumer task definition as the
@@ -91,26 +91,7 @@ func TestSeedProcessorRunsOnLocalFargate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	logFile := filepath.Join(img.Root, "app", "logs", "record_processor.log")
-	deadline := time.Now().Add(60 * time.Second)
-	var missing []string
-	for time.Now().Before(deadline) {
-		b, _ := os.ReadFile(logFile)
-		missing = missing[:0]
-		for _, w := range want {
-			if !strings.Contains(string(b), w) {
-				missing = append(missing, w)
-			}
-		}
-		if len(missing) == 0 {
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	if len(missing) > 0 {
-		b, _ := os.ReadFile(logFile)
-		t.Fatalf("%d of %d records not in the processor's log %s (first %q); log:\n%s", len(missing), len(want), logFile, missing[0], b)
-	}
+	plane.WaitForLines(t, filepath.Join(img.Root, "app", "logs", "record_processor.log"), want, time.Minute)
 	if entries, _ := os.ReadDir(outDir); len(entries) != 0 {
 		t.Errorf("a processor task wrote built-in output: %v", entries)
 	}
