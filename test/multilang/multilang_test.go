@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -29,7 +28,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
-	"github.com/kdp-io/streamprocessor-operator/internal/compatfixtures"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack/localimage"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
@@ -60,14 +58,8 @@ func TestMain(m *testing.M) {
 // processor's log.
 func TestSeedSampleOnTheLocalStack(t *testing.T) {
 	stack.Require(t, suite.skip)
-	wd, _ := os.Getwd()
-	compat, err := compatfixtures.Find(wd, os.Getenv)
-	if err != nil {
-		t.Skip(err)
-	}
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 not on PATH")
-	}
+	compat := testenv.CompatFixtures(t)
+	testenv.Python3(t)
 	data, err := os.ReadFile(sample)
 	if err != nil {
 		t.Fatal(err)

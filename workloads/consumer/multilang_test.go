@@ -17,7 +17,7 @@ import (
 
 	"github.com/aws/smithy-go"
 
-	"github.com/kdp-io/streamprocessor-operator/internal/compatfixtures"
+	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
 	"github.com/kdp-io/streamprocessor-operator/workloads/kcl"
 )
 
@@ -140,23 +140,12 @@ func fakeFactory(t *testing.T, mode string, timeout time.Duration) (*multiLangFa
 	return f, logPath
 }
 
-// compatDir finds the third-party compatibility fixtures (the seed's consumer
-// and amazon_kclpy, kept outside the repository) as
-// internal/compatfixtures searches: SP_COMPAT_DIR, shared/compat above the
-// checkout, the user cache. Tests that need them skip, saying where they
-// looked, when there are none (hack/test.sh says so in make test's output);
-// an SP_COMPAT_DIR without them fails.
+// compatDir is the third-party compatibility fixtures' directory (the seed's
+// consumer and amazon_kclpy, kept outside the repository); tests that need
+// them skip without them (testenv.CompatFixtures).
 func compatDir(t *testing.T) string {
 	t.Helper()
-	wd, _ := os.Getwd()
-	dir, err := compatfixtures.Find(wd, os.Getenv)
-	if errors.Is(err, compatfixtures.ErrNotFound) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return testenv.CompatFixtures(t)
 }
 
 func received(t *testing.T, path string) []map[string]any {

@@ -16,7 +16,6 @@ import (
 	"github.com/go-logr/logr/testr"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
-	"github.com/kdp-io/streamprocessor-operator/internal/compatfixtures"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack/dataplane"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack/fargate"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack/fargate/fargatetest"
@@ -37,14 +36,8 @@ func TestSeedProcessorRunsOnLocalFargate(t *testing.T) {
 		t.Skip("builds the consumer and runs it on the emulators")
 	}
 	testenv.Require(t, testenv.Kinesis, testenv.DynamoDB)
-	wd, _ := os.Getwd()
-	compat, err := compatfixtures.Find(wd, os.Getenv)
-	if err != nil {
-		t.Skip(err)
-	}
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 not on PATH")
-	}
+	compat := testenv.CompatFixtures(t)
+	testenv.Python3(t)
 	bin := filepath.Join(t.TempDir(), "consumer")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/kdp-io/streamprocessor-operator/cmd/consumer").CombinedOutput(); err != nil {
 		t.Fatalf("build consumer: %v\n%s", err, out)

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kdp-io/streamprocessor-operator/internal/compatfixtures"
+	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
 )
 
 func TestDirName(t *testing.T) {
@@ -100,11 +100,7 @@ func TestLoad(t *testing.T) {
 // seed's processor changed in its log directory only, its properties file
 // unchanged, amazon_kclpy, and the image's ENV.
 func TestBuildSeedProcessor(t *testing.T) {
-	wd, _ := os.Getwd()
-	compat, err := compatfixtures.Find(wd, os.Getenv)
-	if err != nil {
-		t.Skip(err)
-	}
+	compat := testenv.CompatFixtures(t)
 	images := t.TempDir()
 	img, err := BuildSeedProcessor(compat, images, "123456789012.dkr.ecr.us-east-1.amazonaws.com/seed-record-processor:v1")
 	if err != nil {
