@@ -259,7 +259,7 @@ func (o outcome) applyReshard(n *notes, a reshard) (time.Duration, error) {
 // update with its events, and the service's counts and condition.
 func (o outcome) applyDeploy(n *notes, a deployService) (time.Duration, error) {
 	if o.registered != "" {
-		n.normal(EventTaskDefinitionCreated, "Registered %s for the %s (%s)", o.registered, a.workload, a.registerReason)
+		n.normalFor(a.workload, EventTaskDefinitionCreated, "Registered %s for the %s (%s)", o.registered, a.workload, a.registerReason)
 	}
 	if o.err != nil {
 		return 0, n.failed(a.condition, o.err)
@@ -267,7 +267,7 @@ func (o outcome) applyDeploy(n *notes, a deployService) (time.Duration, error) {
 	svc := o.svc
 	switch {
 	case a.create != nil:
-		n.normal(EventServiceCreated, "Created %s service %s with %d tasks", a.workload, a.service, a.target)
+		n.normalFor(a.workload, EventServiceCreated, "Created %s service %s with %d tasks", a.workload, a.service, a.target)
 		if a.workload == consumer { // its tasks create the lease table for this object
 			n.sp.Status.LeaseTable.Owned = true
 		}
@@ -280,11 +280,11 @@ func (o outcome) applyDeploy(n *notes, a deployService) (time.Duration, error) {
 		}
 		switch {
 		case a.restored:
-			n.warn(EventDesiredCountRestored, "Service %s had desiredCount %d set outside the operator; set back to %d", a.service, a.from, a.target)
+			n.warnFor(a.workload, EventDesiredCountRestored, "Service %s had desiredCount %d set outside the operator; set back to %d", a.service, a.from, a.target)
 		case a.update.DesiredCount != nil && len(changes) == 1:
-			n.normal(EventServiceScaled, "Scaled %s service %s from %d to %d tasks", a.workload, a.service, a.from, a.target)
+			n.normalFor(a.workload, EventServiceScaled, "Scaled %s service %s from %d to %d tasks", a.workload, a.service, a.from, a.target)
 		default:
-			n.normal(EventServiceUpdated, "Updated %s service %s: %v", a.workload, a.service, changes)
+			n.normalFor(a.workload, EventServiceUpdated, "Updated %s service %s: %v", a.workload, a.service, changes)
 		}
 	}
 	if svc == nil {

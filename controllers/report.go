@@ -28,6 +28,19 @@ func (r *StreamProcessorReconciler) timing() timing {
 type pendingEvent struct {
 	warning      bool
 	reason, text string
+	// workload names the workload the event is about, if one: it becomes
+	// part of the event's action, so that the producer's and the consumer's
+	// events of one reason stay two series (events.k8s.io merges events of
+	// the same reason and action into one series, keeping one note).
+	workload string
+}
+
+// action is the event's action: its reason, and the workload it is about.
+func (e pendingEvent) action() string {
+	if e.workload == "" {
+		return e.reason
+	}
+	return e.reason + "/" + e.workload
 }
 
 // notes sets conditions on a StreamProcessor's status and collects the events
@@ -50,6 +63,16 @@ func (n *notes) set(ct string, s metav1.ConditionStatus, reason, msg string) {
 
 func (n *notes) normal(reason, format string, args ...any) {
 	n.events = append(n.events, pendingEvent{reason: reason, text: fmt.Sprintf(format, args...)})
+}
+
+// normalFor is normal for an event about workload w (producer or consumer).
+func (n *notes) normalFor(w, reason, format string, args ...any) {
+	n.events = append(n.events, pendingEvent{reason: reason, text: fmt.Sprintf(format, args...), workload: w})
+}
+
+// warnFor is warn for an event about workload w (producer or consumer).
+func (n *notes) warnFor(w, reason, format string, args ...any) {
+	n.events = append(n.events, pendingEvent{warning: true, reason: reason, text: fmt.Sprintf(format, args...), workload: w})
 }
 
 func (n *notes) warn(reason, format string, args ...any) {
@@ -166,7 +189,7 @@ func (r *StreamProcessorReconciler) report(ctx context.Context, sp *streamingv1a
 		if e.warning {
 			kind = "Warning"
 		}
-		r.Recorder.Eventf(sp, nil, kind, e.reason, e.reason, "%s", e.text)
+		r.Recorder.Eventf(sp, nil, kind, e.reason, e.action(), "%s", e.text)
 	}
 	all := make([]error, 0, len(errs))
 	for _, e := range errs {

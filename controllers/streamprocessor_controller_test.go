@@ -77,6 +77,10 @@ func TestCreateStreamAndServicesBecomesReady(t *testing.T) {
 
 	g.Eventually(func(g Gomega) []string { return eventReasons(g, sp) }, 10*time.Second).Should(
 		ContainElements(EventStreamCreated, EventServiceCreated, EventTaskDefinitionCreated))
+	// Each workload's event is its own series: one reason, two notes (a
+	// shared action would merge them into one series with one note).
+	g.Eventually(func(g Gomega) []string { return eventNotes(g, sp, EventServiceCreated) }, 10*time.Second).Should(ContainElements(
+		HavePrefix("Created producer service"), HavePrefix("Created consumer service")))
 
 	// A pass with nothing to change makes no change: no new task definition
 	// revision, no UpdateService, no UpdateShardCount.
