@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -102,20 +103,33 @@ type outcome struct {
 	// the revision registered for it ("" for none).
 	svc                 *etypes.Service
 	taskDef, registered string
-	// reshard: the call was not made (its ledger entry is dropped).
+	// reshard: the call was not made (its ledger entry is dropped); a
+	// chained action: skipped after an earlier link failed.
 	notCalled bool
 	// createLogGroup: the group existed already; nothing was created.
+	// deletions: there was something to delete.
 	existed bool
 }
 
-// act runs every action, each whatever became of the others, and returns
+// errChainBroken is the outcome of a chained action skipped because an
+// earlier one failed.
+var errChainBroken = errors.New("not attempted: an earlier step failed")
+
+// act runs every action, each whatever became of the others — except a
+// chained one (deletion.go) after a chained one failed — and returns
 // their outcomes in order. sp's status is the plan's: a reshard writes it
 // before its call.
 func (r *StreamProcessorReconciler) act(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, patcher *statusPatcher, c Clients, actions []action) []outcome {
 	streams := kinesisaws.Streams{API: c.Kinesis}
 	out := make([]outcome, 0, len(actions))
+	chainBroken := false
 	for _, a := range actions {
 		o := outcome{action: a}
+		if _, ok := a.(chained); ok && chainBroken {
+			o.err, o.notCalled = errChainBroken, true
+			out = append(out, o)
+			continue
+		}
 		switch a := a.(type) {
 		case createStream:
 			if o.err = streams.Create(ctx, a.name, a.shards, a.onDemand, a.tags); o.err == nil {
@@ -148,6 +162,13 @@ func (r *StreamProcessorReconciler) act(ctx context.Context, sp *streamingv1alph
 			o = putDashboardOutcome(ctx, c, a)
 		case createLogGroup, setLogRetention:
 			o = logGroupOutcome(ctx, c, a)
+		case deleteService, deleteStream, deleteLeaseTable, deleteDashboard, removeLogGroup:
+			if o.existed, o.err = runDeletion(ctx, c, a); o.err == nil && o.existed {
+				logDeletion(ctx, a)
+			}
+		}
+		if _, ok := a.(chained); ok && o.err != nil {
+			chainBroken = true
 		}
 		out = append(out, o)
 	}

@@ -181,44 +181,6 @@ func (o outcome) applyLogGroup(n *notes) error {
 	return nil
 }
 
-// finalizeLogGroup deletes the operator's log group with deletionPolicy
-// Delete, if it carries sp's owner tags; a group that is another object's,
-// or has no owner tags, is kept, and so is any group with Retain. A group of
-// the user's (spec.logs.group) is never looked at. Only ResourceNotFound
-// counts as gone; any other error is returned (the finalizer stays).
-func (r *StreamProcessorReconciler) finalizeLogGroup(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, c Clients) error {
-	if c.Logs == nil || (sp.Status.LogGroupName == "" && !operatorLogGroup(sp)) {
-		return nil
-	}
-	name := namesOf(sp).LogGroup
-	if del, why := deleteLogGroup(sp, ownerTags(sp)); !del { // Retain: no need to read the group
-		if sp.Status.LogGroupName != "" {
-			r.event(sp, EventLogGroupRetained, "Kept log group %s (%s)", name, why)
-		}
-		return nil
-	}
-	groups := logsaws.Groups{API: c.Logs}
-	g, err := groups.Describe(ctx, name)
-	switch {
-	case err != nil:
-		return err
-	case g == nil:
-		return nil
-	}
-	if del, why := deleteLogGroup(sp, g.Tags); !del {
-		log.FromContext(ctx).Info("Leaving a log group that is not this StreamProcessor's", "logGroup", name, "reason", why)
-		r.event(sp, EventLogGroupRetained, "Kept log group %s: %s", name, why)
-		return nil
-	}
-	existed, err := groups.Delete(ctx, name)
-	if err != nil || !existed {
-		return err
-	}
-	log.FromContext(ctx).Info("Deleted log group", "logGroup", name)
-	r.event(sp, EventLogGroupDeleted, "Deleted log group %s (deletionPolicy Delete)", name)
-	return nil
-}
-
 // deleteLogGroup decides whether the finalizer deletes the operator's log
 // group, whose tags are tags, and says why not: only with deletionPolicy
 // Delete, and only a group carrying sp's owner tags.

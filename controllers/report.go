@@ -184,13 +184,7 @@ func (r *StreamProcessorReconciler) report(ctx context.Context, sp *streamingv1a
 			r.refused.record(refusalKey{uid: sp.UID, step: w}, sp.Generation, n.now.Add(n.t.invalidSpecRetry), invalid.err)
 		}
 	}
-	for _, e := range n.events {
-		kind := "Normal"
-		if e.warning {
-			kind = "Warning"
-		}
-		r.Recorder.Eventf(sp, nil, kind, e.reason, e.action(), "%s", e.text)
-	}
+	r.emit(sp, n.events)
 	all := make([]error, 0, len(errs))
 	for _, e := range errs {
 		all = append(all, e.err)
@@ -205,6 +199,17 @@ func (r *StreamProcessorReconciler) report(ctx context.Context, sp *streamingv1a
 		interval = 60 * time.Second
 	}
 	return ctrl.Result{RequeueAfter: jitter(minPositive(interval, wait))}, nil
+}
+
+// emit emits the events a pass collected.
+func (r *StreamProcessorReconciler) emit(sp *streamingv1alpha1.StreamProcessor, events []pendingEvent) {
+	for _, e := range events {
+		kind := "Normal"
+		if e.warning {
+			kind = "Warning"
+		}
+		r.Recorder.Eventf(sp, nil, kind, e.reason, e.action(), "%s", e.text)
+	}
 }
 
 // partError is the error of one part of a pass (the stream, a workload),

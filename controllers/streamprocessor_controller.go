@@ -110,7 +110,7 @@ func (r *StreamProcessorReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	// Deletion comes first, before any AWS client is built: an object whose
 	// region cannot be resolved must still be deletable.
 	if !sp.DeletionTimestamp.IsZero() {
-		return r.finalize(ctx, sp)
+		return r.finalize(ctx, sp, patcher)
 	}
 	aws, err := r.AWS(ctx, sp.Spec.Region)
 	if err != nil {
