@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -46,28 +47,41 @@ const (
 // MetricsBatcher reads the metrics of every StreamProcessor of a region with
 // as few GetMetricData calls as possible: each pass registers its
 // StreamProcessor's queries, and one fetch (up to 500 queries a call) answers
-// every StreamProcessor registered in that region, reused for MaxAge. A
-// StreamProcessor not asked for within Forget is dropped from the batch.
+// every StreamProcessor registered in that region, reused for MaxAge. With
+// MaxAge equal to the scaling interval that is ⌈objects × 9 ÷ 500⌉ calls per
+// interval. A StreamProcessor new to the batch does not trigger a fetch while
+// the batch is fresh: its queries join the next one (within MaxAge), and
+// until then Fetch answers errMetricsPending (the scaler holds its targets).
+// A StreamProcessor not asked for within Forget is dropped from the batch.
 type MetricsBatcher struct {
 	MaxAge, Forget time.Duration
 
 	mu      sync.Mutex
 	regions map[string]*regionBatch
+	// wall is the wall clock the batch ages on (tests replace it).
+	wall func() time.Time
 }
 
 type regionBatch struct {
 	keys      map[metricsKey]time.Time // last asked for
+	fetched   map[metricsKey]bool      // in the last fetch
 	fetchedAt time.Time
 	results   map[string][]scaling.Point // query id → points, oldest first
 }
 
+// errMetricsPending answers a StreamProcessor whose queries were not in the
+// region's last fetch: they join the next one.
+var errMetricsPending = errors.New("this StreamProcessor's metrics join the region's next batched GetMetricData read")
+
 // NewMetricsBatcher returns a batcher whose results are at most maxAge old.
 func NewMetricsBatcher(maxAge time.Duration) *MetricsBatcher {
-	return &MetricsBatcher{MaxAge: maxAge, Forget: 10 * time.Minute, regions: map[string]*regionBatch{}}
+	return &MetricsBatcher{MaxAge: maxAge, Forget: 10 * time.Minute, regions: map[string]*regionBatch{}, wall: time.Now}
 }
 
 // Fetch returns the metrics of key over the scaler's lookback window. Errors
-// are returned as they are: the caller treats them as missing data.
+// are returned as they are: the caller treats them as missing data. A key
+// not in the last fetch, while that fetch is younger than MaxAge, gets
+// errMetricsPending and joins the next fetch.
 func (b *MetricsBatcher) Fetch(ctx context.Context, cw CloudWatchAPI, key metricsKey, now time.Time) (pipelineMetrics, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -76,11 +90,11 @@ func (b *MetricsBatcher) Fetch(ctx context.Context, cw CloudWatchAPI, key metric
 		rb = &regionBatch{keys: map[metricsKey]time.Time{}}
 		b.regions[key.region] = rb
 	}
-	_, known := rb.keys[key]
 	rb.keys[key] = now
 	// The cache ages in wall time: it is about not asking CloudWatch more
 	// often than needed, whatever clock the scaler's windows run on.
-	if !known || time.Since(rb.fetchedAt) >= b.MaxAge {
+	switch {
+	case b.wall().Sub(rb.fetchedAt) >= b.MaxAge:
 		for k, at := range rb.keys {
 			if now.Sub(at) > b.Forget {
 				delete(rb.keys, k)
@@ -90,8 +104,18 @@ func (b *MetricsBatcher) Fetch(ctx context.Context, cw CloudWatchAPI, key metric
 		if err != nil {
 			return pipelineMetrics{}, err
 		}
-		rb.results, rb.fetchedAt = results, time.Now()
+		rb.results, rb.fetchedAt, rb.fetched = results, b.wall(), make(map[metricsKey]bool, len(rb.keys))
+		for k := range rb.keys {
+			rb.fetched[k] = true
+		}
+	case !rb.fetched[key]:
+		return pipelineMetrics{}, errMetricsPending
 	}
+	return rb.metricsOf(key), nil
+}
+
+// metricsOf is key's part of the last fetch.
+func (rb *regionBatch) metricsOf(key metricsKey) pipelineMetrics {
 	ids := queryIDs(key)
 	iteratorAge := rb.results[ids.iteratorAge]
 	if len(iteratorAge) == 0 {
@@ -111,7 +135,7 @@ func (b *MetricsBatcher) Fetch(ctx context.Context, cw CloudWatchAPI, key metric
 		ProducerRecords: rb.results[ids.ingestRecords],
 		ProducerCPU:     rb.results[ids.producerCPU],
 		ConsumerCPU:     rb.results[ids.consumerCPU],
-	}, nil
+	}
 }
 
 type ids struct {

@@ -1,9 +1,12 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,22 +48,37 @@ func (f *fakeCloudWatch) GetMetricData(_ context.Context, in *cloudwatch.GetMetr
 	return out, nil
 }
 
+// fakeWall is a settable wall clock for the batcher's cache.
+type fakeWall struct{ t time.Time }
+
+func (w *fakeWall) now() time.Time { return w.t }
+
 func TestMetricsBatcherBatchesAcrossStreamProcessors(t *testing.T) {
 	cw := &fakeCloudWatch{pageSize: 100}
 	b := NewMetricsBatcher(time.Minute)
+	wall := &fakeWall{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
+	b.wall = wall.now
 	now := time.Date(2026, 11, 25, 12, 0, 30, 0, time.UTC)
 	key := func(i int) metricsKey {
 		return metricsKey{region: "us-east-1", stream: fmt.Sprintf("s%d", i), cluster: "c", producer: "p", consumer: "c", application: "a"}
 	}
-	// 56 StreamProcessors × 10 queries = 560: the first pass of each new one
-	// fetches, and a fetch answers everybody registered so far.
+	// 56 StreamProcessors × 10 queries = 560. The first fetches (the batch
+	// is empty); the others, new to a fresh batch, wait for the next fetch.
 	for i := range 56 {
-		if _, err := b.Fetch(context.Background(), cw, key(i), now); err != nil {
+		_, err := b.Fetch(context.Background(), cw, key(i), now)
+		if want := error(nil); i > 0 {
+			want = errMetricsPending
+			if !errors.Is(err, want) {
+				t.Fatalf("key %d: err = %v, want %v", i, err, want)
+			}
+		} else if err != nil {
 			t.Fatal(err)
 		}
 	}
-	calls := len(cw.calls)
-	// Within MaxAge, every StreamProcessor is served from the batch: no call.
+	if len(cw.calls) != 1 || cw.calls[0] != 10 {
+		t.Fatalf("calls = %v, want one of 10 queries: a new StreamProcessor must not refetch the batch", cw.calls)
+	}
+	wall.t = wall.t.Add(time.Minute) // the batch is stale: one fetch answers all
 	for i := range 56 {
 		m, err := b.Fetch(context.Background(), cw, key(i), now)
 		if err != nil {
@@ -70,18 +88,61 @@ func TestMetricsBatcherBatchesAcrossStreamProcessors(t *testing.T) {
 			t.Fatalf("key %d: series missing: %+v", i, m)
 		}
 	}
-	if len(cw.calls) != calls {
-		t.Errorf("%d more GetMetricData calls for cached data", len(cw.calls)-calls)
-	}
 	for _, n := range cw.calls {
 		if n > maxQueriesPerCall {
 			t.Errorf("a call carried %d queries, more than %d", n, maxQueriesPerCall)
 		}
 	}
-	// The last fetch held all 560 queries: two calls of at most 500.
-	if got := cw.calls[len(cw.calls)-2:]; got[0]+got[1] != 560 {
-		t.Errorf("last fetch = %v calls, want 560 queries in two", got)
+	// The second fetch held all 560 queries: two calls of at most 500.
+	if got := cw.calls[1:]; len(got) != 2 || got[0]+got[1] != 560 {
+		t.Errorf("second fetch = %v, want 560 queries in two calls", got)
 	}
+}
+
+// TestGetMetricDataCallsPerIntervalDuringRampUp: 1,000 StreamProcessors
+// created one every 0.6 s, each passing at creation, 5 s and 10 s later
+// (while its stream is created) and then every 60 s, with MaxAge = the 60 s
+// interval: in every minute, ramp-up included, GetMetricData is called at
+// most ⌈1000 × 10 ÷ 500⌉ = 20 times.
+func TestGetMetricDataCallsPerIntervalDuringRampUp(t *testing.T) {
+	const objects, interval = 1000, time.Minute
+	cw := &fakeCloudWatch{pageSize: maxQueriesPerCall}
+	b := NewMetricsBatcher(interval)
+	start := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	wall := &fakeWall{t: start}
+	b.wall = wall.now
+	type pass struct {
+		at  time.Duration
+		key metricsKey
+	}
+	var passes []pass
+	for i := range objects {
+		k := metricsKey{region: "us-east-1", stream: fmt.Sprintf("s%d", i), cluster: "c", producer: "p", consumer: "c", application: "a"}
+		created := time.Duration(i) * 600 * time.Millisecond
+		for _, d := range []time.Duration{0, 5 * time.Second, 10 * time.Second} {
+			passes = append(passes, pass{created + d, k})
+		}
+		for d := interval; created+d < 20*time.Minute; d += interval {
+			passes = append(passes, pass{created + d, k})
+		}
+	}
+	slices.SortStableFunc(passes, func(a, b pass) int { return cmp.Compare(a.at, b.at) })
+	perMinute := map[int]int{}
+	for _, p := range passes {
+		wall.t = start.Add(p.at)
+		before := len(cw.calls)
+		if _, err := b.Fetch(context.Background(), cw, p.key, wall.t); err != nil && !errors.Is(err, errMetricsPending) {
+			t.Fatal(err)
+		}
+		perMinute[int(p.at/time.Minute)] += len(cw.calls) - before
+	}
+	limit := (objects*len(queries(metricsKey{})) + maxQueriesPerCall - 1) / maxQueriesPerCall
+	for m := range 20 {
+		if perMinute[m] > limit {
+			t.Errorf("minute %d: %d GetMetricData calls, want ≤ %d", m, perMinute[m], limit)
+		}
+	}
+	t.Logf("GetMetricData calls per minute: %v", perMinute)
 }
 
 func TestQueryIDsAreValidAndDistinct(t *testing.T) {

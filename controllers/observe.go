@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -133,7 +134,7 @@ func (r *StreamProcessorReconciler) observe(ctx context.Context, sp *streamingv1
 			region: c.Region, stream: names.Stream, cluster: spec.ECS.Cluster,
 			producer: names.Producer, consumer: names.Consumer, application: applicationName(sp),
 		}, now)
-		if obs.metricsErr != nil {
+		if obs.metricsErr != nil && !errors.Is(obs.metricsErr, errMetricsPending) {
 			log.FromContext(ctx).Info("Reading CloudWatch metrics failed; holding targets", "error", obs.metricsErr.Error())
 		}
 	}

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"cmp"
+	"errors"
 	"maps"
 	"slices"
 	"time"
@@ -205,7 +206,10 @@ func planTargets(n *notes, obs observed, s streamState) Targets {
 		t, reason = pausedTargets(sp, s.open, obs.services)
 	} else {
 		d, next := scaling.Decide(scalingInputs(sp, obs, s), fromAPIState(st.Scaling), n.now)
-		if obs.metricsErr != nil {
+		switch {
+		case errors.Is(obs.metricsErr, errMetricsPending):
+			d.Reason = "no metrics read yet (" + obs.metricsErr.Error() + "); " + d.Reason
+		case obs.metricsErr != nil:
 			d.Reason = "CloudWatch unavailable (" + awsapi.Message(obs.metricsErr) + "); " + d.Reason
 		}
 		t, reason, inputs = Targets{d.Shards, d.ProducerTasks, d.ConsumerTasks}, d.Reason, d.Used.Map()

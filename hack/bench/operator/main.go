@@ -204,7 +204,7 @@ func run(objects int, latency, interval, timeout time.Duration, concurrency int,
 		AWS: func(context.Context, string) (controllers.Clients, error) {
 			return clients, nil
 		},
-		Metrics: controllers.NewMetricsBatcher(30 * time.Second),
+		Metrics: controllers.NewMetricsBatcher(60 * time.Second), // cmd/manager's --metrics-max-age
 		Clock:   clock.RealClock{},
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
