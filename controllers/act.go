@@ -257,12 +257,14 @@ func (o outcome) apply(n *notes) (time.Duration, error) {
 }
 
 // applyReshard reports a reshard: Resharding and UPDATING when made; when AWS
-// refused it (busy, limit, invalid) or it was not made, the call did not
-// count and leaves the ledger.
+// refused it (busy, limit, invalid) or it was not made (the ledger write
+// failed, or it was paced on the operator's side), the call did not count
+// and leaves the ledger.
 func (o outcome) applyReshard(n *notes, a reshard) (time.Duration, error) {
 	st := &n.sp.Status.Stream
 	if o.err != nil {
-		if k := awsapi.Classify(o.err); o.notCalled || k == awsapi.KindInUse || k == awsapi.KindLimit || k == awsapi.KindInvalid {
+		_, paced := pacedDelay(o.err)
+		if k := awsapi.Classify(o.err); o.notCalled || paced || k == awsapi.KindInUse || k == awsapi.KindLimit || k == awsapi.KindInvalid {
 			st.Reshards = st.Reshards[:max(0, len(st.Reshards)-1)] // the plan appended it last
 		}
 		if o.notCalled {

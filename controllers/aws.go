@@ -168,25 +168,40 @@ var DefaultAWSRates = map[string]AWSRate{
 	"logs.DeleteLogGroup":      {4.5, 2},
 }
 
-// limiter is a token bucket that callers wait on (a reservation may take the
-// bucket below zero: later callers wait longer, in arrival order).
+// limiter is a token bucket (a reservation may take the bucket below zero:
+// later callers wait longer, in arrival order). A caller whose context
+// carries a pacing key (a reconcile's object, withPacingKey) never waits
+// longer than maxWait inside the call: it gets a *pacedError naming the
+// delay, and its token stays reserved for it (pacing.go).
 type limiter struct {
-	mu     sync.Mutex
-	rate   AWSRate
-	tokens float64
-	last   time.Time
-	now    func() time.Time
+	mu      sync.Mutex
+	rate    AWSRate
+	tokens  float64
+	last    time.Time
+	now     func() time.Time
+	maxWait time.Duration
+	// held are the tokens reserved for keys that were told to come back:
+	// key → when the token may be used.
+	held map[string]time.Time
+	// callTokens, callLast: the strict bucket every call passes at the
+	// moment it is made (admit).
+	callTokens float64
+	callLast   time.Time
 }
 
 func newLimiter(r AWSRate) *limiter {
-	return &limiter{rate: r, tokens: r.Burst, now: time.Now}
+	return &limiter{rate: r, tokens: r.Burst, callTokens: r.Burst, now: time.Now, maxWait: MaxPacingWait, held: map[string]time.Time{}}
 }
 
 // reserve takes a token and returns how long to wait before using it.
 func (l *limiter) reserve() time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.now()
+	return l.take(l.now())
+}
+
+// take debits a token at now (l.mu held) and returns the wait before it.
+func (l *limiter) take(now time.Time) time.Duration {
 	if !l.last.IsZero() {
 		l.tokens = min(l.rate.Burst, l.tokens+now.Sub(l.last).Seconds()*l.rate.PerSecond)
 	}
@@ -198,12 +213,35 @@ func (l *limiter) reserve() time.Duration {
 	return time.Duration(-l.tokens / l.rate.PerSecond * float64(time.Second))
 }
 
-// wait blocks until the caller may call, or ctx ends.
-func (l *limiter) wait(ctx context.Context) error {
+// wait blocks until the caller may call, or ctx ends; a keyed caller whose
+// wait would exceed maxWait gets a *pacedError instead (see reserveFor).
+func (l *limiter) wait(ctx context.Context, op string) error {
 	if l == nil {
 		return nil
 	}
-	d := l.reserve()
+	key := pacingKeyOf(ctx)
+	var d time.Duration
+	if key == "" {
+		d = l.reserve()
+	} else if d = l.reserveFor(key); d > l.maxWait {
+		return &pacedError{op: op, after: d}
+	}
+	for {
+		if err := sleep(ctx, d); err != nil {
+			return err
+		}
+		// The call itself passes the strict bucket too (see admit).
+		if d = l.admit(key); d == 0 {
+			return nil
+		}
+		if key != "" && d > l.maxWait {
+			return &pacedError{op: op, after: d}
+		}
+	}
+}
+
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
@@ -218,6 +256,12 @@ func (l *limiter) wait(ctx context.Context) error {
 }
 
 type limiters map[string]*limiter
+
+// wait waits for op's token (see limiter.wait); an operation without a
+// limiter is not paced.
+func (ls limiters) wait(ctx context.Context, op string) error {
+	return ls[op].wait(ctx, op)
+}
 
 func newLimiters(rates map[string]AWSRate) limiters {
 	ls := limiters{}
@@ -265,21 +309,21 @@ type limitedDashboards struct {
 }
 
 func (d *limitedDashboards) GetDashboard(ctx context.Context, in *cloudwatch.GetDashboardInput, o ...func(*cloudwatch.Options)) (*cloudwatch.GetDashboardOutput, error) {
-	if err := d.l["cloudwatch.GetDashboard"].wait(ctx); err != nil {
+	if err := d.l.wait(ctx, "cloudwatch.GetDashboard"); err != nil {
 		return nil, err
 	}
 	return d.next.GetDashboard(ctx, in, o...)
 }
 
 func (d *limitedDashboards) PutDashboard(ctx context.Context, in *cloudwatch.PutDashboardInput, o ...func(*cloudwatch.Options)) (*cloudwatch.PutDashboardOutput, error) {
-	if err := d.l["cloudwatch.PutDashboard"].wait(ctx); err != nil {
+	if err := d.l.wait(ctx, "cloudwatch.PutDashboard"); err != nil {
 		return nil, err
 	}
 	return d.next.PutDashboard(ctx, in, o...)
 }
 
 func (d *limitedDashboards) DeleteDashboards(ctx context.Context, in *cloudwatch.DeleteDashboardsInput, o ...func(*cloudwatch.Options)) (*cloudwatch.DeleteDashboardsOutput, error) {
-	if err := d.l["cloudwatch.DeleteDashboards"].wait(ctx); err != nil {
+	if err := d.l.wait(ctx, "cloudwatch.DeleteDashboards"); err != nil {
 		return nil, err
 	}
 	return d.next.DeleteDashboards(ctx, in, o...)
@@ -291,84 +335,84 @@ type limitedKinesis struct {
 }
 
 func (k *limitedKinesis) CreateStream(ctx context.Context, in *kinesis.CreateStreamInput, o ...func(*kinesis.Options)) (*kinesis.CreateStreamOutput, error) {
-	if err := k.l["kinesis.CreateStream"].wait(ctx); err != nil {
+	if err := k.l.wait(ctx, "kinesis.CreateStream"); err != nil {
 		return nil, err
 	}
 	return k.next.CreateStream(ctx, in, o...)
 }
 
 func (k *limitedKinesis) DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, o ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error) {
-	if err := k.l["kinesis.DescribeStreamSummary"].wait(ctx); err != nil {
+	if err := k.l.wait(ctx, "kinesis.DescribeStreamSummary"); err != nil {
 		return nil, err
 	}
 	return k.next.DescribeStreamSummary(ctx, in, o...)
 }
 
 func (k *limitedKinesis) DeleteStream(ctx context.Context, in *kinesis.DeleteStreamInput, o ...func(*kinesis.Options)) (*kinesis.DeleteStreamOutput, error) {
-	if err := k.l["kinesis.DeleteStream"].wait(ctx); err != nil {
+	if err := k.l.wait(ctx, "kinesis.DeleteStream"); err != nil {
 		return nil, err
 	}
 	return k.next.DeleteStream(ctx, in, o...)
 }
 
 func (k *limitedKinesis) UpdateShardCount(ctx context.Context, in *kinesis.UpdateShardCountInput, o ...func(*kinesis.Options)) (*kinesis.UpdateShardCountOutput, error) {
-	if err := k.l["kinesis.UpdateShardCount"].wait(ctx); err != nil {
+	if err := k.l.wait(ctx, "kinesis.UpdateShardCount"); err != nil {
 		return nil, err
 	}
 	return k.next.UpdateShardCount(ctx, in, o...)
 }
 
 func (k *limitedKinesis) UpdateStreamMode(ctx context.Context, in *kinesis.UpdateStreamModeInput, o ...func(*kinesis.Options)) (*kinesis.UpdateStreamModeOutput, error) {
-	if err := k.l["kinesis.UpdateStreamMode"].wait(ctx); err != nil {
+	if err := k.l.wait(ctx, "kinesis.UpdateStreamMode"); err != nil {
 		return nil, err
 	}
 	return k.next.UpdateStreamMode(ctx, in, o...)
 }
 
 func (k *limitedKinesis) IncreaseStreamRetentionPeriod(ctx context.Context, in *kinesis.IncreaseStreamRetentionPeriodInput, o ...func(*kinesis.Options)) (*kinesis.IncreaseStreamRetentionPeriodOutput, error) {
-	if err := k.l["kinesis.IncreaseStreamRetentionPeriod"].wait(ctx); err != nil {
+	if err := k.l.wait(ctx, "kinesis.IncreaseStreamRetentionPeriod"); err != nil {
 		return nil, err
 	}
 	return k.next.IncreaseStreamRetentionPeriod(ctx, in, o...)
 }
 
 func (k *limitedKinesis) DecreaseStreamRetentionPeriod(ctx context.Context, in *kinesis.DecreaseStreamRetentionPeriodInput, o ...func(*kinesis.Options)) (*kinesis.DecreaseStreamRetentionPeriodOutput, error) {
-	if err := k.l["kinesis.DecreaseStreamRetentionPeriod"].wait(ctx); err != nil {
+	if err := k.l.wait(ctx, "kinesis.DecreaseStreamRetentionPeriod"); err != nil {
 		return nil, err
 	}
 	return k.next.DecreaseStreamRetentionPeriod(ctx, in, o...)
 }
 
 func (k *limitedKinesis) StartStreamEncryption(ctx context.Context, in *kinesis.StartStreamEncryptionInput, o ...func(*kinesis.Options)) (*kinesis.StartStreamEncryptionOutput, error) {
-	if err := k.l["kinesis.StartStreamEncryption"].wait(ctx); err != nil {
+	if err := k.l.wait(ctx, "kinesis.StartStreamEncryption"); err != nil {
 		return nil, err
 	}
 	return k.next.StartStreamEncryption(ctx, in, o...)
 }
 
 func (k *limitedKinesis) StopStreamEncryption(ctx context.Context, in *kinesis.StopStreamEncryptionInput, o ...func(*kinesis.Options)) (*kinesis.StopStreamEncryptionOutput, error) {
-	if err := k.l["kinesis.StopStreamEncryption"].wait(ctx); err != nil {
+	if err := k.l.wait(ctx, "kinesis.StopStreamEncryption"); err != nil {
 		return nil, err
 	}
 	return k.next.StopStreamEncryption(ctx, in, o...)
 }
 
 func (k *limitedKinesis) ListTagsForStream(ctx context.Context, in *kinesis.ListTagsForStreamInput, o ...func(*kinesis.Options)) (*kinesis.ListTagsForStreamOutput, error) {
-	if err := k.l["kinesis.ListTagsForStream"].wait(ctx); err != nil {
+	if err := k.l.wait(ctx, "kinesis.ListTagsForStream"); err != nil {
 		return nil, err
 	}
 	return k.next.ListTagsForStream(ctx, in, o...)
 }
 
 func (k *limitedKinesis) AddTagsToStream(ctx context.Context, in *kinesis.AddTagsToStreamInput, o ...func(*kinesis.Options)) (*kinesis.AddTagsToStreamOutput, error) {
-	if err := k.l["kinesis.AddTagsToStream"].wait(ctx); err != nil {
+	if err := k.l.wait(ctx, "kinesis.AddTagsToStream"); err != nil {
 		return nil, err
 	}
 	return k.next.AddTagsToStream(ctx, in, o...)
 }
 
 func (k *limitedKinesis) RemoveTagsFromStream(ctx context.Context, in *kinesis.RemoveTagsFromStreamInput, o ...func(*kinesis.Options)) (*kinesis.RemoveTagsFromStreamOutput, error) {
-	if err := k.l["kinesis.RemoveTagsFromStream"].wait(ctx); err != nil {
+	if err := k.l.wait(ctx, "kinesis.RemoveTagsFromStream"); err != nil {
 		return nil, err
 	}
 	return k.next.RemoveTagsFromStream(ctx, in, o...)
@@ -380,63 +424,63 @@ type limitedECS struct {
 }
 
 func (e *limitedECS) RegisterTaskDefinition(ctx context.Context, in *ecs.RegisterTaskDefinitionInput, o ...func(*ecs.Options)) (*ecs.RegisterTaskDefinitionOutput, error) {
-	if err := e.l["ecs.RegisterTaskDefinition"].wait(ctx); err != nil {
+	if err := e.l.wait(ctx, "ecs.RegisterTaskDefinition"); err != nil {
 		return nil, err
 	}
 	return e.next.RegisterTaskDefinition(ctx, in, o...)
 }
 
 func (e *limitedECS) DescribeTaskDefinition(ctx context.Context, in *ecs.DescribeTaskDefinitionInput, o ...func(*ecs.Options)) (*ecs.DescribeTaskDefinitionOutput, error) {
-	if err := e.l["ecs.DescribeTaskDefinition"].wait(ctx); err != nil {
+	if err := e.l.wait(ctx, "ecs.DescribeTaskDefinition"); err != nil {
 		return nil, err
 	}
 	return e.next.DescribeTaskDefinition(ctx, in, o...)
 }
 
 func (e *limitedECS) CreateService(ctx context.Context, in *ecs.CreateServiceInput, o ...func(*ecs.Options)) (*ecs.CreateServiceOutput, error) {
-	if err := e.l["ecs.CreateService"].wait(ctx); err != nil {
+	if err := e.l.wait(ctx, "ecs.CreateService"); err != nil {
 		return nil, err
 	}
 	return e.next.CreateService(ctx, in, o...)
 }
 
 func (e *limitedECS) UpdateService(ctx context.Context, in *ecs.UpdateServiceInput, o ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error) {
-	if err := e.l["ecs.UpdateService"].wait(ctx); err != nil {
+	if err := e.l.wait(ctx, "ecs.UpdateService"); err != nil {
 		return nil, err
 	}
 	return e.next.UpdateService(ctx, in, o...)
 }
 
 func (e *limitedECS) DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, o ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error) {
-	if err := e.l["ecs.DescribeServices"].wait(ctx); err != nil {
+	if err := e.l.wait(ctx, "ecs.DescribeServices"); err != nil {
 		return nil, err
 	}
 	return e.next.DescribeServices(ctx, in, o...)
 }
 
 func (e *limitedECS) DeleteService(ctx context.Context, in *ecs.DeleteServiceInput, o ...func(*ecs.Options)) (*ecs.DeleteServiceOutput, error) {
-	if err := e.l["ecs.DeleteService"].wait(ctx); err != nil {
+	if err := e.l.wait(ctx, "ecs.DeleteService"); err != nil {
 		return nil, err
 	}
 	return e.next.DeleteService(ctx, in, o...)
 }
 
 func (e *limitedECS) ListTagsForResource(ctx context.Context, in *ecs.ListTagsForResourceInput, o ...func(*ecs.Options)) (*ecs.ListTagsForResourceOutput, error) {
-	if err := e.l["ecs.ListTagsForResource"].wait(ctx); err != nil {
+	if err := e.l.wait(ctx, "ecs.ListTagsForResource"); err != nil {
 		return nil, err
 	}
 	return e.next.ListTagsForResource(ctx, in, o...)
 }
 
 func (e *limitedECS) ListTaskDefinitions(ctx context.Context, in *ecs.ListTaskDefinitionsInput, o ...func(*ecs.Options)) (*ecs.ListTaskDefinitionsOutput, error) {
-	if err := e.l["ecs.ListTaskDefinitions"].wait(ctx); err != nil {
+	if err := e.l.wait(ctx, "ecs.ListTaskDefinitions"); err != nil {
 		return nil, err
 	}
 	return e.next.ListTaskDefinitions(ctx, in, o...)
 }
 
 func (e *limitedECS) DeregisterTaskDefinition(ctx context.Context, in *ecs.DeregisterTaskDefinitionInput, o ...func(*ecs.Options)) (*ecs.DeregisterTaskDefinitionOutput, error) {
-	if err := e.l["ecs.DeregisterTaskDefinition"].wait(ctx); err != nil {
+	if err := e.l.wait(ctx, "ecs.DeregisterTaskDefinition"); err != nil {
 		return nil, err
 	}
 	return e.next.DeregisterTaskDefinition(ctx, in, o...)
@@ -448,7 +492,7 @@ type limitedCloudWatch struct {
 }
 
 func (c *limitedCloudWatch) GetMetricData(ctx context.Context, in *cloudwatch.GetMetricDataInput, o ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error) {
-	if err := c.l["cloudwatch.GetMetricData"].wait(ctx); err != nil {
+	if err := c.l.wait(ctx, "cloudwatch.GetMetricData"); err != nil {
 		return nil, err
 	}
 	return c.next.GetMetricData(ctx, in, o...)
@@ -460,7 +504,7 @@ type limitedDynamoDB struct {
 }
 
 func (d *limitedDynamoDB) DeleteTable(ctx context.Context, in *dynamodb.DeleteTableInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteTableOutput, error) {
-	if err := d.l["dynamodb.DeleteTable"].wait(ctx); err != nil {
+	if err := d.l.wait(ctx, "dynamodb.DeleteTable"); err != nil {
 		return nil, err
 	}
 	return d.next.DeleteTable(ctx, in, o...)
@@ -474,35 +518,35 @@ type limitedLogs struct {
 }
 
 func (g *limitedLogs) CreateLogGroup(ctx context.Context, in *cloudwatchlogs.CreateLogGroupInput, o ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.CreateLogGroupOutput, error) {
-	if err := g.l["logs.CreateLogGroup"].wait(ctx); err != nil {
+	if err := g.l.wait(ctx, "logs.CreateLogGroup"); err != nil {
 		return nil, err
 	}
 	return g.next.CreateLogGroup(ctx, in, o...)
 }
 
 func (g *limitedLogs) DescribeLogGroups(ctx context.Context, in *cloudwatchlogs.DescribeLogGroupsInput, o ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DescribeLogGroupsOutput, error) {
-	if err := g.l["logs.DescribeLogGroups"].wait(ctx); err != nil {
+	if err := g.l.wait(ctx, "logs.DescribeLogGroups"); err != nil {
 		return nil, err
 	}
 	return g.next.DescribeLogGroups(ctx, in, o...)
 }
 
 func (g *limitedLogs) ListTagsForResource(ctx context.Context, in *cloudwatchlogs.ListTagsForResourceInput, o ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.ListTagsForResourceOutput, error) {
-	if err := g.l["logs.ListTagsForResource"].wait(ctx); err != nil {
+	if err := g.l.wait(ctx, "logs.ListTagsForResource"); err != nil {
 		return nil, err
 	}
 	return g.next.ListTagsForResource(ctx, in, o...)
 }
 
 func (g *limitedLogs) PutRetentionPolicy(ctx context.Context, in *cloudwatchlogs.PutRetentionPolicyInput, o ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.PutRetentionPolicyOutput, error) {
-	if err := g.l["logs.PutRetentionPolicy"].wait(ctx); err != nil {
+	if err := g.l.wait(ctx, "logs.PutRetentionPolicy"); err != nil {
 		return nil, err
 	}
 	return g.next.PutRetentionPolicy(ctx, in, o...)
 }
 
 func (g *limitedLogs) DeleteLogGroup(ctx context.Context, in *cloudwatchlogs.DeleteLogGroupInput, o ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DeleteLogGroupOutput, error) {
-	if err := g.l["logs.DeleteLogGroup"].wait(ctx); err != nil {
+	if err := g.l.wait(ctx, "logs.DeleteLogGroup"); err != nil {
 		return nil, err
 	}
 	return g.next.DeleteLogGroup(ctx, in, o...)

@@ -2,7 +2,10 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -54,12 +57,43 @@ func planDashboard(n *notes, pl *plan, o *dashboardObservation, region string) {
 	}
 	body := dashboard.JSON(dashboardInput(sp, region))
 	url := dashboard.URL(region, name)
-	if o.found && dashboard.Equal(o.body, body) {
+	switch {
+	case o.skipped:
 		sp.Status.DashboardURL = url
+		n.set(ConditionDashboardReady, metav1.ConditionTrue, ReasonReady, "dashboard "+name+" is current")
+		return
+	case o.found && dashboard.Equal(o.body, body):
+		sp.Status.DashboardURL = url
+		markDashboardCurrent(sp, body, n.now)
 		n.set(ConditionDashboardReady, metav1.ConditionTrue, ReasonReady, "dashboard "+name+" is current")
 		return
 	}
 	pl.actions = append(pl.actions, putDashboard{name: name, body: body, url: url, created: !o.found})
+}
+
+// dashboardRecheck is how often a dashboard known current is read again,
+// to repair a change made outside the operator.
+const dashboardRecheck = 10 * time.Minute
+
+// dashboardReadNeeded reports whether this pass must read the dashboard:
+// the body sp's spec gives is not the one last put (or found current), or
+// that was dashboardRecheck ago. Pure.
+func dashboardReadNeeded(sp *streamingv1alpha1.StreamProcessor, region string, now time.Time) bool {
+	st := &sp.Status
+	return st.DashboardCheckedAt == nil || now.Sub(st.DashboardCheckedAt.Time) >= dashboardRecheck ||
+		st.DashboardHash != bodyHash(dashboard.JSON(dashboardInput(sp, region)))
+}
+
+// markDashboardCurrent records that the dashboard has body as of now.
+func markDashboardCurrent(sp *streamingv1alpha1.StreamProcessor, body string, now time.Time) {
+	t := metav1.NewTime(now)
+	sp.Status.DashboardHash, sp.Status.DashboardCheckedAt = bodyHash(body), &t
+}
+
+// bodyHash is a short hash of a dashboard body.
+func bodyHash(body string) string {
+	sum := sha256.Sum256([]byte(body))
+	return hex.EncodeToString(sum[:16])
 }
 
 // putDashboardOutcome runs a putDashboard.
@@ -82,6 +116,7 @@ func (o outcome) applyDashboard(n *notes, a putDashboard) error {
 	}
 	n.normal(EventDashboardUpdated, "%s CloudWatch dashboard %s", verb, a.name)
 	n.sp.Status.DashboardURL = a.url
+	markDashboardCurrent(n.sp, a.body, n.now)
 	n.set(ConditionDashboardReady, metav1.ConditionTrue, ReasonReady, "dashboard "+a.name+" is current")
 	return nil
 }

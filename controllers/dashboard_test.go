@@ -106,3 +106,42 @@ func TestDashboardFollowsTheObject(t *testing.T) {
 	_, found = readDashboard(g, name)
 	g.Expect(found).To(BeFalse(), "dashboard %s outlived its StreamProcessor", name)
 }
+
+// TestDashboardIsReadOnlyWhenItMayHaveChanged: after a put (or a read that
+// found it current) passes skip GetDashboard while the wanted body is the
+// same, until dashboardRecheck has passed; a spec change that changes the
+// body reads it at once. A skipped read plans nothing and keeps it Ready.
+func TestDashboardIsReadOnlyWhenItMayHaveChanged(t *testing.T) {
+	sp := planObject()
+	if !dashboardReadNeeded(sp, "us-east-1", planNow) {
+		t.Fatal("never put: the dashboard must be read")
+	}
+	body := dashboardBody(sp, nil)
+	n := &notes{sp: sp, now: planNow, t: planTiming}
+	if err := (outcome{action: putDashboard{name: dashboardName, body: body, created: true}}).applyDashboard(n, putDashboard{name: dashboardName, body: body, created: true}); err != nil {
+		t.Fatal(err)
+	}
+	if dashboardReadNeeded(sp, "us-east-1", planNow.Add(time.Minute)) {
+		t.Error("a minute after the put of the same body: read again")
+	}
+	if !dashboardReadNeeded(sp, "us-east-1", planNow.Add(dashboardRecheck)) {
+		t.Error("after the recheck period: not read")
+	}
+	changed := sp.DeepCopy()
+	changed.Spec.Stream.MaxShards++
+	if !dashboardReadNeeded(changed, "us-east-1", planNow.Add(time.Minute)) {
+		t.Error("the spec changes the body: not read")
+	}
+	// A read that finds it current also counts.
+	read := planObject()
+	pl := plan{}
+	planDashboard(&notes{sp: read, now: planNow, t: planTiming}, &pl, &dashboardObservation{found: true, body: body}, "us-east-1")
+	if len(pl.actions) != 0 || dashboardReadNeeded(read, "us-east-1", planNow.Add(time.Minute)) {
+		t.Errorf("found current: actions %v, read needed %v; want none, false", pl.actions, dashboardReadNeeded(read, "us-east-1", planNow.Add(time.Minute)))
+	}
+	pl = plan{}
+	planDashboard(&notes{sp: read, now: planNow, t: planTiming}, &pl, &dashboardObservation{skipped: true}, "us-east-1")
+	if c := findCondition(read, ConditionDashboardReady); len(pl.actions) != 0 || c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("skipped read: actions %v, DashboardReady %+v; want none, True", pl.actions, c)
+	}
+}

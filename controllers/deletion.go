@@ -103,7 +103,6 @@ type observedForDeletion struct {
 	logGroup *logGroupObservation
 }
 
-
 // blockedStep is a deletion step that could not proceed and why.
 type blockedStep struct {
 	step string
@@ -127,10 +126,10 @@ type deletionPlan struct {
 // tags. It never fails: every read keeps its own error.
 func observeForDeletion(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, c Clients) observedForDeletion {
 	obs := observedForDeletion{services: map[string]serviceObservation{}, dashboards: c.Dashboards != nil}
+	names := namesOf(sp)
+	svcs, err := ecsaws.Services{API: c.ECS}.DescribeAll(ctx, sp.Spec.ECS.Cluster, names.Producer, names.Consumer)
 	for _, w := range []string{producer, consumer} {
-		o := serviceObservation{}
-		o.svc, o.err = ecsaws.Services{API: c.ECS}.Describe(ctx, sp.Spec.ECS.Cluster, serviceName(sp, w))
-		obs.services[w] = o
+		obs.services[w] = serviceObservation{svc: svcs[serviceName(sp, w)], err: err}
 	}
 	if sp.Spec.Stream.DeletionPolicy != streamingv1alpha1.DeletionPolicyDelete {
 		return obs
@@ -140,7 +139,7 @@ func observeForDeletion(ctx context.Context, sp *streamingv1alpha1.StreamProcess
 		obs.logGroup = &logGroupObservation{err: err, group: g}
 	}
 	streams := kinesisaws.Streams{API: c.Kinesis}
-	name := namesOf(sp).Stream
+	name := names.Stream
 	d, err := streams.Describe(ctx, name)
 	switch {
 	case err != nil:

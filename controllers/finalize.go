@@ -81,11 +81,15 @@ func (r *StreamProcessorReconciler) deletionBlocked(ctx context.Context, sp *str
 
 // blockDeletion keeps the finalizer after step failed with err: Ready False
 // says what failed and what is missing, a Warning marks the change (not every
-// pass), and the error's kind chooses the requeue — throttling and busy
+// pass), and the error's kind (a call paced on the operator's side: its
+// turn, nothing reported) chooses the requeue — throttling and busy
 // resources are waits, denied access (or expired credentials) and refused
 // requests are retried after the long delay (only a change outside the
 // cluster helps), anything else is returned for the backoff. Pure.
 func blockDeletion(n *notes, step string, err error) (time.Duration, error) {
+	if d, ok := pacedDelay(err); ok { // our own pace: come back for the turn
+		return d, nil
+	}
 	reason, msg := ReasonDeletionBlocked, fmt.Sprintf("deletion blocked: %s: %s", step, awsapi.Message(err))
 	var wait time.Duration
 	switch awsapi.Classify(err) {

@@ -83,6 +83,9 @@ func NewMetricsBatcher(maxAge time.Duration) *MetricsBatcher {
 // not in the last fetch, while that fetch is younger than MaxAge, gets
 // errMetricsPending and joins the next fetch.
 func (b *MetricsBatcher) Fetch(ctx context.Context, cw CloudWatchAPI, key metricsKey, now time.Time) (pipelineMetrics, error) {
+	// One fetch serves every object of the region: it waits for its
+	// tokens rather than being paced back to one object's requeue.
+	ctx = withPacingKey(ctx, "")
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	rb := b.regions[key.region]

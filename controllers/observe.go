@@ -42,10 +42,13 @@ type observed struct {
 }
 
 // dashboardObservation is the CloudWatch dashboard as read in this pass.
+// skipped: not read, as the body last put is the one wanted and was checked
+// recently (dashboardReadNeeded).
 type dashboardObservation struct {
-	err   error
-	found bool
-	body  string
+	err     error
+	found   bool
+	body    string
+	skipped bool
 }
 
 // streamObservation is the stream as described in this pass.
@@ -98,7 +101,7 @@ func (o serviceObservation) desired(initial int32) int32 {
 }
 
 // observe reads, without changing anything, what the plan of this pass needs:
-// the dashboard's body; the stream (summary, tags, whether its owner still exists); once the
+// the dashboard's body (unless it is known current); the stream (summary, tags, whether its owner still exists); once the
 // stream can be used, both services and their task definitions, and the
 // metrics unless scaling is paused. Nothing after the stream is read while
 // the stream is missing, busy being created or deleted, or not this object's.
@@ -106,8 +109,10 @@ func (r *StreamProcessorReconciler) observe(ctx context.Context, sp *streamingv1
 	obs := observed{region: c.Region, services: map[string]serviceObservation{}, refused: map[string]error{}}
 	if c.Dashboards != nil {
 		// Read whatever the stream's state: the dashboard depends only on names.
-		d := &dashboardObservation{}
-		d.body, d.found, d.err = cloudwatchaws.Dashboards{API: c.Dashboards}.Get(ctx, names.Dashboard)
+		d := &dashboardObservation{skipped: !dashboardReadNeeded(sp, c.Region, r.Clock.Now())}
+		if !d.skipped {
+			d.body, d.found, d.err = cloudwatchaws.Dashboards{API: c.Dashboards}.Get(ctx, names.Dashboard)
+		}
 		obs.dashboard = d
 	}
 	obs.logGroup = observeLogGroup(ctx, sp, c)
@@ -117,12 +122,13 @@ func (r *StreamProcessorReconciler) observe(ctx context.Context, sp *streamingv1
 		return obs
 	}
 	now := r.Clock.Now()
+	// Both services in one DescribeServices call.
+	svcs, err := ecsaws.Services{API: c.ECS}.DescribeAll(ctx, sp.Spec.ECS.Cluster, names.Producer, names.Consumer)
 	for _, w := range []workload{producerWorkload(sp, c.Region), consumerWorkload(sp, c.Region)} {
 		if err := r.refused.active(refusalKey{uid: sp.UID, step: w.name}, sp.Generation, now); err != nil {
 			obs.refused[w.name] = err
 		}
-		o := serviceObservation{}
-		o.svc, o.err = ecsaws.Services{API: c.ECS}.Describe(ctx, sp.Spec.ECS.Cluster, serviceName(sp, w.name))
+		o := serviceObservation{svc: svcs[serviceName(sp, w.name)], err: err}
 		if o.err == nil && obs.refused[w.name] == nil && (o.svc == nil || ownerOf(sp, ecsTagMap(o.svc.Tags)).Ownership == Ours) {
 			o.taskDefs, o.taskDefErr = observeTaskDefinitions(ctx, c.ECS, sp, w, o.svc)
 		}

@@ -93,10 +93,16 @@ func (n *notes) refuse(reason, ev, msg string, ts ...string) error {
 }
 
 // failed sets condition ct False from err and returns err classified for the
-// requeue: waits for in-use, throttled and limit errors; invalid-spec for
+// requeue: a call paced on the operator's side leaves ct alone and waits for
+// its turn; waits for in-use, throttled and limit errors; invalid-spec for
 // what only a user (or an IAM change) can fix, warned once per message;
 // anything else as it is, for the backoff.
 func (n *notes) failed(ct string, err error) error {
+	if d, ok := pacedDelay(err); ok {
+		// Our own pace, not AWS's answer: the condition stays as it was
+		// and the pass comes back for its reserved turn.
+		return waitFor(d, "%v", err)
+	}
 	switch awsapi.Classify(err) {
 	case awsapi.KindInUse:
 		n.set(ct, metav1.ConditionFalse, ReasonUpdating, awsapi.Message(err))

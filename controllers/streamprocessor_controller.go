@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	ecsaws "github.com/kdp-io/streamprocessor-operator/internal/aws/ecs"
 )
 
 // Finalizer keeps a StreamProcessor until its services (and, with
@@ -69,7 +70,14 @@ type StreamProcessorReconciler struct {
 	// refused holds the service calls AWS refused, not to be made again
 	// before InvalidSpecRetry unless the spec changes.
 	refused refusals
+	// taskDefs holds the descriptions of task definition revisions (which
+	// never change) for every pass; set up by SetupWithManager.
+	taskDefs *ecsaws.TaskDefinitionCache
 }
+
+// taskDefinitionCacheSize bounds the cached revisions: two per object, and
+// the ones replaced recently, for a few thousand objects.
+const taskDefinitionCacheSize = 8192
 
 // +kubebuilder:rbac:groups=streaming.kdp.io,resources=streamprocessors,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=streaming.kdp.io,resources=streamprocessors/status,verbs=get;update;patch
@@ -88,6 +96,9 @@ type StreamProcessorReconciler struct {
 // the conditions and events of the outcomes and chooses the requeue. Every
 // step is idempotent, so a crash anywhere is repaired by the next pass.
 func (r *StreamProcessorReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
+	// AWS calls of this pass never hold the worker for their client-side
+	// token: a long wait requeues the pass instead (pacing.go).
+	ctx = withPacingKey(ctx, req.String())
 	sp := &streamingv1alpha1.StreamProcessor{}
 	if err := r.Get(ctx, req.NamespacedName, sp); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -117,6 +128,7 @@ func (r *StreamProcessorReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 		r.setCondition(sp, ConditionReady, metav1.ConditionFalse, ReasonInvalidSpec, err.Error())
 		return ctrl.Result{RequeueAfter: r.invalidSpecRetry()}, nil
 	}
+	aws.ECS = r.taskDefs.Wrap(aws.ECS)
 	if orig := sp.DeepCopy(); controllerutil.AddFinalizer(sp, Finalizer) {
 		// A patch of the finalizers alone: an Update would send the whole
 		// spec back and drop fields the Go types omit when zero.
@@ -179,6 +191,7 @@ func (r *StreamProcessorReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
+	r.taskDefs = ecsaws.NewTaskDefinitionCache(taskDefinitionCacheSize)
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&streamingv1alpha1.StreamProcessor{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionPredicate()))).

@@ -514,6 +514,17 @@ type StreamProcessorStatus struct {
 	// +optional
 	LogGroupName string `json:"logGroupName,omitempty"`
 
+	// DashboardHash is a hash of the dashboard body last put, or last read
+	// and found current. While the body the spec gives has this hash, passes
+	// skip GetDashboard until DashboardCheckedAt is 10 minutes old (then it
+	// is read again, to repair a change made outside the operator).
+	// +optional
+	DashboardHash string `json:"dashboardHash,omitempty"`
+
+	// DashboardCheckedAt is when the dashboard was last put or read.
+	// +optional
+	DashboardCheckedAt *metav1.Time `json:"dashboardCheckedAt,omitempty"`
+
 	// LastDecision is the latest choice of targets, with its reason.
 	// +optional
 	LastDecision *ScalingDecision `json:"lastDecision,omitempty"`

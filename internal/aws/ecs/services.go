@@ -8,6 +8,7 @@ package ecs
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -35,18 +36,31 @@ type API interface {
 type Services struct{ API API }
 
 // Describe returns the named service with its tags, or nil when it does not
-// exist (never created, or deleted: INACTIVE). A service described without
-// tags has them confirmed by ListTagsForResource: on AWS an untagged service
-// is rare, and moto 5.2.1 switches include=TAGS for the whole server, so a
-// concurrent DescribeServices without it can strip them from this answer.
+// exist (never created, or deleted: INACTIVE).
 func (s Services) Describe(ctx context.Context, cluster, name string) (*types.Service, error) {
-	out, err := s.API.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: &cluster, Services: []string{name}, Include: []types.ServiceField{types.ServiceFieldTags}})
-	if err != nil {
-		return nil, fmt.Errorf("describe service %q in cluster %q: %w", name, cluster, err)
+	found, err := s.DescribeAll(ctx, cluster, name)
+	return found[name], err
+}
+
+// DescribeAll describes up to 10 services of a cluster in one
+// DescribeServices call (its limit) and returns those that exist (not
+// INACTIVE) by name, with their tags. A service described without tags has
+// them confirmed by ListTagsForResource: on AWS an untagged service is rare,
+// and moto 5.2.1 switches include=TAGS for the whole server, so a concurrent
+// DescribeServices without it can strip them from this answer.
+func (s Services) DescribeAll(ctx context.Context, cluster string, names ...string) (map[string]*types.Service, error) {
+	if len(names) > maxServicesPerDescribe {
+		return nil, fmt.Errorf("describe %d services in one call: DescribeServices takes at most %d", len(names), maxServicesPerDescribe)
 	}
+	out, err := s.API.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: &cluster, Services: names, Include: []types.ServiceField{types.ServiceFieldTags}})
+	if err != nil {
+		return nil, fmt.Errorf("describe services %q in cluster %q: %w", names, cluster, err)
+	}
+	found := make(map[string]*types.Service, len(names))
 	for i := range out.Services {
 		svc := &out.Services[i]
-		if aws.ToString(svc.ServiceName) != name || aws.ToString(svc.Status) == "INACTIVE" {
+		name := aws.ToString(svc.ServiceName)
+		if !slices.Contains(names, name) || aws.ToString(svc.Status) == "INACTIVE" {
 			continue
 		}
 		if len(svc.Tags) == 0 && svc.ServiceArn != nil {
@@ -56,10 +70,13 @@ func (s Services) Describe(ctx context.Context, cluster, name string) (*types.Se
 			}
 			svc.Tags = tags.Tags
 		}
-		return svc, nil
+		found[name] = svc
 	}
-	return nil, nil
+	return found, nil
 }
+
+// maxServicesPerDescribe is DescribeServices's limit of services per call.
+const maxServicesPerDescribe = 10
 
 // TaskDefinition returns the task definition ref names (an ARN, or a family
 // for its latest ACTIVE revision) with its tags, or nil when there is none:
