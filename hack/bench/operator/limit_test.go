@@ -56,3 +56,16 @@ func TestClientRateLimit(t *testing.T) {
 		t.Fatalf("with the client-side limiter: %d calls in %s, want 25–40 (18/s + a burst of 10)", n, d)
 	}
 }
+
+// TestRegistrationBounds: two task definitions per object at
+// RegisterTaskDefinition's rate after its burst — 1,000 objects cannot be
+// Ready within 600 s.
+func TestRegistrationBounds(t *testing.T) {
+	a, o := registrationBounds(1000)
+	if a != 1900 || o < 2166 || o > 2167 {
+		t.Errorf("1,000 objects: bounds %.1f s (AWS), %.1f s (operator); want 1900, 2166.7", a, o)
+	}
+	if a, o := registrationBounds(10); a != 0 || o != 0 {
+		t.Errorf("10 objects fit in the burst: bounds %.1f, %.1f; want 0", a, o)
+	}
+}

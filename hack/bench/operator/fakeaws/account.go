@@ -57,6 +57,11 @@ var Rates = map[string]Rate{
 	"ecs.ListTagsForResource":      {20, 100, "ThrottlingException"},
 	// CloudWatch service quotas: GetMetricData 50 TPS per Region.
 	"cloudwatch.GetMetricData": {50, 50, "ThrottlingException"},
+	// CloudWatch dashboards: our reading of the CloudWatch quotas page
+	// (not confirmed; docs/operator-scale.md), as the operator's pace assumes.
+	"cloudwatch.GetDashboard":     {10, 10, "Throttling"},
+	"cloudwatch.PutDashboard":     {10, 10, "Throttling"},
+	"cloudwatch.DeleteDashboards": {10, 10, "Throttling"},
 	// DynamoDB control plane: DeleteTable (ThrottlingException over the rate).
 	"dynamodb.DeleteTable": {10, 10, "ThrottlingException"},
 }
@@ -100,6 +105,7 @@ type Account struct {
 	Kinesis    *Kinesis
 	ECS        *ECS
 	CloudWatch *CloudWatch
+	Dashboards *Dashboards
 	DynamoDB   *DynamoDB
 }
 
@@ -115,6 +121,7 @@ func New(latency time.Duration) *Account {
 	a.Kinesis = &Kinesis{a: a, streams: map[string]*stream{}}
 	a.ECS = &ECS{a: a, families: map[string][]*taskDef{}, services: map[string]*service{}}
 	a.CloudWatch = &CloudWatch{a: a}
+	a.Dashboards = &Dashboards{a: a, bodies: map[string]string{}}
 	a.DynamoDB = &DynamoDB{a: a, tables: map[string]bool{}}
 	return a
 }

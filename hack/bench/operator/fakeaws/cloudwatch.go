@@ -2,6 +2,9 @@ package fakeaws
 
 import (
 	"context"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
@@ -29,6 +32,54 @@ func (c *CloudWatch) GetMetricData(ctx context.Context, in *cloudwatch.GetMetric
 		out.MetricDataResults = append(out.MetricDataResults, cwtypes.MetricDataResult{Id: q.Id, Label: q.Label, StatusCode: cwtypes.StatusCodeComplete})
 	}
 	return out, nil
+}
+
+// Dashboards holds CloudWatch dashboards by name (GetDashboard,
+// PutDashboard, DeleteDashboards), each call on its operation's rate.
+type Dashboards struct {
+	a      *Account
+	mu     sync.Mutex
+	bodies map[string]string
+}
+
+func (d *Dashboards) GetDashboard(ctx context.Context, in *cloudwatch.GetDashboardInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.GetDashboardOutput, error) {
+	if err := d.a.call(ctx, "cloudwatch.GetDashboard"); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	body, ok := d.bodies[aws.ToString(in.DashboardName)]
+	if !ok {
+		return nil, apiErr("ResourceNotFound", "Dashboard does not exist")
+	}
+	return &cloudwatch.GetDashboardOutput{DashboardName: in.DashboardName, DashboardBody: aws.String(body)}, nil
+}
+
+func (d *Dashboards) PutDashboard(ctx context.Context, in *cloudwatch.PutDashboardInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.PutDashboardOutput, error) {
+	if err := d.a.call(ctx, "cloudwatch.PutDashboard"); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.bodies[aws.ToString(in.DashboardName)] = aws.ToString(in.DashboardBody)
+	return &cloudwatch.PutDashboardOutput{}, nil
+}
+
+func (d *Dashboards) DeleteDashboards(ctx context.Context, in *cloudwatch.DeleteDashboardsInput, _ ...func(*cloudwatch.Options)) (*cloudwatch.DeleteDashboardsOutput, error) {
+	if err := d.a.call(ctx, "cloudwatch.DeleteDashboards"); err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, n := range in.DashboardNames {
+		if _, ok := d.bodies[n]; !ok {
+			return nil, apiErr("ResourceNotFound", "Dashboard %s does not exist", n)
+		}
+	}
+	for _, n := range in.DashboardNames {
+		delete(d.bodies, n)
+	}
+	return &cloudwatch.DeleteDashboardsOutput{}, nil
 }
 
 // DynamoDB holds the consumers' lease tables (only deleted by the operator).
