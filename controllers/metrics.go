@@ -48,7 +48,7 @@ const (
 // as few GetMetricData calls as possible: each pass registers its
 // StreamProcessor's queries, and one fetch (up to 500 queries a call) answers
 // every StreamProcessor registered in that region, reused for MaxAge. With
-// MaxAge equal to the scaling interval that is ⌈objects × 9 ÷ 500⌉ calls per
+// MaxAge equal to the scaling interval that is ⌈objects × queries ÷ 500⌉ calls per
 // interval. A StreamProcessor new to the batch does not trigger a fetch while
 // the batch is fresh: its queries join the next one (within MaxAge), and
 // until then Fetch answers errMetricsPending (the scaler holds its targets).

@@ -41,7 +41,7 @@ func main() {
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
 	flag.BoolVar(&leaderElect, "leader-elect", true, "Elect a leader so that only one replica reconciles at a time.")
 	flag.IntVar(&concurrency, "max-concurrent-reconciles", 4, "StreamProcessors reconciled in parallel.")
-	flag.DurationVar(&metricsMaxAge, "metrics-max-age", 60*time.Second, "How long one batched CloudWatch GetMetricData answer serves every StreamProcessor of a region (equal to the scaling interval: ⌈objects × 9 ÷ 500⌉ calls per interval; CloudWatch data is 1–3 min late anyway).")
+	flag.DurationVar(&metricsMaxAge, "metrics-max-age", 60*time.Second, "How long one batched CloudWatch GetMetricData answer serves every StreamProcessor of a region (equal to the scaling interval: ⌈objects × queries per object ÷ 500⌉ calls per interval; CloudWatch data is 1–3 min late anyway).")
 	flag.DurationVar(&pollInterval, "poll-interval", controllers.DefaultPollInterval, "How soon to look again while AWS is busy (stream CREATING/UPDATING, tasks starting).")
 	awsCallTimeout := flag.Duration("aws-call-timeout", 30*time.Second, "Bound on each attempt of an AWS call; an attempt not answered in time is retried (0: no bound).")
 	awsRateLimit := flag.Bool("aws-rate-limit", true, "Pace AWS calls under each operation's default per-account rate (controllers.DefaultAWSRates), shared by all reconciles of a region.")

@@ -60,7 +60,7 @@ var (
 
 // queriesPerObject is how many GetMetricData queries one StreamProcessor adds
 // to its region's batch (controllers/metrics.go).
-const queriesPerObject = 9
+const queriesPerObject = 10
 
 type result struct {
 	Objects                       int              `json:"objects"`
