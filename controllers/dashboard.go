@@ -71,16 +71,12 @@ func planDashboard(n *notes, pl *plan, o *dashboardObservation, region string) {
 	pl.actions = append(pl.actions, putDashboard{name: name, body: body, url: url, created: !o.found})
 }
 
-// dashboardRecheck is how often a dashboard known current is read again,
-// to repair a change made outside the operator.
-const dashboardRecheck = 10 * time.Minute
-
 // dashboardReadNeeded reports whether this pass must read the dashboard:
 // the body sp's spec gives is not the one last put (or found current), or
-// that was dashboardRecheck ago. Pure.
-func dashboardReadNeeded(sp *streamingv1alpha1.StreamProcessor, region string, now time.Time) bool {
+// that was recheck ago. Pure.
+func dashboardReadNeeded(sp *streamingv1alpha1.StreamProcessor, region string, now time.Time, recheck time.Duration) bool {
 	st := &sp.Status
-	return st.DashboardCheckedAt == nil || now.Sub(st.DashboardCheckedAt.Time) >= dashboardRecheck ||
+	return st.DashboardCheckedAt == nil || now.Sub(st.DashboardCheckedAt.Time) >= recheck ||
 		st.DashboardHash != bodyHash(dashboard.JSON(dashboardInput(sp, region)))
 }
 

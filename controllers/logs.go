@@ -3,7 +3,9 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -47,20 +49,36 @@ func logRetentionDays(sp *streamingv1alpha1.StreamProcessor) int32 {
 
 // logGroupObservation is the operator's log group as read in this pass.
 type logGroupObservation struct {
-	err   error
-	group *logsaws.Group // nil: no group of that name
+	err     error
+	group   *logsaws.Group // nil: no group of that name
+	skipped bool           // not read: found as wanted recently (logGroupReadNeeded)
 }
 
 // observeLogGroup reads the operator's log group with its tags; nil when
 // there is no CloudWatch Logs client or the tasks do not log to a group of
 // the operator's (nothing is planned for it then).
-func observeLogGroup(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, c Clients) *logGroupObservation {
+func observeLogGroup(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, c Clients, now time.Time, recheck time.Duration) *logGroupObservation {
 	if c.Logs == nil || !operatorLogGroup(sp) {
 		return nil
+	}
+	if !logGroupReadNeeded(sp, now, recheck) {
+		return &logGroupObservation{skipped: true}
 	}
 	o := &logGroupObservation{}
 	o.group, o.err = logsaws.Groups{API: c.Logs}.Describe(ctx, namesOf(sp).LogGroup)
 	return o
+}
+
+// logGroupReadNeeded reports whether this pass must read the operator's log
+// group: LogsReady does not say it was found as this generation of the spec
+// wants it (ours with the retention, or another's and left alone), or that
+// was recheck ago. Pure.
+func logGroupReadNeeded(sp *streamingv1alpha1.StreamProcessor, now time.Time, recheck time.Duration) bool {
+	c := meta.FindStatusCondition(sp.Status.Conditions, ConditionLogsReady)
+	checked := sp.Status.LogGroupCheckedAt
+	return c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != sp.Generation ||
+		(c.Reason != ReasonReady && c.Reason != ReasonLogGroupNotOwned) ||
+		checked == nil || now.Sub(checked.Time) >= recheck
 }
 
 // createLogGroup creates the operator's log group, born with the owner
@@ -103,7 +121,7 @@ func planLogGroup(n *notes, pl *plan, o *logGroupObservation) {
 		}
 		n.set(ConditionLogsReady, metav1.ConditionFalse, ReasonNoExecutionRole, msg)
 		return
-	case o == nil:
+	case o == nil || o.skipped:
 		return
 	}
 	name, want := namesOf(sp).LogGroup, logRetentionDays(sp)
@@ -115,6 +133,7 @@ func planLogGroup(n *notes, pl *plan, o *logGroupObservation) {
 	case o.group == nil:
 		pl.actions = append(pl.actions, createLogGroup{name: name, tags: ownerTags(sp), retention: want})
 	case ownerOf(sp, o.group.Tags).Ownership != Ours:
+		markLogGroupChecked(n)
 		n.set(ConditionLogsReady, metav1.ConditionTrue, ReasonLogGroupNotOwned, fmt.Sprintf(
 			"the tasks log to log group %s, which exists and is not this StreamProcessor's (%s): the operator leaves its retention and tags alone and never deletes it",
 			name, ownerDescription(ownerOf(sp, o.group.Tags))))
@@ -133,7 +152,14 @@ func ownerDescription(o owner) string {
 	return "it carries no owner tags"
 }
 
+// markLogGroupChecked records that the log group was found as wanted now.
+func markLogGroupChecked(n *notes) {
+	t := metav1.NewTime(n.now)
+	n.sp.Status.LogGroupCheckedAt = &t
+}
+
 func logGroupReady(n *notes, name string, days int32) {
+	markLogGroupChecked(n)
 	n.set(ConditionLogsReady, metav1.ConditionTrue, ReasonReady, fmt.Sprintf("the tasks log to log group %s, kept %d days", name, days))
 }
 

@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 )
 
@@ -142,5 +144,52 @@ func TestLogCallsArePaced(t *testing.T) {
 		if DefaultAWSRates["logs."+op].PerSecond <= 0 {
 			t.Errorf("logs.%s has no default rate", op)
 		}
+	}
+}
+
+// TestLogGroupIsReadOnlyWhenItMayHaveChanged: a pass reads the operator's
+// log group unless LogsReady says this generation found it as wanted (ours
+// with the retention, or another's left alone) less than the recheck interval ago.
+func TestLogGroupIsReadOnlyWhenItMayHaveChanged(t *testing.T) {
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	fresh := metav1.NewTime(now.Add(-time.Minute))
+	stale := metav1.NewTime(now.Add(-DefaultDriftRecheck))
+	for _, tc := range []struct {
+		name    string
+		checked *metav1.Time
+		cond    *metav1.Condition
+		gen     int64
+		read    bool
+	}{
+		{"never checked", nil, nil, 1, true},
+		{"found ours recently", &fresh, &metav1.Condition{Status: metav1.ConditionTrue, Reason: ReasonReady, ObservedGeneration: 1}, 1, false},
+		{"found another's recently", &fresh, &metav1.Condition{Status: metav1.ConditionTrue, Reason: ReasonLogGroupNotOwned, ObservedGeneration: 1}, 1, false},
+		{"checked 10 minutes ago", &stale, &metav1.Condition{Status: metav1.ConditionTrue, Reason: ReasonReady, ObservedGeneration: 1}, 1, true},
+		{"spec changed since (retention may differ)", &fresh, &metav1.Condition{Status: metav1.ConditionTrue, Reason: ReasonReady, ObservedGeneration: 1}, 2, true},
+		{"last attempt failed", &fresh, &metav1.Condition{Status: metav1.ConditionFalse, Reason: ReasonAccessDenied, ObservedGeneration: 1}, 1, true},
+	} {
+		sp := unitSample()
+		sp.Generation = tc.gen
+		sp.Status.LogGroupCheckedAt = tc.checked
+		if tc.cond != nil {
+			c := *tc.cond
+			c.Type = ConditionLogsReady
+			sp.Status.Conditions = []metav1.Condition{c}
+		}
+		if got := logGroupReadNeeded(sp, now, DefaultDriftRecheck); got != tc.read {
+			t.Errorf("%s: read = %t, want %t", tc.name, got, tc.read)
+		}
+		api := &countingLogs{}
+		o := observeLogGroup(context.Background(), sp, Clients{Logs: api}, now, DefaultDriftRecheck)
+		if o == nil || o.skipped == tc.read || (api.describes > 0) != tc.read {
+			t.Errorf("%s: observation %+v after %d DescribeLogGroups calls, want read %t", tc.name, o, api.describes, tc.read)
+		}
+	}
+	// Finding it as wanted records the time.
+	sp := unitSample()
+	n := &notes{sp: sp, now: now}
+	logGroupReady(n, "g", 7)
+	if sp.Status.LogGroupCheckedAt == nil || !sp.Status.LogGroupCheckedAt.Time.Equal(now) {
+		t.Errorf("LogGroupCheckedAt = %v after the group was found as wanted, want %s", sp.Status.LogGroupCheckedAt, now)
 	}
 }

@@ -109,13 +109,13 @@ func (r *StreamProcessorReconciler) observe(ctx context.Context, sp *streamingv1
 	obs := observed{region: c.Region, services: map[string]serviceObservation{}, refused: map[string]error{}}
 	if c.Dashboards != nil {
 		// Read whatever the stream's state: the dashboard depends only on names.
-		d := &dashboardObservation{skipped: !dashboardReadNeeded(sp, c.Region, r.Clock.Now())}
+		d := &dashboardObservation{skipped: !dashboardReadNeeded(sp, c.Region, r.Clock.Now(), r.driftRecheck())}
 		if !d.skipped {
 			d.body, d.found, d.err = cloudwatchaws.Dashboards{API: c.Dashboards}.Get(ctx, names.Dashboard)
 		}
 		obs.dashboard = d
 	}
-	obs.logGroup = observeLogGroup(ctx, sp, c)
+	obs.logGroup = observeLogGroup(ctx, sp, c, r.Clock.Now(), r.driftRecheck())
 	obs.stream = r.observeStream(ctx, sp, c.Kinesis, names.Stream)
 	obs.stream.load = r.observeLoad(ctx, sp, c, obs.stream)
 	if !streamUsable(sp, obs.stream) {

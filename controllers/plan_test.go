@@ -204,6 +204,13 @@ func TestPlanPass(t *testing.T) {
 			want: expect{conditions: map[string]string{ConditionLogsReady: ReasonReady, ConditionProducerReady: ReasonReady}},
 		},
 		{
+			name: "log group not read this pass (found as wanted recently): nothing planned, LogsReady kept",
+			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+				obs.logGroup = &logGroupObservation{skipped: true}
+			},
+			want: expect{conditions: map[string]string{ConditionProducerReady: ReasonReady}},
+		},
+		{
 			name: "log group retention changed outside the operator: set back",
 			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
 				obs.logGroup = &logGroupObservation{group: &logsaws.Group{Name: logGroup, RetentionDays: 0, Tags: ownerTags(sp)}}

@@ -43,6 +43,10 @@ const (
 	// DefaultLimitRetry is how soon a call that hit an AWS limit (the reshard
 	// budget, the account's shard quota) is tried again.
 	DefaultLimitRetry = 2 * time.Minute
+	// DefaultDriftRecheck is how often a resource found as wanted, whose
+	// wanted state has not changed since, is read again to repair a change
+	// made outside the operator (the dashboard, the log group).
+	DefaultDriftRecheck = 10 * time.Minute
 )
 
 // StreamProcessorReconciler reconciles StreamProcessor objects.
@@ -66,6 +70,8 @@ type StreamProcessorReconciler struct {
 	InvalidSpecRetry time.Duration
 	// LimitRetry overrides DefaultLimitRetry when non-zero.
 	LimitRetry time.Duration
+	// DriftRecheck overrides DefaultDriftRecheck when non-zero.
+	DriftRecheck time.Duration
 
 	// refused holds the service calls AWS refused, not to be made again
 	// before InvalidSpecRetry unless the spec changes.
@@ -168,6 +174,13 @@ func (r *StreamProcessorReconciler) pollInterval() time.Duration {
 		return r.PollInterval
 	}
 	return DefaultPollInterval
+}
+
+func (r *StreamProcessorReconciler) driftRecheck() time.Duration {
+	if r.DriftRecheck > 0 {
+		return r.DriftRecheck
+	}
+	return DefaultDriftRecheck
 }
 
 func (r *StreamProcessorReconciler) limitRetry() time.Duration {

@@ -128,6 +128,7 @@ func startOperator(t *testing.T, opts ...func(*StreamProcessorReconciler)) *oper
 		Clock:            clock.RealClock{},
 		PollInterval:     300 * time.Millisecond,
 		InvalidSpecRetry: 5 * time.Second,
+		DriftRecheck:     3 * time.Second,
 	}
 	for _, o := range opts {
 		o(r)

@@ -514,6 +514,13 @@ type StreamProcessorStatus struct {
 	// +optional
 	LogGroupName string `json:"logGroupName,omitempty"`
 
+	// LogGroupCheckedAt is when the operator's log group was last read (or
+	// created) and found as the spec wants it. While the spec is unchanged,
+	// passes skip reading it until this is 10 minutes old (then it is read
+	// again, to repair a change made outside the operator).
+	// +optional
+	LogGroupCheckedAt *metav1.Time `json:"logGroupCheckedAt,omitempty"`
+
 	// DashboardHash is a hash of the dashboard body last put, or last read
 	// and found current. While the body the spec gives has this hash, passes
 	// skip GetDashboard until DashboardCheckedAt is 10 minutes old (then it

@@ -383,6 +383,10 @@ func (in *StreamProcessorStatus) DeepCopyInto(out *StreamProcessorStatus) {
 	out.Producer = in.Producer
 	out.Consumer = in.Consumer
 	out.LeaseTable = in.LeaseTable
+	if in.LogGroupCheckedAt != nil {
+		in, out := &in.LogGroupCheckedAt, &out.LogGroupCheckedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.DashboardCheckedAt != nil {
 		in, out := &in.DashboardCheckedAt, &out.DashboardCheckedAt
 		*out = (*in).DeepCopy()

@@ -43,6 +43,7 @@ func main() {
 	flag.IntVar(&concurrency, "max-concurrent-reconciles", 4, "StreamProcessors reconciled in parallel.")
 	flag.DurationVar(&metricsMaxAge, "metrics-max-age", 60*time.Second, "How long one batched CloudWatch GetMetricData answer serves every StreamProcessor of a region (equal to the scaling interval: ⌈objects × queries per object ÷ 500⌉ calls per interval; CloudWatch data is 1–3 min late anyway).")
 	flag.DurationVar(&pollInterval, "poll-interval", controllers.DefaultPollInterval, "How soon to look again while AWS is busy (stream CREATING/UPDATING, tasks starting).")
+	driftRecheck := flag.Duration("drift-recheck-interval", controllers.DefaultDriftRecheck, "How often a CloudWatch dashboard or log group found as wanted is read again to repair changes made outside the operator (they are read at once when the spec changes).")
 	awsCallTimeout := flag.Duration("aws-call-timeout", 30*time.Second, "Bound on each attempt of an AWS call; an attempt not answered in time is retried (0: no bound).")
 	awsRateLimit := flag.Bool("aws-rate-limit", true, "Pace AWS calls under each operation's default per-account rate (controllers.DefaultAWSRates), shared by all reconciles of a region.")
 	leaderNamespace := flag.String("leader-election-namespace", "", "Namespace of the leader election Lease; empty means the pod's own namespace, which only exists in a cluster: set it when running outside one.")
@@ -100,6 +101,7 @@ func main() {
 		LoadHistory:  controllers.NewLoadHistory(time.Hour),
 		Clock:        clock.RealClock{},
 		PollInterval: pollInterval,
+		DriftRecheck: *driftRecheck,
 	}).SetupWithManager(mgr); err != nil {
 		log.Error(err, "Unable to set up controller")
 		os.Exit(1)
