@@ -197,19 +197,8 @@ func TestPlanCapacity(t *testing.T) {
 			obs := convergedPass(sp)
 			tt.setup(sp, &obs)
 			pl := planPass(sp, obs, planNow, planTiming)
-			var got []string
-			for _, a := range pl.actions {
-				got = append(got, describe(a))
-			}
-			if !slices.Equal(got, tt.want.actions) {
-				t.Errorf("actions = %q, want %q", got, tt.want.actions)
-			}
-			planned := &streamingv1alpha1.StreamProcessor{Status: pl.status}
-			for ct, reason := range tt.want.conditions {
-				if c := findCondition(planned, ct); c == nil || c.Reason != reason {
-					t.Errorf("%s = %+v, want reason %s", ct, c, reason)
-				}
-			}
+			checkActions(t, pl.actions, tt.want.actions)
+			checkConditions(t, pl.status, tt.want.conditions)
 			for _, r := range tt.want.events {
 				if !slices.ContainsFunc(pl.events, func(e pendingEvent) bool { return e.reason == r }) {
 					t.Errorf("events %+v lack %s", pl.events, r)

@@ -624,13 +624,7 @@ func TestPlanPass(t *testing.T) {
 			before := sp.DeepCopy()
 			pl := planPass(sp, obs, planNow, planTiming)
 
-			var got []string
-			for _, a := range pl.actions {
-				got = append(got, describe(a))
-			}
-			if !slices.Equal(got, tt.want.actions) {
-				t.Errorf("actions = %q, want %q", got, tt.want.actions)
-			}
+			checkActions(t, pl.actions, tt.want.actions)
 			var errs []string
 			for _, e := range pl.errs {
 				errs = append(errs, errKind(e))
@@ -638,12 +632,7 @@ func TestPlanPass(t *testing.T) {
 			if !slices.Equal(errs, tt.want.errs) {
 				t.Errorf("errors = %q, want %q", errs, tt.want.errs)
 			}
-			planned := &streamingv1alpha1.StreamProcessor{Status: pl.status}
-			for ct, reason := range tt.want.conditions {
-				if c := findCondition(planned, ct); c == nil || c.Reason != reason {
-					t.Errorf("%s = %+v, want reason %s", ct, c, reason)
-				}
-			}
+			checkConditions(t, pl.status, tt.want.conditions)
 			var reasons []string
 			for _, e := range pl.events {
 				reasons = append(reasons, e.reason)
@@ -757,4 +746,28 @@ func TestOutcomes(t *testing.T) {
 
 func scalingStep(to int32) scaling.ReshardStep {
 	return scaling.ReshardStep{Action: scaling.ReshardNow, To: to, Target: to, Reason: fmt.Sprintf("scaling to %d", to)}
+}
+
+// checkActions fails t unless actions, described, are want in order.
+func checkActions(t *testing.T, actions []action, want []string) {
+	t.Helper()
+	var got []string
+	for _, a := range actions {
+		got = append(got, describe(a))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("actions = %q, want %q", got, want)
+	}
+}
+
+// checkConditions fails t unless status has each condition type of want
+// with its reason.
+func checkConditions(t *testing.T, status streamingv1alpha1.StreamProcessorStatus, want map[string]string) {
+	t.Helper()
+	planned := &streamingv1alpha1.StreamProcessor{Status: status}
+	for ct, reason := range want {
+		if c := findCondition(planned, ct); c == nil || c.Reason != reason {
+			t.Errorf("%s = %+v, want reason %s", ct, c, reason)
+		}
+	}
 }
