@@ -167,10 +167,19 @@ func TestServiceWritesJSONLinesAndStopsGracefully(t *testing.T) {
 	if code, _ := get(base + "/healthz"); code != 200 {
 		t.Errorf("/healthz %d", code)
 	}
-	if _, body := get(base + "/metrics"); !strings.Contains(body, "streamprocessor_consumer_leases_held 2") ||
-		!strings.Contains(body, "streamprocessor_consumer_millis_behind_latest{shard_id=") ||
-		!strings.Contains(body, `streamprocessor_aws_calls_total{operation="GetRecords",outcome="ok",service="Kinesis"}`) {
-		t.Errorf("/metrics lacks leases_held 2, millis_behind_latest or counted GetRecords calls:\n%s", body)
+	// A batch's records are counted as they are processed, its read (and so
+	// millis_behind_latest) right after the batch returns: poll briefly.
+	for metricsDeadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, body := get(base + "/metrics")
+		if strings.Contains(body, "streamprocessor_consumer_leases_held 2") &&
+			strings.Contains(body, "streamprocessor_consumer_millis_behind_latest{shard_id=") &&
+			strings.Contains(body, `streamprocessor_aws_calls_total{operation="GetRecords",outcome="ok",service="Kinesis"}`) {
+			break
+		}
+		if time.Now().After(metricsDeadline) {
+			t.Errorf("/metrics lacks leases_held 2, millis_behind_latest or counted GetRecords calls:\n%s", body)
+			break
+		}
 	}
 	time.Sleep(700 * time.Millisecond) // one CloudWatch period
 	cancel()
