@@ -26,18 +26,27 @@ const (
 	MetricIngestBytes         = "IngestBytes"
 	MetricIngestRecordsPerSec = "IngestRecordsPerSecond"
 	MetricIngestBytesPerSec   = "IngestBytesPerSecond"
-	DimensionStreamName       = "StreamName"
+	// MetricRefusedRecords: user records answered 429 or 503 in the interval
+	// because the producer could not take them (too many requests or bytes in
+	// flight, buffer full, Kinesis unavailable, draining, stream not ready):
+	// demand the tasks did not serve. A request refused before its body was
+	// read counts as one record (a lower bound for POST /records). Client
+	// mistakes (4xx other than 429) are not counted, nor an ACK_TIMEOUT 503,
+	// whose records were buffered (counted in IngestRecords) and may still be
+	// written. Unit Count; read with statistic Sum.
+	MetricRefusedRecords = "RefusedRecords"
+	DimensionStreamName  = "StreamName"
 )
 
 // CloudWatchMetrics are the metrics publish sends, each with the dimensions
 // DimensionStreamName: the list the operator's dashboard is checked against
 // (internal/dashboard), kept equal to publish by TestPublishSendsCloudWatchMetrics.
-var CloudWatchMetrics = []string{MetricIngestRecords, MetricIngestBytes, MetricIngestRecordsPerSec, MetricIngestBytesPerSec}
+var CloudWatchMetrics = []string{MetricIngestRecords, MetricIngestBytes, MetricIngestRecordsPerSec, MetricIngestBytesPerSec, MetricRefusedRecords}
 
 // CloudWatchDimensions are the dimensions of every metric in CloudWatchMetrics.
 var CloudWatchDimensions = []string{DimensionStreamName}
 
-// publisher sends the ingest rate to CloudWatch every interval.
+// publisher sends the ingest rate and the refused records to CloudWatch every interval.
 type publisher struct {
 	api       CloudWatchAPI
 	namespace string
@@ -45,6 +54,7 @@ type publisher struct {
 	metrics   *Metrics
 	lastRecs  float64
 	lastBytes float64
+	lastRefus float64
 	lastAt    time.Time
 }
 
@@ -59,9 +69,10 @@ func counterValue(c interface{ Write(*dto.Metric) error }) float64 {
 // publish sends the deltas since the previous call.
 func (p *publisher) publish(ctx context.Context, now time.Time) error {
 	recs, byts := counterValue(p.metrics.accepted), counterValue(p.metrics.acceptedBytes)
-	dr, db := recs-p.lastRecs, byts-p.lastBytes
+	refused := counterValue(p.metrics.refused)
+	dr, db, dref := recs-p.lastRecs, byts-p.lastBytes, refused-p.lastRefus
 	secs := now.Sub(p.lastAt).Seconds()
-	p.lastRecs, p.lastBytes, p.lastAt = recs, byts, now
+	p.lastRecs, p.lastBytes, p.lastRefus, p.lastAt = recs, byts, refused, now
 	if secs <= 0 {
 		return nil
 	}
@@ -76,6 +87,7 @@ func (p *publisher) publish(ctx context.Context, now time.Time) error {
 			datum(MetricIngestBytes, db, cwtypes.StandardUnitBytes),
 			datum(MetricIngestRecordsPerSec, dr/secs, cwtypes.StandardUnitCountSecond),
 			datum(MetricIngestBytesPerSec, db/secs, cwtypes.StandardUnitBytesSecond),
+			datum(MetricRefusedRecords, dref, cwtypes.StandardUnitCount),
 		},
 	})
 	p.metrics.cloudWatchPublishes.WithLabelValues(outcome(err)).Inc()

@@ -186,6 +186,15 @@ func (h *Handler) fail(w http.ResponseWriter, path string, code int, reason, msg
 	h.reply(w, path, code, b)
 }
 
+// refuse answers fail's 429 or 503 for records the producer could not take
+// (demand it did not serve) and counts them in records_refused_total, which
+// is published as RefusedRecords. Before the body is read the count is not
+// known: the caller passes 1, a lower bound (exact for POST /).
+func (h *Handler) refuse(w http.ResponseWriter, path string, code int, reason, msg string, records int) {
+	h.metrics.refused.Add(float64(records))
+	h.fail(w, path, code, reason, msg)
+}
+
 // ingest handles POST / (batch false) and POST /records (batch true).
 func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, path string, batch bool) {
 	if !h.allow(w, r, http.MethodPost) || !h.authorized(w, r, path) {
@@ -193,7 +202,7 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, path string, ba
 	}
 	if h.draining.Load() {
 		w.Header().Set("Connection", "close")
-		h.fail(w, path, http.StatusServiceUnavailable, "draining", "producer is shutting down; retry on another instance")
+		h.refuse(w, path, http.StatusServiceUnavailable, "draining", "producer is shutting down; retry on another instance", 1)
 		return
 	}
 	ndjson, ok := parseContentType(r.Header.Get("Content-Type"), batch)
@@ -216,7 +225,7 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, path string, ba
 	}
 	if h.inflight.Add(1) > int64(h.cfg.MaxInflightRequests) {
 		h.inflight.Add(-1)
-		h.fail(w, path, http.StatusTooManyRequests, "overloaded", "too many concurrent requests")
+		h.refuse(w, path, http.StatusTooManyRequests, "overloaded", "too many concurrent requests", 1)
 		return
 	}
 	defer h.inflight.Add(-1)
@@ -226,7 +235,7 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request, path string, ba
 		size = h.cfg.MaxRequestBytes
 	}
 	if !h.bodies.acquire(size) {
-		h.fail(w, path, http.StatusTooManyRequests, "overloaded", "too many request bytes in flight; retry later")
+		h.refuse(w, path, http.StatusTooManyRequests, "overloaded", "too many request bytes in flight; retry later", 1)
 		return
 	}
 	adm := admission{budget: h.bodies, n: size}
@@ -424,13 +433,13 @@ func (h *Handler) enqueue(w http.ResponseWriter, path string, recs []Record, t *
 	}
 	switch {
 	case errors.Is(err, ErrBufferFull) && h.pipe.Healthy():
-		h.fail(w, path, http.StatusTooManyRequests, "buffer_full", "buffer full; Kinesis is behind, retry later")
+		h.refuse(w, path, http.StatusTooManyRequests, "buffer_full", "buffer full; Kinesis is behind, retry later", len(recs))
 	case errors.Is(err, ErrBufferFull):
-		h.fail(w, path, http.StatusServiceUnavailable, "kinesis_unavailable", "buffer full and Kinesis is failing; retry later")
+		h.refuse(w, path, http.StatusServiceUnavailable, "kinesis_unavailable", "buffer full and Kinesis is failing; retry later", len(recs))
 	case errors.Is(err, ErrClosed):
-		h.fail(w, path, http.StatusServiceUnavailable, "draining", "producer is shutting down; retry on another instance")
+		h.refuse(w, path, http.StatusServiceUnavailable, "draining", "producer is shutting down; retry on another instance", len(recs))
 	default:
-		h.fail(w, path, http.StatusServiceUnavailable, "not_ready", "stream not available yet; retry later")
+		h.refuse(w, path, http.StatusServiceUnavailable, "not_ready", "stream not available yet; retry later", len(recs))
 	}
 	return false
 }

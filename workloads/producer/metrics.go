@@ -18,6 +18,7 @@ type Metrics struct {
 	accepted                    prometheus.Counter
 	acceptedBytes               prometheus.Counter
 	rejected                    *prometheus.CounterVec // by reason
+	refused                     prometheus.Counter     // user records answered 429/503 (demand not served)
 	written                     prometheus.Counter
 	batchRecords                prometheus.Histogram
 	userRecordsPerKinesisRecord prometheus.Histogram
@@ -85,6 +86,8 @@ func NewMetrics() *Metrics {
 			Help: "Data bytes of user records accepted into the buffer."}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "records_rejected_total",
 			Help: "User records or requests refused, by reason."}, []string{"reason"}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "records_refused_total",
+			Help: "User records answered 429 or 503 (overloaded, buffer full, Kinesis unavailable, draining, not ready); a request refused before its body was read counts as one."}),
 		written: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "records_written_total",
 			Help: "User records Kinesis accepted."}),
 		batchRecords: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "putrecords_batch_records",
@@ -125,7 +128,7 @@ func NewMetrics() *Metrics {
 	})
 	m.inflightBodyBytes = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "inflight_body_bytes",
 		Help: "Request body bytes admitted and being read or decoded."}, func() float64 { return float64(m.inflightBody.Load()) })
-	for _, c := range []prometheus.Collector{m.requests, m.received, m.accepted, m.acceptedBytes, m.rejected, m.written,
+	for _, c := range []prometheus.Collector{m.requests, m.received, m.accepted, m.acceptedBytes, m.rejected, m.refused, m.written,
 		m.batchRecords, m.userRecordsPerKinesisRecord, m.putRecordsCalls, m.putRecordsLatency, m.retries, m.throttles,
 		m.bufferBytes, m.bufferLimit, m.inflightBodyBytes, m.inflightBodyLimit, m.shards, m.shardMapRefreshes, m.shardMismatches, m.resent, m.cloudWatchPublishes, m.awsCalls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {

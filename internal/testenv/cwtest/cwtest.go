@@ -45,3 +45,19 @@ func (r *Recorder) CheckSent(t *testing.T, names, dims []string) {
 		t.Errorf("published %v, the declared list says %v", sent, names)
 	}
 }
+
+// Value returns the value sent for the metric name; it fails t when the
+// recorded input has no such metric.
+func (r *Recorder) Value(t *testing.T, name string) float64 {
+	t.Helper()
+	if r.In == nil {
+		t.Fatal("nothing was published")
+	}
+	for _, d := range r.In.MetricData {
+		if aws.ToString(d.MetricName) == name {
+			return aws.ToFloat64(d.Value)
+		}
+	}
+	t.Fatalf("%s was not published", name)
+	return 0
+}
