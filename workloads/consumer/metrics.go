@@ -39,6 +39,8 @@ type Metrics struct {
 	mu        sync.Mutex
 	periodMax int64 // max MillisBehindLatest seen this CloudWatch period; -1: none
 	periodN   int64 // records processed this period
+	periodF   int64 // failed attempts this period
+	periodD   int64 // records dead-lettered this period
 	nBlocked  int64 // shards blocked on a failing record now
 	maxBlock  int64 // max nBlocked this period
 	total     float64
@@ -91,8 +93,19 @@ func (m *Metrics) processed(n int) {
 	m.mu.Unlock()
 }
 
-func (m *Metrics) failed()       { m.recordFailures.Inc() }
-func (m *Metrics) deadLettered() { m.deadLetters.Inc() }
+func (m *Metrics) failed() {
+	m.recordFailures.Inc()
+	m.mu.Lock()
+	m.periodF++
+	m.mu.Unlock()
+}
+
+func (m *Metrics) deadLettered() {
+	m.deadLetters.Inc()
+	m.mu.Lock()
+	m.periodD++
+	m.mu.Unlock()
+}
 
 // RecordsRead implements kcl.Observer.
 func (m *Metrics) RecordsRead(shardID string, n int, millisBehindLatest int64) {
@@ -136,14 +149,19 @@ func (m *Metrics) block(d int64) {
 	m.blocked.Set(float64(m.nBlocked))
 }
 
-// takePeriod returns and resets the CloudWatch period's aggregates; ok is false
-// when no read happened in the period (no lag to report).
-func (m *Metrics) takePeriod() (maxBehind, processed, blocked int64, ok bool) {
+// period is one CloudWatch period's aggregates.
+type period struct {
+	maxBehind, processed, blocked, failed, deadLettered int64
+	read                                                bool // a read happened (maxBehind is meaningful)
+}
+
+// takePeriod returns and resets the CloudWatch period's aggregates.
+func (m *Metrics) takePeriod() period {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	maxBehind, processed, blocked, ok = m.periodMax, m.periodN, m.maxBlock, m.periodMax >= 0
-	m.periodMax, m.periodN, m.maxBlock = -1, 0, m.nBlocked
-	return maxBehind, processed, blocked, ok
+	p := period{maxBehind: m.periodMax, processed: m.periodN, blocked: m.maxBlock, failed: m.periodF, deadLettered: m.periodD, read: m.periodMax >= 0}
+	m.periodMax, m.periodN, m.maxBlock, m.periodF, m.periodD = -1, 0, m.nBlocked, 0, 0
+	return p
 }
 
 // PutMetricDataAPI is the CloudWatch call the publisher needs.
@@ -158,21 +176,27 @@ const (
 	MetricRecordsProcessed   = "RecordsProcessed"   // Count; read with statistic Sum
 	// MetricRecordsBlocked: shards blocked on a record that keeps failing with
 	// no dead-letter destination (max over the period); read with Maximum.
-	MetricRecordsBlocked     = "RecordsBlocked"
-	DimensionStreamName      = "StreamName"
-	DimensionApplicationName = "ApplicationName"
+	MetricRecordsBlocked = "RecordsBlocked"
+	// MetricRecordFailures: failed attempts to handle a user record in the
+	// period (each retry counts, like record_failures_total). Count; Sum.
+	MetricRecordFailures = "RecordFailures"
+	// MetricRecordsDeadLettered: user records written to the dead-letter
+	// destination in the period after every attempt failed. Count; Sum.
+	MetricRecordsDeadLettered = "RecordsDeadLettered"
+	DimensionStreamName       = "StreamName"
+	DimensionApplicationName  = "ApplicationName"
 )
 
 // CloudWatchMetrics are the metrics Publish sends, each with the dimensions
 // CloudWatchDimensions: the list the operator's dashboard is checked against
 // (internal/dashboard), kept equal to Publish by TestPublishSendsCloudWatchMetrics.
-var CloudWatchMetrics = []string{MetricMillisBehindLatest, MetricRecordsProcessed, MetricRecordsBlocked}
+var CloudWatchMetrics = []string{MetricMillisBehindLatest, MetricRecordsProcessed, MetricRecordsBlocked, MetricRecordFailures, MetricRecordsDeadLettered}
 
 // CloudWatchDimensions are the dimensions of every metric in CloudWatchMetrics.
 var CloudWatchDimensions = []string{DimensionStreamName, DimensionApplicationName}
 
-// CloudWatchPublisher sends the period's max MillisBehindLatest and records
-// processed to CloudWatch.
+// CloudWatchPublisher sends the period's max MillisBehindLatest, records
+// processed, blocked shards, failed attempts and dead letters to CloudWatch.
 type CloudWatchPublisher struct {
 	API         PutMetricDataAPI
 	Namespace   string
@@ -180,22 +204,26 @@ type CloudWatchPublisher struct {
 	Metrics     *Metrics
 }
 
-// Publish sends one period's data; RecordsProcessed is sent every period (0
-// when idle) so scaling sees idleness, MillisBehindLatest only when a read
+// Publish sends one period's data; RecordsProcessed, RecordsBlocked,
+// RecordFailures and RecordsDeadLettered are sent every period (0 when idle) so scaling sees idleness, MillisBehindLatest only when a read
 // happened.
 func (p *CloudWatchPublisher) Publish(ctx context.Context, now time.Time) error {
-	behind, processed, blocked, ok := p.Metrics.takePeriod()
+	per := p.Metrics.takePeriod()
 	dims := []cwtypes.Dimension{
 		{Name: aws.String(DimensionStreamName), Value: aws.String(p.Stream)},
 		{Name: aws.String(DimensionApplicationName), Value: aws.String(p.App)},
 	}
-	data := []cwtypes.MetricDatum{{MetricName: aws.String(MetricRecordsProcessed), Dimensions: dims, Timestamp: aws.Time(now),
-		Unit: cwtypes.StandardUnitCount, Value: aws.Float64(float64(processed))},
-		{MetricName: aws.String(MetricRecordsBlocked), Dimensions: dims, Timestamp: aws.Time(now),
-			Unit: cwtypes.StandardUnitCount, Value: aws.Float64(float64(blocked))}}
-	if ok {
-		data = append(data, cwtypes.MetricDatum{MetricName: aws.String(MetricMillisBehindLatest), Dimensions: dims, Timestamp: aws.Time(now),
-			Unit: cwtypes.StandardUnitMilliseconds, Value: aws.Float64(float64(behind))})
+	datum := func(name string, v int64, unit cwtypes.StandardUnit) cwtypes.MetricDatum {
+		return cwtypes.MetricDatum{MetricName: aws.String(name), Dimensions: dims, Timestamp: aws.Time(now), Unit: unit, Value: aws.Float64(float64(v))}
+	}
+	data := []cwtypes.MetricDatum{
+		datum(MetricRecordsProcessed, per.processed, cwtypes.StandardUnitCount),
+		datum(MetricRecordsBlocked, per.blocked, cwtypes.StandardUnitCount),
+		datum(MetricRecordFailures, per.failed, cwtypes.StandardUnitCount),
+		datum(MetricRecordsDeadLettered, per.deadLettered, cwtypes.StandardUnitCount),
+	}
+	if per.read {
+		data = append(data, datum(MetricMillisBehindLatest, per.maxBehind, cwtypes.StandardUnitMilliseconds))
 	}
 	if _, err := p.API.PutMetricData(ctx, &cloudwatch.PutMetricDataInput{Namespace: aws.String(p.Namespace), MetricData: data}); err != nil {
 		return fmt.Errorf("put consumer metrics to CloudWatch namespace %q: %w", p.Namespace, err)

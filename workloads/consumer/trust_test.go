@@ -85,8 +85,7 @@ func TestBlockedRecordRaisesMetric(t *testing.T) {
 	if got := testGauge(t, m, "streamprocessor_consumer_records_blocked"); got != 1 {
 		t.Errorf("records_blocked %v while the shard is blocked, want 1", got)
 	}
-	_, _, blocked, _ := m.takePeriod()
-	if blocked != 1 {
+	if blocked := m.takePeriod().blocked; blocked != 1 {
 		t.Errorf("CloudWatch RecordsBlocked for the period %d, want 1", blocked)
 	}
 	cancel()
