@@ -9,10 +9,11 @@
 // Container Insights is enabled on the cluster: the prerequisites stack's
 // cluster has it), the producer's namespace (workloads/producer
 // CloudWatchMetrics) or the consumer's (workloads/consumer
-// CloudWatchMetrics). What only the workloads' Prometheus endpoints or the
-// operator's status hold (HTTP 429/503 answers, consumer failures and dead
-// letters, shard counts, reshard calls) is not plotted; the text widget says
-// where to find it.
+// CloudWatchMetrics): the producer's refused records (429/503) beside its
+// ingest rate, the consumer's failed attempts and dead letters beside records
+// processed. What only the operator's status or /metrics holds (open and
+// target shards, reshard calls, target tasks) is not plotted; the text widget
+// says where to find it.
 package dashboard
 
 import (
@@ -145,10 +146,12 @@ func Build(in Input) Body {
 		graph("User records put (producer, after the HTTP answer)", "Sum",
 			metric(ProducerNamespace, "IngestRecords", stream, map[string]any{"label": "user records accepted"})),
 		// Beyond the seed.
-		graph("Producer ingest rate (all tasks, per second)", "Sum",
-			[]any{map[string]any{"expression": "records / PERIOD(records)", "label": "records/s", "id": "e1"}},
+		graph("Producer ingest rate and refused records (all tasks, per second)", "Sum",
+			[]any{map[string]any{"expression": "records / PERIOD(records)", "label": "records/s accepted", "id": "e1"}},
+			[]any{map[string]any{"expression": "refused / PERIOD(refused)", "label": "records/s refused (429/503)", "id": "e3"}},
 			[]any{map[string]any{"expression": "bytes / PERIOD(bytes)", "label": "bytes/s", "id": "e2", "yAxis": "right"}},
 			metric(ProducerNamespace, "IngestRecords", stream, map[string]any{"id": "records", "visible": false}),
+			metric(ProducerNamespace, "RefusedRecords", stream, map[string]any{"id": "refused", "visible": false}),
 			metric(ProducerNamespace, "IngestBytes", stream, map[string]any{"id": "bytes", "visible": false})),
 		graph("Stream traffic", "Sum",
 			k("IncomingRecords", "Sum", "incoming records"),
@@ -159,8 +162,10 @@ func Build(in Input) Body {
 		graph("Consumer tasks (desired and running)", "Average",
 			metric(ContainerInsightsNamespace, "DesiredTaskCount", svc(in.Consumer), map[string]any{"label": "desired"}),
 			metric(ContainerInsightsNamespace, "RunningTaskCount", svc(in.Consumer), map[string]any{"label": "running"})),
-		graph("Consumer records processed and blocked shards", "Sum",
+		graph("Consumer records processed, failures, dead letters and blocked shards", "Sum",
 			metric(ConsumerNamespace, "RecordsProcessed", app, map[string]any{"label": "records processed"}),
+			metric(ConsumerNamespace, "RecordFailures", app, map[string]any{"label": "failed attempts"}),
+			metric(ConsumerNamespace, "RecordsDeadLettered", app, map[string]any{"label": "dead-lettered"}),
 			metric(ConsumerNamespace, "RecordsBlocked", app, map[string]any{"stat": "Maximum", "label": "shards blocked", "yAxis": "right"})),
 	}
 	widgets := []Widget{{Type: "text", X: 0, Y: 0, Width: 24, Height: 4, Properties: Properties{Markdown: markdown(in)}}}
@@ -198,6 +203,6 @@ func markdown(in Input) string {
 		in.Stream, in.MinShards, in.MaxShards, in.Cluster, in.Producer, in.ProducerMinTasks, in.ProducerMaxTasks,
 		in.Consumer, in.ConsumerMinTasks, in.ConsumerMaxTasks, in.Application, in.Region)
 	b.WriteString("Open and target shards, reshard calls, target tasks: `kubectl sp status` or the operator's `/metrics` " +
-		"(no one publishes them to CloudWatch). Desired and running tasks: ECS/ContainerInsights, empty unless the cluster has Container Insights enabled. HTTP 429/503 answers: the producer's `/metrics`; record failures and dead letters: the consumer's `/metrics`.")
+		"(no one publishes them to CloudWatch). Desired and running tasks: ECS/ContainerInsights, empty unless the cluster has Container Insights enabled. Refused records count the producer's 429/503 answers by record (1 per request refused before its body was read); other HTTP answers by code: the producer's `/metrics`.")
 	return b.String()
 }

@@ -180,6 +180,30 @@ func TestSeedWidgetsArePlotted(t *testing.T) {
 	}
 }
 
+// TestDemandAndFailuresBesideTheirRates: the producer's refused records are
+// in the widget of its ingest rate, the consumer's failed attempts and dead
+// letters in the widget of records processed.
+func TestDemandAndFailuresBesideTheirRates(t *testing.T) {
+	widgetOf := map[string]string{}
+	for _, m := range metricsOf(t, JSON(sample)) {
+		widgetOf[m.namespace+" "+m.name] = m.widget
+	}
+	for _, pair := range [][2]string{
+		{ProducerNamespace + " RefusedRecords", ProducerNamespace + " IngestBytes"},
+		{ConsumerNamespace + " RecordFailures", ConsumerNamespace + " RecordsProcessed"},
+		{ConsumerNamespace + " RecordsDeadLettered", ConsumerNamespace + " RecordsProcessed"},
+	} {
+		got, ok := widgetOf[pair[0]]
+		if !ok {
+			t.Errorf("no widget plots %s", pair[0])
+			continue
+		}
+		if got != widgetOf[pair[1]] {
+			t.Errorf("%s is in widget %q, %s in %q: want them together", pair[0], got, pair[1], widgetOf[pair[1]])
+		}
+	}
+}
+
 // TestNamespacesAreTheWorkloads': the namespaces plotted are those the
 // workloads publish to by default (the operator does not change them).
 func TestNamespacesAreTheWorkloads(t *testing.T) {
