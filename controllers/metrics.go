@@ -30,11 +30,18 @@ type pipelineMetrics struct {
 	Stream                   scaling.StreamMetrics
 	ProducerCPU, ConsumerCPU []scaling.Point
 	ProducerRecords          []scaling.Point // the producer's IngestRecords, Sum per minute
+	// ProducerRefused is the producer's RefusedRecords (429/503), Sum per
+	// minute; read only for a key with producerDemand.
+	ProducerRefused []scaling.Point
 }
 
 // metricsKey names what one StreamProcessor asks for.
 type metricsKey struct {
 	region, stream, cluster, producer, consumer, application string
+	// producerDemand: spec.producer.targetRecordsPerSecondPerTask is set, so
+	// the rate rule runs and the producer's RefusedRecords is read too (an
+	// eleventh query); otherwise nothing would use it.
+	producerDemand bool
 }
 
 // Namespaces of the workloads' own metrics (workloads/producer and
@@ -136,6 +143,7 @@ func (rb *regionBatch) metricsOf(key metricsKey) pipelineMetrics {
 			ReadThrottled:   rb.results[ids.readThrottled],
 		},
 		ProducerRecords: rb.results[ids.ingestRecords],
+		ProducerRefused: rb.results[ids.refused],
 		ProducerCPU:     rb.results[ids.producerCPU],
 		ConsumerCPU:     rb.results[ids.consumerCPU],
 	}
@@ -143,6 +151,7 @@ func (rb *regionBatch) metricsOf(key metricsKey) pipelineMetrics {
 
 type ids struct {
 	bytes, records, throttled, iteratorAge, producerCPU, consumerCPU, ingest, ingestRecords, behind, readThrottled string
+	refused                                                                                                        string // only queried with producerDemand
 }
 
 // queryIDs are the GetMetricData query ids of key: unique per key (a hash),
@@ -150,12 +159,18 @@ type ids struct {
 func queryIDs(k metricsKey) ids {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%s", k.region, k.stream, k.cluster, k.producer, k.consumer, k.application)
+	if k.producerDemand {
+		// The same object with and without the rate rule may both be in
+		// a batch (until Forget): their ids must differ.
+		fmt.Fprint(h, "\x00demand")
+	}
 	p := fmt.Sprintf("m%x_", h.Sum64())
-	return ids{p + "bytes", p + "records", p + "throttled", p + "iterage", p + "pcpu", p + "ccpu", p + "ingest", p + "ingestrecs", p + "behind", p + "readthr"}
+	return ids{p + "bytes", p + "records", p + "throttled", p + "iterage", p + "pcpu", p + "ccpu", p + "ingest", p + "ingestrecs", p + "behind", p + "readthr", p + "refused"}
 }
 
 // queries are the ten queries of one StreamProcessor (see docs/scaling.md):
-// AWS/Kinesis and AWS/ECS, and the producer's and consumer's own metrics.
+// AWS/Kinesis and AWS/ECS, and the producer's and consumer's own metrics;
+// eleven with producerDemand (the producer's RefusedRecords).
 func queries(k metricsKey) []cwtypes.MetricDataQuery {
 	id := queryIDs(k)
 	q := func(id, ns, metric, stat string, dims ...string) cwtypes.MetricDataQuery {
@@ -173,7 +188,7 @@ func queries(k metricsKey) []cwtypes.MetricDataQuery {
 			},
 		}
 	}
-	return []cwtypes.MetricDataQuery{
+	qs := []cwtypes.MetricDataQuery{
 		q(id.bytes, "AWS/Kinesis", "IncomingBytes", "Sum", "StreamName", k.stream),
 		q(id.records, "AWS/Kinesis", "IncomingRecords", "Sum", "StreamName", k.stream),
 		q(id.throttled, "AWS/Kinesis", "WriteProvisionedThroughputExceeded", "Sum", "StreamName", k.stream),
@@ -185,6 +200,10 @@ func queries(k metricsKey) []cwtypes.MetricDataQuery {
 		q(id.ingestRecords, producerNamespace, "IngestRecords", "Sum", "StreamName", k.stream),
 		q(id.behind, consumerNamespace, "MillisBehindLatest", "Maximum", "StreamName", k.stream, "ApplicationName", k.application),
 	}
+	if k.producerDemand {
+		qs = append(qs, q(id.refused, producerNamespace, "RefusedRecords", "Sum", "StreamName", k.stream))
+	}
+	return qs
 }
 
 // fetchAll runs the queries of every key, 500 per call, following NextToken.

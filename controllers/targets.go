@@ -56,7 +56,7 @@ func scalingInputs(sp *streamingv1alpha1.StreamProcessor, obs observed, s stream
 		Metrics:        m.Stream,
 		// The operator's own previous target is the current count: a
 		// desiredCount changed by hand is not taken as the new normal.
-		ProducerTasks: scaling.TaskObservation{Desired: currentTarget(st.Producer, spec.Producer.MinTasks), Running: obs.services[producer].running(), CPUPercent: m.ProducerCPU, Requests: m.ProducerRecords},
+		ProducerTasks: scaling.TaskObservation{Desired: currentTarget(st.Producer, spec.Producer.MinTasks), Running: obs.services[producer].running(), CPUPercent: m.ProducerCPU, Requests: m.ProducerRecords, Refused: m.ProducerRefused},
 		ConsumerTasks: scaling.TaskObservation{Desired: currentTarget(st.Consumer, spec.Consumer.MinTasks), Running: obs.services[consumer].running(), CPUPercent: m.ConsumerCPU},
 	}
 }
