@@ -23,6 +23,7 @@ type load struct {
 	bytesPerSec, recordsPerSec, throttledPerSec float64
 	iteratorAgeMs, producerCPU, consumerCPU     float64
 	ingestRecordsPerSec                         float64 // the producer's own IngestRecords; 0: not published
+	refusedRecordsPerSec                        float64 // the producer's RefusedRecords (429/503); 0: not published
 }
 
 // publish writes the AWS/Kinesis and AWS/ECS datapoints of sp for the minutes
@@ -56,6 +57,10 @@ func publish(t *testing.T, sp *streamingv1alpha1.StreamProcessor, from, to time.
 			byNamespace[producerNamespace] = []cwtypes.MetricDatum{
 				{MetricName: aws.String("IngestRecords"), Dimensions: stream, Timestamp: at, Value: aws.Float64(l.ingestRecordsPerSec * 60), Unit: cwtypes.StandardUnitCount},
 			}
+		}
+		if l.refusedRecordsPerSec > 0 {
+			byNamespace[producerNamespace] = append(byNamespace[producerNamespace], cwtypes.MetricDatum{
+				MetricName: aws.String("RefusedRecords"), Dimensions: stream, Timestamp: at, Value: aws.Float64(l.refusedRecordsPerSec * 60), Unit: cwtypes.StandardUnitCount})
 		}
 		for ns, data := range byNamespace {
 			if _, err := cw.PutMetricData(context.Background(), &cloudwatch.PutMetricDataInput{Namespace: aws.String(ns), MetricData: data}); err != nil {
@@ -191,9 +196,11 @@ func TestScalingFollowsMetrics(t *testing.T) {
 }
 
 // TestProducerScalesOnRecordRate: with targetRecordsPerSecondPerTask set, the
-// producer's own IngestRecords metric sizes the producer service while its
-// CPU is quiet, and status says the rate decided. At the new count the rate
-// per task is on target, so it holds there.
+// producer's own IngestRecords plus its RefusedRecords (the demand) size the
+// producer service while its CPU is quiet, and status says the rate decided.
+// The task serves its target and refuses twice as much: served alone would
+// hold at 1. At the new count the rate per task is on target, so it holds
+// there.
 func TestProducerScalesOnRecordRate(t *testing.T) {
 	requireSuite(t)
 	g := NewWithT(t)
@@ -208,11 +215,12 @@ func TestProducerScalesOnRecordRate(t *testing.T) {
 		g.Expect(get(g, sp).Status.Producer.RunningTasks).To(Equal(int32(1)))
 	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
 
-	// 3,000 records/s into one task against a target of 1,000, CPU at 20 %
-	// (the CPU rule alone would scale down), the stream well within a shard.
-	// Published once for every minute the test's clock reaches: CloudWatch
-	// (and moto) add up datapoints put twice for the same minute.
-	busy := load{bytesPerSec: 0.3 * mib, recordsPerSec: 100, producerCPU: 20, consumerCPU: 20, ingestRecordsPerSec: 3000}
+	// 3,000 records/s asked of one task against a target of 1,000 (1,000
+	// accepted, 2,000 refused with 429/503), CPU at 20 % (the CPU rule alone
+	// would scale down), the stream well within a shard. Published once for
+	// every minute the test's clock reaches: CloudWatch (and moto) add up
+	// datapoints put twice for the same minute.
+	busy := load{bytesPerSec: 0.3 * mib, recordsPerSec: 100, producerCPU: 20, consumerCPU: 20, ingestRecordsPerSec: 1000, refusedRecordsPerSec: 2000}
 	publish(t, sp, now.Add(-10*time.Minute), now.Add(4*time.Minute), busy)
 	for range 3 {
 		now = now.Add(time.Minute)
