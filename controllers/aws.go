@@ -50,6 +50,8 @@ type Clients struct {
 	// Logs manages the operator's log groups; nil leaves log groups alone
 	// (the task definitions still name them).
 	Logs logsaws.API
+	// PutMetrics publishes the operator's own metrics (MetricsPublisher).
+	PutMetrics PutMetricDataAPI
 }
 
 // ClientOption changes NewClientFactory.
@@ -112,6 +114,7 @@ func NewClientFactory(calls *prometheus.CounterVec, opts ...ClientOption) Client
 			Logs:       cloudwatchlogs.NewFromConfig(cfg),
 		}
 		c.Dashboards = c.CloudWatch.(*cloudwatch.Client)
+		c.PutMetrics = c.CloudWatch.(*cloudwatch.Client)
 		if rates != nil {
 			c = RateLimitedClients(c, rates)
 		}
@@ -158,7 +161,10 @@ var DefaultAWSRates = map[string]AWSRate{
 	"cloudwatch.GetDashboard":               {9, 5},
 	"cloudwatch.PutDashboard":               {9, 5},
 	"cloudwatch.DeleteDashboards":           {9, 5},
-	"dynamodb.DeleteTable":                  {9, 5},
+	// 90 % of PutMetricData's default 500/s (docs/observability.md); the
+	// publisher makes ⌈objects × 5 ÷ 1000⌉ calls per region and interval.
+	"cloudwatch.PutMetricData": {450, 50},
+	"dynamodb.DeleteTable":     {9, 5},
 	// CloudWatch Logs: 90 % of 5/s, the lowest of these operations'
 	// default quotas (docs/logs.md).
 	"logs.DescribeLogGroups":   {4.5, 2},
@@ -297,6 +303,9 @@ func RateLimitedClients(c Clients, rates map[string]AWSRate) Clients {
 	}
 	if c.Logs != nil {
 		c.Logs = &limitedLogs{next: c.Logs, l: ls}
+	}
+	if c.PutMetrics != nil {
+		c.PutMetrics = &limitedPutMetrics{next: c.PutMetrics, l: ls}
 	}
 	return c
 }
@@ -550,4 +559,16 @@ func (g *limitedLogs) DeleteLogGroup(ctx context.Context, in *cloudwatchlogs.Del
 		return nil, err
 	}
 	return g.next.DeleteLogGroup(ctx, in, o...)
+}
+
+type limitedPutMetrics struct {
+	next PutMetricDataAPI
+	l    limiters
+}
+
+func (c *limitedPutMetrics) PutMetricData(ctx context.Context, in *cloudwatch.PutMetricDataInput, o ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error) {
+	if err := c.l.wait(ctx, "cloudwatch.PutMetricData"); err != nil {
+		return nil, err
+	}
+	return c.next.PutMetricData(ctx, in, o...)
 }

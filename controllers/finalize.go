@@ -25,6 +25,7 @@ func (r *StreamProcessorReconciler) finalize(ctx context.Context, sp *streamingv
 	if !controllerutil.ContainsFinalizer(sp, Finalizer) {
 		return ctrl.Result{}, nil
 	}
+	r.Publisher.Delete(sp.UID) // its metrics stop with the deletion (opmetrics.go)
 	clients, err := r.AWS(ctx, sp.Spec.Region)
 	obs := observedForDeletion{clientsErr: err}
 	if err == nil {

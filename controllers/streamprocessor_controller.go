@@ -59,6 +59,9 @@ type StreamProcessorReconciler struct {
 	// Metrics reads CloudWatch for the scaler, batched across
 	// StreamProcessors; nil reads nothing (targets held within bounds).
 	Metrics *MetricsBatcher
+	// Publisher sends each pass's decisions (shards, reshard budget, target
+	// tasks) to CloudWatch, batched per region; nil publishes nothing.
+	Publisher *MetricsPublisher
 	// LoadHistory reads the stream's week of write load for capacityMode
 	// Auto; nil reads nothing (Auto then keeps the current mode).
 	LoadHistory *LoadHistory
@@ -149,7 +152,11 @@ func (r *StreamProcessorReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	pl := planPass(sp, observed, r.Clock.Now(), r.timing())
 	sp.Status = pl.status
 	outcomes := r.act(ctx, sp, patcher, aws, pl.actions)
-	return r.report(ctx, sp, pl, outcomes)
+	res, err = r.report(ctx, sp, pl, outcomes)
+	// The report's status goes to CloudWatch with the region's next batch
+	// (opmetrics.go; nothing without --cloudwatch-metrics).
+	r.Publisher.Record(sp, aws.Region, r.Clock.Now())
+	return res, err
 }
 
 // setCondition sets a condition, stamped with the generation it describes.

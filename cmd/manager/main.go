@@ -50,6 +50,7 @@ func main() {
 	leaseDuration := flag.Duration("leader-election-lease-duration", 15*time.Second, "How long a leader's Lease holds without renewal before another replica may take it.")
 	renewDeadline := flag.Duration("leader-election-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew before it gives up leading (and exits).")
 	retryPeriod := flag.Duration("leader-election-retry-period", 2*time.Second, "How often replicas try to acquire or renew the Lease.")
+	cloudWatchMetrics := flag.Bool("cloudwatch-metrics", false, "Publish each StreamProcessor's open and target shards, reshard calls left and target tasks to CloudWatch (namespace StreamProcessor/Operator, one batched PutMetricData per region per minute) and plot them on its dashboard. Off by default: CloudWatch bills custom metrics per metric per month (docs/observability.md).")
 	showVersion := flag.Bool("version", false, "Print the version and exit.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
@@ -93,10 +94,17 @@ func main() {
 
 	calls := awsapi.NewCallsCounter()
 	metrics.Registry.MustRegister(calls)
+	awsClients := controllers.NewClientFactory(calls, awsClientOptions(*awsRateLimit, *awsCallTimeout)...)
+	var publisher *controllers.MetricsPublisher
+	if *cloudWatchMetrics {
+		publisher = controllers.NewMetricsPublisher(time.Minute, controllers.PutMetricsOf(awsClients))
+		utilruntime.Must(mgr.Add(publisher))
+	}
 	if err := (&controllers.StreamProcessorReconciler{
 		Client:       mgr.GetClient(),
 		Recorder:     mgr.GetEventRecorder("streamprocessor-operator"),
-		AWS:          controllers.NewClientFactory(calls, awsClientOptions(*awsRateLimit, *awsCallTimeout)...),
+		AWS:          awsClients,
+		Publisher:    publisher,
 		Metrics:      controllers.NewMetricsBatcher(metricsMaxAge),
 		LoadHistory:  controllers.NewLoadHistory(time.Hour),
 		Clock:        clock.RealClock{},

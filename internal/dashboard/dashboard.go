@@ -206,3 +206,22 @@ func markdown(in Input) string {
 		"(no one publishes them to CloudWatch). Desired and running tasks: ECS/ContainerInsights, empty unless the cluster has Container Insights enabled. Refused records count the producer's 429/503 answers by record (1 per request refused before its body was read); other HTTP answers by code: the producer's `/metrics`.")
 	return b.String()
 }
+
+// The operator's own metrics (controllers.MetricsPublisher, published only
+// with the manager's --cloudwatch-metrics): its decisions about each
+// StreamProcessor, with the dimensions OperatorDimensions.
+const (
+	OperatorNamespace         = "StreamProcessor/Operator"
+	MetricOpenShards          = "OpenShards"
+	MetricTargetShards        = "TargetShards"
+	MetricReshardCallsLeft    = "ReshardCallsLeft"
+	MetricProducerTargetTasks = "ProducerTargetTasks"
+	MetricConsumerTargetTasks = "ConsumerTargetTasks"
+)
+
+// OperatorMetrics are every metric the operator publishes per StreamProcessor.
+var OperatorMetrics = []string{MetricOpenShards, MetricTargetShards, MetricReshardCallsLeft, MetricProducerTargetTasks, MetricConsumerTargetTasks}
+
+// OperatorDimensions are the dimensions of every OperatorMetrics datum, in
+// order: the StreamProcessor's Kubernetes namespace and name.
+var OperatorDimensions = []string{"Namespace", "Name"}
