@@ -26,6 +26,14 @@ type putDashboard struct {
 
 func (putDashboard) part() string { return dashboardPart }
 
+// currentDashboardBody is sp's dashboard body, with the operator's own metrics when
+// they are published.
+func currentDashboardBody(sp *streamingv1alpha1.StreamProcessor, region string, operatorMetrics bool) string {
+	in := dashboardInput(sp, region)
+	in.OperatorMetrics = operatorMetrics
+	return dashboard.JSON(in)
+}
+
 // dashboardInput is what sp's dashboard shows: its recorded names, the
 // region the clients call and the spec's bounds.
 func dashboardInput(sp *streamingv1alpha1.StreamProcessor, region string) dashboard.Input {
@@ -55,7 +63,7 @@ func planDashboard(n *notes, pl *plan, o *dashboardObservation, region string) {
 		}
 		return
 	}
-	body := dashboard.JSON(dashboardInput(sp, region))
+	body := currentDashboardBody(sp, region, o.operatorMetrics)
 	url := dashboard.URL(region, name)
 	switch {
 	case o.skipped:
@@ -74,10 +82,10 @@ func planDashboard(n *notes, pl *plan, o *dashboardObservation, region string) {
 // dashboardReadNeeded reports whether this pass must read the dashboard:
 // the body sp's spec gives is not the one last put (or found current), or
 // that was recheck ago. Pure.
-func dashboardReadNeeded(sp *streamingv1alpha1.StreamProcessor, region string, now time.Time, recheck time.Duration) bool {
+func dashboardReadNeeded(sp *streamingv1alpha1.StreamProcessor, region string, operatorMetrics bool, now time.Time, recheck time.Duration) bool {
 	st := &sp.Status
 	return st.DashboardCheckedAt == nil || now.Sub(st.DashboardCheckedAt.Time) >= recheck ||
-		st.DashboardHash != bodyHash(dashboard.JSON(dashboardInput(sp, region)))
+		st.DashboardHash != bodyHash(currentDashboardBody(sp, region, operatorMetrics))
 }
 
 // markDashboardCurrent records that the dashboard has body as of now.

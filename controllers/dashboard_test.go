@@ -113,7 +113,7 @@ func TestDashboardFollowsTheObject(t *testing.T) {
 // body reads it at once. A skipped read plans nothing and keeps it Ready.
 func TestDashboardIsReadOnlyWhenItMayHaveChanged(t *testing.T) {
 	sp := planObject()
-	if !dashboardReadNeeded(sp, "us-east-1", planNow, DefaultDriftRecheck) {
+	if !dashboardReadNeeded(sp, "us-east-1", false, planNow, DefaultDriftRecheck) {
 		t.Fatal("never put: the dashboard must be read")
 	}
 	body := dashboardBody(sp, nil)
@@ -121,23 +121,23 @@ func TestDashboardIsReadOnlyWhenItMayHaveChanged(t *testing.T) {
 	if err := (outcome{action: putDashboard{name: dashboardName, body: body, created: true}}).applyDashboard(n, putDashboard{name: dashboardName, body: body, created: true}); err != nil {
 		t.Fatal(err)
 	}
-	if dashboardReadNeeded(sp, "us-east-1", planNow.Add(time.Minute), DefaultDriftRecheck) {
+	if dashboardReadNeeded(sp, "us-east-1", false, planNow.Add(time.Minute), DefaultDriftRecheck) {
 		t.Error("a minute after the put of the same body: read again")
 	}
-	if !dashboardReadNeeded(sp, "us-east-1", planNow.Add(DefaultDriftRecheck), DefaultDriftRecheck) {
+	if !dashboardReadNeeded(sp, "us-east-1", false, planNow.Add(DefaultDriftRecheck), DefaultDriftRecheck) {
 		t.Error("after the recheck period: not read")
 	}
 	changed := sp.DeepCopy()
 	changed.Spec.Stream.MaxShards++
-	if !dashboardReadNeeded(changed, "us-east-1", planNow.Add(time.Minute), DefaultDriftRecheck) {
+	if !dashboardReadNeeded(changed, "us-east-1", false, planNow.Add(time.Minute), DefaultDriftRecheck) {
 		t.Error("the spec changes the body: not read")
 	}
 	// A read that finds it current also counts.
 	read := planObject()
 	pl := plan{}
 	planDashboard(&notes{sp: read, now: planNow, t: planTiming}, &pl, &dashboardObservation{found: true, body: body}, "us-east-1")
-	if len(pl.actions) != 0 || dashboardReadNeeded(read, "us-east-1", planNow.Add(time.Minute), DefaultDriftRecheck) {
-		t.Errorf("found current: actions %v, read needed %v; want none, false", pl.actions, dashboardReadNeeded(read, "us-east-1", planNow.Add(time.Minute), DefaultDriftRecheck))
+	if len(pl.actions) != 0 || dashboardReadNeeded(read, "us-east-1", false, planNow.Add(time.Minute), DefaultDriftRecheck) {
+		t.Errorf("found current: actions %v, read needed %v; want none, false", pl.actions, dashboardReadNeeded(read, "us-east-1", false, planNow.Add(time.Minute), DefaultDriftRecheck))
 	}
 	pl = plan{}
 	planDashboard(&notes{sp: read, now: planNow, t: planTiming}, &pl, &dashboardObservation{skipped: true}, "us-east-1")

@@ -49,6 +49,9 @@ type dashboardObservation struct {
 	found   bool
 	body    string
 	skipped bool
+	// operatorMetrics: the operator publishes its own metrics
+	// (--cloudwatch-metrics), so the dashboard plots them.
+	operatorMetrics bool
 }
 
 // streamObservation is the stream as described in this pass.
@@ -109,7 +112,8 @@ func (r *StreamProcessorReconciler) observe(ctx context.Context, sp *streamingv1
 	obs := observed{region: c.Region, services: map[string]serviceObservation{}, refused: map[string]error{}}
 	if c.Dashboards != nil {
 		// Read whatever the stream's state: the dashboard depends only on names.
-		d := &dashboardObservation{skipped: !dashboardReadNeeded(sp, c.Region, r.Clock.Now(), r.driftRecheck())}
+		published := r.Publisher != nil
+		d := &dashboardObservation{operatorMetrics: published, skipped: !dashboardReadNeeded(sp, c.Region, published, r.Clock.Now(), r.driftRecheck())}
 		if !d.skipped {
 			d.body, d.found, d.err = cloudwatchaws.Dashboards{API: c.Dashboards}.Get(ctx, names.Dashboard)
 		}

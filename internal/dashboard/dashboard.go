@@ -11,8 +11,10 @@
 // CloudWatchMetrics) or the consumer's (workloads/consumer
 // CloudWatchMetrics): the producer's refused records (429/503) beside its
 // ingest rate, the consumer's failed attempts and dead letters beside records
-// processed. What only the operator's status or /metrics holds (open and
-// target shards, reshard calls, target tasks) is not plotted; the text widget
+// processed; and, when the operator publishes them (its --cloudwatch-metrics,
+// Input.OperatorMetrics), the operator's own (OperatorNamespace: shard counts,
+// reshard calls left, target tasks). What only the operator's status or
+// /metrics holds when it does not publish them is not plotted; the text widget
 // says where to find it.
 package dashboard
 
@@ -53,6 +55,9 @@ type Input struct {
 	ProducerMinTasks, ProducerMaxTasks int32
 	ConsumerMinTasks, ConsumerMaxTasks int32
 	Period                             int32 // seconds; 60 when 0
+	// OperatorMetrics: the operator publishes OperatorMetrics for this
+	// object (its --cloudwatch-metrics), and the dashboard plots them.
+	OperatorMetrics bool
 }
 
 // URL is the CloudWatch console address of the dashboard name in region (the
@@ -168,6 +173,7 @@ func Build(in Input) Body {
 			metric(ConsumerNamespace, "RecordsDeadLettered", app, map[string]any{"label": "dead-lettered"}),
 			metric(ConsumerNamespace, "RecordsBlocked", app, map[string]any{"stat": "Maximum", "label": "shards blocked", "yAxis": "right"})),
 	}
+	props = append(props, operatorGraphs(in, graph)...)
 	widgets := []Widget{{Type: "text", X: 0, Y: 0, Width: 24, Height: 4, Properties: Properties{Markdown: markdown(in)}}}
 	for i, p := range props {
 		widgets = append(widgets, Widget{Type: "metric", X: (i % 2) * 12, Y: 4 + (i/2)*6, Width: 12, Height: 6, Properties: p})
@@ -202,8 +208,8 @@ func markdown(in Input) string {
 	fmt.Fprintf(&b, "Stream `%s` (%d–%d shards) · cluster `%s` · producer `%s` (%d–%d tasks) · consumer `%s` (%d–%d tasks) · application `%s` · %s\n\n",
 		in.Stream, in.MinShards, in.MaxShards, in.Cluster, in.Producer, in.ProducerMinTasks, in.ProducerMaxTasks,
 		in.Consumer, in.ConsumerMinTasks, in.ConsumerMaxTasks, in.Application, in.Region)
-	b.WriteString("Open and target shards, reshard calls, target tasks: `kubectl sp status` or the operator's `/metrics` " +
-		"(no one publishes them to CloudWatch). Desired and running tasks: ECS/ContainerInsights, empty unless the cluster has Container Insights enabled. Refused records count the producer's 429/503 answers by record (1 per request refused before its body was read); other HTTP answers by code: the producer's `/metrics`.")
+	b.WriteString(operatorText(in))
+	b.WriteString(" Desired and running tasks: ECS/ContainerInsights, empty unless the cluster has Container Insights enabled. Refused records count the producer's 429/503 answers by record (1 per request refused before its body was read); other HTTP answers by code: the producer's `/metrics`.")
 	return b.String()
 }
 
@@ -225,3 +231,32 @@ var OperatorMetrics = []string{MetricOpenShards, MetricTargetShards, MetricResha
 // OperatorDimensions are the dimensions of every OperatorMetrics datum, in
 // order: the StreamProcessor's Kubernetes namespace and name.
 var OperatorDimensions = []string{"Namespace", "Name"}
+
+// operatorGraphs are the widgets of the operator's own metrics (namespace
+// OperatorNamespace), when it publishes them; none otherwise.
+func operatorGraphs(in Input, graph func(title, stat string, metrics ...[]any) Properties) []Properties {
+	if !in.OperatorMetrics {
+		return nil
+	}
+	obj := []string{OperatorDimensions[0], in.Namespace, OperatorDimensions[1], in.Name}
+	op := func(name, label string) []any {
+		return metric(OperatorNamespace, name, obj, map[string]any{"label": label})
+	}
+	return []Properties{
+		graph("Shards (open and target, operator)", "Maximum",
+			op(MetricOpenShards, "open"), op(MetricTargetShards, "target")),
+		graph("Reshard calls left (rolling 24 h, operator)", "Minimum",
+			op(MetricReshardCallsLeft, "UpdateShardCount calls left")),
+		graph("Target tasks (operator)", "Maximum",
+			op(MetricProducerTargetTasks, "producer"), op(MetricConsumerTargetTasks, "consumer")),
+	}
+}
+
+// operatorText says where the operator's decisions are plotted or found.
+func operatorText(in Input) string {
+	if in.OperatorMetrics {
+		return "Open and target shards, reshard calls left, target tasks: the operator's widgets below (" + OperatorNamespace + "), also `kubectl sp status` and the operator's `/metrics`."
+	}
+	return "Open and target shards, reshard calls, target tasks: `kubectl sp status` or the operator's `/metrics` " +
+		"(not published to CloudWatch: the operator's --cloudwatch-metrics is off)."
+}

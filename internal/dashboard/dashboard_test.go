@@ -46,6 +46,13 @@ func publishers() published {
 	for _, m := range consumer.CloudWatchMetrics {
 		p[ConsumerNamespace][m] = strings.Join(slices.Sorted(slices.Values(consumer.CloudWatchDimensions)), ",")
 	}
+	// The operator's own (controllers.MetricsPublisher, with
+	// --cloudwatch-metrics; TestPublisherSendsOperatorMetrics keeps it
+	// equal to this list).
+	p[OperatorNamespace] = map[string]string{}
+	for _, m := range OperatorMetrics {
+		p[OperatorNamespace][m] = strings.Join(slices.Sorted(slices.Values(OperatorDimensions)), ",")
+	}
 	return p
 }
 
@@ -119,10 +126,20 @@ func metricsOf(t *testing.T, body string) []plotted {
 
 // TestEveryMetricIsPublished: every metric the dashboard plots is one that
 // AWS, the producer or the consumer publishes, with the same dimensions, and
-// the dimensions' values are this object's names.
+// the dimensions' values are this object's names; with and without the
+// operator's own metrics.
 func TestEveryMetricIsPublished(t *testing.T) {
+	withOperator := sample
+	withOperator.OperatorMetrics = true
+	checkPublished(t, sample)
+	checkPublished(t, withOperator)
+}
+
+func checkPublished(t *testing.T, sample Input) {
+	t.Helper()
 	pub := publishers()
-	values := map[string]string{"StreamName": sample.Stream, "ApplicationName": sample.Application, "ClusterName": sample.Cluster}
+	values := map[string]string{"StreamName": sample.Stream, "ApplicationName": sample.Application, "ClusterName": sample.Cluster,
+		"Namespace": sample.Namespace, "Name": sample.Name}
 	ms := metricsOf(t, JSON(sample))
 	if len(ms) < 15 {
 		t.Fatalf("only %d metrics plotted", len(ms))
