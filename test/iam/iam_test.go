@@ -100,7 +100,7 @@ func requests(binary, op string) []request {
 	case strings.HasSuffix(op, "Dashboard") || strings.HasSuffix(op, "Dashboards"):
 		return []request{{op, dashboardARN, nil}}
 	case op == "cloudwatch:PutMetricData":
-		ns := map[string]string{"producer": "StreamProcessor/Producer", "consumer": "StreamProcessor/Consumer"}[binary]
+		ns := map[string]string{"producer": "StreamProcessor/Producer", "consumer": "StreamProcessor/Consumer", "manager": "StreamProcessor/Operator"}[binary]
 		return []request{{op, "*", map[string]string{"cloudwatch:namespace": ns}}}
 	case svc == "ecs" && strings.Contains(op, "Service"):
 		return []request{{op, serviceARN, nil}}
@@ -127,6 +127,7 @@ var denied = map[string][]request{
 		{"logs:DeleteLogGroup", "arn:aws:logs:us-east-1:123456789012:log-group:team-b-orders-00000000:*", nil},
 		{"logs:DeleteLogGroup", "arn:aws:logs:us-east-1:123456789012:log-group:/streamprocessor/streaming:*", nil},
 		{"logs:PutRetentionPolicy", "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/billing:*", nil},
+		{"cloudwatch:PutMetricData", "*", map[string]string{"cloudwatch:namespace": "StreamProcessor/Producer"}},
 	},
 	"producer": {
 		{"kinesis:GetRecords", streamARN, nil},
