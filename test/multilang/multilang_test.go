@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -28,6 +31,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	cloudwatchaws "github.com/kdp-io/streamprocessor-operator/internal/aws/cloudwatch"
+	logsaws "github.com/kdp-io/streamprocessor-operator/internal/aws/logs"
+	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack"
 	"github.com/kdp-io/streamprocessor-operator/internal/devstack/localimage"
 	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
@@ -50,7 +56,7 @@ func TestMain(m *testing.M) {
 	logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true)))
 	os.Exit(stack.RunWithoutScheduler(m, repoRoot, "multilang", func(st *stack.Stack, skip string) {
 		suite.stack, suite.skip = st, skip
-	}, testenv.Kinesis, testenv.ECS, testenv.EC2, testenv.DynamoDB, testenv.CloudWatch))
+	}, testenv.Kinesis, testenv.ECS, testenv.EC2, testenv.DynamoDB, testenv.CloudWatch, testenv.Logs))
 }
 
 // TestSeedSampleOnTheLocalStack: the MultiLang sample becomes Ready on the
@@ -89,6 +95,41 @@ func TestSeedSampleOnTheLocalStack(t *testing.T) {
 		post(t, url, d)
 	}
 	plane.WaitForLines(t, filepath.Join(img.Root, "app", "logs", "record_processor.log"), want, time.Minute)
+	requireDashboardAndLogGroup(t, sp)
+}
+
+// requireDashboardAndLogGroup: the object's CloudWatch dashboard and the log
+// group the operator created for its tasks exist in the emulators, and the
+// consumer's task has put its output into the group (local Fargate plays the
+// awslogs driver).
+func requireDashboardAndLogGroup(t *testing.T, sp *streamingv1alpha1.StreamProcessor) {
+	t.Helper()
+	ctx := context.Background()
+	got := &streamingv1alpha1.StreamProcessor{}
+	if err := suite.stack.Client.Get(ctx, client.ObjectKeyFromObject(sp), got); err != nil {
+		t.Fatal(err)
+	}
+	st := got.Status
+	if st.DashboardName == "" || st.LogGroupName == "" {
+		t.Fatalf("status names no dashboard (%q) or log group (%q)", st.DashboardName, st.LogGroupName)
+	}
+	if _, found, err := (cloudwatchaws.Dashboards{API: cloudwatch.NewFromConfig(suite.stack.AWS, awsconfig.CloudWatchQueryProtocol)}).Get(ctx, st.DashboardName); err != nil || !found {
+		t.Errorf("dashboard %s: found %t, %v", st.DashboardName, found, err)
+	}
+	logs := cloudwatchlogs.NewFromConfig(suite.stack.AWS)
+	if g, err := (logsaws.Groups{API: logs}).Describe(ctx, st.LogGroupName); err != nil || g == nil {
+		t.Fatalf("log group %s: %+v, %v", st.LogGroupName, g, err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
+		out, err := logs.DescribeLogStreams(ctx, &cloudwatchlogs.DescribeLogStreamsInput{
+			LogGroupName: aws.String(st.LogGroupName), LogStreamNamePrefix: aws.String("consumer/")})
+		if err == nil && len(out.LogStreams) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no consumer/ log stream in %s after a minute: %v", st.LogGroupName, err)
+		}
+	}
 }
 
 // applySample creates the sample pointed at the stack's account, in a
