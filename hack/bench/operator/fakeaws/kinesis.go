@@ -51,6 +51,22 @@ func (k *Kinesis) lookup(name, arn *string) (*stream, error) {
 	return s, nil
 }
 
+// onStream makes one call of op on the stream named by name or arn: the call
+// passes the account's rate and latency, then f runs on the stream under the
+// account's lock. A stream that does not exist is ResourceNotFound.
+func onStream[T any](ctx context.Context, k *Kinesis, op string, name, arn *string, f func(*stream) (*T, error)) (*T, error) {
+	if err := k.a.call(ctx, op); err != nil {
+		return nil, err
+	}
+	k.a.mu.Lock()
+	defer k.a.mu.Unlock()
+	s, err := k.lookup(name, arn)
+	if err != nil {
+		return nil, err
+	}
+	return f(s)
+}
+
 func (s *stream) status(now time.Time) ktypes.StreamStatus {
 	switch {
 	case now.Before(s.activeAt) && s.updating:
@@ -98,65 +114,44 @@ func (k *Kinesis) CreateStream(ctx context.Context, in *kinesis.CreateStreamInpu
 }
 
 func (k *Kinesis) DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, _ ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error) {
-	if err := k.a.call(ctx, "kinesis.DescribeStreamSummary"); err != nil {
-		return nil, err
-	}
-	k.a.mu.Lock()
-	defer k.a.mu.Unlock()
-	s, err := k.lookup(in.StreamName, in.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	now := k.a.now()
-	d := &ktypes.StreamDescriptionSummary{
-		StreamName: aws.String(s.name), StreamARN: aws.String(s.arn), StreamStatus: s.status(now),
-		RetentionPeriodHours: aws.Int32(s.retention), StreamCreationTimestamp: aws.Time(s.created),
-		EnhancedMonitoring: []ktypes.EnhancedMetrics{{}}, OpenShardCount: aws.Int32(s.open(now)),
-		EncryptionType: s.encryption, StreamModeDetails: &ktypes.StreamModeDetails{StreamMode: ktypes.StreamModeProvisioned},
-		ConsumerCount: aws.Int32(0),
-	}
-	if s.keyID != "" {
-		d.KeyId = aws.String(s.keyID)
-	}
-	return &kinesis.DescribeStreamSummaryOutput{StreamDescriptionSummary: d}, nil
+	return onStream(ctx, k, "kinesis.DescribeStreamSummary", in.StreamName, in.StreamARN, func(s *stream) (*kinesis.DescribeStreamSummaryOutput, error) {
+		now := k.a.now()
+		d := &ktypes.StreamDescriptionSummary{
+			StreamName: aws.String(s.name), StreamARN: aws.String(s.arn), StreamStatus: s.status(now),
+			RetentionPeriodHours: aws.Int32(s.retention), StreamCreationTimestamp: aws.Time(s.created),
+			EnhancedMonitoring: []ktypes.EnhancedMetrics{{}}, OpenShardCount: aws.Int32(s.open(now)),
+			EncryptionType: s.encryption, StreamModeDetails: &ktypes.StreamModeDetails{StreamMode: ktypes.StreamModeProvisioned},
+			ConsumerCount: aws.Int32(0),
+		}
+		if s.keyID != "" {
+			d.KeyId = aws.String(s.keyID)
+		}
+		return &kinesis.DescribeStreamSummaryOutput{StreamDescriptionSummary: d}, nil
+	})
 }
 
 func (k *Kinesis) DeleteStream(ctx context.Context, in *kinesis.DeleteStreamInput, _ ...func(*kinesis.Options)) (*kinesis.DeleteStreamOutput, error) {
-	if err := k.a.call(ctx, "kinesis.DeleteStream"); err != nil {
-		return nil, err
-	}
-	k.a.mu.Lock()
-	defer k.a.mu.Unlock()
-	s, err := k.lookup(in.StreamName, in.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	delete(k.streams, s.name) // gone at once: the fake has no DELETING
-	return &kinesis.DeleteStreamOutput{}, nil
+	return onStream(ctx, k, "kinesis.DeleteStream", in.StreamName, in.StreamARN, func(s *stream) (*kinesis.DeleteStreamOutput, error) {
+		delete(k.streams, s.name) // gone at once: the fake has no DELETING
+		return &kinesis.DeleteStreamOutput{}, nil
+	})
 }
 
 // UpdateShardCount reshards uniformly: the target must be within [½, 2×] of
 // the open shards, and the stream ACTIVE; it is UPDATING for UpdateDelay.
 func (k *Kinesis) UpdateShardCount(ctx context.Context, in *kinesis.UpdateShardCountInput, _ ...func(*kinesis.Options)) (*kinesis.UpdateShardCountOutput, error) {
-	if err := k.a.call(ctx, "kinesis.UpdateShardCount"); err != nil {
-		return nil, err
-	}
-	k.a.mu.Lock()
-	defer k.a.mu.Unlock()
-	s, err := k.lookup(in.StreamName, in.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	now := k.a.now()
-	if st := s.status(now); st != ktypes.StreamStatusActive {
-		return nil, apiErr("ResourceInUseException", "Stream %s under account 000000000000 is %s, not ACTIVE.", s.name, st)
-	}
-	target, cur := aws.ToInt32(in.TargetShardCount), s.shards
-	if target > 2*cur || 2*target < cur || target < 1 {
-		return nil, apiErr("ValidationException", "UpdateShardCount from %d to %d: the target must be within half and double the current count", cur, target)
-	}
-	s.prevShards, s.shards, s.updating, s.activeAt = cur, target, true, now.Add(k.a.UpdateDelay)
-	return &kinesis.UpdateShardCountOutput{StreamName: aws.String(s.name), StreamARN: aws.String(s.arn), CurrentShardCount: aws.Int32(cur), TargetShardCount: aws.Int32(target)}, nil
+	return onStream(ctx, k, "kinesis.UpdateShardCount", in.StreamName, in.StreamARN, func(s *stream) (*kinesis.UpdateShardCountOutput, error) {
+		now := k.a.now()
+		if st := s.status(now); st != ktypes.StreamStatusActive {
+			return nil, apiErr("ResourceInUseException", "Stream %s under account 000000000000 is %s, not ACTIVE.", s.name, st)
+		}
+		target, cur := aws.ToInt32(in.TargetShardCount), s.shards
+		if target > 2*cur || 2*target < cur || target < 1 {
+			return nil, apiErr("ValidationException", "UpdateShardCount from %d to %d: the target must be within half and double the current count", cur, target)
+		}
+		s.prevShards, s.shards, s.updating, s.activeAt = cur, target, true, now.Add(k.a.UpdateDelay)
+		return &kinesis.UpdateShardCountOutput{StreamName: aws.String(s.name), StreamARN: aws.String(s.arn), CurrentShardCount: aws.Int32(cur), TargetShardCount: aws.Int32(target)}, nil
+	})
 }
 
 // UpdateStreamMode is refused: the fake models provisioned streams only
@@ -166,130 +161,81 @@ func (k *Kinesis) UpdateStreamMode(ctx context.Context, in *kinesis.UpdateStream
 }
 
 func (k *Kinesis) IncreaseStreamRetentionPeriod(ctx context.Context, in *kinesis.IncreaseStreamRetentionPeriodInput, _ ...func(*kinesis.Options)) (*kinesis.IncreaseStreamRetentionPeriodOutput, error) {
-	if err := k.a.call(ctx, "kinesis.IncreaseStreamRetentionPeriod"); err != nil {
-		return nil, err
-	}
-	k.a.mu.Lock()
-	defer k.a.mu.Unlock()
-	s, err := k.lookup(in.StreamName, in.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	if h := aws.ToInt32(in.RetentionPeriodHours); h < s.retention || h > 8760 {
-		return nil, apiErr("InvalidArgumentException", "retention %d hours is not an increase within 8760", h)
-	}
-	s.retention = aws.ToInt32(in.RetentionPeriodHours)
-	return &kinesis.IncreaseStreamRetentionPeriodOutput{}, nil
+	return onStream(ctx, k, "kinesis.IncreaseStreamRetentionPeriod", in.StreamName, in.StreamARN, func(s *stream) (*kinesis.IncreaseStreamRetentionPeriodOutput, error) {
+		if h := aws.ToInt32(in.RetentionPeriodHours); h < s.retention || h > 8760 {
+			return nil, apiErr("InvalidArgumentException", "retention %d hours is not an increase within 8760", h)
+		}
+		s.retention = aws.ToInt32(in.RetentionPeriodHours)
+		return &kinesis.IncreaseStreamRetentionPeriodOutput{}, nil
+	})
 }
 
 func (k *Kinesis) DecreaseStreamRetentionPeriod(ctx context.Context, in *kinesis.DecreaseStreamRetentionPeriodInput, _ ...func(*kinesis.Options)) (*kinesis.DecreaseStreamRetentionPeriodOutput, error) {
-	if err := k.a.call(ctx, "kinesis.DecreaseStreamRetentionPeriod"); err != nil {
-		return nil, err
-	}
-	k.a.mu.Lock()
-	defer k.a.mu.Unlock()
-	s, err := k.lookup(in.StreamName, in.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	if h := aws.ToInt32(in.RetentionPeriodHours); h > s.retention || h < 24 {
-		return nil, apiErr("InvalidArgumentException", "retention %d hours is not a decrease to at least 24", h)
-	}
-	s.retention = aws.ToInt32(in.RetentionPeriodHours)
-	return &kinesis.DecreaseStreamRetentionPeriodOutput{}, nil
+	return onStream(ctx, k, "kinesis.DecreaseStreamRetentionPeriod", in.StreamName, in.StreamARN, func(s *stream) (*kinesis.DecreaseStreamRetentionPeriodOutput, error) {
+		if h := aws.ToInt32(in.RetentionPeriodHours); h > s.retention || h < 24 {
+			return nil, apiErr("InvalidArgumentException", "retention %d hours is not a decrease to at least 24", h)
+		}
+		s.retention = aws.ToInt32(in.RetentionPeriodHours)
+		return &kinesis.DecreaseStreamRetentionPeriodOutput{}, nil
+	})
 }
 
 func (k *Kinesis) StartStreamEncryption(ctx context.Context, in *kinesis.StartStreamEncryptionInput, _ ...func(*kinesis.Options)) (*kinesis.StartStreamEncryptionOutput, error) {
-	if err := k.a.call(ctx, "kinesis.StartStreamEncryption"); err != nil {
-		return nil, err
-	}
-	k.a.mu.Lock()
-	defer k.a.mu.Unlock()
-	s, err := k.lookup(in.StreamName, in.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	s.encryption, s.keyID = ktypes.EncryptionTypeKms, aws.ToString(in.KeyId)
-	return &kinesis.StartStreamEncryptionOutput{}, nil
+	return onStream(ctx, k, "kinesis.StartStreamEncryption", in.StreamName, in.StreamARN, func(s *stream) (*kinesis.StartStreamEncryptionOutput, error) {
+		s.encryption, s.keyID = ktypes.EncryptionTypeKms, aws.ToString(in.KeyId)
+		return &kinesis.StartStreamEncryptionOutput{}, nil
+	})
 }
 
 func (k *Kinesis) StopStreamEncryption(ctx context.Context, in *kinesis.StopStreamEncryptionInput, _ ...func(*kinesis.Options)) (*kinesis.StopStreamEncryptionOutput, error) {
-	if err := k.a.call(ctx, "kinesis.StopStreamEncryption"); err != nil {
-		return nil, err
-	}
-	k.a.mu.Lock()
-	defer k.a.mu.Unlock()
-	s, err := k.lookup(in.StreamName, in.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	s.encryption, s.keyID = ktypes.EncryptionTypeNone, ""
-	return &kinesis.StopStreamEncryptionOutput{}, nil
+	return onStream(ctx, k, "kinesis.StopStreamEncryption", in.StreamName, in.StreamARN, func(s *stream) (*kinesis.StopStreamEncryptionOutput, error) {
+		s.encryption, s.keyID = ktypes.EncryptionTypeNone, ""
+		return &kinesis.StopStreamEncryptionOutput{}, nil
+	})
 }
 
 // ListTagsForStream pages by ExclusiveStartTagKey, Limit tags a page (10 by default, as AWS).
 func (k *Kinesis) ListTagsForStream(ctx context.Context, in *kinesis.ListTagsForStreamInput, _ ...func(*kinesis.Options)) (*kinesis.ListTagsForStreamOutput, error) {
-	if err := k.a.call(ctx, "kinesis.ListTagsForStream"); err != nil {
-		return nil, err
-	}
-	k.a.mu.Lock()
-	defer k.a.mu.Unlock()
-	s, err := k.lookup(in.StreamName, in.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	keys := make([]string, 0, len(s.tags))
-	for key := range s.tags {
-		if key > aws.ToString(in.ExclusiveStartTagKey) {
-			keys = append(keys, key)
+	return onStream(ctx, k, "kinesis.ListTagsForStream", in.StreamName, in.StreamARN, func(s *stream) (*kinesis.ListTagsForStreamOutput, error) {
+		keys := make([]string, 0, len(s.tags))
+		for key := range s.tags {
+			if key > aws.ToString(in.ExclusiveStartTagKey) {
+				keys = append(keys, key)
+			}
 		}
-	}
-	sort.Strings(keys)
-	limit := int(aws.ToInt32(in.Limit))
-	if limit <= 0 {
-		limit = 10
-	}
-	out := &kinesis.ListTagsForStreamOutput{HasMoreTags: aws.Bool(len(keys) > limit)}
-	for _, key := range keys[:min(limit, len(keys))] {
-		out.Tags = append(out.Tags, ktypes.Tag{Key: aws.String(key), Value: aws.String(s.tags[key])})
-	}
-	return out, nil
+		sort.Strings(keys)
+		limit := int(aws.ToInt32(in.Limit))
+		if limit <= 0 {
+			limit = 10
+		}
+		out := &kinesis.ListTagsForStreamOutput{HasMoreTags: aws.Bool(len(keys) > limit)}
+		for _, key := range keys[:min(limit, len(keys))] {
+			out.Tags = append(out.Tags, ktypes.Tag{Key: aws.String(key), Value: aws.String(s.tags[key])})
+		}
+		return out, nil
+	})
 }
 
 func (k *Kinesis) AddTagsToStream(ctx context.Context, in *kinesis.AddTagsToStreamInput, _ ...func(*kinesis.Options)) (*kinesis.AddTagsToStreamOutput, error) {
-	if err := k.a.call(ctx, "kinesis.AddTagsToStream"); err != nil {
-		return nil, err
-	}
-	k.a.mu.Lock()
-	defer k.a.mu.Unlock()
-	s, err := k.lookup(in.StreamName, in.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	if len(in.Tags) > 10 {
-		return nil, apiErr("InvalidArgumentException", "at most 10 tags a call")
-	}
-	for key, v := range in.Tags {
-		s.tags[key] = v
-	}
-	if len(s.tags) > 50 {
-		return nil, apiErr("LimitExceededException", "a stream has at most 50 tags")
-	}
-	return &kinesis.AddTagsToStreamOutput{}, nil
+	return onStream(ctx, k, "kinesis.AddTagsToStream", in.StreamName, in.StreamARN, func(s *stream) (*kinesis.AddTagsToStreamOutput, error) {
+		if len(in.Tags) > 10 {
+			return nil, apiErr("InvalidArgumentException", "at most 10 tags a call")
+		}
+		for key, v := range in.Tags {
+			s.tags[key] = v
+		}
+		if len(s.tags) > 50 {
+			return nil, apiErr("LimitExceededException", "a stream has at most 50 tags")
+		}
+		return &kinesis.AddTagsToStreamOutput{}, nil
+	})
 }
 
 func (k *Kinesis) RemoveTagsFromStream(ctx context.Context, in *kinesis.RemoveTagsFromStreamInput, _ ...func(*kinesis.Options)) (*kinesis.RemoveTagsFromStreamOutput, error) {
-	if err := k.a.call(ctx, "kinesis.RemoveTagsFromStream"); err != nil {
-		return nil, err
-	}
-	k.a.mu.Lock()
-	defer k.a.mu.Unlock()
-	s, err := k.lookup(in.StreamName, in.StreamARN)
-	if err != nil {
-		return nil, err
-	}
-	for _, key := range in.TagKeys {
-		delete(s.tags, key)
-	}
-	return &kinesis.RemoveTagsFromStreamOutput{}, nil
+	return onStream(ctx, k, "kinesis.RemoveTagsFromStream", in.StreamName, in.StreamARN, func(s *stream) (*kinesis.RemoveTagsFromStreamOutput, error) {
+		for _, key := range in.TagKeys {
+			delete(s.tags, key)
+		}
+		return &kinesis.RemoveTagsFromStreamOutput{}, nil
+	})
 }
