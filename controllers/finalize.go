@@ -67,19 +67,6 @@ func (r *StreamProcessorReconciler) removeFinalizer(ctx context.Context, sp *str
 	return ctrl.Result{}, nil
 }
 
-// deletionBlocked keeps the finalizer after step failed with err (see
-// blockDeletion) and emits the warning.
-func (r *StreamProcessorReconciler) deletionBlocked(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, step string, err error) (ctrl.Result, error) {
-	n := &notes{sp: sp, now: r.Clock.Now(), t: r.timing()}
-	wait, retErr := blockDeletion(n, step, err)
-	r.emit(sp, n.events)
-	if retErr != nil {
-		return ctrl.Result{}, retErr
-	}
-	log.FromContext(ctx).Info("Deletion blocked", "step", step, "error", err.Error(), "after", wait)
-	return ctrl.Result{RequeueAfter: jitter(wait)}, nil
-}
-
 // blockDeletion keeps the finalizer after step failed with err: Ready False
 // says what failed and what is missing, a Warning marks the change (not every
 // pass), and the error's kind (a call paced on the operator's side: its

@@ -81,11 +81,8 @@ func TestErrorKindsChooseTheRequeue(t *testing.T) {
 // refusals the long retry, throttling a wait, anything else the backoff —
 // and the warning is emitted once while the message stays the same.
 func TestDeletionBlockedKeepsTheFinalizer(t *testing.T) {
-	rec := events.NewFakeRecorder(100)
-	r := &StreamProcessorReconciler{
-		Clock: clocktesting.NewFakePassiveClock(time.Unix(1_700_000_000, 0)), Recorder: rec,
-		PollInterval: time.Second, InvalidSpecRetry: time.Minute,
-	}
+	r := &StreamProcessorReconciler{PollInterval: time.Second, InvalidSpecRetry: time.Minute}
+	now := time.Unix(1_700_000_000, 0)
 	api := func(code string) error {
 		return fmt.Errorf("delete service: %w", &smithy.GenericAPIError{Code: code, Message: "m"})
 	}
@@ -104,21 +101,21 @@ func TestDeletionBlockedKeepsTheFinalizer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		sp := &streamingv1alpha1.StreamProcessor{}
+		warnings := 0
 		for pass := range 2 {
-			res, err := r.deletionBlocked(context.Background(), sp, "delete service s", api(tt.code))
-			if (err != nil) != tt.wantErr || (!tt.wantErr && (res.RequeueAfter < tt.wantAfter || res.RequeueAfter > tt.wantAfter*6/5+time.Millisecond)) {
-				t.Errorf("%s pass %d: requeue %s, err %v; want %s, error %v", tt.code, pass, res.RequeueAfter, err, tt.wantAfter, tt.wantErr)
+			n := &notes{sp: sp, now: now, t: r.timing()}
+			wait, err := blockDeletion(n, "delete service s", api(tt.code))
+			warnings += len(n.events)
+			if (err != nil) != tt.wantErr || (!tt.wantErr && wait != tt.wantAfter) {
+				t.Errorf("%s pass %d: wait %s, err %v; want %s, error %v", tt.code, pass, wait, err, tt.wantAfter, tt.wantErr)
 			}
 		}
 		c := findCondition(sp, ConditionReady)
 		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != tt.wantReason || !strings.Contains(c.Message, "delete service s: "+tt.code) {
 			t.Errorf("%s: Ready = %+v, want False/%s naming the step and the error", tt.code, c, tt.wantReason)
 		}
-		if n := len(rec.Events); n != 1 {
-			t.Errorf("%s: %d warnings for two identical passes, want 1", tt.code, n)
-		}
-		for len(rec.Events) > 0 {
-			<-rec.Events
+		if warnings != 1 {
+			t.Errorf("%s: %d warnings for two identical passes, want 1", tt.code, warnings)
 		}
 	}
 }
