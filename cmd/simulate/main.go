@@ -29,6 +29,8 @@ func run() error {
 	bench := flag.Bool("bench", false, "run every trace in -traces plus the synthetic traces and print one table")
 	traces := flag.String("traces", "../shared/traces", "folder of CSV traces for -bench (empty: synthetic only)")
 	asJSON := flag.Bool("json", false, "print JSON instead of a table")
+	only := flag.String("only", "", "with -bench or -excess, only the traces whose name contains this")
+	excess := flag.Bool("excess", false, "for the bench's traces (-traces, -only): the operator's shard-hours above the legal floor's schedule at its target utilization, split by the rule that held each minute's count")
 	flag.Float64Var(&cfg.PeakMiBps, "peak-mibps", cfg.PeakMiBps, "write rate at the trace's peak, MiB/s")
 	flag.Float64Var(&cfg.RecordBytes, "record-bytes", cfg.RecordBytes, "mean Kinesis record size as written (after KPL aggregation), bytes")
 	flag.IntVar(&cfg.ReshardReserve, "reshard-reserve", 0, "operator's reshard calls kept beyond the climb to the day's peak (0: policy default, -1: none)")
@@ -58,11 +60,18 @@ func run() error {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
 	}
 	switch {
-	case *bench:
-		trs, err := sim.Bench(cfg, *traces)
+	case *excess:
+		trs, err := sim.BenchTraces(cfg, *traces, *only)
 		if err != nil {
 			return err
 		}
+		return writeExcess(cfg, trs)
+	case *bench:
+		ts, err := sim.BenchTraces(cfg, *traces, *only)
+		if err != nil {
+			return err
+		}
+		trs := sim.RunBench(cfg, ts)
 		if *asJSON {
 			type row struct {
 				Trace   string       `json:"trace"`
@@ -92,6 +101,25 @@ func run() error {
 		flag.Usage()
 		return fmt.Errorf("need -trace FILE.csv or -bench")
 	}
+}
+
+// writeExcess prints sim.ExcessBreakdown for each trace: one line, the
+// operator's and the floor schedule's shard-hours, then each cause's
+// shard-hours and share of the difference.
+func writeExcess(cfg sim.Config, ts []sim.Trace) error {
+	fmt.Printf("operator's shard-hours above the legal floor's schedule at %.0f%%, by what held the count (shard-h, share of the excess); peak %.0f MiB/s\n", 100*cfg.TargetUtilization, cfg.PeakMiBps)
+	for _, t := range ts {
+		ex := sim.ExcessBreakdown(cfg, t)
+		d := ex.OperatorShardHours - ex.FloorShardHours
+		fmt.Printf("%-26s operator %.0f floor %.0f (%.2fx) excess %.0f:", t.Name, ex.OperatorShardHours, ex.FloorShardHours, ex.OperatorShardHours/ex.FloorShardHours, d)
+		for _, c := range sim.ExcessCauses {
+			if v := ex.ByCause[c]; v != 0 {
+				fmt.Printf(" %s %.0f (%.0f%%)", c, v, 100*v/d)
+			}
+		}
+		fmt.Println()
+	}
+	return nil
 }
 
 func writeJSON(v any) error {

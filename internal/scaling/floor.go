@@ -29,61 +29,103 @@ func LegalFloor(needs []int32, perDay, dayMinutes int) (int64, bool) {
 	if len(needs) == 0 {
 		return 0, true
 	}
+	f, ok := newFloorDP(needs, perDay, dayMinutes)
+	if !ok {
+		return 0, false
+	}
+	cur, prev := f.first(), make([]int64, f.size())
+	for m := 1; m < len(needs); m++ {
+		prev, cur = cur, prev
+		f.next(m, prev, cur)
+	}
+	return f.best(cur), true
+}
+
+// floorInf stands for an infeasible state; it leaves room to add
+// shard-minutes. Holding the peak need from the first minute is always
+// legal, so the minimum at the end is finite.
+const floorInf = math.MaxInt64 / 2
+
+// floorDP is LegalFloor's program, one minute at a time, so that
+// LegalFloorPath can run it again over a stretch of minutes.
+type floorDP struct {
+	needs           []int32
+	perDay, dayMins int
+	top             int32
+	ks              int // values of k per count: perDay + 1
+	w               *callWindows
+	perCount        []int64 // a minute at n shards costs n shard-minutes
+	valid           int     // counts below valid in the last minute's row are left over from older minutes
+}
+
+func newFloorDP(needs []int32, perDay, dayMinutes int) (*floorDP, bool) {
 	top := int32(1)
 	for _, n := range needs {
 		top = max(top, n)
 	}
 	if top > MaxShardsPerStream {
-		return 0, false
+		return nil, false
 	}
-	// Holding top shards from the first minute is always legal, so the
-	// minimum at the end is finite; inf leaves room to add shard-minutes.
-	const inf = math.MaxInt64 / 2
-	ks := perDay + 1
-	cur := make([]int64, (int(top)+1)*ks) // cost[n][k] at cur[n*ks+k]; n = 0 unused
-	prev := make([]int64, len(cur))
-	w := newCallWindows(top, ks)
-	perCount := make([]int64, top+1) // a minute at n shards costs n shard-minutes
-	for n := range perCount {
-		perCount[n] = int64(n)
+	f := &floorDP{needs: needs, perDay: perDay, dayMins: dayMinutes, top: top, ks: perDay + 1}
+	f.w = newCallWindows(top, f.ks)
+	f.perCount = make([]int64, top+1)
+	for n := range f.perCount {
+		f.perCount[n] = int64(n)
 	}
+	return f, true
+}
 
-	for n := 1; n <= int(top); n++ {
-		v := int64(inf)
-		if n >= int(needs[0]) {
+// size is the length of one minute's table: cost[n][k] at n*ks+k; n = 0
+// unused.
+func (f *floorDP) size() int { return (int(f.top) + 1) * f.ks }
+
+// first is minute 0's table: any count carrying the need, no call.
+func (f *floorDP) first() []int64 {
+	cur := make([]int64, f.size())
+	for n := 1; n <= int(f.top); n++ {
+		v := int64(floorInf)
+		if n >= int(f.needs[0]) {
 			v = int64(n)
 		}
-		for k := range ks {
-			cur[n*ks+k] = v
+		for k := range f.ks {
+			cur[n*f.ks+k] = v
 		}
 	}
-	// Counts below valid are left over from an older minute; they stand
-	// for infeasible states.
-	valid := int(needs[0])
-	for m := 1; m < len(needs); m++ {
-		prev, cur = cur, prev
-		if m%dayMinutes == 0 {
-			// A new day: every schedule has used none of its calls yet.
-			for n := valid; n <= int(top); n++ {
-				row := prev[n*ks : (n+1)*ks]
-				for k := range perDay {
-					row[k] = row[perDay]
-				}
+	f.valid = int(f.needs[0])
+	return cur
+}
+
+// next computes minute m's table into cur from minute m-1's in prev, which
+// it first adjusts in place: a new day resets the calls used, and the
+// counts the program reads below the old valid ones are marked infeasible.
+// prev then holds exactly what minute m was computed from.
+func (f *floorDP) next(m int, prev, cur []int64) {
+	ks := f.ks
+	if m%f.dayMins == 0 {
+		// A new day: every schedule has used none of its calls yet.
+		for n := f.valid; n <= int(f.top); n++ {
+			row := prev[n*ks : (n+1)*ks]
+			for k := range f.perDay {
+				row[k] = row[f.perDay]
 			}
 		}
-		need := int(needs[m])
-		// The windows of counts from need on read from lo[need] on.
-		for i := int(w.lo[need]) * ks; i < valid*ks; i++ {
-			prev[i] = inf
-		}
-		w.step(prev, cur, need, perCount)
-		valid = need
 	}
-	best := int64(inf)
-	for n := valid; n <= int(top); n++ {
-		best = min(best, cur[n*ks+perDay])
+	need := int(f.needs[m])
+	// The windows of counts from need on read from lo[need] on.
+	for i := int(f.w.lo[need]) * ks; i < f.valid*ks; i++ {
+		prev[i] = floorInf
 	}
-	return best, true
+	f.w.step(prev, cur, need, f.perCount)
+	f.valid = need
+}
+
+// best is the least cost in the last minute's table.
+func (f *floorDP) best(cur []int64) int64 {
+	b := int64(floorInf)
+	for n := f.valid; n <= int(f.top); n++ {
+		b = min(b, cur[n*f.ks+f.perDay])
+	}
+	return b
 }
 
 // callWindows computes one minute of LegalFloor: for every shard count c,

@@ -194,9 +194,10 @@ type TraceResults struct {
 	SeedMax int32
 }
 
-// Bench runs every CSV trace in dir (when dir is not empty) and the
-// synthetic traces.
-func Bench(cfg Config, dir string) ([]TraceResults, error) {
+// BenchTraces are the bench's traces: every CSV trace in dir (when dir is
+// not empty), then the synthetic traces; with only set, those whose name
+// contains it.
+func BenchTraces(cfg Config, dir, only string) ([]Trace, error) {
 	var traces []Trace
 	if dir != "" {
 		files, err := filepath.Glob(filepath.Join(dir, "*.csv"))
@@ -216,6 +217,28 @@ func Bench(cfg Config, dir string) ([]TraceResults, error) {
 		}
 	}
 	traces = append(traces, SyntheticTraces(cfg.withDefaults().Seed)...)
+	if only != "" {
+		traces = slices.DeleteFunc(traces, func(t Trace) bool { return !strings.Contains(t.Name, only) })
+		if len(traces) == 0 {
+			return nil, fmt.Errorf("no bench trace's name contains %q", only)
+		}
+	}
+	return traces, nil
+}
+
+// Bench runs every CSV trace in dir (when dir is not empty) and the
+// synthetic traces under every policy.
+func Bench(cfg Config, dir string) ([]TraceResults, error) {
+	traces, err := BenchTraces(cfg, dir, "")
+	if err != nil {
+		return nil, err
+	}
+	return RunBench(cfg, traces), nil
+}
+
+// RunBench runs traces under every policy (RunAll), with the comparison
+// row when cfg asks for one.
+func RunBench(cfg Config, traces []Trace) []TraceResults {
 	out := make([]TraceResults, 0, len(traces))
 	for _, t := range traces {
 		rs := RunAll(cfg, t)
@@ -230,7 +253,7 @@ func Bench(cfg Config, dir string) ([]TraceResults, error) {
 		sm, _ := SeedLimits(cfg.withDefaults(), t)
 		out = append(out, TraceResults{Trace: t, Results: rs, Goals: CheckGoals(rs), SeedMax: sm})
 	}
-	return out, nil
+	return out
 }
 
 // WriteTable prints results as one aligned table.

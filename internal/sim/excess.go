@@ -1,0 +1,114 @@
+package sim
+
+import (
+	"strings"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
+)
+
+// Excess is the operator's shard-hours on a trace against the legal floor's
+// schedule at its target utilization, minute by minute, split by what held
+// each minute's count (see ExcessBreakdown).
+type Excess struct {
+	OperatorShardHours, FloorShardHours float64
+	// ByCause: shard-hours above (negative: below) the floor's schedule,
+	// keyed by ExcessCauses.
+	ByCause map[string]float64
+}
+
+// ExcessCauses name the parts of an Excess, in the order they are printed.
+var ExcessCauses = []string{
+	"updating",    // a scale-down still UPDATING: AWS bills the old count
+	"up",          // a scale-up decided this minute or still running
+	"down",        // a scale-down decided: the count above the floor's once it lands
+	"window",      // the window's highest need is at or above the open count
+	"quarter",     // the window's need is below the open count, by less than a quarter
+	"trend",       // the window's trend or yesterday's next hour lifts the need
+	"rising",      // the need rises hour over hour
+	"lastReshard", // within a window of the last reshard
+	"climbBack",   // the budget plan: calls kept to climb back to the day's peak
+	"start",       // less than a window of data
+	"other",       // read side, bounds, held for missing data
+}
+
+// reasonRecorder runs the operator and keeps the shard reason of each pass.
+type reasonRecorder struct {
+	*Operator
+	reasons []string
+}
+
+func (r *reasonRecorder) Control(v View) Command {
+	cmd := r.Operator.Control(v)
+	r.reasons = append(r.reasons, r.LastDecision.ShardReason)
+	return cmd
+}
+
+// ExcessBreakdown runs the operator on t at cfg's target utilization and
+// compares its billed shards with one schedule that reaches the legal floor
+// (scaling.LegalFloorPath), minute by minute. A minute's difference goes
+// to the cause of the decision in force (the pass at the end of the minute
+// before): "updating" for what AWS bills above the open count while a
+// scale-down runs, the rest by the rule named in the shard reason. The
+// parts sum to the difference of the two shard-hour totals. It is for
+// finding which rule costs shard-hours; it decides nothing.
+func ExcessBreakdown(cfg Config, t Trace) Excess {
+	cfg = cfg.withDefaults()
+	cfg.Timeline = true
+	rec := &reasonRecorder{Operator: NewOperator(cfg, scaling.MaxShardsPerStream)}
+	res := Run(cfg, t, rec)
+	needs := make([]int32, t.Minutes())
+	for m := range needs {
+		needs[m] = needShards(cfg.demand(t, m), cfg.TargetUtilization)
+	}
+	path, floorMinutes, _ := scaling.LegalFloorPath(needs, scaling.ReshardsPerWindow, dayMinutes)
+	ex := Excess{OperatorShardHours: res.ShardHours, FloorShardHours: float64(floorMinutes) / 60, ByCause: map[string]float64{}}
+	for m, row := range res.Timeline {
+		var floor int32
+		if m < len(path) {
+			floor = path[m]
+		}
+		reason := "start"
+		if m > 0 {
+			reason = excessCause(rec.reasons[m-1], row.OpenShards)
+		}
+		ex.ByCause["updating"] += float64(row.BilledShards-row.OpenShards) / 60
+		ex.ByCause[reason] += float64(row.OpenShards-floor) / 60
+	}
+	return ex
+}
+
+// excessCause names the rule behind a shard reason (policy.go's wording).
+func excessCause(reason string, open int32) string {
+	has := func(s string) bool { return strings.Contains(reason, s) }
+	switch {
+	case strings.HasPrefix(reason, "scaling up"):
+		return "up"
+	case strings.HasPrefix(reason, "scaling down"):
+		return "down"
+	case has("less than a stabilization window"):
+		return "start"
+	case has("last reshard was less than"):
+		return "lastReshard"
+	case has("need is rising"):
+		return "rising"
+	case has("climbing back to the day's peak"):
+		return "climbBack"
+	case has("with its trend or yesterday"):
+		return "trend"
+	case has("holding at") && has("need over the last"):
+		var n int32
+		if i := strings.Index(reason, " is "); i >= 0 {
+			for _, c := range reason[i+4:] {
+				if c < '0' || c > '9' {
+					break
+				}
+				n = 10*n + c - '0'
+			}
+		}
+		if n >= open {
+			return "window"
+		}
+		return "quarter"
+	}
+	return "other"
+}
