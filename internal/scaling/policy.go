@@ -688,19 +688,14 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 			t = min(t, peak)
 		} else if len(recs) > 1 {
 			// New highs: the step is only worth its shards while the need
-			// keeps rising. Size it by the window's trend projected to when
-			// the next call frees up (an hour at most while calls are
-			// plenty), never below the need itself.
-			first, last := recs[0], recs[len(recs)-1]
+			// keeps rising. Size it by the rise projected to when the next
+			// call frees up (an hour at most while calls are plenty), never
+			// below the need itself.
 			horizon := trendHorizon
 			if calls := PruneHistory(in.ReshardHistory, now); budget <= ReshardsPerWindow/2 && len(calls) > 0 {
 				horizon = max(horizon, calls[0].Add(ReshardWindow).Sub(now))
 			}
-			proj := float64(want)
-			if span := last.At - first.At; span >= 300 && last.N > first.N {
-				proj += float64(last.N-first.N) / float64(span) * horizon.Seconds()
-			}
-			t = max(want, min(t, ceil32(proj)))
+			t = max(want, min(t, ceil32(projectNewHigh(want, recs, peaks, horizon, now))))
 		}
 		if t <= 2*open {
 			t = snapQuarter(t, open)
