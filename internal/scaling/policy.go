@@ -124,8 +124,9 @@ type TaskObservation struct {
 	// Refused (optional) are the requests of the same unit refused per
 	// minute by all tasks for lack of capacity (Sum; HTTP 429/503). Served
 	// is capped by what the tasks can carry, like their CPU; served plus
-	// refused is the demand, which the rate rule then sizes for. Used only
-	// with Requests and TargetRequestsPerTask.
+	// refused is the demand. The CPU rule scales a minute's CPU by
+	// demand ÷ served (hpaDemand, with or without a target rate), and the
+	// rate rule, with TargetRequestsPerTask, sizes for the demand.
 	Refused []Point
 }
 
@@ -204,8 +205,12 @@ type Used struct {
 	// ProducerRecordsPerTask is the producer's ingest rate per running task,
 	// when a target rate per task is set and the producer publishes it.
 	ProducerRecordsPerTask float64 `json:"producerRecordsPerSecondPerTask,omitempty"`
-	BudgetLeft             int     `json:"reshardBudgetLeft"`
-	NewestPoint            int64   `json:"newestPoint,omitempty"` // Unix seconds of the newest Kinesis datapoint
+	// ProducerDemandCPU is the producer's CPU counting the records it
+	// refused (cpu × (accepted + refused) ÷ accepted), when the minute the
+	// CPU rule rests on refused any; the rule ran on it.
+	ProducerDemandCPU float64 `json:"producerDemandCPUPercent,omitempty"`
+	BudgetLeft        int     `json:"reshardBudgetLeft"`
+	NewestPoint       int64   `json:"newestPoint,omitempty"` // Unix seconds of the newest Kinesis datapoint
 	// ShardSide says which side decided the shard target: SideWrite (the
 	// producers' load) or SideRead (consumers at full width falling behind).
 	ShardSide string `json:"shardSide,omitempty"`
@@ -226,6 +231,9 @@ func (u Used) Map() map[string]string {
 	}
 	if u.ProducerRecordsPerTask > 0 {
 		m["producerRecordsPerSecondPerTask"] = f(u.ProducerRecordsPerTask, 0)
+	}
+	if u.ProducerDemandCPU > 0 {
+		m["producerDemandCPUPercent"] = f(u.ProducerDemandCPU, 1)
 	}
 	if u.ShardSide != "" {
 		m["shardSide"] = u.ShardSide
@@ -268,6 +276,10 @@ type Decision struct {
 //     (plus those leaving the 24 h window during the climb) could climb
 //     back to the last 24 hours' peak by doublings, plus ReshardReserve and
 //     one more while calls were spent faster than evenly.
+//   - Producer tasks follow the HPA rule on CPU counting the records the
+//     producer refused (cpu × (accepted + refused) ÷ accepted for a minute
+//     with refusals, hpaDemand), and the rate rule when a target rate is
+//     set; the higher answer wins.
 //   - Passes may come at any rate: State keeps one entry per minute per
 //     window and hourly peaks for 25 hours.
 //   - The shard target may be more than one legal step away; PlanReshard
@@ -904,20 +916,11 @@ func hpaRule(running, desired int32, observed, target float64) int32 {
 	return desired
 }
 
-// hpa applies the HPA's rule to the tasks' CPU.
+// hpa applies the HPA's rule to the tasks' CPU (hpaDemand: counting the
+// records they refused, when told of any).
 func hpa(cfg TaskConfig, obs TaskObservation, now time.Time) (int32, float64, bool) {
-	cpu, ok := newestComplete(obs.CPUPercent, now)
-	if !ok {
-		return obs.Desired, 0, false
-	}
-	target := cfg.TargetCPUPercent
-	if !(target > 0 && target <= 100) {
-		target = 65
-	}
-	if obs.Running < 1 {
-		return obs.Desired, cpu, true
-	}
-	return hpaRule(obs.Running, obs.Desired, cpu, target), cpu, true
+	a := hpaDemand(cfg, obs, now)
+	return a.rec, a.used.cpu, a.ok
 }
 
 // hpaRate applies the HPA's rule to the rate per task the tasks are asked
@@ -1012,9 +1015,13 @@ func decideProducer(in Inputs, prev []Rec, now time.Time, d *Decision) (int32, s
 	lo := max(cfg.MinTasks, 0)
 	hi := max(cfg.MaxTasks, lo)
 	cur := clamp32(obs.Desired, lo, hi)
-	rec, cpu, cpuOK := hpa(cfg, obs, now)
+	byCPU := hpaDemand(cfg, obs, now)
+	rec, cpuOK := byCPU.rec, byCPU.ok
 	byRate, rate, rateOK := hpaRate(cfg, obs, now)
-	d.Used.ProducerCPU, d.Used.ProducerRecordsPerTask = cpu, rate
+	d.Used.ProducerCPU, d.Used.ProducerRecordsPerTask = byCPU.used.cpu, rate
+	if byCPU.used.refused > 0 {
+		d.Used.ProducerDemandCPU = byCPU.used.demand
+	}
 	if !cpuOK && !rateOK {
 		d.Held = true
 		return cur, fmt.Sprintf("holding at %d: no CPUUtilization data for the producer service", cur), keepOnly(prev, now, max(cfg.ScaleDownStabilization, DefaultTaskScaleDown))
@@ -1031,7 +1038,10 @@ func decideProducer(in Inputs, prev []Rec, now time.Time, d *Decision) (int32, s
 	if rateWins {
 		return t, rateReason(obs.Desired, t, rate, cfg.TargetRequestsPerTask), recs
 	}
-	return t, taskReason(obs.Desired, t, cpu, cfg.TargetCPUPercent), recs
+	if byCPU.used.refused > 0 {
+		return t, demandReason(obs.Desired, t, byCPU.used, cpuTarget(cfg), now), recs
+	}
+	return t, taskReason(obs.Desired, t, byCPU.used.cpu, cfg.TargetCPUPercent), recs
 }
 
 func rateReason(from, to int32, perTask, target float64) string {

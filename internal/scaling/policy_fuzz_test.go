@@ -11,7 +11,8 @@ import (
 // values (including NaN, negatives, huge values, points in the future) over
 // several passes and checks its contracts: targets within their bounds,
 // consumers never above the shard cap, a reason always, a State that
-// round-trips through JSON and stays small.
+// round-trips through JSON and stays small, and a producer target that
+// counting its refused records never lowers.
 func FuzzDecide(f *testing.F) {
 	f.Add(int32(1), int32(100), 70.0, int32(4), 10.0, 0.0, 65.0, 30.0, int32(2), int32(1), int32(20), uint8(0), false, int64(0))
 	f.Add(int32(5), int32(5), 100.0, int32(9000), 1e9, 1e6, 300.0, 1e9, int32(0), int32(0), int32(0), uint8(10), true, int64(-7200))
@@ -30,11 +31,21 @@ func FuzzDecide(f *testing.F) {
 					StreamUpdating: updating,
 					ReshardHistory: calls(int(nCalls%14), now.Add(time.Duration(skew)*time.Second)),
 					Metrics:        load(now.Add(time.Duration(skew)*time.Second), mibps, thr),
-					ProducerTasks:  TaskObservation{Desired: running, Running: running, CPUPercent: series(now, 10, cpu)},
-					ConsumerTasks:  TaskObservation{Desired: running, Running: running, CPUPercent: series(now, 10, cpu)},
+					// The producer's accepted and refused records reuse the
+					// fuzzed rate and throttle values (NaN, negative, huge).
+					ProducerTasks: TaskObservation{Desired: running, Running: running, CPUPercent: series(now, 10, cpu),
+						Requests: series(now, 10, mibps*1000*60), Refused: series(now, 10, thr*60)},
+					ConsumerTasks: TaskObservation{Desired: running, Running: running, CPUPercent: series(now, 10, cpu)},
 				}
 				in.Metrics.IteratorAgeMs = series(now, 10, ageSec*1000)
 				d, next := Decide(in, st, now)
+				// Counting refused records never lowers the producer's
+				// target (desired = running: the HPA rule is monotone).
+				blind := in
+				blind.ProducerTasks.Refused = nil
+				if db, _ := Decide(blind, st, now); d.ProducerTasks < db.ProducerTasks {
+					t.Fatalf("refused records lowered the producer %d → %d: %s / %s", db.ProducerTasks, d.ProducerTasks, db.ProducerReason, d.ProducerReason)
+				}
 
 				lo := min(max(minS, 1), MaxShardsPerStream)
 				hi := int32(MaxShardsPerStream)

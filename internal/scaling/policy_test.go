@@ -753,10 +753,14 @@ func TestShortWindowScaleDownEveryPass(t *testing.T) {
 
 // TestDecideProducerRefusedDemand: served records are capped by what the
 // tasks carry, like their CPU; the refused ones are demand too, and one
-// step sizes the service for all of it.
+// step sizes the service for all of it — by the rate rule with a target
+// rate, by the CPU rule (counting them) without one.
 func TestDecideProducerRefusedDemand(t *testing.T) {
 	in := baseInputs(now0, 15, 10)
 	in.Producer.TargetRequestsPerTask = 2000
+	// At an 80 % CPU target the CPU rule counting the refused records asks
+	// for 4 × 200 ÷ 80 = 10, so the rate rule's 12 decides here.
+	in.Producer.TargetCPUPercent = 80
 	// 4 tasks saturated at 3000 records/s each (12000/s served), 12000/s
 	// refused: 24000/s asked for, 12 tasks at 2000 each.
 	in.ProducerTasks = TaskObservation{Desired: 4, Running: 4, CPUPercent: series(now0, 14, 100),
@@ -770,14 +774,15 @@ func TestDecideProducerRefusedDemand(t *testing.T) {
 	}
 	// Refused points of other minutes add nothing.
 	in.ProducerTasks.Refused = series(now0.Add(-30*time.Minute), 14, 12000*60)
-	if d, _ := Decide(in, State{}, now0); d.ProducerTasks != 7 {
-		t.Errorf("refused in other minutes: producer %d (%s), want 7 (CPU 100 %% on 4 at 65 %%)", d.ProducerTasks, d.ProducerReason)
+	if d, _ := Decide(in, State{}, now0); d.ProducerTasks != 6 {
+		t.Errorf("refused in other minutes: producer %d (%s), want 6 (3000 served per task at 2000)", d.ProducerTasks, d.ProducerReason)
 	}
-	// Without a rate target, refusals are not read.
+	// Without a rate target, the CPU rule counts them: 100 % × 24000 ÷
+	// 12000 = 200 %, 4 × 200 ÷ 80 = 10 tasks.
 	in.ProducerTasks.Refused = series(now0, 14, 12000*60)
 	in.Producer.TargetRequestsPerTask = 0
-	if d, _ := Decide(in, State{}, now0); d.ProducerTasks != 7 {
-		t.Errorf("no target: producer %d (%s), want 7 by CPU", d.ProducerTasks, d.ProducerReason)
+	if d, _ := Decide(in, State{}, now0); d.ProducerTasks != 10 || !strings.Contains(d.ProducerReason, "counting 12000 refused records/s") {
+		t.Errorf("no target: producer %d (%s), want 10 by CPU counting the refused records", d.ProducerTasks, d.ProducerReason)
 	}
 }
 
