@@ -30,6 +30,13 @@ import (
 //     refused nothing that can be counted: its CPU is used as observed.
 //   - Refusals without a CPU point in their minute change nothing: there
 //     is no CPU to scale, and a missing CPU metric still holds the target.
+//   - The factor applies to the tasks that ran in the minute measured
+//     (State.ProducerRunning, runningDuring), not to those running now:
+//     the minute is 2–6 minutes old when it decides, and scaling the tasks
+//     started since by its factor again on every pass would compound (a
+//     saturated minute at 3× asks for 3× the tasks, then 3× those once they
+//     run, ...). With no record of that minute (a new object), the tasks
+//     running now are taken, as the plain CPU rule does.
 //   - A minute still being published (younger than CompleteAfter) has
 //     partial Sums and a partial Average: it is used only when it refused
 //     records, and only to raise the answer (as hpaRate does), never to
@@ -98,42 +105,71 @@ func countsByMinute(ps []Point) map[int64]float64 {
 	return out
 }
 
-// hpaDemand applies the HPA's rule to the CPU the tasks' demand needs: the
-// newest complete minutes decide (the highest of them, as newestComplete),
-// and a younger minute that refused records may only raise the answer.
-func hpaDemand(cfg TaskConfig, obs TaskObservation, now time.Time) cpuAnswer {
+// runningKept is how long State.ProducerRunning keeps a pass's running
+// count: as far back as a minute that decides (highestDemand's windows).
+const runningKept = CompleteAfter + 4*time.Minute
+
+// runningDuring is the number of tasks that ran in the minute starting at
+// at: the highest count a pass recorded within it or at its end, or now
+// when no pass did.
+func runningDuring(recs []Rec, at time.Time, now int32) int32 {
+	from, to := at.Unix(), at.Add(MetricPeriod).Unix()
+	n := int32(0)
+	for _, r := range recs {
+		if r.At > from && r.At <= to {
+			n = max(n, r.N)
+		}
+	}
+	if n < 1 {
+		return now
+	}
+	return n
+}
+
+// hpaDemand applies the HPA's rule to the producer's CPU twice and takes
+// the higher answer: on the CPU observed (the plain rule: the highest
+// complete minute of the newest, times the tasks running now), and on the
+// CPU counting the refused records of each newest minute that refused any,
+// times the tasks that ran in that minute (running: State.ProducerRunning;
+// nil or no record: the tasks running now). A minute still being published
+// counts only if it refused records, and only to raise the answer. So
+// counting refusals never lowers what the plain rule asks for.
+func hpaDemand(cfg TaskConfig, obs TaskObservation, running []Rec, now time.Time) cpuAnswer {
 	ms := demandMinutes(obs)
-	used, ok := highestDemand(ms, now, CompleteAfter+3*time.Minute, true)
-	a := cpuAnswer{rec: obs.Desired, used: used, ok: ok}
+	plain, ok := highestCPU(ms, now)
+	plain.demand, plain.refused = plain.cpu, 0
+	a := cpuAnswer{rec: obs.Desired, used: plain, ok: ok}
 	if obs.Running < 1 {
 		return a
 	}
 	target := cpuTarget(cfg)
 	if ok {
-		a.rec = hpaRule(obs.Running, obs.Desired, used.demand, target)
+		a.rec = hpaRule(obs.Running, obs.Desired, plain.cpu, target)
 	}
-	if p, pok := highestDemand(ms, now, CompleteAfter, false); pok && p.refused > 0 {
-		if up := hpaRule(obs.Running, obs.Desired, p.demand, target); up > max(a.rec, obs.Desired) {
-			a.rec, a.used, a.ok = up, p, true
+	for _, m := range ms {
+		age := now.Sub(m.at)
+		complete := isComplete(m.at, now)
+		if m.refused <= 0 || m.at.After(now) || (complete && age > CompleteAfter+3*time.Minute) || (!complete && age > CompleteAfter) {
+			continue
+		}
+		r := hpaRule(runningDuring(running, m.at, obs.Running), obs.Desired, m.demand, target)
+		if floor := a.rec; complete && (!a.ok || r > floor) || !complete && r > max(floor, obs.Desired) {
+			a = cpuAnswer{rec: r, used: m, ok: true}
 		}
 	}
 	return a
 }
 
-// highestDemand is the minute of highest demand among those started within
-// the last d before now that are complete (or, with complete false,
-// partial ones that refused records).
-func highestDemand(ms []cpuMinute, now time.Time, d time.Duration, complete bool) (cpuMinute, bool) {
+// highestCPU is the complete minute of highest observed CPU among the
+// newest (as newestComplete).
+func highestCPU(ms []cpuMinute, now time.Time) (cpuMinute, bool) {
 	var best cpuMinute
 	ok := false
 	for _, m := range ms {
-		if m.at.After(now) || now.Sub(m.at) > d || isComplete(m.at, now) != complete {
+		if m.at.After(now) || now.Sub(m.at) > CompleteAfter+3*time.Minute || !isComplete(m.at, now) {
 			continue
 		}
-		if !complete && m.refused <= 0 {
-			continue
-		}
-		if !ok || m.demand > best.demand {
+		if !ok || m.cpu > best.cpu {
 			best, ok = m, true
 		}
 	}

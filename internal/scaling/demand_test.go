@@ -56,7 +56,7 @@ func TestDecideProducerDemandCPU(t *testing.T) {
 			"CPU 100% against", "counting", ""},
 		{"refusals without CPU: held", nil, series(now0, 14, served), series(now0, 14, served), 4, 4, true, "no CPUUtilization data", "", ""},
 		{"refusals, CPU NaN: held", series(now0, 14, nan), series(now0, 14, served), series(now0, 14, served), 4, 4, true, "no CPUUtilization data", "", ""},
-		{"no running task: holds", series(now0, 14, 100), series(now0, 14, 0), series(now0, 14, served), 0, 4, false, "holding at 4", "", "200.0"},
+		{"no running task: holds", series(now0, 14, 100), series(now0, 14, 0), series(now0, 14, served), 0, 4, false, "holding at 4: CPU 100% against", "", ""},
 
 		// Minutes still being published (younger than CompleteAfter).
 		{"partial minute refusing raises at once", withPartial(now0, 65, 100), withPartial(now0, served, served/2), withPartial(now0, 0, served/2), 4, 13, false,
@@ -103,5 +103,36 @@ func TestDemandCPUStepsPastTheCPUCap(t *testing.T) {
 	d, _ := Decide(in, State{}, now0)
 	if want := ceil32(demand / (capPerTask * 0.65)); d.ProducerTasks != want {
 		t.Fatalf("producer %d (%s), want %d: the demand at 65 %% of a task in one step", d.ProducerTasks, d.ProducerReason, want)
+	}
+}
+
+// TestDemandCPUScalesTheTasksThatRan: the saturated minutes were measured
+// with 4 tasks; 13 run now (the step they asked for). Counting their
+// refused records asks for 4 × 200 ÷ 65 = 13 again, not 13 × 200 ÷ 65 =
+// 40: the factor applies to the tasks of the minute (State.ProducerRunning).
+// The plain rule's answer on the same minutes, 13 × 100 ÷ 65 = 20, is the
+// floor, as before this rule.
+func TestDemandCPUScalesTheTasksThatRan(t *testing.T) {
+	in := baseInputs(now0, 15, 10)
+	in.Producer.MaxTasks = 100
+	// Complete minutes only (now-14m … now-4m): the newer ones, measured
+	// with more tasks, are not published yet.
+	old := now0.Add(-3 * time.Minute)
+	in.ProducerTasks = TaskObservation{Desired: 13, Running: 13, CPUPercent: series(old, 11, 100),
+		Requests: series(old, 11, 12000*60), Refused: series(old, 11, 12000*60)}
+	var st State
+	for k := 11; k >= 1; k-- { // a pass at the end of each of those minutes, 4 running
+		st.ProducerRunning = append(st.ProducerRunning, Rec{At: old.Add(-time.Duration(k-1) * time.Minute).Unix(), N: 4})
+	}
+	if d, _ := Decide(in, st, now0); d.ProducerTasks != 20 {
+		t.Errorf("with the running counts: producer %d (%s), want 20 (the plain rule's)", d.ProducerTasks, d.ProducerReason)
+	}
+	in.ProducerTasks.Desired, in.ProducerTasks.Running = 4, 4
+	d, next := Decide(in, st, now0)
+	if d.ProducerTasks != 13 || !strings.Contains(d.ProducerReason, "counting") {
+		t.Errorf("4 running: producer %d (%s), want 13 counting the refused records", d.ProducerTasks, d.ProducerReason)
+	}
+	if n := len(next.ProducerRunning); n == 0 || n > int(runningKept/time.Minute)+1 || next.ProducerRunning[n-1].N != 4 {
+		t.Errorf("ProducerRunning kept %v, want this pass's 4 last and at most %d entries", next.ProducerRunning, int(runningKept/time.Minute)+1)
 	}
 }

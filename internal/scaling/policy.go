@@ -173,6 +173,11 @@ type State struct {
 	ShardPeaks []Rec `json:"shardPeaks,omitempty"`
 	Producer   []Rec `json:"producer,omitempty"`
 	Consumer   []Rec `json:"consumer,omitempty"`
+	// ProducerRunning holds the running producer tasks seen by each pass
+	// (one entry a minute, the highest) for runningKept: the CPU rule
+	// counting refused records scales the tasks that ran in the minute it
+	// measured, not the ones running now (runningDuring).
+	ProducerRunning []Rec `json:"producerRunning,omitempty"`
 }
 
 // DeepCopyInto copies s into out, so API types can embed a State.
@@ -181,6 +186,7 @@ func (s *State) DeepCopyInto(out *State) {
 	out.ShardPeaks = slices.Clone(s.ShardPeaks)
 	out.Producer = slices.Clone(s.Producer)
 	out.Consumer = slices.Clone(s.Consumer)
+	out.ProducerRunning = slices.Clone(s.ProducerRunning)
 }
 
 // DeepCopy returns a copy of s.
@@ -299,7 +305,8 @@ func Decide(in Inputs, prev State, now time.Time) (Decision, State) {
 	}
 	d.Shards, d.ShardReason, next.Shards, next.ShardPeaks = plan(in, prev.Shards, prev.ShardPeaks, now, &d)
 	d.Shards, d.ShardReason = applyReadSide(in, now, d.Shards, d.ShardReason, &d)
-	d.ProducerTasks, d.ProducerReason, next.Producer = decideProducer(in, prev.Producer, now, &d)
+	next.ProducerRunning = keepRecs(prev.ProducerRunning, now, runningKept, in.ProducerTasks.Running)
+	d.ProducerTasks, d.ProducerReason, next.Producer = decideProducer(in, prev.Producer, next.ProducerRunning, now, &d)
 	d.ConsumerTasks, d.ConsumerReason, next.Consumer = decideConsumer(in, d.Shards, prev.Consumer, now, &d)
 	d.Reason = strings.Join([]string{"shards: " + d.ShardReason, "producer: " + d.ProducerReason, "consumer: " + d.ConsumerReason}, "; ")
 	return d, next
@@ -919,7 +926,7 @@ func hpaRule(running, desired int32, observed, target float64) int32 {
 // hpa applies the HPA's rule to the tasks' CPU (hpaDemand: counting the
 // records they refused, when told of any).
 func hpa(cfg TaskConfig, obs TaskObservation, now time.Time) (int32, float64, bool) {
-	a := hpaDemand(cfg, obs, now)
+	a := hpaDemand(cfg, obs, nil, now)
 	return a.rec, a.used.cpu, a.ok
 }
 
@@ -1010,12 +1017,12 @@ func stabilize(cfg TaskConfig, prev []Rec, now time.Time, rec, current int32) (i
 	return t, recs
 }
 
-func decideProducer(in Inputs, prev []Rec, now time.Time, d *Decision) (int32, string, []Rec) {
+func decideProducer(in Inputs, prev, running []Rec, now time.Time, d *Decision) (int32, string, []Rec) {
 	cfg, obs := in.Producer, in.ProducerTasks
 	lo := max(cfg.MinTasks, 0)
 	hi := max(cfg.MaxTasks, lo)
 	cur := clamp32(obs.Desired, lo, hi)
-	byCPU := hpaDemand(cfg, obs, now)
+	byCPU := hpaDemand(cfg, obs, running, now)
 	rec, cpuOK := byCPU.rec, byCPU.ok
 	byRate, rate, rateOK := hpaRate(cfg, obs, now)
 	d.Used.ProducerCPU, d.Used.ProducerRecordsPerTask = byCPU.used.cpu, rate
