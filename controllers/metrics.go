@@ -31,17 +31,14 @@ type pipelineMetrics struct {
 	ProducerCPU, ConsumerCPU []scaling.Point
 	ProducerRecords          []scaling.Point // the producer's IngestRecords, Sum per minute
 	// ProducerRefused is the producer's RefusedRecords (429/503), Sum per
-	// minute; read only for a key with producerDemand.
+	// minute: the producer's CPU rule counts them (scaling.hpaDemand), and
+	// the rate rule too when a target rate is set.
 	ProducerRefused []scaling.Point
 }
 
 // metricsKey names what one StreamProcessor asks for.
 type metricsKey struct {
 	region, stream, cluster, producer, consumer, application string
-	// producerDemand: spec.producer.targetRecordsPerSecondPerTask is set, so
-	// the rate rule runs and the producer's RefusedRecords is read too (an
-	// eleventh query); otherwise nothing would use it.
-	producerDemand bool
 }
 
 // Namespaces of the workloads' own metrics (workloads/producer and
@@ -150,8 +147,7 @@ func (rb *regionBatch) metricsOf(key metricsKey) pipelineMetrics {
 }
 
 type ids struct {
-	bytes, records, throttled, iteratorAge, producerCPU, consumerCPU, ingest, ingestRecords, behind, readThrottled string
-	refused                                                                                                        string // only queried with producerDemand
+	bytes, records, throttled, iteratorAge, producerCPU, consumerCPU, ingest, ingestRecords, behind, readThrottled, refused string
 }
 
 // queryIDs are the GetMetricData query ids of key: unique per key (a hash),
@@ -159,18 +155,17 @@ type ids struct {
 func queryIDs(k metricsKey) ids {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00%s\x00%s", k.region, k.stream, k.cluster, k.producer, k.consumer, k.application)
-	if k.producerDemand {
-		// The same object with and without the rate rule may both be in
-		// a batch (until Forget): their ids must differ.
-		fmt.Fprint(h, "\x00demand")
-	}
 	p := fmt.Sprintf("m%x_", h.Sum64())
 	return ids{p + "bytes", p + "records", p + "throttled", p + "iterage", p + "pcpu", p + "ccpu", p + "ingest", p + "ingestrecs", p + "behind", p + "readthr", p + "refused"}
 }
 
-// queries are the ten queries of one StreamProcessor (see docs/scaling.md):
-// AWS/Kinesis and AWS/ECS, and the producer's and consumer's own metrics;
-// eleven with producerDemand (the producer's RefusedRecords).
+// queriesPerObject is how many GetMetricData queries one StreamProcessor
+// adds to its region's batch.
+const queriesPerObject = 11
+
+// queries are the queriesPerObject queries of one StreamProcessor (see
+// docs/scaling.md): AWS/Kinesis and AWS/ECS, and the producer's and
+// consumer's own metrics.
 func queries(k metricsKey) []cwtypes.MetricDataQuery {
 	id := queryIDs(k)
 	q := func(id, ns, metric, stat string, dims ...string) cwtypes.MetricDataQuery {
@@ -188,7 +183,7 @@ func queries(k metricsKey) []cwtypes.MetricDataQuery {
 			},
 		}
 	}
-	qs := []cwtypes.MetricDataQuery{
+	return []cwtypes.MetricDataQuery{
 		q(id.bytes, "AWS/Kinesis", "IncomingBytes", "Sum", "StreamName", k.stream),
 		q(id.records, "AWS/Kinesis", "IncomingRecords", "Sum", "StreamName", k.stream),
 		q(id.throttled, "AWS/Kinesis", "WriteProvisionedThroughputExceeded", "Sum", "StreamName", k.stream),
@@ -199,11 +194,8 @@ func queries(k metricsKey) []cwtypes.MetricDataQuery {
 		q(id.ingest, producerNamespace, "IngestBytes", "Sum", "StreamName", k.stream),
 		q(id.ingestRecords, producerNamespace, "IngestRecords", "Sum", "StreamName", k.stream),
 		q(id.behind, consumerNamespace, "MillisBehindLatest", "Maximum", "StreamName", k.stream, "ApplicationName", k.application),
+		q(id.refused, producerNamespace, "RefusedRecords", "Sum", "StreamName", k.stream),
 	}
-	if k.producerDemand {
-		qs = append(qs, q(id.refused, producerNamespace, "RefusedRecords", "Sum", "StreamName", k.stream))
-	}
-	return qs
 }
 
 // fetchAll runs the queries of every key, 500 per call, following NextToken.

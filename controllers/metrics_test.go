@@ -62,7 +62,7 @@ func TestMetricsBatcherBatchesAcrossStreamProcessors(t *testing.T) {
 	key := func(i int) metricsKey {
 		return metricsKey{region: "us-east-1", stream: fmt.Sprintf("s%d", i), cluster: "c", producer: "p", consumer: "c", application: "a"}
 	}
-	// 56 StreamProcessors × 10 queries = 560. The first fetches (the batch
+	// 56 StreamProcessors × 11 queries = 616. The first fetches (the batch
 	// is empty); the others, new to a fresh batch, wait for the next fetch.
 	for i := range 56 {
 		_, err := b.Fetch(context.Background(), cw, key(i), now)
@@ -75,8 +75,8 @@ func TestMetricsBatcherBatchesAcrossStreamProcessors(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(cw.calls) != 1 || cw.calls[0] != 10 {
-		t.Fatalf("calls = %v, want one of 10 queries: a new StreamProcessor must not refetch the batch", cw.calls)
+	if len(cw.calls) != 1 || cw.calls[0] != queriesPerObject {
+		t.Fatalf("calls = %v, want one of %d queries: a new StreamProcessor must not refetch the batch", cw.calls, queriesPerObject)
 	}
 	wall.t = wall.t.Add(time.Minute) // the batch is stale: one fetch answers all
 	for i := range 56 {
@@ -84,7 +84,7 @@ func TestMetricsBatcherBatchesAcrossStreamProcessors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(m.Stream.IncomingBytes) != 1 || len(m.ConsumerCPU) != 1 || len(m.Stream.IngestBytes) != 1 || len(m.ProducerRecords) != 1 || len(m.Stream.ReadThrottled) != 1 {
+		if len(m.Stream.IncomingBytes) != 1 || len(m.ConsumerCPU) != 1 || len(m.Stream.IngestBytes) != 1 || len(m.ProducerRecords) != 1 || len(m.Stream.ReadThrottled) != 1 || len(m.ProducerRefused) != 1 {
 			t.Fatalf("key %d: series missing: %+v", i, m)
 		}
 	}
@@ -93,9 +93,9 @@ func TestMetricsBatcherBatchesAcrossStreamProcessors(t *testing.T) {
 			t.Errorf("a call carried %d queries, more than %d", n, maxQueriesPerCall)
 		}
 	}
-	// The second fetch held all 560 queries: two calls of at most 500.
-	if got := cw.calls[1:]; len(got) != 2 || got[0]+got[1] != 560 {
-		t.Errorf("second fetch = %v, want 560 queries in two calls", got)
+	// The second fetch held all 616 queries: two calls of at most 500.
+	if got := cw.calls[1:]; len(got) != 2 || got[0]+got[1] != 56*queriesPerObject {
+		t.Errorf("second fetch = %v, want %d queries in two calls", got, 56*queriesPerObject)
 	}
 }
 
@@ -103,7 +103,7 @@ func TestMetricsBatcherBatchesAcrossStreamProcessors(t *testing.T) {
 // created one every 0.6 s, each passing at creation, 5 s and 10 s later
 // (while its stream is created) and then every 60 s, with MaxAge = the 60 s
 // interval: in every minute, ramp-up included, GetMetricData is called at
-// most ⌈1000 × 10 ÷ 500⌉ = 20 times.
+// most ⌈1000 × 11 ÷ 500⌉ = 22 times.
 func TestGetMetricDataCallsPerIntervalDuringRampUp(t *testing.T) {
 	const objects, interval = 1000, time.Minute
 	cw := &fakeCloudWatch{pageSize: maxQueriesPerCall}

@@ -143,7 +143,6 @@ func (r *StreamProcessorReconciler) observe(ctx context.Context, sp *streamingv1
 		obs.metrics, obs.metricsErr = r.Metrics.Fetch(ctx, c.CloudWatch, metricsKey{
 			region: c.Region, stream: names.Stream, cluster: spec.ECS.Cluster,
 			producer: names.Producer, consumer: names.Consumer, application: applicationName(sp),
-			producerDemand: spec.Producer.TargetRecordsPerSecondPerTask > 0,
 		}, now)
 		if obs.metricsErr != nil && !errors.Is(obs.metricsErr, errMetricsPending) {
 			log.FromContext(ctx).Info("Reading CloudWatch metrics failed; holding targets", "error", obs.metricsErr.Error())

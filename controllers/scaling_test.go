@@ -202,36 +202,46 @@ func TestScalingFollowsMetrics(t *testing.T) {
 // hold at 1. At the new count the rate per task is on target, so it holds
 // there.
 func TestProducerScalesOnRecordRate(t *testing.T) {
+	// 3,000 records/s asked of one task against a target of 1,000 (1,000
+	// accepted, 2,000 refused with 429/503), CPU at 10 % (the CPU rule
+	// alone, even counting the refused records: 30 %, would scale down),
+	// the stream well within a shard.
+	busy := load{bytesPerSec: 0.3 * mib, recordsPerSec: 100, producerCPU: 10, consumerCPU: 20, ingestRecordsPerSec: 1000, refusedRecordsPerSec: 2000}
+	expectProducerTarget(t, "rated", 1000, 8, busy, 3, "records/s per task against a target of 1000")
+}
+
+// expectProducerTarget creates a StreamProcessor whose producer has the
+// rate target (0: unset, the default) and maxTasks given, publishes l for every minute
+// the test's clock reaches (once: CloudWatch, and moto, add up datapoints
+// put twice for the same minute), runs three passes a minute apart and
+// expects the producer target want, its service's desired count, and a
+// reason containing reason; the shard target stays 1.
+func expectProducerTarget(t *testing.T, name string, target, maxTasks int32, l load, want int32, reason string) {
+	t.Helper()
 	requireSuite(t)
 	g := NewWithT(t)
 	now := time.Now().Truncate(time.Minute).Add(30 * time.Second)
 	clk := clocktesting.NewFakePassiveClock(now)
 	startOperator(t, func(r *StreamProcessorReconciler) { r.Clock = clk })
-	sp := sample(newNamespace(t), "rated")
-	sp.Spec.Producer.MaxTasks = 8
-	sp.Spec.Producer.TargetRecordsPerSecondPerTask = 1000
+	sp := sample(newNamespace(t), name)
+	sp.Spec.Producer.MaxTasks = maxTasks
+	sp.Spec.Producer.TargetRecordsPerSecondPerTask = target
 	g.Expect(suite.k8s.Create(context.Background(), sp)).To(Succeed())
 	g.Eventually(func(g Gomega) {
 		g.Expect(get(g, sp).Status.Producer.RunningTasks).To(Equal(int32(1)))
 	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
 
-	// 3,000 records/s asked of one task against a target of 1,000 (1,000
-	// accepted, 2,000 refused with 429/503), CPU at 20 % (the CPU rule alone
-	// would scale down), the stream well within a shard. Published once for
-	// every minute the test's clock reaches: CloudWatch (and moto) add up
-	// datapoints put twice for the same minute.
-	busy := load{bytesPerSec: 0.3 * mib, recordsPerSec: 100, producerCPU: 20, consumerCPU: 20, ingestRecordsPerSec: 1000, refusedRecordsPerSec: 2000}
-	publish(t, sp, now.Add(-10*time.Minute), now.Add(4*time.Minute), busy)
+	publish(t, sp, now.Add(-10*time.Minute), now.Add(4*time.Minute), l)
 	for range 3 {
 		now = now.Add(time.Minute)
 		passAt(t, g, clk, sp, now)
 	}
 	g.Eventually(func(g Gomega) {
 		got := get(g, sp)
-		g.Expect(got.Status.Producer.TargetTasks).To(Equal(int32(3)), "decision: %s %v", got.Status.LastDecision.Reason, got.Status.LastDecision.Inputs)
-		g.Expect(service(g, sp, producer).DesiredCount).To(Equal(int32(3)))
-		g.Expect(got.Status.LastDecision.Reason).To(ContainSubstring("records/s per task against a target of 1000"))
+		g.Expect(got.Status.Producer.TargetTasks).To(Equal(want), "decision: %s %v", got.Status.LastDecision.Reason, got.Status.LastDecision.Inputs)
+		g.Expect(service(g, sp, producer).DesiredCount).To(Equal(want))
+		g.Expect(got.Status.LastDecision.Reason).To(ContainSubstring(reason))
 	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
-	g.Expect(get(g, sp).Status.Stream.TargetShards).To(Equal(int32(1)), "the rate per task says nothing about shards")
+	g.Expect(get(g, sp).Status.Stream.TargetShards).To(Equal(int32(1)), "the producer's load per task says nothing about shards")
 	deleteAndWait(t, sp)
 }

@@ -78,7 +78,8 @@ func toAPIState(s scaling.State) *streamingv1alpha1.ScalingState {
 		}
 		return out
 	}
-	return &streamingv1alpha1.ScalingState{Shards: conv(s.Shards), ShardPeaks: conv(s.ShardPeaks), Producer: conv(s.Producer), Consumer: conv(s.Consumer)}
+	return &streamingv1alpha1.ScalingState{Shards: conv(s.Shards), ShardPeaks: conv(s.ShardPeaks), Producer: conv(s.Producer), Consumer: conv(s.Consumer),
+		ProducerRunning: conv(s.ProducerRunning)}
 }
 
 func fromAPIState(s *streamingv1alpha1.ScalingState) scaling.State {
@@ -92,7 +93,8 @@ func fromAPIState(s *streamingv1alpha1.ScalingState) scaling.State {
 		}
 		return out
 	}
-	return scaling.State{Shards: conv(s.Shards), ShardPeaks: conv(s.ShardPeaks), Producer: conv(s.Producer), Consumer: conv(s.Consumer)}
+	return scaling.State{Shards: conv(s.Shards), ShardPeaks: conv(s.ShardPeaks), Producer: conv(s.Producer), Consumer: conv(s.Consumer),
+		ProducerRunning: conv(s.ProducerRunning)}
 }
 
 // seconds converts a spec field in seconds to a duration.

@@ -586,6 +586,12 @@ type ScalingState struct {
 	// +optional
 	// +listType=atomic
 	Consumer []ScalingRecord `json:"consumer,omitempty"`
+	// ProducerRunning holds the running producer tasks each pass saw (not
+	// recommendations): the producer's CPU rule counting refused records
+	// scales the tasks that ran in the minute it measured.
+	// +optional
+	// +listType=atomic
+	ProducerRunning []ScalingRecord `json:"producerRunning,omitempty"`
 }
 
 // ScalingRecord is one recommendation: a count at a time (Unix seconds).

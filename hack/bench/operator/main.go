@@ -59,10 +59,9 @@ var (
 )
 
 // queriesPerObject is how many GetMetricData queries one StreamProcessor adds
-// to its region's batch (controllers/metrics.go): 10, or 11 for one with
-// spec.producer.targetRecordsPerSecondPerTask set, which the bench's objects
-// do not set.
-const queriesPerObject = 10
+// to its region's batch (controllers/metrics.go's queriesPerObject: 11, the
+// producer's RefusedRecords included for every object).
+const queriesPerObject = 11
 
 type result struct {
 	Objects                       int              `json:"objects"`
