@@ -44,7 +44,7 @@ func run() error {
 	flag.Float64Var(&cfg.BurstPeakToMean, "burst", 0, "peak-to-mean of the load within each minute: a tenth of the seconds at this multiple of the mean, Kinesis limits per second (0 or 1: a flat minute)")
 	flag.Float64Var(&cfg.KeySkew, "key-skew", 0, "Zipf exponent of the records' spread over shards (0: uniform, as random UUID keys give)")
 	flag.Float64Var(&cfg.ProducerTargetRecordsPerTask, "producer-target-rate", 0, "operator's spec.producer.targetRecordsPerSecondPerTask in the model's records/s (0: unset, CPU only, the CRD default; -1: the target CPU share of a task's capacity)")
-	flag.BoolVar(&cfg.ProducerRefusedSignal, "producer-refused", false, "the operator also sees the records the producers refused (a metric the producer does not publish yet); used with -producer-target-rate")
+	seesRefused := flag.Bool("producer-refused", true, "the operator sees the records the producers refused (their RefusedRecords, which controllers read for every object): its CPU rule counts them, and the rate rule with -producer-target-rate (false: hidden, as before 2026-11-27)")
 	seedMax := flag.Int("seed-max", 0, "seed-raised's maximum shards (0: max(16, what the trace's peak needs)); the row seed keeps the shipped 16")
 	util := flag.Float64("target-util", 100*cfg.TargetUtilization, "operator's spec.stream.targetUtilizationPercent (the CRD default is 70)")
 	cmpUtil := flag.Float64("compare-util", 100*cfg.CompareUtilization, "with -bench, also run the operator at this targetUtilizationPercent as row operator@N% (0: no extra row)")
@@ -53,6 +53,7 @@ func run() error {
 	cfg.CompareUtilization = *cmpUtil / 100
 	cfg.SeedMaxShards = int32(*seedMax)
 	cfg.NoReadSide = !*readSide
+	cfg.HideProducerRefused = !*seesRefused
 	if cfg.Planner != scaling.PlannerRules && cfg.Planner != scaling.PlannerHorizon {
 		return fmt.Errorf("-planner %q: want %s or %s", cfg.Planner, scaling.PlannerRules, scaling.PlannerHorizon)
 	}

@@ -69,11 +69,12 @@ type Config struct {
 	// 0 leaves it unset (CPU only, the CRD's default); below 0 takes
 	// TargetCPUPercent of what one task carries at 100 % CPU.
 	ProducerTargetRecordsPerTask float64
-	// ProducerRefusedSignal: the operator also sees the records the
+	// HideProducerRefused: the operator does not see the records the
 	// producers refused for lack of tasks (scaling.TaskObservation.Refused),
-	// a metric the producer does not publish yet. Off: it sees IngestRecords
-	// only, which counts accepted records, as the producer publishes it.
-	ProducerRefusedSignal bool
+	// as before the producer published RefusedRecords and controllers read
+	// it for every object. Off (the default): it sees them, so its CPU rule
+	// counts them (and the rate rule, with a target rate).
+	HideProducerRefused bool
 	// NoReadSide turns the operator's read-side shard rule off
 	// (scaling.StreamConfig.NoReadSide), to measure what it does.
 	NoReadSide bool

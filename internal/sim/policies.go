@@ -40,9 +40,10 @@ type Operator struct {
 	// minute's view, so its stabilization windows fill as the reconciler's
 	// do; the model still acts on the minute's last pass only.
 	Interval time.Duration
-	// SeesRefused: the policy is given the producer's refused records
-	// (Config.ProducerRefusedSignal); otherwise View.Producer.Refused is
-	// dropped, as controllers/ do not read such a metric.
+	// SeesRefused: the policy is given the producer's refused records, as
+	// controllers/ read RefusedRecords for every object (unless
+	// Config.HideProducerRefused); otherwise View.Producer.Refused is
+	// dropped.
 	SeesRefused bool
 	start       func(Load) (int32, int32, int32)
 }
@@ -62,7 +63,7 @@ func NewOperator(cfg Config, maxShards int32) *Operator {
 		}
 		o.In.Producer.TargetRequestsPerTask = t
 	}
-	o.SeesRefused = cfg.ProducerRefusedSignal
+	o.SeesRefused = !cfg.HideProducerRefused
 	o.start = warmStart(cfg, cfg.TargetUtilization)
 	return o
 }

@@ -503,8 +503,8 @@ func TestModelProducerRecords(t *testing.T) {
 
 // TestOperatorProducerRate: -producer-target-rate -1 sets the target per
 // task at the target CPU share of a task's capacity; the policy sees the
-// refused records only with ProducerRefusedSignal, and then sizes the
-// producers for the whole demand in one step.
+// refused records unless HideProducerRefused, and then sizes the producers
+// for the whole demand in one step.
 func TestOperatorProducerRate(t *testing.T) {
 	cfg := DefaultConfig()
 	if o := NewOperator(cfg, 100); o.In.Producer.TargetRequestsPerTask != 0 {
@@ -524,13 +524,42 @@ func TestOperatorProducerRate(t *testing.T) {
 		sees bool
 		want int32
 	}{{false, 4}, {true, 16}} { // ceil(2/0.65) and ceil(10/0.65)
-		cfg.ProducerRefusedSignal = tt.sees
+		cfg.HideProducerRefused = !tt.sees
 		o := NewOperator(cfg, 100)
 		if math.Abs(o.In.Producer.TargetRequestsPerTask-perTask) > 1e-6 {
 			t.Fatalf("target per task %v, want %v", o.In.Producer.TargetRequestsPerTask, perTask)
 		}
 		if got := o.Control(v).ProducerDesired; got != tt.want {
 			t.Errorf("sees refused %v: producers %d (%s), want %d", tt.sees, got, o.LastDecision.ProducerReason, tt.want)
+		}
+	}
+}
+
+// TestOperatorSeesRefusedByDefault: with no target rate (the CRD's
+// default), the operator sees the producers' refused records by default and
+// its CPU rule counts them: 2 tasks saturated (100 % CPU) that served a
+// fifth of the demand needed 500 %, ceil(2 × 500 ÷ 65) = 16 tasks in one
+// step; with the records hidden, the CPU rule asks for ceil(2 × 100 ÷ 65) =
+// 4.
+func TestOperatorSeesRefusedByDefault(t *testing.T) {
+	now := synthStart.Add(time.Hour)
+	var cpu, served, refused []scaling.Point
+	for k := 14; k >= 4; k-- { // complete minutes only
+		at := now.Add(-time.Duration(k) * time.Minute)
+		cpu = append(cpu, scaling.Point{Time: at, Value: 100})
+		served = append(served, scaling.Point{Time: at, Value: 2000 * 60})
+		refused = append(refused, scaling.Point{Time: at, Value: 8000 * 60})
+	}
+	v := View{Now: now, OpenShards: 50, Producer: scaling.TaskObservation{Desired: 2, Running: 2, CPUPercent: cpu, Requests: served, Refused: refused}}
+	for _, tt := range []struct {
+		hide bool
+		want int32
+	}{{false, 16}, {true, 4}} {
+		cfg := DefaultConfig()
+		cfg.HideProducerRefused = tt.hide
+		o := NewOperator(cfg, 100)
+		if got := o.Control(v).ProducerDesired; got != tt.want {
+			t.Errorf("hidden %v: producers %d (%s), want %d", tt.hide, got, o.LastDecision.ProducerReason, tt.want)
 		}
 	}
 }
