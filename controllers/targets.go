@@ -72,6 +72,9 @@ func currentTarget(s streamingv1alpha1.ServiceStatus, initial int32) int32 {
 
 func toAPIState(s scaling.State) *streamingv1alpha1.ScalingState {
 	conv := func(rs []scaling.Rec) []streamingv1alpha1.ScalingRecord {
+		if len(rs) == 0 {
+			return nil // an empty list round-trips as none
+		}
 		out := make([]streamingv1alpha1.ScalingRecord, 0, len(rs))
 		for _, r := range rs {
 			out = append(out, streamingv1alpha1.ScalingRecord{At: r.At, N: r.N})
@@ -79,7 +82,7 @@ func toAPIState(s scaling.State) *streamingv1alpha1.ScalingState {
 		return out
 	}
 	return &streamingv1alpha1.ScalingState{Shards: conv(s.Shards), ShardPeaks: conv(s.ShardPeaks), Producer: conv(s.Producer), Consumer: conv(s.Consumer),
-		ProducerRunning: conv(s.ProducerRunning)}
+		ProducerRunning: conv(s.ProducerRunning), WeekPeaks: conv(s.WeekPeaks)}
 }
 
 func fromAPIState(s *streamingv1alpha1.ScalingState) scaling.State {
@@ -87,6 +90,9 @@ func fromAPIState(s *streamingv1alpha1.ScalingState) scaling.State {
 		return scaling.State{}
 	}
 	conv := func(rs []streamingv1alpha1.ScalingRecord) []scaling.Rec {
+		if len(rs) == 0 {
+			return nil // an empty list round-trips as none
+		}
 		out := make([]scaling.Rec, 0, len(rs))
 		for _, r := range rs {
 			out = append(out, scaling.Rec{At: r.At, N: r.N})
@@ -94,7 +100,7 @@ func fromAPIState(s *streamingv1alpha1.ScalingState) scaling.State {
 		return out
 	}
 	return scaling.State{Shards: conv(s.Shards), ShardPeaks: conv(s.ShardPeaks), Producer: conv(s.Producer), Consumer: conv(s.Consumer),
-		ProducerRunning: conv(s.ProducerRunning)}
+		ProducerRunning: conv(s.ProducerRunning), WeekPeaks: conv(s.WeekPeaks)}
 }
 
 // seconds converts a spec field in seconds to a duration.

@@ -592,6 +592,13 @@ type ScalingState struct {
 	// +optional
 	// +listType=atomic
 	ProducerRunning []ScalingRecord `json:"producerRunning,omitempty"`
+	// WeekPeaks is the highest write demand of each hour of the last week
+	// (n in hundredths of a shard at 100 % of its write limits; at the
+	// start of the hour), for the horizon planner's same hour of the
+	// previous week. At most 169 entries.
+	// +optional
+	// +listType=atomic
+	WeekPeaks []ScalingRecord `json:"weekPeaks,omitempty"`
 }
 
 // ScalingRecord is one recommendation: a count at a time (Unix seconds).

@@ -178,6 +178,10 @@ type State struct {
 	// counting refused records scales the tasks that ran in the minute it
 	// measured, not the ones running now (runningDuring).
 	ProducerRunning []Rec `json:"producerRunning,omitempty"`
+	// WeekPeaks holds the highest write demand of each hour of the last
+	// week, in 1/DemandPerShard shards at 100 % (week.go): the horizon
+	// planner's same hour of the previous week. At most 169 entries.
+	WeekPeaks []Rec `json:"weekPeaks,omitempty"`
 }
 
 // DeepCopyInto copies s into out, so API types can embed a State.
@@ -187,6 +191,7 @@ func (s *State) DeepCopyInto(out *State) {
 	out.Producer = slices.Clone(s.Producer)
 	out.Consumer = slices.Clone(s.Consumer)
 	out.ProducerRunning = slices.Clone(s.ProducerRunning)
+	out.WeekPeaks = slices.Clone(s.WeekPeaks)
 }
 
 // DeepCopy returns a copy of s.
@@ -304,6 +309,7 @@ func Decide(in Inputs, prev State, now time.Time) (Decision, State) {
 		plan = decideShardsHorizon
 	}
 	d.Shards, d.ShardReason, next.Shards, next.ShardPeaks = plan(in, prev.Shards, prev.ShardPeaks, now, &d)
+	next.WeekPeaks = keepWeek(prev.WeekPeaks, now, d.Used)
 	d.Shards, d.ShardReason = applyReadSide(in, now, d.Shards, d.ShardReason, &d)
 	next.ProducerRunning = keepRecs(prev.ProducerRunning, now, runningKept, in.ProducerTasks.Running)
 	d.ProducerTasks, d.ProducerReason, next.Producer = decideProducer(in, prev.Producer, next.ProducerRunning, now, &d)
