@@ -7,9 +7,8 @@ import (
 
 // The horizon planner's first stage: a forecast envelope of the shard need
 // over the next hours, from what the policy's State remembers (the
-// stabilization window's per-minute needs and the hourly peaks of the last
-// 25 hours). The State keeps no week of history, so the same hour of the
-// previous week is not used.
+// stabilization window's per-minute needs, the hourly peaks of the last
+// 25 hours and the week's hourly demand peaks).
 
 // envelope is the need (shards at the target utilization) the forecast
 // allows in each step of the horizon: at least lo[j], at most hi[j].
@@ -72,15 +71,46 @@ func hourlyTrend(peaks []Rec, now time.Time) (slope, se, sigma float64) {
 	return slope, sigma / math.Sqrt(sxx), sigma
 }
 
-// yesterdayRatio is base over the peak of the same hour yesterday, when
-// that hour is known and the ratio is within [2/3, 1.5] (today looks like
-// yesterday); ok is false otherwise.
-func yesterdayRatio(base float64, peaks []Rec, now time.Time) (float64, bool) {
-	y := peakOfHour(peaks, now.Add(-24*time.Hour))
-	if y <= 0 || base <= 0 {
+// history is what the forecast reads of the past hours.
+type history struct {
+	peaks []Rec   // State.ShardPeaks: the recommendation's hourly peaks, 25 h
+	week  []Rec   // State.WeekPeaks: the demand's hourly peaks, a week
+	u     float64 // the target utilization, to read the week in shards at it
+}
+
+// season is a past period whose coming hours the forecast follows: the
+// need at the same time one period ago (0: not known), scaled by ratio.
+type season struct {
+	ago   time.Duration
+	need  func(time.Time) float64
+	ratio float64
+}
+
+// seasons are the periods that today matches now: yesterday (from the
+// day's peaks) and the previous week (from the week's peaks) — each used
+// when its same hour is known and base is within [2/3, 1.5]× it (today
+// looks like that day). Without a week's history only yesterday can be.
+func seasons(base float64, h history, now time.Time) []season {
+	day := func(t time.Time) float64 { return float64(peakOfHour(h.peaks, t)) }
+	week := func(t time.Time) float64 { return weekNeed(h.week, t, h.u) }
+	var out []season
+	for _, s := range []season{{ago: 24 * time.Hour, need: day}, {ago: weekHours * time.Hour, need: week}} {
+		if r, ok := matchRatio(base, s.need(now.Add(-s.ago))); ok {
+			s.ratio = r
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// matchRatio is base over then (the need at the same time of a past
+// period) when then is known and the ratio is within [2/3, 1.5]; ok is
+// false otherwise.
+func matchRatio(base, then float64) (float64, bool) {
+	if then <= 0 || base <= 0 {
 		return 0, false
 	}
-	r := base / float64(y)
+	r := base / then
 	return r, r >= 2.0/3 && r <= 1.5
 }
 
@@ -99,26 +129,30 @@ func peakOfHour(peaks []Rec, t time.Time) int32 {
 // starts at base (the stabilization window's highest need) and follows the
 // hourly trend, widened by twice the trend's uncertainty (the slope's
 // standard error times the hours ahead plus the hourly residual); when
-// today matches yesterday, yesterday's need at the same time (scaled to
-// today's level) widens it too. hi never exceeds twice the larger of base
-// and the day's peak (a trend is not extrapolated without end).
+// today matches yesterday or the same day of the previous week (seasons),
+// that day's need at the same time (scaled to today's level) widens it too.
+// The trend's hi never exceeds twice the larger of base and the day's peak
+// (a trend is not extrapolated without end); a past day's need, seen, may
+// (yesterday's never does: it is at most the day's peak × 1.5).
 // rise (shards per hour, ≥ 0) is a rise seen right now, for the reactive
 // rule's plan: hi follows it for an hour when it is steeper than the hourly
 // trend (further, a few minutes' rise is mostly noise).
-func forecastNeeds(base float64, dayPeak int32, peaks []Rec, now time.Time, steps int, step time.Duration, rise float64) envelope {
-	slope, se, sigma := hourlyTrend(peaks, now)
-	ratio, daily := yesterdayRatio(base, peaks, now)
+func forecastNeeds(base float64, dayPeak int32, h history, now time.Time, steps int, step time.Duration, rise float64) envelope {
+	slope, se, sigma := hourlyTrend(h.peaks, now)
+	past := seasons(base, h, now)
 	ceiling := 2 * max(base, float64(dayPeak))
 	env := envelope{lo: make([]float64, steps), hi: make([]float64, steps)}
 	for j := range steps {
-		h := float64(j) * step.Hours()
-		c := base + slope*h
-		half := 2 * (se*h + sigma*min(h, 1))
-		lo, hi := max(0, c-half), max(c+half, base+rise*min(h, 1))
-		if y := peakOfHour(peaks, now.Add(time.Duration(j)*step-24*time.Hour)); daily && y > 0 && j > 0 {
-			lo, hi = min(lo, ratio*float64(y)), max(hi, ratio*float64(y))
+		hrs := float64(j) * step.Hours()
+		c := base + slope*hrs
+		half := 2 * (se*hrs + sigma*min(hrs, 1))
+		lo, hi := max(0, c-half), min(max(c+half, base+rise*min(hrs, 1)), ceiling)
+		at := now.Add(time.Duration(j) * step)
+		for _, s := range past {
+			if y := s.need(at.Add(-s.ago)); y > 0 && j > 0 {
+				lo, hi = min(lo, s.ratio*y), max(hi, s.ratio*y)
+			}
 		}
-		hi = min(hi, ceiling)
 		env.lo[j], env.hi[j] = min(lo, hi), hi
 	}
 	return env

@@ -158,9 +158,19 @@ func historyFrees(history []time.Time, now time.Time, steps int, step time.Durat
 	return out
 }
 
+// horizonPlanner is decideShardsHorizon reading the week's demand peaks
+// (State.WeekPeaks) of the previous pass, in the shape Decide's planners
+// share.
+func horizonPlanner(week []Rec) func(Inputs, []Rec, []Rec, time.Time, *Decision) (int32, string, []Rec, []Rec) {
+	return func(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) (int32, string, []Rec, []Rec) {
+		return decideShardsHorizon(in, prev, prevPeaks, week, now, d)
+	}
+}
+
 // decideShardsHorizon is the horizon planner's shard target; it keeps the
-// same State as decideShards.
-func decideShardsHorizon(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) (int32, string, []Rec, []Rec) {
+// same State as decideShards and reads week (State.WeekPeaks), which
+// Decide records for both planners.
+func decideShardsHorizon(in Inputs, prev, prevPeaks, week []Rec, now time.Time, d *Decision) (int32, string, []Rec, []Rec) {
 	v, held := observeShards(in, prev, prevPeaks, now, d)
 	if held != nil {
 		return held.target, held.reason, held.kept, held.peaks
@@ -169,7 +179,7 @@ func decideShardsHorizon(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Dec
 	problem := func(atLeast int32, rise float64) horizonProblem {
 		base := float64(maxRec(v.recs))
 		return horizonProblem{open: open, atLeast: atLeast, lo: v.lo, hi: v.hi,
-			env:    forecastNeeds(base, v.peak, v.peaks, now, horizonSteps, horizonStep, rise),
+			env:    forecastNeeds(base, v.peak, history{peaks: v.peaks, week: week, u: v.u}, now, horizonSteps, horizonStep, rise),
 			budget: v.budget, frees: historyFrees(in.ReshardHistory, now, horizonSteps, horizonStep),
 			climbTo: v.peak, stepMins: horizonStep.Minutes(), callCost: callMinutes * float64(open)}
 	}

@@ -74,7 +74,7 @@ func TestHourlyTrend(t *testing.T) {
 func TestForecastNeeds(t *testing.T) {
 	now := now0.Add(10 * time.Minute)
 	t.Run("starts at base and follows a rising trend", func(t *testing.T) {
-		e := forecastNeeds(20, 20, hourPeaks(now, 0, 20, 18, 16, 14, 12, 10), now, 13, 10*time.Minute, 0)
+		e := forecastNeeds(20, 20, history{peaks: hourPeaks(now, 0, 20, 18, 16, 14, 12, 10)}, now, 13, 10*time.Minute, 0)
 		if e.lo[0] != 20 || e.hi[0] != 20 {
 			t.Fatalf("step 0: [%v, %v], want [20, 20]", e.lo[0], e.hi[0])
 		}
@@ -83,19 +83,19 @@ func TestForecastNeeds(t *testing.T) {
 		}
 	})
 	t.Run("noise widens it both ways", func(t *testing.T) {
-		e := forecastNeeds(14, 14, hourPeaks(now, 0, 10, 14, 10, 14, 10, 14), now, 7, 10*time.Minute, 0)
+		e := forecastNeeds(14, 14, history{peaks: hourPeaks(now, 0, 10, 14, 10, 14, 10, 14)}, now, 7, 10*time.Minute, 0)
 		if !(e.lo[6] < 14 && e.hi[6] > 14) {
 			t.Fatalf("1 h ahead: [%v, %v], want around 14", e.lo[6], e.hi[6])
 		}
 	})
 	t.Run("a rise seen now lifts hi", func(t *testing.T) {
-		e := forecastNeeds(10, 10, nil, now, 7, 10*time.Minute, 6)
+		e := forecastNeeds(10, 10, history{}, now, 7, 10*time.Minute, 6)
 		if e.lo[6] != 10 || e.hi[6] != 16 {
 			t.Fatalf("1 h ahead: [%v, %v], want [10, 16]", e.lo[6], e.hi[6])
 		}
 	})
 	t.Run("hi stops at twice the day's peak", func(t *testing.T) {
-		e := forecastNeeds(10, 12, nil, now, 25, 10*time.Minute, 100)
+		e := forecastNeeds(10, 12, history{}, now, 25, 10*time.Minute, 100)
 		if e.hi[24] != 24 {
 			t.Fatalf("4 h ahead: hi %v, want 24", e.hi[24])
 		}
@@ -104,16 +104,90 @@ func TestForecastNeeds(t *testing.T) {
 		// Yesterday: 10 at this hour, 30 two hours later; today 12 now.
 		h := now.Truncate(time.Hour)
 		peaks := []Rec{{At: h.Add(-24 * time.Hour).Unix(), N: 10}, {At: h.Add(-22 * time.Hour).Unix(), N: 30}, {At: h.Unix(), N: 12}}
-		e := forecastNeeds(12, 30, peaks, now, 13, 10*time.Minute, 0)
+		e := forecastNeeds(12, 30, history{peaks: peaks}, now, 13, 10*time.Minute, 0)
 		if e.hi[12] != 36 || e.lo[12] != 12 {
 			t.Fatalf("2 h ahead: [%v, %v], want [12, 36] (yesterday's 30 × 1.2)", e.lo[12], e.hi[12])
 		}
 		// Today three times yesterday: not the same day shape.
-		e = forecastNeeds(30, 30, peaks, now, 13, 10*time.Minute, 0)
+		e = forecastNeeds(30, 30, history{peaks: peaks}, now, 13, 10*time.Minute, 0)
 		if e.hi[12] != 30 {
 			t.Fatalf("unlike yesterday: hi %v, want 30", e.hi[12])
 		}
 	})
+}
+
+// weekAgo returns WeekPeaks for hours of the previous week: at[i] hours
+// after the hour a week before now's, demand shards[i] (at 100 %).
+func weekAgo(now time.Time, hours []int, shards []float64) []Rec {
+	h := now.Truncate(time.Hour).Add(-weekHours * time.Hour)
+	var out []Rec
+	for i, k := range hours {
+		out = append(out, Rec{At: h.Add(time.Duration(k) * time.Hour).Unix(), N: int32(shards[i] * DemandPerShard)})
+	}
+	return out
+}
+
+func TestForecastNeedsWeek(t *testing.T) {
+	now := now0.Add(10 * time.Minute) // 12:10; steps of 10 minutes, step 12 is 14:10
+	const u = 0.5                     // the week's demand at 100 % is twice the shards at u
+	hday := now.Truncate(time.Hour)
+	tests := []struct {
+		name        string
+		base        float64
+		peaks, week []Rec
+		lo12, hi12  float64
+		lo6, hi6    float64 // an hour ahead
+		withoutWeek [2]float64
+	}{
+		{
+			// Last week's Saturday: 10 shards at u now, 4 two hours later;
+			// yesterday (a Friday at 20 now) does not match today's 10.
+			name: "a weekend dip seen last week", base: 10,
+			peaks: []Rec{{At: hday.Add(-24 * time.Hour).Unix(), N: 20}, {At: hday.Add(-22 * time.Hour).Unix(), N: 40}, {At: hday.Unix(), N: 10}},
+			week:  weekAgo(now, []int{0, 1, 2}, []float64{5, 3.5, 2}),
+			lo12:  4, hi12: 10, lo6: 7, hi6: 10,
+			withoutWeek: [2]float64{10, 10},
+		},
+		{
+			// Yesterday (Sunday) flat at 10; last Monday 10 now, 30 two
+			// hours later; today 12 now: ×1.2.
+			name: "a Monday surge seen last week", base: 12,
+			peaks: []Rec{{At: hday.Add(-24 * time.Hour).Unix(), N: 10}, {At: hday.Add(-23 * time.Hour).Unix(), N: 10}, {At: hday.Add(-22 * time.Hour).Unix(), N: 10}, {At: hday.Unix(), N: 12}},
+			week:  weekAgo(now, []int{0, 1, 2}, []float64{5, 10, 15}),
+			lo12:  12, hi12: 36, lo6: 12, hi6: 24,
+			withoutWeek: [2]float64{12, 12},
+		},
+		{
+			// Last week ran at a third of today's level: not the same
+			// shape, so not used.
+			name: "a week unlike today is not used", base: 30,
+			week: weekAgo(now, []int{0, 1, 2}, []float64{5, 10, 15}),
+			lo12: 30, hi12: 30, lo6: 30, hi6: 30,
+			withoutWeek: [2]float64{30, 30},
+		},
+		{
+			name: "hours missing from the week are not zero", base: 10,
+			week: weekAgo(now, []int{0}, []float64{5}),
+			lo12: 10, hi12: 10, lo6: 10, hi6: 10,
+			withoutWeek: [2]float64{10, 10},
+		},
+	}
+	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+	for _, tc := range tests {
+		e := forecastNeeds(tc.base, int32(tc.base), history{peaks: tc.peaks, week: tc.week, u: u}, now, 13, 10*time.Minute, 0)
+		if !near(e.lo[12], tc.lo12) || !near(e.hi[12], tc.hi12) || !near(e.lo[6], tc.lo6) || !near(e.hi[6], tc.hi6) {
+			t.Errorf("%s: 1 h ahead [%v, %v], 2 h ahead [%v, %v]; want [%v, %v], [%v, %v]",
+				tc.name, e.lo[6], e.hi[6], e.lo[12], e.hi[12], tc.lo6, tc.hi6, tc.lo12, tc.hi12)
+		}
+		if e.lo[0] != tc.base || e.hi[0] != tc.base {
+			t.Errorf("%s: now [%v, %v], want base %v", tc.name, e.lo[0], e.hi[0], tc.base)
+		}
+		// Without a week the forecast is the day's alone.
+		e = forecastNeeds(tc.base, int32(tc.base), history{peaks: tc.peaks, u: u}, now, 13, 10*time.Minute, 0)
+		if !near(e.lo[12], tc.withoutWeek[0]) || !near(e.hi[12], tc.withoutWeek[1]) {
+			t.Errorf("%s without the week: 2 h ahead [%v, %v], want %v", tc.name, e.lo[12], e.hi[12], tc.withoutWeek)
+		}
+	}
 }
 
 func TestCallPenalties(t *testing.T) {
@@ -331,5 +405,32 @@ func TestDecideHorizon(t *testing.T) {
 		if d.Shards < tc.want || (d.Shards != tc.want && !strings.HasPrefix(tc.reason, "scaling up 4")) || !strings.Contains(d.ShardReason, tc.reason) {
 			t.Errorf("%s: %d (%s), want %d (%q)", tc.name, d.Shards, d.ShardReason, tc.want, tc.reason)
 		}
+	}
+}
+
+// TestDecideHorizonWeek: on a window of low load (15 shards needed, 40
+// open) the horizon planner steps down, unless the same hours of the
+// previous week (State.WeekPeaks, as Decide recorded them) rose to 39
+// shards within two hours.
+func TestDecideHorizonWeek(t *testing.T) {
+	run := func(week []Rec) Decision {
+		st := State{WeekPeaks: week}
+		var d Decision
+		for m := 20; m >= 0; m-- {
+			now := now0.Add(-time.Duration(m) * time.Minute)
+			in := baseInputs(now, 40, 10)
+			in.Stream.Planner = PlannerHorizon
+			d, st = Decide(in, st, now)
+		}
+		return d
+	}
+	if d := run(nil); d.Shards != 20 {
+		t.Fatalf("without a week: %d (%s), want 20", d.Shards, d.ShardReason)
+	}
+	// A week ago: 10.5 shards at 100 % at this hour (today's level), 20 an
+	// hour later, 27 (39 at 70 %) two and three hours later.
+	d := run(weekAgo(now0, []int{0, 1, 2, 3}, []float64{10.5, 20, 27, 27}))
+	if d.Shards != 40 || !strings.Contains(d.ShardReason, "holding at 40") {
+		t.Fatalf("with last week's surge ahead: %d (%s), want to hold 40", d.Shards, d.ShardReason)
 	}
 }

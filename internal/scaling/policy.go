@@ -292,7 +292,8 @@ type Decision struct {
 //     with refusals, hpaDemand), and the rate rule when a target rate is
 //     set; the higher answer wins.
 //   - Passes may come at any rate: State keeps one entry per minute per
-//     window and hourly peaks for 25 hours.
+//     window, hourly peaks for 25 hours and the hourly demand peaks of a
+//     week (WeekPeaks, which only the horizon planner reads).
 //   - The shard target may be more than one legal step away; PlanReshard
 //     turns it into calls.
 //   - StreamConfig.Planner "horizon" replaces the shard rules above with the
@@ -306,7 +307,7 @@ func Decide(in Inputs, prev State, now time.Time) (Decision, State) {
 	var next State
 	plan := decideShards
 	if in.Stream.Planner == PlannerHorizon {
-		plan = decideShardsHorizon
+		plan = horizonPlanner(prev.WeekPeaks)
 	}
 	d.Shards, d.ShardReason, next.Shards, next.ShardPeaks = plan(in, prev.Shards, prev.ShardPeaks, now, &d)
 	next.WeekPeaks = keepWeek(prev.WeekPeaks, now, d.Used)

@@ -75,3 +75,12 @@ func mergeMax(recs []Rec) []Rec {
 	}
 	return recs
 }
+
+// weekNeed is the need at utilization u (shards) of the hour t falls in,
+// from the week's peaks; 0 when that hour is not known.
+func weekNeed(week []Rec, t time.Time, u float64) float64 {
+	if n := peakOfHour(week, t); n > 0 && u > 0 {
+		return float64(n) / DemandPerShard / u
+	}
+	return 0
+}
