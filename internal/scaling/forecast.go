@@ -86,21 +86,23 @@ type season struct {
 	ratio float64
 }
 
-// seasons are the periods that today matches now: yesterday (from the
-// day's peaks) and the previous week (from the week's peaks) — each used
-// when its same hour is known and base is within [2/3, 1.5]× it (today
-// looks like that day). Without a week's history only yesterday can be.
-func seasons(base float64, h history, now time.Time) []season {
-	day := func(t time.Time) float64 { return float64(peakOfHour(h.peaks, t)) }
-	week := func(t time.Time) float64 { return weekNeed(h.week, t, h.u) }
-	var out []season
-	for _, s := range []season{{ago: 24 * time.Hour, need: day}, {ago: weekHours * time.Hour, need: week}} {
+// pickSeason is the period today matches now, if any: the previous week's
+// same day (from the week's peaks) when it is known and base is within
+// [2/3, 1.5]× its need at this hour, else yesterday (from the day's peaks)
+// on the same terms. The week goes first because it is the same weekday:
+// it carries the weekly shape yesterday lacks (a Friday before a Saturday,
+// a Sunday before a Monday); without a week's history only yesterday can
+// be picked, as before the week was kept.
+func pickSeason(base float64, h history, now time.Time) (season, bool) {
+	week := season{ago: weekHours * time.Hour, need: func(t time.Time) float64 { return weekNeed(h.week, t, h.u) }}
+	day := season{ago: 24 * time.Hour, need: func(t time.Time) float64 { return float64(peakOfHour(h.peaks, t)) }}
+	for _, s := range []season{week, day} {
 		if r, ok := matchRatio(base, s.need(now.Add(-s.ago))); ok {
 			s.ratio = r
-			out = append(out, s)
+			return s, true
 		}
 	}
-	return out
+	return season{}, false
 }
 
 // matchRatio is base over then (the need at the same time of a past
@@ -129,8 +131,9 @@ func peakOfHour(peaks []Rec, t time.Time) int32 {
 // starts at base (the stabilization window's highest need) and follows the
 // hourly trend, widened by twice the trend's uncertainty (the slope's
 // standard error times the hours ahead plus the hourly residual); when
-// today matches yesterday or the same day of the previous week (seasons),
-// that day's need at the same time (scaled to today's level) widens it too.
+// today matches the same day of the previous week or yesterday
+// (pickSeason), that day's need at the same time (scaled to today's level)
+// widens it too.
 // The trend's hi never exceeds twice the larger of base and the day's peak
 // (a trend is not extrapolated without end); a past day's need, seen, may
 // (yesterday's never does: it is at most the day's peak × 1.5).
@@ -139,7 +142,7 @@ func peakOfHour(peaks []Rec, t time.Time) int32 {
 // trend (further, a few minutes' rise is mostly noise).
 func forecastNeeds(base float64, dayPeak int32, h history, now time.Time, steps int, step time.Duration, rise float64) envelope {
 	slope, se, sigma := hourlyTrend(h.peaks, now)
-	past := seasons(base, h, now)
+	past, seasonal := pickSeason(base, h, now)
 	ceiling := 2 * max(base, float64(dayPeak))
 	env := envelope{lo: make([]float64, steps), hi: make([]float64, steps)}
 	for j := range steps {
@@ -148,9 +151,9 @@ func forecastNeeds(base float64, dayPeak int32, h history, now time.Time, steps 
 		half := 2 * (se*hrs + sigma*min(hrs, 1))
 		lo, hi := max(0, c-half), min(max(c+half, base+rise*min(hrs, 1)), ceiling)
 		at := now.Add(time.Duration(j) * step)
-		for _, s := range past {
-			if y := s.need(at.Add(-s.ago)); y > 0 && j > 0 {
-				lo, hi = min(lo, s.ratio*y), max(hi, s.ratio*y)
+		if seasonal && j > 0 {
+			if y := past.need(at.Add(-past.ago)); y > 0 {
+				lo, hi = min(lo, past.ratio*y), max(hi, past.ratio*y)
 			}
 		}
 		env.lo[j], env.hi[j] = min(lo, hi), hi

@@ -149,6 +149,16 @@ func TestForecastNeedsWeek(t *testing.T) {
 			withoutWeek: [2]float64{10, 10},
 		},
 		{
+			// Yesterday (a Friday) matches today at this hour but rose to
+			// 30 two hours later; last Saturday, also matching, fell to 4:
+			// the same weekday is followed, not yesterday.
+			name: "last week's dip, not the day before's rise", base: 10,
+			peaks: []Rec{{At: hday.Add(-24 * time.Hour).Unix(), N: 10}, {At: hday.Add(-22 * time.Hour).Unix(), N: 30}, {At: hday.Unix(), N: 10}},
+			week:  weekAgo(now, []int{0, 1, 2}, []float64{5, 3.5, 2}),
+			lo12:  4, hi12: 10, lo6: 7, hi6: 10,
+			withoutWeek: [2]float64{10, 30},
+		},
+		{
 			// Yesterday (Sunday) flat at 10; last Monday 10 now, 30 two
 			// hours later; today 12 now: ×1.2.
 			name: "a Monday surge seen last week", base: 12,
