@@ -20,7 +20,12 @@ func FuzzDecide(f *testing.F) {
 	f.Fuzz(func(t *testing.T, minS, maxS int32, util float64, open int32, mibps, thr, cpu, ageSec float64,
 		running, minT, maxT int32, nCalls uint8, updating bool, skew int64) {
 		for _, planner := range []string{PlannerRules, PlannerHorizon} {
+			// A previous week at this time: the load rising from mibps to
+			// twice it, for the horizon planner's forecast.
 			st := State{}
+			for k := range 4 {
+				st.WeekPeaks = append(st.WeekPeaks, Rec{At: now0.Add(time.Duration(k-weekHours) * time.Hour).Unix(), N: ceil32(mibps * DemandPerShard * float64(2+k) / 2)})
+			}
 			for pass := range 4 {
 				now := now0.Add(time.Duration(pass) * 7 * time.Minute)
 				in := Inputs{
@@ -72,6 +77,9 @@ func FuzzDecide(f *testing.F) {
 				}
 				if len(raw) > 4096 {
 					t.Fatalf("state grew to %d bytes", len(raw))
+				}
+				if n := len(next.WeekPeaks); n > weekHours+1 || n > len(st.WeekPeaks)+1 {
+					t.Fatalf("week grew from %d to %d entries", len(st.WeekPeaks), n)
 				}
 				var back State
 				if err := json.Unmarshal(raw, &back); err != nil {
