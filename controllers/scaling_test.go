@@ -128,11 +128,11 @@ func TestScalingFollowsMetrics(t *testing.T) {
 		got := get(g, sp)
 		g.Expect(got.Status.LastDecision.DryRun).To(BeTrue())
 		g.Expect(got.Status.LastDecision.Shards).To(BeNumerically(">=", 5))
-		// The week's demand peaks are stored (the CRD schema keeps them):
-		// 3 MiB/s plus the throttled share is over 3 shards at 100 %.
+		// The scaling state is stored, without a week: only the horizon
+		// planner reads one, and objects run the rules.
 		g.Expect(got.Status.Scaling).NotTo(BeNil())
-		g.Expect(got.Status.Scaling.WeekPeaks).NotTo(BeEmpty())
-		g.Expect(got.Status.Scaling.WeekPeaks[len(got.Status.Scaling.WeekPeaks)-1].N).To(BeNumerically(">", 300))
+		g.Expect(got.Status.Scaling.Shards).NotTo(BeEmpty())
+		g.Expect(got.Status.Scaling.WeekPeaks).To(BeEmpty())
 	}, 30*time.Second, 200*time.Millisecond).Should(Succeed())
 	g.Consistently(func(g Gomega) {
 		open, _ := streamSummary(g, sp)

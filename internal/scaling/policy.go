@@ -292,8 +292,8 @@ type Decision struct {
 //     with refusals, hpaDemand), and the rate rule when a target rate is
 //     set; the higher answer wins.
 //   - Passes may come at any rate: State keeps one entry per minute per
-//     window, hourly peaks for 25 hours and the hourly demand peaks of a
-//     week (WeekPeaks, which only the horizon planner reads).
+//     window, hourly peaks for 25 hours and, for the horizon planner only, the
+//     hourly demand peaks of a week (WeekPeaks).
 //   - The shard target may be more than one legal step away; PlanReshard
 //     turns it into calls.
 //   - StreamConfig.Planner "horizon" replaces the shard rules above with the
@@ -310,7 +310,11 @@ func Decide(in Inputs, prev State, now time.Time) (Decision, State) {
 		plan = horizonPlanner(prev.WeekPeaks)
 	}
 	d.Shards, d.ShardReason, next.Shards, next.ShardPeaks = plan(in, prev.Shards, prev.ShardPeaks, now, &d)
-	next.WeekPeaks = keepWeek(prev.WeekPeaks, now, d.Used)
+	if in.Stream.Planner == PlannerHorizon {
+		// Only the horizon planner reads the week: the rules keep status
+		// ~5 KB smaller per object.
+		next.WeekPeaks = keepWeek(prev.WeekPeaks, now, d.Used)
+	}
 	d.Shards, d.ShardReason = applyReadSide(in, now, d.Shards, d.ShardReason, &d)
 	next.ProducerRunning = keepRecs(prev.ProducerRunning, now, runningKept, in.ProducerTasks.Running)
 	d.ProducerTasks, d.ProducerReason, next.Producer = decideProducer(in, prev.Producer, next.ProducerRunning, now, &d)

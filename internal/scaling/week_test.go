@@ -117,6 +117,11 @@ func TestWeekPeaksStatusSize(t *testing.T) {
 
 func TestWeekPeaksRoundTrip(t *testing.T) {
 	in, prev := baseInputs(now0, 15, 10), State{}
+	// The rules planner does not read the week, so it keeps none.
+	if _, rules := Decide(in, prev, now0); rules.WeekPeaks != nil {
+		t.Fatalf("the rules planner recorded a week: %v", rules.WeekPeaks)
+	}
+	in.Stream.Planner = PlannerHorizon
 	_, next := Decide(in, prev, now0)
 	if len(next.WeekPeaks) != 1 || next.WeekPeaks[0].At != now0.Unix() || next.WeekPeaks[0].N != 1049 {
 		// 10 MiB/s in 1000-byte records: 10,486 records/s, 10.49 shards.
