@@ -85,6 +85,10 @@ bench-consumer: ## Consumer records/s on one shard and lease takeover times, aga
 bench-scaling: ## Replay every trace in $(TRACES) and synthetic ones: operator vs seed (as deployed), seed-raised, fixed-peak, on-demand, clairvoyant, in one table.
 	go run ./cmd/simulate -bench -traces $(TRACES)
 
+.PHONY: bench-frontier
+bench-frontier: ## Issue 13's spiky-trace goals against an idealised reactive family, at 5, 40 and 400 MiB/s (slow: several minutes per peak).
+	for p in 5 40 400; do go run ./cmd/simulate -frontier -traces $(TRACES) -peak-mibps $$p || exit 1; done
+
 .PHONY: bench-operator
 bench-operator: ## The operator at scale: $(OBJECTS) StreamProcessors on envtest against in-memory AWS fakes with AWS's per-account rates (ARGS="-interval 60s -timeout 15m").
 	KUBEBUILDER_ASSETS="$$(K8S_VERSION=$(K8S_VERSION) hack/control-plane.sh)" go run ./hack/bench/operator -objects $(OBJECTS) $(ARGS)

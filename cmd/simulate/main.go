@@ -4,6 +4,7 @@
 //
 //	go run ./cmd/simulate -trace FILE.csv [-peak-mibps N] [-record-bytes N] [-json]
 //	go run ./cmd/simulate -bench [-traces ../shared/traces] [-json]
+//	go run ./cmd/simulate -frontier [-traces ../shared/traces] [-peak-mibps N] [-json]
 package main
 
 import (
@@ -27,6 +28,7 @@ func run() error {
 	cfg := sim.DefaultConfig()
 	trace := flag.String("trace", "", "CSV trace with header timestamp,value")
 	bench := flag.Bool("bench", false, "run every trace in -traces plus the synthetic traces and print one table")
+	frontier := flag.Bool("frontier", false, "run the idealised reactive family on every trace in -traces (and -only) plus the synthetic traces and print, per trace, what issue 13's goals ask against the best members, and the onset argument on the synthetic spiky traces")
 	traces := flag.String("traces", "../shared/traces", "folder of CSV traces for -bench (empty: synthetic only)")
 	asJSON := flag.Bool("json", false, "print JSON instead of a table")
 	only := flag.String("only", "", "with -bench or -excess, only the traces whose name contains this")
@@ -61,6 +63,8 @@ func run() error {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
 	}
 	switch {
+	case *frontier:
+		return runFrontier(cfg, *traces, *only, *asJSON)
 	case *excess:
 		trs, err := sim.BenchTraces(cfg, *traces, *only)
 		if err != nil {
@@ -100,7 +104,7 @@ func run() error {
 		return sim.WriteTable(os.Stdout, cfg, []sim.TraceResults{{Trace: t, Results: rs, Goals: sim.CheckGoals(rs), SeedMax: sm}})
 	default:
 		flag.Usage()
-		return fmt.Errorf("need -trace FILE.csv or -bench")
+		return fmt.Errorf("need -trace FILE.csv, -bench or -frontier")
 	}
 }
 
@@ -121,6 +125,23 @@ func writeExcess(cfg sim.Config, ts []sim.Trace) error {
 		fmt.Println()
 	}
 	return nil
+}
+
+// runFrontier runs the reactive family on two goroutines (the machine's
+// share) and prints the frontier and the onset argument.
+func runFrontier(cfg sim.Config, dir, only string, asJSON bool) error {
+	ts, err := sim.BenchTraces(cfg, dir, only)
+	if err != nil {
+		return err
+	}
+	tfs := sim.RunFrontier(cfg, ts, 2)
+	if asJSON {
+		return writeJSON(tfs)
+	}
+	if err := sim.WriteFrontier(os.Stdout, cfg, tfs); err != nil {
+		return err
+	}
+	return sim.WriteOnset(os.Stdout, cfg, ts, tfs)
 }
 
 func writeJSON(v any) error {

@@ -168,20 +168,28 @@ func NewOperatorFor(cfg Config, s OperatorSpec) *Operator {
 // 15 minutes (the operator's default window). Tasks: the demand at the
 // operator's target CPU, down only to the highest of the last 5 minutes.
 // It spends its 10 calls a day without planning them.
+//
+// The reactive family (frontier.go, NewReactive) generalises it: its
+// target utilization, scale-down window and shard floor are fields here.
 type OracleReactive struct {
 	cfg               Config
 	t                 Trace
 	shards, prod, con []int32 // needs per minute so far
 	start             func(Load) (int32, int32, int32)
+	name              string
+	u                 float64 // shard target utilization
+	window            int     // shard scale-down window, minutes
+	floor             int32   // fewest shards held
 }
 
 // NewOracleReactive returns the oracle-reactive policy for trace t.
 func NewOracleReactive(cfg Config, t Trace) *OracleReactive {
 	cfg = cfg.withDefaults()
-	return &OracleReactive{cfg: cfg, t: t, start: warmStart(cfg, cfg.TargetUtilization)}
+	return &OracleReactive{cfg: cfg, t: t, start: warmStart(cfg, cfg.TargetUtilization), name: "oracle-reactive",
+		u: cfg.TargetUtilization, window: int(scaling.DefaultShardScaleDown / time.Minute)}
 }
 
-func (o *OracleReactive) Name() string { return "oracle-reactive" }
+func (o *OracleReactive) Name() string { return o.name }
 
 func (o *OracleReactive) Start(first Load) (int32, int32, int32) { return o.start(first) }
 
@@ -198,13 +206,12 @@ func (o *OracleReactive) Control(v View) Command {
 	m := int(v.Now.Sub(o.t.Start)/time.Minute) - 1 // the minute that just ended
 	d := o.cfg.demand(o.t, min(max(m, 0), o.t.Minutes()-1))
 	tu := o.cfg.TargetCPUPercent / 100
-	o.shards = append(o.shards, needShards(d, o.cfg.TargetUtilization))
+	o.shards = append(o.shards, needShards(d, o.u))
 	o.prod = append(o.prod, needTasks(d.Bytes, o.cfg.ProducerMiBpsPerTask*scaling.MiB*tu))
 	o.con = append(o.con, needTasks(d.Bytes, o.cfg.ConsumerMiBpsPerTask*scaling.MiB*tu))
-	window := int(scaling.DefaultShardScaleDown / time.Minute)
 	taskWindow := int(scaling.DefaultTaskScaleDown / time.Minute)
 	cmd := Command{ProducerDesired: windowMax(o.prod, taskWindow), ConsumerDesired: windowMax(o.con, taskWindow)}
-	step := scaling.PlanReshard(scaling.ReshardState{Open: v.OpenShards, Target: windowMax(o.shards, window),
+	step := scaling.PlanReshard(scaling.ReshardState{Open: v.OpenShards, Target: max(windowMax(o.shards, o.window), o.floor),
 		Updating: v.Updating, History: v.ReshardHistory, Now: v.Now})
 	if step.Action == scaling.ReshardNow {
 		cmd.ReshardTo = step.To

@@ -27,6 +27,7 @@ func SyntheticTraces(seed uint64) []Trace {
 	const day = 24 * 60
 
 	step := make([]float64, 2*day)
+	stepSurges := []Surge{{day / 2, day/2 + day}}
 	for m := range step {
 		step[m] = 0.1
 		if m >= day/2 && m < day/2+day {
@@ -51,7 +52,9 @@ func SyntheticTraces(seed uint64) []Trace {
 		flash[m] = 0.08
 	}
 	// Three crowds: rise to the peak in 3 minutes, hold 20, decay over an hour.
+	var flashSurges []Surge
 	for _, at := range []int{9 * 60, day + 14*60, 2*day + 20*60} {
+		flashSurges = append(flashSurges, Surge{at, min(at+3*60, len(flash))})
 		for k := 0; k < 3*60 && at+k < len(flash); k++ {
 			var v float64
 			switch {
@@ -83,9 +86,14 @@ func SyntheticTraces(seed uint64) []Trace {
 	const week5 = 7 * day / 5 // 5-minute samples in a week
 	flat := fiveMinutely(week5, func(int) float64 { return 40 + 3*r.NormFloat64() })
 	burst := 0
-	bursts := fiveMinutely(week5, func(int) float64 {
+	var burstSurges []Surge
+	bursts := fiveMinutely(week5, func(i int) float64 {
 		if burst == 0 && r.Float64() < 3.0/288 { // about three a day
 			burst = 2 + r.IntN(5) // 10–30 minutes
+			// Sample i is minute 5i; the interpolation rises from the
+			// minute after the sample before and falls back by the sample
+			// after the burst.
+			burstSurges = addSurge(burstSurges, Surge{max(0, 5*(i-1)+1), 5 * (i + burst)})
 		}
 		v := 5 + r.Float64()
 		if burst > 0 {
@@ -100,19 +108,28 @@ func SyntheticTraces(seed uint64) []Trace {
 		return x
 	})
 
-	mk := func(name, what string, load []float64) Trace {
+	mk := func(name, what string, load []float64, surges ...Surge) Trace {
 		return Trace{Name: name, Start: synthStart, Load: normalise(load),
-			Source: fmt.Sprintf("synthetic %s, seed %d", what, seed)}
+			Source: fmt.Sprintf("synthetic %s, seed %d", what, seed), Surges: surges}
 	}
 	return []Trace{
-		mk("synthetic-step-x10", "10 % → 100 % step for a day, 2 % noise", step),
+		mk("synthetic-step-x10", "10 % → 100 % step for a day, 2 % noise", step, stepSurges...),
 		mk("synthetic-slow-ramp", "2 % → 100 % over 2 days and back, 2 % noise", ramp),
-		mk("synthetic-flash-crowd", "8 % base, three crowds to 100 % in 3 min, 3 % noise", flash),
+		mk("synthetic-flash-crowd", "8 % base, three crowds to 100 % in 3 min, 3 % noise", flash, flashSurges...),
 		mk("synthetic-diurnal", "week, daily 10–100 %, weekends 60 %, 8 % noise", diurnal),
 		mk("synthetic-flat-noisy", "week, 40 ± 3 every 5 min (a CPU-like metric)", flat),
-		mk("synthetic-bursts", "week, 5–6 base, 10× bursts of 10–30 min about 3 a day, every 5 min", bursts),
+		mk("synthetic-bursts", "week, 5–6 base, 10× bursts of 10–30 min about 3 a day, every 5 min", bursts, burstSurges...),
 		mk("synthetic-random-walk", "week, multiplicative random walk, 5 % per 5 min, 0.5–200", walk),
 	}
+}
+
+// addSurge appends s to surges, merged with the last one when they touch.
+func addSurge(surges []Surge, s Surge) []Surge {
+	if n := len(surges); n > 0 && s.Start <= surges[n-1].End {
+		surges[n-1].End = max(surges[n-1].End, s.End)
+		return surges
+	}
+	return append(surges, s)
 }
 
 // fiveMinutely samples f every 5 minutes, n times, and interpolates

@@ -23,7 +23,14 @@ type Trace struct {
 	// Source says where the shape came from (file and its native step, or
 	// the synthetic generator and its seed), for reproducing a run.
 	Source string
+	// Surges (synthetic traces only) are the minutes each surge of the
+	// generator spans, in order, not overlapping; empty for files.
+	Surges []Surge
 }
+
+// Surge is the span [Start, End) of minutes of one surge of a trace: its
+// first minute above the calm level and the first one back at it.
+type Surge struct{ Start, End int }
 
 // Minutes is the trace's length in minutes.
 func (t Trace) Minutes() int { return len(t.Load) }
