@@ -13,9 +13,9 @@ import (
 )
 
 // ReactiveParams name one member of the idealised reactive family:
-// oracle-reactive (zero metric delay, tasks as oracle-reactive, legal calls
-// through scaling.PlanReshard) with its shard target utilization, its
-// scale-down window and a floor of shards as parameters. Each member knows
+// oracle-reactive (zero metric delay, legal calls through
+// scaling.PlanReshard) with its shard target utilization, its scale-down
+// window, a floor of shards and the tasks' headroom as parameters. Each member knows
 // at a minute's end exactly what that minute needed, so it is at least as
 // well informed as any reactive policy with the same parameters that reads
 // CloudWatch's late points.
@@ -27,12 +27,22 @@ type ReactiveParams struct {
 	Window time.Duration
 	// FloorShards is the fewest shards held (0: none beyond 1).
 	FloorShards int32
+	// TaskHeadroom: the tasks get the shards' headroom too (their target
+	// CPU × Utilization / 0.7) and are held as long (at least the 5
+	// minutes of oracle-reactive); off, they are oracle-reactive's. Tasks
+	// are not in the shard-hour goal, so this buys loss at no shard-hour.
+	TaskHeadroom bool
 }
 
-// Name is the member's row name, e.g. "u=0.70/15m/k=0".
+// Name is the member's row name, e.g. "u=0.7/15m/k=0" ("…/t" with
+// TaskHeadroom).
 func (p ReactiveParams) Name() string {
 	w := strings.TrimSuffix(strings.TrimSuffix(p.Window.String(), "0s"), "0m")
-	return fmt.Sprintf("u=%.3g/%s/k=%d", p.Utilization, w, p.FloorShards)
+	n := fmt.Sprintf("u=%.3g/%s/k=%d", p.Utilization, w, p.FloorShards)
+	if p.TaskHeadroom {
+		n += "/t"
+	}
+	return n
 }
 
 // OracleReactiveParams are the parameters at which the family's member is
@@ -46,6 +56,9 @@ func OracleReactiveParams(cfg Config) ReactiveParams {
 func NewReactive(cfg Config, t Trace, p ReactiveParams) *OracleReactive {
 	o := NewOracleReactive(cfg, t)
 	o.name, o.u, o.window, o.floor = p.Name(), p.Utilization, int(p.Window/time.Minute), p.FloorShards
+	if p.TaskHeadroom {
+		o.taskScale, o.taskWindow = p.Utilization/0.7, max(o.taskWindow, o.window)
+	}
 	start := warmStart(o.cfg, p.Utilization)
 	o.start = func(l Load) (int32, int32, int32) {
 		s, pr, co := start(l)
@@ -65,18 +78,21 @@ var (
 )
 
 // frontierFamily is the grid of members for trace t: every utilization and
-// window, and on spiky traces every floor share of the peak's need.
+// window, and on spiky traces every floor share of the peak's need, each
+// with and without task headroom.
 func frontierFamily(cfg Config, t Trace) []ReactiveParams {
-	shares := FrontierFloorShares
+	shares, tasks := FrontierFloorShares, []bool{false, true}
 	if smoothTraces[t.Name] {
-		shares = []float64{0}
+		shares, tasks = []float64{0}, []bool{false}
 	}
 	peakNeed := needShards(peakLoad(cfg.withDefaults(), t), 1)
 	var ps []ReactiveParams
-	for _, k := range shares {
-		for _, w := range FrontierWindows {
-			for _, u := range FrontierUtilizations {
-				ps = append(ps, ReactiveParams{Utilization: u, Window: w, FloorShards: int32(math.Round(k * float64(peakNeed)))})
+	for _, th := range tasks {
+		for _, k := range shares {
+			for _, w := range FrontierWindows {
+				for _, u := range FrontierUtilizations {
+					ps = append(ps, ReactiveParams{Utilization: u, Window: w, FloorShards: int32(math.Round(k * float64(peakNeed))), TaskHeadroom: th})
+				}
 			}
 		}
 	}
@@ -153,7 +169,23 @@ type TraceFrontier struct {
 	// floor at 100 %; smooth, 0.1 % and 1.3x the floor at the target.
 	LossGoal, ShardGoal float64
 	Members             []FrontierPoint
+	Params              []ReactiveParams // Members' parameters
 	Pick                FrontierPick
+}
+
+// BothCount counts the members meeting both goals, those among them
+// without a floor and those with oracle-reactive's tasks.
+func (tf TraceFrontier) BothCount() (all, noFloor, oracleTasks int) {
+	for _, i := range tf.Pick.Both {
+		all++
+		if tf.Params[i].FloorShards == 0 {
+			noFloor++
+		}
+		if !tf.Params[i].TaskHeadroom {
+			oracleTasks++
+		}
+	}
+	return all, noFloor, oracleTasks
 }
 
 // RunFrontier runs the reactive family and the operator on every trace at
@@ -168,7 +200,7 @@ func RunFrontier(cfg Config, traces []Trace, workers int) []TraceFrontier {
 	var jobs []job
 	for ti, t := range traces {
 		fam := frontierFamily(cfg, t)
-		out[ti] = TraceFrontier{Trace: t.Name, Spiky: !smoothTraces[t.Name], Members: make([]FrontierPoint, len(fam))}
+		out[ti] = TraceFrontier{Trace: t.Name, Spiky: !smoothTraces[t.Name], Members: make([]FrontierPoint, len(fam)), Params: fam}
 		jobs = append(jobs, job{ti, -1, ReactiveParams{}})
 		for mi, p := range fam {
 			jobs = append(jobs, job{ti, mi, p})
@@ -223,7 +255,7 @@ func RunFrontier(cfg Config, traces []Trace, workers int) []TraceFrontier {
 // oracle's points. Shard-hours are shown as multiples of the trace's floor.
 func WriteFrontier(w io.Writer, cfg Config, tfs []TraceFrontier) error {
 	cfg = cfg.withDefaults()
-	fmt.Fprintf(w, "frontier at %.0f MiB/s (%.0f-byte records): the reactive family (zero metric delay, legal calls, tasks as oracle-reactive): u in %v, scale-down window in %v, floor k in %v of the peak's need at 100 %% (spiky traces); shard-h as a multiple of the trace's legal floor (spiky: at 100 %%; smooth: at %.0f %%)\n",
+	fmt.Fprintf(w, "frontier at %.0f MiB/s (%.0f-byte records): the reactive family (zero metric delay, legal calls): u in %v, scale-down window in %v, floor k in %v of the peak's need at 100 %% and tasks as oracle-reactive's or with the same headroom (/t) (both on spiky traces only); shard-h as a multiple of the trace's legal floor (spiky: at 100 %%; smooth: at %.0f %%)\n",
 		cfg.PeakMiBps, cfg.RecordBytes, FrontierUtilizations, FrontierWindows, FrontierFloorShares, 100*cfg.TargetUtilization)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "trace\tgoal: lost% ≤\tshard-h ≤\tleast lost within shard-h goal\tleast shard-h within lost goal\tboth met\toperator\toracle-reactive\t")
@@ -241,8 +273,8 @@ func WriteFrontier(w io.Writer, cfg Config, tfs []TraceFrontier) error {
 			return tf.Members[i].Name + " " + fl(tf.Members[i])
 		}
 		both := "NO"
-		if n := len(tf.Pick.Both); n > 0 {
-			both = fmt.Sprintf("yes (%d of %d)", n, len(tf.Members))
+		if n, k0, ot := tf.BothCount(); n > 0 {
+			both = fmt.Sprintf("yes: %d of %d (%d k=0, %d oracle's tasks)", n, len(tf.Members), k0, ot)
 		}
 		class := "2x floor@100%"
 		if !tf.Spiky {

@@ -73,6 +73,13 @@ func TestReactiveHeadroomCosts(t *testing.T) {
 			t.Errorf("%s: %.2f shard-h, base %.2f: want more", c.name, c.r.ShardHours, base.ShardHours)
 		}
 	}
+	// Task headroom cuts the producers' refusals and leaves the shards.
+	shards := run(0.35, time.Hour, 0)
+	both := Run(cfg, tr, NewReactive(cfg, tr, ReactiveParams{Utilization: 0.35, Window: time.Hour, TaskHeadroom: true}))
+	if !(both.ProducerRejectedPercent < shards.ProducerRejectedPercent) || both.ShardHours != shards.ShardHours {
+		t.Errorf("task headroom: refused %.4f%% at %.2f shard-h, without %.4f%% at %.2f: want fewer refusals, the same shard-h",
+			both.ProducerRejectedPercent, both.ShardHours, shards.ProducerRejectedPercent, shards.ShardHours)
+	}
 }
 
 // TestPickFrontier: on a hand-made set the picks are the least loss within

@@ -180,13 +180,16 @@ type OracleReactive struct {
 	u                 float64 // shard target utilization
 	window            int     // shard scale-down window, minutes
 	floor             int32   // fewest shards held
+	taskScale         float64 // multiplies the tasks' target CPU
+	taskWindow        int     // task scale-down window, minutes
 }
 
 // NewOracleReactive returns the oracle-reactive policy for trace t.
 func NewOracleReactive(cfg Config, t Trace) *OracleReactive {
 	cfg = cfg.withDefaults()
 	return &OracleReactive{cfg: cfg, t: t, start: warmStart(cfg, cfg.TargetUtilization), name: "oracle-reactive",
-		u: cfg.TargetUtilization, window: int(scaling.DefaultShardScaleDown / time.Minute)}
+		u: cfg.TargetUtilization, window: int(scaling.DefaultShardScaleDown / time.Minute),
+		taskScale: 1, taskWindow: int(scaling.DefaultTaskScaleDown / time.Minute)}
 }
 
 func (o *OracleReactive) Name() string { return o.name }
@@ -205,12 +208,11 @@ func windowMax(xs []int32, n int) int32 {
 func (o *OracleReactive) Control(v View) Command {
 	m := int(v.Now.Sub(o.t.Start)/time.Minute) - 1 // the minute that just ended
 	d := o.cfg.demand(o.t, min(max(m, 0), o.t.Minutes()-1))
-	tu := o.cfg.TargetCPUPercent / 100
+	tu := o.cfg.TargetCPUPercent / 100 * o.taskScale
 	o.shards = append(o.shards, needShards(d, o.u))
 	o.prod = append(o.prod, needTasks(d.Bytes, o.cfg.ProducerMiBpsPerTask*scaling.MiB*tu))
 	o.con = append(o.con, needTasks(d.Bytes, o.cfg.ConsumerMiBpsPerTask*scaling.MiB*tu))
-	taskWindow := int(scaling.DefaultTaskScaleDown / time.Minute)
-	cmd := Command{ProducerDesired: windowMax(o.prod, taskWindow), ConsumerDesired: windowMax(o.con, taskWindow)}
+	cmd := Command{ProducerDesired: windowMax(o.prod, o.taskWindow), ConsumerDesired: windowMax(o.con, o.taskWindow)}
 	step := scaling.PlanReshard(scaling.ReshardState{Open: v.OpenShards, Target: max(windowMax(o.shards, o.window), o.floor),
 		Updating: v.Updating, History: v.ReshardHistory, Now: v.Now})
 	if step.Action == scaling.ReshardNow {
