@@ -144,11 +144,15 @@ func TestOnsetClimb(t *testing.T) {
 	}
 	for i, r := range rows {
 		w := want[i]
+		if calm := float64(120*w.Headroom) / 60; math.Abs(r.CalmShardHours-calm) > 1e-9 {
+			t.Errorf("h=%v: calm part %.4f shard-h, want %.4f", w.Headroom, r.CalmShardHours, calm)
+		}
+		r.CalmShardHours = 0
 		if math.Abs(r.LostPercent-w.LostPercent) > 1e-9 || math.Abs(r.ShardHours-w.ShardHours) > 1e-9 || r.BusiestDayCalls != w.BusiestDayCalls {
 			t.Errorf("h=%v: got %+v, want %+v", w.Headroom, r, w)
 		}
 	}
-	if v := JudgeOnset(rows, 8, 12); v.Headroom != 2 || !v.ShardHoursMet || v.Calls != 4 {
+	if v := JudgeOnset(rows, 8, 12); v.Headroom != 2 || !v.ShardHoursMet || !v.CalmMet || v.Calls != 4 {
 		t.Errorf("JudgeOnset(lost ≤ 8 %%, ≤ 12 shard-h) = %+v, want h=2 within shard-h, 4 calls", v)
 	}
 	if v := JudgeOnset(rows, 1, 100); v.Headroom != 0 {

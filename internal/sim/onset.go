@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
@@ -26,6 +27,9 @@ type OnsetRow struct {
 	// calm time, the climb's billed shards in each surge until it is done,
 	// then each surge minute's need at 100 %.
 	ShardHours float64
+	// CalmShardHours is the calm part of ShardHours alone: a lower bound
+	// on the shard-hours of any policy holding h at every calm minute.
+	CalmShardHours float64
 	// BusiestDayCalls: the calls of the climbs and of the descents back to
 	// the count held at onset (each at least ½) that fall in the busiest
 	// 24 hours, counted at each surge's onset. Above
@@ -68,9 +72,10 @@ func OnsetLoss(cfg Config, t Trace) []OnsetRow {
 		var calls []int // per surge, at its onset
 		for m := range t.Minutes() {
 			if !inSurge[m] {
-				row.ShardHours += float64(needShards(cfg.demand(t, m), 1/h)) / 60
+				row.CalmShardHours += float64(needShards(cfg.demand(t, m), 1/h)) / 60
 			}
 		}
+		row.ShardHours = row.CalmShardHours
 		for _, s := range t.Surges {
 			end := min(s.End, t.Minutes())
 			if s.Start >= end {
@@ -227,10 +232,13 @@ func climbTargets(n, target int32) []int32 {
 
 // OnsetVerdict is the onset argument's conclusion for one trace: the
 // least headroom whose loss is within lossGoal (0: none of OnsetHeadrooms)
-// and whether the shard-hour goal holds there.
+// and whether the shard-hour goal holds there, with the surges' climbs
+// counted (ShardHoursMet) and on the calm time alone (CalmMet: when false,
+// no policy holding that headroom meets it).
 type OnsetVerdict struct {
 	Headroom      float64
 	ShardHoursMet bool
+	CalmMet       bool
 	// Calls is BusiestDayCalls at Headroom.
 	Calls int
 }
@@ -240,7 +248,7 @@ type OnsetVerdict struct {
 func JudgeOnset(rows []OnsetRow, lossGoal, shardGoal float64) OnsetVerdict {
 	for _, r := range rows {
 		if r.LostPercent <= lossGoal {
-			return OnsetVerdict{Headroom: r.Headroom, ShardHoursMet: r.ShardHours <= shardGoal, Calls: r.BusiestDayCalls}
+			return OnsetVerdict{Headroom: r.Headroom, ShardHoursMet: r.ShardHours <= shardGoal, CalmMet: r.CalmShardHours <= shardGoal, Calls: r.BusiestDayCalls}
 		}
 	}
 	return OnsetVerdict{}
@@ -275,6 +283,9 @@ func WriteOnset(w io.Writer, cfg Config, traces []Trace, tfs []TraceFrontier) er
 			line += fmt.Sprintf("\th=%.3g, shard-h goal met", v.Headroom)
 		default:
 			line += fmt.Sprintf("\th=%.3g, shard-h goal MISSED", v.Headroom)
+		}
+		if v.Headroom > 0 {
+			line += fmt.Sprintf(" (calm time alone %.2fx)", rows[slices.IndexFunc(rows, func(r OnsetRow) bool { return r.Headroom == v.Headroom })].CalmShardHours/tf.Floor)
 		}
 		if v.Calls > scaling.ReshardsPerWindow {
 			line += fmt.Sprintf(" (%d calls a day: not all legal)", v.Calls)
