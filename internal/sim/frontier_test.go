@@ -127,10 +127,7 @@ func TestOnsetClimb(t *testing.T) {
 	tr := Trace{Name: "x8", Start: synthStart, Load: l, Surges: []Surge{{60, 120}}}
 	cfg := DefaultConfig()
 	cfg.PeakMiBps = 8e6 / (1 << 20)
-	saved := OnsetHeadrooms
-	OnsetHeadrooms = []float64{1, 2}
-	defer func() { OnsetHeadrooms = saved }()
-	rows := OnsetLoss(cfg, tr)
+	rows := OnsetLoss(cfg, tr, []float64{1, 2})
 	demand := 60.0 * (60*1000 + 60*8000 + 60*1000)
 	want := []OnsetRow{
 		{Headroom: 1, LostPercent: 100 * 60 * (4*7000 + 4*6000 + 4*4000) / demand,

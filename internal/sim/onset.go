@@ -53,7 +53,7 @@ type OnsetRow struct {
 // producers are taken to carry everything and the 10 calls a day are not
 // counted: both favour the policy, so the loss is a lower bound for any
 // policy holding h at onsets that does not know them in advance.
-func OnsetLoss(cfg Config, t Trace) []OnsetRow {
+func OnsetLoss(cfg Config, t Trace, headrooms []float64) []OnsetRow {
 	cfg = cfg.withDefaults()
 	inSurge := make([]bool, t.Minutes())
 	for _, s := range t.Surges {
@@ -66,7 +66,7 @@ func OnsetLoss(cfg Config, t Trace) []OnsetRow {
 		total += cfg.demand(t, m).Records * 60
 	}
 	var rows []OnsetRow
-	for _, h := range OnsetHeadrooms {
+	for _, h := range headrooms {
 		row := OnsetRow{Headroom: h}
 		var lost float64
 		var calls []int // per surge, at its onset
@@ -239,8 +239,9 @@ type OnsetVerdict struct {
 	Headroom      float64
 	ShardHoursMet bool
 	CalmMet       bool
-	// Calls is BusiestDayCalls at Headroom.
-	Calls int
+	// Calls is BusiestDayCalls at Headroom; CalmShardHours its calm part.
+	Calls          int
+	CalmShardHours float64
 }
 
 // JudgeOnset finds the least headroom in rows meeting lossGoal and checks
@@ -248,10 +249,34 @@ type OnsetVerdict struct {
 func JudgeOnset(rows []OnsetRow, lossGoal, shardGoal float64) OnsetVerdict {
 	for _, r := range rows {
 		if r.LostPercent <= lossGoal {
-			return OnsetVerdict{Headroom: r.Headroom, ShardHoursMet: r.ShardHours <= shardGoal, CalmMet: r.CalmShardHours <= shardGoal, Calls: r.BusiestDayCalls}
+			return OnsetVerdict{Headroom: r.Headroom, ShardHoursMet: r.ShardHours <= shardGoal, CalmMet: r.CalmShardHours <= shardGoal, Calls: r.BusiestDayCalls, CalmShardHours: r.CalmShardHours}
 		}
 	}
 	return OnsetVerdict{}
+}
+
+// onsetStep is the resolution of RefineOnset's headroom.
+const onsetStep = 0.05
+
+// RefineOnset is JudgeOnset on trace t with the headroom found to
+// onsetStep: between the grid's last headroom that misses lossGoal and its
+// first that meets it (loss falls and shard-hours rise with h, so the
+// least h meeting the loss goal settles whether the two goals conflict).
+func RefineOnset(cfg Config, t Trace, lossGoal, shardGoal float64) OnsetVerdict {
+	rows := OnsetLoss(cfg, t, OnsetHeadrooms)
+	v := JudgeOnset(rows, lossGoal, shardGoal)
+	i := slices.IndexFunc(rows, func(r OnsetRow) bool { return r.Headroom == v.Headroom })
+	if v.Headroom == 0 || i == 0 {
+		return v
+	}
+	var hs []float64
+	for h := rows[i-1].Headroom + onsetStep; h < v.Headroom; h += onsetStep {
+		hs = append(hs, h)
+	}
+	if fine := JudgeOnset(OnsetLoss(cfg, t, hs), lossGoal, shardGoal); fine.Headroom > 0 {
+		return fine
+	}
+	return v
 }
 
 // WriteOnset prints the onset argument for every trace in traces that has
@@ -264,18 +289,18 @@ func WriteOnset(w io.Writer, cfg Config, traces []Trace, tfs []TraceFrontier) er
 	for _, h := range OnsetHeadrooms {
 		hdr += fmt.Sprintf("\th=%.3g", h)
 	}
-	fmt.Fprintln(tw, hdr+"\tleast h meeting lost goal\t")
+	fmt.Fprintln(tw, hdr+"\tleast h meeting lost goal (to 0.05)\t")
 	for i, t := range traces {
 		if len(t.Surges) == 0 || i >= len(tfs) || tfs[i].Trace != t.Name || tfs[i].Floor <= 0 {
 			continue
 		}
 		tf := tfs[i]
-		rows := OnsetLoss(cfg, t)
+		rows := OnsetLoss(cfg, t, OnsetHeadrooms)
 		line := fmt.Sprintf("%s\t%.3f\t%.2fx", t.Name, tf.LossGoal, tf.ShardGoal/tf.Floor)
 		for _, r := range rows {
 			line += fmt.Sprintf("\t%.3f%% %.2fx %dc", r.LostPercent, r.ShardHours/tf.Floor, r.BusiestDayCalls)
 		}
-		v := JudgeOnset(rows, tf.LossGoal, tf.ShardGoal)
+		v := RefineOnset(cfg, t, tf.LossGoal, tf.ShardGoal)
 		switch {
 		case v.Headroom == 0:
 			line += "\tnone up to 8"
@@ -285,7 +310,7 @@ func WriteOnset(w io.Writer, cfg Config, traces []Trace, tfs []TraceFrontier) er
 			line += fmt.Sprintf("\th=%.3g, shard-h goal MISSED", v.Headroom)
 		}
 		if v.Headroom > 0 {
-			line += fmt.Sprintf(" (calm time alone %.2fx)", rows[slices.IndexFunc(rows, func(r OnsetRow) bool { return r.Headroom == v.Headroom })].CalmShardHours/tf.Floor)
+			line += fmt.Sprintf(" (calm time alone %.2fx)", v.CalmShardHours/tf.Floor)
 		}
 		if v.Calls > scaling.ReshardsPerWindow {
 			line += fmt.Sprintf(" (%d calls a day: not all legal)", v.Calls)
