@@ -20,6 +20,8 @@ REGISTRY ?=
 LOCALBIN := $(CURDIR)/bin
 CONTROLLER_GEN := $(LOCALBIN)/tools/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 TRACES ?= ../shared/traces
+# PEAKS: the peak loads (MiB/s) bench-scaling replays every trace at; issue 13 judges at all three.
+PEAKS ?= 40 5 400
 # StreamProcessors of make bench-operator.
 OBJECTS ?= 1000
 # The manager on this host: no leader election, metrics (plain HTTP, no token:
@@ -82,8 +84,8 @@ bench-consumer: ## Consumer records/s on one shard and lease takeover times, aga
 	hack/with-emulators.sh go run ./hack/bench/consumer
 
 .PHONY: bench-scaling
-bench-scaling: ## Replay every trace in $(TRACES) and synthetic ones: operator vs seed (as deployed), seed-raised, fixed-peak, on-demand, clairvoyant, in one table.
-	go run ./cmd/simulate -bench -traces $(TRACES)
+bench-scaling: ## Replay every trace in $(TRACES) and synthetic ones at each of $(PEAKS) MiB/s: operator vs seed (as deployed), seed-raised, fixed-peak, on-demand, clairvoyant, one table and issue 13's goal lines per peak.
+	for p in $(PEAKS); do go run ./cmd/simulate -bench -traces $(TRACES) -peak-mibps $$p || exit 1; done
 
 .PHONY: bench-frontier
 bench-frontier: ## Issue 13's spiky-trace goals against an idealised reactive family, at 5, 40 and 400 MiB/s (slow: several minutes per peak).
