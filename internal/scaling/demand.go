@@ -187,17 +187,10 @@ func cpuTarget(cfg TaskConfig) float64 {
 // demandReason says what the CPU rule decided when the minute it rests on
 // refused records: the CPU counting them, and the CPU observed.
 func demandReason(from, to int32, m cpuMinute, target float64, now time.Time) string {
-	verb := "holding at %[2]d"
-	switch {
-	case to > from:
-		verb = "scaling up %[1]d→%[2]d"
-	case to < from:
-		verb = "scaling down %[1]d→%[2]d"
-	}
 	partial := ""
 	if !isComplete(m.at, now) {
 		partial = " in a minute still being published"
 	}
-	return fmt.Sprintf(verb+": CPU %.0f%% counting %.0f refused records/s%s (%.0f%% observed) against a target of %.0f%%",
-		from, to, m.demand, m.refused, partial, m.cpu, target)
+	return fmt.Sprintf("%s: CPU %.0f%% counting %.0f refused records/s%s (%.0f%% observed) against a target of %.0f%%",
+		scaleVerb(from, to), m.demand, m.refused, partial, m.cpu, target)
 }

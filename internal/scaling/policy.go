@@ -1062,29 +1062,28 @@ func decideProducer(in Inputs, prev, running []Rec, now time.Time, d *Decision) 
 	return t, taskReason(obs.Desired, t, byCPU.used.cpu, cfg.TargetCPUPercent), recs
 }
 
-func rateReason(from, to int32, perTask, target float64) string {
-	verb := "holding at %[2]d"
+// scaleVerb is how a task reason starts: "scaling up 2→3", "scaling down
+// 3→2" or "holding at 3".
+func scaleVerb(from, to int32) string {
 	switch {
 	case to > from:
-		verb = "scaling up %[1]d→%[2]d"
+		return fmt.Sprintf("scaling up %d→%d", from, to)
 	case to < from:
-		verb = "scaling down %[1]d→%[2]d"
+		return fmt.Sprintf("scaling down %d→%d", from, to)
+	default:
+		return fmt.Sprintf("holding at %d", to)
 	}
-	return fmt.Sprintf(verb+": %.0f records/s per task against a target of %.0f", from, to, perTask, target)
+}
+
+func rateReason(from, to int32, perTask, target float64) string {
+	return fmt.Sprintf("%s: %.0f records/s per task against a target of %.0f", scaleVerb(from, to), perTask, target)
 }
 
 func taskReason(from, to int32, cpu, target float64) string {
 	if target <= 0 {
 		target = 65
 	}
-	switch {
-	case to > from:
-		return fmt.Sprintf("scaling up %d→%d: CPU %.0f%% against a target of %.0f%%", from, to, cpu, target)
-	case to < from:
-		return fmt.Sprintf("scaling down %d→%d: CPU %.0f%% against a target of %.0f%%", from, to, cpu, target)
-	default:
-		return fmt.Sprintf("holding at %d: CPU %.0f%% against a target of %.0f%%", to, cpu, target)
-	}
+	return fmt.Sprintf("%s: CPU %.0f%% against a target of %.0f%%", scaleVerb(from, to), cpu, target)
 }
 
 // decideConsumer sizes the consumer service: the HPA rule on CPU, raised
