@@ -17,13 +17,7 @@ import "time"
 // rise of the hourly peaks: this hour's so far against the whole previous
 // hour's, none when it did not rise.
 func projectNewHigh(want int32, recs, peaks []Rec, horizon time.Duration, now time.Time) float64 {
-	proj := float64(want)
-	if len(recs) > 1 {
-		first, last := recs[0], recs[len(recs)-1]
-		if span := last.At - first.At; span >= 300 && last.N > first.N {
-			proj += float64(last.N-first.N) / float64(span) * min(horizon, trendHorizon).Seconds()
-		}
-	}
+	proj := float64(want) + windowSlope(recs)*min(horizon, trendHorizon).Seconds()
 	if beyond := horizon - trendHorizon; beyond > 0 {
 		proj += hourlyRise(peaks, now) * beyond.Hours()
 	}
@@ -48,4 +42,18 @@ func hourlyRise(peaks []Rec, now time.Time) float64 {
 		return 0
 	}
 	return float64(cur - prev)
+}
+
+// windowSlope is the stabilization window's trend in shards per second: its
+// first record against its last, when they are at least 5 minutes apart and
+// the need rose (0 otherwise).
+func windowSlope(recs []Rec) float64 {
+	if len(recs) < 2 {
+		return 0
+	}
+	first, last := recs[0], recs[len(recs)-1]
+	if span := last.At - first.At; span >= 300 && last.N > first.N {
+		return float64(last.N-first.N) / float64(span)
+	}
+	return 0
 }

@@ -747,9 +747,8 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	// while the need is rising: a call spent now would be undone within
 	// the hour, so project the window's trend an hour ahead.
 	floor := maxRec(recs)
-	if first, last := recs[0], recs[len(recs)-1]; last.At-first.At >= 300 && last.N > first.N {
-		slope := float64(last.N-first.N) / float64(last.At-first.At) // shards per second
-		floor = max(floor, ceil32(float64(last.N)+slope*float64(trendHorizon/time.Second)))
+	if slope := windowSlope(recs); slope > 0 {
+		floor = max(floor, ceil32(float64(recs[len(recs)-1].N)+slope*trendHorizon.Seconds()))
 	}
 	if now.Unix()-coveredSince(kept, recs) < int64(window/time.Second)*3/4 {
 		return open, fmt.Sprintf("holding at %d: less than a stabilization window (%v) of data since start", open, window), kept, peaks
