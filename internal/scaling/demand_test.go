@@ -136,3 +136,20 @@ func TestDemandCPUScalesTheTasksThatRan(t *testing.T) {
 		t.Errorf("ProducerRunning kept %v, want this pass's 4 last and at most %d entries", next.ProducerRunning, int(runningKept/time.Minute)+1)
 	}
 }
+
+// TestAddByMinuteCountsOnlyUsableRefusals: the rate rule adds a minute's
+// refused records as the CPU rule reads them — a negative Sum is no
+// refusal (it must not lower the demand) and a minute reported twice
+// counts once.
+func TestAddByMinuteCountsOnlyUsableRefusals(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	served := []Point{{Time: t0, Value: 100}, {Time: t0.Add(time.Minute), Value: 100}}
+	refused := []Point{{Time: t0, Value: -50}, {Time: t0.Add(time.Minute), Value: 30}, {Time: t0.Add(time.Minute + 10*time.Second), Value: 20}}
+	got := addByMinute(served, refused)
+	if got[0].Value != 100 || got[1].Value != 130 {
+		t.Fatalf("demand by minute %v, want 100 and 130", []float64{got[0].Value, got[1].Value})
+	}
+	if served[0].Value != 100 || served[1].Value != 100 {
+		t.Fatalf("served was changed: %v", served)
+	}
+}

@@ -978,19 +978,17 @@ func hpaRate(cfg TaskConfig, obs TaskObservation, now time.Time) (int32, float64
 }
 
 // addByMinute returns served with the refused value of the same minute
-// added. A minute with no served point is left out: the demand of a minute
-// the tasks reported nothing for is unknown.
+// added (the usable Sums, as the CPU rule reads them: countsByMinute). A
+// minute with no served point is left out: the demand of a minute the
+// tasks reported nothing for is unknown.
 func addByMinute(served, refused []Point) []Point {
 	if len(refused) == 0 {
 		return served
 	}
+	byMinute := countsByMinute(refused)
 	out := slices.Clone(served)
 	for i := range out {
-		for _, r := range refused {
-			if minuteOf(r.Time) == minuteOf(out[i].Time) && !math.IsNaN(r.Value) {
-				out[i].Value += r.Value
-			}
-		}
+		out[i].Value += byMinute[minuteOf(out[i].Time)]
 	}
 	return out
 }
