@@ -173,6 +173,7 @@ func horizonPlanner(week []Rec) func(Inputs, []Rec, []Rec, time.Time, *Decision)
 func decideShardsHorizon(in Inputs, prev, prevPeaks, week []Rec, now time.Time, d *Decision) (int32, string, []Rec, []Rec) {
 	v, held := observeShards(in, prev, prevPeaks, now, d)
 	if held != nil {
+		d.ShardRule = ShardHeldNoData
 		return held.target, held.reason, held.kept, held.peaks
 	}
 	open := v.open
@@ -186,6 +187,7 @@ func decideShardsHorizon(in Inputs, prev, prevPeaks, week []Rec, now time.Time, 
 	switch {
 	case open < v.lo || open > v.hi:
 		t := clamp32(max(open, v.want), v.lo, v.hi)
+		d.ShardRule = ShardBounds
 		return t, fmt.Sprintf("moving %d→%d into the bounds [%d, %d]", open, t, v.lo, v.hi), v.kept, v.peaks
 	case v.want > open:
 		// The reactive rule: up now. Within one call's reach the plan
@@ -194,18 +196,23 @@ func decideShardsHorizon(in Inputs, prev, prevPeaks, week []Rec, now time.Time, 
 		if !in.StreamUpdating && v.budget > 0 && t <= MaxLegalStep(open) {
 			t = max(t, planFirst(problem(v.want, windowRise(v.recs))))
 		}
+		d.ShardRule = ShardUp
 		return t, fmt.Sprintf("scaling up %d→%d: load needs %.1f shards at %.0f%% utilization (%.2f MiB/s, %.0f records/s, %.2f%% throttled); plan over the next %v",
 			open, t, v.upNeed, 100*v.uEff, d.Used.BytesPerSec/MiB, d.Used.RecordsPerSec, d.Used.ThrottledPercent, horizonStep*horizonSteps), v.kept, v.peaks
 	case in.StreamUpdating:
+		d.ShardRule = ShardHoldUpdating
 		return open, fmt.Sprintf("holding at %d: stream is updating", open), v.kept, v.peaks
 	}
 	if now.Unix()-coveredSince(v.kept, v.recs) < int64(v.window/time.Second)*3/4 {
+		d.ShardRule = ShardHoldStart
 		return open, fmt.Sprintf("holding at %d: less than a stabilization window (%v) of data since start", open, v.window), v.kept, v.peaks
 	}
 	if calls := PruneHistory(in.ReshardHistory, now); len(calls) > 0 && now.Sub(calls[len(calls)-1]) < v.window {
+		d.ShardRule = ShardHoldLastReshard
 		return open, fmt.Sprintf("holding at %d: last reshard was less than %v ago", open, v.window), v.kept, v.peaks
 	}
 	floor := maxRec(v.recs)
+	d.ShardRule = holdNeed(floor, open) // the holds below
 	if floor >= open || v.budget == 0 {
 		return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards, %d of %d reshard calls left", open, v.window, floor, v.budget, ReshardsPerWindow), v.kept, v.peaks
 	}
@@ -222,6 +229,7 @@ func decideShardsHorizon(in Inputs, prev, prevPeaks, week []Rec, now time.Time, 
 		return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards, but the cheapest plan over the next %v keeps %d (day's peak %d, %d calls left)",
 			open, v.window, floor, horizonStep*horizonSteps, open, v.peak, v.budget), v.kept, v.peaks
 	}
+	d.ShardRule = ShardDown
 	return t, fmt.Sprintf("scaling down %d→%d: need over the last %v is at most %d shards; cheapest plan over the next %v (day's peak %d, %d calls left)",
 		open, t, v.window, floor, horizonStep*horizonSteps, v.peak, v.budget), v.kept, v.peaks
 }

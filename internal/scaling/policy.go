@@ -263,7 +263,9 @@ type Decision struct {
 	// ShardReason, ProducerReason and ConsumerReason are one sentence each;
 	// Reason joins them for status.lastDecision.
 	ShardReason, ProducerReason, ConsumerReason, Reason string
-	Used                                                Used
+	// ShardRule is the rule that set Shards (ShardReason in a word).
+	ShardRule ShardRule
+	Used      Used
 }
 
 // Decide computes the three targets for one StreamProcessor from one pass's
@@ -692,150 +694,6 @@ type heldShards struct {
 	target      int32
 	reason      string
 	kept, peaks []Rec
-}
-
-func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) (int32, string, []Rec, []Rec) {
-	v, held := observeShards(in, prev, prevPeaks, now, d)
-	if held != nil {
-		return held.target, held.reason, held.kept, held.peaks
-	}
-	lo, hi, open, u, uEff, window, reserve, budget := v.lo, v.hi, v.open, v.u, v.uEff, v.window, v.reserve, v.budget
-	upNeed, kept, recs, peaks, peak, want := v.upNeed, v.kept, v.recs, v.peaks, v.peak, v.want
-	_ = u
-
-	switch {
-	case open < lo || open > hi:
-		t := clamp32(max(open, want), lo, hi)
-		return t, fmt.Sprintf("moving %d→%d into the bounds [%d, %d]", open, t, lo, hi), kept, peaks
-	case want > open:
-		// Each call must buy room: the fewer calls are left, the further
-		// it goes (25 %, then 50 %, then 100 %, the sizes AWS handles best).
-		// Climbing back to a level seen in the last day, the step stops at
-		// that peak: beyond it there is nothing known to buy. Above the
-		// day's peak the load is new and may keep rising, so it does not.
-		t := max(want, ceil32(float64(open)*(1+upStep(budget))))
-		if peak > want {
-			t = min(t, peak)
-		} else if len(recs) > 1 {
-			// New highs: the step is only worth its shards while the need
-			// keeps rising. Size it by the rise projected to when the next
-			// call frees up (an hour at most while calls are plenty), never
-			// below the need itself.
-			horizon := trendHorizon
-			if calls := PruneHistory(in.ReshardHistory, now); budget <= ReshardsPerWindow/2 && len(calls) > 0 {
-				horizon = max(horizon, calls[0].Add(ReshardWindow).Sub(now))
-			}
-			t = max(want, min(t, ceil32(projectNewHigh(want, recs, peaks, horizon, now))))
-		}
-		if t <= 2*open {
-			t = snapQuarter(t, open)
-			// And leave enough calls to reach the day's peak; go further
-			// now if the rest of the budget could not.
-			window := PruneHistory(in.ReshardHistory, now)
-			for c := t; c <= 2*open; c++ {
-				if canClimb(budget-1, window, now, c, peak) || c == 2*open {
-					t = c
-					break
-				}
-			}
-		}
-		t = clamp32(t, lo, hi)
-		return t, fmt.Sprintf("scaling up %d→%d: load needs %.1f shards at %.0f%% utilization (%.2f MiB/s, %.0f records/s, %.2f%% throttled)",
-			open, t, upNeed, 100*uEff, d.Used.BytesPerSec/MiB, d.Used.RecordsPerSec, d.Used.ThrottledPercent), kept, peaks
-	}
-	// Scale down only to the highest recommendation of the window, and not
-	// while the need is rising: a call spent now would be undone within
-	// the hour, so project the window's trend an hour ahead.
-	floor := maxRec(recs)
-	if slope := windowSlope(recs); slope > 0 {
-		floor = max(floor, ceil32(float64(recs[len(recs)-1].N)+slope*trendHorizon.Seconds()))
-	}
-	if now.Unix()-coveredSince(kept, recs) < int64(window/time.Second)*3/4 {
-		return open, fmt.Sprintf("holding at %d: less than a stabilization window (%v) of data since start", open, window), kept, peaks
-	}
-	// Daily traffic often repeats. When this hour so far looks like the
-	// same hour yesterday (within a factor of 1.5), do not go below what the
-	// coming hour needed yesterday, scaled to today's level.
-	hour := now.Truncate(time.Hour)
-	var yCur, yNext, today int32
-	for _, r := range peaks {
-		switch r.At {
-		case hour.Add(-24 * time.Hour).Unix():
-			yCur = r.N
-		case hour.Add(-23 * time.Hour).Unix():
-			yNext = r.N
-		case hour.Unix():
-			today = r.N
-		}
-	}
-	if yCur > 0 && yNext > 0 {
-		if ratio := float64(today) / float64(yCur); ratio >= 2.0/3 && ratio <= 1.5 {
-			floor = max(floor, ceil32(float64(yNext)*ratio))
-		}
-	}
-	if calls := PruneHistory(in.ReshardHistory, now); len(calls) > 0 && now.Sub(calls[len(calls)-1]) < window {
-		// A reshard (often up, rounded past the need) just happened; give it
-		// a full window before undoing any of it.
-		return open, fmt.Sprintf("holding at %d: last reshard was less than %v ago", open, window), kept, peaks
-	}
-	// Rising hour over hour: the highest need of this window is above the
-	// highest need of the whole previous hour, or the last two hours and
-	// this window never fell and rose overall. A call spent going down now
-	// would be undone within the hour (and a budget-sized step up would be
-	// undone only to be taken again).
-	var h1, h2 int32
-	for _, r := range peaks {
-		switch r.At {
-		case hour.Add(-time.Hour).Unix():
-			h1 = r.N
-		case hour.Add(-2 * time.Hour).Unix():
-			h2 = r.N
-		}
-	}
-	if cur := maxRec(recs); h1 > 0 && cur > h1 || h2 > 0 && cur >= h1 && h1 >= h2 && cur > h2 {
-		return open, fmt.Sprintf("holding at %d: need is rising (%d shards over the last %v; previous hours' peaks %d, %d)", open, cur, window, h2, h1), kept, peaks
-	}
-	if floor > open*3/4 || floor >= open {
-		if cur := maxRec(recs); floor > cur {
-			return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards, %d with its trend or yesterday's next hour", open, window, cur, floor), kept, peaks
-		}
-		return open, fmt.Sprintf("holding at %d: need over the last %v is %d shards", open, window, floor), kept, peaks
-	}
-	// Go as low as the budget allows while keeping the calls to climb back
-	// to the day's peak (plus the reserve, none by default) if it returned
-	// right after this scale-down: the calls left after the way down, plus
-	// those that leave the 24 h window while the climb is under way, must
-	// cover its doubling path. Feasibility only changes where a path length
-	// changes, so those counts are the only candidates.
-	window24 := PruneHistory(in.ReshardHistory, now)
-	// Spend the budget evenly: while calls went out faster than one per
-	// ReshardWindow/ReshardsPerWindow (bursts of ups and downs around
-	// spikes), keep one more call for a spike that comes back higher.
-	if aheadOfPace(window24, now) {
-		reserve++
-	}
-	cands := []int32{floor}
-	for k := range 15 {
-		for _, base := range []int32{peak, open} {
-			if c := int32((int64(base) + (1 << k) - 1) >> k); c > floor && c < open {
-				cands = append(cands, c)
-			}
-		}
-	}
-	slices.Sort(cands)
-	t := open
-	for _, c := range cands {
-		left := budget - len(PlanReshardPath(open, c))
-		if left >= 0 && canClimb(left-reserve, window24, now, c, peak) {
-			t = c
-			break
-		}
-	}
-	if t > open*3/4 {
-		return open, fmt.Sprintf("holding at %d: need is %d, but %d of %d reshard calls are left and climbing back to the day's peak of %d needs them", open, floor, budget, ReshardsPerWindow, peak), kept, peaks
-	}
-	t = clamp32(snapDown(t, open), lo, hi)
-	return t, fmt.Sprintf("scaling down %d→%d: need over the last %v is at most %d shards (day's peak %d, %d calls left)", open, t, window, floor, peak, budget), kept, peaks
 }
 
 // keepShardRecs is keepRecs for the shard window, except that the record of

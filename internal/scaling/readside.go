@@ -106,5 +106,6 @@ func applyReadSide(in Inputs, now time.Time, t int32, reason string, d *Decision
 		return t, reason
 	}
 	d.Used.ShardSide = SideRead
+	d.ShardRule = ShardReadSide
 	return n, fmt.Sprintf("read side: scaling up %d→%d: %s", in.OpenShards, n, why)
 }

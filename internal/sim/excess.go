@@ -1,8 +1,6 @@
 package sim
 
 import (
-	"strings"
-
 	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
 )
 
@@ -31,15 +29,15 @@ var ExcessCauses = []string{
 	"other",       // read side, bounds, held for missing data
 }
 
-// reasonRecorder runs the operator and keeps the shard reason of each pass.
-type reasonRecorder struct {
+// ruleRecorder runs the operator and keeps the shard rule of each pass.
+type ruleRecorder struct {
 	*Operator
-	reasons []string
+	rules []scaling.ShardRule
 }
 
-func (r *reasonRecorder) Control(v View) Command {
+func (r *ruleRecorder) Control(v View) Command {
 	cmd := r.Operator.Control(v)
-	r.reasons = append(r.reasons, r.LastDecision.ShardReason)
+	r.rules = append(r.rules, r.LastDecision.ShardRule)
 	return cmd
 }
 
@@ -48,13 +46,13 @@ func (r *reasonRecorder) Control(v View) Command {
 // (scaling.LegalFloorPath), minute by minute. A minute's difference goes
 // to the cause of the decision in force (the pass at the end of the minute
 // before): "updating" for what AWS bills above the open count while a
-// scale-down runs, the rest by the rule named in the shard reason. The
+// scale-down runs, the rest by the rule that set the shard target (Decision.ShardRule). The
 // parts sum to the difference of the two shard-hour totals. It is for
 // finding which rule costs shard-hours; it decides nothing.
 func ExcessBreakdown(cfg Config, t Trace) Excess {
 	cfg = cfg.withDefaults()
 	cfg.Timeline = true
-	rec := &reasonRecorder{Operator: NewOperator(cfg, scaling.MaxShardsPerStream)}
+	rec := &ruleRecorder{Operator: NewOperator(cfg, scaling.MaxShardsPerStream)}
 	res := Run(cfg, t, rec)
 	needs := make([]int32, t.Minutes())
 	for m := range needs {
@@ -69,7 +67,7 @@ func ExcessBreakdown(cfg Config, t Trace) Excess {
 		}
 		reason := "start"
 		if m > 0 {
-			reason = excessCause(rec.reasons[m-1], row.OpenShards)
+			reason = excessCause(rec.rules[m-1])
 		}
 		ex.ByCause["updating"] += float64(row.BilledShards-row.OpenShards) / 60
 		ex.ByCause[reason] += float64(row.OpenShards-floor) / 60
@@ -77,38 +75,12 @@ func ExcessBreakdown(cfg Config, t Trace) Excess {
 	return ex
 }
 
-// excessCause names the rule behind a shard reason (policy.go's wording).
-func excessCause(reason string, open int32) string {
-	has := func(s string) bool { return strings.Contains(reason, s) }
-	switch {
-	case strings.HasPrefix(reason, "scaling up"):
-		return "up"
-	case strings.HasPrefix(reason, "scaling down"):
-		return "down"
-	case has("less than a stabilization window"):
-		return "start"
-	case has("last reshard was less than"):
-		return "lastReshard"
-	case has("need is rising"):
-		return "rising"
-	case has("climbing back to the day's peak"):
-		return "climbBack"
-	case has("with its trend or yesterday"):
-		return "trend"
-	case has("holding at") && has("need over the last"):
-		var n int32
-		if i := strings.Index(reason, " is "); i >= 0 {
-			for _, c := range reason[i+4:] {
-				if c < '0' || c > '9' {
-					break
-				}
-				n = 10*n + c - '0'
-			}
-		}
-		if n >= open {
-			return "window"
-		}
-		return "quarter"
+// excessCause names the part of an Excess a shard rule's minutes go to.
+func excessCause(rule scaling.ShardRule) string {
+	switch rule {
+	case scaling.ShardUp, scaling.ShardDown, scaling.ShardHoldStart, scaling.ShardHoldLastReshard, scaling.ShardHoldRising,
+		scaling.ShardHoldClimbBack, scaling.ShardHoldTrend, scaling.ShardHoldWindow, scaling.ShardHoldQuarter:
+		return rule.String()
 	}
 	return "other"
 }

@@ -3,13 +3,15 @@ package sim
 import (
 	"math"
 	"testing"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
 )
 
 // TestExcessBreakdown: on the step trace, the breakdown's floor is the
 // legal floor, its operator figure is the operator's own run (recording the
-// reasons changes nothing), its parts add up to the difference, and every
-// minute's reason is one the breakdown knows (a change of wording in
-// policy.go would land minutes in "other").
+// rules changes nothing), its parts add up to the difference, and every
+// minute's rule is one the breakdown knows (a rule left unset would land
+// minutes in "other").
 func TestExcessBreakdown(t *testing.T) {
 	cfg := DefaultConfig()
 	var step Trace
@@ -47,28 +49,22 @@ func TestExcessBreakdown(t *testing.T) {
 	}
 }
 
-// TestExcessCause maps the shard reasons policy.go writes to their rule.
+// TestExcessCause maps every shard rule to a part of the breakdown: the
+// rules the breakdown names go to their own part, the rest to "other".
 func TestExcessCause(t *testing.T) {
-	tests := []struct {
-		reason string
-		open   int32
-		want   string
-	}{
-		{"scaling up 3→6: load needs 3.2 shards at 70% utilization (2.13 MiB/s, 2239 records/s, 0.00% throttled)", 3, "up"},
-		{"scaling down 10→6: need over the last 15m0s is at most 6 shards (day's peak 6, 1 calls left)", 10, "down"},
-		{"holding at 9: less than a stabilization window (15m0s) of data since start", 9, "start"},
-		{"holding at 12: last reshard was less than 15m0s ago", 12, "lastReshard"},
-		{"holding at 12: need is rising (4 shards over the last 15m0s; previous hours' peaks 4, 3)", 12, "rising"},
-		{"holding at 24: need is 4, but 1 of 10 reshard calls are left and climbing back to the day's peak of 22 needs them", 24, "climbBack"},
-		{"holding at 12: need over the last 15m0s is 9 shards, 14 with its trend or yesterday's next hour", 12, "trend"},
-		{"holding at 5: need over the last 15m0s is 5 shards", 5, "window"},
-		{"holding at 5: need over the last 15m0s is 4 shards", 5, "quarter"},
-		{"holding at 100: need over the last 15m0s is 100 shards", 100, "window"},
-		{"read side: consumers at 8 tasks fall behind", 8, "other"},
+	want := map[scaling.ShardRule]string{
+		scaling.ShardUp: "up", scaling.ShardDown: "down", scaling.ShardHoldStart: "start",
+		scaling.ShardHoldLastReshard: "lastReshard", scaling.ShardHoldRising: "rising",
+		scaling.ShardHoldClimbBack: "climbBack", scaling.ShardHoldTrend: "trend",
+		scaling.ShardHoldWindow: "window", scaling.ShardHoldQuarter: "quarter",
 	}
-	for _, tt := range tests {
-		if got := excessCause(tt.reason, tt.open); got != tt.want {
-			t.Errorf("excessCause(%q, %d) = %q, want %q", tt.reason, tt.open, got, tt.want)
+	for r := scaling.ShardRuleUnset; r <= scaling.ShardReadSide; r++ {
+		w, ok := want[r]
+		if !ok {
+			w = "other"
+		}
+		if got := excessCause(r); got != w {
+			t.Errorf("excessCause(%v) = %q, want %q", r, got, w)
 		}
 	}
 }
