@@ -10,7 +10,8 @@ import (
 // FuzzDecide feeds Decide, with each shard planner, arbitrary configs, observations and metric
 // values (including NaN, negatives, huge values, points in the future) over
 // several passes and checks its contracts: targets within their bounds,
-// consumers never above the shard cap, a reason always, a State that
+// consumers never above the shard cap, a reason always and the shard rule
+// its wording names, a State that
 // round-trips through JSON and stays small, and a producer target that
 // counting its refused records never lowers.
 func FuzzDecide(f *testing.F) {
@@ -70,6 +71,9 @@ func FuzzDecide(f *testing.F) {
 				}
 				if d.ShardReason == "" || d.ProducerReason == "" || d.ConsumerReason == "" {
 					t.Fatalf("empty reason: %+v", d)
+				}
+				if want := ruleOfReason(d.ShardReason, open); d.ShardRule == ShardRuleUnset || d.ShardRule != want {
+					t.Fatalf("shard rule %v for %q, whose wording says %v", d.ShardRule, d.ShardReason, want)
 				}
 				raw, err := json.Marshal(next)
 				if err != nil {
