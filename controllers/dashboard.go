@@ -79,13 +79,27 @@ func planDashboard(n *notes, pl *plan, o *dashboardObservation, region string) {
 	pl.actions = append(pl.actions, putDashboard{name: name, body: body, url: url, created: !o.found})
 }
 
+// observeDashboard reads sp's dashboard unless it is known current
+// (dashboardReadNeeded); nil when there is no dashboard client (nothing is
+// planned for it then). published: the operator's own metrics are on it.
+func observeDashboard(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, c Clients, name string, published bool, now time.Time, recheck time.Duration) *dashboardObservation {
+	if c.Dashboards == nil {
+		return nil
+	}
+	d := &dashboardObservation{operatorMetrics: published, skipped: !dashboardReadNeeded(sp, c.Region, published, now, recheck)}
+	if !d.skipped {
+		d.body, d.found, d.err = cloudwatchaws.Dashboards{API: c.Dashboards}.Get(ctx, name)
+	}
+	return d
+}
+
 // dashboardReadNeeded reports whether this pass must read the dashboard:
 // the body sp's spec gives is not the one last put (or found current), or
 // that was recheck ago. Pure.
 func dashboardReadNeeded(sp *streamingv1alpha1.StreamProcessor, region string, operatorMetrics bool, now time.Time, recheck time.Duration) bool {
 	st := &sp.Status
-	return st.DashboardCheckedAt == nil || now.Sub(st.DashboardCheckedAt.Time) >= recheck ||
-		st.DashboardHash != bodyHash(currentDashboardBody(sp, region, operatorMetrics))
+	unchanged := st.DashboardHash == bodyHash(currentDashboardBody(sp, region, operatorMetrics))
+	return recheckDue(checkedTime(st.DashboardCheckedAt), unchanged, now, recheck)
 }
 
 // markDashboardCurrent records that the dashboard has body as of now.

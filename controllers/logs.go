@@ -75,10 +75,9 @@ func observeLogGroup(ctx context.Context, sp *streamingv1alpha1.StreamProcessor,
 // was recheck ago. Pure.
 func logGroupReadNeeded(sp *streamingv1alpha1.StreamProcessor, now time.Time, recheck time.Duration) bool {
 	c := meta.FindStatusCondition(sp.Status.Conditions, ConditionLogsReady)
-	checked := sp.Status.LogGroupCheckedAt
-	return c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != sp.Generation ||
-		(c.Reason != ReasonReady && c.Reason != ReasonLogGroupNotOwned) ||
-		checked == nil || now.Sub(checked.Time) >= recheck
+	unchanged := c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == sp.Generation &&
+		(c.Reason == ReasonReady || c.Reason == ReasonLogGroupNotOwned)
+	return recheckDue(checkedTime(sp.Status.LogGroupCheckedAt), unchanged, now, recheck)
 }
 
 // createLogGroup creates the operator's log group, born with the owner

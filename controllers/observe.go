@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	etypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
@@ -11,7 +10,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
-	cloudwatchaws "github.com/kdp-io/streamprocessor-operator/internal/aws/cloudwatch"
 	ecsaws "github.com/kdp-io/streamprocessor-operator/internal/aws/ecs"
 	kinesisaws "github.com/kdp-io/streamprocessor-operator/internal/aws/kinesis"
 )
@@ -64,6 +62,9 @@ type streamObservation struct {
 	// tags and their owner verdict; read only for an ACTIVE or UPDATING stream.
 	tags  map[string]string
 	owner owner
+	// remembered: tags come from an earlier pass (streamOwners), not read
+	// in this one; nothing that changes the stream is planned on them.
+	remembered bool
 	// ownerGone: the StreamProcessor the tags name no longer exists.
 	ownerGone bool
 	// load is the write load history, read for capacityMode Auto only.
@@ -110,15 +111,8 @@ func (o serviceObservation) desired(initial int32) int32 {
 // the stream is missing, busy being created or deleted, or not this object's.
 func (r *StreamProcessorReconciler) observe(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, names Names, c Clients) observed {
 	obs := observed{region: c.Region, services: map[string]serviceObservation{}, refused: map[string]error{}}
-	if c.Dashboards != nil {
-		// Read whatever the stream's state: the dashboard depends only on names.
-		published := r.Publisher != nil
-		d := &dashboardObservation{operatorMetrics: published, skipped: !dashboardReadNeeded(sp, c.Region, published, r.Clock.Now(), r.driftRecheck())}
-		if !d.skipped {
-			d.body, d.found, d.err = cloudwatchaws.Dashboards{API: c.Dashboards}.Get(ctx, names.Dashboard)
-		}
-		obs.dashboard = d
-	}
+	// Read whatever the stream's state: the dashboard depends only on names.
+	obs.dashboard = observeDashboard(ctx, sp, c, names.Dashboard, r.Publisher != nil, r.Clock.Now(), r.driftRecheck())
 	obs.logGroup = observeLogGroup(ctx, sp, c, r.Clock.Now(), r.driftRecheck())
 	obs.stream = r.observeStream(ctx, sp, c.Kinesis, names.Stream)
 	obs.stream.load = r.observeLoad(ctx, sp, c, obs.stream)
@@ -152,11 +146,11 @@ func (r *StreamProcessorReconciler) observe(ctx context.Context, sp *streamingv1
 }
 
 // observeStream describes the stream, and for one that is ACTIVE or
-// UPDATING reads its tags and, when they name another StreamProcessor,
-// whether that one still exists.
+// UPDATING takes its tags from memory, when they were read recently and
+// named sp (streamOwners), or reads them and, when they name another
+// StreamProcessor, whether that one still exists (readStreamOwner).
 func (r *StreamProcessorReconciler) observeStream(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, k KinesisAPI, name string) streamObservation {
-	streams := kinesisaws.Streams{API: k}
-	d, err := streams.Describe(ctx, name)
+	d, err := kinesisaws.Streams{API: k}.Describe(ctx, name)
 	switch {
 	case err != nil:
 		return streamObservation{err: err}
@@ -167,16 +161,11 @@ func (r *StreamProcessorReconciler) observeStream(ctx context.Context, sp *strea
 	if s := o.summary.StreamStatus; s != ktypes.StreamStatusActive && s != ktypes.StreamStatusUpdating {
 		return o
 	}
-	if o.tags, o.err = streams.Tags(ctx, name); o.err != nil {
+	if tags, ok := r.owners.recall(sp, o.summary, r.Clock.Now(), r.driftRecheck()); ok {
+		o.tags, o.owner, o.remembered = tags, ownerOf(sp, tags), true
 		return o
 	}
-	o.owner = ownerOf(sp, o.tags)
-	if o.owner.Ownership == Others {
-		if o.ownerGone, err = r.ownerGone(ctx, o.owner); err != nil {
-			o.err = fmt.Errorf("look up the owner %s of stream %q: %w", o.owner, name, err)
-		}
-	}
-	return o
+	return r.readStreamOwner(ctx, sp, k, name, o)
 }
 
 // observeTaskDefinitions describes the task definitions a service could run

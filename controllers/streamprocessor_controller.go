@@ -82,6 +82,9 @@ type StreamProcessorReconciler struct {
 	// taskDefs holds the descriptions of task definition revisions (which
 	// never change) for every pass; set up by SetupWithManager.
 	taskDefs *ecsaws.TaskDefinitionCache
+	// owners remembers the stream tags found to name their object, so that
+	// steady passes skip ListTagsForStream; set up by SetupWithManager.
+	owners *streamOwners
 }
 
 // taskDefinitionCacheSize bounds the cached revisions: two per object, and
@@ -148,8 +151,7 @@ func (r *StreamProcessorReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	}
 	names := recordNames(sp)
 
-	observed := r.observe(ctx, sp, names, aws)
-	pl := planPass(sp, observed, r.Clock.Now(), r.timing())
+	pl := r.observeAndPlan(ctx, sp, names, aws)
 	sp.Status = pl.status
 	outcomes := r.act(ctx, sp, patcher, aws, pl.actions)
 	res, err = r.report(ctx, sp, pl, outcomes)
@@ -212,6 +214,7 @@ func (r *StreamProcessorReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.Clock = clock.RealClock{}
 	}
 	r.taskDefs = ecsaws.NewTaskDefinitionCache(taskDefinitionCacheSize)
+	r.owners = newStreamOwners()
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&streamingv1alpha1.StreamProcessor{}, builder.WithPredicates(
 			predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionPredicate()))).

@@ -1,0 +1,183 @@
+package controllers
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+)
+
+// tagCountingKinesis answers DescribeStreamSummary with summary and
+// ListTagsForStream with tags, counting both; any other call panics (the
+// embedded nil API), so a test sees a stream change it did not expect.
+type tagCountingKinesis struct {
+	KinesisAPI
+	summary              ktypes.StreamDescriptionSummary
+	tags                 map[string]string
+	describes, tagReads int
+}
+
+func (k *tagCountingKinesis) DescribeStreamSummary(context.Context, *kinesis.DescribeStreamSummaryInput, ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error) {
+	k.describes++
+	s := k.summary
+	return &kinesis.DescribeStreamSummaryOutput{StreamDescriptionSummary: &s}, nil
+}
+
+func (k *tagCountingKinesis) ListTagsForStream(context.Context, *kinesis.ListTagsForStreamInput, ...func(*kinesis.Options)) (*kinesis.ListTagsForStreamOutput, error) {
+	k.tagReads++
+	out := &kinesis.ListTagsForStreamOutput{HasMoreTags: aws.Bool(false)}
+	for key, v := range k.tags {
+		out.Tags = append(out.Tags, ktypes.Tag{Key: aws.String(key), Value: aws.String(v)})
+	}
+	return out, nil
+}
+
+// unavailableECS fails every DescribeServices: these tests look at the stream.
+type unavailableECS struct{ ECSAPI }
+
+func (unavailableECS) DescribeServices(context.Context, *ecs.DescribeServicesInput, ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error) {
+	return nil, apiError("ServerException")
+}
+
+// ownerPasses is a reconciler with a stream-owner memory and a fake clock,
+// over sp's own ACTIVE stream created at planNow.
+func ownerPasses(sp *streamingv1alpha1.StreamProcessor) (*StreamProcessorReconciler, *clocktesting.FakePassiveClock, *tagCountingKinesis, Clients) {
+	s := activeStream(sp, 1)
+	s.summary.StreamCreationTimestamp = aws.Time(planNow.Add(-time.Hour))
+	k := &tagCountingKinesis{summary: s.summary, tags: desiredStreamTags(sp)}
+	clk := clocktesting.NewFakePassiveClock(planNow)
+	r := &StreamProcessorReconciler{Clock: clk, DriftRecheck: 10 * time.Minute, owners: newStreamOwners()}
+	return r, clk, k, Clients{Region: "us-east-1", Kinesis: k, ECS: unavailableECS{}}
+}
+
+// streamActions are the planned actions that change the stream.
+func streamActions(pl plan) []string {
+	var out []string
+	for _, a := range pl.actions {
+		if a.part() == streamPart {
+			out = append(out, describe(a))
+		}
+	}
+	return out
+}
+
+// TestSteadyPassesReadStreamTagsOncePerRecheck: an object whose stream's
+// tags were read and named it reads them again only after the drift recheck
+// interval; every pass still describes the stream.
+func TestSteadyPassesReadStreamTagsOncePerRecheck(t *testing.T) {
+	sp := planObject()
+	r, clk, k, c := ownerPasses(sp)
+	for i := range 5 { // one pass a minute
+		clk.SetTime(planNow.Add(time.Duration(i) * time.Minute))
+		pl := r.observeAndPlan(context.Background(), sp, namesOf(sp), c)
+		if got := streamActions(pl); len(got) != 0 {
+			t.Fatalf("pass %d: stream actions %v, want none", i, got)
+		}
+		if sp.Status = pl.status; !streamUsableIn(pl) {
+			t.Fatalf("pass %d: stream not usable: %v", i, pl.errs)
+		}
+	}
+	if k.describes != 5 || k.tagReads != 1 {
+		t.Errorf("5 passes in 4 minutes: %d DescribeStreamSummary, %d ListTagsForStream; want 5 and 1", k.describes, k.tagReads)
+	}
+	clk.SetTime(planNow.Add(10 * time.Minute))
+	r.observeAndPlan(context.Background(), sp, namesOf(sp), c)
+	if k.tagReads != 2 {
+		t.Errorf("after the recheck interval: %d ListTagsForStream, want 2", k.tagReads)
+	}
+}
+
+// streamUsableIn: the plan reached the workloads (it planned no stream error).
+func streamUsableIn(pl plan) bool {
+	for _, e := range pl.errs {
+		if e.part == streamPart {
+			return false
+		}
+	}
+	return !pl.incomplete
+}
+
+// TestRecreatedStreamIsReadAgain: a stream of the same name deleted and
+// created again (another creation time) outside the operator, untagged, is
+// not taken for the object's on the word of the memory: its tags are read
+// and it is refused.
+func TestRecreatedStreamIsReadAgain(t *testing.T) {
+	sp := planObject()
+	r, clk, k, c := ownerPasses(sp)
+	sp.Status = r.observeAndPlan(context.Background(), sp, namesOf(sp), c).status
+
+	k.summary.StreamCreationTimestamp = aws.Time(planNow.Add(30 * time.Second))
+	k.tags = map[string]string{"team": "someone-else"}
+	clk.SetTime(planNow.Add(time.Minute))
+	pl := r.observeAndPlan(context.Background(), sp, namesOf(sp), c)
+	if k.tagReads != 2 {
+		t.Errorf("ListTagsForStream %d times, want 2 (the new stream's tags read)", k.tagReads)
+	}
+	if got := streamActions(pl); len(got) != 0 || conditionReason(&streamingv1alpha1.StreamProcessor{Status: pl.status}, ConditionStreamReady) != ReasonAdoptionRequired {
+		t.Errorf("recreated stream: actions %v, StreamReady %q; want none and %s", got, conditionReason(&streamingv1alpha1.StreamProcessor{Status: pl.status}, ConditionStreamReady), ReasonAdoptionRequired)
+	}
+}
+
+// TestStreamChangeRereadsRememberedTags: a pass whose plan would change the
+// stream (here its retention) reads the tags first, even within the recheck
+// interval; tags changed by hand to name another object turn the change
+// into a refusal. With the tags still the object's, the change stands and
+// the next pass reads the tags again (the change may have altered them).
+func TestStreamChangeRereadsRememberedTags(t *testing.T) {
+	sp := planObject()
+	r, clk, k, c := ownerPasses(sp)
+	sp.Status = r.observeAndPlan(context.Background(), sp, namesOf(sp), c).status
+
+	sp.Spec.Stream.RetentionHours, sp.Generation = 48, 2
+	clk.SetTime(planNow.Add(time.Minute))
+	pl := r.observeAndPlan(context.Background(), sp, namesOf(sp), c)
+	if got := streamActions(pl); len(got) != 1 || k.tagReads != 2 {
+		t.Fatalf("retention change: stream actions %v after %d ListTagsForStream; want one, after 2", got, k.tagReads)
+	}
+	k.summary.RetentionPeriodHours = aws.Int32(48) // as the action would
+	clk.SetTime(planNow.Add(2 * time.Minute))
+	pl = r.observeAndPlan(context.Background(), sp, namesOf(sp), c)
+	if got := streamActions(pl); len(got) != 0 || k.tagReads != 3 {
+		t.Errorf("the pass after a stream change: stream actions %v, %d ListTagsForStream in all; want none, 3", got, k.tagReads)
+	}
+
+	k.tags = map[string]string{TagOwnerUID: "another-uid"} // retagged by hand, same stream
+	sp.Spec.Stream.RetentionHours, sp.Generation = 72, 3
+	clk.SetTime(planNow.Add(3 * time.Minute))
+	pl = r.observeAndPlan(context.Background(), sp, namesOf(sp), c)
+	if got := streamActions(pl); len(got) != 0 {
+		t.Errorf("stream retagged for another object: planned %v on it, want nothing", got)
+	}
+	if reason := conditionReason(&streamingv1alpha1.StreamProcessor{Status: pl.status}, ConditionStreamReady); reason != ReasonOwnedByAnother {
+		t.Errorf("StreamReady reason %q, want %s", reason, ReasonOwnedByAnother)
+	}
+}
+
+// TestRecheckDue: the one rule of the dashboard, the log group and the
+// stream's owner tags.
+func TestRecheckDue(t *testing.T) {
+	every := 10 * time.Minute
+	for _, tc := range []struct {
+		name      string
+		checkedAt time.Time
+		unchanged bool
+		now       time.Time
+		due       bool
+	}{
+		{"never checked", time.Time{}, true, planNow, true},
+		{"wanted state changed", planNow, false, planNow.Add(time.Second), true},
+		{"checked recently", planNow, true, planNow.Add(every - time.Second), false},
+		{"checked an interval ago", planNow, true, planNow.Add(every), true},
+	} {
+		if got := recheckDue(tc.checkedAt, tc.unchanged, tc.now, every); got != tc.due {
+			t.Errorf("%s: due %v, want %v", tc.name, got, tc.due)
+		}
+	}
+}
