@@ -31,11 +31,13 @@ func TestSteadyPassesSkipStreamTagsButNotBeforeAChange(t *testing.T) {
 	describes, tagReads := op.callCount("Kinesis", "DescribeStreamSummary", "ok"), op.callCount("Kinesis", "ListTagsForStream", "ok")
 	for i := range 3 {
 		before := op.callCount("Kinesis", "DescribeStreamSummary", "ok")
-		update(t, sp, func(s *streamingv1alpha1.StreamProcessor) { s.Annotations = map[string]string{"poke": string(rune('a' + i))} })
+		update(t, sp, func(s *streamingv1alpha1.StreamProcessor) {
+			s.Annotations = map[string]string{"poke": string(rune('a' + i))}
+		})
 		g.Eventually(func() int { return op.callCount("Kinesis", "DescribeStreamSummary", "ok") }, 10*time.Second, 50*time.Millisecond).Should(BeNumerically(">", before))
 	}
 	waitReady(t, sp, 10*time.Second)
-	g.Expect(op.callCount("Kinesis", "DescribeStreamSummary", "ok")-describes).To(BeNumerically(">=", 3))
+	g.Expect(op.callCount("Kinesis", "DescribeStreamSummary", "ok") - describes).To(BeNumerically(">=", 3))
 	g.Expect(op.callCount("Kinesis", "ListTagsForStream", "ok")-tagReads).To(BeZero(), "steady passes listed the stream's tags")
 
 	// Retagged by hand: the stream now names an object that does not exist.

@@ -19,8 +19,8 @@ import (
 // embedded nil API), so a test sees a stream change it did not expect.
 type tagCountingKinesis struct {
 	KinesisAPI
-	summary              ktypes.StreamDescriptionSummary
-	tags                 map[string]string
+	summary             ktypes.StreamDescriptionSummary
+	tags                map[string]string
 	describes, tagReads int
 }
 

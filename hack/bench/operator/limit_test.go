@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	"github.com/kdp-io/streamprocessor-operator/controllers"
 	"github.com/kdp-io/streamprocessor-operator/hack/bench/operator/fakeaws"
 )
 
@@ -18,10 +17,7 @@ import (
 func hammer(t *testing.T, limited bool, d time.Duration) fakeaws.Stats {
 	t.Helper()
 	a := fakeaws.New(time.Millisecond)
-	c := controllers.Clients{Kinesis: a.Kinesis, ECS: a.ECS, CloudWatch: a.CloudWatch, DynamoDB: a.DynamoDB}
-	if limited {
-		c = controllers.RateLimitedClients(c, controllers.DefaultAWSRates)
-	}
+	c := accountClients(a, limited)
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	var wg sync.WaitGroup

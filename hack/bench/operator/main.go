@@ -114,7 +114,7 @@ func main() {
 	} else {
 		ctrl.SetLogger(zap.New(zap.WriteTo(discard{})))
 	}
-	res, err := run(*objects, *latency, *interval, *timeout, *concurrency, *clientLimit, *root)
+	res, err := run(options{objects: *objects, latency: *latency, interval: *interval, timeout: *timeout, concurrency: *concurrency, clientLimit: *clientLimit, root: *root})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench-operator:", err)
 		os.Exit(1)
@@ -146,24 +146,85 @@ func (t countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.next.RoundTrip(r)
 }
 
-func run(objects int, latency, interval, timeout time.Duration, concurrency int, clientLimit bool, root string) (*result, error) {
-	start := time.Now()
-	deadline := start.Add(timeout)
+// options are the bench's flags.
+type options struct {
+	objects                    int
+	latency, interval, timeout time.Duration
+	concurrency                int
+	clientLimit                bool
+	root                       string
+}
+
+// run is the whole bench: start the API server, and the manager on the
+// fakes; create the objects; wait until all are Ready (or the timeout is
+// near); measure one interval; sum up the run.
+func run(o options) (*result, error) {
+	deadline := time.Now().Add(o.timeout)
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
+	peakHeap := watchPeakHeap(ctx)
+	cfg, stopAPIServer, err := startAPIServer(o.root)
+	if err != nil {
+		return nil, err
+	}
+	defer stopAPIServer()
+	b, err := startManager(ctx, cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	defer b.stop()
 
-	var peakHeap atomic.Uint64
+	if err := b.k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: benchNamespace}}); err != nil {
+		return nil, err
+	}
+	created := time.Now()
+	if err := createAll(ctx, b.k8s, benchNamespace, o.objects, int32(o.interval/time.Second)); err != nil {
+		return nil, err
+	}
+	res := newResult(o)
+	b.awaitReady(ctx, res, o, created, deadline)
+	res.ReconcilesPerSecond = reconcileTotal() / math.Max(res.ConvergeSeconds, 1e-9)
+	if time.Until(deadline) > o.interval+5*time.Second {
+		b.measureInterval(ctx, res, o.interval)
+	} else {
+		res.Note += "; no time left for an interval before -timeout"
+	}
+	b.sumUp(res, peakHeap.Load())
+	return res, nil
+}
+
+// benchNamespace holds the objects.
+const benchNamespace = "bench"
+
+// bench is a running manager on the fakes, and what the bench reads it by.
+type bench struct {
+	// k8s is the bench's own client, not counted in apiRequests.
+	k8s     client.Client
+	account *fakeaws.Account
+	// apiRequests counts the manager's requests to the API server.
+	apiRequests *atomic.Int64
+	stop        func()
+}
+
+// watchPeakHeap samples the heap every 0.5 s until ctx ends and keeps the
+// peak.
+func watchPeakHeap(ctx context.Context) *atomic.Uint64 {
+	var peak atomic.Uint64
 	go func() {
 		var ms runtime.MemStats
 		for ctx.Err() == nil {
 			runtime.ReadMemStats(&ms)
-			if ms.HeapAlloc > peakHeap.Load() {
-				peakHeap.Store(ms.HeapAlloc)
+			if ms.HeapAlloc > peak.Load() {
+				peak.Store(ms.HeapAlloc)
 			}
 			time.Sleep(500 * time.Millisecond)
 		}
 	}()
+	return &peak
+}
 
+// startAPIServer starts envtest's kube-apiserver and etcd with the CRDs.
+func startAPIServer(root string) (*rest.Config, func(), error) {
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
 		assets = filepath.Join(root, "bin", "k8s", "v1.35.4")
@@ -175,10 +236,14 @@ func run(objects int, latency, interval, timeout time.Duration, concurrency int,
 	}
 	cfg, err := env.Start()
 	if err != nil {
-		return nil, fmt.Errorf("start envtest (KUBEBUILDER_ASSETS=%s; make control-plane builds it): %w", assets, err)
+		return nil, nil, fmt.Errorf("start envtest (KUBEBUILDER_ASSETS=%s; make control-plane builds it): %w", assets, err)
 	}
-	defer func() { _ = env.Stop() }()
+	return cfg, func() { _ = env.Stop() }, nil
+}
 
+// startManager starts the manager with the reconciler wired as cmd/manager
+// wires it, on a fake AWS account, and the bench's own client.
+func startManager(ctx context.Context, cfg *rest.Config, o options) (*bench, error) {
 	scheme := k8sruntime.NewScheme()
 	_ = clientgoscheme.AddToScheme(scheme)
 	_ = streamingv1alpha1.AddToScheme(scheme)
@@ -186,31 +251,26 @@ func run(objects int, latency, interval, timeout time.Duration, concurrency int,
 	// The manager's requests are counted; the bench's own (creating and
 	// watching the objects) go through an uncounted client. The manager gets
 	// client-go's defaults as in a cluster (controller-runtime: 20 QPS, 30 burst).
-	var apiRequests atomic.Int64
+	b := &bench{account: fakeaws.New(o.latency), apiRequests: &atomic.Int64{}}
 	mcfg := rest.CopyConfig(cfg)
 	mcfg.QPS, mcfg.Burst = 20, 30
-	mcfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{n: &apiRequests, next: rt} })
+	mcfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{n: b.apiRequests, next: rt} })
 	bcfg := rest.CopyConfig(cfg)
 	bcfg.QPS, bcfg.Burst = 200, 400
-	k8s, err := client.New(bcfg, client.Options{Scheme: scheme})
-	if err != nil {
+	var err error
+	if b.k8s, err = client.New(bcfg, client.Options{Scheme: scheme}); err != nil {
 		return nil, err
-	}
-
-	account := fakeaws.New(latency)
-	clients := controllers.Clients{Region: "us-east-1", Kinesis: account.Kinesis, ECS: account.ECS, CloudWatch: account.CloudWatch, DynamoDB: account.DynamoDB, Dashboards: account.Dashboards}
-	if clientLimit {
-		clients = controllers.RateLimitedClients(clients, controllers.DefaultAWSRates)
 	}
 	mgr, err := ctrl.NewManager(mcfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{MaxConcurrentReconciles: concurrency, SkipNameValidation: ptr.To(true)},
+		Controller:             config.Controller{MaxConcurrentReconciles: o.concurrency, SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
 		return nil, err
 	}
+	clients := accountClients(b.account, o.clientLimit)
 	r := &controllers.StreamProcessorReconciler{
 		Client:   mgr.GetClient(),
 		Recorder: mgr.GetEventRecorder("streamprocessor-operator"),
@@ -226,77 +286,87 @@ func run(objects int, latency, interval, timeout time.Duration, concurrency int,
 	mctx, mcancel := context.WithCancel(ctx)
 	mdone := make(chan error, 1)
 	go func() { mdone <- mgr.Start(mctx) }()
-	defer func() { mcancel(); <-mdone }()
+	b.stop = func() { mcancel(); <-mdone }
+	return b, nil
+}
 
-	ns := "bench"
-	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		return nil, err
+// accountClients are the fake account's clients in us-east-1, paced on the
+// operator's side (controllers.RateLimitedClients) when limited.
+func accountClients(a *fakeaws.Account, limited bool) controllers.Clients {
+	c := controllers.Clients{Region: "us-east-1", Kinesis: a.Kinesis, ECS: a.ECS, CloudWatch: a.CloudWatch, DynamoDB: a.DynamoDB, Dashboards: a.Dashboards}
+	if limited {
+		c = controllers.RateLimitedClients(c, controllers.DefaultAWSRates)
 	}
+	return c
+}
 
-	created := time.Now()
-	if err := createAll(ctx, k8s, ns, objects, int32(interval/time.Second)); err != nil {
-		return nil, err
-	}
+// newResult is the result before anything is measured: the run's settings
+// and its goals.
+func newResult(o options) *result {
+	res := &result{Objects: o.objects, IntervalSeconds: o.interval.Seconds(), LatencyMs: float64(o.latency) / float64(time.Millisecond), ClientRateLimit: o.clientLimit,
+		GetMetricDataGoal: int64(math.Ceil(float64(o.objects) * queriesPerObject / 500)), ReadyAtGoal: -1}
+	res.ConvergeLowerBoundSeconds, res.ConvergeLowerBoundOperatorSeconds = registrationBounds(o.objects)
+	return res
+}
 
-	res := &result{Objects: objects, IntervalSeconds: interval.Seconds(), LatencyMs: float64(latency) / float64(time.Millisecond), ClientRateLimit: clientLimit,
-		GetMetricDataGoal: int64(math.Ceil(float64(objects) * queriesPerObject / 500)), ReadyAtGoal: -1}
-	res.ConvergeLowerBoundSeconds, res.ConvergeLowerBoundOperatorSeconds = registrationBounds(objects)
-	// Wait until every object is Ready.
+// awaitReady waits until every object is Ready, or until the deadline
+// leaves only an interval to measure, and records when and how many.
+func (b *bench) awaitReady(ctx context.Context, res *result, o options, created, deadline time.Time) {
 	for {
-		ready, err := countReady(ctx, k8s, ns)
+		ready, err := countReady(ctx, b.k8s, benchNamespace)
 		if err == nil {
 			res.Ready = ready
 		}
-		if res.ReadyAtGoal < 0 && (ready == objects || time.Since(created) >= convergeGoal) {
+		if res.ReadyAtGoal < 0 && (ready == o.objects || time.Since(created) >= convergeGoal) {
 			res.ReadyAtGoal = ready
 		}
-		if ready == objects {
+		if ready == o.objects {
 			res.Converged = true
 			res.ConvergeSeconds = time.Since(created).Seconds()
-			break
+			return
 		}
-		if ctx.Err() != nil || time.Until(deadline) < interval+10*time.Second {
+		if ctx.Err() != nil || time.Until(deadline) < o.interval+10*time.Second {
 			res.ConvergeSeconds = time.Since(created).Seconds()
 			res.Note = fmt.Sprintf("not converged: %d of %d Ready after %.0f s (-timeout %s); the per-interval figures are of the last interval before the timeout, not of a steady state",
-				res.Ready, objects, res.ConvergeSeconds, timeout)
-			break
+				res.Ready, o.objects, res.ConvergeSeconds, o.timeout)
+			return
 		}
 		time.Sleep(2 * time.Second)
 	}
-	convergeReconciles := reconcileTotal()
-	res.ReconcilesPerSecond = convergeReconciles / math.Max(res.ConvergeSeconds, 1e-9)
+}
 
-	// Steady state: one scaling interval after all are Ready (or, when they
-	// are not all Ready in time, the last interval before the timeout).
-	if time.Until(deadline) > interval+5*time.Second {
-		before, apiBefore, recBefore := account.Stats(), apiRequests.Load(), reconcileTotal()
-		t0 := time.Now()
-		select {
-		case <-time.After(interval):
-		case <-ctx.Done():
-		}
-		d := account.Stats().Sub(before)
-		elapsed := time.Since(t0)
-		res.AWSCallsPerInterval = d.Calls
-		res.GetMetricDataCallsPerInterval = d.Calls["cloudwatch.GetMetricData"]
-		res.ThrottledSteadyState = fakeaws.Total(d.Throttled)
-		res.APIServerRequestsPerInterval = apiRequests.Load() - apiBefore
-		res.SteadyReconcilesPerSecond = (reconcileTotal() - recBefore) / elapsed.Seconds()
-		if ready, err := countReady(ctx, k8s, ns); err == nil {
-			res.Ready = ready
-		}
-	} else {
-		res.Note += "; no time left for an interval before -timeout"
+// measureInterval counts AWS calls, throttles, API-server requests and
+// reconciles over one scaling interval: the steady state once all are
+// Ready, else the last interval before the timeout.
+func (b *bench) measureInterval(ctx context.Context, res *result, interval time.Duration) {
+	before, apiBefore, recBefore := b.account.Stats(), b.apiRequests.Load(), reconcileTotal()
+	t0 := time.Now()
+	select {
+	case <-time.After(interval):
+	case <-ctx.Done():
 	}
+	d := b.account.Stats().Sub(before)
+	elapsed := time.Since(t0)
+	res.AWSCallsPerInterval = d.Calls
+	res.GetMetricDataCallsPerInterval = d.Calls["cloudwatch.GetMetricData"]
+	res.ThrottledSteadyState = fakeaws.Total(d.Throttled)
+	res.APIServerRequestsPerInterval = b.apiRequests.Load() - apiBefore
+	res.SteadyReconcilesPerSecond = (reconcileTotal() - recBefore) / elapsed.Seconds()
+	if ready, err := countReady(ctx, b.k8s, benchNamespace); err == nil {
+		res.Ready = ready
+	}
+}
+
+// sumUp adds the whole run's figures.
+func (b *bench) sumUp(res *result, peakHeap uint64) {
 	res.SteadyState = res.Converged && res.AWSCallsPerInterval != nil
-	all := account.Stats()
+	all := b.account.Stats()
 	res.ThrottledAWSCalls = fakeaws.Total(all.Throttled)
 	res.ThrottledByOperation = all.Throttled
 	res.NotImplemented = all.NotImplemented
-	res.APIServerRequestsTotal = apiRequests.Load()
-	res.PeakHeapMiB = float64(peakHeap.Load()) / (1 << 20)
+	res.APIServerRequestsTotal = b.apiRequests.Load()
+	res.PeakHeapMiB = float64(peakHeap) / (1 << 20)
 	res.PeakRSSMiB = vmHWM()
-	return res, nil
 }
 
 // convergeGoal is the goal's time for all objects to be Ready.
