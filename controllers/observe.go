@@ -105,9 +105,11 @@ func (o serviceObservation) desired(initial int32) int32 {
 }
 
 // observe reads, without changing anything, what the plan of this pass needs:
-// the dashboard's body (unless it is known current); the stream (summary, tags, whether its owner still exists); once the
-// stream can be used, both services and their task definitions, and the
-// metrics unless scaling is paused. Nothing after the stream is read while
+// the dashboard's body (unless it is known current); the stream (summary,
+// tags — remembered when recently found to be sp's, see streamOwners —
+// whether its owner still exists); once the stream can be used, both
+// services and their task definitions, and the metrics unless scaling is
+// paused. Nothing after the stream is read while
 // the stream is missing, busy being created or deleted, or not this object's.
 func (r *StreamProcessorReconciler) observe(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, names Names, c Clients) observed {
 	obs := observed{region: c.Region, services: map[string]serviceObservation{}, refused: map[string]error{}}

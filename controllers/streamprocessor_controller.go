@@ -103,7 +103,9 @@ const taskDefinitionCacheSize = 8192
 // the deferred status patch, deletion (before any AWS client is built) and
 // the finalizer, one pass is observe → plan → act → report: observe reads
 // the stream, both services, their task definitions and the metrics into
-// one struct; planPass decides, purely, the new status and the actions;
+// one struct; planPass decides, purely, the new status and the actions (a
+// plan that would change the stream on remembered owner tags is made again
+// on tags read now: observeAndPlan);
 // act runs every action, each whatever became of the others; report sets
 // the conditions and events of the outcomes and chooses the requeue. Every
 // step is idempotent, so a crash anywhere is repaired by the next pass.
