@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
@@ -179,5 +180,24 @@ func TestRecheckDue(t *testing.T) {
 		if got := recheckDue(tc.checkedAt, tc.unchanged, tc.now, every); got != tc.due {
 			t.Errorf("%s: due %v, want %v", tc.name, got, tc.due)
 		}
+	}
+}
+
+// TestStreamOwnersDropsStaleEntries: the memory holds no stream longer than
+// the recheck interval, so streams deleted meanwhile do not pile up.
+func TestStreamOwnersDropsStaleEntries(t *testing.T) {
+	s, every := newStreamOwners(), 10*time.Minute
+	for i, name := range []string{"a", "b"} {
+		sp := planObject()
+		sp.UID = types.UID("uid-" + name)
+		o := activeStream(sp, 1)
+		o.summary.StreamARN = aws.String("arn:aws:kinesis:us-east-1:123456789012:stream/" + name)
+		o.summary.StreamCreationTimestamp = aws.Time(planNow)
+		o.tags = desiredStreamTags(sp)
+		o.owner = ownerOf(sp, o.tags)
+		s.remember(sp, o, planNow.Add(time.Duration(i)*every), every)
+	}
+	if len(s.m) != 1 {
+		t.Errorf("after the recheck interval the memory holds %d streams, want 1 (the fresh one)", len(s.m))
 	}
 }
