@@ -263,6 +263,16 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 type limiters map[string]*limiter
 
+// paced makes call once op's token is there (limiters.wait): every limited*
+// method is this, with its operation's name.
+func paced[In, Out, Opt any](ctx context.Context, ls limiters, op string, call func(context.Context, In, ...Opt) (Out, error), in In, o ...Opt) (Out, error) {
+	if err := ls.wait(ctx, op); err != nil {
+		var none Out
+		return none, err
+	}
+	return call(ctx, in, o...)
+}
+
 // wait waits for op's token (see limiter.wait); an operation without a
 // limiter is not paced.
 func (ls limiters) wait(ctx context.Context, op string) error {
@@ -318,24 +328,15 @@ type limitedDashboards struct {
 }
 
 func (d *limitedDashboards) GetDashboard(ctx context.Context, in *cloudwatch.GetDashboardInput, o ...func(*cloudwatch.Options)) (*cloudwatch.GetDashboardOutput, error) {
-	if err := d.l.wait(ctx, "cloudwatch.GetDashboard"); err != nil {
-		return nil, err
-	}
-	return d.next.GetDashboard(ctx, in, o...)
+	return paced(ctx, d.l, "cloudwatch.GetDashboard", d.next.GetDashboard, in, o...)
 }
 
 func (d *limitedDashboards) PutDashboard(ctx context.Context, in *cloudwatch.PutDashboardInput, o ...func(*cloudwatch.Options)) (*cloudwatch.PutDashboardOutput, error) {
-	if err := d.l.wait(ctx, "cloudwatch.PutDashboard"); err != nil {
-		return nil, err
-	}
-	return d.next.PutDashboard(ctx, in, o...)
+	return paced(ctx, d.l, "cloudwatch.PutDashboard", d.next.PutDashboard, in, o...)
 }
 
 func (d *limitedDashboards) DeleteDashboards(ctx context.Context, in *cloudwatch.DeleteDashboardsInput, o ...func(*cloudwatch.Options)) (*cloudwatch.DeleteDashboardsOutput, error) {
-	if err := d.l.wait(ctx, "cloudwatch.DeleteDashboards"); err != nil {
-		return nil, err
-	}
-	return d.next.DeleteDashboards(ctx, in, o...)
+	return paced(ctx, d.l, "cloudwatch.DeleteDashboards", d.next.DeleteDashboards, in, o...)
 }
 
 type limitedKinesis struct {
@@ -344,87 +345,51 @@ type limitedKinesis struct {
 }
 
 func (k *limitedKinesis) CreateStream(ctx context.Context, in *kinesis.CreateStreamInput, o ...func(*kinesis.Options)) (*kinesis.CreateStreamOutput, error) {
-	if err := k.l.wait(ctx, "kinesis.CreateStream"); err != nil {
-		return nil, err
-	}
-	return k.next.CreateStream(ctx, in, o...)
+	return paced(ctx, k.l, "kinesis.CreateStream", k.next.CreateStream, in, o...)
 }
 
 func (k *limitedKinesis) DescribeStreamSummary(ctx context.Context, in *kinesis.DescribeStreamSummaryInput, o ...func(*kinesis.Options)) (*kinesis.DescribeStreamSummaryOutput, error) {
-	if err := k.l.wait(ctx, "kinesis.DescribeStreamSummary"); err != nil {
-		return nil, err
-	}
-	return k.next.DescribeStreamSummary(ctx, in, o...)
+	return paced(ctx, k.l, "kinesis.DescribeStreamSummary", k.next.DescribeStreamSummary, in, o...)
 }
 
 func (k *limitedKinesis) DeleteStream(ctx context.Context, in *kinesis.DeleteStreamInput, o ...func(*kinesis.Options)) (*kinesis.DeleteStreamOutput, error) {
-	if err := k.l.wait(ctx, "kinesis.DeleteStream"); err != nil {
-		return nil, err
-	}
-	return k.next.DeleteStream(ctx, in, o...)
+	return paced(ctx, k.l, "kinesis.DeleteStream", k.next.DeleteStream, in, o...)
 }
 
 func (k *limitedKinesis) UpdateShardCount(ctx context.Context, in *kinesis.UpdateShardCountInput, o ...func(*kinesis.Options)) (*kinesis.UpdateShardCountOutput, error) {
-	if err := k.l.wait(ctx, "kinesis.UpdateShardCount"); err != nil {
-		return nil, err
-	}
-	return k.next.UpdateShardCount(ctx, in, o...)
+	return paced(ctx, k.l, "kinesis.UpdateShardCount", k.next.UpdateShardCount, in, o...)
 }
 
 func (k *limitedKinesis) UpdateStreamMode(ctx context.Context, in *kinesis.UpdateStreamModeInput, o ...func(*kinesis.Options)) (*kinesis.UpdateStreamModeOutput, error) {
-	if err := k.l.wait(ctx, "kinesis.UpdateStreamMode"); err != nil {
-		return nil, err
-	}
-	return k.next.UpdateStreamMode(ctx, in, o...)
+	return paced(ctx, k.l, "kinesis.UpdateStreamMode", k.next.UpdateStreamMode, in, o...)
 }
 
 func (k *limitedKinesis) IncreaseStreamRetentionPeriod(ctx context.Context, in *kinesis.IncreaseStreamRetentionPeriodInput, o ...func(*kinesis.Options)) (*kinesis.IncreaseStreamRetentionPeriodOutput, error) {
-	if err := k.l.wait(ctx, "kinesis.IncreaseStreamRetentionPeriod"); err != nil {
-		return nil, err
-	}
-	return k.next.IncreaseStreamRetentionPeriod(ctx, in, o...)
+	return paced(ctx, k.l, "kinesis.IncreaseStreamRetentionPeriod", k.next.IncreaseStreamRetentionPeriod, in, o...)
 }
 
 func (k *limitedKinesis) DecreaseStreamRetentionPeriod(ctx context.Context, in *kinesis.DecreaseStreamRetentionPeriodInput, o ...func(*kinesis.Options)) (*kinesis.DecreaseStreamRetentionPeriodOutput, error) {
-	if err := k.l.wait(ctx, "kinesis.DecreaseStreamRetentionPeriod"); err != nil {
-		return nil, err
-	}
-	return k.next.DecreaseStreamRetentionPeriod(ctx, in, o...)
+	return paced(ctx, k.l, "kinesis.DecreaseStreamRetentionPeriod", k.next.DecreaseStreamRetentionPeriod, in, o...)
 }
 
 func (k *limitedKinesis) StartStreamEncryption(ctx context.Context, in *kinesis.StartStreamEncryptionInput, o ...func(*kinesis.Options)) (*kinesis.StartStreamEncryptionOutput, error) {
-	if err := k.l.wait(ctx, "kinesis.StartStreamEncryption"); err != nil {
-		return nil, err
-	}
-	return k.next.StartStreamEncryption(ctx, in, o...)
+	return paced(ctx, k.l, "kinesis.StartStreamEncryption", k.next.StartStreamEncryption, in, o...)
 }
 
 func (k *limitedKinesis) StopStreamEncryption(ctx context.Context, in *kinesis.StopStreamEncryptionInput, o ...func(*kinesis.Options)) (*kinesis.StopStreamEncryptionOutput, error) {
-	if err := k.l.wait(ctx, "kinesis.StopStreamEncryption"); err != nil {
-		return nil, err
-	}
-	return k.next.StopStreamEncryption(ctx, in, o...)
+	return paced(ctx, k.l, "kinesis.StopStreamEncryption", k.next.StopStreamEncryption, in, o...)
 }
 
 func (k *limitedKinesis) ListTagsForStream(ctx context.Context, in *kinesis.ListTagsForStreamInput, o ...func(*kinesis.Options)) (*kinesis.ListTagsForStreamOutput, error) {
-	if err := k.l.wait(ctx, "kinesis.ListTagsForStream"); err != nil {
-		return nil, err
-	}
-	return k.next.ListTagsForStream(ctx, in, o...)
+	return paced(ctx, k.l, "kinesis.ListTagsForStream", k.next.ListTagsForStream, in, o...)
 }
 
 func (k *limitedKinesis) AddTagsToStream(ctx context.Context, in *kinesis.AddTagsToStreamInput, o ...func(*kinesis.Options)) (*kinesis.AddTagsToStreamOutput, error) {
-	if err := k.l.wait(ctx, "kinesis.AddTagsToStream"); err != nil {
-		return nil, err
-	}
-	return k.next.AddTagsToStream(ctx, in, o...)
+	return paced(ctx, k.l, "kinesis.AddTagsToStream", k.next.AddTagsToStream, in, o...)
 }
 
 func (k *limitedKinesis) RemoveTagsFromStream(ctx context.Context, in *kinesis.RemoveTagsFromStreamInput, o ...func(*kinesis.Options)) (*kinesis.RemoveTagsFromStreamOutput, error) {
-	if err := k.l.wait(ctx, "kinesis.RemoveTagsFromStream"); err != nil {
-		return nil, err
-	}
-	return k.next.RemoveTagsFromStream(ctx, in, o...)
+	return paced(ctx, k.l, "kinesis.RemoveTagsFromStream", k.next.RemoveTagsFromStream, in, o...)
 }
 
 type limitedECS struct {
@@ -433,66 +398,39 @@ type limitedECS struct {
 }
 
 func (e *limitedECS) RegisterTaskDefinition(ctx context.Context, in *ecs.RegisterTaskDefinitionInput, o ...func(*ecs.Options)) (*ecs.RegisterTaskDefinitionOutput, error) {
-	if err := e.l.wait(ctx, "ecs.RegisterTaskDefinition"); err != nil {
-		return nil, err
-	}
-	return e.next.RegisterTaskDefinition(ctx, in, o...)
+	return paced(ctx, e.l, "ecs.RegisterTaskDefinition", e.next.RegisterTaskDefinition, in, o...)
 }
 
 func (e *limitedECS) DescribeTaskDefinition(ctx context.Context, in *ecs.DescribeTaskDefinitionInput, o ...func(*ecs.Options)) (*ecs.DescribeTaskDefinitionOutput, error) {
-	if err := e.l.wait(ctx, "ecs.DescribeTaskDefinition"); err != nil {
-		return nil, err
-	}
-	return e.next.DescribeTaskDefinition(ctx, in, o...)
+	return paced(ctx, e.l, "ecs.DescribeTaskDefinition", e.next.DescribeTaskDefinition, in, o...)
 }
 
 func (e *limitedECS) CreateService(ctx context.Context, in *ecs.CreateServiceInput, o ...func(*ecs.Options)) (*ecs.CreateServiceOutput, error) {
-	if err := e.l.wait(ctx, "ecs.CreateService"); err != nil {
-		return nil, err
-	}
-	return e.next.CreateService(ctx, in, o...)
+	return paced(ctx, e.l, "ecs.CreateService", e.next.CreateService, in, o...)
 }
 
 func (e *limitedECS) UpdateService(ctx context.Context, in *ecs.UpdateServiceInput, o ...func(*ecs.Options)) (*ecs.UpdateServiceOutput, error) {
-	if err := e.l.wait(ctx, "ecs.UpdateService"); err != nil {
-		return nil, err
-	}
-	return e.next.UpdateService(ctx, in, o...)
+	return paced(ctx, e.l, "ecs.UpdateService", e.next.UpdateService, in, o...)
 }
 
 func (e *limitedECS) DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, o ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error) {
-	if err := e.l.wait(ctx, "ecs.DescribeServices"); err != nil {
-		return nil, err
-	}
-	return e.next.DescribeServices(ctx, in, o...)
+	return paced(ctx, e.l, "ecs.DescribeServices", e.next.DescribeServices, in, o...)
 }
 
 func (e *limitedECS) DeleteService(ctx context.Context, in *ecs.DeleteServiceInput, o ...func(*ecs.Options)) (*ecs.DeleteServiceOutput, error) {
-	if err := e.l.wait(ctx, "ecs.DeleteService"); err != nil {
-		return nil, err
-	}
-	return e.next.DeleteService(ctx, in, o...)
+	return paced(ctx, e.l, "ecs.DeleteService", e.next.DeleteService, in, o...)
 }
 
 func (e *limitedECS) ListTagsForResource(ctx context.Context, in *ecs.ListTagsForResourceInput, o ...func(*ecs.Options)) (*ecs.ListTagsForResourceOutput, error) {
-	if err := e.l.wait(ctx, "ecs.ListTagsForResource"); err != nil {
-		return nil, err
-	}
-	return e.next.ListTagsForResource(ctx, in, o...)
+	return paced(ctx, e.l, "ecs.ListTagsForResource", e.next.ListTagsForResource, in, o...)
 }
 
 func (e *limitedECS) ListTaskDefinitions(ctx context.Context, in *ecs.ListTaskDefinitionsInput, o ...func(*ecs.Options)) (*ecs.ListTaskDefinitionsOutput, error) {
-	if err := e.l.wait(ctx, "ecs.ListTaskDefinitions"); err != nil {
-		return nil, err
-	}
-	return e.next.ListTaskDefinitions(ctx, in, o...)
+	return paced(ctx, e.l, "ecs.ListTaskDefinitions", e.next.ListTaskDefinitions, in, o...)
 }
 
 func (e *limitedECS) DeregisterTaskDefinition(ctx context.Context, in *ecs.DeregisterTaskDefinitionInput, o ...func(*ecs.Options)) (*ecs.DeregisterTaskDefinitionOutput, error) {
-	if err := e.l.wait(ctx, "ecs.DeregisterTaskDefinition"); err != nil {
-		return nil, err
-	}
-	return e.next.DeregisterTaskDefinition(ctx, in, o...)
+	return paced(ctx, e.l, "ecs.DeregisterTaskDefinition", e.next.DeregisterTaskDefinition, in, o...)
 }
 
 type limitedCloudWatch struct {
@@ -501,10 +439,7 @@ type limitedCloudWatch struct {
 }
 
 func (c *limitedCloudWatch) GetMetricData(ctx context.Context, in *cloudwatch.GetMetricDataInput, o ...func(*cloudwatch.Options)) (*cloudwatch.GetMetricDataOutput, error) {
-	if err := c.l.wait(ctx, "cloudwatch.GetMetricData"); err != nil {
-		return nil, err
-	}
-	return c.next.GetMetricData(ctx, in, o...)
+	return paced(ctx, c.l, "cloudwatch.GetMetricData", c.next.GetMetricData, in, o...)
 }
 
 type limitedDynamoDB struct {
@@ -513,10 +448,7 @@ type limitedDynamoDB struct {
 }
 
 func (d *limitedDynamoDB) DeleteTable(ctx context.Context, in *dynamodb.DeleteTableInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteTableOutput, error) {
-	if err := d.l.wait(ctx, "dynamodb.DeleteTable"); err != nil {
-		return nil, err
-	}
-	return d.next.DeleteTable(ctx, in, o...)
+	return paced(ctx, d.l, "dynamodb.DeleteTable", d.next.DeleteTable, in, o...)
 }
 
 // limitedLogs paces the log group calls: DescribeLogGroups and
@@ -527,38 +459,23 @@ type limitedLogs struct {
 }
 
 func (g *limitedLogs) CreateLogGroup(ctx context.Context, in *cloudwatchlogs.CreateLogGroupInput, o ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.CreateLogGroupOutput, error) {
-	if err := g.l.wait(ctx, "logs.CreateLogGroup"); err != nil {
-		return nil, err
-	}
-	return g.next.CreateLogGroup(ctx, in, o...)
+	return paced(ctx, g.l, "logs.CreateLogGroup", g.next.CreateLogGroup, in, o...)
 }
 
 func (g *limitedLogs) DescribeLogGroups(ctx context.Context, in *cloudwatchlogs.DescribeLogGroupsInput, o ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DescribeLogGroupsOutput, error) {
-	if err := g.l.wait(ctx, "logs.DescribeLogGroups"); err != nil {
-		return nil, err
-	}
-	return g.next.DescribeLogGroups(ctx, in, o...)
+	return paced(ctx, g.l, "logs.DescribeLogGroups", g.next.DescribeLogGroups, in, o...)
 }
 
 func (g *limitedLogs) ListTagsForResource(ctx context.Context, in *cloudwatchlogs.ListTagsForResourceInput, o ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.ListTagsForResourceOutput, error) {
-	if err := g.l.wait(ctx, "logs.ListTagsForResource"); err != nil {
-		return nil, err
-	}
-	return g.next.ListTagsForResource(ctx, in, o...)
+	return paced(ctx, g.l, "logs.ListTagsForResource", g.next.ListTagsForResource, in, o...)
 }
 
 func (g *limitedLogs) PutRetentionPolicy(ctx context.Context, in *cloudwatchlogs.PutRetentionPolicyInput, o ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.PutRetentionPolicyOutput, error) {
-	if err := g.l.wait(ctx, "logs.PutRetentionPolicy"); err != nil {
-		return nil, err
-	}
-	return g.next.PutRetentionPolicy(ctx, in, o...)
+	return paced(ctx, g.l, "logs.PutRetentionPolicy", g.next.PutRetentionPolicy, in, o...)
 }
 
 func (g *limitedLogs) DeleteLogGroup(ctx context.Context, in *cloudwatchlogs.DeleteLogGroupInput, o ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.DeleteLogGroupOutput, error) {
-	if err := g.l.wait(ctx, "logs.DeleteLogGroup"); err != nil {
-		return nil, err
-	}
-	return g.next.DeleteLogGroup(ctx, in, o...)
+	return paced(ctx, g.l, "logs.DeleteLogGroup", g.next.DeleteLogGroup, in, o...)
 }
 
 type limitedPutMetrics struct {
@@ -567,8 +484,5 @@ type limitedPutMetrics struct {
 }
 
 func (c *limitedPutMetrics) PutMetricData(ctx context.Context, in *cloudwatch.PutMetricDataInput, o ...func(*cloudwatch.Options)) (*cloudwatch.PutMetricDataOutput, error) {
-	if err := c.l.wait(ctx, "cloudwatch.PutMetricData"); err != nil {
-		return nil, err
-	}
-	return c.next.PutMetricData(ctx, in, o...)
+	return paced(ctx, c.l, "cloudwatch.PutMetricData", c.next.PutMetricData, in, o...)
 }
