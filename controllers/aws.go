@@ -320,8 +320,8 @@ func RateLimitedClients(c Clients, rates map[string]AWSRate) Clients {
 	return c
 }
 
-// limitedDashboards paces the dashboard calls: GetDashboard runs every pass
-// of every object, so it shares the account's rate like the others.
+// limitedDashboards paces the dashboard calls, which share the account's
+// rate like the others.
 type limitedDashboards struct {
 	next cloudwatchaws.API
 	l    limiters
@@ -451,8 +451,8 @@ func (d *limitedDynamoDB) DeleteTable(ctx context.Context, in *dynamodb.DeleteTa
 	return paced(ctx, d.l, "dynamodb.DeleteTable", d.next.DeleteTable, in, o...)
 }
 
-// limitedLogs paces the log group calls: DescribeLogGroups and
-// ListTagsForResource run every pass of every object with an operator's group.
+// limitedLogs paces the log group calls (read per object once per drift
+// recheck, and when its spec changes).
 type limitedLogs struct {
 	next logsaws.API
 	l    limiters
