@@ -393,161 +393,251 @@ func (s *service) tick(m int) {
 
 // Run replays trace t against the provisioned-stream model under policy c.
 // Calls that break UpdateShardCount's rules are refused as AWS would refuse
-// them and counted in RejectedCalls.
+// them and counted in RejectedCalls. Each minute runs in the order the
+// world does: the stream settles a finished reshard and tasks start
+// (settle), the load flows through producers, Kinesis and consumers
+// (serve), CloudWatch and the timeline record it (record), and at the
+// minute's end the policy observes and its command is applied (control).
 func Run(cfg Config, t Trace, c Controller) Result {
-	cfg = cfg.withDefaults()
+	r := newRun(cfg.withDefaults(), t, c)
+	for m := range r.n {
+		r.settle(m)
+		f := r.serve(m)
+		r.record(m, f)
+		r.control(m)
+	}
+	return r.result()
+}
+
+// run is the model's state during one Run.
+type run struct {
+	cfg Config
+	t   Trace
+	c   Controller
+	n   int
+	res Result
+	cw  *cloudWatch
+
+	open       int32
+	prod, cons service
+	// The reshard in flight: UPDATING until minute updUntil, then updTo
+	// shards open.
+	updating bool
+	updTo    int32
+	updUntil int
+	history  []time.Time // accepted UpdateShardCount calls
+
+	backlog, ageSec float64
+	ages            []float64
+	// Records over the run: demanded, throttled by Kinesis, refused at
+	// the producers; PUT payload units billed.
+	demRecs, thrRecs, prodRej, putUnits float64
+	unitsPerRecord, prodCap, consCap    float64
+	row                                 *Minute // this minute's timeline row (nil without Config.Timeline)
+}
+
+// flow is what one minute's load did, per second.
+type flow struct {
+	dem, in, acc        Load    // demanded, taken by the producers, accepted by Kinesis
+	thr                 float64 // records/s Kinesis refused
+	billed              int32
+	pcpu, ccpu, readThr float64
+}
+
+func newRun(cfg Config, t Trace, c Controller) *run {
 	n := t.Minutes()
-	res := Result{Policy: c.Name()}
-	cw := &cloudWatch{seed: cfg.Seed, fixedLag: cfg.MetricLagMinutes, start: t.Start, data: make([]minuteMetrics, n)}
-
+	r := &run{
+		cfg: cfg, t: t, c: c, n: n, res: Result{Policy: c.Name()},
+		cw:             &cloudWatch{seed: cfg.Seed, fixedLag: cfg.MetricLagMinutes, start: t.Start, data: make([]minuteMetrics, n)},
+		prod:           service{startMinutes: cfg.TaskStartMinutes},
+		cons:           service{startMinutes: cfg.TaskStartMinutes},
+		ages:           make([]float64, 0, n),
+		unitsPerRecord: math.Ceil(cfg.RecordBytes / PutPayloadUnitBytes),
+		prodCap:        cfg.ProducerMiBpsPerTask * scaling.MiB,
+		consCap:        cfg.ConsumerMiBpsPerTask * scaling.MiB,
+	}
 	s0, p0, c0 := c.Start(cfg.demand(t, 0))
-	open := min(max(s0, 1), scaling.MaxShardsPerStream)
-	prod := service{startMinutes: cfg.TaskStartMinutes}
-	cons := service{startMinutes: cfg.TaskStartMinutes}
-	updatingMinutes := func(open, to int32) int {
-		return int(math.Ceil(float64(UpdatingMinutes(open, to)) * cfg.UpdatingScale))
+	r.open = min(max(s0, 1), scaling.MaxShardsPerStream)
+	r.prod.desired, r.prod.running = p0, p0
+	r.cons.desired, r.cons.running = c0, c0
+	return r
+}
+
+// settle ends a reshard whose UPDATING time is over and starts the tasks
+// due this minute.
+func (r *run) settle(m int) {
+	if r.updating && m >= r.updUntil {
+		r.open, r.updating = r.updTo, false
 	}
-	prod.desired, prod.running = p0, p0
-	cons.desired, cons.running = c0, c0
-	var updating bool
-	var updTo int32
-	var updUntil int
-	var history []time.Time
-	var backlog, ageSec float64
-	ages := make([]float64, 0, n)
-	var demRecs, thrRecs, prodRej, putUnits float64
-	unitsPerRecord := math.Ceil(cfg.RecordBytes / PutPayloadUnitBytes)
-	prodCap := cfg.ProducerMiBpsPerTask * scaling.MiB
-	consCap := cfg.ConsumerMiBpsPerTask * scaling.MiB
+	r.prod.tick(m)
+	r.cons.tick(m)
+}
 
-	for m := range n {
-		if updating && m >= updUntil {
-			open, updating = updTo, false
-		}
-		prod.tick(m)
-		cons.tick(m)
-		dem := cfg.demand(t, m)
-		demRecs += dem.Records * 60
+// serve passes minute m's demand through the producers, the stream and the
+// consumers.
+func (r *run) serve(m int) flow {
+	f := flow{dem: r.cfg.demand(r.t, m)}
+	r.demRecs += f.dem.Records * 60
+	r.produce(&f)
+	r.write(&f)
+	r.consume(&f)
+	return f
+}
 
-		// Producers: what they cannot carry is refused at the front door.
-		in := dem
-		pcpu := 0.0
-		if dem.Bytes > 0 {
-			capB := float64(prod.running) * prodCap
-			if capB < dem.Bytes {
-				f := capB / dem.Bytes
-				prodRej += dem.Records * (1 - f) * 60
-				in = Load{dem.Bytes * f, dem.Records * f}
-				pcpu = 100
-			} else {
-				pcpu = 100 * dem.Bytes / capB
-			}
-		}
+// produce: what the producers cannot carry is refused at the front door.
+func (r *run) produce(f *flow) {
+	f.in = f.dem
+	if f.dem.Bytes <= 0 {
+		return
+	}
+	capB := float64(r.prod.running) * r.prodCap
+	if capB < f.dem.Bytes {
+		k := capB / f.dem.Bytes
+		r.prodRej += f.dem.Records * (1 - k) * 60
+		f.in = Load{f.dem.Bytes * k, f.dem.Records * k}
+		f.pcpu = 100
+	} else {
+		f.pcpu = 100 * f.dem.Bytes / capB
+	}
+}
 
-		// Kinesis: per-shard write limits; the excess is throttled. While
-		// UPDATING only the smaller of the old and new counts is relied on,
-		// and both are billed.
-		carry := open
-		billed := open
-		if updating {
-			carry, billed = min(open, updTo), max(open, updTo)
-		}
-		res.MaxShards = max(res.MaxShards, billed)
-		f := cfg.acceptedFraction(carry, in)
-		acc := Load{in.Bytes * f, in.Records * f}
-		thr := in.Records * (1 - f)
-		thrRecs += thr * 60
-		putUnits += acc.Records * 60 * unitsPerRecord
+// carrying is the shards the stream relies on and bills: while UPDATING
+// only the smaller of the old and new counts is relied on, and both are
+// billed.
+func (r *run) carrying() (carry, billed int32) {
+	if r.updating {
+		return min(r.open, r.updTo), max(r.open, r.updTo)
+	}
+	return r.open, r.open
+}
 
-		// Consumers: the open shards are leased out among the running tasks;
-		// each shard serves at most 2 MiB/s and each task processes up to
-		// consCap; the rest waits in the stream.
-		readCap := 0.0
-		if cons.running > 0 {
-			readCap = min(float64(cons.running)*consCap, float64(carry)*ShardReadBytesPerSec)
-		}
-		arrived := acc.Bytes * 60
-		done := min(backlog+arrived, readCap*60)
-		backlog += arrived - done
-		// What the tasks could have read beyond the shards' read limit and
-		// left in the stream: GetRecords calls refused.
-		readThr := 0.0
-		if taskCap := float64(cons.running) * consCap; taskCap > readCap && backlog > 1 {
-			readThr = min(backlog, (taskCap-readCap)*60) / cfg.RecordBytes
-		}
-		ccpu := 0.0
-		if cons.running > 0 {
-			ccpu = min(100, 100*done/60/(float64(cons.running)*consCap))
-		}
-		switch {
-		case backlog <= 1:
-			backlog, ageSec = 0, 0
-		case acc.Bytes > 0:
-			ageSec = min(backlog/acc.Bytes, MaxIteratorAge)
-		default:
-			ageSec = min(ageSec+60, MaxIteratorAge)
-		}
-		ages = append(ages, ageSec)
+// write applies Kinesis's per-shard write limits; the excess is throttled.
+func (r *run) write(f *flow) {
+	carry, billed := r.carrying()
+	f.billed = billed
+	r.res.MaxShards = max(r.res.MaxShards, billed)
+	k := r.cfg.acceptedFraction(carry, f.in)
+	f.acc = Load{f.in.Bytes * k, f.in.Records * k}
+	f.thr = f.in.Records * (1 - k)
+	r.thrRecs += f.thr * 60
+	r.putUnits += f.acc.Records * 60 * r.unitsPerRecord
+}
 
-		cw.data[m] = minuteMetrics{bytes: acc.Bytes * 60, recs: acc.Records * 60, throttled: thr * 60,
-			ageMs: ageSec * 1000, prodCPU: pcpu, consCPU: ccpu, ingest: in.Bytes * 60,
-			ingestRecs: in.Records * 60, refusedRecs: (dem.Records - in.Records) * 60, readThrottled: readThr}
-		var row *Minute
-		if cfg.Timeline {
-			res.Timeline = append(res.Timeline, Minute{
-				Minute: m, OfferedMiBps: dem.Bytes / scaling.MiB, AcceptedMiBps: acc.Bytes / scaling.MiB,
-				ThrottledPercent: pct(thr, acc.Records+thr), ProducerRejectedPercent: pct(dem.Records-in.Records, dem.Records),
-				OpenShards: open, BilledShards: billed, Updating: updating,
-				ProducerRunning: prod.running, ProducerDesired: prod.desired,
-				ConsumerRunning: cons.running, ConsumerDesired: cons.desired,
-				ProducerCPUPercent: pcpu, ConsumerCPUPercent: ccpu, IteratorAgeSeconds: ageSec,
-			})
-			row = &res.Timeline[len(res.Timeline)-1]
-		}
-		res.ShardHours += float64(billed) / 60
-		res.TaskHours += float64(prod.running+int32(len(prod.starting))+cons.running+int32(len(cons.starting))) / 60
+// consume: the open shards are leased out among the running tasks; each
+// shard serves at most 2 MiB/s and each task processes up to consCap; the
+// rest waits in the stream.
+func (r *run) consume(f *flow) {
+	carry, _ := r.carrying()
+	running := float64(r.cons.running)
+	readCap := 0.0
+	if r.cons.running > 0 {
+		readCap = min(running*r.consCap, float64(carry)*ShardReadBytesPerSec)
+	}
+	arrived := f.acc.Bytes * 60
+	done := min(r.backlog+arrived, readCap*60)
+	r.backlog += arrived - done
+	// What the tasks could have read beyond the shards' read limit and
+	// left in the stream: GetRecords calls refused.
+	if taskCap := running * r.consCap; taskCap > readCap && r.backlog > 1 {
+		f.readThr = min(r.backlog, (taskCap-readCap)*60) / r.cfg.RecordBytes
+	}
+	if r.cons.running > 0 {
+		f.ccpu = min(100, 100*done/60/(running*r.consCap))
+	}
+	switch {
+	case r.backlog <= 1:
+		r.backlog, r.ageSec = 0, 0
+	case f.acc.Bytes > 0:
+		r.ageSec = min(r.backlog/f.acc.Bytes, MaxIteratorAge)
+	default:
+		r.ageSec = min(r.ageSec+60, MaxIteratorAge)
+	}
+	r.ages = append(r.ages, r.ageSec)
+}
 
-		// The policy runs at the end of the minute.
-		now := t.Start.Add(time.Duration(m+1) * time.Minute)
-		sm, po, co := cw.view(m)
-		po.Desired, po.Running = prod.desired, prod.running
-		co.Desired, co.Running = cons.desired, cons.running
-		cmd := c.Control(View{
-			Now: now, OpenShards: open, Updating: updating, ReshardHistory: slices.Clone(history),
-			Metrics: sm, Producer: po, Consumer: co,
+// record publishes minute m to the model's CloudWatch, adds its timeline
+// row, and bills its shard- and task-minutes.
+func (r *run) record(m int, f flow) {
+	r.cw.data[m] = minuteMetrics{bytes: f.acc.Bytes * 60, recs: f.acc.Records * 60, throttled: f.thr * 60,
+		ageMs: r.ageSec * 1000, prodCPU: f.pcpu, consCPU: f.ccpu, ingest: f.in.Bytes * 60,
+		ingestRecs: f.in.Records * 60, refusedRecs: (f.dem.Records - f.in.Records) * 60, readThrottled: f.readThr}
+	r.row = nil
+	if r.cfg.Timeline {
+		r.res.Timeline = append(r.res.Timeline, Minute{
+			Minute: m, OfferedMiBps: f.dem.Bytes / scaling.MiB, AcceptedMiBps: f.acc.Bytes / scaling.MiB,
+			ThrottledPercent: pct(f.thr, f.acc.Records+f.thr), ProducerRejectedPercent: pct(f.dem.Records-f.in.Records, f.dem.Records),
+			OpenShards: r.open, BilledShards: f.billed, Updating: r.updating,
+			ProducerRunning: r.prod.running, ProducerDesired: r.prod.desired,
+			ConsumerRunning: r.cons.running, ConsumerDesired: r.cons.desired,
+			ProducerCPUPercent: f.pcpu, ConsumerCPUPercent: f.ccpu, IteratorAgeSeconds: r.ageSec,
 		})
-		if cmd.ReshardTo > 0 && cmd.SplitMerge {
-			if updating || cmd.ReshardTo == open || cmd.ReshardTo > scaling.MaxShardsPerStream {
-				res.RejectedCalls++
-			} else {
-				res.SplitMergeCalls++
-				updating, updTo, updUntil = true, cmd.ReshardTo, m+1+updatingMinutes(open, cmd.ReshardTo)
-				if row != nil {
-					row.ReshardTo = cmd.ReshardTo
-				}
-			}
-		} else if cmd.ReshardTo > 0 {
-			if err := checkCall(open, cmd.ReshardTo, updating, history, now); err != nil {
-				res.RejectedCalls++
-			} else {
-				history = append(scaling.PruneHistory(history, now), now)
-				res.ReshardCalls++
-				updating, updTo, updUntil = true, cmd.ReshardTo, m+1+updatingMinutes(open, cmd.ReshardTo)
-				if row != nil {
-					row.ReshardTo = cmd.ReshardTo
-				}
-			}
-		}
-		prod.setDesired(cmd.ProducerDesired, m+1)
-		cons.setDesired(cmd.ConsumerDesired, m+1)
+		r.row = &r.res.Timeline[len(r.res.Timeline)-1]
 	}
+	r.res.ShardHours += float64(f.billed) / 60
+	r.res.TaskHours += float64(r.prod.running+int32(len(r.prod.starting))+r.cons.running+int32(len(r.cons.starting))) / 60
+}
 
-	res.ThrottledPercent = pct(thrRecs, demRecs)
-	res.ProducerRejectedPercent = pct(prodRej, demRecs)
-	res.LostPercent = pct(thrRecs+prodRej, demRecs)
-	res.P99IteratorAgeSeconds = p99(ages)
-	res.StreamCostUSD = res.ShardHours*PriceShardHour + putUnits/1e6*PricePutUnitsMillion
-	res.TaskCostUSD = res.TaskHours * cfg.taskHourPrice()
+// control runs the policy at the end of minute m on what it can observe
+// and applies its command.
+func (r *run) control(m int) {
+	now := r.t.Start.Add(time.Duration(m+1) * time.Minute)
+	cmd := r.c.Control(r.view(m, now))
+	r.reshard(m, now, cmd)
+	r.prod.setDesired(cmd.ProducerDesired, m+1)
+	r.cons.setDesired(cmd.ConsumerDesired, m+1)
+}
+
+// view is what the policy observes at now, the end of minute m.
+func (r *run) view(m int, now time.Time) View {
+	sm, po, co := r.cw.view(m)
+	po.Desired, po.Running = r.prod.desired, r.prod.running
+	co.Desired, co.Running = r.cons.desired, r.cons.running
+	return View{
+		Now: now, OpenShards: r.open, Updating: r.updating, ReshardHistory: slices.Clone(r.history),
+		Metrics: sm, Producer: po, Consumer: co,
+	}
+}
+
+// reshard applies the command's reshard, if any, or refuses it as AWS
+// would.
+func (r *run) reshard(m int, now time.Time, cmd Command) {
+	if cmd.ReshardTo <= 0 {
+		return
+	}
+	if cmd.SplitMerge {
+		if r.updating || cmd.ReshardTo == r.open || cmd.ReshardTo > scaling.MaxShardsPerStream {
+			r.res.RejectedCalls++
+			return
+		}
+		r.res.SplitMergeCalls++
+	} else {
+		if err := checkCall(r.open, cmd.ReshardTo, r.updating, r.history, now); err != nil {
+			r.res.RejectedCalls++
+			return
+		}
+		r.history = append(scaling.PruneHistory(r.history, now), now)
+		r.res.ReshardCalls++
+	}
+	r.updating, r.updTo, r.updUntil = true, cmd.ReshardTo, m+1+r.updatingMinutes(r.open, cmd.ReshardTo)
+	if r.row != nil {
+		r.row.ReshardTo = cmd.ReshardTo
+	}
+}
+
+// updatingMinutes is UpdatingMinutes scaled by Config.UpdatingScale.
+func (r *run) updatingMinutes(open, to int32) int {
+	return int(math.Ceil(float64(UpdatingMinutes(open, to)) * r.cfg.UpdatingScale))
+}
+
+// result is the run's totals.
+func (r *run) result() Result {
+	res := r.res
+	res.ThrottledPercent = pct(r.thrRecs, r.demRecs)
+	res.ProducerRejectedPercent = pct(r.prodRej, r.demRecs)
+	res.LostPercent = pct(r.thrRecs+r.prodRej, r.demRecs)
+	res.P99IteratorAgeSeconds = p99(r.ages)
+	res.StreamCostUSD = res.ShardHours*PriceShardHour + r.putUnits/1e6*PricePutUnitsMillion
+	res.TaskCostUSD = res.TaskHours * r.cfg.taskHourPrice()
 	res.CostUSD = res.StreamCostUSD + res.TaskCostUSD
 	return res
 }
