@@ -59,6 +59,9 @@ func run() error {
 	if cfg.Planner != scaling.PlannerRules && cfg.Planner != scaling.PlannerHorizon {
 		return fmt.Errorf("-planner %q: want %s or %s", cfg.Planner, scaling.PlannerRules, scaling.PlannerHorizon)
 	}
+	if cfg.MetricLagMinutes < 0 || cfg.MetricLagMinutes > 3 {
+		return fmt.Errorf("-metric-lag %d: want 1, 2 or 3 minutes, or 0 for 1-3 at random", cfg.MetricLagMinutes)
+	}
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
 	}
