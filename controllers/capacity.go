@@ -169,7 +169,7 @@ func createMode(sp *streamingv1alpha1.StreamProcessor) capacity.Mode {
 // scaling decision: it keeps the current mode without load history
 // (CloudWatch failed), while scaling is paused, and in dry run (status.cost
 // then says what it would do).
-func wantedMode(n *notes, cur capacity.Mode, load loadObservation) (capacity.Mode, string) {
+func wantedMode(n *notes, cur capacity.Mode, open int32, load loadObservation) (capacity.Mode, string) {
 	sp := n.sp
 	switch sp.Spec.Stream.CapacityMode {
 	case streamingv1alpha1.CapacityOnDemand:
@@ -180,7 +180,8 @@ func wantedMode(n *notes, cur capacity.Mode, load loadObservation) (capacity.Mod
 		sp.Status.Cost = nil
 		return capacity.Provisioned, "spec.stream.capacityMode is Provisioned"
 	}
-	d := capacity.Decide(cur, load.samples, n.now, capacity.Pricing{
+	held := capacity.RecordHeld(heldShards(sp.Status.Cost), n.now, cur, open)
+	d := capacity.Decide(cur, load.samples, held, n.now, capacity.Pricing{
 		TargetUtilization: float64(sp.Spec.Stream.TargetUtilizationPercent) / 100, MinShards: sp.Spec.Stream.MinShards,
 	})
 	switch {
@@ -195,7 +196,8 @@ func wantedMode(n *notes, cur capacity.Mode, load loadObservation) (capacity.Mod
 	sp.Status.Cost = &streamingv1alpha1.CostStatus{
 		Time: metav1.NewTime(n.now), Mode: string(d.Mode), Reason: d.Reason,
 		ProvisionedPerHour: usd(d.Week.ProvisionedPerHour), OnDemandPerHour: usd(d.Week.OnDemandPerHour),
-		Day: fmt.Sprintf("provisioned %s, on-demand %s", usd(d.Day.ProvisionedPerHour), usd(d.Day.OnDemandPerHour)),
+		Day:        fmt.Sprintf("provisioned %s, on-demand %s", usd(d.Day.ProvisionedPerHour), usd(d.Day.OnDemandPerHour)),
+		HeldShards: heldRecords(held),
 	}
 	return d.Mode, "capacityMode Auto: " + d.Reason
 }
@@ -221,7 +223,7 @@ func planCapacity(n *notes, pl *plan, o streamObservation) capacityPlan {
 	cur := observedMode(o.summary)
 	st.Mode = string(cur)
 	st.ModeSwitches = toMetaTimes(capacity.PruneSwitches(ledger(st.ModeSwitches), n.now))
-	want, why := wantedMode(n, cur, o.load)
+	want, why := wantedMode(n, cur, aws.ToInt32(o.summary.OpenShardCount), o.load)
 	cp := capacityPlan{onDemand: cur == capacity.OnDemand}
 	if want == cur {
 		return cp
@@ -303,4 +305,26 @@ func (o outcome) applyModeSwitch(n *notes, a switchMode) (time.Duration, error) 
 	n.set(ConditionStreamReady, metav1.ConditionFalse, ReasonSwitchingMode, fmt.Sprintf("stream %s is switching from %s to %s", a.name, a.from, a.to))
 	st.Status = string(ktypes.StreamStatusUpdating)
 	return n.t.poll, nil
+}
+
+// heldShards is the held-shards history of the previous pass's status.cost
+// (none without one).
+func heldShards(c *streamingv1alpha1.CostStatus) []capacity.HeldHour {
+	if c == nil {
+		return nil
+	}
+	out := make([]capacity.HeldHour, 0, len(c.HeldShards))
+	for _, r := range c.HeldShards {
+		out = append(out, capacity.HeldHour{Start: time.Unix(r.At, 0).UTC(), Shards: r.N})
+	}
+	return out
+}
+
+// heldRecords is held as status records.
+func heldRecords(held []capacity.HeldHour) []streamingv1alpha1.ScalingRecord {
+	out := make([]streamingv1alpha1.ScalingRecord, 0, len(held))
+	for _, h := range held {
+		out = append(out, streamingv1alpha1.ScalingRecord{At: h.Start.Unix(), N: h.Shards})
+	}
+	return out
 }

@@ -568,6 +568,14 @@ type CostStatus struct {
 	// Day is the same two estimates over the last day: "provisioned X, on-demand Y".
 	// +optional
 	Day string `json:"day,omitempty"`
+	// HeldShards is, for each clock hour of the last week in which the
+	// stream was provisioned while the spec said Auto, the most open shards
+	// the operator saw (at: the hour's start, Unix seconds; n: shards). The
+	// provisioned estimate prices those hours at what was held, not at its
+	// model of a scaler. At most 169 entries.
+	// +optional
+	// +listType=atomic
+	HeldShards []ScalingRecord `json:"heldShards,omitempty"`
 	// Reason explains the mode in one sentence.
 	Reason string `json:"reason"`
 }

@@ -96,18 +96,20 @@ type Pricing struct {
 
 // EstimateWindow prices the samples of [now-window, now) in both modes:
 //
-//   - provisioned: each clock hour holds the shards that the busiest sample
-//     of that hour and the HoldHours-1 before it needs at the target
-//     utilization (1 MiB/s and 1000 records/s a shard; at least MinShards) —
-//     a scaler whose 10 UpdateShardCount calls a day let it come down only
-//     every few hours — plus PUT payload units (records rounded up to 25 KiB);
+//   - provisioned: an hour in held (the stream was provisioned and the
+//     operator saw its open shards) is priced at the shards it held; any
+//     other hour holds the shards that the busiest sample of that hour and
+//     the HoldHours-1 before it needs at the target utilization (1 MiB/s and
+//     1000 records/s a shard; at least MinShards) — a scaler whose 10
+//     UpdateShardCount calls a day let it come down only every few hours;
+//     plus PUT payload units (records rounded up to 25 KiB);
 //   - on-demand: the stream-hour plus every byte written and read once (one
 //     consumer application), each record rounded up to 1 KiB.
 //
 // Hours with no sample had no traffic (CloudWatch publishes no point then):
 // MinShards and the stream-hour. Record sizes are the window's mean (Bytes
 // over Records); with mixed sizes the rounding is underestimated.
-func EstimateWindow(samples []Sample, now time.Time, window time.Duration, p Pricing) Estimate {
+func EstimateWindow(samples []Sample, held []HeldHour, now time.Time, window time.Duration, p Pricing) Estimate {
 	from := now.Add(-window)
 	if len(samples) > 0 && samples[0].Start.After(from) {
 		from = samples[0].Start // history shorter than the window
@@ -132,9 +134,14 @@ func EstimateWindow(samples []Sample, now time.Time, window time.Duration, p Pri
 		recs += s.Records
 	}
 	var shardHours float64
+	seen := heldByHour(held)
 	for i := range need {
-		held := slices.Max(need[max(0, i-HoldHours+1) : i+1])
-		shardHours += float64(max(held, p.MinShards, 1))
+		if n, ok := seen[from.Add(time.Duration(i)*time.Hour)]; ok {
+			shardHours += float64(n)
+			continue
+		}
+		model := slices.Max(need[max(0, i-HoldHours+1) : i+1])
+		shardHours += float64(max(model, p.MinShards, 1))
 	}
 	e := Estimate{Hours: float64(hours)}
 	if recs > 0 {
@@ -156,10 +163,15 @@ const (
 	// rolling 24 h: a scaler that goes up and down again spends two, so it
 	// can follow the load down about every 24/5 h.
 	HoldHours = 4
-	// Margin: the other mode must be this much cheaper (20 %) in both
+	// Margin: the other mode must be this much cheaper (20 %) over both
 	// windows before Auto switches: the estimates are rough and a switch
 	// spends one of the day's two.
 	Margin = 0.20
+	// StrongFactor: when the other mode cost less than 1/StrongFactor
+	// (half) over the last hour and the last day, Auto switches whatever
+	// the week says — an error of the rough estimates does not halve a
+	// day's cost.
+	StrongFactor = 2.0
 	// MinHistory: Auto does not switch on less load history than this.
 	MinHistory = 24 * time.Hour
 	// Day and Week are the two windows Auto prices.
@@ -171,33 +183,63 @@ const (
 type Decision struct {
 	Mode      Mode
 	Day, Week Estimate
-	Reason    string
+	// Hour is the last complete clock hour's estimate.
+	Hour   Estimate
+	Reason string
 }
 
-// Decide is the Auto policy: from the stream's mode now and its write
-// samples (oldest first, up to a week), the mode it should be in. It
-// switches only when the other mode is cheaper by Margin over both the last
-// day and the last week (hysteresis: a switch back needs the load itself to
-// change, not noise around the break-even), and only with at least
-// MinHistory of samples. It does not look at the switch ledger: the caller
-// applies AWS's limit to whatever mode is wanted.
-func Decide(current Mode, samples []Sample, now time.Time, p Pricing) Decision {
+// Decide is the Auto policy: from the stream's mode now, its write samples
+// (oldest first, up to a week) and the shards it held in the hours it was
+// provisioned (RecordHeld), the mode it should be in. Only with at least
+// MinHistory of samples, it switches
+//
+//   - when the other mode was cheaper by Margin over the last day and over
+//     the last week (hysteresis: noise around the break-even never flips
+//     it, and one day unlike its week does not); or
+//   - when the other mode cost less than 1/StrongFactor of this one over
+//     both the last complete clock hour and the last day — leaving
+//     provisioned, unless the week says provisioned was cheaper by Margin.
+//
+// It does not look at the switch ledger: the caller applies AWS's limit to
+// whatever mode is wanted.
+//
+// The second way is for the shards a provisioned stream holds after a
+// large spike (the climb-back hold, priced as observed): they make the
+// hours after the spike many times dearer than on-demand and stay in the
+// week's estimate for seven days, so with the week's margin asked a stream
+// went on-demand late in the hold, if at all, and then stayed on-demand for
+// the week while it idled at a fifth of the on-demand price (ec2 at
+// 400 MiB/s, docs/scaling.md "Capacity modes"). A factor of two over a day
+// is beyond the estimates' error; the last hour must show it too, so that a
+// hold already released (the day still has its hours) is no reason to
+// switch. The week still vetoes leaving provisioned when it was cheaper by
+// the margin (a small stream's hold, not worth two switches), but not the
+// return: its provisioned hours hold the very hold Auto left, which its
+// on-demand hours, priced at the model, cannot show.
+func Decide(current Mode, samples []Sample, held []HeldHour, now time.Time, p Pricing) Decision {
 	if current != OnDemand {
 		current = Provisioned
 	}
-	d := Decision{Mode: current, Day: EstimateWindow(samples, now, Day, p), Week: EstimateWindow(samples, now, Week, p)}
+	d := Decision{Mode: current, Day: EstimateWindow(samples, held, now, Day, p), Week: EstimateWindow(samples, held, now, Week, p),
+		Hour: EstimateWindow(samples, held, now.Truncate(time.Hour), time.Hour, p)}
 	other := current.Other()
-	cheaper := func(e Estimate) bool { return e.PerHour(other)*(1+Margin) < e.PerHour(current) }
+	// cheaper: the other mode costs less than this one by the factor f.
+	cheaper := func(e Estimate, f float64) bool { return e.PerHour(other)*f < e.PerHour(current) }
+	// dearer: the other mode costs more than this one by the factor f.
+	dearer := func(e Estimate, f float64) bool { return e.PerHour(current)*f < e.PerHour(other) }
 	switch {
 	case len(samples) == 0 || now.Sub(samples[0].Start) < MinHistory:
 		d.Reason = fmt.Sprintf("%s: less than %s of load history", current, MinHistory)
-	case cheaper(d.Day) && cheaper(d.Week):
+	case cheaper(d.Day, 1+Margin) && cheaper(d.Week, 1+Margin):
 		d.Mode = other
 		d.Reason = fmt.Sprintf("%s is cheaper by more than %.0f%% over the last day and week", other, 100*Margin)
-	case cheaper(d.Day) || cheaper(d.Week):
-		d.Reason = fmt.Sprintf("%s: %s is cheaper by more than %.0f%% over only one of the last day and week", current, other, 100*Margin)
+	case cheaper(d.Hour, StrongFactor) && cheaper(d.Day, StrongFactor) && (current == OnDemand || !dearer(d.Week, 1+Margin)):
+		d.Mode = other
+		d.Reason = fmt.Sprintf("%s costs less than 1/%.0f over the last hour and the last day", other, StrongFactor)
+	case cheaper(d.Day, 1+Margin):
+		d.Reason = fmt.Sprintf("%s: %s is cheaper by more than %.0f%% over the last day but not over the last week", current, other, 100*Margin)
 	default:
-		d.Reason = fmt.Sprintf("%s: %s is not cheaper by more than %.0f%%", current, other, 100*Margin)
+		d.Reason = fmt.Sprintf("%s: %s is not cheaper by more than %.0f%% over the last day", current, other, 100*Margin)
 	}
 	return d
 }

@@ -27,7 +27,7 @@ func load(hours int, recordBytes float64, rate func(m int) float64) []Sample {
 
 func TestEstimateWindowSteadyLoad(t *testing.T) {
 	s := load(48, 1000, func(int) float64 { return 7 })
-	e := EstimateWindow(s, t0.Add(48*time.Hour), Day, Pricing{TargetUtilization: 0.7, MinShards: 1})
+	e := EstimateWindow(s, nil, t0.Add(48*time.Hour), Day, Pricing{TargetUtilization: 0.7, MinShards: 1})
 	if e.Hours != 24 {
 		t.Fatalf("hours %v, want 24", e.Hours)
 	}
@@ -40,7 +40,7 @@ func TestEstimateWindowSteadyLoad(t *testing.T) {
 }
 
 func TestEstimateWindowIdleHoursCostTheMinimum(t *testing.T) {
-	e := EstimateWindow(nil, t0.Add(Day), Day, Pricing{TargetUtilization: 0.7, MinShards: 2})
+	e := EstimateWindow(nil, nil, t0.Add(Day), Day, Pricing{TargetUtilization: 0.7, MinShards: 2})
 	if e.ProvisionedPerHour != 2*PriceShardHour || e.OnDemandPerHour != PriceOnDemandStreamHour {
 		t.Fatalf("idle estimate %+v", e)
 	}
@@ -55,7 +55,7 @@ func TestEstimateWindowHoldsABurstForHoldHours(t *testing.T) {
 		}
 		return 0.01
 	})
-	e := EstimateWindow(s, t0.Add(Day), Day, Pricing{TargetUtilization: 0.7, MinShards: 1})
+	e := EstimateWindow(s, nil, t0.Add(Day), Day, Pricing{TargetUtilization: 0.7, MinShards: 1})
 	shardHours := float64(24-HoldHours) + 105*HoldHours
 	var recs float64
 	for _, x := range s {
@@ -100,12 +100,12 @@ func TestDecide(t *testing.T) {
 		{"steady load leaves on-demand", OnDemand, steady, end, Provisioned, "cheaper by more than"},
 		{"rare bursts go on-demand", Provisioned, bursty, end, OnDemand, "cheaper by more than"},
 		{"rare bursts stay on-demand", OnDemand, bursty, end, OnDemand, "not cheaper"},
-		{"one day against a week: holds", OnDemand, changed, end, OnDemand, "only one of"},
+		{"a day of steady load on-demand bills 5x: back to provisioned", OnDemand, changed, end, Provisioned, "less than 1/2 over the last hour and the last day"},
 		{"empty mode is provisioned", "", steady, end, Provisioned, "not cheaper"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d := Decide(tc.current, tc.samples, tc.now, p)
+			d := Decide(tc.current, tc.samples, nil, tc.now, p)
 			if d.Mode != tc.want || !strings.Contains(d.Reason, tc.reason) {
 				t.Fatalf("Decide = %s (%s), want %s (%q)\nday %+v\nweek %+v", d.Mode, d.Reason, tc.want, tc.reason, d.Day, d.Week)
 			}

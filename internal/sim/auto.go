@@ -11,7 +11,9 @@ import (
 // The operator-auto row: spec.stream.capacityMode Auto. Once an hour it
 // calls capacity.Decide — the controller's decision function — on the
 // stream's write load as CloudWatch holds it (5-minute sums of the bytes and
-// records Kinesis accepted, the last week), and switches when the decision
+// records Kinesis accepted, the last week) and the shards the operator saw
+// held while provisioned (the open count of each pass, as status.cost.
+// heldShards keeps it: capacity.RecordHeld), and switches when the decision
 // says so and capacity.SwitchAllowed (two switches per rolling 24 h) lets
 // it. Its minutes are composed from two runs of the same trace: the
 // operator's provisioned run (shards, tasks, loss) and the on-demand model
@@ -48,6 +50,7 @@ func composeAuto(cfg Config, t Trace, op, od Result) Result {
 	var switches []time.Time
 	var samples []capacity.Sample
 	var cur capacity.Sample
+	var held []capacity.HeldHour
 	pricing := capacity.Pricing{TargetUtilization: cfg.TargetUtilization, MinShards: 1}
 	unitsPerRecord := math.Ceil(cfg.RecordBytes / PutPayloadUnitBytes)
 	billedBytes := math.Ceil(cfg.RecordBytes/OnDemandRecordRoundBytes) * OnDemandRecordRoundBytes
@@ -55,13 +58,14 @@ func composeAuto(cfg Config, t Trace, op, od Result) Result {
 	for m := range min(len(op.Timeline), len(od.Timeline)) {
 		now := t.Start.Add(time.Duration(m) * time.Minute)
 		if m > 0 && m%autoDecideEvery == 0 {
-			d := capacity.Decide(mode, lastWeek(samples, now), now, pricing)
+			d := capacity.Decide(mode, lastWeek(samples, now), held, now, pricing)
 			if ok, _ := capacity.SwitchAllowed(switches, now); ok && d.Mode != mode {
 				mode, switches = d.Mode, append(capacity.PruneSwitches(switches, now), now)
 				res.ModeSwitches++
 			}
 		}
 		p, o := op.Timeline[m], od.Timeline[m]
+		held = capacity.RecordHeld(held, now, mode, p.OpenShards) // the open count each pass sees
 		dem := p.OfferedMiBps * scaling.MiB / cfg.RecordBytes * 60
 		sent := dem * (1 - p.ProducerRejectedPercent/100) // the operator's tasks in both modes
 		demRecs += dem

@@ -71,3 +71,46 @@ func TestAddToSampleAndLastWeek(t *testing.T) {
 		t.Fatalf("lastWeek = %+v", got)
 	}
 }
+
+// spikeThenQuiet is days of a steady low load with one spike to the peak
+// for width minutes at day spikeDay, and a quieter load after it: ec2's
+// shape (docs/scaling.md, "Capacity modes").
+func spikeThenQuiet(days, spikeDay, width int) Trace {
+	l := make([]float64, days*24*60)
+	at := spikeDay * 24 * 60
+	for i := range l {
+		switch {
+		case i < at:
+			l[i] = 0.003
+		case i < at+width:
+			l[i] = 1
+		default:
+			l[i] = 0.0005
+		}
+	}
+	return Trace{Name: "spike-then-quiet", Start: synthStart, Load: l}
+}
+
+// TestOperatorAutoLeavesASpikesHold: after one spike to 400 MiB/s on a
+// stream that idles at 1.2 MiB/s, the provisioned operator holds the
+// spike's shards for about two days (the calls to climb back would be
+// gone). operator-auto, pricing the hours at the shards it saw held, goes
+// on-demand during the hold and comes back when the quiet load is cheaper
+// provisioned again: two switches, a third cheaper than the operator.
+// Pricing a model of the shards instead, it never switched. It does not
+// reach issue 13's 1.1x of on-demand here (on-demand is the cheapest mode
+// of this trace): the switch waits until the held shards cost twice what
+// on-demand billed over the day, the spike's bytes included — about 14
+// hours into the hold (docs/scaling.md, "Capacity modes").
+func TestOperatorAutoLeavesASpikesHold(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.PeakMiBps = 400
+	op, auto, od := runOperatorModes(cfg, spikeThenQuiet(10, 6, 60))
+	t.Logf("operator $%.2f, on-demand $%.2f, operator-auto $%.2f (%d switches, %.0f h on-demand)", op.StreamCostUSD, od.StreamCostUSD, auto.StreamCostUSD, auto.ModeSwitches, auto.OnDemandHours)
+	if auto.ModeSwitches != 2 || auto.OnDemandHours > 48 {
+		t.Fatalf("operator-auto: %d switches, %.0f h on-demand; want on-demand for the hold and back", auto.ModeSwitches, auto.OnDemandHours)
+	}
+	if auto.StreamCostUSD > 0.7*op.StreamCostUSD {
+		t.Fatalf("operator-auto $%.2f, want at most 0.7x the operator's $%.2f", auto.StreamCostUSD, op.StreamCostUSD)
+	}
+}
