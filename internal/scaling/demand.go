@@ -3,6 +3,7 @@ package scaling
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -127,16 +128,28 @@ func runningDuring(recs []Rec, at time.Time, now int32) int32 {
 }
 
 // hpaDemand applies the HPA's rule to the producer's CPU twice and takes
-// the higher answer: on the CPU observed (the plain rule: the highest
-// complete minute of the newest, times the tasks running now), and on the
-// CPU counting the refused records of each newest minute that refused any,
-// times the tasks that ran in that minute (running: State.ProducerRunning;
-// nil or no record: the tasks running now). A minute still being published
-// counts only if it refused records, and only to raise the answer. So
-// counting refusals never lowers what the plain rule asks for.
+// the higher answer: on the CPU observed (the plain rule: the complete
+// minute of the newest whose tasks did the most work, CPU × the tasks that
+// ran in it), and on the CPU counting the refused records of each newest
+// minute that refused any, times the tasks that ran in that minute
+// (running: State.ProducerRunning; nil or no record: the tasks running
+// now). A minute still being published counts only if it refused records,
+// and only to raise the answer. So counting refusals never lowers what the
+// plain rule asks for.
+//
+// Both rules scale the tasks that ran in the minute measured, not those
+// running now: the minute is 3–6 minutes old, and the count changes within
+// that time. The HPA's own rule (CPU × pods now) assumes a fresh metric;
+// on a late one it reads a saturated minute at 7 tasks as a reason to go
+// from the 12 started since to 19, then 30, then 47 (each pass finding
+// another old 100 % minute), and the idle minutes at 47 as a reason to go
+// from 40 to 24, 15, 9, 6 — below the 10 the load needs (flat noisy at
+// 40 MiB/s, docs/scaling.md "Producer refusals: where they come from").
+// The tolerance is judged, as the HPA's, on the CPU the tasks running now
+// would show for that work (cpuNow).
 func hpaDemand(cfg TaskConfig, obs TaskObservation, running []Rec, now time.Time) cpuAnswer {
 	ms := demandMinutes(obs)
-	plain, ok := highestCPU(ms, now)
+	plain, ok := busiestMinute(ms, running, obs.Running, now)
 	plain.demand, plain.refused = plain.cpu, 0
 	a := cpuAnswer{rec: obs.Desired, used: plain, ok: ok}
 	if obs.Running < 1 {
@@ -144,7 +157,7 @@ func hpaDemand(cfg TaskConfig, obs TaskObservation, running []Rec, now time.Time
 	}
 	target := cpuTarget(cfg)
 	if ok {
-		a.rec = hpaRule(obs.Running, obs.Desired, plain.cpu, target)
+		a.rec = hpaRule(obs.Running, obs.Desired, cpuNow(plain.cpu, runningDuring(running, plain.at, obs.Running), obs.Running), target)
 	}
 	for _, m := range ms {
 		age := now.Sub(m.at)
@@ -160,20 +173,31 @@ func hpaDemand(cfg TaskConfig, obs TaskObservation, running []Rec, now time.Time
 	return a
 }
 
-// highestCPU is the complete minute of highest observed CPU among the
-// newest (as newestComplete).
-func highestCPU(ms []cpuMinute, now time.Time) (cpuMinute, bool) {
+// busiestMinute is the complete minute among the newest (as
+// newestComplete) whose tasks did the most work: the highest CPU × the
+// tasks that ran in it (runningDuring; with no record, the tasks running
+// now, so that without State.ProducerRunning it is the highest CPU).
+func busiestMinute(ms []cpuMinute, running []Rec, runningNow int32, now time.Time) (cpuMinute, bool) {
 	var best cpuMinute
-	ok := false
+	work, ok := 0.0, false
 	for _, m := range ms {
-		if m.at.After(now) || now.Sub(m.at) > CompleteAfter+3*time.Minute || !isComplete(m.at, now) {
+		if !newestCompleteMinute(m.at, now) {
 			continue
 		}
-		if !ok || m.cpu > best.cpu {
-			best, ok = m, true
+		if w := m.cpu * float64(runningDuring(running, m.at, runningNow)); !ok || w > work {
+			best, work, ok = m, w, true
 		}
 	}
 	return best, ok
+}
+
+// cpuNow is the CPU the tasks running now would show for the work that
+// ran tasks did at cpu: cpu × ran ÷ now.
+func cpuNow(cpu float64, ran, now int32) float64 {
+	if ran == now || now < 1 {
+		return cpu
+	}
+	return cpu * float64(ran) / float64(now)
 }
 
 // cpuTarget is cfg's target CPU, 65 % when unset or out of (0, 100].
@@ -193,4 +217,74 @@ func demandReason(from, to int32, m cpuMinute, target float64, now time.Time) st
 	}
 	return fmt.Sprintf("%s: CPU %.0f%% counting %.0f refused records/s%s (%.0f%% observed) against a target of %.0f%%",
 		scaleVerb(from, to), m.demand, m.refused, partial, m.cpu, target)
+}
+
+// risingAnswer is the HPA's rule on the producer's work projected to now
+// along the trend of the newest complete minutes, while it still rises.
+// The newest complete minute is 3–6 minutes old (CompleteAfter plus
+// CloudWatch's lag), and a load that rose through the minutes before it
+// and in it has most likely kept rising since: sizing for the minute
+// itself leaves the tasks a rise behind on every pass of a climb (Twitter's
+// and elb's; docs/scaling.md "Producer refusals: where they come from").
+//
+// Work is the CPU counting refused records × the tasks that ran
+// (runningDuring), so minutes at different task counts compare and a
+// saturated minute counts its demand. The trend is the newest complete
+// minute's work against the oldest's of the newest (at most four, the
+// minutes the CPU rule reads), per minute, projected from the newest
+// minute's middle to now and no further: tasks asked for now start later
+// still, which the rule does not guess. It applies only while the load
+// rose over those minutes and in the newest one: noise that rises and
+// falls back within them projects nothing, and a climb that has stopped is
+// left to the CPU rule. ok is false with fewer than two complete minutes
+// or no task running. The answer only ever raises the CPU rule's
+// (decideProducer); the scale-down window takes back a rise that stops.
+func risingAnswer(cfg TaskConfig, obs TaskObservation, running []Rec, now time.Time) (cpuAnswer, float64, bool) {
+	ws := newestWork(obs, running, now)
+	n := len(ws)
+	if n < 2 || obs.Running < 1 {
+		return cpuAnswer{}, 0, false
+	}
+	first, prev, last := ws[0], ws[n-2], ws[n-1]
+	span := last.m.at.Sub(first.m.at).Minutes()
+	if span <= 0 || last.w <= first.w || last.w <= prev.w {
+		return cpuAnswer{}, 0, false
+	}
+	ahead := now.Sub(last.m.at.Add(MetricPeriod / 2)).Minutes()
+	projected := (last.w + (last.w-first.w)/span*ahead) / float64(obs.Running)
+	return cpuAnswer{rec: hpaRule(obs.Running, obs.Desired, projected, cpuTarget(cfg)), used: last.m, ok: true}, projected, true
+}
+
+// minuteWork is one complete minute and its work: the CPU counting refused
+// records × the tasks that ran in it.
+type minuteWork struct {
+	m cpuMinute
+	w float64
+}
+
+// newestWork is the work of the complete minutes the CPU rule reads, oldest
+// first.
+func newestWork(obs TaskObservation, running []Rec, now time.Time) []minuteWork {
+	var ws []minuteWork
+	for _, m := range demandMinutes(obs) {
+		if !newestCompleteMinute(m.at, now) {
+			continue
+		}
+		ws = append(ws, minuteWork{m, m.demand * float64(runningDuring(running, m.at, obs.Running))})
+	}
+	slices.SortFunc(ws, func(a, b minuteWork) int { return a.m.at.Compare(b.m.at) })
+	return ws
+}
+
+// risingReason says what the trend rule decided: the CPU the tasks running
+// now would need, projected, and the newest complete minute's.
+func risingReason(from, to int32, m cpuMinute, projected, target float64) string {
+	return fmt.Sprintf("%s: CPU rising, %.0f%% projected to now from %.0f%% in the newest complete minute, against a target of %.0f%%",
+		scaleVerb(from, to), projected, m.demand, target)
+}
+
+// newestCompleteMinute reports whether the minute starting at at is one of
+// the complete minutes the CPU rule reads (as newestComplete).
+func newestCompleteMinute(at, now time.Time) bool {
+	return !at.After(now) && now.Sub(at) <= CompleteAfter+3*time.Minute && isComplete(at, now)
 }

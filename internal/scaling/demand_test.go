@@ -110,8 +110,9 @@ func TestDemandCPUStepsPastTheCPUCap(t *testing.T) {
 // with 4 tasks; 13 run now (the step they asked for). Counting their
 // refused records asks for 4 × 200 ÷ 65 = 13 again, not 13 × 200 ÷ 65 =
 // 40: the factor applies to the tasks of the minute (State.ProducerRunning).
-// The plain rule's answer on the same minutes, 13 × 100 ÷ 65 = 20, is the
-// floor, as before this rule.
+// The plain rule scales the same tasks: 4 × 100 ÷ 65 = 7, not 13 × 100 ÷
+// 65 = 20 (it asked for 20 before 2026-11-27's "tasks that ran" change), so
+// the 13 hold.
 func TestDemandCPUScalesTheTasksThatRan(t *testing.T) {
 	in := baseInputs(now0, 15, 10)
 	in.Producer.MaxTasks = 100
@@ -124,8 +125,8 @@ func TestDemandCPUScalesTheTasksThatRan(t *testing.T) {
 	for k := 11; k >= 1; k-- { // a pass at the end of each of those minutes, 4 running
 		st.ProducerRunning = append(st.ProducerRunning, Rec{At: old.Add(-time.Duration(k-1) * time.Minute).Unix(), N: 4})
 	}
-	if d, _ := Decide(in, st, now0); d.ProducerTasks != 20 {
-		t.Errorf("with the running counts: producer %d (%s), want 20 (the plain rule's)", d.ProducerTasks, d.ProducerReason)
+	if d, _ := Decide(in, st, now0); d.ProducerTasks != 13 || !strings.Contains(d.ProducerReason, "holding at 13") {
+		t.Errorf("with the running counts: producer %d (%s), want to hold at 13", d.ProducerTasks, d.ProducerReason)
 	}
 	in.ProducerTasks.Desired, in.ProducerTasks.Running = 4, 4
 	d, next := Decide(in, st, now0)

@@ -220,8 +220,12 @@ type Used struct {
 	// refused (cpu × (accepted + refused) ÷ accepted), when the minute the
 	// CPU rule rests on refused any; the rule ran on it.
 	ProducerDemandCPU float64 `json:"producerDemandCPUPercent,omitempty"`
-	BudgetLeft        int     `json:"reshardBudgetLeft"`
-	NewestPoint       int64   `json:"newestPoint,omitempty"` // Unix seconds of the newest Kinesis datapoint
+	// ProducerProjectedCPU is the CPU the running producer tasks would
+	// need now by the trend of the newest complete minutes, when that rule
+	// decided (risingAnswer).
+	ProducerProjectedCPU float64 `json:"producerProjectedCPUPercent,omitempty"`
+	BudgetLeft           int     `json:"reshardBudgetLeft"`
+	NewestPoint          int64   `json:"newestPoint,omitempty"` // Unix seconds of the newest Kinesis datapoint
 	// ShardSide says which side decided the shard target: SideWrite (the
 	// producers' load) or SideRead (consumers at full width falling behind).
 	ShardSide string `json:"shardSide,omitempty"`
@@ -245,6 +249,9 @@ func (u Used) Map() map[string]string {
 	}
 	if u.ProducerDemandCPU > 0 {
 		m["producerDemandCPUPercent"] = f(u.ProducerDemandCPU, 1)
+	}
+	if u.ProducerProjectedCPU > 0 {
+		m["producerProjectedCPUPercent"] = f(u.ProducerProjectedCPU, 1)
 	}
 	if u.ShardSide != "" {
 		m["shardSide"] = u.ShardSide
@@ -895,6 +902,11 @@ func decideProducer(in Inputs, prev, running []Rec, now time.Time, d *Decision) 
 	if byCPU.used.refused > 0 {
 		d.Used.ProducerDemandCPU = byCPU.used.demand
 	}
+	byTrend, projected, trendOK := risingAnswer(cfg, obs, running, now)
+	trendWins := trendOK && byTrend.rec > rec
+	if trendWins {
+		rec, d.Used.ProducerProjectedCPU = byTrend.rec, projected
+	}
 	if !cpuOK && !rateOK {
 		d.Held = true
 		return cur, fmt.Sprintf("holding at %d: no CPUUtilization data for the producer service", cur), keepOnly(prev, now, max(cfg.ScaleDownStabilization, DefaultTaskScaleDown))
@@ -904,12 +916,15 @@ func decideProducer(in Inputs, prev, running []Rec, now time.Time, d *Decision) 
 	// scale-down, because its answer is the current count.
 	rateWins := rateOK && (!cpuOK || byRate > rec)
 	if rateWins {
-		rec = byRate
+		rec, trendWins, d.Used.ProducerProjectedCPU = byRate, false, 0
 	}
 	t, recs := stabilize(cfg, prev, now, clamp32(rec, lo, hi), cur)
 	t = clamp32(t, lo, hi)
 	if rateWins {
 		return t, rateReason(obs.Desired, t, rate, cfg.TargetRequestsPerTask), recs
+	}
+	if trendWins {
+		return t, risingReason(obs.Desired, t, byTrend.used, projected, cpuTarget(cfg)), recs
 	}
 	if byCPU.used.refused > 0 {
 		return t, demandReason(obs.Desired, t, byCPU.used, cpuTarget(cfg), now), recs

@@ -1,0 +1,126 @@
+package scaling
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// minutesAt returns one point per minute for the minutes starting at
+// now-len(vs)-3m … now-4m (oldest first): the complete minutes the CPU rule
+// reads are the last three.
+func minutesAt(now time.Time, vs ...float64) []Point {
+	ps := make([]Point, len(vs))
+	for i, v := range vs {
+		ps[i] = Point{Time: now.Add(-time.Duration(len(vs)-i+3) * time.Minute), Value: v}
+	}
+	return ps
+}
+
+// ranIn records, as Decide does once a minute, the producer tasks that ran
+// in each minute of minutesAt (at the minute's end).
+func ranIn(now time.Time, ns ...int32) []Rec {
+	recs := make([]Rec, len(ns))
+	for i, n := range ns {
+		recs[i] = Rec{At: now.Add(-time.Duration(len(ns)-i+2) * time.Minute).Unix(), N: n}
+	}
+	return recs
+}
+
+// TestProducerCPURuleScalesTheTasksThatRan: the CPU minutes the rule reads
+// are 4–6 minutes old; it sizes the tasks that ran in them (cpu × ran ÷
+// target), not the tasks running now. The first two rows are flat noisy at
+// 40 MiB/s before the change (docs/scaling.md): a saturated minute at 7
+// tasks took 12 running to 19, and idle minutes at 47 took 40 down to 9
+// where 11 carry the load.
+func TestProducerCPURuleScalesTheTasksThatRan(t *testing.T) {
+	tests := []struct {
+		name             string
+		cpu              []float64
+		ran              []int32 // nil: no record (a new object)
+		running, desired int32
+		want             int32
+		reason           string
+	}{
+		{"saturated minutes at 7 tasks, 12 running: 11, not 19", []float64{100, 100, 100}, []int32{7, 7, 7}, 12, 12, 11, "scaling down 12→11: CPU 100%"},
+		{"idle minutes at 47 tasks, 40 running: 11, not 9", []float64{14, 14, 14}, []int32{47, 47, 47}, 40, 40, 11, "scaling down 40→11"},
+		{"the work of 6 at 100 % is within tolerance for 9: hold, not 14", []float64{100, 100, 100}, []int32{6, 6, 6}, 9, 9, 9, "holding at 9"},
+		{"the busiest minute by work, not by CPU", []float64{90, 100, 100}, []int32{10, 4, 4}, 4, 4, 14, "scaling up 4→14"},
+		{"no record of the minutes: the tasks running now, as the HPA", []float64{100, 100, 100}, nil, 4, 4, 7, "scaling up 4→7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := baseInputs(now0, 15, 10)
+			in.Producer.MaxTasks = 100
+			in.ProducerTasks = TaskObservation{Desired: tt.desired, Running: tt.running, CPUPercent: minutesAt(now0, tt.cpu...)}
+			var st State
+			if tt.ran != nil {
+				st.ProducerRunning = ranIn(now0, tt.ran...)
+			}
+			d, _ := Decide(in, st, now0)
+			if d.ProducerTasks != tt.want || !strings.Contains(d.ProducerReason, tt.reason) {
+				t.Fatalf("producer %d (%s), want %d (%q)", d.ProducerTasks, d.ProducerReason, tt.want, tt.reason)
+			}
+		})
+	}
+}
+
+// TestProducerRisingLoadProjectsToNow: while the work of the newest
+// complete minutes rises, in the newest one too, the rule sizes for it
+// projected to now. 4 tasks at 40, 50, 60 % in the minutes starting 6, 5
+// and 4 minutes ago: 40 % of a task per minute over 4 tasks, projected from
+// the newest minute's middle (3.5 minutes ago): (240 + 140) ÷ 4 = 95 %, so
+// ceil(4 × 95 ÷ 65) = 6, where 60 % alone is within tolerance.
+func TestProducerRisingLoadProjectsToNow(t *testing.T) {
+	tests := []struct {
+		name    string
+		cpu     []float64
+		ran     []int32
+		want    int32
+		reason  string
+		project string // Used.Map()["producerProjectedCPUPercent"]; "" = absent
+	}{
+		{"rising: projected to now", []float64{40, 50, 60}, []int32{4, 4, 4}, 6, "scaling up 4→6: CPU rising, 95% projected to now from 60% in the newest complete minute", "95.0"},
+		{"rising work at falling CPU (tasks added)", []float64{100, 80, 70}, []int32{2, 3, 4}, 7, "CPU rising, 105% projected", "105.0"},
+		{"rose and fell back in the newest minute: not projected", []float64{40, 70, 60}, []int32{4, 4, 4}, 4, "holding at 4: CPU 70%", ""},
+		{"falling: not projected", []float64{60, 50, 40}, []int32{4, 4, 4}, 4, "holding at 4: CPU 60%", ""},
+		{"flat: not projected", []float64{60, 60, 60}, []int32{4, 4, 4}, 4, "holding at 4: CPU 60%", ""},
+		{"one complete minute: no trend", []float64{60}, []int32{4}, 4, "holding at 4: CPU 60%", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := baseInputs(now0, 15, 10)
+			in.Producer.MaxTasks = 100
+			in.ProducerTasks = TaskObservation{Desired: 4, Running: 4, CPUPercent: minutesAt(now0, tt.cpu...)}
+			d, _ := Decide(in, State{ProducerRunning: ranIn(now0, tt.ran...)}, now0)
+			if d.ProducerTasks != tt.want || !strings.Contains(d.ProducerReason, tt.reason) {
+				t.Fatalf("producer %d (%s), want %d (%q)", d.ProducerTasks, d.ProducerReason, tt.want, tt.reason)
+			}
+			if got := d.Used.Map()["producerProjectedCPUPercent"]; got != tt.project {
+				t.Errorf("producerProjectedCPUPercent %q, want %q", got, tt.project)
+			}
+		})
+	}
+}
+
+// TestProducerTrendOnlyRaises: a projection below another rule's answer
+// does not decide. Rising 40, 50, 60 % projects 6 tasks; a minute still
+// being published at 100 % that refused as many records as it accepted
+// asks for 13.
+func TestProducerTrendOnlyRaises(t *testing.T) {
+	in := baseInputs(now0, 15, 10)
+	in.Producer.MaxTasks = 100
+	partial := func(complete ...float64) []Point {
+		return append(minutesAt(now0, complete...), Point{Time: now0.Add(-2 * time.Minute), Value: 100})
+	}
+	const served = 12000 * 60
+	in.ProducerTasks = TaskObservation{Desired: 4, Running: 4, CPUPercent: partial(40, 50, 60),
+		Requests: []Point{{Time: now0.Add(-2 * time.Minute), Value: served}}, Refused: []Point{{Time: now0.Add(-2 * time.Minute), Value: served}}}
+	d, _ := Decide(in, State{ProducerRunning: ranIn(now0, 4, 4, 4)}, now0)
+	if d.ProducerTasks != 13 || !strings.Contains(d.ProducerReason, "counting") {
+		t.Fatalf("producer %d (%s), want 13 counting the refused records", d.ProducerTasks, d.ProducerReason)
+	}
+	if _, ok := d.Used.Map()["producerProjectedCPUPercent"]; ok {
+		t.Errorf("inputs carry producerProjectedCPUPercent although the trend did not decide: %v", d.Used.Map())
+	}
+}
