@@ -288,3 +288,23 @@ func risingReason(from, to int32, m cpuMinute, projected, target float64) string
 func newestCompleteMinute(at, now time.Time) bool {
 	return !at.After(now) && now.Sub(at) <= CompleteAfter+3*time.Minute && isComplete(at, now)
 }
+
+// producerScaleDown is the producer's scale-down window: the one set
+// (TaskConfig.ScaleDownStabilization), else the shards' (StreamConfig's,
+// DefaultShardScaleDown when zero). The producers are the shards' only way
+// in: shards held through a lull for the load's return are no use if the
+// producers in front of them were let go after the HPA's 5 minutes; the
+// return then meets too few tasks for the 3–6 minutes the CPU rule needs to
+// see it plus a task's start (docs/scaling.md "Producer refusals: where
+// they come from": a third to a half of the refused records on elb, ec2
+// and the smooth traces came within 15 minutes of a scale-down that
+// would have carried them).
+func producerScaleDown(in Inputs) time.Duration {
+	if w := in.Producer.ScaleDownStabilization; w > 0 {
+		return w
+	}
+	if w := in.Stream.ScaleDownStabilization; w > 0 {
+		return w
+	}
+	return DefaultShardScaleDown
+}

@@ -892,6 +892,7 @@ func stabilize(cfg TaskConfig, prev []Rec, now time.Time, rec, current int32) (i
 
 func decideProducer(in Inputs, prev, running []Rec, now time.Time, d *Decision) (int32, string, []Rec) {
 	cfg, obs := in.Producer, in.ProducerTasks
+	cfg.ScaleDownStabilization = producerScaleDown(in)
 	lo := max(cfg.MinTasks, 0)
 	hi := max(cfg.MaxTasks, lo)
 	cur := clamp32(obs.Desired, lo, hi)

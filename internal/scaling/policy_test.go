@@ -216,7 +216,8 @@ func TestDecideProducer(t *testing.T) {
 		{"up by the HPA rule", 4, 4, 130, nil, 8, false},
 		{"up capped at max", 15, 15, 130, nil, 20, false},
 		{"down held by the window", 8, 8, 20, []Rec{{At: now0.Add(-2 * time.Minute).Unix(), N: 8}}, 8, false},
-		{"down once the window is clear", 8, 8, 20, []Rec{{At: now0.Add(-6 * time.Minute).Unix(), N: 8}}, 3, false},
+		{"down held by the shards' window (15 minutes by default)", 8, 8, 20, []Rec{{At: now0.Add(-6 * time.Minute).Unix(), N: 8}}, 8, false},
+		{"down once the window is clear", 8, 8, 20, []Rec{{At: now0.Add(-16 * time.Minute).Unix(), N: 8}}, 3, false},
 		{"down not below min", 2, 2, 1, nil, 1, false},
 		{"no CPU data holds", 4, 4, -1, nil, 4, true},
 	}
@@ -232,7 +233,7 @@ func TestDecideProducer(t *testing.T) {
 				t.Fatalf("producer %d held=%v (%s), want %d held=%v", d.ProducerTasks, d.Held, d.ProducerReason, tt.want, tt.held)
 			}
 			for _, r := range st.Producer {
-				if now0.Unix()-r.At >= int64(DefaultTaskScaleDown/time.Second) {
+				if now0.Unix()-r.At >= int64(DefaultShardScaleDown/time.Second) {
 					t.Fatalf("state keeps an expired recommendation %+v", r)
 				}
 			}
@@ -323,7 +324,7 @@ func TestStateStaysSmall(t *testing.T) {
 	if n := len(st.ShardPeaks); n > 26 {
 		t.Fatalf("%d hourly peaks kept", n)
 	}
-	if n := len(st.Producer); n > int(DefaultTaskScaleDown/time.Minute)+1 {
+	if n := len(st.Producer); n > int(DefaultShardScaleDown/time.Minute)+1 {
 		t.Fatalf("%d producer recommendations kept", n)
 	}
 	if d.Shards != 15 {

@@ -124,3 +124,38 @@ func TestProducerTrendOnlyRaises(t *testing.T) {
 		t.Errorf("inputs carry producerProjectedCPUPercent although the trend did not decide: %v", d.Used.Map())
 	}
 }
+
+// TestProducerScaleDownWindow: the producers are held as long as the
+// shards they feed unless their own window is set; the consumers keep the
+// HPA's 5 minutes.
+func TestProducerScaleDownWindow(t *testing.T) {
+	tests := []struct {
+		name        string
+		task, shard time.Duration // TaskConfig / StreamConfig ScaleDownStabilization
+		lastHigh    time.Duration // age of the last recommendation of 8
+		want        int32
+	}{
+		{"default: the shards' default, 15 minutes", 0, 0, 14 * time.Minute, 8},
+		{"default: clear after 15 minutes", 0, 0, 16 * time.Minute, 3},
+		{"the shards' window when set", 0, 30 * time.Minute, 20 * time.Minute, 8},
+		{"the shards' window, clear", 0, 30 * time.Minute, 31 * time.Minute, 3},
+		{"the tasks' own window wins", 5 * time.Minute, 30 * time.Minute, 6 * time.Minute, 3},
+		{"the tasks' own window, held", 5 * time.Minute, 30 * time.Minute, 4 * time.Minute, 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := baseInputs(now0, 15, 10)
+			in.Producer.ScaleDownStabilization, in.Stream.ScaleDownStabilization = tt.task, tt.shard
+			in.ProducerTasks = TaskObservation{Desired: 8, Running: 8, CPUPercent: series(now0, 14, 20)}
+			prev := State{Producer: []Rec{{At: now0.Add(-tt.lastHigh).Unix(), N: 8}}}
+			if d, _ := Decide(in, prev, now0); d.ProducerTasks != tt.want {
+				t.Fatalf("producer %d (%s), want %d", d.ProducerTasks, d.ProducerReason, tt.want)
+			}
+		})
+	}
+	in := baseInputs(now0, 15, 10)
+	in.ConsumerTasks = TaskObservation{Desired: 8, Running: 8, CPUPercent: series(now0, 14, 20)}
+	if d, _ := Decide(in, State{Consumer: []Rec{{At: now0.Add(-6 * time.Minute).Unix(), N: 8}}}, now0); d.ConsumerTasks != 3 {
+		t.Errorf("consumer %d (%s), want 3 after the HPA's 5 minutes", d.ConsumerTasks, d.ConsumerReason)
+	}
+}
