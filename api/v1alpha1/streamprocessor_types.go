@@ -459,7 +459,10 @@ type ScalingSpec struct {
 	ShardScaleDownSeconds int32 `json:"shardScaleDownSeconds,omitempty"`
 
 	// TaskScaleDownSeconds is the tasks' scale-down stabilization window, as
-	// in the HorizontalPodAutoscaler's behavior (default 300, 5 minutes).
+	// in the HorizontalPodAutoscaler's behavior. Unset, the consumers use 300
+	// (5 minutes) and the producers the shards' window
+	// (shardScaleDownSeconds, default 900): shards held for the load's
+	// return are of no use without the producers in front of them.
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=3600
 	// +optional
