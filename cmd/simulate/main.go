@@ -32,6 +32,7 @@ func run() error {
 	traces := flag.String("traces", "../shared/traces", "folder of CSV traces for -bench (empty: synthetic only)")
 	asJSON := flag.Bool("json", false, "print JSON instead of a table")
 	only := flag.String("only", "", "with -bench or -excess, only the traces whose name contains this")
+	refusals := flag.Bool("refusals", false, "for the bench's traces (-traces, -only): where the operator's producers refused records, by cause (tasks starting, scaled down within 15 minutes, load below the hour's high, a new high)")
 	excess := flag.Bool("excess", false, "for the bench's traces (-traces, -only): the operator's shard-hours above the legal floor's schedule at its target utilization, split by the rule that held each minute's count")
 	flag.Float64Var(&cfg.PeakMiBps, "peak-mibps", cfg.PeakMiBps, "write rate at the trace's peak, MiB/s")
 	flag.Float64Var(&cfg.RecordBytes, "record-bytes", cfg.RecordBytes, "mean Kinesis record size as written (after KPL aggregation), bytes")
@@ -68,6 +69,13 @@ func run() error {
 	switch {
 	case *frontier:
 		return runFrontier(cfg, *traces, *only, *asJSON)
+	case *refusals:
+		trs, err := sim.BenchTraces(cfg, *traces, *only)
+		if err != nil {
+			return err
+		}
+		writeRefusals(cfg, trs)
+		return nil
 	case *excess:
 		trs, err := sim.BenchTraces(cfg, *traces, *only)
 		if err != nil {
@@ -108,6 +116,23 @@ func run() error {
 	default:
 		flag.Usage()
 		return fmt.Errorf("need -trace FILE.csv, -bench or -frontier")
+	}
+}
+
+// writeRefusals prints sim.RefusalBreakdown for each trace whose
+// producers refused records: one line, the run's loss and task-hours, then
+// each cause's share of the refused records.
+func writeRefusals(cfg sim.Config, ts []sim.Trace) {
+	fmt.Printf("operator's producer refusals by cause (share of the records refused at the producers); peak %.0f MiB/s\n", cfg.PeakMiBps)
+	for _, t := range ts {
+		r := sim.RefusalBreakdown(cfg, t)
+		fmt.Printf("%-26s lost %.3f%% producers %.3f%% task-h %.0f:", t.Name, r.LostPercent, r.ProducerRejectedPercent, r.TaskHours)
+		for _, c := range sim.RefusalCauses {
+			if v := r.ByCause[c]; v > 0 {
+				fmt.Printf(" %s %.0f%%", c, 100*v)
+			}
+		}
+		fmt.Println()
 	}
 }
 
