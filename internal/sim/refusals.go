@@ -19,8 +19,8 @@ var RefusalCauses = []string{
 	"starting",      // tasks asked for were still starting and the count asked carries the minute
 	"startingShort", // tasks were starting, and even the count asked is too few
 	"scaledDown",    // a count running within the last refusalLookback would have carried the minute
-	"belowHourHigh", // the load was no higher than in the hour before: too little headroom for it
-	"newHigh",       // the load was above anything in the hour before, and no task was asked yet
+	"belowHourHigh", // the load was no higher than 15–60 minutes before: too little headroom for it
+	"newHigh",       // the load was above anything 15–60 minutes before, and no task was asked yet
 }
 
 // refusalLookback is how far back a count that would have carried the
@@ -68,8 +68,10 @@ func refusalCause(tl []Minute, m int, perTask float64) string {
 	if ran > row.ProducerRunning && carries(ran) {
 		return "scaledDown"
 	}
+	// The load of 15 to 60 minutes before: a surge's own first minutes
+	// are not a level the tasks had time to be sized for.
 	high := 0.0
-	for k := max(0, m-60); k < m; k++ {
+	for k := max(0, m-60); k < m-refusalLookback; k++ {
 		high = max(high, tl[k].OfferedMiBps)
 	}
 	if row.OfferedMiBps <= high {

@@ -26,6 +26,7 @@ func TestRefusalCause(t *testing.T) {
 		{"scaled down 20 minutes before: not within the lookback", append(append(calm(10, 18, 4), calm(20, 9, 2)...), row(12, 2, 2)), "belowHourHigh"},
 		{"no higher than the hour's high", append(calm(30, 12, 2), row(11, 2, 2)), "belowHourHigh"},
 		{"a new high", append(calm(30, 8, 2), row(12, 2, 2)), "newHigh"},
+		{"a surge's own first minutes are no level", append(append(calm(30, 8, 2), calm(5, 12, 2)...), row(12, 2, 2)), "newHigh"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
