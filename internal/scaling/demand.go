@@ -138,13 +138,14 @@ func runningDuring(recs []Rec, at time.Time, now int32) int32 {
 // plain rule asks for.
 //
 // Both rules scale the tasks that ran in the minute measured, not those
-// running now: the minute is 3–6 minutes old, and the count changes within
+// running now: the minute is 4–6 minutes old, and the count changes within
 // that time. The HPA's own rule (CPU × pods now) assumes a fresh metric;
-// on a late one it reads a saturated minute at 7 tasks as a reason to go
-// from the 12 started since to 19, then 30, then 47 (each pass finding
-// another old 100 % minute), and the idle minutes at 47 as a reason to go
-// from 40 to 24, 15, 9, 6 — below the 10 the load needs (flat noisy at
-// 40 MiB/s, docs/scaling.md "Producer refusals: where they come from").
+// on a late one it reads a saturated minute at 6 tasks as a reason to take
+// the 8, 13 and 20 started since to 13, 20 and 31 (each pass finding
+// another old 100 % minute), and the idle minutes at 31 as a reason to go
+// down through 23, 15 and 10 to 6 — below the 10 the load needs (flat
+// noisy at 40 MiB/s, docs/scaling.md "Producer refusals: where they come
+// from").
 // The tolerance is judged, as the HPA's, on the CPU the tasks running now
 // would show for that work (cpuNow).
 func hpaDemand(cfg TaskConfig, obs TaskObservation, running []Rec, now time.Time) cpuAnswer {
@@ -221,7 +222,7 @@ func demandReason(from, to int32, m cpuMinute, target float64, now time.Time) st
 
 // risingAnswer is the HPA's rule on the producer's work projected to now
 // along the trend of the newest complete minutes, while it still rises.
-// The newest complete minute is 3–6 minutes old (CompleteAfter plus
+// The newest complete minute is 4–6 minutes old (CompleteAfter plus
 // CloudWatch's lag), and a load that rose through the minutes before it
 // and in it has most likely kept rising since: sizing for the minute
 // itself leaves the tasks a rise behind on every pass of a climb (Twitter's
@@ -294,7 +295,7 @@ func newestCompleteMinute(at, now time.Time) bool {
 // DefaultShardScaleDown when zero). The producers are the shards' only way
 // in: shards held through a lull for the load's return are no use if the
 // producers in front of them were let go after the HPA's 5 minutes; the
-// return then meets too few tasks for the 3–6 minutes the CPU rule needs to
+// return then meets too few tasks for the 4–6 minutes the CPU rule needs to
 // see it plus a task's start (docs/scaling.md "Producer refusals: where
 // they come from": a third to a half of the refused records on elb, ec2
 // and the smooth traces came within 15 minutes of a scale-down that
