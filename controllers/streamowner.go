@@ -24,7 +24,7 @@ import (
 //
 // An entry holds for one stream ARN and creation time (a stream deleted and
 // created again under the same name is read again), for one object uid, and
-// until the drift recheck interval has passed. It lives in memory only: a
+// until its recheck (recheckAfter of the drift recheck interval) is due. It lives in memory only: a
 // restarted operator reads every stream's tags once. Safe for concurrent use;
 // a nil *streamOwners remembers nothing.
 type streamOwners struct {
@@ -40,6 +40,11 @@ type ownerMemory struct {
 	readAt  time.Time
 }
 
+// due reports whether m is past its recheck (recheckAfter) at now.
+func (m ownerMemory) due(now time.Time, every time.Duration) bool {
+	return recheckDue(m.readAt, true, now, recheckAfter(m.uid, recheckStreamOwner, every))
+}
+
 func newStreamOwners() *streamOwners { return &streamOwners{m: map[string]ownerMemory{}} }
 
 // recall returns the tags remembered for the stream d as sp's, if they are
@@ -52,7 +57,7 @@ func (s *streamOwners) recall(sp *streamingv1alpha1.StreamProcessor, d ktypes.St
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, ok := s.m[arn]
-	if !ok || m.uid != sp.UID || !m.created.Equal(created) || recheckDue(m.readAt, true, now, every) {
+	if !ok || m.uid != sp.UID || !m.created.Equal(created) || m.due(now, every) {
 		return nil, false
 	}
 	return maps.Clone(m.tags), true
@@ -69,7 +74,7 @@ func (s *streamOwners) remember(sp *streamingv1alpha1.StreamProcessor, o streamO
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, m := range s.m {
-		if recheckDue(m.readAt, true, now, every) {
+		if m.due(now, every) {
 			delete(s.m, k)
 		}
 	}
