@@ -95,11 +95,11 @@ func observeDashboard(ctx context.Context, sp *streamingv1alpha1.StreamProcessor
 
 // dashboardReadNeeded reports whether this pass must read the dashboard:
 // the body sp's spec gives is not the one last put (or found current), or
-// that was recheckAfter(recheck) ago (spread per object). Pure.
+// the object's recheck moment (recheckDue) has come since. Pure.
 func dashboardReadNeeded(sp *streamingv1alpha1.StreamProcessor, region string, operatorMetrics bool, now time.Time, recheck time.Duration) bool {
 	st := &sp.Status
 	unchanged := st.DashboardHash == bodyHash(currentDashboardBody(sp, region, operatorMetrics))
-	return recheckDue(checkedTime(st.DashboardCheckedAt), unchanged, now, recheckAfter(sp.UID, recheckDashboard, recheck))
+	return recheckDue(checkedTime(st.DashboardCheckedAt), unchanged, now, recheck, recheckPhase(sp.UID, recheckDashboard, recheck))
 }
 
 // markDashboardCurrent records that the dashboard has body as of now.

@@ -72,12 +72,12 @@ func observeLogGroup(ctx context.Context, sp *streamingv1alpha1.StreamProcessor,
 // logGroupReadNeeded reports whether this pass must read the operator's log
 // group: LogsReady does not say it was found as this generation of the spec
 // wants it (ours with the retention, or another's and left alone), or that
-// was recheckAfter(recheck) ago (spread per object). Pure.
+// the object's recheck moment (recheckDue) has come since. Pure.
 func logGroupReadNeeded(sp *streamingv1alpha1.StreamProcessor, now time.Time, recheck time.Duration) bool {
 	c := meta.FindStatusCondition(sp.Status.Conditions, ConditionLogsReady)
 	unchanged := c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == sp.Generation &&
 		(c.Reason == ReasonReady || c.Reason == ReasonLogGroupNotOwned)
-	return recheckDue(checkedTime(sp.Status.LogGroupCheckedAt), unchanged, now, recheckAfter(sp.UID, recheckLogGroup, recheck))
+	return recheckDue(checkedTime(sp.Status.LogGroupCheckedAt), unchanged, now, recheck, recheckPhase(sp.UID, recheckLogGroup, recheck))
 }
 
 // createLogGroup creates the operator's log group, born with the owner

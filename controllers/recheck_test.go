@@ -18,43 +18,46 @@ func testUID(i int) types.UID {
 	return types.UID(fmt.Sprintf("%x-%x-4%x-a%x-%x", s[0:4], s[4:6], s[6:8], s[8:10], s[10:16])[:36])
 }
 
-// firstDuePass is the first pass, of passes every step after checkedAt, at
-// which recheckDue says uid's what is due; 0 when none within limit passes.
-func firstDuePass(uid types.UID, what string, checkedAt time.Time, every, step time.Duration, limit int) int {
-	for k := 1; k <= limit; k++ {
-		if recheckDue(checkedAt, true, checkedAt.Add(time.Duration(k)*step), recheckAfter(uid, what, every)) {
-			return k
+// rechecksPerPass counts, for n objects all checked at checkedAt (a
+// restart, objects created together) and passes every step after it, how
+// many are rechecked at each pass over rounds intervals; a recheck moves the
+// object's check to that pass. Returns the counts, index = pass.
+func rechecksPerPass(n int, what string, checkedAt time.Time, every, step time.Duration, rounds int) []int {
+	passes := rounds * int(every/step)
+	perPass := make([]int, passes+1)
+	for i := range n {
+		uid, checked := testUID(i), checkedAt
+		phase := recheckPhase(uid, what, every)
+		for k := 1; k <= passes; k++ {
+			now := checkedAt.Add(time.Duration(k) * step)
+			if recheckDue(checked, true, now, every, phase) {
+				perPass[k]++
+				checked = now
+			}
 		}
 	}
-	return 0
+	return perPass
 }
 
-// TestRecheckSpreadsObjectsCheckedTogether: 1,000 objects checked at one
-// moment (a restart, objects created together), passes a minute apart, a
-// 10-minute interval: none is due before half the interval, all are due by
-// the interval, and no pass has more than about a fifth of them (the spread
-// covers five of the ten passes) where without the spread all 1,000 fall in
-// the tenth pass.
-func TestRecheckSpreadsObjectsCheckedTogether(t *testing.T) {
-	const n, every, step = 1000, 10 * time.Minute, time.Minute
-	passes := int(every / step)
+// TestRechecksSpreadOverTheInterval: 1,000 objects checked at one moment,
+// passes a minute apart, a 10-minute interval, three intervals: each object
+// is rechecked once an interval (never later than the interval after its
+// check), and no pass has more than about a tenth of them (the hash's noise
+// allowed: 150), where without the spread all 1,000 fall in every tenth pass.
+func TestRechecksSpreadOverTheInterval(t *testing.T) {
+	const n, every, step, rounds = 1000, 10 * time.Minute, time.Minute, 3
 	for _, what := range []string{recheckDashboard, recheckLogGroup, recheckStreamOwner} {
-		perPass := make([]int, passes+1)
-		for i := range n {
-			k := firstDuePass(testUID(i), what, planNow, every, step, passes)
-			if k == 0 {
-				t.Fatalf("%s: %s not due after the interval", what, testUID(i))
+		// Checked at planNow and at a moment off the minute (stored to the second).
+		for _, at := range []time.Time{planNow, planNow.Add(17*time.Minute + 23*time.Second)} {
+			perPass := rechecksPerPass(n, what, at, every, step, rounds)
+			t.Logf("%s, checked at %s: rechecks per pass %v", what, at.Format(time.TimeOnly), perPass)
+			if total := sumInts(perPass); total != n*rounds {
+				t.Errorf("%s: %d rechecks in %d intervals, want %d (one per object per interval)", what, total, rounds, n*rounds)
 			}
-			perPass[k]++
-		}
-		t.Logf("%s: due per pass %v", what, perPass)
-		if early := sumInts(perPass[:passes/2]); early != 0 {
-			t.Errorf("%s: %d objects due before half the interval: %v", what, early, perPass)
-		}
-		limit := n / (passes / 2) * 5 / 4 // a fifth, with 25 % slack for the hash
-		for k, c := range perPass {
-			if c > limit {
-				t.Errorf("%s: %d of %d due at pass %d, want at most %d; per pass %v", what, c, n, k, limit, perPass)
+			for k, c := range perPass {
+				if c > 150 {
+					t.Errorf("%s: %d of %d rechecked at pass %d, want at most 150", what, c, n, k)
+				}
 			}
 		}
 	}
@@ -68,56 +71,51 @@ func sumInts(xs []int) int {
 	return s
 }
 
-// TestRecheckAfterIsStablePerObject: an object's wait is the same on every
-// pass, whenever it was checked; different objects and different checks of
-// one object wait differently; every wait is in (every/2, every].
-func TestRecheckAfterIsStablePerObject(t *testing.T) {
+// TestRecheckIsStablePerObject: an object's recheck falls at the same point
+// of every interval, whenever it was checked and on every pass; no recheck
+// is later than the interval after the check; different objects and
+// different checks of one object have different points.
+func TestRecheckIsStablePerObject(t *testing.T) {
 	every := 10 * time.Minute
 	for _, tc := range []struct {
-		name     string
-		a, b     types.UID
-		wa, wb   string
-		sameWait bool
+		name   string
+		a, b   types.UID
+		wa, wb string
+		same   bool
 	}{
 		{"same object, same check", "uid-1", "uid-1", recheckDashboard, recheckDashboard, true},
 		{"two objects", testUID(1), testUID(2), recheckDashboard, recheckDashboard, false},
 		{"one object's dashboard and log group", testUID(1), testUID(1), recheckDashboard, recheckLogGroup, false},
 		{"one object's log group and stream owner", testUID(1), testUID(1), recheckLogGroup, recheckStreamOwner, false},
 	} {
-		a, b := recheckAfter(tc.a, tc.wa, every), recheckAfter(tc.b, tc.wb, every)
-		if (a == b) != tc.sameWait {
-			t.Errorf("%s: waits %s and %s, same %v, want %v", tc.name, a, b, a == b, tc.sameWait)
-		}
-		for _, w := range []time.Duration{a, b} {
-			if w <= every/2 || w > every {
-				t.Errorf("%s: wait %s outside (%s, %s]", tc.name, w, every/2, every)
-			}
+		a, b := recheckPhase(tc.a, tc.wa, every), recheckPhase(tc.b, tc.wb, every)
+		if (a == b) != tc.same {
+			t.Errorf("%s: phases %s and %s, same %v, want %v", tc.name, a, b, a == b, tc.same)
 		}
 	}
-	// Through the dashboard's rule, over passes a second apart: the object
-	// falls due the same time after each check, on the first and a later
-	// round, and before the interval.
+	// Through the dashboard's rule, over passes a second apart after three
+	// checks: the recheck falls at one point of the interval each time.
 	sp := planObject()
 	sp.UID = testUID(7)
-	var offsets []time.Duration
+	var points []time.Duration
 	for _, checked := range []time.Time{planNow, planNow.Add(7*time.Minute + 13*time.Second), planNow.Add(3 * time.Hour)} {
 		markDashboardCurrent(sp, dashboardBody(sp, nil), checked)
 		for d := time.Second; d <= every; d += time.Second {
-			if dashboardReadNeeded(sp, "us-east-1", false, checked.Add(d), every) {
-				offsets = append(offsets, d)
+			if now := checked.Add(d); dashboardReadNeeded(sp, "us-east-1", false, now, every) {
+				points = append(points, now.Sub(now.Truncate(every)))
 				break
 			}
 		}
 	}
-	if len(offsets) != 3 || offsets[0] != offsets[1] || offsets[1] != offsets[2] || offsets[0] >= every-time.Second {
-		t.Errorf("dashboard due %v after each of three checks, want one offset, before the interval", offsets)
+	if len(points) != 3 || points[0] != points[1] || points[1] != points[2] {
+		t.Errorf("dashboard rechecked at %v into the interval after each of three checks, want one point each time, within the interval", points)
 	}
 }
 
 // TestLogGroupAndStreamOwnerUseTheSpread: the log group's rule and the
-// stream-owner memory hold a check for recheckAfter, not the whole interval.
+// stream-owner memory recheck at the object's point of the interval.
 func TestLogGroupAndStreamOwnerUseTheSpread(t *testing.T) {
-	every := 10 * time.Minute
+	every := 10 * time.Minute // planNow is a multiple of it
 	sp := planObject()
 	sp.UID = testUID(3)
 	o := activeStream(sp, 1)
@@ -127,15 +125,15 @@ func TestLogGroupAndStreamOwnerUseTheSpread(t *testing.T) {
 	o.owner = ownerOf(sp, o.tags)
 	s := newStreamOwners()
 	s.remember(sp, o, planNow, every)
-	wait := recheckAfter(sp.UID, recheckStreamOwner, every)
-	if wait >= every {
-		t.Fatalf("stream owner wait %s, want under %s for this uid", wait, every)
+	phase := recheckPhase(sp.UID, recheckStreamOwner, every)
+	if phase < 2*time.Second {
+		t.Fatalf("stream owner phase %s: pick a uid with a later one", phase)
 	}
-	if _, ok := s.recall(sp, o.summary, planNow.Add(wait-time.Second), every); !ok {
-		t.Errorf("stream owner: not recalled a second before its recheck (%s)", wait)
+	if _, ok := s.recall(sp, o.summary, planNow.Add(phase-time.Second), every); !ok {
+		t.Errorf("stream owner: not recalled a second before its point (%s)", phase)
 	}
-	if _, ok := s.recall(sp, o.summary, planNow.Add(wait), every); ok {
-		t.Errorf("stream owner: still recalled at its recheck (%s), want read", wait)
+	if _, ok := s.recall(sp, o.summary, planNow.Add(phase), every); ok {
+		t.Errorf("stream owner: still recalled at its point (%s), want read", phase)
 	}
 
 	ready := planObject()
@@ -143,11 +141,11 @@ func TestLogGroupAndStreamOwnerUseTheSpread(t *testing.T) {
 	ready.Status.Conditions = []metav1.Condition{{Type: ConditionLogsReady, Status: metav1.ConditionTrue, Reason: ReasonReady, ObservedGeneration: ready.Generation}}
 	checked := metav1.NewTime(planNow)
 	ready.Status.LogGroupCheckedAt = &checked
-	lw := recheckAfter(ready.UID, recheckLogGroup, every)
-	if logGroupReadNeeded(ready, planNow.Add(lw-time.Second), every) || !logGroupReadNeeded(ready, planNow.Add(lw), every) {
-		t.Errorf("log group: want not read a second before %s and read at it", lw)
+	lp := recheckPhase(ready.UID, recheckLogGroup, every)
+	if lp < 2*time.Second {
+		t.Fatalf("log group phase %s: pick a uid with a later one", lp)
 	}
-	if lw >= every {
-		t.Errorf("log group wait %s, want under %s for this uid", lw, every)
+	if logGroupReadNeeded(ready, planNow.Add(lp-time.Second), every) || !logGroupReadNeeded(ready, planNow.Add(lp), every) {
+		t.Errorf("log group: want not read a second before its point %s and read at it", lp)
 	}
 }

@@ -24,7 +24,8 @@ import (
 //
 // An entry holds for one stream ARN and creation time (a stream deleted and
 // created again under the same name is read again), for one object uid, and
-// until its recheck (recheckAfter of the drift recheck interval) is due. It lives in memory only: a
+// until its recheck is due (recheckDue: once per drift recheck interval, at
+// a point of it that is the object's own). It lives in memory only: a
 // restarted operator reads every stream's tags once. Safe for concurrent use;
 // a nil *streamOwners remembers nothing.
 type streamOwners struct {
@@ -40,9 +41,9 @@ type ownerMemory struct {
 	readAt  time.Time
 }
 
-// due reports whether m is past its recheck (recheckAfter) at now.
+// due reports whether m's recheck moment (recheckDue) has come at now.
 func (m ownerMemory) due(now time.Time, every time.Duration) bool {
-	return recheckDue(m.readAt, true, now, recheckAfter(m.uid, recheckStreamOwner, every))
+	return recheckDue(m.readAt, true, now, every, recheckPhase(m.uid, recheckStreamOwner, every))
 }
 
 func newStreamOwners() *streamOwners { return &streamOwners{m: map[string]ownerMemory{}} }

@@ -162,9 +162,9 @@ func TestStreamChangeRereadsRememberedTags(t *testing.T) {
 }
 
 // TestRecheckDue: the one rule of the dashboard, the log group and the
-// stream's owner tags.
+// stream's owner tags. planNow is a multiple of every; phase 3 minutes.
 func TestRecheckDue(t *testing.T) {
-	every := 10 * time.Minute
+	every, phase := 10*time.Minute, 3*time.Minute
 	for _, tc := range []struct {
 		name      string
 		checkedAt time.Time
@@ -174,10 +174,18 @@ func TestRecheckDue(t *testing.T) {
 	}{
 		{"never checked", time.Time{}, true, planNow, true},
 		{"wanted state changed", planNow, false, planNow.Add(time.Second), true},
-		{"checked recently", planNow, true, planNow.Add(every - time.Second), false},
-		{"checked an interval ago", planNow, true, planNow.Add(every), true},
+		{"before the object's point of the interval", planNow, true, planNow.Add(phase - time.Second), false},
+		{"at the object's point", planNow, true, planNow.Add(phase), true},
+		{"checked at its point: not again within the interval", planNow.Add(phase), true, planNow.Add(phase + every - time.Second), false},
+		{"checked at its point: again an interval later", planNow.Add(phase), true, planNow.Add(phase + every), true},
+		{"checked just after its point: waits the interval less a second", planNow.Add(phase + time.Second), true, planNow.Add(phase + every), true},
+		{"no interval: always due", planNow, true, planNow, true},
 	} {
-		if got := recheckDue(tc.checkedAt, tc.unchanged, tc.now, every); got != tc.due {
+		e := every
+		if tc.name == "no interval: always due" {
+			e = 0
+		}
+		if got := recheckDue(tc.checkedAt, tc.unchanged, tc.now, e, phase); got != tc.due {
 			t.Errorf("%s: due %v, want %v", tc.name, got, tc.due)
 		}
 	}
