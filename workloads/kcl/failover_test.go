@@ -152,9 +152,20 @@ func TestRebalanceAndGracefulHandover(t *testing.T) {
 	if requested < 8 {
 		t.Errorf("%d processors shut down with REQUESTED, want at least 8: 4 leases handed over by w1 while scaling out (more if w2 and w3 rebalance between them), two per stopped worker", requested)
 	}
-	if d := rec.duplicates(); d != 0 {
-		t.Errorf("%d records delivered twice: the steals while scaling out were not graceful hand-overs", d)
+	// A hand-over repeats nothing. A lease that expired because its owner's
+	// renewals (every LeaseDuration/3, here 0.67 s) did not reach DynamoDB in
+	// time on a loaded machine is taken, not handed over: its processor is
+	// shut down ZOMBIE and the records after its last checkpoint are
+	// delivered again, as the KCL promises (at least once). Only those may
+	// repeat.
+	lost := rec.lostLeases()
+	if d := rec.duplicatesOnShards(func(s string) bool { return !lost[s] }); d != 0 {
+		t.Errorf("%d records delivered twice on shards whose lease was never lost: the steals while scaling out were not graceful hand-overs", d)
 	}
-	t.Logf("graceful handover of 4 leases: %v; %d records, %d duplicates",
-		handover.Round(time.Millisecond), total, rec.duplicates())
+	if len(lost) > 0 {
+		t.Logf("%d leases expired under load and were taken instead of handed over; their %d repeated records are allowed",
+			len(lost), rec.duplicatesOnShards(func(s string) bool { return lost[s] }))
+	}
+	t.Logf("graceful handover of 4 leases: %v; %d records, %d duplicates, %d leases lost",
+		handover.Round(time.Millisecond), total, rec.duplicates(), len(lost))
 }

@@ -235,6 +235,37 @@ func (r *recorder) duplicates() int {
 	return d
 }
 
+// duplicatesOnShards counts the records delivered more than once on shards
+// for which keep says yes (keep must not call the recorder).
+func (r *recorder) duplicatesOnShards(keep func(shard string) bool) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d := 0
+	for _, ds := range r.byData {
+		if keep(ds[0].shard) {
+			d += len(ds) - 1
+		}
+	}
+	return d
+}
+
+// lostLeases is the shards a processor of which was shut down ZOMBIE: its
+// worker lost the lease (it expired before a renewal got through, or was
+// taken) instead of handing it over.
+func (r *recorder) lostLeases() map[string]bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	lost := map[string]bool{}
+	for shard, rs := range r.shutdowns {
+		for _, s := range rs {
+			if s == ZOMBIE {
+				lost[shard] = true
+			}
+		}
+	}
+	return lost
+}
+
 // duplicatesAcrossWorkers counts the records delivered by more than one
 // worker (each extra worker counts once).
 func (r *recorder) duplicatesAcrossWorkers() int {
