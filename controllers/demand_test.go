@@ -48,11 +48,12 @@ func TestProducerScalesOnRefusedRecords(t *testing.T) {
 	expectProducerTarget(t, "refusing", 0, 3, busy, 3, "CPU 150% counting 2000 refused records/s")
 }
 
-// TestScalingStateKeepsRunningCounts: the producer's running counts go
-// through status with the rest of the scaling state.
+// TestScalingStateKeepsRunningCounts: the producer's and the consumer's
+// running counts go through status with the rest of the scaling state.
 func TestScalingStateKeepsRunningCounts(t *testing.T) {
 	st := scaling.State{Shards: []scaling.Rec{{At: 1, N: 2}}, ShardPeaks: []scaling.Rec{{At: 3, N: 4}}, Producer: []scaling.Rec{{At: 5, N: 6}},
-		Consumer: []scaling.Rec{{At: 7, N: 8}}, ProducerRunning: []scaling.Rec{{At: 9, N: 10}}}
+		Consumer: []scaling.Rec{{At: 7, N: 8}}, ProducerRunning: []scaling.Rec{{At: 9, N: 10}},
+		ConsumerRunning: []scaling.Rec{{At: 11, N: 12}}}
 	if got := fromAPIState(toAPIState(st)); !reflect.DeepEqual(got, st) {
 		t.Errorf("round trip: %+v, want %+v", got, st)
 	}

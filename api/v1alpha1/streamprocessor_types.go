@@ -603,6 +603,11 @@ type ScalingState struct {
 	// +optional
 	// +listType=atomic
 	ProducerRunning []ScalingRecord `json:"producerRunning,omitempty"`
+	// ConsumerRunning holds the running consumer tasks each pass saw, as
+	// ProducerRunning, for the consumer's CPU rule. At most 8 entries.
+	// +optional
+	// +listType=atomic
+	ConsumerRunning []ScalingRecord `json:"consumerRunning,omitempty"`
 	// WeekPeaks is the highest write demand of each hour of the last week
 	// (n in hundredths of a shard at 100 % of its write limits; at the
 	// start of the hour), for the horizon planner's same hour of the

@@ -238,6 +238,11 @@ func (in *ScalingState) DeepCopyInto(out *ScalingState) {
 		*out = make([]ScalingRecord, len(*in))
 		copy(*out, *in)
 	}
+	if in.ConsumerRunning != nil {
+		in, out := &in.ConsumerRunning, &out.ConsumerRunning
+		*out = make([]ScalingRecord, len(*in))
+		copy(*out, *in)
+	}
 	if in.WeekPeaks != nil {
 		in, out := &in.WeekPeaks, &out.WeekPeaks
 		*out = make([]ScalingRecord, len(*in))

@@ -106,8 +106,9 @@ func countsByMinute(ps []Point) map[int64]float64 {
 	return out
 }
 
-// runningKept is how long State.ProducerRunning keeps a pass's running
-// count: as far back as a minute that decides (highestDemand's windows).
+// runningKept is how long State.ProducerRunning and State.ConsumerRunning
+// keep a pass's running count: as far back as a minute that decides
+// (highestDemand's windows); one entry a minute, so at most 8.
 const runningKept = CompleteAfter + 4*time.Minute
 
 // runningDuring is the number of tasks that ran in the minute starting at
@@ -127,13 +128,14 @@ func runningDuring(recs []Rec, at time.Time, now int32) int32 {
 	return n
 }
 
-// hpaDemand applies the HPA's rule to the producer's CPU twice and takes
+// hpaDemand applies the HPA's rule to a service's CPU twice and takes
 // the higher answer: on the CPU observed (the plain rule: the complete
 // minute of the newest whose tasks did the most work, CPU × the tasks that
 // ran in it), and on the CPU counting the refused records of each newest
 // minute that refused any, times the tasks that ran in that minute
-// (running: State.ProducerRunning; nil or no record: the tasks running
-// now). A minute still being published counts only if it refused records,
+// (running: State.ProducerRunning or State.ConsumerRunning; nil or no
+// record: the tasks running now). The consumer reports no refused records:
+// for it only the plain rule applies. A minute still being published counts only if it refused records,
 // and only to raise the answer. So counting refusals never lowers what the
 // plain rule asks for.
 //
@@ -145,7 +147,8 @@ func runningDuring(recs []Rec, at time.Time, now int32) int32 {
 // another old 100 % minute), and the idle minutes at 31 as a reason to go
 // down through 23, 15 and 10 to 6 — below the 10 the load needs (flat
 // noisy at 40 MiB/s, docs/scaling.md "Producer refusals: where they come
-// from").
+// from"; the consumer's overshoot, "The consumer's CPU rule: the tasks that
+// ran").
 // The tolerance is judged, as the HPA's, on the CPU the tasks running now
 // would show for that work (cpuNow).
 func hpaDemand(cfg TaskConfig, obs TaskObservation, running []Rec, now time.Time) cpuAnswer {

@@ -178,6 +178,10 @@ type State struct {
 	// counting refused records scales the tasks that ran in the minute it
 	// measured, not the ones running now (runningDuring).
 	ProducerRunning []Rec `json:"producerRunning,omitempty"`
+	// ConsumerRunning holds the running consumer tasks seen by each pass,
+	// as ProducerRunning: the consumer's CPU rule scales the tasks that ran
+	// in the minute it measured.
+	ConsumerRunning []Rec `json:"consumerRunning,omitempty"`
 	// WeekPeaks holds the highest write demand of each hour of the last
 	// week, in 1/DemandPerShard shards at 100 % (week.go): the horizon
 	// planner's same hour of the previous week. At most 169 entries.
@@ -191,6 +195,7 @@ func (s *State) DeepCopyInto(out *State) {
 	out.Producer = slices.Clone(s.Producer)
 	out.Consumer = slices.Clone(s.Consumer)
 	out.ProducerRunning = slices.Clone(s.ProducerRunning)
+	out.ConsumerRunning = slices.Clone(s.ConsumerRunning)
 	out.WeekPeaks = slices.Clone(s.WeekPeaks)
 }
 
@@ -327,7 +332,8 @@ func Decide(in Inputs, prev State, now time.Time) (Decision, State) {
 	d.Shards, d.ShardReason = applyReadSide(in, now, d.Shards, d.ShardReason, &d)
 	next.ProducerRunning = keepRecs(prev.ProducerRunning, now, runningKept, in.ProducerTasks.Running)
 	d.ProducerTasks, d.ProducerReason, next.Producer = decideProducer(in, prev.Producer, next.ProducerRunning, now, &d)
-	d.ConsumerTasks, d.ConsumerReason, next.Consumer = decideConsumer(in, d.Shards, prev.Consumer, now, &d)
+	next.ConsumerRunning = keepRecs(prev.ConsumerRunning, now, runningKept, in.ConsumerTasks.Running)
+	d.ConsumerTasks, d.ConsumerReason, next.Consumer = decideConsumer(in, d.Shards, prev.Consumer, next.ConsumerRunning, now, &d)
 	d.Reason = strings.Join([]string{"shards: " + d.ShardReason, "producer: " + d.ProducerReason, "consumer: " + d.ConsumerReason}, "; ")
 	return d, next
 }
@@ -798,13 +804,6 @@ func hpaRule(running, desired int32, observed, target float64) int32 {
 	return desired
 }
 
-// hpa applies the HPA's rule to the tasks' CPU (hpaDemand: counting the
-// records they refused, when told of any).
-func hpa(cfg TaskConfig, obs TaskObservation, now time.Time) (int32, float64, bool) {
-	a := hpaDemand(cfg, obs, nil, now)
-	return a.rec, a.used.cpu, a.ok
-}
-
 // hpaRate applies the HPA's rule to the rate per task the tasks are asked
 // to serve (the producer's own IngestRecords, a Sum per minute, plus the
 // refused ones when Refused is given), when a target per task is set. The
@@ -957,11 +956,12 @@ func taskReason(from, to int32, cpu, target float64) string {
 	return fmt.Sprintf("%s: CPU %.0f%% against a target of %.0f%%", scaleVerb(from, to), cpu, target)
 }
 
-// decideConsumer sizes the consumer service: the HPA rule on CPU, raised
-// when the iterator age passes half of maxIteratorAgeSeconds (by half
-// again) or all of it (doubled), and capped at the shard count, because
-// each shard is leased to one worker.
-func decideConsumer(in Inputs, shardTarget int32, prev []Rec, now time.Time, d *Decision) (int32, string, []Rec) {
+// decideConsumer sizes the consumer service: the HPA rule on CPU, applied
+// as the producer's to the tasks that ran in the minute measured (running:
+// State.ConsumerRunning; hpaDemand), raised when the iterator age passes
+// half of maxIteratorAgeSeconds (by half again) or all of it (doubled), and
+// capped at the shard count, because each shard is leased to one worker.
+func decideConsumer(in Inputs, shardTarget int32, prev, running []Rec, now time.Time, d *Decision) (int32, string, []Rec) {
 	cfg, obs := in.Consumer, in.ConsumerTasks
 	lo := max(cfg.MinTasks, 0)
 	hi := max(cfg.MaxTasks, lo)
@@ -974,7 +974,8 @@ func decideConsumer(in Inputs, shardTarget int32, prev []Rec, now time.Time, d *
 	}
 	hi = min(hi, shardCap)
 	cur := clamp32(obs.Desired, min(lo, hi), hi)
-	rec, cpu, ok := hpa(cfg, obs, now)
+	byCPU := hpaDemand(cfg, obs, running, now)
+	rec, cpu, ok := byCPU.rec, byCPU.used.cpu, byCPU.ok
 	d.Used.ConsumerCPU = cpu
 	age, ageOK := latest(in.Metrics.IteratorAgeMs, now, StaleAfter)
 	age /= 1000
