@@ -17,7 +17,7 @@ func minutesAt(now time.Time, vs ...float64) []Point {
 	return ps
 }
 
-// ranIn records, as Decide does once a minute, the producer tasks that ran
+// ranIn records, as Decide does once a minute, the tasks that ran
 // in each minute of minutesAt (at the minute's end).
 func ranIn(now time.Time, ns ...int32) []Rec {
 	recs := make([]Rec, len(ns))
@@ -34,35 +34,57 @@ func ranIn(now time.Time, ns ...int32) []Rec {
 // tasks took 12 running to 19, and idle minutes at 47 took 40 down to 9
 // where 11 carry the load.
 func TestProducerCPURuleScalesTheTasksThatRan(t *testing.T) {
-	tests := []struct {
-		name             string
-		cpu              []float64
-		ran              []int32 // nil: no record (a new object)
-		running, desired int32
-		want             int32
-		reason           string
-	}{
+	checkRan(t, false, []ranCase{
 		{"saturated minutes at 7 tasks, 12 running: 11, not 19", []float64{100, 100, 100}, []int32{7, 7, 7}, 12, 12, 11, "scaling down 12→11: CPU 100%"},
 		{"idle minutes at 47 tasks, 40 running: 11, not 9", []float64{14, 14, 14}, []int32{47, 47, 47}, 40, 40, 11, "scaling down 40→11"},
 		{"the work of 6 at 100 % is within tolerance for 9: hold, not 14", []float64{100, 100, 100}, []int32{6, 6, 6}, 9, 9, 9, "holding at 9"},
 		{"the busiest minute by work, not by CPU", []float64{90, 100, 100}, []int32{10, 4, 4}, 4, 4, 14, "scaling up 4→14"},
 		{"no record of the minutes: the tasks running now, as the HPA", []float64{100, 100, 100}, nil, 4, 4, 7, "scaling up 4→7"},
-	}
+	})
+}
+
+// ranCase is one case of a CPU rule on the tasks that ran (checkRan).
+type ranCase struct {
+	name             string
+	cpu              []float64 // the complete minutes' CPU, as minutesAt
+	ran              []int32   // the tasks that ran in them; nil: no record (a new object)
+	running, desired int32
+	want             int32
+	reason           string
+}
+
+// checkRan runs each case through decideRan on baseInputs with 40 open
+// shards (so the consumer's cap is not what decides) and checks the
+// consumer's target and reason when consumer is set, else the producer's.
+func checkRan(t *testing.T, consumer bool, tests []ranCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in := baseInputs(now0, 15, 10)
-			in.Producer.MaxTasks = 100
-			in.ProducerTasks = TaskObservation{Desired: tt.desired, Running: tt.running, CPUPercent: minutesAt(now0, tt.cpu...)}
-			var st State
-			if tt.ran != nil {
-				st.ProducerRunning = ranIn(now0, tt.ran...)
-			}
-			d, _ := Decide(in, st, now0)
-			if d.ProducerTasks != tt.want || !strings.Contains(d.ProducerReason, tt.reason) {
-				t.Fatalf("producer %d (%s), want %d (%q)", d.ProducerTasks, d.ProducerReason, tt.want, tt.reason)
+			got, why := decideRan(baseInputs(now0, 40, 10), consumer, tt.cpu, tt.ran, tt.running, tt.desired)
+			if got != tt.want || !strings.Contains(why, tt.reason) {
+				t.Fatalf("%d (%s), want %d (%q)", got, why, tt.want, tt.reason)
 			}
 		})
 	}
+}
+
+// decideRan runs Decide with one service's complete CPU minutes (cpu, as
+// minutesAt), the tasks that ran in them (ran, as ranIn; nil: no record)
+// and the tasks running and desired now, its MaxTasks raised to 100: the
+// consumer's when consumer is set, else the producer's. It returns that
+// service's target and reason.
+func decideRan(in Inputs, consumer bool, cpu []float64, ran []int32, running, desired int32) (int32, string) {
+	cfg, obs, st := &in.Producer, &in.ProducerTasks, State{ProducerRunning: ranIn(now0, ran...)}
+	if consumer {
+		cfg, obs, st = &in.Consumer, &in.ConsumerTasks, State{ConsumerRunning: ranIn(now0, ran...)}
+	}
+	cfg.MaxTasks = 100
+	*obs = TaskObservation{Desired: desired, Running: running, CPUPercent: minutesAt(now0, cpu...)}
+	d, _ := Decide(in, st, now0)
+	if consumer {
+		return d.ConsumerTasks, d.ConsumerReason
+	}
+	return d.ProducerTasks, d.ProducerReason
 }
 
 // TestProducerRisingLoadProjectsToNow: while the work of the newest
