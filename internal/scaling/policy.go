@@ -608,7 +608,38 @@ type shardView struct {
 // must be held (no open shards yet, no fresh IncomingBytes) it returns
 // held with the target, the reason and the records to keep instead.
 func observeShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) (v shardView, held *heldShards) {
-	cfg := in.Stream
+	v = shardSettings(in.Stream)
+	v.open = in.OpenShards
+	v.budget = BudgetLeft(in.ReshardHistory, now)
+	d.Used.BudgetLeft = v.budget
+
+	fresh := freshLoads(in.Metrics, now)
+	if held := holdShards(v, fresh, prev, prevPeaks, now); held != nil {
+		d.Held = true
+		return shardView{}, held
+	}
+	d.Used.NewestPoint = fresh[len(fresh)-1].at.Unix()
+
+	v.uEff = effectiveUtilization(fresh, v.u, now, d)
+	upNeed, downNeed := shardNeeds(fresh, v.u, v.uEff, now, d)
+	v.upNeed = upNeed
+	v.want = clamp32(ceil32(upNeed), v.lo, v.hi)
+	// The recommendation remembered for the stabilization window and the
+	// day's peak is the higher of the complete minutes' need and the newest
+	// need: a partial point may only keep shards up, never bring them down.
+	// The read side's need (consumers at full width and falling behind)
+	// counts too, so the write side does not take back what it added.
+	rec := clamp32(max(ceil32(downNeed), ceil32(upNeed), readNeed(in, now)), v.lo, v.hi)
+	v.kept = keepShardRecs(prev, now, v.window, rec)
+	v.recs = inWindow(v.kept, now, v.window)
+	v.peaks = keepPeaks(prevPeaks, now, rec)
+	v.peak = dayPeak(v.peaks, now)
+	return v, nil
+}
+
+// shardSettings reads the stream's settings with their defaults: the shard
+// bounds, the target utilization, the scale-down window and the reserve.
+func shardSettings(cfg StreamConfig) shardView {
 	lo := clamp32(cfg.MinShards, 1, MaxShardsPerStream)
 	hi := clamp32(cfg.MaxShards, lo, MaxShardsPerStream)
 	if cfg.MaxShards <= 0 {
@@ -626,30 +657,38 @@ func observeShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision)
 	if reserve == 0 {
 		reserve = DefaultReshardReserve
 	}
-	reserve = max(reserve, 0)
-	open := in.OpenShards
-	budget := BudgetLeft(in.ReshardHistory, now)
-	d.Used.BudgetLeft = budget
+	return shardView{lo: lo, hi: hi, u: u, window: window, reserve: max(reserve, 0)}
+}
 
-	ls := loads(in.Metrics, now)
+// freshLoads is the per-minute loads no older than StaleAfter, oldest first.
+func freshLoads(ms StreamMetrics, now time.Time) []minuteLoad {
 	var fresh []minuteLoad
-	for _, l := range ls {
+	for _, l := range loads(ms, now) {
 		if now.Sub(l.at) <= StaleAfter {
 			fresh = append(fresh, l)
 		}
 	}
-	if open < 1 {
-		d.Held = true
-		return v, &heldShards{clamp32(max(lo, 1), lo, hi), "holding: stream has no open shards yet", keepOnly(prev, now, window), prevPeaks}
+	return fresh
+}
+
+// holdShards says whether the target must be held for lack of data: with
+// no open shards yet it holds at the lower bound, with no fresh
+// IncomingBytes at the open count. Nil when there is data to plan from.
+func holdShards(v shardView, fresh []minuteLoad, prev, prevPeaks []Rec, now time.Time) *heldShards {
+	if v.open < 1 {
+		return &heldShards{clamp32(max(v.lo, 1), v.lo, v.hi), "holding: stream has no open shards yet", keepOnly(prev, now, v.window), prevPeaks}
 	}
 	if len(fresh) == 0 {
-		d.Held = true
-		t := clamp32(open, lo, hi)
-		return v, &heldShards{t, fmt.Sprintf("holding at %d: no IncomingBytes data in the last %v (missing data is not zero load)", t, StaleAfter), keepOnly(prev, now, window), prevPeaks}
+		t := clamp32(v.open, v.lo, v.hi)
+		return &heldShards{t, fmt.Sprintf("holding at %d: no IncomingBytes data in the last %v (missing data is not zero load)", t, StaleAfter), keepOnly(prev, now, v.window), prevPeaks}
 	}
-	d.Used.NewestPoint = fresh[len(fresh)-1].at.Unix()
+	return nil
+}
 
-	// Was there throttling in the newest minutes? Then aim lower.
+// effectiveUtilization is the target utilization to size for: u, or u less
+// the throttle margin (not below 0.1) when more than 0.1 % of the records
+// of the newest minutes were throttled. It records the throttled share.
+func effectiveUtilization(fresh []minuteLoad, u float64, now time.Time, d *Decision) float64 {
 	var thr, tot float64
 	for _, l := range fresh {
 		if now.Sub(l.at) <= upWindow {
@@ -660,14 +699,17 @@ func observeShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision)
 	if tot > 0 {
 		d.Used.ThrottledPercent = 100 * thr / tot
 	}
-	uEff := u
 	if tot > 0 && thr/tot > 0.001 {
-		uEff = max(u-throttleMargin, 0.1)
+		return max(u-throttleMargin, 0.1)
 	}
+	return u
+}
 
-	// Scale-up need: the highest of the newest minutes, partial ones
-	// included (a partial point only under-states the load).
-	var upNeed, downNeed float64
+// shardNeeds is the shards the newest minutes need: up, the highest at
+// uEff, partial minutes included (a partial point only under-states the
+// load); down, the highest of the complete minutes at u. It records the
+// up need and the load behind it.
+func shardNeeds(fresh []minuteLoad, u, uEff float64, now time.Time, d *Decision) (upNeed, downNeed float64) {
 	for _, l := range fresh {
 		if now.Sub(l.at) > upWindow {
 			continue
@@ -683,23 +725,19 @@ func observeShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision)
 		}
 	}
 	d.Used.NeededShards = upNeed
-	// The recommendation remembered for the stabilization window and the
-	// day's peak is the higher of the complete minutes' need and the newest
-	// need: a partial point may only keep shards up, never bring them down.
-	// The read side's need (consumers at full width and falling behind)
-	// counts too, so the write side does not take back what it added.
-	rec := clamp32(max(ceil32(downNeed), ceil32(upNeed), readNeed(in, now)), lo, hi)
-	kept := keepShardRecs(prev, now, window, rec)
-	recs := inWindow(kept, now, window)
-	peaks := keepPeaks(prevPeaks, now, rec)
+	return upNeed, downNeed
+}
+
+// dayPeak is the highest hourly peak of the last 24 h: a peak record is
+// stamped with its hour's start, so the hour the window starts in counts.
+func dayPeak(peaks []Rec, now time.Time) int32 {
 	var peak int32
 	for _, r := range peaks {
 		if r.At > now.Add(-ReshardWindow).Unix()-3600 {
 			peak = max(peak, r.N)
 		}
 	}
-	return shardView{lo: lo, hi: hi, open: open, u: u, uEff: uEff, window: window, reserve: reserve, budget: budget,
-		upNeed: upNeed, want: clamp32(ceil32(upNeed), lo, hi), kept: kept, recs: recs, peaks: peaks, peak: peak}, nil
+	return peak
 }
 
 // heldShards is a shard target held for lack of data.
