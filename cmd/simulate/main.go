@@ -25,98 +25,143 @@ func main() {
 }
 
 func run() error {
-	cfg := sim.DefaultConfig()
-	trace := flag.String("trace", "", "CSV trace with header timestamp,value")
-	bench := flag.Bool("bench", false, "run every trace in -traces plus the synthetic traces and print one table")
-	frontier := flag.Bool("frontier", false, "run the idealised reactive family on every trace in -traces (and -only) plus the synthetic traces and print, per trace, what issue 13's goals ask against the best members, and the onset argument on the synthetic spiky traces")
-	traces := flag.String("traces", "../shared/traces", "folder of CSV traces for -bench (empty: synthetic only)")
-	asJSON := flag.Bool("json", false, "print JSON instead of a table")
-	only := flag.String("only", "", "with -bench or -excess, only the traces whose name contains this")
-	refusals := flag.Bool("refusals", false, "for the bench's traces (-traces, -only): where the operator's producers refused records, by cause (tasks starting, scaled down within 15 minutes, load no higher than 15–60 minutes before, a new high)")
-	excess := flag.Bool("excess", false, "for the bench's traces (-traces, -only): the operator's shard-hours above the legal floor's schedule at its target utilization, split by the rule that held each minute's count")
-	flag.Float64Var(&cfg.PeakMiBps, "peak-mibps", cfg.PeakMiBps, "write rate at the trace's peak, MiB/s")
-	flag.Float64Var(&cfg.RecordBytes, "record-bytes", cfg.RecordBytes, "mean Kinesis record size as written (after KPL aggregation), bytes")
-	flag.IntVar(&cfg.ReshardReserve, "reshard-reserve", 0, "operator's reshard calls kept beyond the climb to the day's peak (0: policy default, -1: none)")
-	flag.StringVar(&cfg.Planner, "planner", "rules", "operator's shard planner: rules (the rule stack, the default) or horizon (the receding-horizon planner)")
-	flag.Float64Var(&cfg.ConsumerMiBpsPerTask, "consumer-mibps", cfg.ConsumerMiBpsPerTask, "what one consumer task processes at 100 % CPU, MiB/s (below the 0.7 MiB/s a shard carries at 70 %, the consumer cannot keep up at a task per shard: the read side must add shards)")
-	readSide := flag.Bool("read-side", true, "operator's read-side shard rule (false: off, to measure it)")
-	flag.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of CloudWatch's delays and partial points and of the synthetic traces' noise")
-	flag.IntVar(&cfg.MetricLagMinutes, "metric-lag", 0, "sensitivity: publish every CloudWatch minute this many minutes (1-3) after it ends (0: 1-3 at random per minute)")
-	flag.IntVar(&cfg.TaskStartMinutes, "task-start", 0, "sensitivity: minutes a Fargate task takes to start (0: 1)")
-	flag.Float64Var(&cfg.UpdatingScale, "updating-scale", 0, "sensitivity: multiply every UPDATING time of the model (0: 1)")
-	flag.Float64Var(&cfg.BurstPeakToMean, "burst", 0, "peak-to-mean of the load within each minute: a tenth of the seconds at this multiple of the mean, Kinesis limits per second (0 or 1: a flat minute)")
-	flag.Float64Var(&cfg.KeySkew, "key-skew", 0, "Zipf exponent of the records' spread over shards (0: uniform, as random UUID keys give)")
-	flag.Float64Var(&cfg.ProducerTargetRecordsPerTask, "producer-target-rate", 0, "operator's spec.producer.targetRecordsPerSecondPerTask in the model's records/s (0: unset, CPU only, the CRD default; -1: the target CPU share of a task's capacity)")
-	seesRefused := flag.Bool("producer-refused", true, "the operator sees the records the producers refused (their RefusedRecords, which controllers read for every object): its CPU rule counts them, and the rate rule with -producer-target-rate (false: hidden, as before 2026-11-27)")
-	seedMax := flag.Int("seed-max", 0, "seed-raised's maximum shards (0: max(16, what the trace's peak needs)); the row seed keeps the shipped 16")
-	util := flag.Float64("target-util", 100*cfg.TargetUtilization, "operator's spec.stream.targetUtilizationPercent (the CRD default is 70)")
-	cmpUtil := flag.Float64("compare-util", 100*cfg.CompareUtilization, "with -bench, also run the operator at this targetUtilizationPercent as row operator@N% (0: no extra row)")
-	flag.Parse()
+	o, err := parseOptions(flag.CommandLine, os.Args[1:])
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.frontier:
+		return runFrontier(o.cfg, o.traces, o.only, o.asJSON)
+	case o.refusals:
+		return runRefusals(o)
+	case o.excess:
+		return runExcess(o)
+	case o.bench:
+		return runBench(o)
+	case o.trace != "":
+		return runTrace(o)
+	default:
+		flag.Usage()
+		return fmt.Errorf("need -trace FILE.csv, -bench or -frontier")
+	}
+}
+
+// options is the command line: the model's configuration and which mode
+// to run on which traces.
+type options struct {
+	cfg                               sim.Config
+	trace, traces, only               string
+	asJSON                            bool
+	bench, frontier, refusals, excess bool
+}
+
+// parseOptions parses args into fs's flags and validates them; a bad
+// value is an error naming its flag.
+func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
+	o := options{cfg: sim.DefaultConfig()}
+	cfg := &o.cfg
+	fs.StringVar(&o.trace, "trace", "", "CSV trace with header timestamp,value")
+	fs.BoolVar(&o.bench, "bench", false, "run every trace in -traces plus the synthetic traces and print one table")
+	fs.BoolVar(&o.frontier, "frontier", false, "run the idealised reactive family on every trace in -traces (and -only) plus the synthetic traces and print, per trace, what issue 13's goals ask against the best members, and the onset argument on the synthetic spiky traces")
+	fs.StringVar(&o.traces, "traces", "../shared/traces", "folder of CSV traces for -bench (empty: synthetic only)")
+	fs.BoolVar(&o.asJSON, "json", false, "print JSON instead of a table")
+	fs.StringVar(&o.only, "only", "", "with -bench or -excess, only the traces whose name contains this")
+	fs.BoolVar(&o.refusals, "refusals", false, "for the bench's traces (-traces, -only): where the operator's producers refused records, by cause (tasks starting, scaled down within 15 minutes, load no higher than 15–60 minutes before, a new high)")
+	fs.BoolVar(&o.excess, "excess", false, "for the bench's traces (-traces, -only): the operator's shard-hours above the legal floor's schedule at its target utilization, split by the rule that held each minute's count")
+	fs.Float64Var(&cfg.PeakMiBps, "peak-mibps", cfg.PeakMiBps, "write rate at the trace's peak, MiB/s")
+	fs.Float64Var(&cfg.RecordBytes, "record-bytes", cfg.RecordBytes, "mean Kinesis record size as written (after KPL aggregation), bytes")
+	fs.IntVar(&cfg.ReshardReserve, "reshard-reserve", 0, "operator's reshard calls kept beyond the climb to the day's peak (0: policy default, -1: none)")
+	fs.StringVar(&cfg.Planner, "planner", "rules", "operator's shard planner: rules (the rule stack, the default) or horizon (the receding-horizon planner)")
+	fs.Float64Var(&cfg.ConsumerMiBpsPerTask, "consumer-mibps", cfg.ConsumerMiBpsPerTask, "what one consumer task processes at 100 % CPU, MiB/s (below the 0.7 MiB/s a shard carries at 70 %, the consumer cannot keep up at a task per shard: the read side must add shards)")
+	readSide := fs.Bool("read-side", true, "operator's read-side shard rule (false: off, to measure it)")
+	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of CloudWatch's delays and partial points and of the synthetic traces' noise")
+	fs.IntVar(&cfg.MetricLagMinutes, "metric-lag", 0, "sensitivity: publish every CloudWatch minute this many minutes (1-3) after it ends (0: 1-3 at random per minute)")
+	fs.IntVar(&cfg.TaskStartMinutes, "task-start", 0, "sensitivity: minutes a Fargate task takes to start (0: 1)")
+	fs.Float64Var(&cfg.UpdatingScale, "updating-scale", 0, "sensitivity: multiply every UPDATING time of the model (0: 1)")
+	fs.Float64Var(&cfg.BurstPeakToMean, "burst", 0, "peak-to-mean of the load within each minute: a tenth of the seconds at this multiple of the mean, Kinesis limits per second (0 or 1: a flat minute)")
+	fs.Float64Var(&cfg.KeySkew, "key-skew", 0, "Zipf exponent of the records' spread over shards (0: uniform, as random UUID keys give)")
+	fs.Float64Var(&cfg.ProducerTargetRecordsPerTask, "producer-target-rate", 0, "operator's spec.producer.targetRecordsPerSecondPerTask in the model's records/s (0: unset, CPU only, the CRD default; -1: the target CPU share of a task's capacity)")
+	seesRefused := fs.Bool("producer-refused", true, "the operator sees the records the producers refused (their RefusedRecords, which controllers read for every object): its CPU rule counts them, and the rate rule with -producer-target-rate (false: hidden, as before 2026-11-27)")
+	seedMax := fs.Int("seed-max", 0, "seed-raised's maximum shards (0: max(16, what the trace's peak needs)); the row seed keeps the shipped 16")
+	util := fs.Float64("target-util", 100*cfg.TargetUtilization, "operator's spec.stream.targetUtilizationPercent (the CRD default is 70)")
+	cmpUtil := fs.Float64("compare-util", 100*cfg.CompareUtilization, "with -bench, also run the operator at this targetUtilizationPercent as row operator@N% (0: no extra row)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
 	cfg.TargetUtilization = *util / 100
 	cfg.CompareUtilization = *cmpUtil / 100
 	cfg.SeedMaxShards = int32(*seedMax)
 	cfg.NoReadSide = !*readSide
 	cfg.HideProducerRefused = !*seesRefused
 	if cfg.Planner != scaling.PlannerRules && cfg.Planner != scaling.PlannerHorizon {
-		return fmt.Errorf("-planner %q: want %s or %s", cfg.Planner, scaling.PlannerRules, scaling.PlannerHorizon)
+		return o, fmt.Errorf("-planner %q: want %s or %s", cfg.Planner, scaling.PlannerRules, scaling.PlannerHorizon)
 	}
 	if cfg.MetricLagMinutes < 0 || cfg.MetricLagMinutes > 3 {
-		return fmt.Errorf("-metric-lag %d: want 1, 2 or 3 minutes, or 0 for 1-3 at random", cfg.MetricLagMinutes)
+		return o, fmt.Errorf("-metric-lag %d: want 1, 2 or 3 minutes, or 0 for 1-3 at random", cfg.MetricLagMinutes)
 	}
-	if flag.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", flag.Args())
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	switch {
-	case *frontier:
-		return runFrontier(cfg, *traces, *only, *asJSON)
-	case *refusals:
-		trs, err := sim.BenchTraces(cfg, *traces, *only)
-		if err != nil {
-			return err
-		}
-		writeRefusals(cfg, trs)
-		return nil
-	case *excess:
-		trs, err := sim.BenchTraces(cfg, *traces, *only)
-		if err != nil {
-			return err
-		}
-		return writeExcess(cfg, trs)
-	case *bench:
-		ts, err := sim.BenchTraces(cfg, *traces, *only)
-		if err != nil {
-			return err
-		}
-		trs := sim.RunBench(cfg, ts)
-		if *asJSON {
-			type row struct {
-				Trace   string       `json:"trace"`
-				Source  string       `json:"source"`
-				Goals   string       `json:"goals"`
-				Results []sim.Result `json:"results"`
-			}
-			var rows []row
-			for _, tr := range trs {
-				rows = append(rows, row{tr.Trace.Name, tr.Trace.Source, tr.Goals.String(), tr.Results})
-			}
-			return writeJSON(rows)
-		}
-		return sim.WriteTable(os.Stdout, cfg, trs)
-	case *trace != "":
-		t, err := sim.LoadTraceFile(*trace)
-		if err != nil {
-			return err
-		}
-		rs := sim.RunAll(cfg, t)
-		if *asJSON {
-			return writeJSON(rs)
-		}
-		sm, _ := sim.SeedLimits(cfg, t)
-		return sim.WriteTable(os.Stdout, cfg, []sim.TraceResults{{Trace: t, Results: rs, Goals: sim.CheckGoals(rs), SeedMax: sm}})
-	default:
-		flag.Usage()
-		return fmt.Errorf("need -trace FILE.csv, -bench or -frontier")
+	return o, nil
+}
+
+// runRefusals prints where the operator's producers refused records on the
+// bench's traces.
+func runRefusals(o options) error {
+	trs, err := sim.BenchTraces(o.cfg, o.traces, o.only)
+	if err != nil {
+		return err
 	}
+	writeRefusals(o.cfg, trs)
+	return nil
+}
+
+// runExcess prints the operator's shard-hours above the legal floor's
+// schedule on the bench's traces.
+func runExcess(o options) error {
+	trs, err := sim.BenchTraces(o.cfg, o.traces, o.only)
+	if err != nil {
+		return err
+	}
+	return writeExcess(o.cfg, trs)
+}
+
+// runBench runs every policy on the bench's traces and prints one table
+// (or, with -json, one object per trace).
+func runBench(o options) error {
+	ts, err := sim.BenchTraces(o.cfg, o.traces, o.only)
+	if err != nil {
+		return err
+	}
+	trs := sim.RunBench(o.cfg, ts)
+	if !o.asJSON {
+		return sim.WriteTable(os.Stdout, o.cfg, trs)
+	}
+	type row struct {
+		Trace   string       `json:"trace"`
+		Source  string       `json:"source"`
+		Goals   string       `json:"goals"`
+		Results []sim.Result `json:"results"`
+	}
+	var rows []row
+	for _, tr := range trs {
+		rows = append(rows, row{tr.Trace.Name, tr.Trace.Source, tr.Goals.String(), tr.Results})
+	}
+	return writeJSON(rows)
+}
+
+// runTrace runs every policy on the one trace of -trace.
+func runTrace(o options) error {
+	t, err := sim.LoadTraceFile(o.trace)
+	if err != nil {
+		return err
+	}
+	rs := sim.RunAll(o.cfg, t)
+	if o.asJSON {
+		return writeJSON(rs)
+	}
+	sm, _ := sim.SeedLimits(o.cfg, t)
+	return sim.WriteTable(os.Stdout, o.cfg, []sim.TraceResults{{Trace: t, Results: rs, Goals: sim.CheckGoals(rs), SeedMax: sm}})
 }
 
 // writeRefusals prints sim.RefusalBreakdown for each trace whose
