@@ -5,6 +5,7 @@
 //	go run ./cmd/simulate -trace FILE.csv [-peak-mibps N] [-record-bytes N] [-json]
 //	go run ./cmd/simulate -bench [-traces ../shared/traces] [-json]
 //	go run ./cmd/simulate -frontier [-traces ../shared/traces] [-peak-mibps N] [-json]
+//	go run ./cmd/simulate -judge [-traces DIR] [-peaks 5,40,400] [-seeds 1] [-only NAME] [-workers N] [-baseline FILE] [-json]
 package main
 
 import (
@@ -30,6 +31,8 @@ func run() error {
 		return err
 	}
 	switch {
+	case o.judge.on:
+		return runJudge(o)
 	case o.frontier:
 		return runFrontier(o.cfg, o.traces, o.only, o.asJSON)
 	case o.refusals:
@@ -42,7 +45,7 @@ func run() error {
 		return runTrace(o)
 	default:
 		flag.Usage()
-		return fmt.Errorf("need -trace FILE.csv, -bench or -frontier")
+		return fmt.Errorf("need -trace FILE.csv, -bench, -frontier or -judge")
 	}
 }
 
@@ -53,6 +56,7 @@ type options struct {
 	trace, traces, only               string
 	asJSON                            bool
 	bench, frontier, refusals, excess bool
+	judge                             judgeOptions
 }
 
 // parseOptions parses args into fs's flags and validates them; a bad
@@ -85,6 +89,7 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	seedMax := fs.Int("seed-max", 0, "seed-raised's maximum shards (0: max(16, what the trace's peak needs)); the row seed keeps the shipped 16")
 	util := fs.Float64("target-util", 100*cfg.TargetUtilization, "operator's spec.stream.targetUtilizationPercent (the CRD default is 70)")
 	cmpUtil := fs.Float64("compare-util", 100*cfg.CompareUtilization, "with -bench, also run the operator at this targetUtilizationPercent as row operator@N% (0: no extra row)")
+	o.judge.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -101,6 +106,9 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if err := o.judge.validate(fs, o); err != nil {
+		return o, err
 	}
 	return o, nil
 }
