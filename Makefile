@@ -22,6 +22,8 @@ CONTROLLER_GEN := $(LOCALBIN)/tools/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 TRACES ?= ../shared/traces
 # PEAKS: the peak loads (MiB/s) bench-scaling replays every trace at; issue 13 judges at all three.
 PEAKS ?= 40 5 400
+# SEEDS: the seeds (CloudWatch's delays, synthetic noise) bench-judge judges at, e.g. SEEDS=1-4.
+SEEDS ?= 1
 # StreamProcessors of make bench-operator.
 OBJECTS ?= 1000
 # The manager on this host: no leader election, metrics (plain HTTP, no token:
@@ -86,6 +88,10 @@ bench-consumer: ## Consumer records/s on one shard and lease takeover times, aga
 .PHONY: bench-scaling
 bench-scaling: ## Replay every trace in $(TRACES) and synthetic ones at each of $(PEAKS) MiB/s: operator vs seed (as deployed), seed-raised, fixed-peak, on-demand, clairvoyant, one table and issue 13's goal lines per peak.
 	for p in $(PEAKS); do go run ./cmd/simulate -bench -traces $(TRACES) -peak-mibps $$p || exit 1; done
+
+.PHONY: bench-judge
+bench-judge: ## Judge the operator on issue 13's goals at every $(PEAKS) x $(SEEDS): each goal part met/missed with its figure, parts missed per peak (ARGS="-json > after.json", "-baseline before.json", "-workers N").
+	@go run ./cmd/simulate -judge -traces $(TRACES) -peaks "$(PEAKS)" -seeds "$(SEEDS)" $(ARGS)
 
 .PHONY: bench-frontier
 bench-frontier: ## Issue 13's spiky-trace goals against an idealised reactive family, at 5, 40 and 400 MiB/s (slow: several minutes per peak).

@@ -108,13 +108,18 @@ func TestCompareFlagsLoss(t *testing.T) {
 }
 
 // TestCompareListsUnmatchedCases: a case in one judgement only is named,
-// not compared and not dropped.
+// not compared and not dropped; parts missed are counted before → after
+// only for a seed both judged.
 func TestCompareListsUnmatchedCases(t *testing.T) {
 	before, after := judgeFixture(), judgeFixture()
 	after.Cases[1].Seed = 2
+	after.Seeds = []uint64{1, 2}
 	cmp := Compare(before, after)
 	if len(cmp.Cases) != 1 || len(cmp.OnlyBefore) != 1 || len(cmp.OnlyAfter) != 1 || !strings.Contains(cmp.OnlyAfter[0], "seed 2") {
 		t.Errorf("cases %d, only before %q, only after %q", len(cmp.Cases), cmp.OnlyBefore, cmp.OnlyAfter)
+	}
+	if len(cmp.Missed) != 1 || cmp.Missed[0].Seed != 1 {
+		t.Errorf("missed counts %+v, want seed 1's only", cmp.Missed)
 	}
 }
 

@@ -28,15 +28,15 @@ const (
 // cases present in only one of them.
 type Comparison struct {
 	Baseline string `json:"baseline,omitempty"` // where it was read from
-	// Missed is the count of goal parts missed per peak and seed of after,
-	// before and after.
+	// Missed is the count of goal parts missed per peak and seed judged in
+	// both, before and after.
 	Missed      []MissedCount `json:"missed"`
 	NewlyMissed []PartChange  `json:"newlyMissed"`
 	NewlyMet    []PartChange  `json:"newlyMet"`
 	Cases       []CaseChange  `json:"cases"`
 	// Flagged counts the cases that break at least one acceptance rule.
 	Flagged int `json:"flagged"`
-	// OnlyBefore and OnlyAfter name the cases ("peak/seed/trace") found in
+	// OnlyBefore and OnlyAfter name the cases ("40 MiB/s seed 1 nyc_taxi") found in
 	// one Judgement only: not compared, listed so none is dropped unseen.
 	OnlyBefore []string `json:"onlyBefore,omitempty"`
 	OnlyAfter  []string `json:"onlyAfter,omitempty"`
@@ -111,8 +111,8 @@ func Compare(before, after Judgement) Comparison {
 	return cmp
 }
 
-// missedCounts counts the goal parts missed at each peak and seed of after,
-// in before and in after.
+// missedCounts counts the goal parts missed at each peak and seed that
+// both before and after judged, in each.
 func missedCounts(before, after Judgement) []MissedCount {
 	count := func(jm Judgement, p float64, s uint64) int {
 		n := 0
@@ -126,13 +126,16 @@ func missedCounts(before, after Judgement) []MissedCount {
 	var out []MissedCount
 	for _, p := range after.Peaks {
 		for _, s := range after.Seeds {
+			if !slices.Contains(before.Peaks, p) || !slices.Contains(before.Seeds, s) {
+				continue
+			}
 			out = append(out, MissedCount{PeakMiBps: p, Seed: s, Before: count(before, p, s), After: count(after, p, s)})
 		}
 	}
 	return out
 }
 
-func (k caseKey) String() string { return fmt.Sprintf("%g MiB/s/seed %d/%s", k.peak, k.seed, k.trace) }
+func (k caseKey) String() string { return fmt.Sprintf("%g MiB/s seed %d %s", k.peak, k.seed, k.trace) }
 
 // compareCase compares one case's parts (adding those whose verdict changed
 // to cmp) and figures, and flags the acceptance rules it breaks.
