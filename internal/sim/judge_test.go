@@ -118,8 +118,10 @@ func TestCompareListsUnmatchedCases(t *testing.T) {
 	if len(cmp.Cases) != 1 || len(cmp.OnlyBefore) != 1 || len(cmp.OnlyAfter) != 1 || !strings.Contains(cmp.OnlyAfter[0], "seed 2") {
 		t.Errorf("cases %d, only before %q, only after %q", len(cmp.Cases), cmp.OnlyBefore, cmp.OnlyAfter)
 	}
-	if len(cmp.Missed) != 1 || cmp.Missed[0].Seed != 1 {
-		t.Errorf("missed counts %+v, want seed 1's only", cmp.Missed)
+	before.Cases[1].Parts[0].Met = false // in the baseline only: not counted
+	cmp = Compare(before, after)
+	if len(cmp.Missed) != 1 || cmp.Missed[0].Seed != 1 || cmp.Missed[0].Before != 0 {
+		t.Errorf("missed counts %+v, want seed 1's only, 0 before (over the matched case)", cmp.Missed)
 	}
 }
 

@@ -28,8 +28,8 @@ const (
 // cases present in only one of them.
 type Comparison struct {
 	Baseline string `json:"baseline,omitempty"` // where it was read from
-	// Missed is the count of goal parts missed per peak and seed judged in
-	// both, before and after.
+	// Missed is the count of goal parts missed per peak and seed, before
+	// and after, over the cases judged in both.
 	Missed      []MissedCount `json:"missed"`
 	NewlyMissed []PartChange  `json:"newlyMissed"`
 	NewlyMet    []PartChange  `json:"newlyMet"`
@@ -111,25 +111,26 @@ func Compare(before, after Judgement) Comparison {
 	return cmp
 }
 
-// missedCounts counts the goal parts missed at each peak and seed that
-// both before and after judged, in each.
+// missedCounts counts the goal parts missed before and after at each peak
+// and seed of after, over the cases both judged (matched: a baseline of
+// every trace against a run with -only compares the same traces).
 func missedCounts(before, after Judgement) []MissedCount {
-	count := func(jm Judgement, p float64, s uint64) int {
-		n := 0
-		for _, c := range jm.Cases {
-			if c.PeakMiBps == p && c.Seed == s {
-				n += c.Missed()
-			}
-		}
-		return n
+	old := map[caseKey]JudgeCase{}
+	for _, c := range before.Cases {
+		old[c.key()] = c
 	}
 	var out []MissedCount
 	for _, p := range after.Peaks {
 		for _, s := range after.Seeds {
-			if !slices.Contains(before.Peaks, p) || !slices.Contains(before.Seeds, s) {
-				continue
+			m, matched := MissedCount{PeakMiBps: p, Seed: s}, false
+			for _, a := range after.Cases {
+				if b, ok := old[a.key()]; ok && a.PeakMiBps == p && a.Seed == s {
+					m.Before, m.After, matched = m.Before+b.Missed(), m.After+a.Missed(), true
+				}
 			}
-			out = append(out, MissedCount{PeakMiBps: p, Seed: s, Before: count(before, p, s), After: count(after, p, s)})
+			if matched {
+				out = append(out, m)
+			}
 		}
 	}
 	return out
