@@ -146,8 +146,6 @@ type Inputs struct {
 	Producer TaskConfig
 	Consumer TaskConfig
 
-	rise float64
-
 	OpenShards     int32       // open shards now (DescribeStreamSummary)
 	StreamUpdating bool        // stream status UPDATING or CREATING
 	ReshardHistory []time.Time // status.stream.reshards
@@ -187,10 +185,7 @@ type State struct {
 	// WeekPeaks holds the highest write demand of each hour of the last
 	// week, in 1/DemandPerShard shards at 100 % (week.go): the horizon
 	// planner's same hour of the previous week. At most 169 entries.
-	WeekPeaks  []Rec `json:"weekPeaks,omitempty"`
-	ShardRises []Rec `json:"shardRises,omitempty"`
-	ShardOpen  []Rec `json:"shardOpen,omitempty"`
-	ShardNeed  []Rec `json:"shardNeed,omitempty"`
+	WeekPeaks []Rec `json:"weekPeaks,omitempty"`
 }
 
 // DeepCopyInto copies s into out, so API types can embed a State.
@@ -202,9 +197,6 @@ func (s *State) DeepCopyInto(out *State) {
 	out.ProducerRunning = slices.Clone(s.ProducerRunning)
 	out.ConsumerRunning = slices.Clone(s.ConsumerRunning)
 	out.WeekPeaks = slices.Clone(s.WeekPeaks)
-	out.ShardRises = slices.Clone(s.ShardRises)
-	out.ShardOpen = slices.Clone(s.ShardOpen)
-	out.ShardNeed = slices.Clone(s.ShardNeed)
 }
 
 // DeepCopy returns a copy of s.
@@ -331,10 +323,6 @@ func Decide(in Inputs, prev State, now time.Time) (Decision, State) {
 	if in.Stream.Planner == PlannerHorizon {
 		plan = horizonPlanner(prev.WeekPeaks)
 	}
-	ls := loads(in.Metrics, now)
-	next.ShardRises = keepRises(prev.ShardRises, ls, targetU(in.Stream), now)
-	next.ShardOpen, next.ShardNeed = keepUse(prev.ShardOpen, prev.ShardNeed, ls, in.OpenShards, now)
-	in.rise = typicalRise(next.ShardRises, next.ShardOpen, next.ShardNeed, now)
 	d.Shards, d.ShardReason, next.Shards, next.ShardPeaks = plan(in, prev.Shards, prev.ShardPeaks, now, &d)
 	if in.Stream.Planner == PlannerHorizon {
 		// Only the horizon planner reads the week: the rules keep status
@@ -611,7 +599,6 @@ type shardView struct {
 	budget       int
 	upNeed       float64
 	want         int32 // the newest need, rounded up, within the bounds
-	hrWant       int32
 	kept, recs   []Rec // stabilization records kept, and those in the window
 	peaks        []Rec // hourly peaks of the last 25 h
 	peak         int32 // the highest hourly peak of the last 24 h
@@ -642,18 +629,10 @@ func observeShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision)
 	// need: a partial point may only keep shards up, never bring them down.
 	// The read side's need (consumers at full width and falling behind)
 	// counts too, so the write side does not take back what it added.
-	rawRec := clamp32(max(ceil32(downNeed), ceil32(upNeed), readNeed(in, now)), v.lo, v.hi)
-	hUp, hDown := withHeadroom(upNeed, v.uEff, in.rise), withHeadroom(downNeed, v.u, in.rise)
-	v.hrWant = clamp32(ceil32(hUp), v.lo, v.hi)
-	rec := clamp32(max(ceil32(hDown), ceil32(hUp), readNeed(in, now)), v.lo, v.hi)
+	rec := clamp32(max(ceil32(downNeed), ceil32(upNeed), readNeed(in, now)), v.lo, v.hi)
 	v.kept = keepShardRecs(prev, now, v.window, rec)
 	v.recs = inWindow(v.kept, now, v.window)
-	v.peaks = keepPeaks(prevPeaks, now, rawRec)
-	if hrCalls {
-		// V1: headroom may start a scale-up of its own and counts in the
-		// day's peak.
-		v.want, v.peaks = v.hrWant, keepPeaks(prevPeaks, now, rec)
-	}
+	v.peaks = keepPeaks(prevPeaks, now, rec)
 	v.peak = dayPeak(v.peaks, now)
 	return v, nil
 }

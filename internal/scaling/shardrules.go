@@ -114,7 +114,6 @@ func stepUp(in Inputs, v shardView, now time.Time, d *Decision) shardTarget {
 	} else if len(v.recs) > 1 {
 		t = max(want, min(t, ceil32(projectNewHigh(want, v.recs, v.peaks, newHighHorizon(in, v.budget, now), now))))
 	}
-	t = max(t, v.hrWant)
 	if t <= 2*open {
 		t = climbableUp(snapQuarter(t, open), in, v, now)
 	}
