@@ -26,11 +26,16 @@ import (
 // created again under the same name is read again), for one object uid, and
 // until its recheck is due (recheckDue: once per drift recheck interval, at
 // a point of it that is the object's own). It lives in memory only: a
-// restarted operator reads every stream's tags once. Safe for concurrent use;
-// a nil *streamOwners remembers nothing.
+// restarted operator reads every stream's tags once. Entries past their
+// recheck are swept at most once per recheck interval (sweepDue), so the
+// memory holds at most the streams read in the last two intervals, and a
+// read costs O(1) but for the one read an interval that sweeps. Safe for
+// concurrent use; a nil *streamOwners remembers nothing.
 type streamOwners struct {
-	mu sync.Mutex
-	m  map[string]ownerMemory // by stream ARN
+	mu      sync.Mutex
+	m       map[string]ownerMemory // by stream ARN
+	sweptAt time.Time              // the last sweep; zero: none yet
+	visited int                    // entries looked at by sweeps, for tests
 }
 
 // ownerMemory is the tags of one stream as read at readAt.
@@ -66,7 +71,7 @@ func (s *streamOwners) recall(sp *streamingv1alpha1.StreamProcessor, d ktypes.St
 
 // remember keeps the tags of o, read in this pass at now, when they name sp
 // as the owner; forget drops what is remembered of o's stream. Entries past
-// the recheck interval are dropped on the way.
+// their recheck are dropped on the way when a sweep is due.
 func (s *streamOwners) remember(sp *streamingv1alpha1.StreamProcessor, o streamObservation, now time.Time, every time.Duration) {
 	arn, created := aws.ToString(o.summary.StreamARN), aws.ToTime(o.summary.StreamCreationTimestamp)
 	if s == nil || arn == "" || created.IsZero() || o.owner.Ownership != Ours {
@@ -74,12 +79,32 @@ func (s *streamOwners) remember(sp *streamingv1alpha1.StreamProcessor, o streamO
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if sweepDue(s.sweptAt, now, every) {
+		s.sweep(now, every)
+	}
+	s.m[arn] = ownerMemory{uid: sp.UID, created: created, tags: maps.Clone(o.tags), readAt: now}
+}
+
+// sweepDue reports whether the stale entries are to be swept at now: on the
+// first remember, then once every interval (every read with no interval,
+// when the memory holds at most one entry). A clock set back sweeps too.
+// Pure.
+func sweepDue(sweptAt, now time.Time, every time.Duration) bool {
+	return sweptAt.IsZero() || !now.Before(sweptAt.Add(every)) || now.Before(sweptAt)
+}
+
+// sweep drops the entries whose recheck has come at now. Every entry's
+// recheck comes at most an interval after its read, and sweeps are at most
+// an interval apart, so none outlives its read by more than two intervals.
+// The caller holds s.mu.
+func (s *streamOwners) sweep(now time.Time, every time.Duration) {
+	s.visited += len(s.m)
 	for k, m := range s.m {
 		if m.due(now, every) {
 			delete(s.m, k)
 		}
 	}
-	s.m[arn] = ownerMemory{uid: sp.UID, created: created, tags: maps.Clone(o.tags), readAt: now}
+	s.sweptAt = now
 }
 
 func (s *streamOwners) forget(o streamObservation) {

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -191,21 +192,57 @@ func TestRecheckDue(t *testing.T) {
 	}
 }
 
+// ownedStreamNamed is an object with uid-<name> whose stream <name> was
+// created at planNow and is tagged as its own.
+func ownedStreamNamed(name string) (*streamingv1alpha1.StreamProcessor, streamObservation) {
+	sp := planObject()
+	sp.UID = types.UID("uid-" + name)
+	o := activeStream(sp, 1)
+	o.summary.StreamARN = aws.String("arn:aws:kinesis:us-east-1:123456789012:stream/" + name)
+	o.summary.StreamCreationTimestamp = aws.Time(planNow)
+	o.tags = desiredStreamTags(sp)
+	o.owner = ownerOf(sp, o.tags)
+	return sp, o
+}
+
 // TestStreamOwnersDropsStaleEntries: the memory holds no stream longer than
 // the recheck interval, so streams deleted meanwhile do not pile up.
 func TestStreamOwnersDropsStaleEntries(t *testing.T) {
 	s, every := newStreamOwners(), 10*time.Minute
 	for i, name := range []string{"a", "b"} {
-		sp := planObject()
-		sp.UID = types.UID("uid-" + name)
-		o := activeStream(sp, 1)
-		o.summary.StreamARN = aws.String("arn:aws:kinesis:us-east-1:123456789012:stream/" + name)
-		o.summary.StreamCreationTimestamp = aws.Time(planNow)
-		o.tags = desiredStreamTags(sp)
-		o.owner = ownerOf(sp, o.tags)
+		sp, o := ownedStreamNamed(name)
 		s.remember(sp, o, planNow.Add(time.Duration(i)*every), every)
 	}
 	if len(s.m) != 1 {
 		t.Errorf("after the recheck interval the memory holds %d streams, want 1 (the fresh one)", len(s.m))
 	}
+}
+
+// TestStreamOwnersSweepOncePerInterval: 1,000 streams each read once, one
+// every 0.6 s, over five intervals (one per object per interval, as the
+// recheck reads them; each stream read once stands for a stream deleted
+// after its read): the sweeps look at each entry about once an interval,
+// not on every read (a sweep on every read visited 2,344,265 entries here),
+// and the memory never holds an entry read more than two intervals ago.
+func TestStreamOwnersSweepOncePerInterval(t *testing.T) {
+	const n, rounds = 1000, 5
+	s, every := newStreamOwners(), 10*time.Minute
+	step := every / n
+	for i := range n * rounds {
+		now := planNow.Add(time.Duration(i) * step)
+		sp, o := ownedStreamNamed(fmt.Sprint(i))
+		s.remember(sp, o, now, every)
+		if i%50 != 0 {
+			continue
+		}
+		for arn, m := range s.m {
+			if now.Sub(m.readAt) > 2*every {
+				t.Fatalf("at %s the memory still holds %s, read at %s: more than two intervals ago", now.Sub(planNow), arn, m.readAt.Sub(planNow))
+			}
+		}
+	}
+	if max := 2 * n * rounds; s.visited > max {
+		t.Errorf("sweeps visited %d entries over %d reads in %d intervals, want at most %d (each entry about once an interval)", s.visited, n*rounds, rounds, max)
+	}
+	t.Logf("%d reads over %d intervals: sweeps visited %d entries, memory holds %d", n*rounds, rounds, s.visited, len(s.m))
 }
