@@ -163,30 +163,40 @@ func TestStreamChangeRereadsRememberedTags(t *testing.T) {
 }
 
 // TestRecheckDue: the one rule of the dashboard, the log group and the
-// stream's owner tags. planNow is a multiple of every; phase 3 minutes.
+// stream's owner tags. planNow is a multiple of 10 minutes; with a 7-minute
+// interval it lies 60 s past a multiple (Go's zero time is 1 Jan year 1:
+// 63,931,348,800 s before planNow, 420 × 152,217,497 + 60), so that
+// interval's points with phase 3 minutes are planNow+2m, planNow+9m, …
+// The rows were checked against broken rules (the point a second early or
+// late, never due, always due, a fixed 10-minute interval, no wait, two
+// intervals, the phase ignored or counted twice, "an interval after the
+// check", the wanted state ignored): each fails at least one.
 func TestRecheckDue(t *testing.T) {
-	every, phase := 10*time.Minute, 3*time.Minute
+	const m = time.Minute
 	for _, tc := range []struct {
-		name      string
-		checkedAt time.Time
-		unchanged bool
-		now       time.Time
-		due       bool
+		name         string
+		every, phase time.Duration
+		checkedAt    time.Time
+		unchanged    bool
+		now          time.Time
+		due          bool
 	}{
-		{"never checked", time.Time{}, true, planNow, true},
-		{"wanted state changed", planNow, false, planNow.Add(time.Second), true},
-		{"before the object's point of the interval", planNow, true, planNow.Add(phase - time.Second), false},
-		{"at the object's point", planNow, true, planNow.Add(phase), true},
-		{"checked at its point: not again within the interval", planNow.Add(phase), true, planNow.Add(phase + every - time.Second), false},
-		{"checked at its point: again an interval later", planNow.Add(phase), true, planNow.Add(phase + every), true},
-		{"checked just after its point: waits the interval less a second", planNow.Add(phase + time.Second), true, planNow.Add(phase + every), true},
-		{"no interval: always due", planNow, true, planNow, true},
+		{"never checked", 10 * m, 3 * m, time.Time{}, true, planNow, true},
+		{"wanted state changed", 10 * m, 3 * m, planNow, false, planNow.Add(time.Second), true},
+		{"before the object's point of the interval", 10 * m, 3 * m, planNow, true, planNow.Add(3*m - time.Second), false},
+		{"at the object's point", 10 * m, 3 * m, planNow, true, planNow.Add(3 * m), true},
+		{"checked at its point: not again within the interval", 10 * m, 3 * m, planNow.Add(3 * m), true, planNow.Add(13*m - time.Second), false},
+		{"checked at its point: again an interval later", 10 * m, 3 * m, planNow.Add(3 * m), true, planNow.Add(13 * m), true},
+		{"checked just after its point: waits the interval less a second", 10 * m, 3 * m, planNow.Add(3*m + time.Second), true, planNow.Add(13 * m), true},
+		{"7-minute interval: before the point", 7 * m, 3 * m, planNow, true, planNow.Add(2*m - time.Second), false},
+		{"7-minute interval: at the point", 7 * m, 3 * m, planNow, true, planNow.Add(2 * m), true},
+		{"7-minute interval: checked at its point, not again within it", 7 * m, 3 * m, planNow.Add(2 * m), true, planNow.Add(9*m - time.Second), false},
+		{"7-minute interval: checked at its point, again 7 minutes later", 7 * m, 3 * m, planNow.Add(2 * m), true, planNow.Add(9 * m), true},
+		{"phase 0: checked at its point, not again within the interval", 10 * m, 0, planNow, true, planNow.Add(10*m - time.Second), false},
+		{"phase 0: again an interval later", 10 * m, 0, planNow, true, planNow.Add(10 * m), true},
+		{"no interval: always due", 0, 3 * m, planNow, true, planNow, true},
 	} {
-		e := every
-		if tc.name == "no interval: always due" {
-			e = 0
-		}
-		if got := recheckDue(tc.checkedAt, tc.unchanged, tc.now, e, phase); got != tc.due {
+		if got := recheckDue(tc.checkedAt, tc.unchanged, tc.now, tc.every, tc.phase); got != tc.due {
 			t.Errorf("%s: due %v, want %v", tc.name, got, tc.due)
 		}
 	}
