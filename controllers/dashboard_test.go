@@ -9,6 +9,7 @@ import (
 	etypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 
@@ -112,35 +113,46 @@ func TestDashboardFollowsTheObject(t *testing.T) {
 // same, until the recheck interval has passed; a spec change that changes the
 // body reads it at once. A skipped read plans nothing and keeps it Ready.
 func TestDashboardIsReadOnlyWhenItMayHaveChanged(t *testing.T) {
+	for _, uid := range phaseUIDs(recheckDashboard, DefaultDriftRecheck) {
+		t.Run(string(uid), func(t *testing.T) { checkDashboardReadOnlyWhenItMayHaveChanged(t, uid) })
+	}
+}
+
+// checkDashboardReadOnlyWhenItMayHaveChanged is the test for one uid, with
+// the put and the read at the object's point of the interval.
+func checkDashboardReadOnlyWhenItMayHaveChanged(t *testing.T, uid types.UID) {
 	sp := planObject()
-	if !dashboardReadNeeded(sp, "us-east-1", false, planNow, DefaultDriftRecheck) {
+	sp.UID = uid
+	at := pointAfterPlanNow(uid, recheckDashboard, DefaultDriftRecheck)
+	if !dashboardReadNeeded(sp, "us-east-1", false, at, DefaultDriftRecheck) {
 		t.Fatal("never put: the dashboard must be read")
 	}
 	body := dashboardBody(sp, nil)
-	n := &notes{sp: sp, now: planNow, t: planTiming}
+	n := &notes{sp: sp, now: at, t: planTiming}
 	if err := (outcome{action: putDashboard{name: dashboardName, body: body, created: true}}).applyDashboard(n, putDashboard{name: dashboardName, body: body, created: true}); err != nil {
 		t.Fatal(err)
 	}
-	if dashboardReadNeeded(sp, "us-east-1", false, planNow.Add(time.Minute), DefaultDriftRecheck) {
+	if dashboardReadNeeded(sp, "us-east-1", false, at.Add(time.Minute), DefaultDriftRecheck) {
 		t.Error("a minute after the put of the same body: read again")
 	}
-	if !dashboardReadNeeded(sp, "us-east-1", false, planNow.Add(DefaultDriftRecheck), DefaultDriftRecheck) {
+	if !dashboardReadNeeded(sp, "us-east-1", false, at.Add(DefaultDriftRecheck), DefaultDriftRecheck) {
 		t.Error("after the recheck period: not read")
 	}
 	changed := sp.DeepCopy()
 	changed.Spec.Stream.MaxShards++
-	if !dashboardReadNeeded(changed, "us-east-1", false, planNow.Add(time.Minute), DefaultDriftRecheck) {
+	if !dashboardReadNeeded(changed, "us-east-1", false, at.Add(time.Minute), DefaultDriftRecheck) {
 		t.Error("the spec changes the body: not read")
 	}
 	// A read that finds it current also counts.
 	read := planObject()
+	read.UID = uid
 	pl := plan{}
-	planDashboard(&notes{sp: read, now: planNow, t: planTiming}, &pl, &dashboardObservation{found: true, body: body}, "us-east-1")
-	if len(pl.actions) != 0 || dashboardReadNeeded(read, "us-east-1", false, planNow.Add(time.Minute), DefaultDriftRecheck) {
-		t.Errorf("found current: actions %v, read needed %v; want none, false", pl.actions, dashboardReadNeeded(read, "us-east-1", false, planNow.Add(time.Minute), DefaultDriftRecheck))
+	planDashboard(&notes{sp: read, now: at, t: planTiming}, &pl, &dashboardObservation{found: true, body: body}, "us-east-1")
+	if len(pl.actions) != 0 || dashboardReadNeeded(read, "us-east-1", false, at.Add(time.Minute), DefaultDriftRecheck) {
+		t.Errorf("found current: actions %v, read needed %v; want none, false", pl.actions, dashboardReadNeeded(read, "us-east-1", false, at.Add(time.Minute), DefaultDriftRecheck))
 	}
 	pl = plan{}
-	planDashboard(&notes{sp: read, now: planNow, t: planTiming}, &pl, &dashboardObservation{skipped: true}, "us-east-1")
+	planDashboard(&notes{sp: read, now: at, t: planTiming}, &pl, &dashboardObservation{skipped: true}, "us-east-1")
 	if c := findCondition(read, ConditionDashboardReady); len(pl.actions) != 0 || c == nil || c.Status != metav1.ConditionTrue {
 		t.Errorf("skipped read: actions %v, DashboardReady %+v; want none, True", pl.actions, c)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 )
@@ -150,9 +151,19 @@ func TestLogCallsArePaced(t *testing.T) {
 // TestLogGroupIsReadOnlyWhenItMayHaveChanged: a pass reads the operator's
 // log group unless LogsReady says this generation found it as wanted (ours
 // with the retention, or another's left alone) less than the recheck interval ago.
+// Checks "recently" are at the object's point of the interval, a minute
+// before now, for uids with early, late and middle points (phaseUIDs).
 func TestLogGroupIsReadOnlyWhenItMayHaveChanged(t *testing.T) {
-	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
-	fresh := metav1.NewTime(now.Add(-time.Minute))
+	for _, uid := range phaseUIDs(recheckLogGroup, DefaultDriftRecheck) {
+		t.Run(string(uid), func(t *testing.T) { checkLogGroupReadOnlyWhenItMayHaveChanged(t, uid) })
+	}
+}
+
+// checkLogGroupReadOnlyWhenItMayHaveChanged is the test for one uid.
+func checkLogGroupReadOnlyWhenItMayHaveChanged(t *testing.T, uid types.UID) {
+	checked := pointAfterPlanNow(uid, recheckLogGroup, DefaultDriftRecheck)
+	now := checked.Add(time.Minute)
+	fresh := metav1.NewTime(checked)
 	stale := metav1.NewTime(now.Add(-DefaultDriftRecheck))
 	for _, tc := range []struct {
 		name    string
@@ -169,7 +180,7 @@ func TestLogGroupIsReadOnlyWhenItMayHaveChanged(t *testing.T) {
 		{"last attempt failed", &fresh, &metav1.Condition{Status: metav1.ConditionFalse, Reason: ReasonAccessDenied, ObservedGeneration: 1}, 1, true},
 	} {
 		sp := unitSample()
-		sp.Generation = tc.gen
+		sp.UID, sp.Generation = uid, tc.gen
 		sp.Status.LogGroupCheckedAt = tc.checked
 		if tc.cond != nil {
 			c := *tc.cond

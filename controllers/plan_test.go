@@ -186,14 +186,14 @@ func TestPlanPass(t *testing.T) {
 				sp.Spec.Logs = &streamingv1alpha1.LogsSpec{RetentionDays: 14}
 				obs.logGroup = &logGroupObservation{}
 			},
-			want: expect{actions: []string{"create log group " + logGroup + " 14d owner uid-1"}},
+			want: expect{actions: []string{"create log group " + logGroup + " 14d owner " + string(planObject().UID)}},
 		},
 		{
 			name: "log group missing while the stream is created: created all the same, before anything else",
 			setup: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
 				*obs = observed{region: "us-east-1", stream: streamObservation{}, logGroup: &logGroupObservation{}}
 			},
-			want: expect{actions: []string{"create log group " + logGroup + " 7d owner uid-1", "create stream 1 shards"},
+			want: expect{actions: []string{"create log group " + logGroup + " 7d owner " + string(planObject().UID), "create stream 1 shards"},
 				conditions: map[string]string{ConditionStreamReady: ReasonCreating}, wait: 5 * time.Second, incomplete: true},
 		},
 		{

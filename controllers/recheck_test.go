@@ -18,6 +18,34 @@ func testUID(i int) types.UID {
 	return types.UID(fmt.Sprintf("%x-%x-4%x-a%x-%x", s[0:4], s[4:6], s[6:8], s[8:10], s[10:16])[:36])
 }
 
+// phaseUIDs are uids whose point of the interval for rechecking what
+// falls early (in its first 30 s), late (its last 30 s) and in the middle,
+// with planObject's uid-1: tests that count reads within minutes of a check
+// run for each, so that none passes only for where uid-1's point lies.
+func phaseUIDs(what string, every time.Duration) []types.UID {
+	uids := []types.UID{"uid-1"}
+	for _, in := range []func(time.Duration) bool{
+		func(p time.Duration) bool { return p < 30*time.Second },
+		func(p time.Duration) bool { return p >= every-30*time.Second },
+		func(p time.Duration) bool { return p >= every*2/5 && p < every*3/5 },
+	} {
+		for i := 0; ; i++ {
+			if in(recheckPhase(testUID(i), what, every)) {
+				uids = append(uids, testUID(i))
+				break
+			}
+		}
+	}
+	return uids
+}
+
+// pointAfterPlanNow is uid's first point of the interval for rechecking
+// what at or after planNow (a multiple of every up to 10 minutes): a check
+// made there is next due an interval later.
+func pointAfterPlanNow(uid types.UID, what string, every time.Duration) time.Time {
+	return planNow.Add(recheckPhase(uid, what, every))
+}
+
 // rechecksPerPass counts, for n objects all checked at checkedAt (a
 // restart, objects created together) and passes every step after it, how
 // many are rechecked at each pass over rounds intervals; a recheck moves the

@@ -72,27 +72,35 @@ func streamActions(pl plan) []string {
 
 // TestSteadyPassesReadStreamTagsOncePerRecheck: an object whose stream's
 // tags were read and named it reads them again only after the drift recheck
-// interval; every pass still describes the stream.
+// interval; every pass still describes the stream. The passes start at the
+// object's point of the interval, for uids with early, late and middle
+// points (phaseUIDs).
 func TestSteadyPassesReadStreamTagsOncePerRecheck(t *testing.T) {
-	sp := planObject()
-	r, clk, k, c := ownerPasses(sp)
-	for i := range 5 { // one pass a minute
-		clk.SetTime(planNow.Add(time.Duration(i) * time.Minute))
-		pl := r.observeAndPlan(context.Background(), sp, namesOf(sp), c)
-		if got := streamActions(pl); len(got) != 0 {
-			t.Fatalf("pass %d: stream actions %v, want none", i, got)
-		}
-		if sp.Status = pl.status; !streamUsableIn(pl) {
-			t.Fatalf("pass %d: stream not usable: %v", i, pl.errs)
-		}
-	}
-	if k.describes != 5 || k.tagReads != 1 {
-		t.Errorf("5 passes in 4 minutes: %d DescribeStreamSummary, %d ListTagsForStream; want 5 and 1", k.describes, k.tagReads)
-	}
-	clk.SetTime(planNow.Add(10 * time.Minute))
-	r.observeAndPlan(context.Background(), sp, namesOf(sp), c)
-	if k.tagReads != 2 {
-		t.Errorf("after the recheck interval: %d ListTagsForStream, want 2", k.tagReads)
+	for _, uid := range phaseUIDs(recheckStreamOwner, 10*time.Minute) {
+		t.Run(string(uid), func(t *testing.T) {
+			sp := planObject()
+			sp.UID = uid
+			r, clk, k, c := ownerPasses(sp)
+			start := pointAfterPlanNow(uid, recheckStreamOwner, r.DriftRecheck)
+			for i := range 5 { // one pass a minute
+				clk.SetTime(start.Add(time.Duration(i) * time.Minute))
+				pl := r.observeAndPlan(context.Background(), sp, namesOf(sp), c)
+				if got := streamActions(pl); len(got) != 0 {
+					t.Fatalf("pass %d: stream actions %v, want none", i, got)
+				}
+				if sp.Status = pl.status; !streamUsableIn(pl) {
+					t.Fatalf("pass %d: stream not usable: %v", i, pl.errs)
+				}
+			}
+			if k.describes != 5 || k.tagReads != 1 {
+				t.Errorf("5 passes in 4 minutes: %d DescribeStreamSummary, %d ListTagsForStream; want 5 and 1", k.describes, k.tagReads)
+			}
+			clk.SetTime(start.Add(10 * time.Minute))
+			r.observeAndPlan(context.Background(), sp, namesOf(sp), c)
+			if k.tagReads != 2 {
+				t.Errorf("after the recheck interval: %d ListTagsForStream, want 2", k.tagReads)
+			}
+		})
 	}
 }
 
