@@ -456,7 +456,7 @@ func TestDecideUpStepByBudget(t *testing.T) {
 		in.ReshardHistory = calls(tt.used, now0.Add(-2*time.Hour))
 		st := State{}
 		if tt.peak > 0 {
-			st.ShardPeaks = dayOfPeaks(now0, Rec{At: now0.Add(-3 * time.Hour).Truncate(time.Hour).Unix(), N: tt.peak})
+			st.ShardPeaks = []Rec{{At: now0.Add(-3 * time.Hour).Truncate(time.Hour).Unix(), N: tt.peak}}
 		}
 		d, _ := Decide(in, st, now0)
 		if d.Shards < tt.min || d.Shards > tt.max_ {
@@ -669,10 +669,9 @@ func TestSnapDown(t *testing.T) {
 }
 
 // afterSpike is the state 20 minutes into a quiet spell (1 MiB/s on 64 open
-// shards) after a day's peak of 64 shards five hours ago (in a day of
-// hourly peaks), and that time.
+// shards) after a day's peak of 64 shards five hours ago, and that time.
 func afterSpike() (State, time.Time) {
-	st := State{ShardPeaks: dayOfPeaks(now0, Rec{At: now0.Add(-5 * time.Hour).Truncate(time.Hour).Unix(), N: 64})}
+	st := State{ShardPeaks: []Rec{{At: now0.Add(-5 * time.Hour).Truncate(time.Hour).Unix(), N: 64}}}
 	for m := range 20 {
 		now := now0.Add(time.Duration(m) * time.Minute)
 		_, st = Decide(baseInputs(now, 64, 1), st, now)

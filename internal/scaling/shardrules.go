@@ -109,7 +109,7 @@ func intoBounds(v shardView) shardTarget {
 func stepUp(in Inputs, v shardView, now time.Time, d *Decision) shardTarget {
 	open, peak, want := v.open, v.peak, v.want
 	t := max(want, ceil32(float64(open)*(1+upStep(v.budget))))
-	if peak > want && daySeen(v.peaks, now) {
+	if peak > want {
 		t = min(t, peak)
 	} else if len(v.recs) > 1 {
 		t = max(want, min(t, ceil32(projectNewHigh(want, v.recs, v.peaks, newHighHorizon(in, v.budget, now), now))))
@@ -239,9 +239,6 @@ func risingHourly(v shardView, now time.Time) (cur, h1, h2 int32, rising bool) {
 func downTarget(in Inputs, v shardView, floor int32, now time.Time) shardTarget {
 	open, peak, budget := v.open, v.peak, v.budget
 	window24 := PruneHistory(in.ReshardHistory, now)
-	if h, ok := unseenDayHold(v, window24, floor, now); ok {
-		return h
-	}
 	reserve := v.reserve
 	if aheadOfPace(window24, now) {
 		reserve++
