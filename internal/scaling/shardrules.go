@@ -44,10 +44,13 @@ const (
 	ShardHoldClimbBack
 	// ShardReadSide: the read side raised the target.
 	ShardReadSide
+	// ShardHoldLastCall: a scale-up held to keep the last call of the 24 h
+	// window while the open count carries the load at 100 %.
+	ShardHoldLastCall
 )
 
 var shardRuleNames = [...]string{"unset", "noData", "bounds", "up", "down", "start", "updating",
-	"lastReshard", "rising", "window", "quarter", "trend", "climbBack", "readSide"}
+	"lastReshard", "rising", "window", "quarter", "trend", "climbBack", "readSide", "lastCall"}
 
 // String is the rule's short name (as in `simulate -excess`).
 func (r ShardRule) String() string {
@@ -86,7 +89,11 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	case v.open < v.lo || v.open > v.hi:
 		t = intoBounds(v)
 	case v.want > v.open:
-		t = stepUp(in, v, now, d)
+		if h, ok := lastCallHold(v); ok {
+			t = h
+		} else {
+			t = stepUp(in, v, now, d)
+		}
 	default:
 		t = stepDown(in, v, now)
 	}

@@ -25,6 +25,7 @@ var ExcessCauses = []string{
 	"rising",      // the need rises hour over hour
 	"lastReshard", // within a window of the last reshard
 	"climbBack",   // the budget plan: calls kept to climb back to the day's peak
+	"lastCall",    // a scale-up held: the last call is kept while 100 % carries the load
 	"start",       // less than a window of data
 	"other",       // read side, bounds, held for missing data
 }
@@ -79,7 +80,7 @@ func ExcessBreakdown(cfg Config, t Trace) Excess {
 func excessCause(rule scaling.ShardRule) string {
 	switch rule {
 	case scaling.ShardUp, scaling.ShardDown, scaling.ShardHoldStart, scaling.ShardHoldLastReshard, scaling.ShardHoldRising,
-		scaling.ShardHoldClimbBack, scaling.ShardHoldTrend, scaling.ShardHoldWindow, scaling.ShardHoldQuarter:
+		scaling.ShardHoldClimbBack, scaling.ShardHoldLastCall, scaling.ShardHoldTrend, scaling.ShardHoldWindow, scaling.ShardHoldQuarter:
 		return rule.String()
 	}
 	return "other"
