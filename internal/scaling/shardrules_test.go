@@ -34,6 +34,8 @@ func ruleOfReason(reason string, open int32) ShardRule {
 		return ShardHoldClimbBack
 	case has("with its trend or yesterday"):
 		return ShardHoldTrend
+	case has("would be the last of"):
+		return ShardHoldLastCall
 	case has("holding at") && has("need over the last"):
 		var n int32
 		if i := strings.Index(reason, " is "); i >= 0 {
