@@ -28,6 +28,7 @@ func TestLastCallHold(t *testing.T) {
 		{"no call left: not held (nothing to keep)", view(0, 21, 0.7, flat), false},
 		{"last call, 29 at 70 % is 20.3 at 100 %: spent", view(1, 29, 0.7, flat), false},
 		{"last call, throttled (uEff lowered): spent", view(1, 21, 0.6, flat), false},
+		{"last call, u 6 %, throttled (uEff raised to 10 %): spent", shardView{open: 20, u: 0.06, uEff: 0.1, budget: 1, upNeed: 21, recs: flat}, false},
 		{"last call, the window rose 6 within 7 minutes: 14.7 + 4.2 ≤ 20, held", view(1, 21, 0.7, rising), true},
 		{"last call, 26 at 70 % and a rise of 6: 18.2 + 4.2 > 20, spent", view(1, 26, 0.7, rising), false},
 		{"last call, slow rise of 4 within 7 minutes: 19.6 + 2.8 > 20, spent", view(1, 28, 0.7, slow), false},
