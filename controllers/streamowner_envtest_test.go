@@ -25,6 +25,7 @@ func TestSteadyPassesSkipStreamTagsButNotBeforeAChange(t *testing.T) {
 	op := startOperator(t, func(r *StreamProcessorReconciler) { r.DriftRecheck = time.Hour })
 	sp := sample(newNamespace(t), "steady-tags")
 	sp.Spec.Stream.RetentionHours = 24
+	created := time.Now()
 	g.Expect(suite.k8s.Create(context.Background(), sp)).To(Succeed())
 	ready := waitReady(t, sp, 60*time.Second)
 
@@ -38,7 +39,14 @@ func TestSteadyPassesSkipStreamTagsButNotBeforeAChange(t *testing.T) {
 	}
 	waitReady(t, sp, 10*time.Second)
 	g.Expect(op.callCount("Kinesis", "DescribeStreamSummary", "ok") - describes).To(BeNumerically(">=", 3))
-	g.Expect(op.callCount("Kinesis", "ListTagsForStream", "ok")-tagReads).To(BeZero(), "steady passes listed the stream's tags")
+	// The uid is the API server's: its recheck point may fall (rarely)
+	// within the test, and then one read is the rule, not a miss; a read
+	// per pass is still three.
+	allowed := 0
+	if !nextRecheck(created, time.Hour, recheckPhase(ready.UID, recheckStreamOwner, time.Hour)).After(time.Now()) {
+		allowed = 1
+	}
+	g.Expect(op.callCount("Kinesis", "ListTagsForStream", "ok")-tagReads).To(BeNumerically("<=", allowed), "steady passes listed the stream's tags")
 
 	// Retagged by hand: the stream now names an object that does not exist.
 	_, err := suite.kinesis.AddTagsToStream(context.Background(), &kinesis.AddTagsToStreamInput{
