@@ -30,9 +30,7 @@ const lastCallReaction = CompleteAfter + climbStep
 // the minute averages hide). Either failing releases the call at once,
 // sized by stepUp as before.
 func lastCallHold(v shardView) (shardTarget, bool) {
-	// uEff differs from u only while writes are throttled (below 0.2 it is
-	// raised to 0.1, not lowered).
-	if v.budget != 1 || v.uEff != v.u {
+	if v.budget != 1 || v.throttled {
 		return shardTarget{}, false
 	}
 	atLimit := v.upNeed*v.uEff + float64(largestRise(v.recs, lastCallReaction))*v.u

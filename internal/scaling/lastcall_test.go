@@ -16,7 +16,7 @@ func TestLastCallHold(t *testing.T) {
 	rising := []Rec{at(-10, 20), at(-6, 20), at(0, 26)} // +6 shards at 70 % within 6 minutes
 	slow := []Rec{at(-14, 14), at(-7, 17), at(0, 21)}   // +7 over 14 minutes, +4 at most within 7
 	view := func(budget int, upNeed, uEff float64, recs []Rec) shardView {
-		return shardView{open: 20, u: 0.7, uEff: uEff, budget: budget, upNeed: upNeed, recs: recs}
+		return shardView{open: 20, u: 0.7, uEff: uEff, throttled: uEff != 0.7, budget: budget, upNeed: upNeed, recs: recs}
 	}
 	tests := []struct {
 		name string
@@ -28,7 +28,8 @@ func TestLastCallHold(t *testing.T) {
 		{"no call left: not held (nothing to keep)", view(0, 21, 0.7, flat), false},
 		{"last call, 29 at 70 % is 20.3 at 100 %: spent", view(1, 29, 0.7, flat), false},
 		{"last call, throttled (uEff lowered): spent", view(1, 21, 0.6, flat), false},
-		{"last call, u 6 %, throttled (uEff raised to 10 %): spent", shardView{open: 20, u: 0.06, uEff: 0.1, budget: 1, upNeed: 21, recs: flat}, false},
+		{"last call, u 6 %, throttled (uEff raised to 10 %): spent", shardView{open: 20, u: 0.06, uEff: 0.1, throttled: true, budget: 1, upNeed: 21, recs: flat}, false},
+		{"last call, u 10 %, throttled (uEff stays 10 %): spent", shardView{open: 20, u: 0.1, uEff: 0.1, throttled: true, budget: 1, upNeed: 21, recs: flat}, false},
 		{"last call, the window rose 6 within 7 minutes: 14.7 + 4.2 ≤ 20, held", view(1, 21, 0.7, rising), true},
 		{"last call, 26 at 70 % and a rise of 6: 18.2 + 4.2 > 20, spent", view(1, 26, 0.7, rising), false},
 		{"last call, slow rise of 4 within 7 minutes: 19.6 + 2.8 > 20, spent", view(1, 28, 0.7, slow), false},

@@ -594,6 +594,7 @@ func snapDown(t, open int32) int32 {
 type shardView struct {
 	lo, hi, open int32
 	u, uEff      float64
+	throttled    bool // more than 0.1 % of the newest minutes' records throttled
 	window       time.Duration
 	reserve      int
 	budget       int
@@ -620,7 +621,7 @@ func observeShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision)
 	}
 	d.Used.NewestPoint = fresh[len(fresh)-1].at.Unix()
 
-	v.uEff = effectiveUtilization(fresh, v.u, now, d)
+	v.uEff, v.throttled = effectiveUtilization(fresh, v.u, now, d)
 	upNeed, downNeed := shardNeeds(fresh, v.u, v.uEff, now, d)
 	v.upNeed = upNeed
 	v.want = clamp32(ceil32(upNeed), v.lo, v.hi)
@@ -687,8 +688,9 @@ func holdShards(v shardView, fresh []minuteLoad, prev, prevPeaks []Rec, now time
 
 // effectiveUtilization is the target utilization to size for: u, or u less
 // the throttle margin (not below 0.1) when more than 0.1 % of the records
-// of the newest minutes were throttled. It records the throttled share.
-func effectiveUtilization(fresh []minuteLoad, u float64, now time.Time, d *Decision) float64 {
+// of the newest minutes were throttled (throttled). It records the
+// throttled share.
+func effectiveUtilization(fresh []minuteLoad, u float64, now time.Time, d *Decision) (uEff float64, throttled bool) {
 	var thr, tot float64
 	for _, l := range fresh {
 		if now.Sub(l.at) <= upWindow {
@@ -700,9 +702,9 @@ func effectiveUtilization(fresh []minuteLoad, u float64, now time.Time, d *Decis
 		d.Used.ThrottledPercent = 100 * thr / tot
 	}
 	if tot > 0 && thr/tot > 0.001 {
-		return max(u-throttleMargin, 0.1)
+		return max(u-throttleMargin, 0.1), true
 	}
-	return u
+	return u, false
 }
 
 // shardNeeds is the shards the newest minutes need: up, the highest at
