@@ -84,15 +84,20 @@ func Judge(cfg Config, peaks []float64, seeds []uint64, traces JudgeTraces, work
 		cfg Config
 		t   Trace
 	}
+	// The traces depend on the seed only: load them once per seed.
+	bySeed := make([][]Trace, len(seeds))
+	for i, s := range seeds {
+		ts, err := traces(s)
+		if err != nil {
+			return Judgement{}, fmt.Errorf("judge: traces for seed %d: %w", s, err)
+		}
+		bySeed[i] = ts
+	}
 	var jobs []job
 	var cases []JudgeCase
 	for _, p := range peaks {
-		for _, s := range seeds {
-			ts, err := traces(s)
-			if err != nil {
-				return Judgement{}, fmt.Errorf("judge: traces for seed %d: %w", s, err)
-			}
-			for _, t := range ts {
+		for i, s := range seeds {
+			for _, t := range bySeed[i] {
 				c := cfg
 				c.PeakMiBps, c.Seed = p, s
 				jobs = append(jobs, job{len(cases), c, t})

@@ -3,6 +3,7 @@ package sim
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -189,7 +190,8 @@ func TestJudgementRoundTrip(t *testing.T) {
 
 // TestJudgeParallelIsSequential: the judgement on four workers is the one
 // on one worker, byte for byte, though runs of different lengths finish out
-// of order; and each case is the trace's own RunGoalPolicies.
+// of order; each case is the trace's own RunGoalPolicies; and the traces
+// are loaded once per seed, not once per peak and seed.
 func TestJudgeParallelIsSequential(t *testing.T) {
 	spike := func(name string, n, at int) Trace {
 		tr := flat(n, 0.2)
@@ -199,7 +201,9 @@ func TestJudgeParallelIsSequential(t *testing.T) {
 		}
 		return tr
 	}
+	loads := map[uint64]int{}
 	traces := func(seed uint64) ([]Trace, error) {
+		loads[seed]++
 		return []Trace{spike("short", 90, 30), spike("nyc_taxi", 600, 200+int(seed)), spike("mid", 240, 100)}, nil
 	}
 	run := func(workers int) []byte {
@@ -213,7 +217,11 @@ func TestJudgeParallelIsSequential(t *testing.T) {
 		}
 		return raw
 	}
-	seq, par := run(1), run(4)
+	seq := run(1)
+	if want := map[uint64]int{1: 1, 2: 1}; !maps.Equal(loads, want) {
+		t.Errorf("traces loaded %v times per seed, want %v", loads, want)
+	}
+	par := run(4)
 	if !bytes.Equal(seq, par) {
 		t.Fatalf("4 workers differ from 1:\n%s\n%s", par, seq)
 	}
