@@ -35,7 +35,6 @@ type streamOwners struct {
 	mu      sync.Mutex
 	m       map[string]ownerMemory // by stream ARN
 	sweptAt time.Time              // the last sweep; zero: none yet
-	visited int                    // entries looked at by sweeps, for tests
 }
 
 // ownerMemory is the tags of one stream as read at readAt.
@@ -98,7 +97,6 @@ func sweepDue(sweptAt, now time.Time, every time.Duration) bool {
 // an interval apart, so none outlives its read by more than two intervals.
 // The caller holds s.mu.
 func (s *streamOwners) sweep(now time.Time, every time.Duration) {
-	s.visited += len(s.m)
 	for k, m := range s.m {
 		if m.due(now, every) {
 			delete(s.m, k)
