@@ -285,21 +285,20 @@ func TestConsumerPoisonAndPanics(t *testing.T) {
 	// twice (its batch retried after a lost lease) must not stand in for
 	// a record still unhandled.
 	eventually(t, 90*time.Second, "every record handled or dead-lettered", func() bool {
-		return unaccounted(n, handled, dead()) == 0
+		return unaccounted(n, handled, deadData(dead())) == 0
 	})
 	stop()
 	if err := <-done; err != nil {
 		t.Errorf("consumer stopped with %v", err)
 	}
 	lines := dead()
-	deadSet := map[string]bool{}
+	deadSet := deadData(lines)
 	for _, l := range lines {
-		deadSet[l.Data] = true
 		if !poison(l.Data) || !strings.Contains(l.Error, "handler panicked") {
 			t.Errorf("dead letter %q with error %q: want only poison records, with the panic", l.Data, l.Error)
 		}
 	}
-	missing := unaccounted(n, handled, lines)
+	missing := unaccounted(n, handled, deadSet)
 	dups := handled.duplicates() + len(lines) - len(deadSet)
 	t.Logf("handled %d, dead-lettered %d, duplicates %d, missing %d; faults %s", handled.unique(), len(deadSet), dups, missing,
 		describe(kproxy, dproxy))
@@ -313,16 +312,21 @@ func TestConsumerPoisonAndPanics(t *testing.T) {
 		describe(kproxy, dproxy) + ", handler panics", n, n, handled.unique() + len(deadSet), dups, missing, outcome(t)})
 }
 
+// deadData is the set of the records' data in the dead letters.
+func deadData(lines []consumer.Line) map[string]bool {
+	set := make(map[string]bool, len(lines))
+	for _, l := range lines {
+		set[l.Data] = true
+	}
+	return set
+}
+
 // unaccounted is how many of the records p-0 … p-(n-1) are neither handled
 // nor in the dead letters.
-func unaccounted(n int, handled *countingHandler, dead []consumer.Line) int {
-	deadSet := map[string]bool{}
-	for _, l := range dead {
-		deadSet[l.Data] = true
-	}
+func unaccounted(n int, handled *countingHandler, dead map[string]bool) int {
 	missing := 0
 	for i := range n {
-		if d := fmt.Sprintf("p-%d", i); !handled.seen(d) && !deadSet[d] {
+		if d := fmt.Sprintf("p-%d", i); !handled.seen(d) && !dead[d] {
 			missing++
 		}
 	}
