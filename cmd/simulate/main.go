@@ -5,6 +5,7 @@
 //	go run ./cmd/simulate -trace FILE.csv [-peak-mibps N] [-record-bytes N] [-json]
 //	go run ./cmd/simulate -bench [-traces ../shared/traces] [-json]
 //	go run ./cmd/simulate -frontier [-traces ../shared/traces] [-peak-mibps N] [-json]
+//	go run ./cmd/simulate -onset [-traces ../shared/traces] [-only NAME] [-peak-mibps N]
 //	go run ./cmd/simulate -judge [-traces DIR] [-peaks 5,40,400] [-seeds 1] [-only NAME] [-workers N] [-baseline FILE] [-json]
 package main
 
@@ -35,6 +36,8 @@ func run() error {
 		return runJudge(o)
 	case o.frontier:
 		return runFrontier(o.cfg, o.traces, o.only, o.asJSON)
+	case o.onset:
+		return runOnset(o.cfg, o.traces, o.only)
 	case o.refusals:
 		return runRefusals(o)
 	case o.excess:
@@ -45,18 +48,19 @@ func run() error {
 		return runTrace(o)
 	default:
 		flag.Usage()
-		return fmt.Errorf("need -trace FILE.csv, -bench, -frontier or -judge")
+		return fmt.Errorf("need -trace FILE.csv, -bench, -frontier, -onset or -judge")
 	}
 }
 
 // options is the command line: the model's configuration and which mode
 // to run on which traces.
 type options struct {
-	cfg                               sim.Config
-	trace, traces, only               string
-	asJSON                            bool
-	bench, frontier, refusals, excess bool
-	judge                             judgeOptions
+	cfg                    sim.Config
+	trace, traces, only    string
+	asJSON                 bool
+	bench, frontier, onset bool
+	refusals, excess       bool
+	judge                  judgeOptions
 }
 
 // parseOptions parses args into fs's flags and validates them; a bad
@@ -66,10 +70,11 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	cfg := &o.cfg
 	fs.StringVar(&o.trace, "trace", "", "CSV trace with header timestamp,value")
 	fs.BoolVar(&o.bench, "bench", false, "run every trace in -traces plus the synthetic traces and print one table")
-	fs.BoolVar(&o.frontier, "frontier", false, "run the idealised reactive family on every trace in -traces (and -only) plus the synthetic traces and print, per trace, what issue 13's goals ask against the best members, and the onset argument on the synthetic spiky traces")
+	fs.BoolVar(&o.frontier, "frontier", false, "run the idealised reactive family on every trace in -traces (and -only) plus the synthetic traces and print, per trace, what issue 13's goals ask against the best members, and the onset argument on the spiky traces (surges: the generator's on synthetic ones, detected on the files)")
+	fs.BoolVar(&o.onset, "onset", false, "the onset argument of -frontier alone (its goals from oracle-reactive and the floor, without the family): every spiky trace in -traces (and -only) plus the synthetic ones; surges detected on the trace files")
 	fs.StringVar(&o.traces, "traces", "../shared/traces", "folder of CSV traces for -bench and the other modes over the bench's traces (empty: synthetic only)")
 	fs.BoolVar(&o.asJSON, "json", false, "print JSON instead of a table")
-	fs.StringVar(&o.only, "only", "", "with -bench, -excess, -refusals, -frontier or -judge, only the traces whose name contains this")
+	fs.StringVar(&o.only, "only", "", "with -bench, -excess, -refusals, -frontier, -onset or -judge, only the traces whose name contains this")
 	fs.BoolVar(&o.refusals, "refusals", false, "for the bench's traces (-traces, -only): where the operator's producers refused records, by cause (tasks starting, scaled down within 15 minutes, load no higher than 15–60 minutes before, a new high)")
 	fs.BoolVar(&o.excess, "excess", false, "for the bench's traces (-traces, -only): the operator's shard-hours above the legal floor's schedule at its target utilization, split by the rule that held each minute's count")
 	fs.Float64Var(&cfg.PeakMiBps, "peak-mibps", cfg.PeakMiBps, "write rate at the trace's peak, MiB/s")
@@ -223,6 +228,16 @@ func runFrontier(cfg sim.Config, dir, only string, asJSON bool) error {
 		return err
 	}
 	return sim.WriteOnset(os.Stdout, cfg, ts, tfs)
+}
+
+// runOnset prints the onset argument alone, its goals from oracle-reactive
+// and the legal floor on two goroutines.
+func runOnset(cfg sim.Config, dir, only string) error {
+	ts, err := sim.BenchTraces(cfg, dir, only)
+	if err != nil {
+		return err
+	}
+	return sim.WriteOnset(os.Stdout, cfg, ts, sim.RunOnsetGoals(cfg, ts, 2))
 }
 
 func writeJSON(v any) error {

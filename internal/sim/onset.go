@@ -42,9 +42,9 @@ type OnsetRow struct {
 // (Trace.Surges). A causal policy does not know when a surge starts: at a
 // surge's first minute it holds what it would hold had the surge not come.
 // For each headroom h it takes the stream at onset to hold h × the calm
-// level's need at 100 % (the mean load of the onsetCalmMinutes before the
-// surge, outside earlier surges) and climbs as fast as the law and the
-// model allow: the first call at the end of the onset minute (zero metric
+// level's need at 100 % (hourLoad: the mean load of the onsetCalmMinutes
+// before the onset, every minute counted, as a causal policy sees it) and
+// climbs as fast as the law and the model allow: the first call at the end of the onset minute (zero metric
 // delay), each call legal (at most 2× the open count) and made as soon as
 // the stream is ACTIVE again, each UPDATING as long as the model's
 // (UpdatingMinutes × Config.UpdatingScale, carrying the old count), to the
@@ -81,7 +81,7 @@ func OnsetLoss(cfg Config, t Trace, headrooms []float64) []OnsetRow {
 			if s.Start >= end {
 				continue
 			}
-			c := newClimb(cfg, t, s.Start, end, needShards(calmLoad(cfg, t, s.Start, inSurge), 1/h))
+			c := newClimb(cfg, t, s.Start, end, needShards(hourLoad(cfg, t, s.Start), 1/h))
 			r := c.best()
 			lost += r.lost
 			row.ShardHours += r.billedMinutes / 60
@@ -92,26 +92,6 @@ func OnsetLoss(cfg Config, t Trace, headrooms []float64) []OnsetRow {
 		rows = append(rows, row)
 	}
 	return rows
-}
-
-// calmLoad is the mean load of the onsetCalmMinutes before minute start
-// that are in no surge (the minute before start when there are none).
-func calmLoad(cfg Config, t Trace, start int, inSurge []bool) Load {
-	var sum Load
-	n := 0
-	for m := start - 1; m >= max(0, start-onsetCalmMinutes); m-- {
-		if inSurge[m] {
-			break
-		}
-		d := cfg.demand(t, m)
-		sum.Bytes += d.Bytes
-		sum.Records += d.Records
-		n++
-	}
-	if n == 0 {
-		return cfg.demand(t, max(0, start-1))
-	}
-	return Load{sum.Bytes / float64(n), sum.Records / float64(n)}
 }
 
 // climb is one surge's best legal climb from the count held at onset.
@@ -279,31 +259,39 @@ func RefineOnset(cfg Config, t Trace, lossGoal, shardGoal float64) OnsetVerdict 
 	return v
 }
 
-// WriteOnset prints the onset argument for every trace in traces that has
-// known surges, against the goals in tfs (the frontier of the same traces
-// at the same peak: 0.5x oracle-reactive's loss, 2x the floor at 100 %).
+// WriteOnset prints the onset argument for every spiky trace in traces:
+// the synthetic ones with their generator's surges, the others with
+// DetectSurges' (onsetTraces), against the goals in tfs, found by trace
+// name (RunFrontier or RunOnsetGoals at the same peak: 0.5x
+// oracle-reactive's loss, 2x the floor at 100 %).
 func WriteOnset(w io.Writer, cfg Config, traces []Trace, tfs []TraceFrontier) error {
-	fmt.Fprintln(w, "onset argument (synthetic spiky traces, surges known from the generator): at each onset the stream holds h x the calm need at 100 %, then the best legal climb (zero delay, the model's UPDATING, <= 2x per call, call budget ignored, producers ignored) -- lost% and shard-h (h x need through calm time) as a multiple of the floor at 100 %, and the climbs' and descents' calls in the busiest 24 h (c; over 10: not all legal, loss under-stated)")
+	fmt.Fprintf(w, "onset argument (spiky traces; surges: the generator's on synthetic ones, DetectSurges' at k = %.3g on the others, marked det): at each onset the stream holds h x the calm need at 100 %%, then the best legal climb (zero delay, the model's UPDATING, <= 2x per call, call budget ignored, producers ignored) -- lost%% and shard-h (h x need through calm time) as a multiple of the floor at 100 %%, and the climbs' and descents' calls in the busiest 24 h (c; over 10: not all legal, loss under-stated)\n", SurgeFactor)
+	traces, detected := onsetTraces(cfg, traces)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	hdr := "trace\tgoal: lost% ≤\tshard-h ≤"
+	hdr := "trace\tsurges\tgoal: lost% ≤\tshard-h ≤"
 	for _, h := range OnsetHeadrooms {
 		hdr += fmt.Sprintf("\th=%.3g", h)
 	}
 	fmt.Fprintln(tw, hdr+"\tleast h meeting lost goal (to 0.05)\t")
 	for i, t := range traces {
-		if len(t.Surges) == 0 || i >= len(tfs) || tfs[i].Trace != t.Name || tfs[i].Floor <= 0 {
+		j := slices.IndexFunc(tfs, func(tf TraceFrontier) bool { return tf.Trace == t.Name })
+		if len(t.Surges) == 0 || j < 0 || tfs[j].Floor <= 0 {
 			continue
 		}
-		tf := tfs[i]
+		tf := tfs[j]
 		rows := OnsetLoss(cfg, t, OnsetHeadrooms)
-		line := fmt.Sprintf("%s\t%.3f\t%.2fx", t.Name, tf.LossGoal, tf.ShardGoal/tf.Floor)
+		src := "gen"
+		if detected[i] {
+			src = "det"
+		}
+		line := fmt.Sprintf("%s\t%s %s\t%.3f\t%.2fx", t.Name, src, SummariseSurges(t), tf.LossGoal, tf.ShardGoal/tf.Floor)
 		for _, r := range rows {
 			line += fmt.Sprintf("\t%.3f%% %.2fx %dc", r.LostPercent, r.ShardHours/tf.Floor, r.BusiestDayCalls)
 		}
 		v := RefineOnset(cfg, t, tf.LossGoal, tf.ShardGoal)
 		switch {
 		case v.Headroom == 0:
-			line += "\tnone up to 8"
+			line += fmt.Sprintf("\tnone up to %.3g (calm time alone at h=%.3g: %.2fx)", rows[len(rows)-1].Headroom, rows[len(rows)-1].Headroom, rows[len(rows)-1].CalmShardHours/tf.Floor)
 		case v.ShardHoursMet:
 			line += fmt.Sprintf("\th=%.3g, shard-h goal met", v.Headroom)
 		default:
