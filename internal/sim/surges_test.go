@@ -114,3 +114,22 @@ func TestOnsetTraces(t *testing.T) {
 		t.Errorf("onsetTraces changed its input: %v", in[1].Surges)
 	}
 }
+
+// TestRunOnsetGoalsIsRunFrontiers: -onset's goals, without the family,
+// are the ones -frontier judges the same spiky trace by.
+func TestRunOnsetGoalsIsRunFrontiers(t *testing.T) {
+	tr := surgeTrace(slices.Concat(flatThen(240, 0.05, repeat(1, 20)...), repeat(0.05, 200)))
+	tr.Name = "spiky"
+	cfg := DefaultConfig()
+	cfg.PeakMiBps = 40
+	want := RunFrontier(cfg, []Trace{tr}, 2)[0]
+	got := RunOnsetGoals(cfg, []Trace{tr, {Name: "nyc_taxi", Load: tr.Load}}, 2)
+	if len(got) != 1 {
+		t.Fatalf("got %d traces, want the spiky one only", len(got))
+	}
+	g := got[0]
+	if g.Trace != want.Trace || g.Oracle != want.Oracle || g.Floor != want.Floor || g.LossGoal != want.LossGoal || g.ShardGoal != want.ShardGoal || g.LossGoal <= 0 {
+		t.Errorf("got %s oracle %+v floor %v goals %v %v, want %s oracle %+v floor %v goals %v %v",
+			g.Trace, g.Oracle, g.Floor, g.LossGoal, g.ShardGoal, want.Trace, want.Oracle, want.Floor, want.LossGoal, want.ShardGoal)
+	}
+}
