@@ -236,7 +236,8 @@ func risingHourly(v shardView, now time.Time) (cur, h1, h2 int32, rising bool) {
 }
 
 // downTarget goes as low as the budget allows while keeping the calls to
-// climb back to the day's peak (plus the reserve, none by default) if it
+// climb back to the day's peak (on a first day while the need rises, at
+// least the open count: climbLevel) (plus the reserve, none by default) if it
 // returned right after this scale-down: the calls left after the way down,
 // plus those that leave the 24 h window while the climb is under way, must
 // cover its doubling path. While calls went out faster than one per
@@ -244,25 +245,26 @@ func risingHourly(v shardView, now time.Time) (cur, h1, h2 int32, rising bool) {
 // one more call is kept for a spike that comes back higher. When that
 // leaves less than a quarter to shed, the budget plan holds.
 func downTarget(in Inputs, v shardView, floor int32, now time.Time) shardTarget {
-	open, peak, budget := v.open, v.peak, v.budget
+	open, budget := v.open, v.budget
+	level, why := climbLevel(v, floor, now)
 	window24 := PruneHistory(in.ReshardHistory, now)
 	reserve := v.reserve
 	if aheadOfPace(window24, now) {
 		reserve++
 	}
 	t := open
-	for _, c := range downCandidates(floor, open, peak) {
+	for _, c := range downCandidates(floor, open, level) {
 		left := budget - len(PlanReshardPath(open, c))
-		if left >= 0 && canClimb(left-reserve, window24, now, c, peak) {
+		if left >= 0 && canClimb(left-reserve, window24, now, c, level) {
 			t = c
 			break
 		}
 	}
 	if t > open*3/4 {
-		return shardTarget{open, ShardHoldClimbBack, fmt.Sprintf("holding at %d: need is %d, but %d of %d reshard calls are left and climbing back to the day's peak of %d needs them", open, floor, budget, ReshardsPerWindow, peak)}
+		return shardTarget{open, ShardHoldClimbBack, fmt.Sprintf("holding at %d: need is %d, but %d of %d reshard calls are left and climbing back to the day's peak of %d%s needs them", open, floor, budget, ReshardsPerWindow, v.peak, why)}
 	}
 	t = clamp32(snapDown(t, open), v.lo, v.hi)
-	return shardTarget{t, ShardDown, fmt.Sprintf("scaling down %d→%d: need over the last %v is at most %d shards (day's peak %d, %d calls left)", open, t, v.window, floor, peak, budget)}
+	return shardTarget{t, ShardDown, fmt.Sprintf("scaling down %d→%d: need over the last %v is at most %d shards (day's peak %d, %d calls left)", open, t, v.window, floor, v.peak, budget)}
 }
 
 // downCandidates are the scale-down targets worth checking against the
