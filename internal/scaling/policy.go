@@ -299,8 +299,10 @@ type Decision struct {
 //     by at least a quarter, not within a window of the last reshard, not
 //     while the need rises hour over hour, and only while the calls left
 //     (plus those leaving the 24 h window during the climb) could climb
-//     back to the last 24 hours' peak by doublings, plus ReshardReserve and
-//     one more while calls were spent faster than evenly.
+//     back to the last 24 hours' peak by doublings (before a whole day of
+//     hourly peaks is recorded and while the need rises, to the open count
+//     when higher: climbLevel), plus ReshardReserve and one more while calls
+//     were spent faster than evenly.
 //   - Producer tasks follow the HPA rule on CPU counting the records the
 //     producer refused (cpu × (accepted + refused) ÷ accepted for a minute
 //     with refusals, hpaDemand), and the rate rule when a target rate is
