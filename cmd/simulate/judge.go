@@ -17,7 +17,7 @@ type judgeOptions struct {
 	on                 bool
 	peaksArg, seedsArg string
 	workers            int
-	baseline           string
+	baseline, judged   string
 	peaks              []float64 // parsed from peaksArg
 	seeds              []uint64  // parsed from seedsArg
 }
@@ -29,18 +29,23 @@ func (j *judgeOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&j.seedsArg, "seeds", "1", "with -judge: the seeds (CloudWatch's delays, the synthetic traces' noise), comma- or space-separated, ranges as 1-4")
 	fs.IntVar(&j.workers, "workers", runtime.GOMAXPROCS(0), "with -judge: runs at once (the output does not depend on it)")
 	fs.StringVar(&j.baseline, "baseline", "", "with -judge: a file an earlier -judge -json wrote; print the parts newly missed and met and each case's change, and flag the acceptance rules")
+	fs.StringVar(&j.judged, "judged", "", "with -judge: read the judgement from this file (an earlier -judge -json) instead of running the traces, e.g. to compare two stored runs with -baseline")
 }
 
 // validate parses the peaks and seeds and refuses flags that -judge
 // ignores or that only -judge reads.
 func (j *judgeOptions) validate(fs *flag.FlagSet, o options) error {
-	var judgeOnly, conflicting []string
+	var judgeOnly, conflicting, runOnly []string
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "peaks", "seeds", "workers", "baseline":
+		case "peaks", "seeds", "workers", "baseline", "judged":
 			judgeOnly = append(judgeOnly, "-"+f.Name)
 		case "peak-mibps", "seed", "compare-util", "trace":
 			conflicting = append(conflicting, "-"+f.Name)
+		}
+		switch f.Name {
+		case "peaks", "seeds", "workers", "only", "traces":
+			runOnly = append(runOnly, "-"+f.Name)
 		}
 	})
 	if !j.on {
@@ -54,6 +59,9 @@ func (j *judgeOptions) validate(fs *flag.FlagSet, o options) error {
 	}
 	if o.bench || o.frontier || o.refusals || o.excess {
 		return fmt.Errorf("-judge: one mode at a time (not with -bench, -frontier, -refusals or -excess)")
+	}
+	if j.judged != "" && len(runOnly) > 0 {
+		return fmt.Errorf("-judged: %s not read (the file holds the runs)", strings.Join(runOnly, ", "))
 	}
 	if j.workers < 1 {
 		return fmt.Errorf("-workers %d: want at least 1", j.workers)
@@ -128,7 +136,7 @@ func runJudge(o options) error {
 		}
 		base = &b
 	}
-	jm, err := sim.Judge(o.cfg, o.judge.peaks, o.judge.seeds, sim.BenchJudgeTraces(o.cfg, o.traces, o.only), o.judge.workers)
+	jm, err := o.judge.judgement(o)
 	if err != nil {
 		return err
 	}
@@ -141,6 +149,24 @@ func runJudge(o options) error {
 		return writeJSON(jm)
 	}
 	return sim.WriteJudgement(os.Stdout, jm)
+}
+
+// judgement runs the judge, or reads the judgement -judged names.
+func (j *judgeOptions) judgement(o options) (sim.Judgement, error) {
+	if j.judged == "" {
+		return sim.Judge(o.cfg, j.peaks, j.seeds, sim.BenchJudgeTraces(o.cfg, o.traces, o.only), j.workers)
+	}
+	f, err := os.Open(j.judged)
+	if err != nil {
+		return sim.Judgement{}, fmt.Errorf("-judged: %w", err)
+	}
+	defer f.Close()
+	jm, err := sim.ReadJudgement(f)
+	if err != nil {
+		return sim.Judgement{}, fmt.Errorf("-judged %s: %w", j.judged, err)
+	}
+	jm.Comparison = nil
+	return jm, nil
 }
 
 // readBaseline reads the Judgement in file (before the runs, so that a bad

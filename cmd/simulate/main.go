@@ -7,6 +7,7 @@
 //	go run ./cmd/simulate -frontier [-traces ../shared/traces] [-peak-mibps N] [-json]
 //	go run ./cmd/simulate -onset [-traces ../shared/traces] [-only NAME] [-peak-mibps N]
 //	go run ./cmd/simulate -judge [-traces DIR] [-peaks 5,40,400] [-seeds 1] [-only NAME] [-workers N] [-baseline FILE] [-json]
+//	go run ./cmd/simulate -judge -judged FILE [-baseline FILE] [-json]
 package main
 
 import (
