@@ -236,8 +236,8 @@ func risingHourly(v shardView, now time.Time) (cur, h1, h2 int32, rising bool) {
 }
 
 // downTarget goes as low as the budget allows while keeping the calls to
-// climb back to the day's peak (on a first day while the need rises, at
-// least the open count: climbLevel) (plus the reserve, none by default) if it
+// climb back to climbLevel (the day's peak; on a first day while the need
+// rises, at least the open count), plus the reserve (none by default), if it
 // returned right after this scale-down: the calls left after the way down,
 // plus those that leave the 24 h window while the climb is under way, must
 // cover its doubling path. While calls went out faster than one per
