@@ -397,7 +397,10 @@ type minuteLoad struct {
 	at                     time.Time
 	bytes, recs, throttled float64 // per second
 	ingest                 float64 // producer's ingest bytes per second, 0 if unknown
-	complete               bool
+	// refusedFactor is the producer's (accepted + refused) ÷ accepted of
+	// the minute when it refused records (refusedneed.go), 0 otherwise.
+	refusedFactor float64
+	complete      bool
 }
 
 func isComplete(p time.Time, now time.Time) bool {
@@ -445,7 +448,8 @@ func loads(m StreamMetrics, now time.Time) []minuteLoad {
 
 // shardsFor is the shard need of one minute at utilization u. Throttled
 // records were refused, so they are added back to the demand; their bytes
-// are estimated at the minute's mean record size.
+// are estimated at the minute's mean record size. Records the producers
+// refused count too (refusedFactor).
 func shardsFor(l minuteLoad, u float64) (need, bytes, recs float64) {
 	bytes, recs = l.bytes, l.recs
 	if l.throttled > 0 {
@@ -458,6 +462,11 @@ func shardsFor(l minuteLoad, u float64) (need, bytes, recs float64) {
 		// The producer took more than Kinesis shows: scale records alike.
 		recs *= l.ingest / bytes
 		bytes = l.ingest
+	}
+	if l.refusedFactor > 1 {
+		// Records the producers refused reach the stream once tasks start.
+		bytes *= l.refusedFactor
+		recs *= l.refusedFactor
 	}
 	need = max(bytes/(ShardWriteBytesPerSec*u), recs/(ShardWriteRecordsPerSec*u))
 	return need, bytes, recs
@@ -616,7 +625,7 @@ func observeShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision)
 	v.budget = BudgetLeft(in.ReshardHistory, now)
 	d.Used.BudgetLeft = v.budget
 
-	fresh := freshLoads(in.Metrics, now)
+	fresh := withRefused(freshLoads(in.Metrics, now), in.ProducerTasks)
 	if held := holdShards(v, fresh, prev, prevPeaks, now); held != nil {
 		d.Held = true
 		return shardView{}, held

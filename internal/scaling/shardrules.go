@@ -112,21 +112,27 @@ func intoBounds(v shardView) shardTarget {
 // left, the further it goes (25 %, then 50 %, then 100 %, the sizes AWS
 // handles best). Climbing back to a level seen in the last day, the step
 // stops at that peak: beyond it there is nothing known to buy. Above the
-// day's peak the load is new and may keep rising, so it does not.
+// day's peak the load is new and may keep rising, so it does not; and when
+// it rises faster than the target utilization's margin absorbs before the
+// next call can land, the step is sized for that rise (riseStep).
 func stepUp(in Inputs, v shardView, now time.Time, d *Decision) shardTarget {
 	open, peak, want := v.open, v.peak, v.want
 	t := max(want, ceil32(float64(open)*(1+upStep(v.budget))))
+	sizedFor := ""
 	if peak > want {
 		t = min(t, peak)
 	} else if len(v.recs) > 1 {
 		t = max(want, min(t, ceil32(projectNewHigh(want, v.recs, v.peaks, newHighHorizon(in, v.budget, now), now))))
+		if r, ok := riseStep(v); ok && r > t {
+			t, sizedFor = r, riseReason(v)
+		}
 	}
 	if t <= 2*open {
 		t = climbableUp(snapQuarter(t, open), in, v, now)
 	}
 	t = clamp32(t, v.lo, v.hi)
-	return shardTarget{t, ShardUp, fmt.Sprintf("scaling up %d→%d: load needs %.1f shards at %.0f%% utilization (%.2f MiB/s, %.0f records/s, %.2f%% throttled)",
-		open, t, v.upNeed, 100*v.uEff, d.Used.BytesPerSec/MiB, d.Used.RecordsPerSec, d.Used.ThrottledPercent)}
+	return shardTarget{t, ShardUp, fmt.Sprintf("scaling up %d→%d: load needs %.1f shards at %.0f%% utilization (%.2f MiB/s, %.0f records/s, %.2f%% throttled)%s",
+		open, t, v.upNeed, 100*v.uEff, d.Used.BytesPerSec/MiB, d.Used.RecordsPerSec, d.Used.ThrottledPercent, sizedFor)}
 }
 
 // newHighHorizon is how far a new high's step projects the rise: to when
