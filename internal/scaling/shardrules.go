@@ -113,8 +113,8 @@ func intoBounds(v shardView) shardTarget {
 // handles best). Climbing back to a level seen in the last day, the step
 // stops at that peak: beyond it there is nothing known to buy. Above the
 // day's peak the load is new and may keep rising, so it does not; and when
-// it rises faster than the target utilization's margin absorbs before the
-// next call can land, the step is sized for that rise (riseStep).
+// it rises faster than the ladder's step carries until the next call can
+// land, the step is sized for that rise (riseStep).
 func stepUp(in Inputs, v shardView, now time.Time, d *Decision) shardTarget {
 	open, peak, want := v.open, v.peak, v.want
 	t := max(want, ceil32(float64(open)*(1+upStep(v.budget))))
@@ -123,7 +123,7 @@ func stepUp(in Inputs, v shardView, now time.Time, d *Decision) shardTarget {
 		t = min(t, peak)
 	} else if len(v.recs) > 1 {
 		t = max(want, min(t, ceil32(projectNewHigh(want, v.recs, v.peaks, newHighHorizon(in, v.budget, now), now))))
-		if r, ok := riseStep(v); ok && r > t {
+		if r, ok := riseStep(v, t); ok && r > t {
 			t, sizedFor = r, riseReason(v)
 		}
 	}
