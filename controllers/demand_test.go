@@ -53,7 +53,7 @@ func TestProducerScalesOnRefusedRecords(t *testing.T) {
 func TestScalingStateKeepsRunningCounts(t *testing.T) {
 	st := scaling.State{Shards: []scaling.Rec{{At: 1, N: 2}}, ShardPeaks: []scaling.Rec{{At: 3, N: 4}}, Producer: []scaling.Rec{{At: 5, N: 6}},
 		Consumer: []scaling.Rec{{At: 7, N: 8}}, ProducerRunning: []scaling.Rec{{At: 9, N: 10}},
-		ConsumerRunning: []scaling.Rec{{At: 11, N: 12}}}
+		ConsumerRunning: []scaling.Rec{{At: 11, N: 12}}, ProducerSurges: []scaling.Rec{{At: 3600, N: 13}}}
 	if got := fromAPIState(toAPIState(st)); !reflect.DeepEqual(got, st) {
 		t.Errorf("round trip: %+v, want %+v", got, st)
 	}

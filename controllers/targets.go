@@ -82,7 +82,8 @@ func toAPIState(s scaling.State) *streamingv1alpha1.ScalingState {
 		return out
 	}
 	return &streamingv1alpha1.ScalingState{Shards: conv(s.Shards), ShardPeaks: conv(s.ShardPeaks), Producer: conv(s.Producer), Consumer: conv(s.Consumer),
-		ProducerRunning: conv(s.ProducerRunning), ConsumerRunning: conv(s.ConsumerRunning), WeekPeaks: conv(s.WeekPeaks)}
+		ProducerRunning: conv(s.ProducerRunning), ConsumerRunning: conv(s.ConsumerRunning), WeekPeaks: conv(s.WeekPeaks),
+		ProducerSurges: conv(s.ProducerSurges)}
 }
 
 func fromAPIState(s *streamingv1alpha1.ScalingState) scaling.State {
@@ -100,7 +101,8 @@ func fromAPIState(s *streamingv1alpha1.ScalingState) scaling.State {
 		return out
 	}
 	return scaling.State{Shards: conv(s.Shards), ShardPeaks: conv(s.ShardPeaks), Producer: conv(s.Producer), Consumer: conv(s.Consumer),
-		ProducerRunning: conv(s.ProducerRunning), ConsumerRunning: conv(s.ConsumerRunning), WeekPeaks: conv(s.WeekPeaks)}
+		ProducerRunning: conv(s.ProducerRunning), ConsumerRunning: conv(s.ConsumerRunning), WeekPeaks: conv(s.WeekPeaks),
+		ProducerSurges: conv(s.ProducerSurges)}
 }
 
 // seconds converts a spec field in seconds to a duration.

@@ -608,6 +608,14 @@ type ScalingState struct {
 	// +optional
 	// +listType=atomic
 	ConsumerRunning []ScalingRecord `json:"consumerRunning,omitempty"`
+	// ProducerSurges is the largest surge of the producers' work in each
+	// hour of the last day (n in producer tasks at the CPU target; at the
+	// start of the hour): while surges recur, the producer holds the second
+	// largest as headroom. At most 25 entries.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=25
+	ProducerSurges []ScalingRecord `json:"producerSurges,omitempty"`
 	// WeekPeaks is the highest write demand of each hour of the last week
 	// (n in hundredths of a shard at 100 % of its write limits; at the
 	// start of the hour), for the horizon planner's same hour of the

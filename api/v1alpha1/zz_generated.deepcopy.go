@@ -243,6 +243,11 @@ func (in *ScalingState) DeepCopyInto(out *ScalingState) {
 		*out = make([]ScalingRecord, len(*in))
 		copy(*out, *in)
 	}
+	if in.ProducerSurges != nil {
+		in, out := &in.ProducerSurges, &out.ProducerSurges
+		*out = make([]ScalingRecord, len(*in))
+		copy(*out, *in)
+	}
 	if in.WeekPeaks != nil {
 		in, out := &in.WeekPeaks, &out.WeekPeaks
 		*out = make([]ScalingRecord, len(*in))

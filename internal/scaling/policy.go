@@ -178,6 +178,11 @@ type State struct {
 	// counting refused records scales the tasks that ran in the minute it
 	// measured, not the ones running now (runningDuring).
 	ProducerRunning []Rec `json:"producerRunning,omitempty"`
+	// ProducerSurges holds the largest surge of the producers' work in
+	// each hour of the last day, in tasks at the CPU target
+	// (taskheadroom.go): while surges recur, the producer holds the second
+	// largest as headroom. At most 25 entries.
+	ProducerSurges []Rec `json:"producerSurges,omitempty"`
 	// ConsumerRunning holds the running consumer tasks seen by each pass,
 	// as ProducerRunning: the consumer's CPU rule scales the tasks that ran
 	// in the minute it measured.
@@ -195,6 +200,7 @@ func (s *State) DeepCopyInto(out *State) {
 	out.Producer = slices.Clone(s.Producer)
 	out.Consumer = slices.Clone(s.Consumer)
 	out.ProducerRunning = slices.Clone(s.ProducerRunning)
+	out.ProducerSurges = slices.Clone(s.ProducerSurges)
 	out.ConsumerRunning = slices.Clone(s.ConsumerRunning)
 	out.WeekPeaks = slices.Clone(s.WeekPeaks)
 }
@@ -229,8 +235,11 @@ type Used struct {
 	// need now by the trend of the newest complete minutes, when that rule
 	// decided (risingAnswer).
 	ProducerProjectedCPU float64 `json:"producerProjectedCPUPercent,omitempty"`
-	BudgetLeft           int     `json:"reshardBudgetLeft"`
-	NewestPoint          int64   `json:"newestPoint,omitempty"` // Unix seconds of the newest Kinesis datapoint
+	// ProducerHeadroomTasks is the producer tasks added to the rules'
+	// answer for recurring surges (taskheadroom.go), when any.
+	ProducerHeadroomTasks int32 `json:"producerHeadroomTasks,omitempty"`
+	BudgetLeft            int   `json:"reshardBudgetLeft"`
+	NewestPoint           int64 `json:"newestPoint,omitempty"` // Unix seconds of the newest Kinesis datapoint
 	// ShardSide says which side decided the shard target: SideWrite (the
 	// producers' load) or SideRead (consumers at full width falling behind).
 	ShardSide string `json:"shardSide,omitempty"`
@@ -333,7 +342,8 @@ func Decide(in Inputs, prev State, now time.Time) (Decision, State) {
 	}
 	d.Shards, d.ShardReason = applyReadSide(in, now, d.Shards, d.ShardReason, &d)
 	next.ProducerRunning = keepRecs(prev.ProducerRunning, now, runningKept, in.ProducerTasks.Running)
-	d.ProducerTasks, d.ProducerReason, next.Producer = decideProducer(in, prev.Producer, next.ProducerRunning, now, &d)
+	next.ProducerSurges = keepSurges(prev.ProducerSurges, now, producerSurge(in.Producer, in.ProducerTasks, next.ProducerRunning, surgeHeadroom(prev.ProducerSurges), now), in.Producer.MaxTasks)
+	d.ProducerTasks, d.ProducerReason, next.Producer = decideProducer(in, prev.Producer, next.ProducerRunning, surgeHeadroom(next.ProducerSurges), now, &d)
 	next.ConsumerRunning = keepRecs(prev.ConsumerRunning, now, runningKept, in.ConsumerTasks.Running)
 	d.ConsumerTasks, d.ConsumerReason, next.Consumer = decideConsumer(in, d.Shards, prev.Consumer, next.ConsumerRunning, now, &d)
 	d.Reason = strings.Join([]string{"shards: " + d.ShardReason, "producer: " + d.ProducerReason, "consumer: " + d.ConsumerReason}, "; ")
@@ -940,7 +950,7 @@ func stabilize(cfg TaskConfig, prev []Rec, now time.Time, rec, current int32) (i
 	return t, recs
 }
 
-func decideProducer(in Inputs, prev, running []Rec, now time.Time, d *Decision) (int32, string, []Rec) {
+func decideProducer(in Inputs, prev, running []Rec, headroom int32, now time.Time, d *Decision) (int32, string, []Rec) {
 	cfg, obs := in.Producer, in.ProducerTasks
 	cfg.ScaleDownStabilization = producerScaleDown(in)
 	lo := max(cfg.MinTasks, 0)
@@ -969,18 +979,25 @@ func decideProducer(in Inputs, prev, running []Rec, now time.Time, d *Decision) 
 	if rateWins {
 		rec, trendWins, d.Used.ProducerProjectedCPU = byRate, false, 0
 	}
+	rec, extra := withHeadroom(rec, headroom)
 	t, recs := stabilize(cfg, prev, now, clamp32(rec, lo, hi), cur)
 	t = clamp32(t, lo, hi)
+	d.Used.ProducerHeadroomTasks = extra
+	return t, producerReason(obs.Desired, t, rateWins, trendWins, byCPU, byTrend, rate, projected, cfg, now) + headroomReason(extra), recs
+}
+
+// producerReason says which producer rule decided.
+func producerReason(from, t int32, rateWins, trendWins bool, byCPU, byTrend cpuAnswer, rate, projected float64, cfg TaskConfig, now time.Time) string {
 	if rateWins {
-		return t, rateReason(obs.Desired, t, rate, cfg.TargetRequestsPerTask), recs
+		return rateReason(from, t, rate, cfg.TargetRequestsPerTask)
 	}
 	if trendWins {
-		return t, risingReason(obs.Desired, t, byTrend.used, projected, cpuTarget(cfg)), recs
+		return risingReason(from, t, byTrend.used, projected, cpuTarget(cfg))
 	}
 	if byCPU.used.refused > 0 {
-		return t, demandReason(obs.Desired, t, byCPU.used, cpuTarget(cfg), now), recs
+		return demandReason(from, t, byCPU.used, cpuTarget(cfg), now)
 	}
-	return t, taskReason(obs.Desired, t, byCPU.used.cpu, cfg.TargetCPUPercent), recs
+	return taskReason(from, t, byCPU.used.cpu, cfg.TargetCPUPercent)
 }
 
 // scaleVerb is how a task reason starts: "scaling up 2→3", "scaling down

@@ -85,6 +85,9 @@ func FuzzDecide(f *testing.F) {
 				if n := len(next.WeekPeaks); n > weekHours+1 || n > len(st.WeekPeaks)+1 {
 					t.Fatalf("week grew from %d to %d entries", len(st.WeekPeaks), n)
 				}
+				if n := len(next.ProducerSurges); n > 25 || n > len(st.ProducerSurges)+1 {
+					t.Fatalf("producer surges grew from %d to %d entries", len(st.ProducerSurges), n)
+				}
 				var back State
 				if err := json.Unmarshal(raw, &back); err != nil {
 					t.Fatal(err)
