@@ -267,6 +267,9 @@ func (u Used) Map() map[string]string {
 	if u.ProducerProjectedCPU > 0 {
 		m["producerProjectedCPUPercent"] = f(u.ProducerProjectedCPU, 1)
 	}
+	if u.ProducerHeadroomTasks > 0 {
+		m["producerHeadroomTasks"] = strconv.Itoa(int(u.ProducerHeadroomTasks))
+	}
 	if u.ShardSide != "" {
 		m["shardSide"] = u.ShardSide
 	}

@@ -143,10 +143,11 @@ func TestDecideHoldsProducerHeadroom(t *testing.T) {
 		surges []Rec
 		want   int32
 		reason string
+		input  string // Used.Map()["producerHeadroomTasks"]; "" = absent
 	}{
-		{"recurring surges: 4 + 3", []Rec{{hour - 7200, 6}, {hour - 3600, 3}}, 7, "with 3 tasks of headroom for recurring surges"},
-		{"one surge: none", []Rec{{hour - 3600, 6}}, 4, "holding at 4"},
-		{"no surge: none", nil, 4, "holding at 4"},
+		{"recurring surges: 4 + 3", []Rec{{hour - 7200, 6}, {hour - 3600, 3}}, 7, "with 3 tasks of headroom for recurring surges", "3"},
+		{"one surge: none", []Rec{{hour - 3600, 6}}, 4, "holding at 4", ""},
+		{"no surge: none", nil, 4, "holding at 4", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -156,6 +157,9 @@ func TestDecideHoldsProducerHeadroom(t *testing.T) {
 			d, next := Decide(in, State{ProducerSurges: tt.surges}, now0)
 			if d.ProducerTasks != tt.want || !strings.Contains(d.ProducerReason, tt.reason) {
 				t.Fatalf("producer %d (%s), want %d (%q)", d.ProducerTasks, d.ProducerReason, tt.want, tt.reason)
+			}
+			if got := d.Used.Map()["producerHeadroomTasks"]; got != tt.input {
+				t.Errorf("producerHeadroomTasks %q, want %q", got, tt.input)
 			}
 			if !slices.Equal(next.ProducerSurges, tt.surges) {
 				t.Errorf("surges %v, want %v kept", next.ProducerSurges, tt.surges)
