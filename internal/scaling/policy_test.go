@@ -453,7 +453,9 @@ func TestDecideUpStepByBudget(t *testing.T) {
 	}
 	for _, tt := range tests {
 		in := baseInputs(now0, 20, 15) // 15 MiB/s needs 21.4 shards at 70 %
-		in.ReshardHistory = calls(tt.used, now0.Add(-2*time.Hour))
+		// Spent evenly: with 3 left and calls ahead of pace the step would
+		// freeze the stream, and the call be kept (TestDecideKeepsLastCall).
+		in.ReshardHistory = spentEvery(tt.used, 150*time.Minute)
 		st := State{}
 		if tt.peak > 0 {
 			st.ShardPeaks = []Rec{{At: now0.Add(-3 * time.Hour).Truncate(time.Hour).Unix(), N: tt.peak}}

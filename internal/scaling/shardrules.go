@@ -44,8 +44,10 @@ const (
 	ShardHoldClimbBack
 	// ShardReadSide: the read side raised the target.
 	ShardReadSide
-	// ShardHoldLastCall: a scale-up held to keep the last call of the 24 h
-	// window while the open count carries the load at 100 %.
+	// ShardHoldLastCall: a scale-up held to keep a call whose step would
+	// freeze the stream (the last call of the 24 h window, or one whose
+	// undoing would leave none for a rise) while the open count carries
+	// the load at 100 %.
 	ShardHoldLastCall
 )
 
@@ -89,7 +91,7 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	case v.open < v.lo || v.open > v.hi:
 		t = intoBounds(v)
 	case v.want > v.open:
-		if h, ok := lastCallHold(v); ok {
+		if h, ok := lastCallHold(v, PruneHistory(in.ReshardHistory, now), now); ok {
 			t = h
 		} else {
 			t = stepUp(in, v, now, d)

@@ -34,7 +34,7 @@ func ruleOfReason(reason string, open int32) ShardRule {
 		return ShardHoldClimbBack
 	case has("with its trend or yesterday"):
 		return ShardHoldTrend
-	case has("would be the last of"):
+	case has("would be the last of") || has("would leave none to answer a rise"):
 		return ShardHoldLastCall
 	case has("holding at") && has("need over the last"):
 		var n int32

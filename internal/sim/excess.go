@@ -25,7 +25,7 @@ var ExcessCauses = []string{
 	"rising",      // the need rises hour over hour
 	"lastReshard", // within a window of the last reshard
 	"climbBack",   // the budget plan: calls kept to climb back to the day's peak
-	"lastCall",    // a scale-up held: the last call is kept while 100 % carries the load
+	"lastCall",    // a scale-up held: a call whose step would freeze the stream is kept while 100 % carries the load
 	"start",       // less than a window of data
 	"other",       // read side, bounds, held for missing data
 }
