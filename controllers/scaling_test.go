@@ -212,7 +212,9 @@ func TestProducerScalesOnRecordRate(t *testing.T) {
 	// alone, even counting the refused records: 30 %, would scale down),
 	// the stream well within a shard.
 	busy := load{bytesPerSec: 0.3 * mib, recordsPerSec: 100, producerCPU: 10, consumerCPU: 20, ingestRecordsPerSec: 1000, refusedRecordsPerSec: 2000}
-	expectProducerTarget(t, "rated", 1000, 8, busy, 3, "records/s per task against a target of 1000")
+	// The stream: 0.3 MiB/s × (1,000 + 2,000) ÷ 1,000 refused records
+	// counted = 0.9 MiB/s, 1.3 shards at 70 %: 2.
+	expectProducerTarget(t, "rated", 1000, 8, busy, 3, "records/s per task against a target of 1000", 2)
 }
 
 // expectProducerTarget creates a StreamProcessor whose producer has the
@@ -220,8 +222,8 @@ func TestProducerScalesOnRecordRate(t *testing.T) {
 // the test's clock reaches (once: CloudWatch, and moto, add up datapoints
 // put twice for the same minute), runs three passes a minute apart and
 // expects the producer target want, its service's desired count, and a
-// reason containing reason; the shard target stays 1.
-func expectProducerTarget(t *testing.T, name string, target, maxTasks int32, l load, want int32, reason string) {
+// reason containing reason, and the shard target wantShards.
+func expectProducerTarget(t *testing.T, name string, target, maxTasks int32, l load, want int32, reason string, wantShards int32) {
 	t.Helper()
 	requireSuite(t)
 	g := NewWithT(t)
@@ -247,6 +249,9 @@ func expectProducerTarget(t *testing.T, name string, target, maxTasks int32, l l
 		g.Expect(service(g, sp, producer).DesiredCount).To(Equal(want))
 		g.Expect(got.Status.LastDecision.Reason).To(ContainSubstring(reason))
 	}, 60*time.Second, 200*time.Millisecond).Should(Succeed())
-	g.Expect(get(g, sp).Status.Stream.TargetShards).To(Equal(int32(1)), "the producer's load per task says nothing about shards")
+	// The records the producer refused count in the shard need too, by
+	// the same factor: (accepted + refused) ÷ accepted of the stream's own
+	// demand, not the producer's load per task.
+	g.Expect(get(g, sp).Status.Stream.TargetShards).To(Equal(wantShards), "decision: %s", get(g, sp).Status.LastDecision.Reason)
 	deleteAndWait(t, sp)
 }
