@@ -30,21 +30,17 @@ func daySeen(peaks []Rec, now time.Time) bool {
 // first day must be (without yesterday): the window's trend lifts the
 // scale-down floor above every need in the window, or the previous hour's
 // peak is above the one before it and the window's need is above that one
-// too (hoursRose, which risingHourly also reads). Unlike risingHourly it
-// does not ask the window's need to come near the previous hour's peak: a
-// 15-minute maximum is mostly below an hour's on noise, which let
-// scale-downs through on rising mornings.
+// too. Unlike risingHourly it does not ask the window's need to reach the
+// whole previous hour's peak: a 15-minute maximum is mostly below an
+// hour's on noise, which let scale-downs through on rising mornings.
 func firstDayRising(v shardView, floor int32, now time.Time) bool {
 	cur := maxRec(v.recs)
-	return floor > cur || hoursRose(v, now)
-}
-
-// hoursRose reports whether the previous hour's peak is above the one
-// before it and the window's need is above that one too.
-func hoursRose(v shardView, now time.Time) bool {
+	if floor > cur {
+		return true
+	}
 	hour := now.Truncate(time.Hour)
 	h1, h2 := hourPeak(v.peaks, hour.Add(-time.Hour)), hourPeak(v.peaks, hour.Add(-2*time.Hour))
-	return h2 > 0 && h1 > h2 && maxRec(v.recs) > h2
+	return h2 > 0 && h1 > h2 && cur > h2
 }
 
 // climbLevel is the level a scale-down keeps the calls to climb back to:

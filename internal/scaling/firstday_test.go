@@ -112,11 +112,11 @@ func TestClimbLevel(t *testing.T) {
 // TestDecideFirstDayKeepsTheClimb is diurnal seed 2's first morning at
 // 400 MiB/s in small: 40 shards open after a step up, one call left, the
 // window needing 15 shards at 70 % with the hours rising (10, then a noisy
-// 17) but the window more than 10 % below the previous hour's maximum, so
-// the rising-hour hold does not apply. Without a day seen, going down to
-// 20 would spend the last call below a morning that is still climbing: the
-// budget plan holds at 40 (rule climbBack). With a day seen, or with the
-// hours falling, it goes down as before.
+// 16) but the window below the previous hour's maximum, so the rising-hour
+// hold does not apply. Without a day seen, going down to 20 would spend
+// the last call below a morning that is still climbing: the budget plan
+// holds at 40 (rule climbBack). With a day seen, or with the hours
+// falling, it goes down as before.
 func TestDecideFirstDayKeepsTheClimb(t *testing.T) {
 	now := now0.Add(30 * time.Minute)
 	hour := now.Truncate(time.Hour)
@@ -128,8 +128,8 @@ func TestDecideFirstDayKeepsTheClimb(t *testing.T) {
 		rule   ShardRule
 		reason string
 	}{
-		{"first day, hours rising: hold", []Rec{{At: hour.Add(-2 * time.Hour).Unix(), N: 10}, {At: hour.Add(-time.Hour).Unix(), N: 17}}, 40, ShardHoldClimbBack, "the open count of 40"},
-		{"a day seen: down", []Rec{{At: hour.Add(-24 * time.Hour).Unix(), N: 12}, {At: hour.Add(-2 * time.Hour).Unix(), N: 10}, {At: hour.Add(-time.Hour).Unix(), N: 17}}, 20, ShardDown, "day's peak 17"},
+		{"first day, hours rising: hold", []Rec{{At: hour.Add(-2 * time.Hour).Unix(), N: 10}, {At: hour.Add(-time.Hour).Unix(), N: 16}}, 40, ShardHoldClimbBack, "the open count of 40"},
+		{"a day seen: down", []Rec{{At: hour.Add(-24 * time.Hour).Unix(), N: 12}, {At: hour.Add(-2 * time.Hour).Unix(), N: 10}, {At: hour.Add(-time.Hour).Unix(), N: 16}}, 20, ShardDown, "day's peak 16"},
 		{"first day, hours falling: down", []Rec{{At: hour.Add(-2 * time.Hour).Unix(), N: 18}, {At: hour.Add(-time.Hour).Unix(), N: 16}}, 20, ShardDown, "day's peak 18"},
 	} {
 		st := State{ShardPeaks: tt.peaks}

@@ -234,27 +234,14 @@ func downHold(in Inputs, v shardView, floor int32, now time.Time) (shardTarget, 
 // risingHourly reports whether the need rises hour over hour: the highest
 // need of this window (cur) is above the highest need of the whole previous
 // hour (h1), or the last two hours and this window never fell and rose
-// overall, or the hours rose (hoursRose) and the window's need is within
-// 10 % of the previous hour's peak (risingNoiseTenths). A call spent going
-// down now would be undone within the hour (and a budget-sized step up
-// would be undone only to be taken again).
+// overall. A call spent going down now would be undone within the hour (and
+// a budget-sized step up would be undone only to be taken again).
 func risingHourly(v shardView, now time.Time) (cur, h1, h2 int32, rising bool) {
 	hour := now.Truncate(time.Hour)
 	h1, h2 = hourPeak(v.peaks, hour.Add(-time.Hour)), hourPeak(v.peaks, hour.Add(-2*time.Hour))
 	cur = maxRec(v.recs)
-	nearPrev := int64(cur)*10 >= int64(h1)*risingNoiseTenths
-	return cur, h1, h2, h1 > 0 && cur > h1 || h2 > 0 && cur >= h1 && h1 >= h2 && cur > h2 || hoursRose(v, now) && nearPrev
+	return cur, h1, h2, h1 > 0 && cur > h1 || h2 > 0 && cur >= h1 && h1 >= h2 && cur > h2
 }
-
-// risingNoiseTenths (9: 90 %) is how far below the previous hour's peak
-// the window's need may be and still count as rising while the hours rose.
-// An hour's maximum of 60 noisy minutes is mostly above a quarter-hour's
-// (with 8 % noise per minute on a flat load: 80 % of the time, by 4 % on
-// average, by more than 10 % 9 % of the time), so asking the window to
-// reach it let scale-downs through on rising mornings. The hour after a
-// spike is far above the window and still lets them through
-// (docs/scaling.md, "The rising-hour hold on every day").
-const risingNoiseTenths = 9
 
 // downTarget goes as low as the budget allows while keeping the calls to
 // climb back to climbLevel (the day's peak; on a first day while the need
