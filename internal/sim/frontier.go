@@ -5,7 +5,6 @@ import (
 	"io"
 	"math"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -207,31 +206,20 @@ func RunFrontier(cfg Config, traces []Trace, workers int) []TraceFrontier {
 		}
 	}
 	floors := make([]float64, len(traces))
-	ch := make(chan job)
-	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Go(func() {
-			for j := range ch {
-				t := traces[j.ti]
-				switch {
-				case j.mi >= 0:
-					out[j.ti].Members[j.mi] = pointOf(Run(cfg, t, NewReactive(cfg, t, j.p)))
-				default:
-					out[j.ti].Operator = pointOf(Run(cfg, t, NewOperator(cfg, scaling.MaxShardsPerStream)))
-					u := cfg.TargetUtilization
-					if !smoothTraces[t.Name] {
-						u = 1
-					}
-					floors[j.ti] = LegalFloorShardHours(cfg, t, u)
-				}
+	forEach(jobs, workers, func(j job) {
+		t := traces[j.ti]
+		switch {
+		case j.mi >= 0:
+			out[j.ti].Members[j.mi] = pointOf(Run(cfg, t, NewReactive(cfg, t, j.p)))
+		default:
+			out[j.ti].Operator = pointOf(Run(cfg, t, NewOperator(cfg, scaling.MaxShardsPerStream)))
+			u := cfg.TargetUtilization
+			if !smoothTraces[t.Name] {
+				u = 1
 			}
-		})
-	}
-	for _, j := range jobs {
-		ch <- j
-	}
-	close(ch)
-	wg.Wait()
+			floors[j.ti] = LegalFloorShardHours(cfg, t, u)
+		}
+	})
 	oracle := OracleReactiveParams(cfg).Name()
 	for i := range out {
 		tf := &out[i]

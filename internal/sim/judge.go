@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sync"
 )
 
 // JudgeCase is one trace at one peak and seed: the operator's run and issue
@@ -110,20 +109,7 @@ func Judge(cfg Config, peaks []float64, seeds []uint64, traces JudgeTraces, work
 	slices.SortStableFunc(order, func(a, b job) int {
 		return -cmpFloat(float64(len(a.t.Load))*a.cfg.PeakMiBps, float64(len(b.t.Load))*b.cfg.PeakMiBps)
 	})
-	ch := make(chan job)
-	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Go(func() {
-			for j := range ch {
-				cases[j.i] = judgeCase(j.cfg, j.t)
-			}
-		})
-	}
-	for _, j := range order {
-		ch <- j
-	}
-	close(ch)
-	wg.Wait()
+	forEach(order, workers, func(j job) { cases[j.i] = judgeCase(j.cfg, j.t) })
 	stored := cfg
 	stored.PeakMiBps, stored.Seed = 0, 0
 	jm := Judgement{Peaks: peaks, Seeds: seeds, Config: stored, Cases: cases}

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
 )
@@ -134,23 +133,16 @@ func RunOnsetGoals(cfg Config, traces []Trace, workers int) []TraceFrontier {
 		}
 	}
 	out := make([]TraceFrontier, len(spiky))
-	ch := make(chan int)
-	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Go(func() {
-			for i := range ch {
-				t := spiky[i]
-				oracle := pointOf(Run(cfg, t, NewReactive(cfg, t, OracleReactiveParams(cfg))))
-				floor := LegalFloorShardHours(cfg, t, 1)
-				out[i] = TraceFrontier{Trace: t.Name, Spiky: true, Oracle: oracle, Floor: floor,
-					LossGoal: 0.5 * oracle.LostPercent, ShardGoal: 2 * floor}
-			}
-		})
+	idx := make([]int, len(spiky))
+	for i := range idx {
+		idx[i] = i
 	}
-	for i := range spiky {
-		ch <- i
-	}
-	close(ch)
-	wg.Wait()
+	forEach(idx, workers, func(i int) {
+		t := spiky[i]
+		oracle := pointOf(Run(cfg, t, NewReactive(cfg, t, OracleReactiveParams(cfg))))
+		floor := LegalFloorShardHours(cfg, t, 1)
+		out[i] = TraceFrontier{Trace: t.Name, Spiky: true, Oracle: oracle, Floor: floor,
+			LossGoal: 0.5 * oracle.LostPercent, ShardGoal: 2 * floor}
+	})
 	return out
 }
