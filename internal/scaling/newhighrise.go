@@ -8,7 +8,8 @@ import (
 
 // riseStep is a new high's step when the load rises faster than the
 // budget ladder's step t can carry: the newest need plus the rise it made
-// within the last lastCallReaction (riseNow), and true. It applies while
+// within the last lastCallReaction (riseNow), the reason clause naming that
+// rise, and true. It applies while
 // writes are throttled, or when the need with that rise again would be
 // above what t carries at Kinesis's own limit (t ÷ u shards of need at u);
 // false otherwise, and the ladder's t stands.
@@ -28,12 +29,12 @@ import (
 // at least lastCallReaction of throttling. On slow rises (daily traffic,
 // ramps, noise within the margin) the test is false and nothing changes.
 // PlanReshard still makes the legal steps (2× a call).
-func riseStep(v shardView, t int32) (int32, bool) {
+func riseStep(v shardView, t int32) (int32, string, bool) {
 	rise := riseNow(v)
 	if rise <= 0 || !v.throttled && (v.upNeed+rise)*v.u <= float64(t) {
-		return 0, false
+		return 0, "", false
 	}
-	return max(v.want, ceil32(v.upNeed+rise)), true
+	return max(v.want, ceil32(v.upNeed+rise)), fmt.Sprintf(", sized for the rise of %.1f shards within the last %v", rise, lastCallReaction), true
 }
 
 // riseNow is how far the newest need (upNeed, not rounded) is above the
@@ -54,10 +55,4 @@ func riseNow(v shardView) float64 {
 		}
 	}
 	return v.upNeed - float64(low)
-}
-
-// riseReason is the clause a scale-up's reason gains when riseStep sized
-// it.
-func riseReason(v shardView) string {
-	return fmt.Sprintf(", sized for the rise of %.1f shards within the last %v", riseNow(v), lastCallReaction)
 }

@@ -41,7 +41,7 @@ func TestRiseStep(t *testing.T) {
 		{"one record", view([]Rec{at(0, 19)}, 0.7, true), 0, false},
 	}
 	for _, tt := range tests {
-		got, ok := riseStep(tt.v, 20)
+		got, _, ok := riseStep(tt.v, 20)
 		if ok != tt.ok || ok && got != tt.want {
 			t.Errorf("%s: riseStep = %d, %v, want %d, %v", tt.name, got, ok, tt.want, tt.ok)
 		}

@@ -125,8 +125,8 @@ func stepUp(in Inputs, v shardView, now time.Time, d *Decision) shardTarget {
 		t = min(t, peak)
 	} else if len(v.recs) > 1 {
 		t = max(want, min(t, ceil32(projectNewHigh(want, v.recs, v.peaks, newHighHorizon(in, v.budget, now), now))))
-		if r, ok := riseStep(v, t); ok && r > t {
-			t, sizedFor = r, riseReason(v)
+		if r, why, ok := riseStep(v, t); ok && r > t {
+			t, sizedFor = r, why
 		}
 	}
 	if t <= 2*open {
