@@ -243,8 +243,7 @@ func demandReason(from, to int32, m cpuMinute, target float64, now time.Time) st
 // left to the CPU rule. ok is false with fewer than two complete minutes
 // or no task running. The answer only ever raises the CPU rule's
 // (decideProducer); the scale-down window takes back a rise that stops.
-func risingAnswer(cfg TaskConfig, obs TaskObservation, running []Rec, now time.Time) (cpuAnswer, float64, bool) {
-	ws := newestWork(obs, running, now)
+func risingAnswer(cfg TaskConfig, obs TaskObservation, ws []minuteWork, now time.Time) (cpuAnswer, float64, bool) {
 	n := len(ws)
 	if n < 2 || obs.Running < 1 {
 		return cpuAnswer{}, 0, false

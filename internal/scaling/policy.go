@@ -345,8 +345,9 @@ func Decide(in Inputs, prev State, now time.Time) (Decision, State) {
 	}
 	d.Shards, d.ShardReason = applyReadSide(in, now, d.Shards, d.ShardReason, &d)
 	next.ProducerRunning = keepRecs(prev.ProducerRunning, now, runningKept, in.ProducerTasks.Running)
-	next.ProducerSurges = keepSurges(prev.ProducerSurges, now, producerSurge(in.Producer, in.ProducerTasks, next.ProducerRunning, surgeHeadroom(prev.ProducerSurges), now), in.Producer.MaxTasks)
-	d.ProducerTasks, d.ProducerReason, next.Producer = decideProducer(in, prev.Producer, next.ProducerRunning, surgeHeadroom(next.ProducerSurges), now, &d)
+	work := newestWork(in.ProducerTasks, next.ProducerRunning, now)
+	next.ProducerSurges = recordSurge(in, prev.ProducerSurges, next.ProducerRunning, work, now)
+	d.ProducerTasks, d.ProducerReason, next.Producer = decideProducer(in, prev.Producer, next.ProducerRunning, work, surgeHeadroom(next.ProducerSurges), now, &d)
 	next.ConsumerRunning = keepRecs(prev.ConsumerRunning, now, runningKept, in.ConsumerTasks.Running)
 	d.ConsumerTasks, d.ConsumerReason, next.Consumer = decideConsumer(in, d.Shards, prev.Consumer, next.ConsumerRunning, now, &d)
 	d.Reason = strings.Join([]string{"shards: " + d.ShardReason, "producer: " + d.ProducerReason, "consumer: " + d.ConsumerReason}, "; ")
@@ -953,23 +954,30 @@ func stabilize(cfg TaskConfig, prev []Rec, now time.Time, rec, current int32) (i
 	return t, recs
 }
 
-func decideProducer(in Inputs, prev, running []Rec, headroom int32, now time.Time, d *Decision) (int32, string, []Rec) {
+// decideProducer sizes the producer service: the HPA rule on CPU counting
+// refused records (hpaDemand), raised by the trend rule on a rising load
+// (risingAnswer) or by the rate rule when it asks more, plus the headroom
+// held for recurring surges, through the stabilization windows. work is
+// the newest complete minutes' work (newestWork), read once a pass.
+func decideProducer(in Inputs, prev, running []Rec, work []minuteWork, headroom int32, now time.Time, d *Decision) (int32, string, []Rec) {
 	cfg, obs := in.Producer, in.ProducerTasks
 	cfg.ScaleDownStabilization = producerScaleDown(in)
 	lo := max(cfg.MinTasks, 0)
 	hi := max(cfg.MaxTasks, lo)
 	cur := clamp32(obs.Desired, lo, hi)
-	byCPU := hpaDemand(cfg, obs, running, now)
-	rec, cpuOK := byCPU.rec, byCPU.ok
+	a := producerAnswers{byCPU: hpaDemand(cfg, obs, running, now)}
+	rec, cpuOK := a.byCPU.rec, a.byCPU.ok
 	byRate, rate, rateOK := hpaRate(cfg, obs, now)
-	d.Used.ProducerCPU, d.Used.ProducerRecordsPerTask = byCPU.used.cpu, rate
-	if byCPU.used.refused > 0 {
-		d.Used.ProducerDemandCPU = byCPU.used.demand
+	a.rate = rate
+	d.Used.ProducerCPU, d.Used.ProducerRecordsPerTask = a.byCPU.used.cpu, rate
+	if a.byCPU.used.refused > 0 {
+		d.Used.ProducerDemandCPU = a.byCPU.used.demand
 	}
-	byTrend, projected, trendOK := risingAnswer(cfg, obs, running, now)
-	trendWins := trendOK && byTrend.rec > rec
-	if trendWins {
-		rec, d.Used.ProducerProjectedCPU = byTrend.rec, projected
+	var trendOK bool
+	a.byTrend, a.projected, trendOK = risingAnswer(cfg, obs, work, now)
+	a.trendWins = trendOK && a.byTrend.rec > rec
+	if a.trendWins {
+		rec, d.Used.ProducerProjectedCPU = a.byTrend.rec, a.projected
 	}
 	if !cpuOK && !rateOK {
 		d.Held = true
@@ -978,29 +986,37 @@ func decideProducer(in Inputs, prev, running []Rec, headroom int32, now time.Tim
 	// With both rules, the higher answer wins (as the HPA does with
 	// several metrics); a rate within tolerance holds against a CPU
 	// scale-down, because its answer is the current count.
-	rateWins := rateOK && (!cpuOK || byRate > rec)
-	if rateWins {
-		rec, trendWins, d.Used.ProducerProjectedCPU = byRate, false, 0
+	a.rateWins = rateOK && (!cpuOK || byRate > rec)
+	if a.rateWins {
+		rec, a.trendWins, d.Used.ProducerProjectedCPU = byRate, false, 0
 	}
 	rec, extra := withHeadroom(rec, headroom)
 	t, recs := stabilize(cfg, prev, now, clamp32(rec, lo, hi), cur)
 	t = clamp32(t, lo, hi)
 	d.Used.ProducerHeadroomTasks = extra
-	return t, producerReason(obs.Desired, t, rateWins, trendWins, byCPU, byTrend, rate, projected, cfg, now) + headroomReason(extra), recs
+	return t, a.reason(obs.Desired, t, cfg, now) + headroomReason(extra), recs
 }
 
-// producerReason says which producer rule decided.
-func producerReason(from, t int32, rateWins, trendWins bool, byCPU, byTrend cpuAnswer, rate, projected float64, cfg TaskConfig, now time.Time) string {
-	if rateWins {
-		return rateReason(from, t, rate, cfg.TargetRequestsPerTask)
+// producerAnswers is what the producer's rules answered on a pass, and
+// which of them won: what its reason reports.
+type producerAnswers struct {
+	byCPU, byTrend      cpuAnswer
+	rate, projected     float64 // records/s per task; CPU projected by the trend rule
+	rateWins, trendWins bool
+}
+
+// reason says which producer rule decided.
+func (a producerAnswers) reason(from, t int32, cfg TaskConfig, now time.Time) string {
+	if a.rateWins {
+		return rateReason(from, t, a.rate, cfg.TargetRequestsPerTask)
 	}
-	if trendWins {
-		return risingReason(from, t, byTrend.used, projected, cpuTarget(cfg))
+	if a.trendWins {
+		return risingReason(from, t, a.byTrend.used, a.projected, cpuTarget(cfg))
 	}
-	if byCPU.used.refused > 0 {
-		return demandReason(from, t, byCPU.used, cpuTarget(cfg), now)
+	if a.byCPU.used.refused > 0 {
+		return demandReason(from, t, a.byCPU.used, cpuTarget(cfg), now)
 	}
-	return taskReason(from, t, byCPU.used.cpu, cfg.TargetCPUPercent)
+	return taskReason(from, t, a.byCPU.used.cpu, cfg.TargetCPUPercent)
 }
 
 // scaleVerb is how a task reason starts: "scaling up 2→3", "scaling down

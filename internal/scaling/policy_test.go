@@ -707,7 +707,7 @@ func TestSecondPassInAMinuteKeepsTheCount(t *testing.T) {
 				Producer:      TaskConfig{MinTasks: 1, MaxTasks: 4, TargetCPUPercent: 65, ScaleDownStabilization: down},
 				ProducerTasks: TaskObservation{Desired: c.desired, Running: c.running, CPUPercent: cpu},
 			}
-			got, why, _ := decideProducer(in, earlier, nil, 0, now, &Decision{})
+			got, why, _ := decideProducer(in, earlier, nil, newestWork(in.ProducerTasks, nil, now), 0, now, &Decision{})
 			if got > c.desired || got > c.want {
 				t.Errorf("%s (down window %s): %d producers (%s), want at most %d: 26%% CPU against 65%% never scales up", c.name, down, got, why, c.want)
 			}

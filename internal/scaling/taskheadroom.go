@@ -46,11 +46,19 @@ const surgeCap = 1.0
 // a size that recurred; a single surge buys no headroom.
 const surgeRank = 2
 
+// recordSurge keeps this pass's producer surge in State.ProducerSurges,
+// judged against the headroom held before the pass (prev's), so that a
+// rise the headroom absorbed still counts. ws is newestWork's.
+func recordSurge(in Inputs, prev, running []Rec, ws []minuteWork, now time.Time) []Rec {
+	surge := producerSurge(in.Producer, in.ProducerTasks, running, ws, surgeHeadroom(prev))
+	return keepSurges(prev, now, surge, in.Producer.MaxTasks)
+}
+
 // producerSurge is the largest rise of the producers' work among the
-// newest complete minutes, in tasks at target, when its peak minute's work
-// was more than ran − held tasks carry at 100 % CPU; 0 otherwise.
-func producerSurge(cfg TaskConfig, obs TaskObservation, running []Rec, held int32, now time.Time) int32 {
-	ws := newestWork(obs, running, now)
+// newest complete minutes (ws, oldest first), in tasks at target, when its
+// peak minute's work was more than ran − held tasks carry at 100 % CPU; 0
+// otherwise.
+func producerSurge(cfg TaskConfig, obs TaskObservation, running []Rec, ws []minuteWork, held int32) int32 {
 	best := 0.0
 	for i, hi := range ws {
 		ran := runningDuring(running, hi.m.at, obs.Running)

@@ -54,7 +54,7 @@ func TestProducerSurge(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			obs, ran := surgeObs(tt.cpu, tt.refused, tt.ran)
-			if got := producerSurge(TaskConfig{TargetCPUPercent: 65}, obs, ran, tt.held, now0); got != tt.want {
+			if got := producerSurge(TaskConfig{TargetCPUPercent: 65}, obs, ran, newestWork(obs, ran, now0), tt.held); got != tt.want {
 				t.Fatalf("surge %d, want %d", got, tt.want)
 			}
 		})
