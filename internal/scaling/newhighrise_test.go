@@ -87,16 +87,17 @@ func TestDecideFastNewHighSteps(t *testing.T) {
 }
 
 // TestDecideClimbBackIgnoresRise: below the day's peak (28) a fast rise
-// (12 → 23 shards) climbs back by the ladder as before, 16→24: the rise
-// step is for new highs only.
+// (12 → 27 shards within 10 minutes) climbs back to that peak, 16→28, as
+// before: the rise step is for new highs only. Applied here it would size
+// the step for 27 + 15 (27 + 15 at 70 % is 29.4 at 100 %, more than 28).
 func TestDecideClimbBackIgnoresRise(t *testing.T) {
 	st := State{ShardPeaks: []Rec{{At: now0.Add(-3 * time.Hour).Truncate(time.Hour).Unix(), N: 28}}}
 	for k := 10; k >= 1; k-- {
 		st.Shards = append(st.Shards, Rec{At: now0.Add(-time.Duration(k) * time.Minute).Unix(), N: 12})
 	}
-	in := baseInputs(now0, 16, 15)
+	in := baseInputs(now0, 16, 18)
 	d, _ := Decide(in, st, now0)
-	if d.Shards != 24 || strings.Contains(d.ShardReason, "sized for the rise") {
-		t.Errorf("climbing back: %d (%s), want 24 by the ladder", d.Shards, d.ShardReason)
+	if d.Shards != 28 || strings.Contains(d.ShardReason, "sized for the rise") {
+		t.Errorf("climbing back: %d (%s), want 28, the day's peak", d.Shards, d.ShardReason)
 	}
 }
