@@ -5,7 +5,7 @@
 //	go run ./cmd/simulate -trace FILE.csv [-peak-mibps N] [-record-bytes N] [-json]
 //	go run ./cmd/simulate -bench [-traces ../shared/traces] [-json]
 //	go run ./cmd/simulate -frontier [-traces ../shared/traces] [-peak-mibps N] [-json]
-//	go run ./cmd/simulate -onset [-traces ../shared/traces] [-only NAME] [-peak-mibps N]
+//	go run ./cmd/simulate -onset [-traces ../shared/traces] [-only NAME] [-peak-mibps N] [-first-onset-stride N]
 //	go run ./cmd/simulate -judge [-traces DIR] [-peaks 5,40,400] [-seeds 1] [-only NAME] [-workers N] [-baseline FILE] [-json]
 //	go run ./cmd/simulate -judge -judged FILE [-baseline FILE] [-json]
 package main
@@ -38,7 +38,7 @@ func run() error {
 	case o.frontier:
 		return runFrontier(o.cfg, o.traces, o.only, o.asJSON)
 	case o.onset:
-		return runOnset(o.cfg, o.traces, o.only)
+		return runOnset(o.cfg, o.traces, o.only, o.firstOnsetStride)
 	case o.refusals:
 		return runRefusals(o)
 	case o.excess:
@@ -61,6 +61,7 @@ type options struct {
 	asJSON                 bool
 	bench, frontier, onset bool
 	refusals, excess       bool
+	firstOnsetStride       int
 	judge                  judgeOptions
 }
 
@@ -75,6 +76,7 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	fs.BoolVar(&o.onset, "onset", false, "the onset argument of -frontier alone (its goals from oracle-reactive and the floor, without the family): every spiky trace in -traces (and -only) plus the synthetic ones; surges detected on the trace files")
 	fs.StringVar(&o.traces, "traces", "../shared/traces", "folder of CSV traces for -bench and the other modes over the bench's traces (empty: synthetic only)")
 	fs.BoolVar(&o.asJSON, "json", false, "print JSON instead of a table")
+	fs.IntVar(&o.firstOnsetStride, "first-onset-stride", 30, "with -onset, the first-onset table checks oracle-reactive on the step and flash crowd moved to every this-many-th minute of the calm window (1: every minute; slow)")
 	fs.StringVar(&o.only, "only", "", "with -bench, -excess, -refusals, -frontier, -onset or -judge, only the traces whose name contains this")
 	fs.BoolVar(&o.refusals, "refusals", false, "for the bench's traces (-traces, -only): where the operator's producers refused records, by cause (tasks starting, scaled down within 15 minutes, load no higher than 15–60 minutes before, a new high)")
 	fs.BoolVar(&o.excess, "excess", false, "for the bench's traces (-traces, -only): the operator's shard-hours above the legal floor's schedule at its target utilization, split by the rule that held each minute's count")
@@ -233,12 +235,16 @@ func runFrontier(cfg sim.Config, dir, only string, asJSON bool) error {
 
 // runOnset prints the onset argument alone, its goals from oracle-reactive
 // and the legal floor on two goroutines.
-func runOnset(cfg sim.Config, dir, only string) error {
+func runOnset(cfg sim.Config, dir, only string, stride int) error {
 	ts, err := sim.BenchTraces(cfg, dir, only)
 	if err != nil {
 		return err
 	}
-	return sim.WriteOnset(os.Stdout, cfg, ts, sim.RunOnsetGoals(cfg, ts, 2))
+	goals := sim.RunOnsetGoals(cfg, ts, 2)
+	if err := sim.WriteOnset(os.Stdout, cfg, ts, goals); err != nil {
+		return err
+	}
+	return sim.WriteFirstOnset(os.Stdout, cfg, ts, goals, stride, 2)
 }
 
 func writeJSON(v any) error {

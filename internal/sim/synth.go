@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -26,15 +27,8 @@ func jitter(load []float64, noise float64, seed uint64) {
 func SyntheticTraces(seed uint64) []Trace {
 	const day = 24 * 60
 
-	step := make([]float64, 2*day)
-	stepSurges := []Surge{{day / 2, day/2 + day}}
-	for m := range step {
-		step[m] = 0.1
-		if m >= day/2 && m < day/2+day {
-			step[m] = 1
-		}
-	}
-	jitter(step, 0.02, seed+1)
+	step, stepSurges := stepShape(stepHigh)
+	jitter(step, stepNoise, seed+1)
 
 	ramp := make([]float64, 4*day)
 	for m := range ramp {
@@ -47,28 +41,8 @@ func SyntheticTraces(seed uint64) []Trace {
 	}
 	jitter(ramp, 0.02, seed+2)
 
-	flash := make([]float64, 3*day)
-	for m := range flash {
-		flash[m] = 0.08
-	}
-	// Three crowds: rise to the peak in 3 minutes, hold 20, decay over an hour.
-	var flashSurges []Surge
-	for _, at := range []int{9 * 60, day + 14*60, 2*day + 20*60} {
-		flashSurges = append(flashSurges, Surge{at, min(at+3*60, len(flash))})
-		for k := 0; k < 3*60 && at+k < len(flash); k++ {
-			var v float64
-			switch {
-			case k < 3:
-				v = float64(k+1) / 3
-			case k < 23:
-				v = 1
-			default:
-				v = math.Exp(-float64(k-23) / 30)
-			}
-			flash[at+k] = max(flash[at+k], v)
-		}
-	}
-	jitter(flash, 0.03, seed+3)
+	flash, flashSurges := flashShape(true)
+	jitter(flash, flashNoise, seed+3)
 
 	diurnal := make([]float64, 7*day)
 	for m := range diurnal {
@@ -120,6 +94,91 @@ func SyntheticTraces(seed uint64) []Trace {
 		mk("synthetic-flat-noisy", "week, 40 ± 3 every 5 min (a CPU-like metric)", flat),
 		mk("synthetic-bursts", "week, 5–6 base, 10× bursts of 10–30 min about 3 a day, every 5 min", bursts, burstSurges...),
 		mk("synthetic-random-walk", "week, multiplicative random walk, 5 % per 5 min, 0.5–200", walk),
+	}
+}
+
+// The step's and the flash crowd's levels before noise and normalisation,
+// and their noise (jitter's).
+const (
+	stepCalm, stepHigh = 0.1, 1.0
+	stepNoise          = 0.02
+	flashBase          = 0.08
+	flashNoise         = 0.03
+)
+
+// stepShape is the step trace before noise: two days at stepCalm, the
+// middle day (from noon) at high, and that day as its surge.
+func stepShape(high float64) ([]float64, []Surge) {
+	const day = 24 * 60
+	step := make([]float64, 2*day)
+	for m := range step {
+		step[m] = stepCalm
+		if m >= day/2 && m < day/2+day {
+			step[m] = high
+		}
+	}
+	return step, []Surge{{day / 2, day/2 + day}}
+}
+
+// flashShape is the flash-crowd trace before noise: three days at
+// flashBase and, with crowds, three crowds (rise to the peak in 3 minutes,
+// hold 20, decay over an hour), each a 3-hour surge.
+func flashShape(crowds bool) ([]float64, []Surge) {
+	const day = 24 * 60
+	flash := make([]float64, 3*day)
+	for m := range flash {
+		flash[m] = flashBase
+	}
+	if !crowds {
+		return flash, nil
+	}
+	var surges []Surge
+	for _, at := range []int{9 * 60, day + 14*60, 2*day + 20*60} {
+		surges = append(surges, Surge{at, min(at+3*60, len(flash))})
+		for k := 0; k < 3*60 && at+k < len(flash); k++ {
+			var v float64
+			switch {
+			case k < 3:
+				v = float64(k+1) / 3
+			case k < 23:
+				v = 1
+			default:
+				v = math.Exp(-float64(k-23) / 30)
+			}
+			flash[at+k] = max(flash[at+k], v)
+		}
+	}
+	return flash, surges
+}
+
+// CalmCounterfactuals are the synthetic spiky traces of SyntheticTraces(seed)
+// whose calm level the generator sets (the step and the flash crowd), each
+// with its surges removed: the calm level continued through every minute,
+// with the very noise draws the spiky trace has (jitter draws one number
+// per minute, whatever the level) and divided by the spiky trace's
+// normaliser, so minute m of the result is the spiky trace's minute m
+// wherever that minute is calm, and the load is the spiky trace's scale
+// (at -peak-mibps P its calm minutes carry what they carry in the spiky
+// trace at P; the result's own maximum is about a tenth of P). Keyed by
+// the spiky trace's name.
+func CalmCounterfactuals(seed uint64) map[string]Trace {
+	mk := func(name string, spiky, calm []float64, noise float64, salt uint64) Trace {
+		jitter(spiky, noise, seed+salt)
+		jitter(calm, noise, seed+salt)
+		peak := slices.Max(spiky)
+		for i := range calm {
+			calm[i] /= peak
+		}
+		return Trace{Name: name + "-calm", Start: synthStart, Load: calm,
+			Source: fmt.Sprintf("the calm level of %s continued, seed %d", name, seed)}
+	}
+	step, _ := stepShape(stepHigh)
+	stepCalmOnly, _ := stepShape(stepCalm)
+	flash, _ := flashShape(true)
+	flashCalm, _ := flashShape(false)
+	return map[string]Trace{
+		"synthetic-step-x10":    mk("synthetic-step-x10", step, stepCalmOnly, stepNoise, 1),
+		"synthetic-flash-crowd": mk("synthetic-flash-crowd", flash, flashCalm, flashNoise, 3),
 	}
 }
 
