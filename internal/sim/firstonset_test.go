@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
@@ -168,4 +169,27 @@ func maxOf(xs []float64) float64 {
 		m = max(m, x)
 	}
 	return m
+}
+
+// TestScreenFirstSurge: a first surge to 5 shards (from 1: 1 → 2 → 4 → 5,
+// 3-minute UPDATING each, loses 4·4 + 3·4 + 1·4 = 32 MiB/s-minutes) and a
+// later one to 10 (100, as in TestFirstOnsetByHand): the first is the
+// screen's, the later the largest.
+func TestScreenFirstSurge(t *testing.T) {
+	cfg, c := handOnsetCase(600)
+	tr := c.Spiky
+	tr.Load = slices.Clone(tr.Load)
+	for m := 120; m < 150; m++ {
+		tr.Load[m] = 0.5
+	}
+	for m := 200; m < 230; m++ {
+		tr.Load[m] = 1
+	}
+	tr.Surges = []Surge{{120, 150}, {200, 230}}
+	sc, ok := ScreenFirstSurge(cfg, tr)
+	total := totalRecords(cfg, tr)
+	near := func(got, mib float64) bool { want := pct(mibMinutes(mib), total); return math.Abs(got-want) <= 1e-9*want }
+	if !ok || !near(sc.FromOne, 32) || !near(sc.FromH1, 32) || !near(sc.Largest, 100) || sc.LargestSurge != (Surge{200, 230}) {
+		t.Errorf("screen %+v; want 32, 32 and 100 MiB/s-minutes (at {200 230}) of %v records", sc, total)
+	}
 }
