@@ -188,7 +188,10 @@ func TestScreenFirstSurge(t *testing.T) {
 	tr.Surges = []Surge{{120, 150}, {200, 230}}
 	sc, ok := ScreenFirstSurge(cfg, tr)
 	total := totalRecords(cfg, tr)
-	near := func(got, mib float64) bool { want := pct(mibMinutes(mib), total); return math.Abs(got-want) <= 1e-9*want }
+	near := func(got, mib float64) bool {
+		want := pct(mibMinutes(mib), total)
+		return math.Abs(got-want) <= 1e-9*want
+	}
 	if !ok || !near(sc.FromOne, 32) || !near(sc.FromH1, 32) || !near(sc.Largest, 100) || sc.LargestSurge != (Surge{200, 230}) {
 		t.Errorf("screen %+v; want 32, 32 and 100 MiB/s-minutes (at {200 230}) of %v records", sc, total)
 	}
