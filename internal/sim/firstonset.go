@@ -257,9 +257,10 @@ func forcedLoss(cfg Config, t Trace, s Surge, held int32) (least, fromOne float6
 // from one shard (the most the argument can force, whatever the calm trace
 // and its budget) and from the calm need at 100 % (h = 1: a policy holding
 // no headroom at all), as percentages of the trace's records; and the
-// largest loss from one shard of any single surge (Largest, at
-// LargestSurge): the ceiling were the trace cut to start an hour before
-// that surge (still a percentage of the whole trace's records).
+// largest loss from one shard of any single surge that comes at least an
+// hour after the last (Largest, at LargestSurge): the ceiling were the
+// trace cut to start an hour before that surge, whose first surge it then
+// is (still a percentage of the whole trace's records).
 type FirstSurgeScreen struct {
 	Trace           string
 	Surge           Surge
@@ -280,10 +281,10 @@ func ScreenFirstSurge(cfg Config, t Trace) (FirstSurgeScreen, bool) {
 	one := newClimb(cfg, t, s.Start, s.End, 1).best().lost
 	h1 := newClimb(cfg, t, s.Start, s.End, needShards(hourLoad(cfg, t, s.Start), 1)).best().lost
 	sc := FirstSurgeScreen{Trace: t.Name, Surge: s, FromOne: pct(one, total), FromH1: pct(h1, total)}
-	for _, su := range t.Surges {
+	for i, su := range t.Surges {
 		su.End = min(su.End, t.Minutes())
-		if su.Start >= su.End {
-			continue
+		if su.Start >= su.End || i > 0 && su.Start-t.Surges[i-1].End < onsetCalmMinutes {
+			continue // a close onset: an hour before it is not calm
 		}
 		if l := pct(newClimb(cfg, t, su.Start, su.End, 1).best().lost, total); l > sc.Largest {
 			sc.Largest, sc.LargestSurge = l, su
@@ -322,7 +323,7 @@ func WriteFirstOnset(w io.Writer, cfg Config, traces []Trace, tfs []TraceFrontie
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "first surge on the other spiky traces (no calm counterfactual): the first surge's best legal climb from 1 shard (the most the argument can force) and from the calm need at 100 % (h = 1), and the largest of any one surge from 1 shard (were the trace cut an hour before it), % of the trace's records, against the trace's loss goal")
+	fmt.Fprintln(w, "first surge on the other spiky traces (no calm counterfactual): the first surge's best legal climb from 1 shard (the most the argument can force) and from the calm need at 100 % (h = 1), and the largest of any one surge an hour or more after the last, from 1 shard (were the trace cut an hour before it), % of the trace's records, against the trace's loss goal")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "trace\tfirst surge\tfrom 1 shard\tfrom h=1\tlargest single surge from 1 shard\tgoal: lost% ≤\t")
 	cases := FirstOnsetCases(cfg, traces)

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"math"
-	"slices"
 	"testing"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
@@ -172,27 +171,30 @@ func maxOf(xs []float64) float64 {
 }
 
 // TestScreenFirstSurge: a first surge to 5 shards (from 1: 1 → 2 → 4 → 5,
-// 3-minute UPDATING each, loses 4·4 + 3·4 + 1·4 = 32 MiB/s-minutes) and a
-// later one to 10 (100, as in TestFirstOnsetByHand): the first is the
-// screen's, the later the largest.
+// 3-minute UPDATING each, loses 4·4 + 3·4 + 1·4 = 32 MiB/s-minutes), a
+// second to 8 an hour and 10 minutes later (7·4 + 6·4 + 4·4 = 68), the
+// largest, and a third to 10 (100) 20 minutes after the second: no first
+// surge (the hour before it is not calm), not counted.
 func TestScreenFirstSurge(t *testing.T) {
-	cfg, c := handOnsetCase(600)
-	tr := c.Spiky
-	tr.Load = slices.Clone(tr.Load)
-	for m := 120; m < 150; m++ {
-		tr.Load[m] = 0.5
+	cfg, _ := handOnsetCase(600)
+	load := make([]float64, 400)
+	for m := range load {
+		switch {
+		case m >= 120 && m < 150:
+			load[m] = 0.5
+		case m >= 220 && m < 250:
+			load[m] = 0.8
+		case m >= 270 && m < 300:
+			load[m] = 1
+		default:
+			load[m] = 0.1
+		}
 	}
-	for m := 200; m < 230; m++ {
-		tr.Load[m] = 1
-	}
-	tr.Surges = []Surge{{120, 150}, {200, 230}}
+	tr := Trace{Name: "hand-surges", Start: synthStart, Load: load, Surges: []Surge{{120, 150}, {220, 250}, {270, 300}}}
 	sc, ok := ScreenFirstSurge(cfg, tr)
 	total := totalRecords(cfg, tr)
-	near := func(got, mib float64) bool {
-		want := pct(mibMinutes(mib), total)
-		return math.Abs(got-want) <= 1e-9*want
-	}
-	if !ok || !near(sc.FromOne, 32) || !near(sc.FromH1, 32) || !near(sc.Largest, 100) || sc.LargestSurge != (Surge{200, 230}) {
-		t.Errorf("screen %+v; want 32, 32 and 100 MiB/s-minutes (at {200 230}) of %v records", sc, total)
+	near := func(got, mib float64) bool { want := pct(mibMinutes(mib), total); return math.Abs(got-want) <= 1e-9*want }
+	if !ok || !near(sc.FromOne, 32) || !near(sc.FromH1, 32) || !near(sc.Largest, 68) || sc.LargestSurge != (Surge{220, 250}) {
+		t.Errorf("screen %+v; want 32, 32 and 68 MiB/s-minutes (at {220 250}) of %v records", sc, total)
 	}
 }
