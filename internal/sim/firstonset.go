@@ -337,8 +337,11 @@ func WriteFirstOnset(w io.Writer, cfg Config, traces []Trace, tfs []TraceFrontie
 		if !ok || j < 0 {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\tminutes %d-%d\t%.4f%%\t%.4f%%\t%.4f%% (minutes %d-%d)\t%.3f\t\n", t.Name, sc.Surge.Start, sc.Surge.End, sc.FromOne, sc.FromH1,
-			sc.Largest, sc.LargestSurge.Start, sc.LargestSurge.End, tfs[j].LossGoal)
+		largest := "0 (none loses from 1 shard)"
+		if sc.Largest > 0 {
+			largest = fmt.Sprintf("%.4f%% (minutes %d-%d)", sc.Largest, sc.LargestSurge.Start, sc.LargestSurge.End)
+		}
+		fmt.Fprintf(tw, "%s\tminutes %d-%d\t%.4f%%\t%.4f%%\t%s\t%.3f\t\n", t.Name, sc.Surge.Start, sc.Surge.End, sc.FromOne, sc.FromH1, largest, tfs[j].LossGoal)
 	}
 	return tw.Flush()
 }

@@ -193,7 +193,10 @@ func TestScreenFirstSurge(t *testing.T) {
 	tr := Trace{Name: "hand-surges", Start: synthStart, Load: load, Surges: []Surge{{120, 150}, {220, 250}, {270, 300}}}
 	sc, ok := ScreenFirstSurge(cfg, tr)
 	total := totalRecords(cfg, tr)
-	near := func(got, mib float64) bool { want := pct(mibMinutes(mib), total); return math.Abs(got-want) <= 1e-9*want }
+	near := func(got, mib float64) bool {
+		want := pct(mibMinutes(mib), total)
+		return math.Abs(got-want) <= 1e-9*want
+	}
 	if !ok || !near(sc.FromOne, 32) || !near(sc.FromH1, 32) || !near(sc.Largest, 68) || sc.LargestSurge != (Surge{220, 250}) {
 		t.Errorf("screen %+v; want 32, 32 and 68 MiB/s-minutes (at {220 250}) of %v records", sc, total)
 	}
