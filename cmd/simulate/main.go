@@ -109,6 +109,9 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	if cfg.Planner != scaling.PlannerRules && cfg.Planner != scaling.PlannerHorizon {
 		return o, fmt.Errorf("-planner %q: want %s or %s", cfg.Planner, scaling.PlannerRules, scaling.PlannerHorizon)
 	}
+	if o.firstOnsetStride < 1 {
+		return o, fmt.Errorf("-first-onset-stride %d: want 1 or more minutes", o.firstOnsetStride)
+	}
 	if cfg.MetricLagMinutes < 0 || cfg.MetricLagMinutes > 3 {
 		return o, fmt.Errorf("-metric-lag %d: want 1, 2 or 3 minutes, or 0 for 1-3 at random", cfg.MetricLagMinutes)
 	}
