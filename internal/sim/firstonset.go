@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -14,6 +15,11 @@ const (
 	smoothShardGoal = 1.3   // shard-hours ≤ 1.3x floorShardHours
 	smoothLossGoal  = 0.001 // lostPercent ≤ 0.1
 )
+
+// ErrCalmGoalsUnreachable: no schedule meets the calm trace's goals (within
+// 1.3x its floor, which ignores bursts within a minute, it loses over
+// 0.1 %): the first-onset argument is void there.
+var ErrCalmGoalsUnreachable = errors.New("no schedule meets the calm trace's goals")
 
 // FirstOnsetCase is a spiky trace, the surge whose onset the argument
 // places (its first), and the calm counterfactual: a trace whose minutes
@@ -122,7 +128,7 @@ func RunFirstOnset(cfg Config, c FirstOnsetCase, stride, workers int) (FirstOnse
 	f.Budget = smoothShardGoal * f.Floor70 * 60
 	held, ok := heldCap(cfg, c.Calm, f.WFrom, f.Budget)
 	if !ok {
-		return f, fmt.Errorf("first onset on %s: no schedule meets the calm trace's goals", f.Trace)
+		return f, fmt.Errorf("first onset on %s: %w", f.Trace, ErrCalmGoalsUnreachable)
 	}
 	f.Held = held
 	for m := f.WFrom; m < c.Calm.Minutes(); m++ {
@@ -304,6 +310,10 @@ func WriteFirstOnset(w io.Writer, cfg Config, traces []Trace, tfs []TraceFrontie
 	fmt.Fprintln(tw, "trace\tcalm need\tC floor@70%\tW\theld (h*)\tforced (from 1 shard)\tgoal on S_m (checked)\tworst m: forced / goal\tverdict\t")
 	for _, c := range FirstOnsetCases(cfg, traces) {
 		f, err := RunFirstOnset(cfg, c, stride, workers)
+		if errors.Is(err, ErrCalmGoalsUnreachable) {
+			fmt.Fprintf(tw, "%s\t\t\t\t\t\t\t\tvoid: %v\t\n", c.Spiky.Name, ErrCalmGoalsUnreachable)
+			continue
+		}
 		if err != nil {
 			return err
 		}

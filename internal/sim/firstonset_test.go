@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"math"
 	"testing"
 
@@ -199,5 +200,18 @@ func TestScreenFirstSurge(t *testing.T) {
 	}
 	if !ok || !near(sc.FromOne, 32) || !near(sc.FromH1, 32) || !near(sc.Largest, 68) || sc.LargestSurge != (Surge{220, 250}) {
 		t.Errorf("screen %+v; want 32, 32 and 68 MiB/s-minutes (at {220 250}) of %v records", sc, total)
+	}
+}
+
+// TestFirstOnsetCalmGoalsUnreachable: with a tenth of every minute's
+// seconds at three times its mean, C's floor (on minute means) is two
+// shards while the bursts need three; two lose 10 %, so losing ≤ 0.1 %
+// takes three in nearly every minute (about 1,800 shard-minutes against a
+// budget of 1,560): the argument says so instead of proving anything.
+func TestFirstOnsetCalmGoalsUnreachable(t *testing.T) {
+	cfg, c := handOnsetCase(600)
+	cfg.BurstPeakToMean = 3
+	if _, err := RunFirstOnset(cfg, c, 60, 1); !errors.Is(err, ErrCalmGoalsUnreachable) {
+		t.Errorf("error %v, want ErrCalmGoalsUnreachable", err)
 	}
 }
