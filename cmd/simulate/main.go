@@ -6,6 +6,7 @@
 //	go run ./cmd/simulate -bench [-traces ../shared/traces] [-json]
 //	go run ./cmd/simulate -frontier [-traces ../shared/traces] [-peak-mibps N] [-json]
 //	go run ./cmd/simulate -onset [-traces ../shared/traces] [-only NAME] [-peak-mibps N] [-first-onset-stride N]
+//	go run ./cmd/simulate -onset-budget [-traces ../shared/traces] [-only NAME] [-peak-mibps N] [-calls-per-day 10]
 //	go run ./cmd/simulate -judge [-traces DIR] [-peaks 5,40,400] [-seeds 1] [-only NAME] [-workers N] [-baseline FILE] [-json]
 //	go run ./cmd/simulate -judge -judged FILE [-baseline FILE] [-json]
 package main
@@ -37,6 +38,8 @@ func run() error {
 		return runJudge(o)
 	case o.frontier:
 		return runFrontier(o.cfg, o.traces, o.only, o.asJSON)
+	case o.onsetBudget:
+		return runOnsetBudget(o.cfg, o.traces, o.only, o.callsPerDay)
 	case o.onset:
 		return runOnset(o.cfg, o.traces, o.only, o.firstOnsetStride)
 	case o.refusals:
@@ -49,7 +52,7 @@ func run() error {
 		return runTrace(o)
 	default:
 		flag.Usage()
-		return fmt.Errorf("need -trace FILE.csv, -bench, -frontier, -onset or -judge")
+		return fmt.Errorf("need -trace FILE.csv, -bench, -frontier, -onset, -onset-budget or -judge")
 	}
 }
 
@@ -60,6 +63,8 @@ type options struct {
 	trace, traces, only    string
 	asJSON                 bool
 	bench, frontier, onset bool
+	onsetBudget            bool
+	callsPerDay            int
 	refusals, excess       bool
 	firstOnsetStride       int
 	judge                  judgeOptions
@@ -74,10 +79,12 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	fs.BoolVar(&o.bench, "bench", false, "run every trace in -traces plus the synthetic traces and print one table")
 	fs.BoolVar(&o.frontier, "frontier", false, "run the idealised reactive family on every trace in -traces (and -only) plus the synthetic traces and print, per trace, what issue 13's goals ask against the best members, and the onset argument on the spiky traces (surges: the generator's on synthetic ones, detected on the files)")
 	fs.BoolVar(&o.onset, "onset", false, "the onset argument of -frontier alone (its goals from oracle-reactive and the floor, without the family): every spiky trace in -traces (and -only) plus the synthetic ones; surges detected on the trace files")
+	fs.BoolVar(&o.onsetBudget, "onset-budget", false, "the onset argument with the calls counted (OnsetBudgetBound): per spiky trace of -onset, the least loss any policy within 2x the floor at 100 % can reach with -calls-per-day calls per UTC day, against the loss goal (a few minutes a peak)")
+	fs.IntVar(&o.callsPerDay, "calls-per-day", scaling.ReshardsPerWindow, "with -onset-budget, UpdateShardCount calls per calendar day (AWS: 10 per rolling 24 h)")
 	fs.StringVar(&o.traces, "traces", "../shared/traces", "folder of CSV traces for -bench and the other modes over the bench's traces (empty: synthetic only)")
 	fs.BoolVar(&o.asJSON, "json", false, "print JSON instead of a table")
 	fs.IntVar(&o.firstOnsetStride, "first-onset-stride", 30, "with -onset, the first-onset table checks oracle-reactive on the step and flash crowd moved to every this-many-th minute of the calm window (1: every minute; slow)")
-	fs.StringVar(&o.only, "only", "", "with -bench, -excess, -refusals, -frontier, -onset or -judge, only the traces whose name contains this")
+	fs.StringVar(&o.only, "only", "", "with -bench, -excess, -refusals, -frontier, -onset, -onset-budget or -judge, only the traces whose name contains this")
 	fs.BoolVar(&o.refusals, "refusals", false, "for the bench's traces (-traces, -only): where the operator's producers refused records, by cause (tasks starting, scaled down within 15 minutes, load no higher than 15–60 minutes before, a new high)")
 	fs.BoolVar(&o.excess, "excess", false, "for the bench's traces (-traces, -only): the operator's shard-hours above the legal floor's schedule at its target utilization, split by the rule that held each minute's count")
 	fs.Float64Var(&cfg.PeakMiBps, "peak-mibps", cfg.PeakMiBps, "write rate at the trace's peak, MiB/s")
@@ -248,6 +255,20 @@ func runOnset(cfg sim.Config, dir, only string, stride int) error {
 		return err
 	}
 	return sim.WriteFirstOnset(os.Stdout, cfg, ts, goals, stride, 2)
+}
+
+// runOnsetBudget prints the onset argument with the calls counted, its
+// goals as -onset's, on two goroutines.
+func runOnsetBudget(cfg sim.Config, dir, only string, callsPerDay int) error {
+	if callsPerDay < 1 {
+		return fmt.Errorf("-calls-per-day %d: want at least 1", callsPerDay)
+	}
+	ts, err := sim.BenchTraces(cfg, dir, only)
+	if err != nil {
+		return err
+	}
+	rows := sim.RunOnsetBudget(cfg, ts, sim.RunOnsetGoals(cfg, ts, 2), callsPerDay, 2)
+	return sim.WriteOnsetBudget(os.Stdout, cfg, rows, callsPerDay)
 }
 
 func writeJSON(v any) error {

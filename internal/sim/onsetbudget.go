@@ -1,0 +1,596 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
+)
+
+// BudgetBound is OnsetBudgetBound's answer for one trace, call limit and
+// shard-hour budget.
+type BudgetBound struct {
+	// CallsPerDay is the limit per calendar day (UTC); 0: none.
+	CallsPerDay int
+	// ShardBudget is the shard-hours a policy may spend.
+	ShardBudget float64
+	// LostPercent is the lower bound: no policy of the model (see
+	// OnsetBudgetBound) spending at most ShardBudget loses less.
+	LostPercent float64
+	// Lambda is the price of ShardBudget's shard-hours (loss points per
+	// ShardBudget) at which LostPercent was found.
+	Lambda float64
+	// The model's cheapest path at Lambda (least loss + Lambda ×
+	// shard-hours / ShardBudget): its loss, its shard-hours, the surges it
+	// climbs for and its calls. Not a bound: what the bound's best policy
+	// looks like.
+	PathLostPercent, PathShardHours float64
+	PathClimbs, PathCalls           int
+	// Levels is the size of the model's grid of shard counts.
+	Levels int
+}
+
+// budgetExactLevels: the grid holds every count up to this, then counts
+// budgetGridRatio apart.
+const (
+	budgetExactLevels = 32
+	budgetGridRatio   = 1.05
+)
+
+// OnsetBudgetBound is the onset argument with the calls counted: a lower
+// bound on the loss of any policy that spends at most shardBudget
+// shard-hours on trace t (whose Surges are set) and makes at most
+// callsPerDay UpdateShardCount calls in each calendar day (0: no limit).
+//
+// The policies it covers are read as the onset argument reads them
+// (minimax): a policy does not know when a surge comes, so surge i meets it
+// at the level it held through the calm time before it (the surge could
+// have come at any calm minute). That level is a choice per calm period,
+// in either of two forms (the bound takes the better for the policy, so
+// it holds in both readings): an absolute count L (the least the policy
+// held in that calm time; the calm time billed at L, the climb from L) or
+// a headroom h over the calm need (each calm minute billed at h × its need
+// at 100 %, the climb from h × the need of the hour before the onset, as
+// OnsetLoss; following the calm need is free). After a surge the policy
+// comes down from the top of its climb to the next calm level, each call
+// at most halving, or stays there (no call). Every surge is climbed as the
+// law and the model allow at best: first call at the end of the onset
+// minute, each ≤ 2x, the next when ACTIVE.
+//
+// Every simplification favours the policy, so the bound stays one:
+//   - calls are counted per UTC calendar day (a rolling-24 h-legal schedule
+//     is legal per calendar day), those of a surge's climb and of the
+//     descent after it on the days between its onset and the next onset,
+//     as early as the day's count allows;
+//   - every UPDATING lasts the model's shortest, ceil(3 × UpdatingScale)
+//     minutes, whatever the target and size;
+//   - loss is the model's throttling in surge minutes only (calm minutes
+//     lose nothing; producers carry everything);
+//   - a surge minute is billed at any count up to the one carrying (the
+//     policy may shed shards at once and for free within a surge), the
+//     calm time at the calm level from the surge's end (descents are free
+//     of UPDATING and billed at the level they reach);
+//   - counts are on a grid (every count to budgetExactLevels, then
+//     budgetGridRatio apart), rounded for the policy: a calm level is
+//     billed at the least count of its cell and climbs from the greatest,
+//     a climb's top counts the calls to the least count of its cell and
+//     carries the greatest, a descent goes to the greatest count of its
+//     target's cell.
+//
+// The least loss within the budget is bounded by Lagrangian duality: for
+// every price λ ≥ 0, min over the model's policies of loss + λ ×
+// (shard-hours / shardBudget − 1) is at most the loss of any policy within
+// the budget; the answer is the largest such value over a search of λ
+// (any λ gives a valid bound; the search only tightens it).
+func OnsetBudgetBound(cfg Config, t Trace, shardBudget float64, callsPerDay int) BudgetBound {
+	cfg = cfg.withDefaults()
+	m := newBudgetModel(cfg, t, callsPerDay)
+	b := BudgetBound{CallsPerDay: callsPerDay, ShardBudget: shardBudget, Levels: len(m.grid)}
+	if len(m.surges) == 0 || shardBudget <= 0 {
+		return b
+	}
+	best := math.Inf(-1)
+	try := func(lambda float64) float64 {
+		p := m.solve(lambda / (60 * shardBudget))
+		g := p.v - lambda
+		if g > best {
+			best = g
+			b.LostPercent, b.Lambda = max(g, 0), lambda
+			b.PathLostPercent, b.PathShardHours = p.loss, p.shardMinutes/60
+			b.PathClimbs, b.PathCalls = int(p.climbs), int(p.calls)
+		}
+		return g
+	}
+	// g(λ) is concave (a minimum of lines in λ): a coarse log grid, then a
+	// golden-section search between the best point's neighbours.
+	lambdas := []float64{0}
+	for e := -3.0; e <= 4; e += 0.25 {
+		lambdas = append(lambdas, math.Pow(10, e))
+	}
+	gs := make([]float64, len(lambdas))
+	for i, l := range lambdas {
+		gs[i] = try(l)
+	}
+	i := slices.Index(gs, slices.Max(gs))
+	lo, hi := lambdas[max(i-1, 0)], lambdas[min(i+1, len(lambdas)-1)]
+	const phi = 0.6180339887498949
+	x1, x2 := hi-phi*(hi-lo), lo+phi*(hi-lo)
+	g1, g2 := try(x1), try(x2)
+	for range 16 {
+		if g1 < g2 {
+			lo, x1, g1 = x1, x2, g2
+			x2 = lo + phi*(hi-lo)
+			g2 = try(x2)
+		} else {
+			hi, x2, g2 = x2, x1, g1
+			x1 = hi - phi*(hi-lo)
+			g1 = try(x1)
+		}
+	}
+	return b
+}
+
+// budgetModel is what OnsetBudgetBound's dynamic program needs of a trace,
+// independent of the price λ.
+type budgetModel struct {
+	grid   []int32 // counts, ascending from 1
+	surges []budgetSurge
+	calm   []budgetCalm // before surge 0, between surges, after the last
+	k      int          // calls per calendar day, 0: no limit
+	upd    int          // minutes of every UPDATING
+}
+
+// budgetSurge is one surge: each minute's loss (% of the trace's records)
+// at 1 … c0 shards (c0 carries the minute whole), and the calendar days
+// from its onset to the next onset (or the trace's last minute), the days
+// its calls and the next descent's may fall in.
+type budgetSurge struct {
+	lost [][]float64
+	gap  int
+}
+
+// budgetCalm is one calm period: its length and the levels a policy may
+// hold through it.
+type budgetCalm struct {
+	minutes int
+	opts    []calmOption
+}
+
+// calmOption is one level held through a calm period, rounded for the
+// policy: at least what it costs, at least the count the next climb starts
+// from, at least the count the descent to it reaches.
+type calmOption struct {
+	shardMinutes float64
+	start        int // grid index the next climb starts from
+	target       int // grid index the descent goes to (calls counted to it)
+	minY         int // least grid index of the last climb's top from which the level is reachable
+}
+
+func newBudgetModel(cfg Config, t Trace, callsPerDay int) *budgetModel {
+	m := &budgetModel{k: max(callsPerDay, 0), upd: int(math.Ceil(3 * cfg.UpdatingScale))}
+	var total float64
+	for i := range t.Minutes() {
+		total += cfg.demand(t, i).Records * 60
+	}
+	var surges []Surge
+	for _, s := range t.Surges {
+		if e := min(s.End, t.Minutes()); s.Start < e {
+			surges = append(surges, Surge{s.Start, e})
+		}
+	}
+	top := int32(1)
+	for _, s := range surges {
+		bs := budgetSurge{}
+		for i := s.Start; i < s.End; i++ {
+			row := surgeMinuteLoss(cfg, cfg.demand(t, i), total)
+			top = max(top, int32(len(row)))
+			bs.lost = append(bs.lost, row)
+		}
+		m.surges = append(m.surges, bs)
+	}
+	m.grid = budgetGrid(top)
+	day := utcDays(t)
+	for i, s := range surges {
+		next := t.Minutes() - 1
+		if i+1 < len(surges) {
+			next = surges[i+1].Start
+		}
+		m.surges[i].gap = max(0, day(next)-day(s.Start))
+	}
+	from := 0
+	for i := 0; i <= len(surges); i++ {
+		to, onset := t.Minutes(), -1
+		if i < len(surges) {
+			to, onset = surges[i].Start, surges[i].Start
+		}
+		m.calm = append(m.calm, m.calmOptions(cfg, t, from, to, onset, i == 0))
+		if i < len(surges) {
+			from = surges[i].End
+		}
+	}
+	return m
+}
+
+// surgeMinuteLoss is minute load d's loss at 1, 2, … shards, as a share
+// (%) of total records, up to the first count that carries it whole.
+func surgeMinuteLoss(cfg Config, d Load, total float64) []float64 {
+	var row []float64
+	for c := int32(1); c <= scaling.MaxShardsPerStream; c++ {
+		a := cfg.acceptedFraction(c, d)
+		row = append(row, pct(d.Records*(1-a)*60, total))
+		if a >= 1-1e-12 {
+			break
+		}
+	}
+	return row
+}
+
+// budgetGrid is every count to budgetExactLevels, then counts
+// budgetGridRatio apart, ending at top.
+func budgetGrid(top int32) []int32 {
+	var g []int32
+	for c := int32(1); c <= min(top, budgetExactLevels); c++ {
+		g = append(g, c)
+	}
+	for c := g[len(g)-1]; c < top; {
+		c = min(top, max(c+1, int32(math.Ceil(float64(c)*budgetGridRatio))))
+		g = append(g, c)
+	}
+	return g
+}
+
+// utcDays returns the UTC calendar day of a trace minute.
+func utcDays(t Trace) func(int) int {
+	start := t.Start.UTC()
+	base := int(math.Floor(float64(start.Unix()) / 86400))
+	offset := int(start.Sub(time.Unix(int64(base)*86400, 0).UTC()) / time.Minute)
+	return func(m int) int { return base + (offset+m)/dayMinutes }
+}
+
+// roundUp is the grid index of the least grid count ≥ n (the top index
+// past the grid).
+func (m *budgetModel) roundUp(n float64) int {
+	i, _ := slices.BinarySearchFunc(m.grid, n, func(g int32, n float64) int {
+		if float64(g) < n {
+			return -1
+		}
+		return 1
+	})
+	return min(i, len(m.grid)-1)
+}
+
+// cellLow is the least count of grid cell i: (grid[i-1], grid[i]].
+func (m *budgetModel) cellLow(i int) int32 {
+	if i == 0 {
+		return 1
+	}
+	return m.grid[i-1] + 1
+}
+
+// calmOptions are the levels held through the calm minutes [from, to)
+// before the onset (-1: none, the trace's end): each absolute cell of the
+// grid, and each range of headrooms over the calm need between the points
+// where the rounded climb start or descent target changes. first: no surge
+// before it, so every level is open.
+func (m *budgetModel) calmOptions(cfg Config, t Trace, from, to, onset int, first bool) budgetCalm {
+	c := budgetCalm{minutes: to - from}
+	if c.minutes <= 0 {
+		return c
+	}
+	for g := range m.grid {
+		c.opts = append(c.opts, calmOption{shardMinutes: float64(m.cellLow(g)) * float64(c.minutes), start: g, target: g, minY: g})
+	}
+	needs := make([]float64, 0, c.minutes)
+	maxNeed := 0.0
+	for i := from; i < to; i++ {
+		n := exactNeed(cfg.demand(t, i))
+		needs = append(needs, n)
+		maxNeed = max(maxNeed, n)
+	}
+	hourNeed := 0.0
+	if onset >= 0 {
+		hourNeed = exactNeed(hourLoad(cfg, t, onset))
+	}
+	points := []float64{0}
+	for _, g := range m.grid {
+		for _, n := range []float64{hourNeed, maxNeed} {
+			if n > 0 {
+				points = append(points, float64(g)/n)
+			}
+		}
+	}
+	slices.Sort(points)
+	points = slices.Compact(points)
+	for j, a := range points {
+		// Headrooms h in (a, b]: at least a+ billed, at most b's start
+		// and target.
+		var cost float64
+		for _, n := range needs {
+			cost += max(1, math.Floor(a*n+1e-9)+1)
+		}
+		o := calmOption{shardMinutes: cost, start: len(m.grid) - 1, target: len(m.grid) - 1}
+		if j+1 < len(points) {
+			b := points[j+1]
+			o.start = m.roundUp(max(1, math.Ceil(b*hourNeed-1e-9)))
+			o.target = m.roundUp(max(1, math.Floor(b*maxNeed+1e-9)))
+		}
+		if !first {
+			// The level is at most the first calm minute's count, at
+			// most the climb's top: a × that minute's need < top.
+			o.minY = m.roundUp(a*needs[0] - 1e-9)
+			if float64(m.grid[o.minY]) <= a*needs[0]-1e-9 {
+				continue
+			}
+		}
+		c.opts = append(c.opts, o)
+	}
+	return c
+}
+
+// budgetCell is one state of the dynamic program: the least value (loss %
+// + μ × shard-minutes) and its parts.
+type budgetCell struct {
+	v, loss, shardMinutes float64
+	climbs, calls         int32
+}
+
+var noCell = budgetCell{v: math.Inf(1)}
+
+func (c *budgetCell) improve(n budgetCell) {
+	if n.v < c.v {
+		*c = n
+	}
+}
+
+// climbCalls is the fewest calls from n up to at least y, each at most 2x.
+func climbCalls(n, y int32) int {
+	k := 0
+	for ; n < y; k++ {
+		n = scaling.MaxLegalStep(n)
+	}
+	return k
+}
+
+// solve is the dynamic program over the surges at price mu per
+// shard-minute: state (grid index the next climb starts from, calls
+// already made on the current calendar day).
+func (m *budgetModel) solve(mu float64) budgetCell {
+	n := len(m.grid)
+	w := 1
+	if m.k > 0 {
+		w = m.k + 1
+	}
+	const extra = 64 // calls a surge's climb and descent may add
+	cur := fill(n*w, noCell)
+	for _, o := range m.calm[0].opts {
+		cur[o.start*w].improve(budgetCell{v: mu * o.shardMinutes, shardMinutes: o.shardMinutes})
+	}
+	if m.calm[0].minutes <= 0 {
+		cur[(n-1)*w] = budgetCell{} // a surge at minute 0 meets any count, for free
+	}
+	wm := w
+	if m.k > 0 {
+		wm = w + extra
+	}
+	desc := make([][]int, n)
+	for h := range n {
+		desc[h] = make([]int, n)
+		for g := range n {
+			desc[h][g] = descentCalls(m.cellLow(h), m.grid[g])
+		}
+	}
+	for i, s := range m.surges {
+		phi := surgePhi(s.lost, mu)
+		limit := m.k * (s.gap + 1) // most calls from the onset's day to the next onset's
+		mid := fill(n*wm, noCell)
+		for k := range n {
+			for u := range w {
+				c := cur[k*w+u]
+				if math.IsInf(c.v, 1) {
+					continue
+				}
+				for h := k; h < n; h++ {
+					a := climbCalls(m.grid[k], m.cellLow(h))
+					if m.k > 0 && (u+a > limit || u+a >= wm) {
+						break
+					}
+					j := m.climb(phi, m.grid[k], m.grid[h])
+					j.v += c.v
+					j.loss += c.loss
+					j.shardMinutes += c.shardMinutes
+					j.climbs, j.calls = c.climbs, c.calls+int32(a)
+					if h > k {
+						j.climbs++
+					}
+					if m.k == 0 {
+						mid[h].improve(j)
+					} else {
+						mid[h*wm+u+a].improve(j)
+					}
+				}
+			}
+		}
+		calm := m.calm[i+1]
+		next := fill(n*w, noCell)
+		for h := range n {
+			for u := range wm {
+				c := mid[h*wm+u]
+				if math.IsInf(c.v, 1) {
+					continue
+				}
+				place := func(start, b int, shardMinutes float64) {
+					used := u + b
+					if m.k > 0 && used > limit {
+						return
+					}
+					left := 0
+					if m.k > 0 {
+						left = max(0, used-m.k*s.gap)
+					}
+					nc := c
+					nc.v += mu * shardMinutes
+					nc.shardMinutes += shardMinutes
+					nc.calls += int32(b)
+					next[start*w+left].improve(nc)
+				}
+				if calm.minutes <= 0 {
+					place(h, 0, 0) // the next surge follows at once: from this top
+					continue
+				}
+				for _, o := range calm.opts {
+					if o.minY <= h {
+						place(o.start, desc[h][o.target], o.shardMinutes)
+					}
+				}
+			}
+		}
+		cur = next
+	}
+	best := noCell
+	for _, c := range cur {
+		best.improve(c)
+	}
+	return best
+}
+
+// fill is n copies of c.
+func fill(n int, c budgetCell) []budgetCell {
+	s := make([]budgetCell, n)
+	for i := range s {
+		s[i] = c
+	}
+	return s
+}
+
+// phiMinute is, for one surge minute, the best count at or under each
+// carrying count (1-based index c-1): the policy may bill any count up to
+// what carries.
+type phiMinute struct {
+	v, loss []float64
+	arg     []int32
+}
+
+// surgePhi prices every surge minute at mu per shard-minute.
+func surgePhi(lost [][]float64, mu float64) []phiMinute {
+	out := make([]phiMinute, len(lost))
+	for i, row := range lost {
+		p := phiMinute{v: make([]float64, len(row)), loss: make([]float64, len(row)), arg: make([]int32, len(row))}
+		for c := range row {
+			v := row[c] + mu*float64(c+1)
+			if c > 0 && p.v[c-1] <= v {
+				p.v[c], p.loss[c], p.arg[c] = p.v[c-1], p.loss[c-1], p.arg[c-1]
+			} else {
+				p.v[c], p.loss[c], p.arg[c] = v, row[c], int32(c+1)
+			}
+		}
+		out[i] = p
+	}
+	return out
+}
+
+// climb is a surge's value on the fastest climb from n0 to y: the onset
+// minute at n0, then each call as soon as the stream is ACTIVE (the first
+// at the end of the onset minute), each doubling (never past y), each
+// UPDATING m.upd minutes carrying the old count.
+func (m *budgetModel) climb(phi []phiMinute, n0, y int32) budgetCell {
+	var r budgetCell
+	carry, change := n0, 1+m.upd
+	for i, p := range phi {
+		if carry < y && i == change {
+			carry = min(scaling.MaxLegalStep(carry), y)
+			change = i + 1 + m.upd
+		}
+		c := min(int(carry), len(p.v)) - 1
+		r.v += p.v[c]
+		r.loss += p.loss[c]
+		r.shardMinutes += float64(p.arg[c])
+	}
+	return r
+}
+
+// OnsetBudgetRow is OnsetBudgetBound on one spiky trace against issue
+// 13's goals: the bound within 2x the floor at 100 % with the calls
+// counted and without, and the bound at oracle-reactive's own shard-hours
+// (a check: it must not exceed oracle-reactive's throttling).
+type OnsetBudgetRow struct {
+	Trace     string
+	Detected  bool
+	Surges    SurgeSummary
+	LossGoal  float64
+	ShardGoal float64
+	Floor     float64
+	Counted   BudgetBound // at ShardGoal, CallsPerDay
+	Unlimited BudgetBound // at ShardGoal, no call limit
+	AtOracle  BudgetBound // at the oracle's shard-hours, CallsPerDay
+	Oracle    FrontierPoint
+}
+
+// Conflict says whether the bound proves the two goals conflict: the
+// least loss of any policy within the shard-hour goal is above the loss
+// goal.
+func (r OnsetBudgetRow) Conflict() bool { return r.Counted.LostPercent > r.LossGoal }
+
+// RunOnsetBudget is OnsetBudgetBound on every spiky trace of traces that
+// has surges (onsetTraces: the generator's or DetectSurges') and goals in
+// tfs, with callsPerDay calls per calendar day, on at most workers
+// goroutines.
+func RunOnsetBudget(cfg Config, traces []Trace, tfs []TraceFrontier, callsPerDay, workers int) []OnsetBudgetRow {
+	traces, detected := onsetTraces(cfg, traces)
+	var rows []OnsetBudgetRow
+	var ts []Trace
+	for i, t := range traces {
+		j := slices.IndexFunc(tfs, func(tf TraceFrontier) bool { return tf.Trace == t.Name })
+		if len(t.Surges) == 0 || j < 0 || tfs[j].Floor <= 0 {
+			continue
+		}
+		tf := tfs[j]
+		rows = append(rows, OnsetBudgetRow{Trace: t.Name, Detected: detected[i], Surges: SummariseSurges(t),
+			LossGoal: tf.LossGoal, ShardGoal: tf.ShardGoal, Floor: tf.Floor, Oracle: tf.Oracle})
+		ts = append(ts, t)
+	}
+	idx := make([]int, len(rows))
+	for i := range idx {
+		idx[i] = i
+	}
+	forEach(idx, workers, func(i int) {
+		r := &rows[i]
+		r.Counted = OnsetBudgetBound(cfg, ts[i], r.ShardGoal, callsPerDay)
+		r.Unlimited = OnsetBudgetBound(cfg, ts[i], r.ShardGoal, 0)
+		r.AtOracle = OnsetBudgetBound(cfg, ts[i], r.Oracle.ShardHours, callsPerDay)
+	})
+	return rows
+}
+
+// WriteOnsetBudget prints rows: per trace the goals, the bound within the
+// shard-hour goal with the calls counted (and the model's cheapest path
+// there), the same without a call limit, the check at oracle-reactive's
+// shard-hours and the verdict.
+func WriteOnsetBudget(w io.Writer, cfg Config, rows []OnsetBudgetRow, callsPerDay int) error {
+	fmt.Fprintf(w, "onset argument with the calls counted (OnsetBudgetBound; %d calls per UTC day, UPDATING %d min, every relaxation for the policy): the least loss of any policy within the shard-hour goal, in the minimax reading (a surge meets the level held through the calm time before it); surges as in -onset (gen / det at k = %.3g)\n",
+		callsPerDay, int(math.Ceil(3*cfg.withDefaults().UpdatingScale)), SurgeFactor)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "trace\tsurges\tgoal: lost% ≤\tshard-h ≤\tbound, calls counted (λ; best path: lost, shard-h, climbs, calls)\tbound, no call limit\tcheck at oracle's shard-h: bound ≤ oracle's throttled\tverdict\t")
+	for _, r := range rows {
+		src := "gen"
+		if r.Detected {
+			src = "det"
+		}
+		c := r.Counted
+		verdict := "open"
+		if r.Conflict() {
+			verdict = "CONFLICT PROVED"
+		}
+		check := "ok"
+		if r.AtOracle.LostPercent > r.Oracle.ThrottledPercent+1e-9 {
+			check = "BOUND ABOVE ORACLE"
+		}
+		fmt.Fprintf(tw, "%s\t%s %s\t%.3f\t%.2fx\t%.3f%% (λ=%.3g; %.3f%%, %.2fx, %d, %d)\t%.3f%%\t%.3f%% at %.2fx ≤ %.3f%%: %s\t%s\t\n",
+			r.Trace, src, r.Surges, r.LossGoal, r.ShardGoal/r.Floor, c.LostPercent, c.Lambda, c.PathLostPercent, c.PathShardHours/r.Floor, c.PathClimbs, c.PathCalls,
+			r.Unlimited.LostPercent, r.AtOracle.LostPercent, r.Oracle.ShardHours/r.Floor, r.Oracle.ThrottledPercent, check, verdict)
+	}
+	return tw.Flush()
+}
