@@ -108,7 +108,7 @@ func OnsetBudgetBound(cfg Config, t Trace, shardBudget float64, callsPerDay int)
 	// g(λ) is concave (a minimum of lines in λ): a coarse log grid, then a
 	// golden-section search between the best point's neighbours.
 	lambdas := []float64{0}
-	for e := -3.0; e <= 4; e += 0.25 {
+	for e := -3.0; e <= 4; e += 0.5 {
 		lambdas = append(lambdas, math.Pow(10, e))
 	}
 	gs := make([]float64, len(lambdas))
@@ -120,7 +120,7 @@ func OnsetBudgetBound(cfg Config, t Trace, shardBudget float64, callsPerDay int)
 	const phi = 0.6180339887498949
 	x1, x2 := hi-phi*(hi-lo), lo+phi*(hi-lo)
 	g1, g2 := try(x1), try(x2)
-	for range 16 {
+	for range 14 {
 		if g1 < g2 {
 			lo, x1, g1 = x1, x2, g2
 			x2 = lo + phi*(hi-lo)
@@ -137,6 +137,8 @@ func OnsetBudgetBound(cfg Config, t Trace, shardBudget float64, callsPerDay int)
 // budgetModel is what OnsetBudgetBound's dynamic program needs of a trace,
 // independent of the price λ.
 type budgetModel struct {
+	cfg    Config
+	total  float64 // the trace's records
 	grid   []int32 // counts, ascending from 1
 	surges []budgetSurge
 	calm   []budgetCalm // before surge 0, between surges, after the last
@@ -153,10 +155,11 @@ type budgetSurge struct {
 	gap  int
 }
 
-// budgetCalm is one calm period: its length and the levels a policy may
-// hold through it.
+// budgetCalm is one calm period: its minutes' loads and the levels a
+// policy may hold through it.
 type budgetCalm struct {
 	minutes int
+	loads   []Load
 	opts    []calmOption
 }
 
@@ -164,18 +167,18 @@ type budgetCalm struct {
 // policy: at least what it costs, at least the count the next climb starts
 // from, at least the count the descent to it reaches.
 type calmOption struct {
-	shardMinutes float64
-	start        int // grid index the next climb starts from
+	level  int // grid index of the cell held (billed at its least count)
+	start  int // grid index the next climb starts from
 	target       int // grid index the descent goes to (calls counted to it)
 	minY         int // least grid index of the last climb's top from which the level is reachable
 }
 
 func newBudgetModel(cfg Config, t Trace, callsPerDay int) *budgetModel {
-	m := &budgetModel{k: max(callsPerDay, 0), upd: int(math.Ceil(3 * cfg.UpdatingScale))}
-	var total float64
+	m := &budgetModel{cfg: cfg, k: max(callsPerDay, 0), upd: int(math.Ceil(3 * cfg.UpdatingScale))}
 	for i := range t.Minutes() {
-		total += cfg.demand(t, i).Records * 60
+		m.total += cfg.demand(t, i).Records * 60
 	}
+	total := m.total
 	var surges []Surge
 	for _, s := range t.Surges {
 		if e := min(s.End, t.Minutes()); s.Start < e {
@@ -203,11 +206,15 @@ func newBudgetModel(cfg Config, t Trace, callsPerDay int) *budgetModel {
 	}
 	from := 0
 	for i := 0; i <= len(surges); i++ {
-		to, onset := t.Minutes(), -1
+		to := t.Minutes()
 		if i < len(surges) {
-			to, onset = surges[i].Start, surges[i].Start
+			to = surges[i].Start
 		}
-		m.calm = append(m.calm, m.calmOptions(cfg, t, from, to, onset, i == 0))
+		c := m.calmOptions(to-from, i == 0)
+		for j := from; j < to; j++ {
+			c.loads = append(c.loads, cfg.demand(t, j))
+		}
+		m.calm = append(m.calm, c)
 		if i < len(surges) {
 			from = surges[i].End
 		}
@@ -271,60 +278,21 @@ func (m *budgetModel) cellLow(i int) int32 {
 	return m.grid[i-1] + 1
 }
 
-// calmOptions are the levels held through the calm minutes [from, to)
-// before the onset (-1: none, the trace's end): each absolute cell of the
-// grid, and each range of headrooms over the calm need between the points
-// where the rounded climb start or descent target changes. first: no surge
-// before it, so every level is open.
-func (m *budgetModel) calmOptions(cfg Config, t Trace, from, to, onset int, first bool) budgetCalm {
-	c := budgetCalm{minutes: to - from}
-	if c.minutes <= 0 {
+// calmOptions are the levels a policy may hold through a calm period of
+// the given minutes: each cell (grid[g-1], grid[g]] of the grid, billed at
+// its least count, climbing from and descending to its greatest. After a
+// surge the level is at most the top of its climb (the least count held in
+// the calm time is at most the first calm minute's); before the first
+// surge every level is open.
+func (m *budgetModel) calmOptions(minutes int, first bool) budgetCalm {
+	c := budgetCalm{minutes: minutes}
+	if minutes <= 0 {
 		return c
 	}
 	for g := range m.grid {
-		c.opts = append(c.opts, calmOption{shardMinutes: float64(m.cellLow(g)) * float64(c.minutes), start: g, target: g, minY: g})
-	}
-	needs := make([]float64, 0, c.minutes)
-	maxNeed := 0.0
-	for i := from; i < to; i++ {
-		n := exactNeed(cfg.demand(t, i))
-		needs = append(needs, n)
-		maxNeed = max(maxNeed, n)
-	}
-	hourNeed := 0.0
-	if onset >= 0 {
-		hourNeed = exactNeed(hourLoad(cfg, t, onset))
-	}
-	points := []float64{0}
-	for _, g := range m.grid {
-		for _, n := range []float64{hourNeed, maxNeed} {
-			if n > 0 {
-				points = append(points, float64(g)/n)
-			}
-		}
-	}
-	slices.Sort(points)
-	points = slices.Compact(points)
-	for j, a := range points {
-		// Headrooms h in (a, b]: at least a+ billed, at most b's start
-		// and target.
-		var cost float64
-		for _, n := range needs {
-			cost += max(1, math.Floor(a*n+1e-9)+1)
-		}
-		o := calmOption{shardMinutes: cost, start: len(m.grid) - 1, target: len(m.grid) - 1}
-		if j+1 < len(points) {
-			b := points[j+1]
-			o.start = m.roundUp(max(1, math.Ceil(b*hourNeed-1e-9)))
-			o.target = m.roundUp(max(1, math.Floor(b*maxNeed+1e-9)))
-		}
-		if !first {
-			// The level is at most the first calm minute's count, at
-			// most the climb's top: a × that minute's need < top.
-			o.minY = m.roundUp(a*needs[0] - 1e-9)
-			if float64(m.grid[o.minY]) <= a*needs[0]-1e-9 {
-				continue
-			}
+		o := calmOption{level: g, start: g, target: g, minY: g}
+		if first {
+			o.minY = 0
 		}
 		c.opts = append(c.opts, o)
 	}
@@ -367,7 +335,7 @@ func (m *budgetModel) solve(mu float64) budgetCell {
 	const extra = 64 // calls a surge's climb and descent may add
 	cur := fill(n*w, noCell)
 	for _, o := range m.calm[0].opts {
-		cur[o.start*w].improve(budgetCell{v: mu * o.shardMinutes, shardMinutes: o.shardMinutes})
+		cur[o.start*w].improve(m.calmCost(0, o.level, mu))
 	}
 	if m.calm[0].minutes <= 0 {
 		cur[(n-1)*w] = budgetCell{} // a surge at minute 0 meets any count, for free
@@ -415,6 +383,7 @@ func (m *budgetModel) solve(mu float64) budgetCell {
 			}
 		}
 		calm := m.calm[i+1]
+		costs := m.calmCosts(i+1, mu)
 		next := fill(n*w, noCell)
 		for h := range n {
 			for u := range wm {
@@ -422,7 +391,7 @@ func (m *budgetModel) solve(mu float64) budgetCell {
 				if math.IsInf(c.v, 1) {
 					continue
 				}
-				place := func(start, b int, shardMinutes float64) {
+				place := func(start, b int, cost budgetCell) {
 					used := u + b
 					if m.k > 0 && used > limit {
 						return
@@ -432,18 +401,19 @@ func (m *budgetModel) solve(mu float64) budgetCell {
 						left = max(0, used-m.k*s.gap)
 					}
 					nc := c
-					nc.v += mu * shardMinutes
-					nc.shardMinutes += shardMinutes
+					nc.v += cost.v
+					nc.loss += cost.loss
+					nc.shardMinutes += cost.shardMinutes
 					nc.calls += int32(b)
 					next[start*w+left].improve(nc)
 				}
 				if calm.minutes <= 0 {
-					place(h, 0, 0) // the next surge follows at once: from this top
+					place(h, 0, budgetCell{}) // the next surge follows at once: from this top
 					continue
 				}
 				for _, o := range calm.opts {
 					if o.minY <= h {
-						place(o.start, desc[h][o.target], o.shardMinutes)
+						place(o.start, desc[h][o.target], costs[o.level])
 					}
 				}
 			}
@@ -455,6 +425,55 @@ func (m *budgetModel) solve(mu float64) budgetCell {
 		best.improve(c)
 	}
 	return best
+}
+
+// calmCosts is calmCost of calm period i at every grid level.
+func (m *budgetModel) calmCosts(i int, mu float64) []budgetCell {
+	out := make([]budgetCell, len(m.grid))
+	var best []float64
+	var arg []int32
+	for _, d := range m.calm[i].loads {
+		best, arg = m.calmMinute(d, mu, best[:0], arg[:0])
+		for g := range m.grid {
+			l := m.cellLow(g)
+			c := &out[g]
+			if int(l) > len(best) {
+				c.v += mu * float64(l)
+				c.shardMinutes += float64(l)
+				continue
+			}
+			c.v += best[l-1]
+			c.shardMinutes += float64(arg[l-1])
+			c.loss += best[l-1] - mu*float64(arg[l-1])
+		}
+	}
+	return out
+}
+
+// calmCost is calm period i's cost at grid level g alone.
+func (m *budgetModel) calmCost(i, g int, mu float64) budgetCell {
+	return m.calmCosts(i, mu)[g]
+}
+
+// calmMinute is, for a calm minute's load d at price mu, the least loss +
+// mu × count over counts at or above each count c (index c-1), up to the
+// first count carrying d whole (past it, mu × c), and that count: a
+// policy holding at least c through the calm time pays at least that.
+func (m *budgetModel) calmMinute(d Load, mu float64, best []float64, arg []int32) ([]float64, []int32) {
+	for c := int32(1); c <= scaling.MaxShardsPerStream; c++ {
+		a := m.cfg.acceptedFraction(c, d)
+		best = append(best, pct(d.Records*(1-a)*60, m.total)+mu*float64(c))
+		arg = append(arg, c)
+		if a >= 1-1e-12 {
+			break
+		}
+	}
+	for c := len(best) - 2; c >= 0; c-- {
+		if best[c+1] < best[c] {
+			best[c], arg[c] = best[c+1], arg[c+1]
+		}
+	}
+	return best, arg
 }
 
 // fill is n copies of c.
