@@ -30,6 +30,11 @@ type BudgetBound struct {
 	// looks like.
 	PathLostPercent, PathShardHours float64
 	PathClimbs, PathCalls           int
+	// WithinLostPercent and WithinShardHours: of the model's cheapest
+	// paths at the prices tried, the one losing least within ShardBudget
+	// (+Inf: none): an upper end for LostPercent in the model's reading, a
+	// policy of the model (not of AWS) meeting the budget.
+	WithinLostPercent, WithinShardHours float64
 	// Levels is the size of the model's grid of shard counts.
 	Levels int
 }
@@ -89,7 +94,7 @@ const (
 func OnsetBudgetBound(cfg Config, t Trace, shardBudget float64, callsPerDay int) BudgetBound {
 	cfg = cfg.withDefaults()
 	m := newBudgetModel(cfg, t, callsPerDay)
-	b := BudgetBound{CallsPerDay: callsPerDay, ShardBudget: shardBudget, Levels: len(m.grid)}
+	b := BudgetBound{CallsPerDay: callsPerDay, ShardBudget: shardBudget, Levels: len(m.grid), WithinLostPercent: math.Inf(1)}
 	if len(m.surges) == 0 || shardBudget <= 0 {
 		return b
 	}
@@ -97,6 +102,9 @@ func OnsetBudgetBound(cfg Config, t Trace, shardBudget float64, callsPerDay int)
 	try := func(lambda float64) float64 {
 		p := m.solve(lambda / (60 * shardBudget))
 		g := p.v - lambda
+		if p.shardMinutes/60 <= shardBudget && p.loss < b.WithinLostPercent {
+			b.WithinLostPercent, b.WithinShardHours = p.loss, p.shardMinutes/60
+		}
 		if g > best {
 			best = g
 			b.LostPercent, b.Lambda = max(g, 0), lambda
@@ -592,7 +600,7 @@ func WriteOnsetBudget(w io.Writer, cfg Config, rows []OnsetBudgetRow, callsPerDa
 	fmt.Fprintf(w, "onset argument with the calls counted (OnsetBudgetBound; %d calls per UTC day, UPDATING %d min, every relaxation for the policy): the least loss of any policy within the shard-hour goal, in the minimax reading (a surge meets the level held through the calm time before it); surges as in -onset (gen / det at k = %.3g)\n",
 		callsPerDay, int(math.Ceil(3*cfg.withDefaults().UpdatingScale)), SurgeFactor)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "trace\tsurges\tgoal: lost% ≤\tshard-h ≤\tbound, calls counted (λ; best path: lost, shard-h, climbs, calls)\tbound, no call limit\tcheck at oracle's shard-h: bound ≤ oracle's throttled\tverdict\t")
+	fmt.Fprintln(tw, "trace\tsurges\tgoal: lost% ≤\tshard-h ≤\tbound, calls counted (λ; cheapest path there: lost, shard-h, climbs, calls)\tmodel path within shard-h goal\tbound, no call limit\tcheck at oracle's shard-h: bound ≤ oracle's throttled\tverdict\t")
 	for _, r := range rows {
 		src := "gen"
 		if r.Detected {
@@ -607,9 +615,13 @@ func WriteOnsetBudget(w io.Writer, cfg Config, rows []OnsetBudgetRow, callsPerDa
 		if r.AtOracle.LostPercent > r.Oracle.ThrottledPercent+1e-9 {
 			check = "BOUND ABOVE ORACLE"
 		}
-		fmt.Fprintf(tw, "%s\t%s %s\t%.3f\t%.2fx\t%.3f%% (λ=%.3g; %.3f%%, %.2fx, %d, %d)\t%.3f%%\t%.3f%% at %.2fx ≤ %.3f%%: %s\t%s\t\n",
+		within := "none found"
+		if !math.IsInf(c.WithinLostPercent, 1) {
+			within = fmt.Sprintf("%.3f%% at %.2fx", c.WithinLostPercent, c.WithinShardHours/r.Floor)
+		}
+		fmt.Fprintf(tw, "%s\t%s %s\t%.3f\t%.2fx\t%.3f%% (λ=%.3g; %.3f%%, %.2fx, %d, %d)\t%s\t%.3f%%\t%.3f%% at %.2fx ≤ %.3f%%: %s\t%s\t\n",
 			r.Trace, src, r.Surges, r.LossGoal, r.ShardGoal/r.Floor, c.LostPercent, c.Lambda, c.PathLostPercent, c.PathShardHours/r.Floor, c.PathClimbs, c.PathCalls,
-			r.Unlimited.LostPercent, r.AtOracle.LostPercent, r.Oracle.ShardHours/r.Floor, r.Oracle.ThrottledPercent, check, verdict)
+			within, r.Unlimited.LostPercent, r.AtOracle.LostPercent, r.Oracle.ShardHours/r.Floor, r.Oracle.ThrottledPercent, check, verdict)
 	}
 	return tw.Flush()
 }
