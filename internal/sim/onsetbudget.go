@@ -53,36 +53,33 @@ const (
 //
 // The policies it covers are read as the onset argument reads them
 // (minimax): a policy does not know when a surge comes, so surge i meets it
-// at the level it held through the calm time before it (the surge could
-// have come at any calm minute). That level is a choice per calm period,
-// in either of two forms (the bound takes the better for the policy, so
-// it holds in both readings): an absolute count L (the least the policy
-// held in that calm time; the calm time billed at L, the climb from L) or
-// a headroom h over the calm need (each calm minute billed at h × its need
-// at 100 %, the climb from h × the need of the hour before the onset, as
-// OnsetLoss; following the calm need is free). After a surge the policy
-// comes down from the top of its climb to the next calm level, each call
-// at most halving, or stays there (no call). Every surge is climbed as the
-// law and the model allow at best: first call at the end of the onset
-// minute, each ≤ 2x, the next when ACTIVE.
+// at the least count it held through the calm time before it (the surge
+// could have come at any calm minute). That level is a choice per calm
+// period (the state of a dynamic program over the surges): after a surge
+// the policy comes down from the top of its climb to the next level, each
+// call at most halving, or stays there (no call). Every surge is climbed
+// as the law and the model allow at best: first call at the end of the
+// onset minute, each ≤ 2x, the next when ACTIVE. The level is chosen per
+// calm period, so the policy is taken to know how large the next surge
+// will be, though not when: the bound covers causal policies and more.
 //
 // Every simplification favours the policy, so the bound stays one:
 //   - calls are counted per UTC calendar day (a rolling-24 h-legal schedule
 //     is legal per calendar day), those of a surge's climb and of the
-//     descent after it on the days between its onset and the next onset,
-//     as early as the day's count allows;
+//     descent after it on any of the days from its onset to the next
+//     onset, as early as the days' counts allow;
 //   - every UPDATING lasts the model's shortest, ceil(3 × UpdatingScale)
 //     minutes, whatever the target and size;
-//   - loss is the model's throttling in surge minutes only (calm minutes
-//     lose nothing; producers carry everything);
-//   - a surge minute is billed at any count up to the one carrying (the
-//     policy may shed shards at once and for free within a surge), the
-//     calm time at the calm level from the surge's end (descents are free
-//     of UPDATING and billed at the level they reach);
+//   - the producers carry everything; loss is the model's throttling;
+//   - a calm minute costs the least of loss + price × count over counts at
+//     or above the level (following the need above it is free of calls),
+//     from the surge's end (descents take no time);
+//   - a surge minute costs the least over counts up to the one carrying
+//     (shedding shards within a surge is free and immediate);
 //   - counts are on a grid (every count to budgetExactLevels, then
-//     budgetGridRatio apart), rounded for the policy: a calm level is
-//     billed at the least count of its cell and climbs from the greatest,
-//     a climb's top counts the calls to the least count of its cell and
+//     budgetGridRatio apart), rounded for the policy: a level is billed
+//     at the least count of its cell and climbs from the greatest, a
+//     climb's top counts the calls to the least count of its cell and
 //     carries the greatest, a descent goes to the greatest count of its
 //     target's cell.
 //
