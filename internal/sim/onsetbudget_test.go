@@ -58,7 +58,7 @@ func TestOnsetBudgetTwelveSpikes(t *testing.T) {
 // model's value at any price, nor the bound.
 func TestOnsetBudgetTighterNeverLower(t *testing.T) {
 	if testing.Short() {
-		t.Skip("about 30 s")
+		t.Skip("5-30 s")
 	}
 	cfg := DefaultConfig()
 	cfg.PeakMiBps = 40
@@ -122,13 +122,13 @@ func TestOnsetBudgetUnderOnsetLoss(t *testing.T) {
 
 // TestOnsetBudgetUnderOracle: at oracle-reactive's own shard-hours and 10
 // calls a day, the bound is at most oracle-reactive's throttling (it makes
-// legal calls, its surges are the generator's).
+// legal calls, its surges are the generator's), at 5, 40 and 400 MiB/s.
 func TestOnsetBudgetUnderOracle(t *testing.T) {
 	if testing.Short() {
-		t.Skip("about a minute")
+		t.Skip("about 30 s")
 	}
 	cfg := DefaultConfig()
-	for _, peak := range []float64{5, 40} {
+	for _, peak := range []float64{5, 40, 400} {
 		cfg.PeakMiBps = peak
 		for _, tr := range SyntheticTraces(1) {
 			if len(tr.Surges) == 0 {
