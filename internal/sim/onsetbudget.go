@@ -174,8 +174,8 @@ type budgetCalm struct {
 type calmOption struct {
 	level  int // grid index of the cell held (billed at its least count)
 	start  int // grid index the next climb starts from
-	target       int // grid index the descent goes to (calls counted to it)
-	minY         int // least grid index of the last climb's top from which the level is reachable
+	target int // grid index the descent goes to (calls counted to it)
+	minY   int // least grid index of the last climb's top from which the level is reachable
 }
 
 func newBudgetModel(cfg Config, t Trace, callsPerDay int) *budgetModel {
