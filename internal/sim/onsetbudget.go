@@ -160,22 +160,15 @@ type budgetSurge struct {
 	gap  int
 }
 
-// budgetCalm is one calm period: its minutes' loads and the levels a
-// policy may hold through it.
+// budgetCalm is one calm period: its minutes' loads. A policy holds
+// through it a level, a cell (grid[g-1], grid[g]] of the grid: billed at
+// its least count (calmCosts), climbing from and descending to its
+// greatest. After a surge the level is at most the top of the surge's
+// climb (the least count held in the calm time is at most the first calm
+// minute's); before the first surge every level is open.
 type budgetCalm struct {
 	minutes int
 	loads   []Load
-	opts    []calmOption
-}
-
-// calmOption is one level held through a calm period, rounded for the
-// policy: at least what it costs, at least the count the next climb starts
-// from, at least the count the descent to it reaches.
-type calmOption struct {
-	level  int // grid index of the cell held (billed at its least count)
-	start  int // grid index the next climb starts from
-	target int // grid index the descent goes to (calls counted to it)
-	minY   int // least grid index of the last climb's top from which the level is reachable
 }
 
 func newBudgetModel(cfg Config, t Trace, callsPerDay int) *budgetModel {
@@ -215,7 +208,7 @@ func newBudgetModel(cfg Config, t Trace, callsPerDay int) *budgetModel {
 		if i < len(surges) {
 			to = surges[i].Start
 		}
-		c := m.calmOptions(to-from, i == 0)
+		c := budgetCalm{minutes: to - from}
 		for j := from; j < to; j++ {
 			c.loads = append(c.loads, cfg.demand(t, j))
 		}
@@ -283,27 +276,6 @@ func (m *budgetModel) cellLow(i int) int32 {
 	return m.grid[i-1] + 1
 }
 
-// calmOptions are the levels a policy may hold through a calm period of
-// the given minutes: each cell (grid[g-1], grid[g]] of the grid, billed at
-// its least count, climbing from and descending to its greatest. After a
-// surge the level is at most the top of its climb (the least count held in
-// the calm time is at most the first calm minute's); before the first
-// surge every level is open.
-func (m *budgetModel) calmOptions(minutes int, first bool) budgetCalm {
-	c := budgetCalm{minutes: minutes}
-	if minutes <= 0 {
-		return c
-	}
-	for g := range m.grid {
-		o := calmOption{level: g, start: g, target: g, minY: g}
-		if first {
-			o.minY = 0
-		}
-		c.opts = append(c.opts, o)
-	}
-	return c
-}
-
 // budgetCell is one state of the dynamic program: the least value (loss %
 // + μ × shard-minutes) and its parts.
 type budgetCell struct {
@@ -339,11 +311,8 @@ func (m *budgetModel) solve(mu float64) budgetCell {
 	}
 	const extra = 64 // calls a surge's climb and descent may add
 	cur := fill(n*w, noCell)
-	for _, o := range m.calm[0].opts {
-		cur[o.start*w].improve(m.calmCost(0, o.level, mu))
-	}
-	if m.calm[0].minutes <= 0 {
-		cur[(n-1)*w] = budgetCell{} // a surge at minute 0 meets any count, for free
+	for g, c := range m.calmCosts(0, mu) {
+		cur[g*w] = c
 	}
 	wm := w
 	if m.k > 0 {
@@ -416,10 +385,8 @@ func (m *budgetModel) solve(mu float64) budgetCell {
 					place(h, 0, budgetCell{}) // the next surge follows at once: from this top
 					continue
 				}
-				for _, o := range calm.opts {
-					if o.minY <= h {
-						place(o.start, desc[h][o.target], costs[o.level])
-					}
+				for g := 0; g <= h; g++ {
+					place(g, desc[h][g], costs[g])
 				}
 			}
 		}
@@ -432,7 +399,9 @@ func (m *budgetModel) solve(mu float64) budgetCell {
 	return best
 }
 
-// calmCosts is calmCost of calm period i at every grid level.
+// calmCosts is, for every grid level g, what holding at least the least
+// count of its cell through calm period i costs at price mu: each minute
+// at its cheapest count at or above it (calmMinute).
 func (m *budgetModel) calmCosts(i int, mu float64) []budgetCell {
 	out := make([]budgetCell, len(m.grid))
 	var best []float64
@@ -453,11 +422,6 @@ func (m *budgetModel) calmCosts(i int, mu float64) []budgetCell {
 		}
 	}
 	return out
-}
-
-// calmCost is calm period i's cost at grid level g alone.
-func (m *budgetModel) calmCost(i, g int, mu float64) budgetCell {
-	return m.calmCosts(i, mu)[g]
 }
 
 // calmMinute is, for a calm minute's load d at price mu, the least loss +
