@@ -2,6 +2,7 @@ package scaling
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"time"
 )
@@ -97,7 +98,13 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 			t = stepUp(in, v, now, d)
 		}
 	default:
-		t = stepDown(in, v, now)
+		if r, ok := riseDue(in, v, now); ok && os.Getenv("E5_RISE") != "" {
+			t = r
+		} else if f, ok := finishClimb(in, v, now); ok && os.Getenv("E5_FINISH") != "" {
+			t = f
+		} else {
+			t = stepDown(in, v, now)
+		}
 	}
 	d.ShardRule = t.rule
 	return t.n, t.reason, v.kept, v.peaks
