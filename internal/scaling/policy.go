@@ -624,11 +624,10 @@ type shardView struct {
 	reserve      int
 	budget       int
 	upNeed       float64
-	freshRise    float64 // the rise the unrounded need is making now (riseearly.go)
-	want         int32   // the newest need, rounded up, within the bounds
-	kept, recs   []Rec   // stabilization records kept, and those in the window
-	peaks        []Rec   // hourly peaks of the last 25 h
-	peak         int32   // the highest hourly peak of the last 24 h
+	want         int32 // the newest need, rounded up, within the bounds
+	kept, recs   []Rec // stabilization records kept, and those in the window
+	peaks        []Rec // hourly peaks of the last 25 h
+	peak         int32 // the highest hourly peak of the last 24 h
 }
 
 // observeShards reads the pass's inputs into a shardView. When the target
@@ -650,7 +649,6 @@ func observeShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision)
 	v.uEff, v.throttled = effectiveUtilization(fresh, v.u, now, d)
 	upNeed, downNeed := shardNeeds(fresh, v.u, v.uEff, now, d)
 	v.upNeed = upNeed
-	v.freshRise = freshRise(fresh, upNeed, v.uEff)
 	v.want = clamp32(ceil32(upNeed), v.lo, v.hi)
 	// The recommendation remembered for the stabilization window and the
 	// day's peak is the higher of the complete minutes' need and the newest

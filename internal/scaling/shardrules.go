@@ -2,7 +2,6 @@ package scaling
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"time"
 )
@@ -98,9 +97,7 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 			t = stepUp(in, v, now, d)
 		}
 	default:
-		if r, ok := riseDue(in, v, now); ok && os.Getenv("E5_RISE") != "" {
-			t = r
-		} else if f, ok := finishClimb(in, v, now); ok && os.Getenv("E5_FINISH") != "" {
+		if f, ok := finishClimb(in, v, now); ok {
 			t = f
 		} else {
 			t = stepDown(in, v, now)

@@ -1,0 +1,81 @@
+package scaling
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFinishClimb: a climb the law cut short (the window recorded a need
+// above the open count, the newest need is below it) continues to the
+// window's need when that step is at least the ladder's and the calls
+// are plentiful; otherwise the way down's rules decide.
+func TestFinishClimb(t *testing.T) {
+	at := func(min int64, n int32) Rec { return Rec{At: now0.Unix() + 60*min, N: n} }
+	spike := []Rec{at(-12, 1), at(-9, 5), at(-6, 5), at(-3, 2), at(0, 1)} // a spike needing 5, over
+	view := func(open int32, budget int, recs []Rec) shardView {
+		return shardView{lo: 1, hi: 100, open: open, u: 0.7, uEff: 0.7, budget: budget, upNeed: 0.4, want: 1,
+			recs: recs, peak: maxRec(recs), window: 15 * time.Minute}
+	}
+	two := []time.Time{now0.Add(-12 * time.Minute), now0.Add(-8 * time.Minute)} // the climb's calls, ahead of pace
+	tests := []struct {
+		name  string
+		v     shardView
+		calls []time.Time
+		want  int32 // 0: not finished
+	}{
+		{"4 open, the window needed 5, 8 calls left: 4→5", view(4, 8, spike), two, 5},
+		{"2 open, 8 left: 2→5 (PlanReshard steps 2× a call)", view(2, 8, spike), two, 5},
+		{"5 open: the window's need is held already", view(5, 8, spike), two, 0},
+		{"5 of 6 needed, 8 left: within the ladder's 25 %", view(5, 8, append(spike[:len(spike):len(spike)], at(0, 6))), two, 0},
+		{"4 open, 7 left: 5 is within the ladder's 50 %", view(4, 7, spike), nil, 0},
+		{"3 open, 7 left: 3→5 is more than 50 %", view(3, 7, spike), nil, 5},
+		{"the newest need is above the open count: the up step's", func() shardView { v := view(4, 8, spike); v.want = 6; return v }(), two, 0},
+		{"two calls left, spent evenly: the step would freeze the stream", view(4, 2, spike), spentEvery(8, 150*time.Minute), 0},
+		{"three left, ahead of pace: undoing it would leave no climb to the day's peak", view(4, 3, spike), two, 0},
+		{"the window's need above maxShards: clamped, then within the ladder's step", func() shardView { v := view(4, 8, spike); v.hi = 4; return v }(), two, 0},
+	}
+	for _, tt := range tests {
+		got, ok := finishClimb(Inputs{ReshardHistory: tt.calls}, tt.v, now0)
+		if ok != (tt.want > 0) || ok && (got.n != tt.want || got.rule != ShardUp) {
+			t.Errorf("%s: %v %+v, want %d", tt.name, ok, got, tt.want)
+		}
+		if ok && !strings.HasPrefix(got.reason, "scaling up") {
+			t.Errorf("%s: reason %q", tt.name, got.reason)
+		}
+	}
+}
+
+// TestDecideFinishesClimb: 4 shards open after a climb 1→2→4 whose calls
+// landed after the surge passed (the window recorded a need of 5 shards at
+// 70 % eight minutes ago; the load is back to 0.05 MiB/s). With 8 calls
+// left the climb finishes, 4→5, inside the last reshard's window; with 2
+// left (spent evenly) the last-reshard hold keeps 4, as before.
+func TestDecideFinishesClimb(t *testing.T) {
+	tests := []struct {
+		name    string
+		history []time.Time
+		want    int32
+		rule    ShardRule
+	}{
+		{"8 calls left: finished", []time.Time{now0.Add(-9 * time.Minute), now0.Add(-5 * time.Minute)}, 5, ShardUp},
+		{"2 calls left: held", append(spentEvery(7, 150*time.Minute), now0.Add(-5*time.Minute)), 4, ShardHoldLastReshard},
+	}
+	for _, tt := range tests {
+		var st State
+		for k := int64(14); k >= 1; k-- {
+			n := int32(1)
+			if k >= 8 && k <= 10 {
+				n = 5
+			}
+			st.Shards = append(st.Shards, Rec{At: now0.Unix() - 60*k, N: n})
+		}
+		st.ShardPeaks = []Rec{{At: now0.Truncate(time.Hour).Unix(), N: 5}}
+		in := baseInputs(now0, 4, 0.05)
+		in.ReshardHistory = tt.history
+		d, _ := Decide(in, st, now0)
+		if d.Shards != tt.want || d.ShardRule != tt.rule {
+			t.Errorf("%s: %d %v (%s), want %d %v", tt.name, d.Shards, d.ShardRule, d.ShardReason, tt.want, tt.rule)
+		}
+	}
+}
