@@ -10,13 +10,21 @@ import (
 // (the level a scale-down would not go below for the window), while the
 // newest need is not above the open count. It returns that level as an up
 // target, and true, when
+//   - the calls are plentiful: 8 or more left in the rolling 24 h (the
+//     ladder's own "plenty", where it steps by 25 %), the step does not
+//     freeze the stream (stepFreezes, with a configured reserve), and after
+//     this call and the one that later undoes it the calls left, less the
+//     reserve a scale-down keeps (one more while calls go out faster than
+//     evenly, this one counted), can still climb from the open count to the
+//     day's peak (canClimb);
 //   - the step buys room as any scale-up must: at least the ladder's step
-//     (upStep: 25 % with 8 or more calls left, 50 % with 5–7, 100 %);
-//   - the calls are plentiful: the step does not freeze the stream
-//     (stepFreezes), and after this call and the one that later undoes it
-//     the calls left, less the reserve a scale-down keeps (one more while
-//     calls go out faster than evenly, this one counted), can still climb
-//     from the open count to the day's peak (canClimb).
+//     (upStep, 25 % with 8 or more calls left).
+//
+// A finishing call costs more than itself: the way down from the higher
+// count may take more calls, and land lower, than from the open count, and
+// a surge that comes after it meets what those calls leave. With fewer than
+// 8 calls left that cost was measured to outweigh the gain (Twitter at 40
+// MiB/s on seeds 2 and 4: docs/scaling.md, "ec2's loss at 5 MiB/s").
 //
 // Otherwise it returns false, and the way down's rules decide as before (or
 // the read side, when its need this pass is above the open count).
@@ -33,6 +41,10 @@ import (
 // NAB traces") — so the next wave is likeliest while the last one is still
 // in the window. With calls to spare the climb finishes; the scale-down
 // rules take the step back as they take back any other.
+// plentyOfCalls is the calls left from which the ladder steps by its
+// smallest step (upStep): calls are not scarce yet.
+const plentyOfCalls = 8
+
 func finishClimb(in Inputs, v shardView, now time.Time) (shardTarget, bool) {
 	level := clamp32(maxRec(v.recs), v.lo, v.hi)
 	if v.want > v.open || float64(level) < float64(v.open)*(1+upStep(v.budget)) || readNeed(in, now) > v.open {
@@ -41,7 +53,7 @@ func finishClimb(in Inputs, v shardView, now time.Time) (shardTarget, bool) {
 		return shardTarget{}, false
 	}
 	calls := PruneHistory(in.ReshardHistory, now)
-	if v.budget < 2 || stepFreezes(v, calls, now) {
+	if v.budget < plentyOfCalls || stepFreezes(v, calls, now) {
 		return shardTarget{}, false
 	}
 	reserve := v.reserve

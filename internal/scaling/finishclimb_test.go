@@ -8,8 +8,9 @@ import (
 
 // TestFinishClimb: a climb the law cut short (the window recorded a need
 // above the open count, the newest need is below it) continues to the
-// window's need when that step is at least the ladder's and the calls
-// are plentiful; otherwise the way down's rules decide.
+// window's need when the calls are plentiful (8 or more left, no freeze,
+// the climb to the day's peak kept after this call and its undoing) and
+// the step is at least the ladder's; otherwise the way down's rules decide.
 func TestFinishClimb(t *testing.T) {
 	at := func(min int64, n int32) Rec { return Rec{At: now0.Unix() + 60*min, N: n} }
 	spike := []Rec{at(-12, 1), at(-9, 5), at(-6, 5), at(-3, 2), at(0, 1)} // a spike needing 5, over
@@ -28,11 +29,10 @@ func TestFinishClimb(t *testing.T) {
 		{"2 open, 8 left: 2→5 (PlanReshard steps 2× a call)", view(2, 8, spike), two, 5},
 		{"5 open: the window's need is held already", view(5, 8, spike), two, 0},
 		{"5 of 6 needed, 8 left: within the ladder's 25 %", view(5, 8, append(spike[:len(spike):len(spike)], at(0, 6))), two, 0},
-		{"4 open, 7 left: 5 is within the ladder's 50 %", view(4, 7, spike), nil, 0},
-		{"3 open, 7 left: 3→5 is more than 50 %", view(3, 7, spike), nil, 5},
+		{"3 open, 7 left: calls are not plentiful", view(3, 7, spike), nil, 0},
 		{"the newest need is above the open count: the up step's", func() shardView { v := view(4, 8, spike); v.want = 6; return v }(), two, 0},
-		{"two calls left, spent evenly: the step would freeze the stream", view(4, 2, spike), spentEvery(8, 150*time.Minute), 0},
-		{"three left, ahead of pace: undoing it would leave no climb to the day's peak", view(4, 3, spike), two, 0},
+		{"8 left, a reserve of 7 configured: the step would freeze the stream", func() shardView { v := view(4, 8, spike); v.reserve = 7; return v }(), two, 0},
+		{"8 left, the day's peak 1000: after this call and its undoing 5 cannot climb 4 → 1000", func() shardView { v := view(4, 8, spike); v.peak = 1000; return v }(), two, 0},
 		{"the window's need above maxShards: clamped, then within the ladder's step", func() shardView { v := view(4, 8, spike); v.hi = 4; return v }(), two, 0},
 	}
 	for _, tt := range tests {
