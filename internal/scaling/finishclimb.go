@@ -18,7 +18,14 @@ import (
 //     evenly, this one counted), can still climb from the open count to the
 //     day's peak (canClimb);
 //   - the step buys room as any scale-up must: at least the ladder's step
-//     (upStep, 25 % with 8 or more calls left).
+//     (upStep, 25 % with 8 or more calls left);
+//   - the load has fallen back: the newest need is at most half the
+//     window's level. Records are needs rounded up, so at small counts a
+//     level one shard above the open count may be a need the open count
+//     nearly carries (2.01 recorded as 3 over 2 open, after a scale-down
+//     the need then edged past while it was UPDATING); a spike the law
+//     cut short is one the load has left, and a load still near its level
+//     is the up step's and the window hold's to answer, not this rule's.
 //
 // A finishing call costs more than itself: the way down from the higher
 // count may take more calls, and land lower, than from the open count, and
@@ -47,9 +54,9 @@ const plentyOfCalls = 8
 
 func finishClimb(in Inputs, v shardView, now time.Time) (shardTarget, bool) {
 	level := clamp32(maxRec(v.recs), v.lo, v.hi)
-	if v.want > v.open || float64(level) < float64(v.open)*(1+upStep(v.budget)) || readNeed(in, now) > v.open {
-		// The newest need is the up step's; the read side's need this pass
-		// is its own rule's (applyReadSide).
+	if v.want > v.open || float64(level) < float64(v.open)*(1+upStep(v.budget)) || v.upNeed > float64(level)/2 || readNeed(in, now) > v.open {
+		// The newest need above the open count is the up step's; the read
+		// side's need this pass is its own rule's (applyReadSide).
 		return shardTarget{}, false
 	}
 	calls := PruneHistory(in.ReshardHistory, now)

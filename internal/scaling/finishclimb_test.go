@@ -30,6 +30,16 @@ func TestFinishClimb(t *testing.T) {
 		{"5 open: the window's need is held already", view(5, 8, spike), two, 0},
 		{"5 of 6 needed, 8 left: within the ladder's 25 %", view(5, 8, append(spike[:len(spike):len(spike)], at(0, 6))), two, 0},
 		{"3 open, 7 left: calls are not plentiful", view(3, 7, spike), nil, 0},
+		{"2 open, the window's 3 a need of 2.01 rounded up, the load still at 1.99: not a passed spike", func() shardView {
+			v := view(2, 8, []Rec{at(-9, 2), at(-6, 3), at(-3, 3), at(0, 2)})
+			v.upNeed, v.want = 1.99, 2
+			return v
+		}(), two, 0},
+		{"the same with the load fallen to half the window's level: finished", func() shardView {
+			v := view(2, 8, []Rec{at(-9, 2), at(-6, 3), at(-3, 3), at(0, 2)})
+			v.upNeed, v.want = 1.5, 2
+			return v
+		}(), two, 3},
 		{"the newest need is above the open count: the up step's", func() shardView { v := view(4, 8, spike); v.want = 6; return v }(), two, 0},
 		{"8 left, a reserve of 7 configured: the step would freeze the stream", func() shardView { v := view(4, 8, spike); v.reserve = 7; return v }(), two, 0},
 		{"8 left, the day's peak 1000: after this call and its undoing 5 cannot climb 4 → 1000", func() shardView { v := view(4, 8, spike); v.peak = 1000; return v }(), two, 0},
