@@ -5,6 +5,10 @@ import (
 	"time"
 )
 
+// plentyOfCalls is the calls left from which the ladder steps by its
+// smallest step (upStep): calls are not scarce yet.
+const plentyOfCalls = 8
+
 // finishClimb continues a scale-up that Kinesis's limits cut short: the
 // open count is below the highest need the stabilization window recorded
 // (the level a scale-down would not go below for the window), while the
@@ -48,10 +52,6 @@ import (
 // NAB traces") — so the next wave is likeliest while the last one is still
 // in the window. With calls to spare the climb finishes; the scale-down
 // rules take the step back as they take back any other.
-// plentyOfCalls is the calls left from which the ladder steps by its
-// smallest step (upStep): calls are not scarce yet.
-const plentyOfCalls = 8
-
 func finishClimb(in Inputs, v shardView, now time.Time) (shardTarget, bool) {
 	level := clamp32(maxRec(v.recs), v.lo, v.hi)
 	if v.want > v.open || float64(level) < float64(v.open)*(1+upStep(v.budget)) || v.upNeed > float64(level)/2 || readNeed(in, now) > v.open {
