@@ -7,6 +7,7 @@
 //	go run ./cmd/simulate -frontier [-traces ../shared/traces] [-peak-mibps N] [-json]
 //	go run ./cmd/simulate -onset [-traces ../shared/traces] [-only NAME] [-peak-mibps N] [-first-onset-stride N]
 //	go run ./cmd/simulate -onset-budget [-traces ../shared/traces] [-only NAME] [-peak-mibps N] [-calls-per-day 10]
+//	go run ./cmd/simulate -first-onset-budget [-traces ""] [-only NAME] [-peak-mibps N] [-calls-per-day 10] [-first-onset-stride N]
 //	go run ./cmd/simulate -judge [-traces DIR] [-peaks 5,40,400] [-seeds 1] [-only NAME] [-workers N] [-baseline FILE] [-json]
 //	go run ./cmd/simulate -judge -judged FILE [-baseline FILE] [-json]
 package main
@@ -40,6 +41,8 @@ func run() error {
 		return runFrontier(o.cfg, o.traces, o.only, o.asJSON)
 	case o.onsetBudget:
 		return runOnsetBudget(o.cfg, o.traces, o.only, o.callsPerDay)
+	case o.firstOnsetBudget:
+		return runFirstOnsetBudget(o.cfg, o.traces, o.only, o.callsPerDay, o.firstOnsetStride)
 	case o.onset:
 		return runOnset(o.cfg, o.traces, o.only, o.firstOnsetStride)
 	case o.refusals:
@@ -52,7 +55,7 @@ func run() error {
 		return runTrace(o)
 	default:
 		flag.Usage()
-		return fmt.Errorf("need -trace FILE.csv, -bench, -frontier, -onset, -onset-budget or -judge")
+		return fmt.Errorf("need -trace FILE.csv, -bench, -frontier, -onset, -onset-budget, -first-onset-budget or -judge")
 	}
 }
 
@@ -64,6 +67,7 @@ type options struct {
 	asJSON                 bool
 	bench, frontier, onset bool
 	onsetBudget            bool
+	firstOnsetBudget       bool
 	callsPerDay            int
 	refusals, excess       bool
 	firstOnsetStride       int
@@ -80,11 +84,12 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	fs.BoolVar(&o.frontier, "frontier", false, "run the idealised reactive family on every trace in -traces (and -only) plus the synthetic traces and print, per trace, what issue 13's goals ask against the best members, and the onset argument on the spiky traces (surges: the generator's on synthetic ones, detected on the files)")
 	fs.BoolVar(&o.onset, "onset", false, "the onset argument of -frontier alone (its goals from oracle-reactive and the floor, without the family): every spiky trace in -traces (and -only) plus the synthetic ones; surges detected on the trace files")
 	fs.BoolVar(&o.onsetBudget, "onset-budget", false, "the onset argument with the calls counted (OnsetBudgetBound): per spiky trace of -onset, the least loss any policy within 2x the floor at 100 % can reach with -calls-per-day calls per UTC day, against the loss goal (a few minutes a peak)")
-	fs.IntVar(&o.callsPerDay, "calls-per-day", scaling.ReshardsPerWindow, "with -onset-budget, UpdateShardCount calls per calendar day (AWS: 10 per rolling 24 h)")
+	fs.BoolVar(&o.firstOnsetBudget, "first-onset-budget", false, "the first-onset argument and the calls-counted bound together: on the step and the flash crowd moved to every -first-onset-stride-th minute of the calm window (S_m), OnsetBudgetBound with the first surge met at most at the count the smooth goal leaves (`held`), against the loss goal on S_m; and the bursts' ceiling (minutes a peak)")
+	fs.IntVar(&o.callsPerDay, "calls-per-day", scaling.ReshardsPerWindow, "with -onset-budget or -first-onset-budget, UpdateShardCount calls per calendar day (AWS: 10 per rolling 24 h)")
 	fs.StringVar(&o.traces, "traces", "../shared/traces", "folder of CSV traces for -bench and the other modes over the bench's traces (empty: synthetic only)")
 	fs.BoolVar(&o.asJSON, "json", false, "print JSON instead of a table")
-	fs.IntVar(&o.firstOnsetStride, "first-onset-stride", 30, "with -onset, the first-onset table checks oracle-reactive on the step and flash crowd moved to every this-many-th minute of the calm window (1: every minute; slow)")
-	fs.StringVar(&o.only, "only", "", "with -bench, -excess, -refusals, -frontier, -onset, -onset-budget or -judge, only the traces whose name contains this")
+	fs.IntVar(&o.firstOnsetStride, "first-onset-stride", 30, "with -onset or -first-onset-budget, the first-onset table checks oracle-reactive on the step and flash crowd moved to every this-many-th minute of the calm window (1: every minute; slow)")
+	fs.StringVar(&o.only, "only", "", "with -bench, -excess, -refusals, -frontier, -onset, -onset-budget, -first-onset-budget or -judge, only the traces whose name contains this")
 	fs.BoolVar(&o.refusals, "refusals", false, "for the bench's traces (-traces, -only): where the operator's producers refused records, by cause (tasks starting, scaled down within 15 minutes, load no higher than 15–60 minutes before, a new high)")
 	fs.BoolVar(&o.excess, "excess", false, "for the bench's traces (-traces, -only): the operator's shard-hours above the legal floor's schedule at its target utilization, split by the rule that held each minute's count")
 	fs.Float64Var(&cfg.PeakMiBps, "peak-mibps", cfg.PeakMiBps, "write rate at the trace's peak, MiB/s")
@@ -269,6 +274,26 @@ func runOnsetBudget(cfg sim.Config, dir, only string, callsPerDay int) error {
 	}
 	rows := sim.RunOnsetBudget(cfg, ts, sim.RunOnsetGoals(cfg, ts, 2), callsPerDay, 2)
 	return sim.WriteOnsetBudget(os.Stdout, cfg, rows, callsPerDay)
+}
+
+// runFirstOnsetBudget prints the first-onset argument with the calls
+// counted (the bursts' goal from oracle-reactive and the floor), on two
+// goroutines.
+func runFirstOnsetBudget(cfg sim.Config, dir, only string, callsPerDay, stride int) error {
+	if callsPerDay < 1 {
+		return fmt.Errorf("-calls-per-day %d: want at least 1", callsPerDay)
+	}
+	ts, err := sim.BenchTraces(cfg, dir, only)
+	if err != nil {
+		return err
+	}
+	var bursts []sim.Trace
+	for _, t := range ts {
+		if t.Name == "synthetic-bursts" {
+			bursts = append(bursts, t)
+		}
+	}
+	return sim.WriteFirstOnsetBudget(os.Stdout, cfg, ts, sim.RunOnsetGoals(cfg, bursts, 1), stride, callsPerDay, 2)
 }
 
 func writeJSON(v any) error {

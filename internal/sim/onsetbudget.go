@@ -89,8 +89,28 @@ const (
 // the budget; the answer is the largest such value over a search of λ
 // (any λ gives a valid bound; the search only tightens it).
 func OnsetBudgetBound(cfg Config, t Trace, shardBudget float64, callsPerDay int) BudgetBound {
+	return OnsetBudgetBoundFirst(cfg, t, shardBudget, callsPerDay, FirstCalm{})
+}
+
+// FirstCalm is what is known of the level held through the first calm
+// period (before t's first surge), from outside the trace's own minimax
+// reading (the first-onset argument): MaxLevel caps it (0: no cap), and
+// only the minutes from From on are held to it (the minutes before bill
+// at least one shard). The zero value adds nothing.
+type FirstCalm struct {
+	MaxLevel int32
+	From     int
+}
+
+// OnsetBudgetBoundFirst is OnsetBudgetBound with the first calm period's
+// level bounded by first: the first surge climbs from a grid level whose
+// cell holds a count ≤ first.MaxLevel (the cell's greatest count, for the
+// policy), and the calm minutes before first.From cost the least of any
+// count. OnsetBudgetBoundFirst(…, FirstCalm{}) is OnsetBudgetBound.
+func OnsetBudgetBoundFirst(cfg Config, t Trace, shardBudget float64, callsPerDay int, first FirstCalm) BudgetBound {
 	cfg = cfg.withDefaults()
 	m := newBudgetModel(cfg, t, callsPerDay)
+	m.first = first
 	b := BudgetBound{CallsPerDay: callsPerDay, ShardBudget: shardBudget, Levels: len(m.grid), WithinLostPercent: math.Inf(1)}
 	if len(m.surges) == 0 || shardBudget <= 0 {
 		return b
@@ -149,6 +169,7 @@ type budgetModel struct {
 	calm   []budgetCalm // before surge 0, between surges, after the last
 	k      int          // calls per calendar day, 0: no limit
 	upd    int          // minutes of every UPDATING
+	first  FirstCalm    // the first calm period's level, bounded
 }
 
 // budgetSurge is one surge: each minute's loss (% of the trace's records)
@@ -312,6 +333,9 @@ func (m *budgetModel) solve(mu float64) budgetCell {
 	const extra = 64 // calls a surge's climb and descent may add
 	cur := fill(n*w, noCell)
 	for g, c := range m.calmCosts(0, mu) {
+		if m.first.MaxLevel > 0 && m.cellLow(g) > m.first.MaxLevel {
+			break // the first surge meets at most MaxLevel
+		}
 		cur[g*w] = c
 	}
 	wm := w
@@ -401,15 +425,19 @@ func (m *budgetModel) solve(mu float64) budgetCell {
 
 // calmCosts is, for every grid level g, what holding at least the least
 // count of its cell through calm period i costs at price mu: each minute
-// at its cheapest count at or above it (calmMinute).
+// at its cheapest count at or above it (calmMinute); in the first calm
+// period the minutes before first.From at their cheapest count of all.
 func (m *budgetModel) calmCosts(i int, mu float64) []budgetCell {
 	out := make([]budgetCell, len(m.grid))
 	var best []float64
 	var arg []int32
-	for _, d := range m.calm[i].loads {
+	for j, d := range m.calm[i].loads {
 		best, arg = m.calmMinute(d, mu, best[:0], arg[:0])
 		for g := range m.grid {
 			l := m.cellLow(g)
+			if i == 0 && j < m.first.From {
+				l = 1
+			}
 			c := &out[g]
 			if int(l) > len(best) {
 				c.v += mu * float64(l)
