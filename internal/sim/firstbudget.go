@@ -1,9 +1,11 @@
 package sim
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"text/tabwriter"
 )
 
@@ -104,12 +106,15 @@ func WriteFirstOnsetBudget(w io.Writer, cfg Config, traces []Trace, tfs []TraceF
 	fmt.Fprintf(w, "first onset with the calls counted: OnsetBudgetBound (%d calls per UTC day, UPDATING %d min) on S_m within 2x S_m's floor at 100 %%, the first surge met at most `held` shards (the first-onset argument; minutes %d.. of the calm before it at least that), later surges as -onset-budget reads them; against 0.5x oracle-reactive's loss on S_m, every %d minutes of W and the trace's own onset\n",
 		calls, int(math.Ceil(3*cfg.UpdatingScale)), onsetCalmMinutes, max(stride, 1))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "trace\theld\tonsets checked\tcapped bound on S_m\tgoal on S_m\tworst m: capped bound / goal (λ; path lost, shard-h / floor, climbs, calls)\tuncapped bound there\tverdict\t")
+	fmt.Fprintln(tw, "trace\theld\tonsets checked\tcapped bound on S_m\tgoal on S_m\tworst m: capped bound / goal (λ; path lost, shard-h / floor, climbs, calls)\tuncapped bound there\ttrace's own onset: capped / goal\tverdict\t")
 	for _, c := range FirstOnsetCases(cfg, traces) {
 		f, err := RunFirstOnsetBudget(cfg, c, stride, calls, workers)
-		if err != nil {
-			fmt.Fprintf(tw, "%s\t\t\t\t\t\t\tvoid: %v\t\n", c.Spiky.Name, err)
+		if errors.Is(err, ErrCalmGoalsUnreachable) {
+			fmt.Fprintf(tw, "%s\t\t\t\t\t\t\t\tvoid: %v\t\n", c.Spiky.Name, ErrCalmGoalsUnreachable)
 			continue
+		}
+		if err != nil {
+			return err
 		}
 		bLo, bHi, gLo, gHi := math.Inf(1), 0.0, math.Inf(1), 0.0
 		for _, o := range f.Onsets {
@@ -122,9 +127,14 @@ func WriteFirstOnsetBudget(w io.Writer, cfg Config, traces []Trace, tfs []TraceF
 		if f.Conflict() {
 			verdict = "CONFLICT PROVED"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f-%.3f%%\t%.3f-%.3f%%\tm=%d: %.3f%% / %.3f%% = %.2f (λ=%.3g; %.3f%%, %.2fx, %d, %d)\t%.3f%%\t%s\t\n",
+		own := "not in W"
+		if i := slices.IndexFunc(f.Onsets, func(o FirstOnsetBudgetOnset) bool { return o.Goal.Onset == c.Surge.Start }); i >= 0 {
+			x := f.Onsets[i]
+			own = fmt.Sprintf("m=%d: %.3f%% / %.3f%% = %.2f", x.Goal.Onset, x.Capped.LostPercent, x.Goal.GoalPercent(), x.Ratio())
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.3f-%.3f%%\t%.3f-%.3f%%\tm=%d: %.3f%% / %.3f%% = %.2f (λ=%.3g; %.3f%%, %.2fx, %d, %d)\t%.3f%%\t%s\t%s\t\n",
 			c.Spiky.Name, f.First.Held, len(f.Onsets), bLo, bHi, gLo, gHi, o.Goal.Onset, b.LostPercent, o.Goal.GoalPercent(), o.Ratio(),
-			b.Lambda, b.PathLostPercent, b.PathShardHours/o.Floor, b.PathClimbs, b.PathCalls, f.Uncapped.LostPercent, verdict)
+			b.Lambda, b.PathLostPercent, b.PathShardHours/o.Floor, b.PathClimbs, b.PathCalls, f.Uncapped.LostPercent, own, verdict)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
