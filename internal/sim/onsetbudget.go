@@ -325,23 +325,43 @@ func climbCalls(n, y int32) int {
 // shard-minute: state (grid index the next climb starts from, calls
 // already made on the current calendar day).
 func (m *budgetModel) solve(mu float64) budgetCell {
+	l := m.layout()
+	desc := m.descents()
+	cur := m.firstCalm(l, mu)
+	for i, s := range m.surges {
+		limit := m.k * (s.gap + 1) // most calls from the onset's day to the next onset's
+		mid := m.climbSurge(l, cur, s, limit, mu)
+		cur = m.calmAfter(l, mid, i, s, limit, desc, mu)
+	}
+	best := noCell
+	for _, c := range cur {
+		best.improve(c)
+	}
+	return best
+}
+
+// surgeCalls is how many calls one surge's climb and the descent after it
+// may add to a day's count in solve's layout.
+const surgeCalls = 64
+
+// budgetLayout is how solve lays out its states: a grid level × the calls
+// already made that day, w wide between surges (0…k) and wm while a
+// surge's climb and descent add theirs; one column without a call limit.
+type budgetLayout struct{ n, w, wm int }
+
+func (m *budgetModel) layout() budgetLayout {
+	l := budgetLayout{n: len(m.grid), w: 1, wm: 1}
+	if m.k > 0 {
+		l.w = m.k + 1
+		l.wm = l.w + surgeCalls
+	}
+	return l
+}
+
+// descents is the calls from each level's least count down to each grid
+// count (descentCalls), [from][to].
+func (m *budgetModel) descents() [][]int {
 	n := len(m.grid)
-	w := 1
-	if m.k > 0 {
-		w = m.k + 1
-	}
-	const extra = 64 // calls a surge's climb and descent may add
-	cur := fill(n*w, noCell)
-	for g, c := range m.calmCosts(0, mu) {
-		if m.first.MaxLevel > 0 && m.cellLow(g) > m.first.MaxLevel {
-			break // the first surge meets at most MaxLevel
-		}
-		cur[g*w] = c
-	}
-	wm := w
-	if m.k > 0 {
-		wm = w + extra
-	}
 	desc := make([][]int, n)
 	for h := range n {
 		desc[h] = make([]int, n)
@@ -349,78 +369,99 @@ func (m *budgetModel) solve(mu float64) budgetCell {
 			desc[h][g] = descentCalls(m.cellLow(h), m.grid[g])
 		}
 	}
-	for i, s := range m.surges {
-		phi := surgePhi(s.lost, mu)
-		limit := m.k * (s.gap + 1) // most calls from the onset's day to the next onset's
-		mid := fill(n*wm, noCell)
-		for k := range n {
-			for u := range w {
-				c := cur[k*w+u]
-				if math.IsInf(c.v, 1) {
-					continue
+	return desc
+}
+
+// firstCalm is the states before the first surge: each level held through
+// the first calm period, no call made, and none above FirstCalm.MaxLevel
+// when it is set (the first surge meets at most that).
+func (m *budgetModel) firstCalm(l budgetLayout, mu float64) []budgetCell {
+	cur := fill(l.n*l.w, noCell)
+	for g, c := range m.calmCosts(0, mu) {
+		if m.first.MaxLevel > 0 && m.cellLow(g) > m.first.MaxLevel {
+			break
+		}
+		cur[g*l.w] = c
+	}
+	return cur
+}
+
+// climbSurge is the states after surge s: from each level held (and calls
+// made that day), the best climb to each top at or above it, its calls
+// counted against limit.
+func (m *budgetModel) climbSurge(l budgetLayout, cur []budgetCell, s budgetSurge, limit int, mu float64) []budgetCell {
+	phi := surgePhi(s.lost, mu)
+	mid := fill(l.n*l.wm, noCell)
+	for k := range l.n {
+		for u := range l.w {
+			c := cur[k*l.w+u]
+			if math.IsInf(c.v, 1) {
+				continue
+			}
+			for h := k; h < l.n; h++ {
+				a := climbCalls(m.grid[k], m.cellLow(h))
+				if m.k > 0 && (u+a > limit || u+a >= l.wm) {
+					break
 				}
-				for h := k; h < n; h++ {
-					a := climbCalls(m.grid[k], m.cellLow(h))
-					if m.k > 0 && (u+a > limit || u+a >= wm) {
-						break
-					}
-					j := m.climb(phi, m.grid[k], m.grid[h])
-					j.v += c.v
-					j.loss += c.loss
-					j.shardMinutes += c.shardMinutes
-					j.climbs, j.calls = c.climbs, c.calls+int32(a)
-					if h > k {
-						j.climbs++
-					}
-					if m.k == 0 {
-						mid[h].improve(j)
-					} else {
-						mid[h*wm+u+a].improve(j)
-					}
+				j := m.climb(phi, m.grid[k], m.grid[h])
+				j.v += c.v
+				j.loss += c.loss
+				j.shardMinutes += c.shardMinutes
+				j.climbs, j.calls = c.climbs, c.calls+int32(a)
+				if h > k {
+					j.climbs++
+				}
+				if m.k == 0 {
+					mid[h].improve(j)
+				} else {
+					mid[h*l.wm+u+a].improve(j)
 				}
 			}
 		}
-		calm := m.calm[i+1]
-		costs := m.calmCosts(i+1, mu)
-		next := fill(n*w, noCell)
-		for h := range n {
-			for u := range wm {
-				c := mid[h*wm+u]
-				if math.IsInf(c.v, 1) {
-					continue
+	}
+	return mid
+}
+
+// calmAfter is the states before the next surge: from each top reached in
+// surge i (s), a descent to each level at or below it (its calls counted;
+// none when the next surge follows at once) and that level held through
+// calm period i+1; the day's count carried past the days the calm spans.
+func (m *budgetModel) calmAfter(l budgetLayout, mid []budgetCell, i int, s budgetSurge, limit int, desc [][]int, mu float64) []budgetCell {
+	calm := m.calm[i+1]
+	costs := m.calmCosts(i+1, mu)
+	next := fill(l.n*l.w, noCell)
+	for h := range l.n {
+		for u := range l.wm {
+			c := mid[h*l.wm+u]
+			if math.IsInf(c.v, 1) {
+				continue
+			}
+			place := func(start, b int, cost budgetCell) {
+				used := u + b
+				if m.k > 0 && used > limit {
+					return
 				}
-				place := func(start, b int, cost budgetCell) {
-					used := u + b
-					if m.k > 0 && used > limit {
-						return
-					}
-					left := 0
-					if m.k > 0 {
-						left = max(0, used-m.k*s.gap)
-					}
-					nc := c
-					nc.v += cost.v
-					nc.loss += cost.loss
-					nc.shardMinutes += cost.shardMinutes
-					nc.calls += int32(b)
-					next[start*w+left].improve(nc)
+				left := 0
+				if m.k > 0 {
+					left = max(0, used-m.k*s.gap)
 				}
-				if calm.minutes <= 0 {
-					place(h, 0, budgetCell{}) // the next surge follows at once: from this top
-					continue
-				}
-				for g := 0; g <= h; g++ {
-					place(g, desc[h][g], costs[g])
-				}
+				nc := c
+				nc.v += cost.v
+				nc.loss += cost.loss
+				nc.shardMinutes += cost.shardMinutes
+				nc.calls += int32(b)
+				next[start*l.w+left].improve(nc)
+			}
+			if calm.minutes <= 0 {
+				place(h, 0, budgetCell{}) // the next surge follows at once: from this top
+				continue
+			}
+			for g := 0; g <= h; g++ {
+				place(g, desc[h][g], costs[g])
 			}
 		}
-		cur = next
 	}
-	best := noCell
-	for _, c := range cur {
-		best.improve(c)
-	}
-	return best
+	return next
 }
 
 // calmCosts is, for every grid level g, what holding at least the least
