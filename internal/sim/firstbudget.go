@@ -74,11 +74,7 @@ func RunFirstOnsetBudget(cfg Config, c FirstOnsetCase, stride, callsPerDay, work
 	}
 	f := FirstOnsetBudget{First: first, Onsets: make([]FirstOnsetBudgetOnset, len(first.Goals))}
 	firstCalm := FirstCalm{MaxLevel: first.Held, From: first.WFrom}
-	idx := make([]int, len(first.Goals))
-	for i := range idx {
-		idx[i] = i
-	}
-	forEach(idx, workers, func(i int) {
+	forEachIndex(len(first.Goals), workers, func(i int) {
 		g := first.Goals[i]
 		s := shiftedSurge(c, g.Onset)
 		floor := LegalFloorShardHours(cfg, s, 1)

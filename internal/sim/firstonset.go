@@ -145,11 +145,7 @@ func RunFirstOnset(cfg Config, c FirstOnsetCase, stride, workers int) (FirstOnse
 		slices.Sort(onsets)
 	}
 	f.Goals = make([]FirstOnsetGoal, len(onsets))
-	idx := make([]int, len(onsets))
-	for i := range idx {
-		idx[i] = i
-	}
-	forEach(idx, workers, func(i int) {
+	forEachIndex(len(onsets), workers, func(i int) {
 		s := shiftedSurge(c, onsets[i])
 		r := Run(cfg, s, NewReactive(cfg, s, OracleReactiveParams(cfg)))
 		total := totalRecords(cfg, s)
@@ -308,7 +304,8 @@ func WriteFirstOnset(w io.Writer, cfg Config, traces []Trace, tfs []TraceFrontie
 		smoothShardGoal, 100*cfg.TargetUtilization, 100*smoothLossGoal, onsetCalmMinutes, max(stride, 1))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "trace\tcalm need\tC floor@70%\tW\theld (h*)\tforced (from 1 shard)\tgoal on S_m (checked)\tworst m: forced / goal\tverdict\t")
-	for _, c := range FirstOnsetCases(cfg, traces) {
+	cases := FirstOnsetCases(cfg, traces)
+	for _, c := range cases {
 		f, err := RunFirstOnset(cfg, c, stride, workers)
 		if errors.Is(err, ErrCalmGoalsUnreachable) {
 			fmt.Fprintf(tw, "%s\t\t\t\t\t\t\t\tvoid: %v\t\n", c.Spiky.Name, ErrCalmGoalsUnreachable)
@@ -336,7 +333,6 @@ func WriteFirstOnset(w io.Writer, cfg Config, traces []Trace, tfs []TraceFrontie
 	fmt.Fprintln(w, "first surge on the other spiky traces (no calm counterfactual): the first surge's best legal climb from 1 shard (the most the argument can force) and from the calm need at 100 % (h = 1), and the largest of any one surge an hour or more after the last, from 1 shard (were the trace cut an hour before it), % of the trace's records, against the trace's loss goal")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "trace\tfirst surge\tfrom 1 shard\tfrom h=1\tlargest single surge from 1 shard\tgoal: lost% ≤\t")
-	cases := FirstOnsetCases(cfg, traces)
 	ts, _ := onsetTraces(cfg, traces)
 	for _, t := range ts {
 		if slices.ContainsFunc(cases, func(c FirstOnsetCase) bool { return c.Spiky.Name == t.Name }) {

@@ -61,10 +61,7 @@ func OnsetLoss(cfg Config, t Trace, headrooms []float64) []OnsetRow {
 			inSurge[m] = true
 		}
 	}
-	var total float64
-	for m := range t.Minutes() {
-		total += cfg.demand(t, m).Records * 60
-	}
+	total := totalRecords(cfg, t)
 	var rows []OnsetRow
 	for _, h := range headrooms {
 		row := OnsetRow{Headroom: h}

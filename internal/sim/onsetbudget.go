@@ -193,11 +193,8 @@ type budgetCalm struct {
 }
 
 func newBudgetModel(cfg Config, t Trace, callsPerDay int) *budgetModel {
-	m := &budgetModel{cfg: cfg, k: max(callsPerDay, 0), upd: int(math.Ceil(3 * cfg.UpdatingScale))}
-	for i := range t.Minutes() {
-		m.total += cfg.demand(t, i).Records * 60
-	}
-	total := m.total
+	total := totalRecords(cfg, t)
+	m := &budgetModel{cfg: cfg, total: total, k: max(callsPerDay, 0), upd: int(math.Ceil(3 * cfg.UpdatingScale))}
 	var surges []Surge
 	for _, s := range t.Surges {
 		if e := min(s.End, t.Minutes()); s.Start < e {
@@ -306,6 +303,13 @@ type budgetCell struct {
 
 var noCell = budgetCell{v: math.Inf(1)}
 
+// add is c followed by o: values, losses, shard-minutes, climbs and calls
+// summed.
+func (c budgetCell) add(o budgetCell) budgetCell {
+	return budgetCell{v: c.v + o.v, loss: c.loss + o.loss, shardMinutes: c.shardMinutes + o.shardMinutes,
+		climbs: c.climbs + o.climbs, calls: c.calls + o.calls}
+}
+
 func (c *budgetCell) improve(n budgetCell) {
 	if n.v < c.v {
 		*c = n
@@ -403,11 +407,8 @@ func (m *budgetModel) climbSurge(l budgetLayout, cur []budgetCell, s budgetSurge
 				if m.k > 0 && (u+a > limit || u+a >= l.wm) {
 					break
 				}
-				j := m.climb(phi, m.grid[k], m.grid[h])
-				j.v += c.v
-				j.loss += c.loss
-				j.shardMinutes += c.shardMinutes
-				j.climbs, j.calls = c.climbs, c.calls+int32(a)
+				j := c.add(m.climb(phi, m.grid[k], m.grid[h]))
+				j.calls += int32(a)
 				if h > k {
 					j.climbs++
 				}
@@ -445,10 +446,7 @@ func (m *budgetModel) calmAfter(l budgetLayout, mid []budgetCell, i int, s budge
 				if m.k > 0 {
 					left = max(0, used-m.k*s.gap)
 				}
-				nc := c
-				nc.v += cost.v
-				nc.loss += cost.loss
-				nc.shardMinutes += cost.shardMinutes
+				nc := c.add(cost)
 				nc.calls += int32(b)
 				next[start*l.w+left].improve(nc)
 			}
@@ -609,11 +607,7 @@ func RunOnsetBudget(cfg Config, traces []Trace, tfs []TraceFrontier, callsPerDay
 			LossGoal: tf.LossGoal, ShardGoal: tf.ShardGoal, Floor: tf.Floor, Oracle: tf.Oracle})
 		ts = append(ts, t)
 	}
-	idx := make([]int, len(rows))
-	for i := range idx {
-		idx[i] = i
-	}
-	forEach(idx, workers, func(i int) {
+	forEachIndex(len(rows), workers, func(i int) {
 		r := &rows[i]
 		r.Counted = OnsetBudgetBound(cfg, ts[i], r.ShardGoal, callsPerDay)
 		r.Unlimited = OnsetBudgetBound(cfg, ts[i], r.ShardGoal, 0)

@@ -133,11 +133,7 @@ func RunOnsetGoals(cfg Config, traces []Trace, workers int) []TraceFrontier {
 		}
 	}
 	out := make([]TraceFrontier, len(spiky))
-	idx := make([]int, len(spiky))
-	for i := range idx {
-		idx[i] = i
-	}
-	forEach(idx, workers, func(i int) {
+	forEachIndex(len(spiky), workers, func(i int) {
 		t := spiky[i]
 		oracle := pointOf(Run(cfg, t, NewReactive(cfg, t, OracleReactiveParams(cfg))))
 		floor := LegalFloorShardHours(cfg, t, 1)

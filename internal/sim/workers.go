@@ -22,3 +22,13 @@ func forEach[T any](items []T, workers int, do func(T)) {
 	close(ch)
 	wg.Wait()
 }
+
+// forEachIndex is forEach over the indices 0 … n-1: for results written
+// into a slice of n by index.
+func forEachIndex(n, workers int, do func(i int)) {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	forEach(idx, workers, do)
+}
