@@ -54,7 +54,7 @@ const plentyOfCalls = 8
 // rules take the step back as they take back any other.
 func finishClimb(in Inputs, v shardView, now time.Time) (shardTarget, bool) {
 	level := clamp32(maxRec(v.recs), v.lo, v.hi)
-	if v.want > v.open || float64(level) < float64(v.open)*(1+upStep(v.budget)) || v.upNeed > float64(level)/2 || readNeed(in, now) > v.open {
+	if v.want > v.open || float64(level) < float64(v.open)*(1+upStep(v.budget)) || v.upNeed > float64(level)/2 || v.readNeed > v.open {
 		// The newest need above the open count is the up step's; the read
 		// side's need this pass is its own rule's (applyReadSide).
 		return shardTarget{}, false

@@ -43,6 +43,7 @@ func TestFinishClimb(t *testing.T) {
 		{"the newest need is above the open count: the up step's", func() shardView { v := view(4, 8, spike); v.want = 6; return v }(), two, 0},
 		{"8 left, a reserve of 7 configured: the step would freeze the stream", func() shardView { v := view(4, 8, spike); v.reserve = 7; return v }(), two, 0},
 		{"8 left, the day's peak 1000: after this call and its undoing 5 cannot climb 4 → 1000", func() shardView { v := view(4, 8, spike); v.peak = 1000; return v }(), two, 0},
+		{"the read side needs 5 this pass: the read side's, not this rule's", func() shardView { v := view(4, 8, spike); v.readNeed = 5; return v }(), two, 0},
 		{"the window's need above maxShards: clamped, then within the ladder's step", func() shardView { v := view(4, 8, spike); v.hi = 4; return v }(), two, 0},
 	}
 	for _, tt := range tests {

@@ -625,6 +625,7 @@ type shardView struct {
 	budget       int
 	upNeed       float64
 	want         int32 // the newest need, rounded up, within the bounds
+	readNeed     int32 // the read side's need this pass (readNeed; 0 without one)
 	kept, recs   []Rec // stabilization records kept, and those in the window
 	peaks        []Rec // hourly peaks of the last 25 h
 	peak         int32 // the highest hourly peak of the last 24 h
@@ -655,7 +656,8 @@ func observeShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision)
 	// need: a partial point may only keep shards up, never bring them down.
 	// The read side's need (consumers at full width and falling behind)
 	// counts too, so the write side does not take back what it added.
-	rec := clamp32(max(ceil32(downNeed), ceil32(upNeed), readNeed(in, now)), v.lo, v.hi)
+	v.readNeed = readNeed(in, now)
+	rec := clamp32(max(ceil32(downNeed), ceil32(upNeed), v.readNeed), v.lo, v.hi)
 	v.kept = keepShardRecs(prev, now, v.window, rec)
 	v.recs = inWindow(v.kept, now, v.window)
 	v.peaks = keepPeaks(prevPeaks, now, rec)
