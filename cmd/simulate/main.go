@@ -10,6 +10,7 @@
 //	go run ./cmd/simulate -first-onset-budget [-traces ""] [-only NAME] [-peak-mibps N] [-calls-per-day 10] [-first-onset-stride N]
 //	go run ./cmd/simulate -judge [-traces DIR] [-peaks 5,40,400] [-seeds 1] [-only NAME] [-workers N] [-baseline FILE] [-json]
 //	go run ./cmd/simulate -judge -judged FILE [-baseline FILE] [-json]
+//	go run ./cmd/simulate -episodes [-traces DIR] [-only NAME] [-peak-mibps N] [-seed N]
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
 	"github.com/kdp-io/streamprocessor-operator/internal/sim"
@@ -49,6 +51,8 @@ func run() error {
 		return runRefusals(o)
 	case o.excess:
 		return runExcess(o)
+	case o.episodes:
+		return runEpisodes(o)
 	case o.bench:
 		return runBench(o)
 	case o.trace != "":
@@ -70,6 +74,7 @@ type options struct {
 	firstOnsetBudget       bool
 	callsPerDay            int
 	refusals, excess       bool
+	episodes               bool
 	firstOnsetStride       int
 	judge                  judgeOptions
 }
@@ -91,6 +96,7 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	fs.IntVar(&o.firstOnsetStride, "first-onset-stride", 30, "with -onset or -first-onset-budget, the first-onset table checks oracle-reactive on the step and flash crowd moved to every this-many-th minute of the calm window (1: every minute; slow)")
 	fs.StringVar(&o.only, "only", "", "with -bench, -excess, -refusals, -frontier, -onset, -onset-budget, -first-onset-budget or -judge, only the traces whose name contains this")
 	fs.BoolVar(&o.refusals, "refusals", false, "for the bench's traces (-traces, -only): where the operator's producers refused records, by cause (tasks starting, scaled down within 15 minutes, load no higher than 15–60 minutes before, a new high)")
+	fs.BoolVar(&o.episodes, "episodes", false, "for the bench's traces (-traces, -only): the operator's loss episodes, largest first — when, the share of the trace's records lost, the shards open as each began and for how long, the calm load before it, its peak, and the first reshard call")
 	fs.BoolVar(&o.excess, "excess", false, "for the bench's traces (-traces, -only): the operator's shard-hours above the legal floor's schedule at its target utilization, split by the rule that held each minute's count")
 	fs.Float64Var(&cfg.PeakMiBps, "peak-mibps", cfg.PeakMiBps, "write rate at the trace's peak, MiB/s")
 	fs.Float64Var(&cfg.RecordBytes, "record-bytes", cfg.RecordBytes, "mean Kinesis record size as written (after KPL aggregation), bytes")
@@ -155,6 +161,41 @@ func runExcess(o options) error {
 		return err
 	}
 	return writeExcess(o.cfg, trs)
+}
+
+// runEpisodes prints the operator's loss episodes on the bench's traces.
+func runEpisodes(o options) error {
+	ts, err := sim.BenchTraces(o.cfg, o.traces, o.only)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("operator's loss episodes (lossy minutes with gaps of at most %d), largest first; peak %.0f MiB/s, seed %d\n", sim.EpisodeGap, o.cfg.PeakMiBps, o.cfg.Seed)
+	for _, t := range ts {
+		res, eps := sim.OperatorEpisodes(o.cfg, t)
+		fmt.Printf("%s: lost %.3f%%, %.0f shard-h, %d calls, %d episodes\n", t.Name, res.LostPercent, res.ShardHours, res.ReshardCalls, len(eps))
+		var cum float64
+		for _, e := range eps {
+			cum += e.LostPercent
+			call := "no call"
+			if e.FirstCall >= 0 {
+				call = fmt.Sprintf("first call %s →%d", t.Start.Add(time.Duration(e.FirstCall)*time.Minute).Format("15:04"), e.CallTo)
+			}
+			fmt.Printf("  %s–%s  lost %.4f%% (cum %.3f%%)  %d open for %s  calm %.3f → peak %.2f MiB/s  %s\n",
+				t.Start.Add(time.Duration(e.Start)*time.Minute).Format("01-02 15:04"), t.Start.Add(time.Duration(e.End)*time.Minute).Format("15:04"), e.LostPercent, cum, e.OpenAtStart, heldFor(e.HeldMinutes), e.CalmMiBps, e.PeakMiBps, call)
+		}
+	}
+	return nil
+}
+
+// heldFor prints minutes as minutes, hours or days.
+func heldFor(m int) string {
+	switch {
+	case m < 120:
+		return fmt.Sprintf("%d min", m)
+	case m < 48*60:
+		return fmt.Sprintf("%.1f h", float64(m)/60)
+	}
+	return fmt.Sprintf("%.1f d", float64(m)/(24*60))
 }
 
 // runBench runs every policy on the bench's traces and prints one table
