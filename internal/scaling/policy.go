@@ -629,9 +629,6 @@ type shardView struct {
 	kept, recs   []Rec // stabilization records kept, and those in the window
 	peaks        []Rec // hourly peaks of the last 25 h
 	peak         int32 // the highest hourly peak of the last 24 h
-	// jumpX and jumpRise (experiment): the newest minute's need at 100 % and
-	// its rise over the lowest minute within jumpSpan before it (loadJump).
-	jumpX, jumpRise float64
 }
 
 // observeShards reads the pass's inputs into a shardView. When the target
@@ -650,7 +647,6 @@ func observeShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision)
 	}
 	d.Used.NewestPoint = fresh[len(fresh)-1].at.Unix()
 
-	v.jumpX, v.jumpRise = loadJump(fresh)
 	v.uEff, v.throttled = effectiveUtilization(fresh, v.u, now, d)
 	upNeed, downNeed := shardNeeds(fresh, v.u, v.uEff, now, d)
 	v.upNeed = upNeed

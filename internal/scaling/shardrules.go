@@ -97,9 +97,7 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 			t = stepUp(in, v, now, d)
 		}
 	default:
-		if j, ok := jumpStep(in, v, now); ok {
-			t = j
-		} else if f, ok := finishClimb(in, v, now); ok {
+		if f, ok := finishClimb(in, v, now); ok {
 			t = f
 		} else {
 			t = stepDown(in, v, now)
