@@ -1,6 +1,9 @@
 package sim
 
 import (
+	"cmp"
+	"slices"
+
 	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
 )
 
@@ -85,11 +88,12 @@ func firstCall(tl []Minute, from, to int) (int, int32) {
 
 // sortEpisodes orders episodes by loss, largest first, then by start.
 func sortEpisodes(eps []Episode) {
-	for i := 1; i < len(eps); i++ {
-		for j := i; j > 0 && (eps[j].LostPercent > eps[j-1].LostPercent || eps[j].LostPercent == eps[j-1].LostPercent && eps[j].Start < eps[j-1].Start); j-- {
-			eps[j], eps[j-1] = eps[j-1], eps[j]
+	slices.SortFunc(eps, func(a, b Episode) int {
+		if c := cmp.Compare(b.LostPercent, a.LostPercent); c != 0 {
+			return c
 		}
-	}
+		return cmp.Compare(a.Start, b.Start)
+	})
 }
 
 // OperatorEpisodes runs the operator on t (as the bench does) and returns
