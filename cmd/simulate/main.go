@@ -8,6 +8,7 @@
 //	go run ./cmd/simulate -onset [-traces ../shared/traces] [-only NAME] [-peak-mibps N] [-first-onset-stride N]
 //	go run ./cmd/simulate -onset-budget [-traces ../shared/traces] [-only NAME] [-peak-mibps N] [-calls-per-day 10]
 //	go run ./cmd/simulate -first-onset-budget [-traces ""] [-only NAME] [-peak-mibps N] [-calls-per-day 10] [-first-onset-stride N]
+//	go run ./cmd/simulate -next-size [-traces ../shared/traces] [-only NAME] [-peak-mibps N] [-next-size-scales 0,1,2] [-next-size-members 4]
 //	go run ./cmd/simulate -judge [-traces DIR] [-peaks 5,40,400] [-seeds 1] [-only NAME] [-workers N] [-baseline FILE] [-json]
 //	go run ./cmd/simulate -judge -judged FILE [-baseline FILE] [-json]
 //	go run ./cmd/simulate -episodes [-traces DIR] [-only NAME] [-peak-mibps N] [-seed N]
@@ -45,6 +46,8 @@ func run() error {
 		return runOnsetBudget(o.cfg, o.traces, o.only, o.callsPerDay)
 	case o.firstOnsetBudget:
 		return runFirstOnsetBudget(o.cfg, o.traces, o.only, o.callsPerDay, o.firstOnsetStride)
+	case o.nextSize:
+		return runNextSize(o.cfg, o.traces, o.only, o.nextSizeScales, o.nextSizeMembers)
 	case o.onset:
 		return runOnset(o.cfg, o.traces, o.only, o.firstOnsetStride)
 	case o.refusals:
@@ -59,7 +62,7 @@ func run() error {
 		return runTrace(o)
 	default:
 		flag.Usage()
-		return fmt.Errorf("need -trace FILE.csv, -bench, -frontier, -onset, -onset-budget, -first-onset-budget or -judge")
+		return fmt.Errorf("need -trace FILE.csv, -bench, -frontier, -onset, -onset-budget, -first-onset-budget, -next-size or -judge")
 	}
 }
 
@@ -72,6 +75,9 @@ type options struct {
 	bench, frontier, onset bool
 	onsetBudget            bool
 	firstOnsetBudget       bool
+	nextSize               bool
+	nextSizeScales         []float64
+	nextSizeMembers        int
 	callsPerDay            int
 	refusals, excess       bool
 	episodes               bool
@@ -90,11 +96,14 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	fs.BoolVar(&o.onset, "onset", false, "the onset argument of -frontier alone (its goals from oracle-reactive and the floor, without the family): every spiky trace in -traces (and -only) plus the synthetic ones; surges detected on the trace files")
 	fs.BoolVar(&o.onsetBudget, "onset-budget", false, "the onset argument with the calls counted (OnsetBudgetBound): per spiky trace of -onset, the least loss any policy within 2x the floor at 100 % can reach with -calls-per-day calls per UTC day, against the loss goal (a few minutes a peak)")
 	fs.BoolVar(&o.firstOnsetBudget, "first-onset-budget", false, "the first-onset argument and the calls-counted bound together: on the step and the flash crowd moved to every -first-onset-stride-th minute of the calm window (S_m), OnsetBudgetBound with the first surge met at most at the count the smooth goal leaves (`held`), against the loss goal on S_m; and the bursts' ceiling (minutes a peak)")
+	fs.BoolVar(&o.nextSize, "next-size", false, "the next-size argument (BoundNextSize): per spiky trace of -onset, each surge's rise scaled by one of -next-size-scales drawn independently, the level held before a surge fixed before its size is drawn; the least expected loss within the expected shard-hour goal against the expected loss goal, both estimated on -next-size-members members (minutes a trace)")
+	scales := fs.String("next-size-scales", "0,1,2", "with -next-size, the factors a surge's rise over its calm level may be scaled by (0: removed)")
+	fs.IntVar(&o.nextSizeMembers, "next-size-members", 4, "with -next-size, the members drawn per trace to estimate the expected goals (each runs oracle-reactive, the operator and the legal floor)")
 	fs.IntVar(&o.callsPerDay, "calls-per-day", scaling.ReshardsPerWindow, "with -onset-budget or -first-onset-budget, UpdateShardCount calls per calendar day (AWS: 10 per rolling 24 h)")
 	fs.StringVar(&o.traces, "traces", "../shared/traces", "folder of CSV traces for -bench and the other modes over the bench's traces (empty: synthetic only)")
 	fs.BoolVar(&o.asJSON, "json", false, "print JSON instead of a table")
 	fs.IntVar(&o.firstOnsetStride, "first-onset-stride", 30, "with -onset or -first-onset-budget, the first-onset table checks oracle-reactive on the step and flash crowd moved to every this-many-th minute of the calm window (1: every minute; slow)")
-	fs.StringVar(&o.only, "only", "", "with -bench, -excess, -refusals, -frontier, -onset, -onset-budget, -first-onset-budget or -judge, only the traces whose name contains this")
+	fs.StringVar(&o.only, "only", "", "with -bench, -excess, -refusals, -frontier, -onset, -onset-budget, -first-onset-budget, -next-size or -judge, only the traces whose name contains this")
 	fs.BoolVar(&o.refusals, "refusals", false, "for the bench's traces (-traces, -only): where the operator's producers refused records, by cause (tasks starting, scaled down within 15 minutes, load no higher than 15–60 minutes before, a new high)")
 	fs.BoolVar(&o.episodes, "episodes", false, "for the bench's traces (-traces, -only): the operator's loss episodes, largest first — when, the share of the trace's records lost, the shards open as each began and for how long, the calm load before it, its peak, and the first reshard call")
 	fs.BoolVar(&o.excess, "excess", false, "for the bench's traces (-traces, -only): the operator's shard-hours above the legal floor's schedule at its target utilization, split by the rule that held each minute's count")
@@ -126,6 +135,13 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	cfg.HideProducerRefused = !*seesRefused
 	if cfg.Planner != scaling.PlannerRules && cfg.Planner != scaling.PlannerHorizon {
 		return o, fmt.Errorf("-planner %q: want %s or %s", cfg.Planner, scaling.PlannerRules, scaling.PlannerHorizon)
+	}
+	var err error
+	if o.nextSizeScales, err = sim.ParseScales(*scales); err != nil {
+		return o, fmt.Errorf("-next-size-scales: %w", err)
+	}
+	if o.nextSizeMembers < 2 {
+		return o, fmt.Errorf("-next-size-members %d: want 2 or more (the goals' standard error needs two)", o.nextSizeMembers)
 	}
 	if o.firstOnsetStride < 1 {
 		return o, fmt.Errorf("-first-onset-stride %d: want 1 or more minutes", o.firstOnsetStride)
@@ -335,6 +351,16 @@ func runFirstOnsetBudget(cfg sim.Config, dir, only string, callsPerDay, stride i
 		}
 	}
 	return sim.WriteFirstOnsetBudget(os.Stdout, cfg, ts, sim.RunOnsetGoals(cfg, bursts, 1), stride, callsPerDay, 2)
+}
+
+// runNextSize prints the next-size argument on two goroutines.
+func runNextSize(cfg sim.Config, dir, only string, scales []float64, members int) error {
+	ts, err := sim.BenchTraces(cfg, dir, only)
+	if err != nil {
+		return err
+	}
+	rows := sim.RunNextSize(cfg, ts, scales, members, 2)
+	return sim.WriteNextSize(os.Stdout, cfg, rows, scales)
 }
 
 func writeJSON(v any) error {

@@ -116,7 +116,7 @@ func OnsetBudgetBoundFirst(cfg Config, t Trace, shardBudget float64, callsPerDay
 		return b
 	}
 	best := math.Inf(-1)
-	try := func(lambda float64) float64 {
+	maximiseDual(func(lambda float64) float64 {
 		p := m.solve(lambda / (60 * shardBudget))
 		g := p.v - lambda
 		if p.shardMinutes/60 <= shardBudget && p.loss < b.WithinLostPercent {
@@ -129,9 +129,16 @@ func OnsetBudgetBoundFirst(cfg Config, t Trace, shardBudget float64, callsPerDay
 			b.PathClimbs, b.PathCalls = int(p.climbs), int(p.calls)
 		}
 		return g
-	}
-	// g(λ) is concave (a minimum of lines in λ): a coarse log grid, then a
-	// golden-section search between the best point's neighbours.
+	})
+	return b
+}
+
+// maximiseDual searches the price λ ≥ 0 for the largest dual value g(λ)
+// (try returns it; the caller keeps the best it saw). g is concave (a
+// minimum of lines in λ): a coarse log grid, then a golden-section search
+// between the best point's neighbours. Any λ gives a valid bound; the
+// search only tightens it.
+func maximiseDual(try func(lambda float64) float64) {
 	lambdas := []float64{0}
 	for e := -3.0; e <= 4; e += 0.5 {
 		lambdas = append(lambdas, math.Pow(10, e))
@@ -156,7 +163,6 @@ func OnsetBudgetBoundFirst(cfg Config, t Trace, shardBudget float64, callsPerDay
 			g1 = try(x1)
 		}
 	}
-	return b
 }
 
 // budgetModel is what OnsetBudgetBound's dynamic program needs of a trace,
