@@ -145,7 +145,7 @@ func sampleNextSize(cfg Config, m Trace, base float64) NextSizeSample {
 func WriteNextSize(w io.Writer, cfg Config, rows []NextSizeRow, scales []float64) error {
 	fmt.Fprintf(w, "next size (BoundNextSize): each surge's rise over its calm level scaled by one of %v, drawn independently and uniformly (the surge holding the peak kept), a level held through each calm period fixed before the next surge's size is drawn; no call limit, every relaxation of -onset-budget for the policy; losses as %% of the trace's own records, expectations over the family estimated from the members drawn (± one standard error)\n", scales)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "trace\tslots (fixed)\tmembers\tE[loss goal]\tE[shard-h goal]\tbound at E[shard-h goal] (λ; path lost, shard-h, climbs)\tsize known\toracle-reactive: lost, shard-h; bound there\toperator: lost, shard-h; bound there\tverdict\t")
+	fmt.Fprintln(tw, "trace\tslots (the peak's, kept)\tmembers\tE[loss goal]\tE[shard-h goal]\tbound at E[shard-h goal] (λ; path lost, shard-h / E[floor], climbs)\tsize known\toracle-reactive: lost, shard-h / E[floor]; bound there\toperator: lost, shard-h / E[floor]; bound there\tverdict\t")
 	for _, r := range rows {
 		g, se := r.LossGoal()
 		sg := r.ShardGoal()
