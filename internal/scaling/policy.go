@@ -169,9 +169,7 @@ type Rec struct {
 type State struct {
 	Shards []Rec `json:"shards,omitempty"`
 	// ShardPeaks holds the highest shard recommendation of each hour of the
-	// last 50 hours: scale-down keeps the budget to climb back to the last
-	// 24 hours' peak, and a level after a sudden rise of the last 48
-	// (readyLevel).
+	// last 24 hours: scale-down keeps the budget to climb back to it.
 	ShardPeaks []Rec `json:"shardPeaks,omitempty"`
 	Producer   []Rec `json:"producer,omitempty"`
 	Consumer   []Rec `json:"consumer,omitempty"`
@@ -316,15 +314,13 @@ type Decision struct {
 //     back to the last 24 hours' peak by doublings (before a whole day of
 //     hourly peaks is recorded and while the need rises, to the open count
 //     when higher: climbLevel), plus ReshardReserve and one more while calls
-//     were spent faster than evenly; and not below a quarter of the peak of
-//     an hour within the last 48 that rose 4x over the hour before it
-//     (readyLevel).
+//     were spent faster than evenly.
 //   - Producer tasks follow the HPA rule on CPU counting the records the
 //     producer refused (cpu × (accepted + refused) ÷ accepted for a minute
 //     with refusals, hpaDemand), and the rate rule when a target rate is
 //     set; the higher answer wins.
 //   - Passes may come at any rate: State keeps one entry per minute per
-//     window, hourly peaks for 50 hours and, for the horizon planner only, the
+//     window, hourly peaks for 25 hours and, for the horizon planner only, the
 //     hourly demand peaks of a week (WeekPeaks).
 //   - The shard target may be more than one legal step away; PlanReshard
 //     turns it into calls.
@@ -496,11 +492,11 @@ func shardsFor(l minuteLoad, u float64) (need, bytes, recs float64) {
 const throttleMargin = 0.10
 
 // keepPeaks records n in the bucket of the current hour and keeps the
-// buckets of the last peakRetention (the day's peak, the same and the next
-// hour yesterday, and the sudden rises of readyLevel).
+// buckets of the last 25 hours (the day's peak, and the same and the next
+// hour yesterday).
 func keepPeaks(prev []Rec, now time.Time, n int32) []Rec {
 	hour := now.Truncate(time.Hour).Unix()
-	cut := now.Truncate(time.Hour).Add(-peakRetention).Unix()
+	cut := now.Truncate(time.Hour).Add(-25 * time.Hour).Unix()
 	out := make([]Rec, 0, len(prev)+1)
 	for _, r := range prev {
 		if r.At > cut && r.At < hour {
@@ -632,7 +628,6 @@ type shardView struct {
 	readNeed     int32 // the read side's need this pass (readNeed; 0 without one)
 	kept, recs   []Rec // stabilization records kept, and those in the window
 	peaks        []Rec // hourly peaks of the last 25 h
-	history      []Rec // hourly peaks of the last peakRetention (State.ShardPeaks)
 	peak         int32 // the highest hourly peak of the last 24 h
 }
 
@@ -665,8 +660,7 @@ func observeShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision)
 	rec := clamp32(max(ceil32(downNeed), ceil32(upNeed), v.readNeed), v.lo, v.hi)
 	v.kept = keepShardRecs(prev, now, v.window, rec)
 	v.recs = inWindow(v.kept, now, v.window)
-	v.history = keepPeaks(prevPeaks, now, rec)
-	v.peaks = sinceHour(v.history, now, dayPeaks)
+	v.peaks = keepPeaks(prevPeaks, now, rec)
 	v.peak = dayPeak(v.peaks, now)
 	return v, nil
 }

@@ -321,7 +321,7 @@ func TestStateStaysSmall(t *testing.T) {
 	if n := len(st.Shards); n > int(DefaultShardScaleDown/time.Minute)+1 {
 		t.Fatalf("%d shard recommendations kept for a %v window", n, DefaultShardScaleDown)
 	}
-	if n := len(st.ShardPeaks); n > int(peakRetention/time.Hour) {
+	if n := len(st.ShardPeaks); n > 26 {
 		t.Fatalf("%d hourly peaks kept", n)
 	}
 	if n := len(st.Producer); n > int(DefaultShardScaleDown/time.Minute)+1 {

@@ -49,14 +49,10 @@ const (
 	// undoing would leave none for a rise) while the open count carries
 	// the load at 100 %.
 	ShardHoldLastCall
-	// ShardHoldReady: the scale-down keeps the level from which a sudden
-	// rise of the last two days could be climbed back in two calls
-	// (readyLevel).
-	ShardHoldReady
 )
 
 var shardRuleNames = [...]string{"unset", "noData", "bounds", "up", "down", "start", "updating",
-	"lastReshard", "rising", "window", "quarter", "trend", "climbBack", "readSide", "lastCall", "ready"}
+	"lastReshard", "rising", "window", "quarter", "trend", "climbBack", "readSide", "lastCall"}
 
 // String is the rule's short name (as in `simulate -excess`).
 func (r ShardRule) String() string {
@@ -108,7 +104,7 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 		}
 	}
 	d.ShardRule = t.rule
-	return t.n, t.reason, v.kept, v.history
+	return t.n, t.reason, v.kept, v.peaks
 }
 
 // intoBounds moves an open count outside [lo, hi] into the bounds, to the
@@ -140,7 +136,6 @@ func stepUp(in Inputs, v shardView, now time.Time, d *Decision) shardTarget {
 	if t <= 2*open {
 		t = climbableUp(snapQuarter(t, open), in, v, now)
 	}
-	t = readyStep(t, v, now)
 	t = clamp32(t, v.lo, v.hi)
 	return shardTarget{t, ShardUp, fmt.Sprintf("scaling up %d→%d: load needs %.1f shards at %.0f%% utilization (%.2f MiB/s, %.0f records/s, %.2f%% throttled)%s",
 		open, t, v.upNeed, 100*v.uEff, d.Used.BytesPerSec/MiB, d.Used.RecordsPerSec, d.Used.ThrottledPercent, sizedFor)}
@@ -171,18 +166,11 @@ func climbableUp(t int32, in Inputs, v shardView, now time.Time) int32 {
 }
 
 // stepDown is the scale-down: to the window's need (the floor), unless a
-// hold applies, not below the level a recent sudden rise keeps
-// (readyLevel), and only as low as the budget plan allows.
+// hold applies, and only as low as the budget plan allows.
 func stepDown(in Inputs, v shardView, now time.Time) shardTarget {
 	floor := downFloor(v, now)
 	if h, ok := downHold(in, v, floor, now); ok {
 		return h
-	}
-	if ready, rise := readyLevel(v.history, now); ready > floor {
-		if ready > v.open*3/4 {
-			return readyHold(v.open, ready, rise)
-		}
-		floor = ready
 	}
 	return downTarget(in, v, floor, now)
 }

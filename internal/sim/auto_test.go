@@ -107,9 +107,7 @@ func TestOperatorAutoLeavesASpikesHold(t *testing.T) {
 	cfg.PeakMiBps = 400
 	op, auto, od := runOperatorModes(cfg, spikeThenQuiet(10, 6, 60))
 	t.Logf("operator $%.2f, on-demand $%.2f, operator-auto $%.2f (%d switches, %.0f h on-demand)", op.StreamCostUSD, od.StreamCostUSD, auto.StreamCostUSD, auto.ModeSwitches, auto.OnDemandHours)
-	// With the ready rule the hold is a quarter of the spike's peak for 48
-	// hours: operator-auto goes on-demand and back twice (4 switches, 48 h).
-	if auto.ModeSwitches > 4 || auto.ModeSwitches%2 != 0 || auto.OnDemandHours > 48 {
+	if auto.ModeSwitches != 2 || auto.OnDemandHours > 48 {
 		t.Fatalf("operator-auto: %d switches, %.0f h on-demand; want on-demand for the hold and back", auto.ModeSwitches, auto.OnDemandHours)
 	}
 	if auto.StreamCostUSD > 0.7*op.StreamCostUSD {

@@ -26,7 +26,6 @@ var ExcessCauses = []string{
 	"lastReshard", // within a window of the last reshard
 	"climbBack",   // the budget plan: calls kept to climb back to the day's peak
 	"lastCall",    // a scale-up held: a call whose step would freeze the stream is kept while 100 % carries the load
-	"ready",       // a scale-down held at the level a sudden rise of the last two days keeps (readyLevel)
 	"start",       // less than a window of data
 	"other",       // read side, bounds, held for missing data
 }
@@ -81,7 +80,7 @@ func ExcessBreakdown(cfg Config, t Trace) Excess {
 func excessCause(rule scaling.ShardRule) string {
 	switch rule {
 	case scaling.ShardUp, scaling.ShardDown, scaling.ShardHoldStart, scaling.ShardHoldLastReshard, scaling.ShardHoldRising,
-		scaling.ShardHoldClimbBack, scaling.ShardHoldLastCall, scaling.ShardHoldReady, scaling.ShardHoldTrend, scaling.ShardHoldWindow, scaling.ShardHoldQuarter:
+		scaling.ShardHoldClimbBack, scaling.ShardHoldLastCall, scaling.ShardHoldTrend, scaling.ShardHoldWindow, scaling.ShardHoldQuarter:
 		return rule.String()
 	}
 	return "other"
