@@ -4,7 +4,7 @@
 //
 //	go run ./cmd/simulate -trace FILE.csv [-peak-mibps N] [-record-bytes N] [-json]
 //	go run ./cmd/simulate -bench [-traces ../shared/traces] [-json]
-//	go run ./cmd/simulate -frontier [-traces ../shared/traces] [-peak-mibps N] [-json]
+//	go run ./cmd/simulate -frontier [-traces ../shared/traces] [-peak-mibps N] [-frontier-lag [-seed N]] [-json]
 //	go run ./cmd/simulate -onset [-traces ../shared/traces] [-only NAME] [-peak-mibps N] [-first-onset-stride N]
 //	go run ./cmd/simulate -onset-budget [-traces ../shared/traces] [-only NAME] [-peak-mibps N] [-calls-per-day 10]
 //	go run ./cmd/simulate -first-onset-budget [-traces ""] [-only NAME] [-peak-mibps N] [-calls-per-day 10] [-first-onset-stride N]
@@ -41,7 +41,7 @@ func run() error {
 	case o.judge.on:
 		return runJudge(o)
 	case o.frontier:
-		return runFrontier(o.cfg, o.traces, o.only, o.asJSON)
+		return runFrontier(o.cfg, o.traces, o.only, o.asJSON, o.frontierLag)
 	case o.onsetBudget:
 		return runOnsetBudget(o.cfg, o.traces, o.only, o.callsPerDay)
 	case o.firstOnsetBudget:
@@ -73,6 +73,7 @@ type options struct {
 	trace, traces, only    string
 	asJSON                 bool
 	bench, frontier, onset bool
+	frontierLag            bool
 	onsetBudget            bool
 	firstOnsetBudget       bool
 	nextSize               bool
@@ -93,6 +94,7 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	fs.StringVar(&o.trace, "trace", "", "CSV trace with header timestamp,value")
 	fs.BoolVar(&o.bench, "bench", false, "run every trace in -traces plus the synthetic traces and print one table")
 	fs.BoolVar(&o.frontier, "frontier", false, "run the idealised reactive family on every trace in -traces (and -only) plus the synthetic traces and print, per trace, what issue 13's goals ask against the best members, and the onset argument on the spiky traces (surges: the generator's on synthetic ones, detected on the files)")
+	fs.BoolVar(&o.frontierLag, "frontier-lag", false, "with -frontier, every member reads the load with CloudWatch's lag, the operator's draws for -seed (or -metric-lag); goals stay the zero-delay oracle-reactive's, and the onset argument (which has no lag) is not printed")
 	fs.BoolVar(&o.onset, "onset", false, "the onset argument of -frontier alone (its goals from oracle-reactive and the floor, without the family): every spiky trace in -traces (and -only) plus the synthetic ones; surges detected on the trace files")
 	fs.BoolVar(&o.onsetBudget, "onset-budget", false, "the onset argument with the calls counted (OnsetBudgetBound): per spiky trace of -onset, the least loss any policy within 2x the floor at 100 % can reach with -calls-per-day calls per UTC day, against the loss goal (a few minutes a peak)")
 	fs.BoolVar(&o.firstOnsetBudget, "first-onset-budget", false, "the first-onset argument and the calls-counted bound together: on the step and the flash crowd moved to every -first-onset-stride-th minute of the calm window (S_m), OnsetBudgetBound with the first surge met at most at the count the smooth goal leaves (`held`), against the loss goal on S_m; and the bursts' ceiling (minutes a peak)")
@@ -290,16 +292,20 @@ func writeExcess(cfg sim.Config, ts []sim.Trace) error {
 
 // runFrontier runs the reactive family on two goroutines (the machine's
 // share) and prints the frontier and the onset argument.
-func runFrontier(cfg sim.Config, dir, only string, asJSON bool) error {
+func runFrontier(cfg sim.Config, dir, only string, asJSON, lagged bool) error {
 	ts, err := sim.BenchTraces(cfg, dir, only)
 	if err != nil {
 		return err
 	}
-	tfs := sim.RunFrontier(cfg, ts, 2)
+	run := sim.RunFrontier
+	if lagged {
+		run = sim.RunFrontierLagged
+	}
+	tfs := run(cfg, ts, 2)
 	if asJSON {
 		return writeJSON(tfs)
 	}
-	if err := sim.WriteFrontier(os.Stdout, cfg, tfs); err != nil {
+	if err := sim.WriteFrontier(os.Stdout, cfg, tfs); err != nil || lagged {
 		return err
 	}
 	return sim.WriteOnset(os.Stdout, cfg, ts, tfs)

@@ -31,15 +31,22 @@ type ReactiveParams struct {
 	// minutes of oracle-reactive); off, they are oracle-reactive's. Tasks
 	// are not in the shard-hour goal, so this buys loss at no shard-hour.
 	TaskHeadroom bool
+	// Lagged: the member reads each minute's need with CloudWatch's lag,
+	// the same draws the operator gets in the model (cfg.Seed, or
+	// cfg.MetricLagMinutes when set), instead of at the minute's end.
+	Lagged bool `json:",omitempty"`
 }
 
 // Name is the member's row name, e.g. "u=0.7/15m/k=0" ("…/t" with
-// TaskHeadroom).
+// TaskHeadroom, "…/lag" when Lagged).
 func (p ReactiveParams) Name() string {
 	w := strings.TrimSuffix(strings.TrimSuffix(p.Window.String(), "0s"), "0m")
 	n := fmt.Sprintf("u=%.3g/%s/k=%d", p.Utilization, w, p.FloorShards)
 	if p.TaskHeadroom {
 		n += "/t"
+	}
+	if p.Lagged {
+		n += "/lag"
 	}
 	return n
 }
@@ -57,6 +64,9 @@ func NewReactive(cfg Config, t Trace, p ReactiveParams) *OracleReactive {
 	o.name, o.u, o.window, o.floor = p.Name(), p.Utilization, int(p.Window/time.Minute), p.FloorShards
 	if p.TaskHeadroom {
 		o.taskScale, o.taskWindow = p.Utilization/0.7, max(o.taskWindow, o.window)
+	}
+	if p.Lagged {
+		o.lag = (&cloudWatch{seed: o.cfg.Seed, fixedLag: o.cfg.MetricLagMinutes}).lag
 	}
 	start := warmStart(o.cfg, p.Utilization)
 	o.start = func(l Load) (int32, int32, int32) {
@@ -78,8 +88,8 @@ var (
 
 // frontierFamily is the grid of members for trace t: every utilization and
 // window, and on spiky traces every floor share of the peak's need, each
-// with and without task headroom.
-func frontierFamily(cfg Config, t Trace) []ReactiveParams {
+// with and without task headroom; every member Lagged when lagged.
+func frontierFamily(cfg Config, t Trace, lagged bool) []ReactiveParams {
 	shares, tasks := FrontierFloorShares, []bool{false, true}
 	if smoothTraces[t.Name] {
 		shares, tasks = []float64{0}, []bool{false}
@@ -90,7 +100,7 @@ func frontierFamily(cfg Config, t Trace) []ReactiveParams {
 		for _, k := range shares {
 			for _, w := range FrontierWindows {
 				for _, u := range FrontierUtilizations {
-					ps = append(ps, ReactiveParams{Utilization: u, Window: w, FloorShards: int32(math.Round(k * float64(peakNeed))), TaskHeadroom: th})
+					ps = append(ps, ReactiveParams{Utilization: u, Window: w, FloorShards: int32(math.Round(k * float64(peakNeed))), TaskHeadroom: th, Lagged: lagged})
 				}
 			}
 		}
@@ -170,6 +180,9 @@ type TraceFrontier struct {
 	Members             []FrontierPoint
 	Params              []ReactiveParams // Members' parameters
 	Pick                FrontierPick
+	// Lagged: the members read with CloudWatch's lag (RunFrontierLagged);
+	// Oracle and the goals are still the zero-delay oracle-reactive's.
+	Lagged bool `json:",omitempty"`
 }
 
 // BothCount counts the members meeting both goals, those among them
@@ -190,17 +203,35 @@ func (tf TraceFrontier) BothCount() (all, noFloor, oracleTasks int) {
 // RunFrontier runs the reactive family and the operator on every trace at
 // cfg's peak, on at most workers goroutines (at least 1).
 func RunFrontier(cfg Config, traces []Trace, workers int) []TraceFrontier {
+	return runFrontier(cfg, traces, workers, false)
+}
+
+// RunFrontierLagged is RunFrontier with every member reading the load with
+// CloudWatch's lag, as the operator does (ReactiveParams.Lagged). The goals
+// stay issue 13's: from the zero-delay oracle-reactive, run alongside.
+func RunFrontierLagged(cfg Config, traces []Trace, workers int) []TraceFrontier {
+	return runFrontier(cfg, traces, workers, true)
+}
+
+// zeroDelayOracle marks RunFrontier's job that runs the zero-delay
+// oracle-reactive for the goals of a lagged family.
+const zeroDelayOracle = -2
+
+func runFrontier(cfg Config, traces []Trace, workers int, lagged bool) []TraceFrontier {
 	cfg = cfg.withDefaults()
 	type job struct {
-		ti, mi int // member -1: the operator
+		ti, mi int // member -1: the operator; zeroDelayOracle
 		p      ReactiveParams
 	}
 	out := make([]TraceFrontier, len(traces))
 	var jobs []job
 	for ti, t := range traces {
-		fam := frontierFamily(cfg, t)
-		out[ti] = TraceFrontier{Trace: t.Name, Spiky: !smoothTraces[t.Name], Members: make([]FrontierPoint, len(fam)), Params: fam}
+		fam := frontierFamily(cfg, t, lagged)
+		out[ti] = TraceFrontier{Trace: t.Name, Spiky: !smoothTraces[t.Name], Members: make([]FrontierPoint, len(fam)), Params: fam, Lagged: lagged}
 		jobs = append(jobs, job{ti, -1, ReactiveParams{}})
+		if lagged {
+			jobs = append(jobs, job{ti, zeroDelayOracle, OracleReactiveParams(cfg)})
+		}
 		for mi, p := range fam {
 			jobs = append(jobs, job{ti, mi, p})
 		}
@@ -211,6 +242,8 @@ func RunFrontier(cfg Config, traces []Trace, workers int) []TraceFrontier {
 		switch {
 		case j.mi >= 0:
 			out[j.ti].Members[j.mi] = pointOf(Run(cfg, t, NewReactive(cfg, t, j.p)))
+		case j.mi == zeroDelayOracle:
+			out[j.ti].Oracle = pointOf(Run(cfg, t, NewReactive(cfg, t, j.p)))
 		default:
 			out[j.ti].Operator = pointOf(Run(cfg, t, NewOperator(cfg, scaling.MaxShardsPerStream)))
 			u := cfg.TargetUtilization
@@ -225,7 +258,7 @@ func RunFrontier(cfg Config, traces []Trace, workers int) []TraceFrontier {
 		tf := &out[i]
 		tf.Floor = floors[i]
 		for _, m := range tf.Members {
-			if m.Name == oracle {
+			if m.Name == oracle && !lagged {
 				tf.Oracle = m
 			}
 		}
@@ -243,8 +276,12 @@ func RunFrontier(cfg Config, traces []Trace, workers int) []TraceFrontier {
 // oracle's points. Shard-hours are shown as multiples of the trace's floor.
 func WriteFrontier(w io.Writer, cfg Config, tfs []TraceFrontier) error {
 	cfg = cfg.withDefaults()
-	fmt.Fprintf(w, "frontier at %.0f MiB/s (%.0f-byte records): the reactive family (zero metric delay, legal calls): u in %v, scale-down window in %v, floor k in %v of the peak's need at 100 %% and tasks as oracle-reactive's or with the same headroom (/t) (both on spiky traces only); shard-h as a multiple of the trace's legal floor (spiky: at 100 %%; smooth: at %.0f %%)\n",
-		cfg.PeakMiBps, cfg.RecordBytes, FrontierUtilizations, FrontierWindows, FrontierFloorShares, 100*cfg.TargetUtilization)
+	delay := "zero metric delay"
+	if len(tfs) > 0 && tfs[0].Lagged {
+		delay = fmt.Sprintf("CloudWatch's lag as the operator's, seed %d, metric-lag %d (0: 1-3 per minute); goals and oracle-reactive at zero delay", cfg.Seed, cfg.MetricLagMinutes)
+	}
+	fmt.Fprintf(w, "frontier at %.0f MiB/s (%.0f-byte records): the reactive family (%s, legal calls): u in %v, scale-down window in %v, floor k in %v of the peak's need at 100 %% and tasks as oracle-reactive's or with the same headroom (/t) (both on spiky traces only); shard-h as a multiple of the trace's legal floor (spiky: at 100 %%; smooth: at %.0f %%)\n",
+		cfg.PeakMiBps, cfg.RecordBytes, delay, FrontierUtilizations, FrontierWindows, FrontierFloorShares, 100*cfg.TargetUtilization)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "trace\tgoal: lost% ≤\tshard-h ≤\tleast lost within shard-h goal\tleast shard-h within lost goal\tboth met\toperator\toracle-reactive\t")
 	for _, tf := range tfs {

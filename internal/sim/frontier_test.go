@@ -191,3 +191,64 @@ func TestSyntheticSurges(t *testing.T) {
 		}
 	}
 }
+
+// TestReactiveLagLosesMoreOnAJump: a member that reads the load with
+// CloudWatch's lag loses more on the step's ×10 jump than the same member
+// at zero delay, more the later it reads (lag 1 < lag 3), and holds no more
+// shards than it reads (it learns the jump late). It fails if the family
+// ignores the lag or its length.
+func TestReactiveLagLosesMoreOnAJump(t *testing.T) {
+	tr := stepTrace()
+	run := func(lag int, p ReactiveParams) Result {
+		cfg := DefaultConfig()
+		cfg.MetricLagMinutes = lag
+		return Run(cfg, tr, NewReactive(cfg, tr, p))
+	}
+	for _, p := range []ReactiveParams{
+		{Utilization: 0.7, Window: 15 * time.Minute},
+		{Utilization: 0.35, Window: time.Hour, TaskHeadroom: true},
+	} {
+		zero := run(3, p) // MetricLagMinutes does not reach an unlagged member
+		lp := p
+		lp.Lagged = true
+		lag1, lag3 := run(1, lp), run(3, lp)
+		for _, c := range []struct {
+			name       string
+			less, more Result
+		}{
+			{"zero delay < lag 1", zero, lag1},
+			{"lag 1 < lag 3", lag1, lag3},
+		} {
+			if !(c.less.LostPercent < c.more.LostPercent) {
+				t.Errorf("%s, %s: lost %.4f%% and %.4f%%: want the later reader to lose more", p.Name(), c.name, c.less.LostPercent, c.more.LostPercent)
+			}
+		}
+		if lag3.Policy != p.Name()+"/lag" {
+			t.Errorf("lagged member named %q, want %q", lag3.Policy, p.Name()+"/lag")
+		}
+	}
+}
+
+// TestReactiveLagDrawsAreTheModels: a lagged member reads each minute's
+// need when the model's CloudWatch publishes it: with the random lag (seed
+// 1), a one-minute spike at minute k is first read at the end of minute
+// k+lag(k), never earlier. It fails if the member draws its own lags.
+func TestReactiveLagDrawsAreTheModels(t *testing.T) {
+	cfg := DefaultConfig()
+	cw := &cloudWatch{seed: cfg.Seed}
+	for _, k := range []int{30, 31, 32, 33, 34, 35} {
+		l := make([]float64, 60)
+		for m := range l {
+			l[m] = 0.1
+		}
+		l[k] = 1
+		tr := Trace{Name: "spike", Start: synthStart, Load: l}
+		o := NewReactive(cfg, tr, ReactiveParams{Utilization: 0.7, Window: 15 * time.Minute, Lagged: true})
+		Run(cfg, tr, o)
+		want := needShards(cfg.demand(tr, k), 0.7)
+		first := slices.Index(o.shards, want) // o.shards[m]: the reading at minute m's end
+		if first != k+cw.lag(k) {
+			t.Errorf("spike at minute %d (lag %d): first read at minute %d, want %d", k, cw.lag(k), first, k+cw.lag(k))
+		}
+	}
+}

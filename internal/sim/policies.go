@@ -182,6 +182,11 @@ type OracleReactive struct {
 	floor             int32   // fewest shards held
 	taskScale         float64 // multiplies the tasks' target CPU
 	taskWindow        int     // task scale-down window, minutes
+	// lag, when set, is CloudWatch's delay of each minute (the model's
+	// draws): the policy learns minute k's need only lag(k) minutes after
+	// it ends. Nil: zero delay.
+	lag  func(k int) int
+	last [3]int32 // with lag: the last reading (shards, producers, consumers)
 }
 
 // NewOracleReactive returns the oracle-reactive policy for trace t.
@@ -194,7 +199,15 @@ func NewOracleReactive(cfg Config, t Trace) *OracleReactive {
 
 func (o *OracleReactive) Name() string { return o.name }
 
-func (o *OracleReactive) Start(first Load) (int32, int32, int32) { return o.start(first) }
+// Start sizes the policy for the first minute; with the lag, that first
+// load is also its reading until CloudWatch publishes a minute.
+func (o *OracleReactive) Start(first Load) (int32, int32, int32) {
+	if o.lag != nil {
+		sh, pr, co := o.needs(first)
+		o.last = [3]int32{sh, pr, co}
+	}
+	return o.start(first)
+}
 
 // windowMax is the highest of the last n entries of xs.
 func windowMax(xs []int32, n int) int32 {
@@ -207,11 +220,8 @@ func windowMax(xs []int32, n int) int32 {
 
 func (o *OracleReactive) Control(v View) Command {
 	m := int(v.Now.Sub(o.t.Start)/time.Minute) - 1 // the minute that just ended
-	d := o.cfg.demand(o.t, min(max(m, 0), o.t.Minutes()-1))
-	tu := o.cfg.TargetCPUPercent / 100 * o.taskScale
-	o.shards = append(o.shards, needShards(d, o.u))
-	o.prod = append(o.prod, needTasks(d.Bytes, o.cfg.ProducerMiBpsPerTask*scaling.MiB*tu))
-	o.con = append(o.con, needTasks(d.Bytes, o.cfg.ConsumerMiBpsPerTask*scaling.MiB*tu))
+	sh, pr, co := o.read(m)
+	o.shards, o.prod, o.con = append(o.shards, sh), append(o.prod, pr), append(o.con, co)
 	cmd := Command{ProducerDesired: windowMax(o.prod, o.taskWindow), ConsumerDesired: windowMax(o.con, o.taskWindow)}
 	step := scaling.PlanReshard(scaling.ReshardState{Open: v.OpenShards, Target: max(windowMax(o.shards, o.window), o.floor),
 		Updating: v.Updating, History: v.ReshardHistory, Now: v.Now})
@@ -219,6 +229,37 @@ func (o *OracleReactive) Control(v View) Command {
 		cmd.ReshardTo = step.To
 	}
 	return cmd
+}
+
+// needs are the shards and tasks demand d needs at the policy's targets.
+func (o *OracleReactive) needs(d Load) (shards, prod, con int32) {
+	tu := o.cfg.TargetCPUPercent / 100 * o.taskScale
+	return needShards(d, o.u), needTasks(d.Bytes, o.cfg.ProducerMiBpsPerTask*scaling.MiB*tu),
+		needTasks(d.Bytes, o.cfg.ConsumerMiBpsPerTask*scaling.MiB*tu)
+}
+
+// read is what the policy learns at the end of minute m. Zero delay: that
+// minute's needs. With the lag: the highest needs among the minutes
+// CloudWatch publishes at m (minute k at k+lag(k)); when none is published,
+// the last reading again, as a policy reading the newest point reads the
+// same point twice.
+func (o *OracleReactive) read(m int) (shards, prod, con int32) {
+	if o.lag == nil {
+		return o.needs(o.cfg.demand(o.t, min(max(m, 0), o.t.Minutes()-1)))
+	}
+	var got [3]int32
+	seen := false
+	for k := max(0, m-3); k < m && k < o.t.Minutes(); k++ {
+		if k+o.lag(k) != m {
+			continue
+		}
+		sh, pr, co := o.needs(o.cfg.demand(o.t, k))
+		got, seen = [3]int32{max(got[0], sh), max(got[1], pr), max(got[2], co)}, true
+	}
+	if seen {
+		o.last = got
+	}
+	return o.last[0], o.last[1], o.last[2]
 }
 
 // warmStart sizes a policy for the first minute at utilization u, so that
