@@ -12,16 +12,7 @@ import (
 func fourSpikes() (Config, Trace) {
 	cfg := DefaultConfig()
 	cfg.PeakMiBps = 2e6 / (1 << 20)
-	l := repeat(0.25, 8+4*28)
-	var surges []Surge
-	for i := range 4 {
-		s := 8 + 28*i
-		for m := s; m < s+20; m++ {
-			l[m] = 1
-		}
-		surges = append(surges, Surge{s, s + 20})
-	}
-	return cfg, Trace{Name: "four", Start: synthStart, Load: l, Surges: surges}
+	return cfg, spikeTrace("four", 8+4*28, 8, 28, 4)
 }
 
 // TestNextSizeByHand: fourSpikes with slots 1–3 a spike or nothing (rise

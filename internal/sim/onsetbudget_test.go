@@ -10,15 +10,22 @@ import (
 func twelveSpikes() (Config, Trace) {
 	cfg := DefaultConfig()
 	cfg.PeakMiBps = 2e6 / (1 << 20) // load 1: 2000 records/s, 2 shards
-	l := repeat(0.25, dayMinutes)
+	return cfg, spikeTrace("spikes", dayMinutes, 60, 120, 12)
+}
+
+// spikeTrace is a trace of minutes at load 0.25 with n 20-minute spikes to
+// load 1, the first at minute first and one every `every` minutes after it.
+func spikeTrace(name string, minutes, first, every, n int) Trace {
+	l := repeat(0.25, minutes)
 	var surges []Surge
-	for s := 60; s < dayMinutes; s += 120 {
+	for i := range n {
+		s := first + every*i
 		for m := s; m < s+20; m++ {
 			l[m] = 1
 		}
 		surges = append(surges, Surge{s, s + 20})
 	}
-	return cfg, Trace{Name: "spikes", Start: synthStart, Load: l, Surges: surges}
+	return Trace{Name: name, Start: synthStart, Load: l, Surges: surges}
 }
 
 // TestOnsetBudgetTwelveSpikes: with a shard-minute priced at half the
