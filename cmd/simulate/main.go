@@ -62,7 +62,7 @@ func run() error {
 		return runTrace(o)
 	default:
 		flag.Usage()
-		return fmt.Errorf("need -trace FILE.csv, -bench, -frontier, -onset, -onset-budget, -first-onset-budget, -next-size or -judge")
+		return fmt.Errorf("need -trace FILE.csv, -bench, -frontier, -onset, -onset-budget, -first-onset-budget, -next-size, -judge, -excess, -refusals or -episodes")
 	}
 }
 
