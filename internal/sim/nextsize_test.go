@@ -51,16 +51,7 @@ func TestNextSizeByHand(t *testing.T) {
 // there is nothing to know, and the bound is OnsetBudgetBound's without a
 // call limit, whether or not the size is known.
 func TestNextSizeSingleCandidate(t *testing.T) {
-	l := repeat(0.05, 2*dayMinutes)
-	var surges []Surge
-	for i, peak := range []float64{0.3, 0.6, 1, 0.45, 0.2, 0.8, 0.5, 0.9} {
-		s := 120 + 360*i
-		for m := s; m < s+25; m++ {
-			l[m] = peak * (0.8 + 0.2*float64(m-s)/25)
-		}
-		surges = append(surges, Surge{s, s + 25})
-	}
-	tr := Trace{Name: "spikes", Start: synthStart, Load: l, Surges: surges}
+	tr := eightRamps()
 	cfg := DefaultConfig()
 	for _, peak := range []float64{5, 40} {
 		cfg.PeakMiBps = peak

@@ -105,16 +105,7 @@ func TestOnsetBudgetTighterNeverLower(t *testing.T) {
 // calm time, the bound's reading; the model holds that policy, climbing
 // faster).
 func TestOnsetBudgetUnderOnsetLoss(t *testing.T) {
-	l := repeat(0.05, 2*dayMinutes)
-	var surges []Surge
-	for i, peak := range []float64{0.3, 0.6, 1, 0.45, 0.2, 0.8, 0.5, 0.9} {
-		s := 120 + 360*i
-		for m := s; m < s+25; m++ {
-			l[m] = peak * (0.8 + 0.2*float64(m-s)/25)
-		}
-		surges = append(surges, Surge{s, s + 25})
-	}
-	tr := Trace{Name: "spikes", Start: synthStart, Load: l, Surges: surges}
+	tr := eightRamps()
 	cfg := DefaultConfig()
 	for _, peak := range []float64{5, 40} {
 		cfg.PeakMiBps = peak
@@ -166,4 +157,20 @@ func TestBudgetGrid(t *testing.T) {
 	if c := climbCalls(5, 5); c != 0 {
 		t.Errorf("climbCalls(5, 5) = %d, want 0", c)
 	}
+}
+
+// eightRamps is two days at load 0.05 with eight 25-minute surges of
+// different peaks (0.2–1), each ramping from 0.8 of its peak to the peak,
+// one every 360 minutes from minute 120.
+func eightRamps() Trace {
+	l := repeat(0.05, 2*dayMinutes)
+	var surges []Surge
+	for i, peak := range []float64{0.3, 0.6, 1, 0.45, 0.2, 0.8, 0.5, 0.9} {
+		s := 120 + 360*i
+		for m := s; m < s+25; m++ {
+			l[m] = peak * (0.8 + 0.2*float64(m-s)/25)
+		}
+		surges = append(surges, Surge{s, s + 25})
+	}
+	return Trace{Name: "spikes", Start: synthStart, Load: l, Surges: surges}
 }
