@@ -117,6 +117,7 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	readSide := fs.Bool("read-side", true, "operator's read-side shard rule (false: off, to measure it)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of CloudWatch's delays and partial points and of the synthetic traces' noise")
 	fs.IntVar(&cfg.MetricLagMinutes, "metric-lag", 0, "sensitivity: publish every CloudWatch minute this many minutes (1-3) after it ends (0: 1-3 at random per minute)")
+	fs.IntVar(&cfg.ProducerMetricLagMinutes, "producer-metric-lag", 0, "sensitivity: minutes after its end a minute of the producers' own metrics (IngestBytes, IngestRecords, RefusedRecords) is visible: 0 (high-resolution points, the default), 1-3, or -1 for AWS/Kinesis's lag (standard resolution, once a minute)")
 	fs.IntVar(&cfg.TaskStartMinutes, "task-start", 0, "sensitivity: minutes a Fargate task takes to start (0: 1)")
 	fs.Float64Var(&cfg.UpdatingScale, "updating-scale", 0, "sensitivity: multiply every UPDATING time of the model (0: 1)")
 	fs.Float64Var(&cfg.BurstPeakToMean, "burst", 0, "peak-to-mean of the load within each minute: a tenth of the seconds at this multiple of the mean, Kinesis limits per second (0 or 1: a flat minute)")
@@ -150,6 +151,9 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	}
 	if cfg.MetricLagMinutes < 0 || cfg.MetricLagMinutes > 3 {
 		return o, fmt.Errorf("-metric-lag %d: want 1, 2 or 3 minutes, or 0 for 1-3 at random", cfg.MetricLagMinutes)
+	}
+	if cfg.ProducerMetricLagMinutes < -1 || cfg.ProducerMetricLagMinutes > 3 {
+		return o, fmt.Errorf("-producer-metric-lag %d: want 0 to 3 minutes, or -1 for AWS/Kinesis's lag", cfg.ProducerMetricLagMinutes)
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())

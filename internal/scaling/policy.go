@@ -61,7 +61,10 @@ type StreamMetrics struct {
 	// IngestBytes (optional) is the producer's own count of bytes accepted
 	// from clients (StreamProcessor/Producer IngestBytes, Sum per minute over
 	// all tasks). It is the demand before Kinesis throttling, so when it is
-	// higher than IncomingBytes it is what the shards must carry.
+	// higher than IncomingBytes it is what the shards must carry. The
+	// producers publish it at high resolution, so a minute appears here
+	// seconds after it ends, before AWS/Kinesis has it (1–3 minutes):
+	// withIngestOnly.
 	IngestBytes []Point
 }
 
@@ -427,7 +430,8 @@ func minuteOf(t time.Time) int64 { return t.Unix() / 60 }
 
 // loads joins the Kinesis series by minute. A minute needs IncomingBytes;
 // a missing records or throttle point in it counts as 0 (CloudWatch omits
-// zero-valued Kinesis points within a minute that has traffic).
+// zero-valued Kinesis points within a minute that has traffic). Minutes
+// only the producers have published yet follow (withIngestOnly).
 func loads(m StreamMetrics, now time.Time) []minuteLoad {
 	byMin := map[int64]*minuteLoad{}
 	for _, p := range m.IncomingBytes {
@@ -457,7 +461,7 @@ func loads(m StreamMetrics, now time.Time) []minuteLoad {
 		out = append(out, *l)
 	}
 	slices.SortFunc(out, func(a, b minuteLoad) int { return a.at.Compare(b.at) })
-	return out
+	return withIngestOnly(out, m.IngestBytes, now)
 }
 
 // shardsFor is the shard need of one minute at utilization u. Throttled

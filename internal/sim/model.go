@@ -47,6 +47,13 @@ type Config struct {
 	// MetricLagMinutes (sensitivity switch): when 1–3, every minute is
 	// published that many minutes after it ends instead of 1–3 at random.
 	MetricLagMinutes int
+	// ProducerMetricLagMinutes (sensitivity switch): when the producers'
+	// own minutes (IngestBytes, IngestRecords, RefusedRecords) are visible.
+	// 0, the default: complete at the minute's end (they publish
+	// high-resolution points every 10 s); 1–3: that many minutes after;
+	// -1: like AWS/Kinesis's (MetricLagMinutes), as when they published
+	// standard-resolution points once a minute.
+	ProducerMetricLagMinutes int
 	// TaskStartMinutes (sensitivity switch): how long a Fargate task takes
 	// from being asked for to serving (0: DefaultTaskStartMinutes).
 	TaskStartMinutes int
@@ -305,10 +312,11 @@ type minuteMetrics struct {
 // after it ends; while younger than 3 minutes its Sum and Maximum values are
 // only a fraction of the final ones.
 type cloudWatch struct {
-	seed     uint64
-	fixedLag int // 1–3: every minute's lag; else pseudo-random per minute
-	start    time.Time
-	data     []minuteMetrics
+	seed        uint64
+	fixedLag    int // 1–3: every minute's lag; else pseudo-random per minute
+	producerLag int // Config.ProducerMetricLagMinutes
+	start       time.Time
+	data        []minuteMetrics
 }
 
 func (cw *cloudWatch) lag(k int) int {
@@ -318,39 +326,60 @@ func (cw *cloudWatch) lag(k int) int {
 	return 1 + int(hash64(cw.seed^uint64(k))%3)
 }
 
+// partial is the share of minute k's final Sums and Maximums visible age
+// minutes after it ends, while CloudWatch still aggregates it.
+func (cw *cloudWatch) partial(k, age int) float64 {
+	switch age {
+	case 1:
+		return 0.5 + 0.4*unit(cw.seed, k, 1)
+	case 2:
+		return 0.85 + 0.15*unit(cw.seed, k, 2)
+	}
+	return 1
+}
+
+// producerShare is the share of minute k's producer Sums visible age
+// minutes after it ends (0: not yet). High-resolution points are complete
+// when visible; standard-resolution ones age like AWS/Kinesis's.
+func (cw *cloudWatch) producerShare(k, age int) float64 {
+	switch {
+	case cw.producerLag < 0 && age >= cw.lag(k):
+		return cw.partial(k, age)
+	case cw.producerLag >= 0 && age >= cw.producerLag:
+		return 1
+	}
+	return 0
+}
+
 // view returns the points visible at the end of minute m (now = start+m+1):
 // the stream's, and the producer's and consumer's task metrics (CPU; the
 // producer's IngestRecords as Requests and its refused records as Refused,
-// Sums published like IngestBytes).
+// with IngestBytes visible as producerShare says).
 func (cw *cloudWatch) view(m int) (scaling.StreamMetrics, scaling.TaskObservation, scaling.TaskObservation) {
 	var s scaling.StreamMetrics
 	var po, co scaling.TaskObservation
 	lookback := int(scaling.MetricLookback / time.Minute)
 	for k := max(0, m-lookback); k <= m; k++ {
 		age := m - k // minutes since minute k ended
+		d := cw.data[k]
+		t := cw.start.Add(time.Duration(k) * time.Minute)
+		if p := cw.producerShare(k, age); p > 0 {
+			s.IngestBytes = append(s.IngestBytes, scaling.Point{Time: t, Value: d.ingest * p})
+			po.Requests = append(po.Requests, scaling.Point{Time: t, Value: d.ingestRecs * p})
+			po.Refused = append(po.Refused, scaling.Point{Time: t, Value: d.refusedRecs * p})
+		}
 		if age < cw.lag(k) {
 			continue
 		}
-		f := 1.0
-		switch age {
-		case 1:
-			f = 0.5 + 0.4*unit(cw.seed, k, 1)
-		case 2:
-			f = 0.85 + 0.15*unit(cw.seed, k, 2)
-		}
-		d := cw.data[k]
-		t := cw.start.Add(time.Duration(k) * time.Minute)
+		f := cw.partial(k, age)
 		s.IncomingBytes = append(s.IncomingBytes, scaling.Point{Time: t, Value: d.bytes * f})
 		s.IncomingRecords = append(s.IncomingRecords, scaling.Point{Time: t, Value: d.recs * f})
 		s.WriteThrottled = append(s.WriteThrottled, scaling.Point{Time: t, Value: d.throttled * f})
 		s.IteratorAgeMs = append(s.IteratorAgeMs, scaling.Point{Time: t, Value: d.ageMs * f})
-		s.IngestBytes = append(s.IngestBytes, scaling.Point{Time: t, Value: d.ingest * f})
 		if d.readThrottled > 0 {
 			s.ReadThrottled = append(s.ReadThrottled, scaling.Point{Time: t, Value: d.readThrottled * f})
 		}
 		po.CPUPercent = append(po.CPUPercent, scaling.Point{Time: t, Value: d.prodCPU})
-		po.Requests = append(po.Requests, scaling.Point{Time: t, Value: d.ingestRecs * f})
-		po.Refused = append(po.Refused, scaling.Point{Time: t, Value: d.refusedRecs * f})
 		co.CPUPercent = append(co.CPUPercent, scaling.Point{Time: t, Value: d.consCPU})
 	}
 	return s, po, co
@@ -448,7 +477,7 @@ func newRun(cfg Config, t Trace, c Controller) *run {
 	n := t.Minutes()
 	r := &run{
 		cfg: cfg, t: t, c: c, n: n, res: Result{Policy: c.Name()},
-		cw:             &cloudWatch{seed: cfg.Seed, fixedLag: cfg.MetricLagMinutes, start: t.Start, data: make([]minuteMetrics, n)},
+		cw:             &cloudWatch{seed: cfg.Seed, fixedLag: cfg.MetricLagMinutes, producerLag: cfg.ProducerMetricLagMinutes, start: t.Start, data: make([]minuteMetrics, n)},
 		prod:           service{startMinutes: cfg.TaskStartMinutes},
 		cons:           service{startMinutes: cfg.TaskStartMinutes},
 		ages:           make([]float64, 0, n),

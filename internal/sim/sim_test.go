@@ -466,39 +466,73 @@ func TestIssueGoals(t *testing.T) {
 // TestModelProducerRecords: the producer's IngestRecords counts the records
 // it accepted (workloads/producer/cloudwatch.go publishes the accepted
 // counter), so it is capped by its tasks like their CPU; the refused
-// records are the rest of the demand. Both are published like IngestBytes:
-// same minutes, same lag, partial while young.
+// records are the rest of the demand. With the producers' high-resolution
+// points (the default) every minute is visible, complete, at its end, while
+// AWS/Kinesis lags; published once a minute (ProducerMetricLagMinutes -1)
+// they share IncomingBytes' minutes, lag and partial values.
 func TestModelProducerRecords(t *testing.T) {
-	cfg := DefaultConfig() // 40 MiB/s of 1000-byte records, 5 MiB/s per producer task
-	s := &scripted{shards: 50, tasks: 1}
-	Run(cfg, flat(60, 1), s)
-	demand := 40 * float64(scaling.MiB) / 1000 * 60
-	served := 5 * float64(scaling.MiB) / 1000 * 60
-	sawPartial := false
-	for _, v := range s.views[20:] {
-		req, ref := v.Producer.Requests, v.Producer.Refused
-		if len(req) == 0 || len(req) != len(ref) || len(req) != len(v.Metrics.IncomingBytes) {
-			t.Fatalf("%v: %d served, %d refused, %d IncomingBytes points; want the same minutes", v.Now, len(req), len(ref), len(v.Metrics.IncomingBytes))
+	demand := 40 * float64(scaling.MiB) / 1000 * 60 // DefaultConfig: 40 MiB/s of 1000-byte records
+	served := 5 * float64(scaling.MiB) / 1000 * 60  // one task of 5 MiB/s
+	views := func(producerLag int) []View {
+		cfg := DefaultConfig()
+		cfg.ProducerMetricLagMinutes = producerLag
+		s := &scripted{shards: 50, tasks: 1}
+		Run(cfg, flat(60, 1), s)
+		return s.views[20:]
+	}
+	exact := func(t *testing.T, at time.Time, got, want float64) {
+		t.Helper()
+		if math.Abs(got-want) > 1e-6*want {
+			t.Fatalf("minute %v: %.0f, want %.0f", at, got, want)
 		}
-		for i, p := range req {
-			if !p.Time.Equal(ref[i].Time) || !p.Time.Equal(v.Metrics.IncomingBytes[i].Time) {
-				t.Fatalf("%v: point %d at %v, refused at %v, IncomingBytes at %v", v.Now, i, p.Time, ref[i].Time, v.Metrics.IncomingBytes[i].Time)
+	}
+	t.Run("high resolution", func(t *testing.T) {
+		ahead := false
+		for _, v := range views(0) {
+			req, ref, ingest := v.Producer.Requests, v.Producer.Refused, v.Metrics.IngestBytes
+			if len(req) == 0 || len(req) != len(ref) || len(req) != len(ingest) {
+				t.Fatalf("%v: %d served, %d refused, %d IngestBytes points; want the same minutes", v.Now, len(req), len(ref), len(ingest))
 			}
-			if !p.Time.Add(time.Minute + scaling.CompleteAfter).After(v.Now) {
-				if math.Abs(p.Value-served) > 1e-6*served || math.Abs(ref[i].Value-(demand-served)) > 1e-6*demand {
-					t.Fatalf("complete minute %v: served %.0f, refused %.0f; want %.0f and %.0f", p.Time, p.Value, ref[i].Value, served, demand-served)
+			if newest := req[len(req)-1].Time; !newest.Equal(v.Now.Add(-time.Minute)) {
+				t.Fatalf("%v: newest producer minute %v; want the one just ended", v.Now, newest)
+			}
+			for i, p := range req {
+				exact(t, p.Time, p.Value, served)
+				exact(t, p.Time, ref[i].Value, demand-served)
+			}
+			kin := v.Metrics.IncomingBytes
+			ahead = ahead || len(kin) > 0 && kin[len(kin)-1].Time.Before(req[len(req)-1].Time)
+		}
+		if !ahead {
+			t.Fatal("AWS/Kinesis never lagged the producers' minutes")
+		}
+	})
+	t.Run("once a minute", func(t *testing.T) {
+		sawPartial := false
+		for _, v := range views(-1) {
+			req, ref := v.Producer.Requests, v.Producer.Refused
+			if len(req) == 0 || len(req) != len(ref) || len(req) != len(v.Metrics.IncomingBytes) {
+				t.Fatalf("%v: %d served, %d refused, %d IncomingBytes points; want the same minutes", v.Now, len(req), len(ref), len(v.Metrics.IncomingBytes))
+			}
+			for i, p := range req {
+				if !p.Time.Equal(ref[i].Time) || !p.Time.Equal(v.Metrics.IncomingBytes[i].Time) {
+					t.Fatalf("%v: point %d at %v, refused at %v, IncomingBytes at %v", v.Now, i, p.Time, ref[i].Time, v.Metrics.IncomingBytes[i].Time)
 				}
-				continue
+				if !p.Time.Add(time.Minute + scaling.CompleteAfter).After(v.Now) {
+					exact(t, p.Time, p.Value, served)
+					exact(t, p.Time, ref[i].Value, demand-served)
+					continue
+				}
+				if p.Value > served*(1+1e-9) || ref[i].Value > (demand-served)*(1+1e-9) {
+					t.Fatalf("partial minute %v above the truth", p.Time)
+				}
+				sawPartial = sawPartial || p.Value < 0.99*served
 			}
-			if p.Value > served*(1+1e-9) || ref[i].Value > (demand-served)*(1+1e-9) {
-				t.Fatalf("partial minute %v above the truth", p.Time)
-			}
-			sawPartial = sawPartial || p.Value < 0.99*served
 		}
-	}
-	if !sawPartial {
-		t.Fatal("no partial point: the producer's records skip CloudWatch's publication rule")
-	}
+		if !sawPartial {
+			t.Fatal("no partial point: the producer's records skip CloudWatch's publication rule")
+		}
+	})
 }
 
 // TestOperatorProducerRate: -producer-target-rate -1 sets the target per
