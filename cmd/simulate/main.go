@@ -149,11 +149,11 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	if o.firstOnsetStride < 1 {
 		return o, fmt.Errorf("-first-onset-stride %d: want 1 or more minutes", o.firstOnsetStride)
 	}
-	if cfg.MetricLagMinutes < 0 || cfg.MetricLagMinutes > 3 {
-		return o, fmt.Errorf("-metric-lag %d: want 1, 2 or 3 minutes, or 0 for 1-3 at random", cfg.MetricLagMinutes)
+	if cfg.MetricLagMinutes < 0 || cfg.MetricLagMinutes > sim.MaxMetricLagMinutes {
+		return o, fmt.Errorf("-metric-lag %d: want 1 to %d minutes, or 0 for 1-%d at random", cfg.MetricLagMinutes, sim.MaxMetricLagMinutes, sim.MaxMetricLagMinutes)
 	}
-	if cfg.ProducerMetricLagMinutes < -1 || cfg.ProducerMetricLagMinutes > 3 {
-		return o, fmt.Errorf("-producer-metric-lag %d: want 0 to 3 minutes, or -1 for AWS/Kinesis's lag", cfg.ProducerMetricLagMinutes)
+	if cfg.ProducerMetricLagMinutes < -1 || cfg.ProducerMetricLagMinutes > sim.MaxMetricLagMinutes {
+		return o, fmt.Errorf("-producer-metric-lag %d: want 0 to %d minutes, or -1 for AWS/Kinesis's lag", cfg.ProducerMetricLagMinutes, sim.MaxMetricLagMinutes)
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())

@@ -136,6 +136,9 @@ const (
 	// sourced either, so the bench keeps 1 and Config.TaskStartMinutes
 	// (-task-start) shows what a slower start changes.
 	DefaultTaskStartMinutes = 1
+	// MaxMetricLagMinutes: CloudWatch publishes a minute 1 to this many
+	// minutes after it ends (cloudWatch.lag; -metric-lag's range).
+	MaxMetricLagMinutes = 3
 	// MaxIteratorAge caps the modelled iterator age at the 24 h retention.
 	MaxIteratorAge = 24 * 3600
 	// OnDemandScaleUpMinutes: an on-demand stream takes twice its previous
@@ -320,10 +323,10 @@ type cloudWatch struct {
 }
 
 func (cw *cloudWatch) lag(k int) int {
-	if cw.fixedLag >= 1 && cw.fixedLag <= 3 {
+	if cw.fixedLag >= 1 && cw.fixedLag <= MaxMetricLagMinutes {
 		return cw.fixedLag
 	}
-	return 1 + int(hash64(cw.seed^uint64(k))%3)
+	return 1 + int(hash64(cw.seed^uint64(k))%MaxMetricLagMinutes)
 }
 
 // partial is the share of minute k's final Sums and Maximums visible age

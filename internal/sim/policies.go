@@ -249,7 +249,7 @@ func (o *OracleReactive) read(m int) (shards, prod, con int32) {
 	}
 	var got [3]int32
 	seen := false
-	for k := max(0, m-3); k < m && k < o.t.Minutes(); k++ {
+	for k := max(0, m-MaxMetricLagMinutes); k < m && k < o.t.Minutes(); k++ {
 		if k+o.lag(k) != m {
 			continue
 		}
