@@ -14,7 +14,7 @@ import (
 func TestPublishSendsCloudWatchMetrics(t *testing.T) {
 	api := &cwtest.Recorder{}
 	now := time.Now()
-	p := &publisher{api: api, namespace: "StreamProcessor/Producer", stream: "s", metrics: NewMetrics(), lastAt: now.Add(-time.Minute)}
+	p := &publisher{api: api, namespace: "StreamProcessor/Producer", stream: "s", metrics: NewMetrics(), interval: time.Minute, start: now.Add(-time.Minute)}
 	if err := p.publish(context.Background(), now); err != nil {
 		t.Fatal(err)
 	}

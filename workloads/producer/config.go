@@ -49,8 +49,11 @@ type Config struct {
 	ShardRefreshInterval time.Duration // SHARD_REFRESH_INTERVAL, -shard-refresh-interval: periodic ListShards
 	AuthToken            string        // AUTH_TOKEN, -auth-token: bearer token required when set
 	CloudWatchNamespace  string        // CLOUDWATCH_NAMESPACE, -cloudwatch-namespace
-	CloudWatchInterval   time.Duration // CLOUDWATCH_INTERVAL, -cloudwatch-interval: 0 disables publishing
-	LogLevel             string        // LOG_LEVEL, -log-level: debug, info, warn, error
+	// CloudWatchInterval is how often the ingest metrics are published, in
+	// intervals aligned to the wall clock; it divides a minute or is a whole
+	// number of minutes (CheckCloudWatchInterval). 0 disables publishing.
+	CloudWatchInterval time.Duration // CLOUDWATCH_INTERVAL, -cloudwatch-interval
+	LogLevel           string        // LOG_LEVEL, -log-level: debug, info, warn, error
 }
 
 // DefaultConfig returns the defaults documented in docs/producer.md.
@@ -71,7 +74,7 @@ func DefaultConfig() Config {
 		StopTimeout:          25 * time.Second,
 		ShardRefreshInterval: 30 * time.Second,
 		CloudWatchNamespace:  "StreamProcessor/Producer",
-		CloudWatchInterval:   60 * time.Second,
+		CloudWatchInterval:   10 * time.Second,
 		LogLevel:             "info",
 	}
 }
@@ -101,7 +104,7 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (Con
 	fs.Duration(&c.ShardRefreshInterval, "shard-refresh-interval", "SHARD_REFRESH_INTERVAL", "periodic shard map refresh")
 	fs.String(&c.AuthToken, "auth-token", "AUTH_TOKEN", "bearer token required on ingest and metrics when set")
 	fs.String(&c.CloudWatchNamespace, "cloudwatch-namespace", "CLOUDWATCH_NAMESPACE", "CloudWatch namespace of the ingest metrics")
-	fs.Duration(&c.CloudWatchInterval, "cloudwatch-interval", "CLOUDWATCH_INTERVAL", "CloudWatch publish interval, 0 disables")
+	fs.Duration(&c.CloudWatchInterval, "cloudwatch-interval", "CLOUDWATCH_INTERVAL", "CloudWatch publish interval: divides a minute or is whole minutes; 0 disables")
 	fs.String(&c.LogLevel, "log-level", "LOG_LEVEL", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -142,8 +145,8 @@ func (c Config) Validate() error {
 	if c.TaskMemoryMiB < 0 {
 		errs = append(errs, errors.New("TASK_MEMORY_MIB must not be negative"))
 	}
-	if c.CloudWatchInterval < 0 {
-		errs = append(errs, errors.New("CLOUDWATCH_INTERVAL must not be negative"))
+	if err := CheckCloudWatchInterval(c.CloudWatchInterval); err != nil {
+		errs = append(errs, err)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -151,4 +154,24 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL %q is not one of debug, info, warn, error", c.LogLevel))
 	}
 	return errors.Join(errs...)
+}
+
+// CheckCloudWatchInterval returns an error unless d is 0 (publishing off), or
+// at least 1 s and either divides a minute or is a whole number of minutes.
+// Only then do the aligned intervals tile every minute, so that a minute's
+// Sum holds that minute's points and no other's; and below 1 s, CloudWatch's
+// finest resolution, shorter intervals only cost more requests.
+func CheckCloudWatchInterval(d time.Duration) error {
+	const use = "use one that divides a minute (10s, the default; 5s, 15s, 20s, 30s) or a whole number of minutes (60s, 2m); 0 disables publishing"
+	switch {
+	case d < 0:
+		return fmt.Errorf("CLOUDWATCH_INTERVAL %s is negative: %s", d, use)
+	case d == 0:
+		return nil
+	case d < time.Second:
+		return fmt.Errorf("CLOUDWATCH_INTERVAL %s is below 1s, CloudWatch's finest resolution: %s", d, use)
+	case d < time.Minute && time.Minute%d != 0, d > time.Minute && d%time.Minute != 0:
+		return fmt.Errorf("CLOUDWATCH_INTERVAL %s neither divides a minute nor is a whole number of minutes, so its intervals would straddle minutes: %s", d, use)
+	}
+	return nil
 }

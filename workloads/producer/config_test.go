@@ -15,7 +15,7 @@ func TestLoadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.StreamName != "s1" || c.Port != 7070 || c.Linger != 25*time.Millisecond || c.AuthToken != "t" || c.MaxBufferBytes != 64<<20 ||
-		c.OrderedInflight != 3 || c.UnorderedInflight != 4 {
+		c.OrderedInflight != 3 || c.UnorderedInflight != 4 || c.CloudWatchInterval != 10*time.Second {
 		t.Fatalf("config %+v: env not read or flag not winning", c)
 	}
 	for name, tc := range map[string]struct {
@@ -30,6 +30,7 @@ func TestLoadConfig(t *testing.T) {
 		"zero ordered inflight": {map[string]string{"STREAM_NAME": "s", "ORDERED_INFLIGHT": "0"}, nil, "ORDERED_INFLIGHT"},
 		"unknown flag":          {map[string]string{"STREAM_NAME": "s"}, []string{"-nope"}, "parse flags"},
 		"bad log level flag":    {map[string]string{"STREAM_NAME": "s"}, []string{"-log-level", "loud"}, "LOG_LEVEL"},
+		"straddling interval":   {map[string]string{"STREAM_NAME": "s", "CLOUDWATCH_INTERVAL": "45s"}, nil, "CLOUDWATCH_INTERVAL 45s neither divides a minute"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := LoadConfig(tc.args, func(k string) string { return tc.env[k] }, io.Discard)

@@ -32,7 +32,7 @@ func TestRefusedRecordsArePublished(t *testing.T) {
 	}
 	api := &cwtest.Recorder{}
 	now := time.Now()
-	pub := &publisher{api: api, namespace: "StreamProcessor/Producer", stream: "s", metrics: m, lastAt: now.Add(-time.Minute)}
+	pub := &publisher{api: api, namespace: "StreamProcessor/Producer", stream: "s", metrics: m, interval: time.Minute, start: now.Add(-time.Minute)}
 	if err := pub.publish(context.Background(), now); err != nil {
 		t.Fatal(err)
 	}

@@ -108,26 +108,17 @@ func Run(ctx context.Context, cfg Config, deps Deps, log *slog.Logger) error {
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("Producer started", "stream", cfg.StreamName, "addr", ln.Addr().String())
 
+	// The publisher keeps its boundaries through the drain after ctx ends
+	// (records accepted then still count) and stops once the buffer is flushed.
 	var pub *publisher
+	pubCtx, stopPub := context.WithCancel(context.Background())
+	defer stopPub()
 	pubDone := make(chan struct{})
 	if deps.CloudWatch != nil && cfg.CloudWatchInterval > 0 {
-		pub = &publisher{api: deps.CloudWatch, namespace: cfg.CloudWatchNamespace, stream: cfg.StreamName, metrics: m, lastAt: time.Now()}
+		pub = newPublisher(deps.CloudWatch, cfg.CloudWatchNamespace, cfg.StreamName, m, cfg.CloudWatchInterval, wallClock)
 		go func() {
 			defer close(pubDone)
-			tick := time.NewTicker(cfg.CloudWatchInterval)
-			defer tick.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case now := <-tick.C:
-					pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-					if err := pub.publish(pctx, now); err != nil {
-						log.Warn("CloudWatch publish failed", "error", err)
-					}
-					cancel()
-				}
-			}
+			pub.run(pubCtx, log)
 		}()
 	} else {
 		close(pubDone)
@@ -151,10 +142,12 @@ func Run(ctx context.Context, cfg Config, deps Deps, log *slog.Logger) error {
 	if err := pipe.Flush(deadline); err != nil {
 		errs = append(errs, err)
 	}
+	stopPub()
 	<-pubDone
 	if pub != nil {
 		pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		if err := pub.publish(pctx, time.Now()); err != nil {
+		// The partial interval since the last boundary, stamped with its start.
+		if err := pub.publish(pctx, pub.clock.now()); err != nil {
 			log.Warn("CloudWatch publish failed", "error", err)
 		}
 		cancel()
