@@ -265,3 +265,16 @@ func TestPublishEveryDatumHighResolution(t *testing.T) {
 		}
 	}
 }
+
+// TestWallClockSleepUntil: the real clock returns true for a time already
+// passed and false once ctx ends first (no timing asserted).
+func TestWallClockSleepUntil(t *testing.T) {
+	if !wallClock.sleepUntil(context.Background(), wallClock.now().Add(-time.Second)) {
+		t.Error("sleepUntil(a past time) = false, want true")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if wallClock.sleepUntil(ctx, wallClock.now().Add(time.Hour)) {
+		t.Error("sleepUntil(an hour ahead) with ctx ended = true, want false")
+	}
+}
