@@ -57,6 +57,17 @@ func TestDecideIngestAheadOfKinesis(t *testing.T) {
 	}
 }
 
+// TestIngestRunningMinuteIgnored: the minute still running (its 10-s
+// points so far) is not a load: a pass 20 s into it sees the minutes that
+// ended only.
+func TestIngestRunningMinuteIgnored(t *testing.T) {
+	in := ingestAhead(2, 10)
+	in.Metrics.IngestBytes = append(in.Metrics.IngestBytes, Point{Time: now0, Value: 40 * MiB * 60})
+	if d, _ := Decide(in, State{}, now0.Add(20*time.Second)); d.Shards != 15 {
+		t.Fatalf("shards %d (%s); want 15: the running minute is partial", d.Shards, d.ShardReason)
+	}
+}
+
 // TestIngestOnlyNeedsKinesis: with no AWS/Kinesis minute the producers'
 // minutes alone are not planned from (records per byte unknown, and the
 // stream's own data is missing): the target is held.
