@@ -51,14 +51,22 @@ const (
 // MetricsBatcher reads the metrics of every StreamProcessor of a region with
 // as few GetMetricData calls as possible: each pass registers its
 // StreamProcessor's queries, and one fetch (up to 500 queries a call) answers
-// every StreamProcessor registered in that region, reused for MaxAge. With
-// MaxAge equal to the scaling interval that is ⌈objects × queries ÷ 500⌉ calls per
-// interval. A StreamProcessor new to the batch does not trigger a fetch while
-// the batch is fresh: its queries join the next one (within MaxAge), and
-// until then Fetch answers errMetricsPending (the scaler holds its targets).
-// A StreamProcessor not asked for within Forget is dropped from the batch.
+// every StreamProcessor registered in that region. A fetch is reused until
+// a minute boundary plus Settle has passed since it was made (from then on
+// the cached batch cannot hold the minute that just became complete: the
+// producers' newest minute is read as soon as it is), and never for longer
+// than MaxAge. With MaxAge at least a minute that is one fetch per region
+// between two such instants, after the region's first: ⌈objects × queries ÷
+// 500⌉ calls per minute, as before. A StreamProcessor new to the batch does
+// not trigger a fetch while the batch is fresh: its queries join the next
+// one (within a minute), and until then Fetch answers errMetricsPending (the
+// scaler holds its targets). A StreamProcessor not asked for within Forget
+// is dropped from the batch.
 type MetricsBatcher struct {
 	MaxAge, Forget time.Duration
+	// Settle is how long after a minute boundary the minute's points are
+	// complete (MetricSettle).
+	Settle time.Duration
 
 	mu      sync.Mutex
 	regions map[string]*regionBatch
@@ -77,14 +85,15 @@ type regionBatch struct {
 // region's last fetch: they join the next one.
 var errMetricsPending = errors.New("this StreamProcessor's metrics join the region's next batched GetMetricData read")
 
-// NewMetricsBatcher returns a batcher whose results are at most maxAge old.
+// NewMetricsBatcher returns a batcher whose results are at most maxAge old,
+// and refetched once a newer minute is complete (Settle = MetricSettle).
 func NewMetricsBatcher(maxAge time.Duration) *MetricsBatcher {
-	return &MetricsBatcher{MaxAge: maxAge, Forget: 10 * time.Minute, regions: map[string]*regionBatch{}, wall: time.Now}
+	return &MetricsBatcher{MaxAge: maxAge, Forget: 10 * time.Minute, Settle: MetricSettle, regions: map[string]*regionBatch{}, wall: time.Now}
 }
 
 // Fetch returns the metrics of key over the scaler's lookback window. Errors
 // are returned as they are: the caller treats them as missing data. A key
-// not in the last fetch, while that fetch is younger than MaxAge, gets
+// not in the last fetch, while that fetch is fresh (stale), gets
 // errMetricsPending and joins the next fetch.
 func (b *MetricsBatcher) Fetch(ctx context.Context, cw CloudWatchAPI, key metricsKey, now time.Time) (pipelineMetrics, error) {
 	// One fetch serves every object of the region: it waits for its
@@ -101,7 +110,7 @@ func (b *MetricsBatcher) Fetch(ctx context.Context, cw CloudWatchAPI, key metric
 	// The cache ages in wall time: it is about not asking CloudWatch more
 	// often than needed, whatever clock the scaler's windows run on.
 	switch {
-	case b.wall().Sub(rb.fetchedAt) >= b.MaxAge:
+	case b.stale(rb.fetchedAt, b.wall()):
 		for k, at := range rb.keys {
 			if now.Sub(at) > b.Forget {
 				delete(rb.keys, k)
@@ -119,6 +128,13 @@ func (b *MetricsBatcher) Fetch(ctx context.Context, cw CloudWatchAPI, key metric
 		return pipelineMetrics{}, errMetricsPending
 	}
 	return rb.metricsOf(key), nil
+}
+
+// stale says whether a batch fetched at fetchedAt must be fetched again at
+// wall: it is MaxAge old, or a minute has become complete (a boundary plus
+// Settle has passed) since it was fetched.
+func (b *MetricsBatcher) stale(fetchedAt, wall time.Time) bool {
+	return wall.Sub(fetchedAt) >= b.MaxAge || fetchedAt.Before(lastSettled(wall, b.Settle))
 }
 
 // metricsOf is key's part of the last fetch.

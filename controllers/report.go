@@ -204,7 +204,23 @@ func (r *StreamProcessorReconciler) report(ctx context.Context, sp *streamingv1a
 	if interval <= 0 {
 		interval = 60 * time.Second
 	}
-	return ctrl.Result{RequeueAfter: jitter(minPositive(interval, wait))}, nil
+	return ctrl.Result{RequeueAfter: healthyRequeue(n.now, interval, wait, passOffset(sp.Namespace, sp.Name))}, nil
+}
+
+// healthyRequeue is the requeue of a complete pass: a wait the plan asked
+// for that is shorter than the interval, jittered; else, for an interval of
+// whole minutes, the object's instant offset past a minute boundary nearest
+// one interval from now (alignedRequeue), so that the pass reads the
+// producers' newest minute as soon as it is complete; else the interval,
+// jittered.
+func healthyRequeue(now time.Time, interval, wait, offset time.Duration) time.Duration {
+	if wait > 0 && wait < interval {
+		return jitter(wait)
+	}
+	if d, ok := alignedRequeue(now, interval, offset); ok {
+		return d
+	}
+	return jitter(interval)
 }
 
 // emit emits the events a pass collected.
