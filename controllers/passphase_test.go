@@ -120,6 +120,7 @@ func TestPassOffsetIsStableAndSpread(t *testing.T) {
 			t.Errorf("tenth %d of the window holds %d of %d objects, want 60–140: %v", b, n, objects, counts)
 		}
 	}
+	t.Logf("objects per tenth of the window: %v; %d distinct points", counts, len(seen))
 	if len(seen) < objects*9/10 {
 		t.Errorf("%d distinct points for %d objects: the points bunch", len(seen), objects)
 	}
@@ -220,8 +221,77 @@ func TestMetricsBatcherOneFetchPerSettledMinute(t *testing.T) {
 				t.Errorf("aligned %v: %d fetches between %s and a minute later, want 1", aligned, n, w)
 			}
 		}
+		t.Logf("aligned %v: %d passes, %d fetches (%d GetMetricData calls) in %d minutes", aligned, len(passes), len(perWindow), len(cw.calls), minutes)
 		if len(perWindow) < minutes {
 			t.Errorf("aligned %v: fetches in %d windows of %d minutes, want one a minute", aligned, len(perWindow), minutes)
+		}
+	}
+}
+
+// TestNewestMinuteAgeAtDecision: 200 objects with a 60 s interval over two
+// hours (the first 10 minutes left out), each pass taking 300 ms, one
+// region's batch; how old is the newest complete producer minute (complete
+// MetricSettle after it ends) that a pass decides on? With the aligned
+// requeue and the settled-minute refetch: under MetricSettle+passWindow plus
+// the pass, and every object decides on every minute. The rule before (the
+// interval plus up to 20 % jitter, the batch reused for MaxAge) is logged
+// beside it for docs/operator-scale.md.
+func TestNewestMinuteAgeAtDecision(t *testing.T) {
+	const objects, minutes, skip = 200, 120, 10
+	for _, before := range []bool{true, false} {
+		rng := rand.New(rand.NewPCG(7, 8))
+		type pass struct {
+			at  time.Time
+			obj int
+		}
+		var queue []pass
+		for i := range objects {
+			queue = append(queue, pass{minuteB.Add(time.Duration(rng.Int64N(int64(time.Minute)))), i})
+		}
+		b := NewMetricsBatcher(time.Minute)
+		var fetchedAt time.Time
+		var ages []time.Duration
+		decided := map[[2]int]bool{} // object, minute decided on
+		end := minuteB.Add(minutes * time.Minute)
+		for len(queue) > 0 {
+			slices.SortFunc(queue, func(a, b pass) int { return a.at.Compare(b.at) })
+			p := queue[0]
+			queue = queue[1:]
+			if p.at.After(end) {
+				continue
+			}
+			if (before && p.at.Sub(fetchedAt) >= b.MaxAge) || (!before && b.stale(fetchedAt, p.at)) {
+				fetchedAt = p.at
+			}
+			newest := lastSettled(fetchedAt, MetricSettle).Add(-MetricSettle) // the end of the batch's newest complete minute
+			if p.at.After(minuteB.Add(skip * time.Minute)) {
+				ages = append(ages, p.at.Sub(newest))
+				decided[[2]int{p.obj, int(newest.Sub(minuteB) / time.Minute)}] = true
+			}
+			done := p.at.Add(300 * time.Millisecond)
+			d := jitter(time.Minute)
+			if !before {
+				d = healthyRequeue(done, time.Minute, 0, passOffset("ns", fmt.Sprint(p.obj)))
+			}
+			queue = append(queue, pass{done.Add(d), p.obj})
+		}
+		slices.Sort(ages)
+		var sum time.Duration
+		for _, a := range ages {
+			sum += a
+		}
+		n := len(ages)
+		perObject := float64(len(decided)) / objects
+		t.Logf("before %v: %d passes; age of the newest complete minute at decision: mean %s, median %s, p95 %s, max %s; minutes decided on per object %.1f of %d",
+			before, n, (sum / time.Duration(n)).Round(time.Second), ages[n/2].Round(time.Second), ages[n*95/100].Round(time.Second), ages[n-1].Round(time.Second),
+			perObject, minutes-skip)
+		if !before {
+			if limit := MetricSettle + passWindow + time.Second; ages[n-1] > limit {
+				t.Errorf("the newest minute was %s old at a decision, want at most %s", ages[n-1], limit)
+			}
+			if perObject < minutes-skip {
+				t.Errorf("%.1f minutes decided on per object, want every one of %d", perObject, minutes-skip)
+			}
 		}
 	}
 }
