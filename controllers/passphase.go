@@ -43,8 +43,8 @@ func passOffset(namespace, name string) time.Duration {
 // alignedRequeue returns how long after now the next healthy pass comes when
 // interval is a whole number of minutes: at the instant k minutes + offset
 // (counted from Go's zero time, so on UTC minute boundaries) nearest to
-// now + interval, ties going later. A pass that starts on its instant, or up
-// to lateSlack after it, keeps a period of exactly interval; one that comes
+// now + interval, ties going later. A pass that starts on its instant, or less
+// than lateSlack after it, keeps a period of exactly interval; one that comes
 // at another moment (a spec change, a retry after an error) joins the grid
 // within half a minute of the interval. ok is false for intervals that are
 // not whole minutes (including those under a minute): their passes are not
