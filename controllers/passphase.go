@@ -7,12 +7,14 @@ import (
 
 // MetricSettle is how long after a minute ends the producers' points of that
 // minute are all readable in CloudWatch. The producers publish IngestBytes at
-// high resolution every 10 s, each point stamped with the start of its
-// 10-s interval, so the minute's last point leaves the producer up to 10 s
-// after the minute ends; CloudWatch shows high-resolution points "seconds
-// after they are published" (AWS News Blog, "New – High-Resolution Custom
-// Metrics and Alarms for Amazon CloudWatch", 2017; high-resolution alarms
-// evaluate every 10 s), for which we allow another 10 s.
+// high resolution every 10 s on wall-clock boundaries, each point stamped
+// with the start of its interval (docs/producer.md, "High resolution,
+// aligned intervals"), so the minute's last point is sent when the minute
+// ends, its PutMetricData bounded by a 10 s timeout; CloudWatch shows
+// high-resolution points "seconds after they are published" (AWS News Blog,
+// "New – High-Resolution Custom Metrics and Alarms for Amazon CloudWatch",
+// 2017; high-resolution alarms evaluate every 10 s), for which we allow
+// another 10 s. AWS gives no firmer figure: 20 s is an allowance.
 const MetricSettle = 20 * time.Second
 
 // passWindow is how long after MetricSettle the healthy passes of all objects
