@@ -65,7 +65,7 @@ func parseFlags() options {
 	flag.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
 	flag.BoolVar(&o.leaderElect, "leader-elect", true, "Elect a leader so that only one replica reconciles at a time.")
 	flag.IntVar(&o.concurrency, "max-concurrent-reconciles", 4, "StreamProcessors reconciled in parallel.")
-	flag.DurationVar(&o.metricsMaxAge, "metrics-max-age", 60*time.Second, "How long one batched CloudWatch GetMetricData answer serves every StreamProcessor of a region (equal to the scaling interval: ⌈objects × queries per object ÷ 500⌉ calls per interval; CloudWatch data is 1–3 min late anyway).")
+	flag.DurationVar(&o.metricsMaxAge, "metrics-max-age", 60*time.Second, "How long one batched CloudWatch GetMetricData answer serves every StreamProcessor of a region (at most; a batch is also refetched once a newer minute of the producers' points has settled, MetricSettle after the minute: ⌈objects × queries per object ÷ 500⌉ calls a minute per region).")
 	flag.DurationVar(&o.pollInterval, "poll-interval", controllers.DefaultPollInterval, "How soon to look again while AWS is busy (stream CREATING/UPDATING, tasks starting).")
 	flag.DurationVar(&o.driftRecheck, "drift-recheck-interval", controllers.DefaultDriftRecheck, "How often what was found as wanted is read again to repair changes made outside the operator: a CloudWatch dashboard, a log group, a stream's owner tags (they are read at once when the spec changes, and the stream's tags before any change to the stream).")
 	flag.DurationVar(&o.awsCallTimeout, "aws-call-timeout", 30*time.Second, "Bound on each attempt of an AWS call; an attempt not answered in time is retried (0: no bound).")
