@@ -633,6 +633,9 @@ type shardView struct {
 	kept, recs   []Rec // stabilization records kept, and those in the window
 	peaks        []Rec // hourly peaks of the last 25 h
 	peak         int32 // the highest hourly peak of the last 24 h
+	// pace100 and paceU: the newest minute's need carried ahead at its
+	// rise (paceNeed), at 100 % and at u.
+	pace100, paceU float64
 }
 
 // observeShards reads the pass's inputs into a shardView. When the target
@@ -655,6 +658,7 @@ func observeShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision)
 	upNeed, downNeed := shardNeeds(fresh, v.u, v.uEff, now, d)
 	v.upNeed = upNeed
 	v.want = clamp32(ceil32(upNeed), v.lo, v.hi)
+	v.pace100, v.paceU = paceNeed(fresh, v.u)
 	// The recommendation remembered for the stabilization window and the
 	// day's peak is the higher of the complete minutes' need and the newest
 	// need: a partial point may only keep shards up, never bring them down.

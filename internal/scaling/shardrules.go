@@ -99,6 +99,8 @@ func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) 
 	default:
 		if f, ok := finishClimb(in, v, now); ok {
 			t = f
+		} else if r, ok := riseAhead(in, v, now); ok {
+			t = r
 		} else {
 			t = stepDown(in, v, now)
 		}
@@ -215,7 +217,7 @@ func downHold(in Inputs, v shardView, floor int32, now time.Time) (shardTarget, 
 	hold := func(rule ShardRule, format string, a ...any) (shardTarget, bool) {
 		return shardTarget{open, rule, fmt.Sprintf(format, a...)}, true
 	}
-	if now.Unix()-coveredSince(v.kept, recs) < int64(window/time.Second)*3/4 {
+	if startingUp(v, now) {
 		return hold(ShardHoldStart, "holding at %d: less than a stabilization window (%v) of data since start", open, window)
 	}
 	if calls := PruneHistory(in.ReshardHistory, now); len(calls) > 0 && now.Sub(calls[len(calls)-1]) < window {

@@ -1,0 +1,98 @@
+package scaling
+
+import (
+	"fmt"
+	"time"
+)
+
+// riseLead is how far ahead riseAhead carries the load's pace: the time a
+// call takes to land (climbStep: UPDATING for at least 3 minutes, and the
+// next pass sees it ACTIVE a little later).
+const riseLead = climbStep
+
+// riseMinutes is how many adjacent minutes, each above the one before, make
+// a rise for paceNeed.
+const riseMinutes = 3
+
+// paceNeed is the need at 100 % of the newest fresh minute carried ahead by
+// riseLead at the pace the load rose over the riseMinutes minutes ending
+// with it, and the same at u. A rise counts only when each of those minutes
+// is adjacent to and above the one before: a noisy load that steps up once,
+// after a step down, is not a rise; then it returns 0, 0.
+func paceNeed(fresh []minuteLoad, u float64) (at100, atU float64) {
+	if len(fresh) < riseMinutes {
+		return 0, 0
+	}
+	last := fresh[len(fresh)-riseMinutes:]
+	needs := make([]float64, len(last))
+	for i, l := range last {
+		needs[i], _, _ = shardsFor(l, 1)
+		if i > 0 && (l.at.Sub(last[i-1].at) != time.Minute || needs[i] <= needs[i-1]) {
+			return 0, 0
+		}
+	}
+	pace := (needs[len(needs)-1] - needs[0]) / float64(len(needs)-1)
+	ahead := needs[len(needs)-1] + pace*riseLead.Minutes()
+	return ahead, ahead / u
+}
+
+// riseAhead calls up before the newest need passes the open count: when the
+// load has risen minute over minute at a pace that, kept up, passes the
+// open count at 100 % before a call made now could land (paceNeed). It
+// returns the need of that projected load at the target utilization, at
+// most 2× the open count (one call), as an up target, and true, when
+//   - the newest need still fits the open count (above it, the up step
+//     answers), and the read side needs no more this pass;
+//   - a stabilization window of needs has been recorded (startingUp is
+//     false): the budget test below climbs to the day's peak, unknown
+//     before;
+//   - the step buys room as any scale-up must: at least the ladder's step
+//     (upStep);
+//   - calls are plentiful, as for finishClimb: 8 or more left, the step
+//     does not freeze the stream, and after this call and the one that
+//     undoes it the calls left, less the scale-down's reserve, can still
+//     climb from the open count to the higher of the day's peak and the
+//     target.
+//
+// Otherwise it returns false and the way down's rules decide.
+//
+// The argument. The up step calls when the newest need passes the open
+// count; its call lands a climbStep later, so a load rising faster than
+// the open count's headroom over that time is throttled until it lands.
+// With the producers' own minutes read at their end (withIngestOnly) the
+// first minutes of such a rise are seen while they still fit: on
+// Twitter_volume_AAPL at 5 MiB/s a jump from a quiet single shard shows as
+// two or three rising minutes before the need passes one shard, and
+// calling on them lands the second shard one or two minutes sooner
+// (docs/scaling.md, "Twitter's loss at 5 MiB/s with the producers'
+// minutes"). Three rising minutes, not one, keep a noisy level's single
+// step up from calling (the flash crowd's noise at 40 MiB/s did).
+func riseAhead(in Inputs, v shardView, now time.Time) (shardTarget, bool) {
+	if v.want > v.open || v.pace100 <= float64(v.open) || v.readNeed > v.open || startingUp(v, now) {
+		return shardTarget{}, false
+	}
+	t := clamp32(min(ceil32(v.paceU), 2*v.open), v.lo, v.hi)
+	if float64(t) < float64(v.open)*(1+upStep(v.budget)) {
+		return shardTarget{}, false
+	}
+	calls := PruneHistory(in.ReshardHistory, now)
+	if v.budget < plentyOfCalls || stepFreezes(v, calls, now) {
+		return shardTarget{}, false
+	}
+	reserve := v.reserve
+	if aheadOfPace(append(calls[:len(calls):len(calls)], now), now) {
+		reserve++
+	}
+	if !canClimb(v.budget-2-reserve, calls, now, v.open, max(v.peak, t)) {
+		return shardTarget{}, false
+	}
+	return shardTarget{t, ShardUp, fmt.Sprintf("scaling up %d→%d: the load rises minute over minute and at its pace passes %d shards at 100%% within %v (%.1f then; %d reshard calls left)",
+		v.open, t, v.open, riseLead, v.pace100, v.budget)}, true
+}
+
+// startingUp reports whether less than three quarters of a stabilization
+// window of needs has been recorded since the policy started (the way
+// down's start hold).
+func startingUp(v shardView, now time.Time) bool {
+	return now.Unix()-coveredSince(v.kept, v.recs) < int64(v.window/time.Second)*3/4
+}
