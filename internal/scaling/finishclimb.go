@@ -59,17 +59,27 @@ func finishClimb(in Inputs, v shardView, now time.Time) (shardTarget, bool) {
 		// side's need this pass is its own rule's (applyReadSide).
 		return shardTarget{}, false
 	}
+	if !callsToSpare(in, v, now, level) {
+		return shardTarget{}, false
+	}
+	return shardTarget{level, ShardUp, fmt.Sprintf("scaling up %d→%d: finishing a climb cut short, the need over the last %v was %d shards (now %.1f at %.0f%% utilization; %d reshard calls left)",
+		v.open, level, v.window, level, v.upNeed, 100*v.uEff, v.budget)}, true
+}
+
+// callsToSpare reports whether an up call to t that no need forces yet
+// (finishClimb, riseAhead) can be afforded: 8 or more calls left
+// (plentyOfCalls), the step does not freeze the stream (stepFreezes), and
+// after this call and the one that undoes it the calls left, less the
+// scale-down's reserve (one more while calls go out ahead of pace), can
+// still climb from the open count to the higher of the day's peak and t.
+func callsToSpare(in Inputs, v shardView, now time.Time, t int32) bool {
 	calls := PruneHistory(in.ReshardHistory, now)
 	if v.budget < plentyOfCalls || stepFreezes(v, calls, now) {
-		return shardTarget{}, false
+		return false
 	}
 	reserve := v.reserve
 	if aheadOfPace(append(calls[:len(calls):len(calls)], now), now) {
 		reserve++
 	}
-	if !canClimb(v.budget-2-reserve, calls, now, v.open, max(v.peak, level)) {
-		return shardTarget{}, false
-	}
-	return shardTarget{level, ShardUp, fmt.Sprintf("scaling up %d→%d: finishing a climb cut short, the need over the last %v was %d shards (now %.1f at %.0f%% utilization; %d reshard calls left)",
-		v.open, level, v.window, level, v.upNeed, 100*v.uEff, v.budget)}, true
+	return canClimb(v.budget-2-reserve, calls, now, v.open, max(v.peak, t))
 }

@@ -48,11 +48,7 @@ func paceNeed(fresh []minuteLoad, u float64) (at100, atU float64) {
 //     before;
 //   - the step buys room as any scale-up must: at least the ladder's step
 //     (upStep);
-//   - calls are plentiful, as for finishClimb: 8 or more left, the step
-//     does not freeze the stream, and after this call and the one that
-//     undoes it the calls left, less the scale-down's reserve, can still
-//     climb from the open count to the higher of the day's peak and the
-//     target.
+//   - calls are plentiful, as for finishClimb (callsToSpare).
 //
 // Otherwise it returns false and the way down's rules decide.
 //
@@ -75,15 +71,7 @@ func riseAhead(in Inputs, v shardView, now time.Time) (shardTarget, bool) {
 	if float64(t) < float64(v.open)*(1+upStep(v.budget)) {
 		return shardTarget{}, false
 	}
-	calls := PruneHistory(in.ReshardHistory, now)
-	if v.budget < plentyOfCalls || stepFreezes(v, calls, now) {
-		return shardTarget{}, false
-	}
-	reserve := v.reserve
-	if aheadOfPace(append(calls[:len(calls):len(calls)], now), now) {
-		reserve++
-	}
-	if !canClimb(v.budget-2-reserve, calls, now, v.open, max(v.peak, t)) {
+	if !callsToSpare(in, v, now, t) {
 		return shardTarget{}, false
 	}
 	return shardTarget{t, ShardUp, fmt.Sprintf("scaling up %d→%d: the load rises minute over minute and at its pace passes %d shards at 100%% within %v (%.1f then; %d reshard calls left)",
