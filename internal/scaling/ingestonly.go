@@ -7,6 +7,9 @@ import "time"
 // high-resolution, complete seconds after the minute ends, while
 // AWS/Kinesis publishes 1–3 minutes late. They are the load the stream is
 // about to be shown, a minute or more early, so a surge is met sooner.
+// Their bytes are the producers' (user bytes; the aggregated records
+// Kinesis counts carry a little more — partition keys, the KPL framing — so
+// they under-read slightly, which can only delay a call, never cause one).
 // Their records are the bytes at the newest Kinesis minute's bytes per
 // record (the producers count user records, not the aggregated ones
 // Kinesis limits; no Kinesis minute yet: none, and the target is held
