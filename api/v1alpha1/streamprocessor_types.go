@@ -619,7 +619,8 @@ type ScalingState struct {
 	// WeekPeaks is the highest write demand of each hour of the last week
 	// (n in hundredths of a shard at 100 % of its write limits; at the
 	// start of the hour), for the horizon planner's same hour of the
-	// previous week. At most 169 entries.
+	// previous week. At most 169 entries; the rule stack keeps the last
+	// day (at most 25) to tell a rise out of a quiet day.
 	// +optional
 	// +listType=atomic
 	WeekPeaks []ScalingRecord `json:"weekPeaks,omitempty"`

@@ -171,7 +171,7 @@ func horizonPlanner(week []Rec) func(Inputs, []Rec, []Rec, time.Time, *Decision)
 // same State as decideShards and reads week (State.WeekPeaks), which
 // Decide records for both planners.
 func decideShardsHorizon(in Inputs, prev, prevPeaks, week []Rec, now time.Time, d *Decision) (int32, string, []Rec, []Rec) {
-	v, held := observeShards(in, prev, prevPeaks, now, d)
+	v, held := observeShards(in, prev, prevPeaks, week, now, d)
 	if held != nil {
 		d.ShardRule = ShardHeldNoData
 		return held.target, held.reason, held.kept, held.peaks

@@ -192,7 +192,8 @@ type State struct {
 	ConsumerRunning []Rec `json:"consumerRunning,omitempty"`
 	// WeekPeaks holds the highest write demand of each hour of the last
 	// week, in 1/DemandPerShard shards at 100 % (week.go): the horizon
-	// planner's same hour of the previous week. At most 169 entries.
+	// planner's same hour of the previous week. At most 169 entries; the
+	// rule stack keeps the last day (25 entries), for risesOutOfQuiet.
 	WeekPeaks []Rec `json:"weekPeaks,omitempty"`
 }
 
@@ -323,8 +324,8 @@ type Decision struct {
 //     with refusals, hpaDemand), and the rate rule when a target rate is
 //     set; the higher answer wins.
 //   - Passes may come at any rate: State keeps one entry per minute per
-//     window, hourly peaks for 25 hours and, for the horizon planner only, the
-//     hourly demand peaks of a week (WeekPeaks).
+//     window, hourly peaks for 25 hours and the hourly demand peaks
+//     (WeekPeaks) of a day, or of a week for the horizon planner.
 //   - The shard target may be more than one legal step away; PlanReshard
 //     turns it into calls.
 //   - StreamConfig.Planner "horizon" replaces the shard rules above with the
@@ -336,16 +337,14 @@ type Decision struct {
 func Decide(in Inputs, prev State, now time.Time) (Decision, State) {
 	var d Decision
 	var next State
-	plan := decideShards
+	// The rules read the day before (risesOutOfQuiet), the horizon planner
+	// the week: the rules keep status ~4 KB smaller per object.
+	plan, hours := rulesPlanner(prev.WeekPeaks), int64(dayHours)
 	if in.Stream.Planner == PlannerHorizon {
-		plan = horizonPlanner(prev.WeekPeaks)
+		plan, hours = horizonPlanner(prev.WeekPeaks), weekHours
 	}
 	d.Shards, d.ShardReason, next.Shards, next.ShardPeaks = plan(in, prev.Shards, prev.ShardPeaks, now, &d)
-	if in.Stream.Planner == PlannerHorizon {
-		// Only the horizon planner reads the week: the rules keep status
-		// ~5 KB smaller per object.
-		next.WeekPeaks = keepWeek(prev.WeekPeaks, now, d.Used)
-	}
+	next.WeekPeaks = keepWeek(prev.WeekPeaks, now, d.Used, hours)
 	d.Shards, d.ShardReason = applyReadSide(in, now, d.Shards, d.ShardReason, &d)
 	next.ProducerRunning = keepRecs(prev.ProducerRunning, now, runningKept, in.ProducerTasks.Running)
 	work := newestWork(in.ProducerTasks, next.ProducerRunning, now)
@@ -636,12 +635,15 @@ type shardView struct {
 	// pace100 and paceU: the newest minute's need carried ahead at its
 	// rise (paceNeed), at 100 % and at u.
 	pace100, paceU float64
+	// outOfQuiet: the newest minutes rise out of a quiet stretch
+	// (risesOutOfQuiet).
+	outOfQuiet bool
 }
 
 // observeShards reads the pass's inputs into a shardView. When the target
 // must be held (no open shards yet, no fresh IncomingBytes) it returns
 // held with the target, the reason and the records to keep instead.
-func observeShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) (v shardView, held *heldShards) {
+func observeShards(in Inputs, prev, prevPeaks, week []Rec, now time.Time, d *Decision) (v shardView, held *heldShards) {
 	v = shardSettings(in.Stream)
 	v.open = in.OpenShards
 	v.budget = BudgetLeft(in.ReshardHistory, now)
@@ -659,6 +661,7 @@ func observeShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision)
 	v.upNeed = upNeed
 	v.want = clamp32(ceil32(upNeed), v.lo, v.hi)
 	v.pace100, v.paceU = paceNeed(fresh, v.u)
+	v.outOfQuiet = risesOutOfQuiet(fresh, v.open, week, now)
 	// The recommendation remembered for the stabilization window and the
 	// day's peak is the higher of the complete minutes' need and the newest
 	// need: a partial point may only keep shards up, never bring them down.

@@ -70,6 +70,9 @@ func TestRiseAhead(t *testing.T) {
 		{"8 left, the day's peak 1000: the calls left could not climb to it", func() shardView { v := view(1, 8, 1.3); v.peak = 1000; return v }(), nil, 0},
 		{"10 open at u 90 %, pace 10.1: 12, within the ladder's 25 %", func() shardView { v := view(10, 10, 10.1); v.u, v.paceU = 0.9, 10.1/0.9; return v }(), nil, 0},
 		{"the target clamped by maxShards to the open count", func() shardView { v := view(1, 10, 1.3); v.hi = 1; return v }(), nil, 0},
+		{"out of a quiet day at the lower bound, pace 0.44: 1→2", func() shardView { v := view(1, 10, 0.44); v.outOfQuiet = true; return v }(), nil, 2},
+		{"out of a quiet day above the lower bound: the pace decides", func() shardView { v := view(2, 10, 0.9); v.outOfQuiet = true; return v }(), nil, 0},
+		{"out of a quiet day, 7 calls left", func() shardView { v := view(1, 7, 0.44); v.outOfQuiet = true; return v }(), nil, 0},
 	}
 	for _, tt := range tests {
 		got, ok := riseAhead(Inputs{ReshardHistory: tt.calls}, tt.v, now0)
@@ -113,6 +116,88 @@ func TestDecideRisesAhead(t *testing.T) {
 			m.IncomingRecords[k].Value = v * MiB * 60 / 1000
 		}
 		in.ReshardHistory = tt.history
+		d, _ := Decide(in, st, now0)
+		if d.Shards != tt.want || d.ShardRule != tt.rule {
+			t.Errorf("%s: %d %v (%s), want %d %v", tt.name, d.Shards, d.ShardRule, d.ShardReason, tt.want, tt.rule)
+		}
+	}
+}
+
+// TestRisesOutOfQuiet: a rise to three times the day's highest hour, at a
+// fifth of the open count or more, with the day known (loads in shards at
+// 100 %; the day's hours in hundredths of a shard).
+func TestRisesOutOfQuiet(t *testing.T) {
+	mins := func(v ...float64) []minuteLoad {
+		var ls []minuteLoad
+		for i, x := range v {
+			ls = append(ls, minuteLoad{at: now0.Add(time.Duration(i-len(v)) * time.Minute), bytes: x * ShardWriteBytesPerSec, recs: x * ShardWriteRecordsPerSec / 2, complete: true})
+		}
+		return ls
+	}
+	day := func(hours int, n int32) []Rec {
+		var w []Rec
+		for h := range hours {
+			w = append(w, Rec{At: now0.Truncate(time.Hour).Add(-time.Duration(h+1) * time.Hour).Unix(), N: n})
+		}
+		return w
+	}
+	precursor := mins(0.01, 0.06, 0.11, 0.17, 0.22) // ec2 at 5 MiB/s, 04-15 16:40–16:44
+	tests := []struct {
+		name  string
+		fresh []minuteLoad
+		open  int32
+		week  []Rec
+		want  bool
+	}{
+		{"ec2's precursor over a day of bumps at 0.07", precursor, 1, day(24, 7), true},
+		{"a bump to 0.53 over a day of bumps at 0.56 (ec2 at 40 MiB/s)", mins(0.04, 0.14, 0.24, 0.33, 0.43, 0.53), 1, day(24, 56), false},
+		{"3 times the day's highest hour is more than 0.22", precursor, 1, day(24, 8), false},
+		{"under a fifth of the open count", precursor, 2, day(24, 7), false},
+		{"the rise broken by a step down", mins(0.01, 0.06, 0.17, 0.11, 0.22), 1, day(24, 7), false},
+		{"11 of the day's hours known", precursor, 1, day(11, 7), false},
+		{"12 known", precursor, 1, day(12, 7), true},
+		{"now's hour does not count", precursor, 1, append(day(24, 7), Rec{At: now0.Truncate(time.Hour).Unix(), N: 22}), true},
+		{"a high hour a day and more ago does not count", precursor, 1, append(day(24, 7), Rec{At: now0.Truncate(time.Hour).Add(-25 * time.Hour).Unix(), N: 100}), true},
+	}
+	for _, tt := range tests {
+		if got := risesOutOfQuiet(tt.fresh, tt.open, tt.week, now0); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestDecideRisesOutOfQuiet: one shard after a day at 0.07 MiB/s; a rise
+// 0.11 → 0.17 → 0.22 MiB/s calls 1→2 (its pace alone reaches 0.44 of a
+// shard at 100 %); after a day with an hour at 0.1 MiB/s it does not.
+func TestDecideRisesOutOfQuiet(t *testing.T) {
+	tests := []struct {
+		name string
+		high float64 // the day's highest hour, MiB/s
+		want int32
+		rule ShardRule
+	}{
+		{"a quiet day: 1→2", 0.07, 2, ShardUp},
+		{"an hour at 0.1 MiB/s: held", 0.1, 1, ShardHoldWindow},
+	}
+	for _, tt := range tests {
+		var st State
+		for k := int64(14); k >= 1; k-- {
+			st.Shards = append(st.Shards, Rec{At: now0.Unix() - 60*k, N: 1})
+		}
+		st.ShardPeaks = []Rec{{At: now0.Truncate(time.Hour).Unix(), N: 1}}
+		for h := range dayHours {
+			// 1000-byte records: the bytes decide, MiB/s ÷ 1 MB/s a shard.
+			n := ceil32(tt.high * MiB / ShardWriteBytesPerSec * DemandPerShard)
+			st.WeekPeaks = append(st.WeekPeaks, Rec{At: now0.Truncate(time.Hour).Add(-time.Duration(dayHours-h) * time.Hour).Unix(), N: n})
+		}
+		in := baseInputs(now0, 1, 0.01)
+		m := &in.Metrics
+		last := []float64{0.11, 0.17, 0.22}
+		for i, v := range last {
+			k := len(m.IncomingBytes) - len(last) + i
+			m.IncomingBytes[k].Value = v * MiB * 60
+			m.IncomingRecords[k].Value = v * MiB * 60 / 1000
+		}
 		d, _ := Decide(in, st, now0)
 		if d.Shards != tt.want || d.ShardRule != tt.rule {
 			t.Errorf("%s: %d %v (%s), want %d %v", tt.name, d.Shards, d.ShardRule, d.ShardReason, tt.want, tt.rule)

@@ -78,10 +78,19 @@ func holdNeed(floor, open int32) ShardRule {
 	return ShardHoldQuarter
 }
 
+// rulesPlanner is decideShards reading the week's demand peaks
+// (State.WeekPeaks) of the previous pass, in the shape Decide's planners
+// share.
+func rulesPlanner(week []Rec) func(Inputs, []Rec, []Rec, time.Time, *Decision) (int32, string, []Rec, []Rec) {
+	return func(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) (int32, string, []Rec, []Rec) {
+		return decideShards(in, prev, prevPeaks, week, now, d)
+	}
+}
+
 // decideShards is the rule stack's shard target (the default planner):
 // observe, then the bounds, the up step, or the scale-down with its holds.
-func decideShards(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) (int32, string, []Rec, []Rec) {
-	v, held := observeShards(in, prev, prevPeaks, now, d)
+func decideShards(in Inputs, prev, prevPeaks, week []Rec, now time.Time, d *Decision) (int32, string, []Rec, []Rec) {
+	v, held := observeShards(in, prev, prevPeaks, week, now, d)
 	if held != nil {
 		d.ShardRule = ShardHeldNoData
 		return held.target, held.reason, held.kept, held.peaks

@@ -25,6 +25,9 @@ const (
 	// 100 % (1 % of a shard's write limit; small numbers keep the status
 	// short).
 	DemandPerShard = 100
+	// dayHours is how many hours before the current one the rule stack
+	// keeps in WeekPeaks: risesOutOfQuiet reads the day before.
+	dayHours = 24
 )
 
 // demandShards is the write demand of the pass's newest minutes in shards
@@ -38,18 +41,18 @@ func demandShards(u Used) (float64, bool) {
 	return max(u.BytesPerSec/ShardWriteBytesPerSec, u.RecordsPerSec/ShardWriteRecordsPerSec), true
 }
 
-// keepWeek returns the week's hourly peaks with the demand of this pass's
-// decision (demandShards of used; nothing without fresh data) recorded in
-// the bucket of now's hour. It is bounded:
-// one entry per hour from the hour weekHours before now's to now's (at most
-// weekHours+1), sorted, entries of the same hour merged by their maximum,
+// keepWeek returns the last hours' hourly peaks with the demand of this
+// pass's decision (demandShards of used; nothing without fresh data)
+// recorded in the bucket of now's hour. It is bounded:
+// one entry per hour from the hour hours before now's to now's (at most
+// hours+1), sorted, entries of the same hour merged by their maximum,
 // older ones dropped. An entry stamped after now's hour (the clock went
 // back, or another replica's clock runs ahead) is merged into now's hour,
 // not dropped: a peak that is kept too high costs shards, one that is lost
 // may cost records. A stamp not on the hour is read as its hour.
-func keepWeek(prev []Rec, now time.Time, used Used) []Rec {
+func keepWeek(prev []Rec, now time.Time, used Used, hours int64) []Rec {
 	hour := now.Truncate(time.Hour).Unix()
-	cut := hour - weekHours*3600
+	cut := hour - hours*3600
 	out := make([]Rec, 0, len(prev)+1)
 	if demand, ok := demandShards(used); ok {
 		out = append(out, Rec{At: hour, N: ceil32(demand * DemandPerShard)})

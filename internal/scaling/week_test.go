@@ -55,7 +55,7 @@ func TestKeepWeek(t *testing.T) {
 		{"negative entries are not data", []Rec{{-5, 3}, {h(1), -1}, {h(2), 2}}, Used{}, []Rec{{h(2), 2}}},
 	}
 	for _, tc := range tests {
-		got := keepWeek(slices.Clone(tc.prev), now, tc.used)
+		got := keepWeek(slices.Clone(tc.prev), now, tc.used, weekHours)
 		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s:\n got %v\nwant %v", tc.name, got, tc.want)
 		}
@@ -75,7 +75,7 @@ func TestKeepWeekBounded(t *testing.T) {
 			step = -time.Duration(r.IntN(7200)) * time.Second
 		}
 		now = now.Add(step)
-		week = keepWeek(week, now, fresh(float64(r.IntN(40))*MiB, 0))
+		week = keepWeek(week, now, fresh(float64(r.IntN(40))*MiB, 0), weekHours)
 		if len(week) > weekHours+1 {
 			t.Fatalf("at %v: %d entries", now, len(week))
 		}
@@ -117,9 +117,14 @@ func TestWeekPeaksStatusSize(t *testing.T) {
 
 func TestWeekPeaksRoundTrip(t *testing.T) {
 	in, prev := baseInputs(now0, 15, 10), State{}
-	// The rules planner does not read the week, so it keeps none.
-	if _, rules := Decide(in, prev, now0); rules.WeekPeaks != nil {
-		t.Fatalf("the rules planner recorded a week: %v", rules.WeekPeaks)
+	// The rules planner reads the day before (risesOutOfQuiet): from a
+	// week it keeps the last day and now's hour.
+	var week []Rec
+	for i := range weekHours {
+		week = append(week, Rec{At: now0.Add(time.Duration(i-weekHours) * time.Hour).Unix(), N: 100})
+	}
+	if _, rules := Decide(in, State{WeekPeaks: week}, now0); len(rules.WeekPeaks) != dayHours+1 || rules.WeekPeaks[0].At != now0.Add(-dayHours*time.Hour).Unix() {
+		t.Fatalf("the rules planner kept %d hours from %v, want %d from a day before", len(rules.WeekPeaks), rules.WeekPeaks[0], dayHours+1)
 	}
 	in.Stream.Planner = PlannerHorizon
 	_, next := Decide(in, prev, now0)
