@@ -48,12 +48,7 @@ func TestFinishClimb(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got, ok := finishClimb(Inputs{ReshardHistory: tt.calls}, tt.v, now0)
-		if ok != (tt.want > 0) || ok && (got.n != tt.want || got.rule != ShardUp) {
-			t.Errorf("%s: %v %+v, want %d", tt.name, ok, got, tt.want)
-		}
-		if ok && !strings.HasPrefix(got.reason, "scaling up") {
-			t.Errorf("%s: reason %q", tt.name, got.reason)
-		}
+		checkUpTarget(t, tt.name, got, ok, tt.want)
 	}
 }
 
@@ -88,5 +83,17 @@ func TestDecideFinishesClimb(t *testing.T) {
 		if d.Shards != tt.want || d.ShardRule != tt.rule {
 			t.Errorf("%s: %d %v (%s), want %d %v", tt.name, d.Shards, d.ShardRule, d.ShardReason, tt.want, tt.rule)
 		}
+	}
+}
+
+// checkUpTarget fails when an up rule's answer is not want (0: no call) or
+// is not a scale-up with a "scaling up" reason (finishClimb, riseAhead).
+func checkUpTarget(t *testing.T, name string, got shardTarget, ok bool, want int32) {
+	t.Helper()
+	if ok != (want > 0) || ok && (got.n != want || got.rule != ShardUp) {
+		t.Errorf("%s: %v %+v, want %d", name, ok, got, want)
+	}
+	if ok && !strings.HasPrefix(got.reason, "scaling up") {
+		t.Errorf("%s: reason %q", name, got.reason)
 	}
 }

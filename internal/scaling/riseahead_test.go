@@ -2,7 +2,6 @@ package scaling
 
 import (
 	"math"
-	"strings"
 	"testing"
 	"time"
 )
@@ -76,12 +75,7 @@ func TestRiseAhead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got, ok := riseAhead(Inputs{ReshardHistory: tt.calls}, tt.v, now0)
-		if ok != (tt.want > 0) || ok && (got.n != tt.want || got.rule != ShardUp) {
-			t.Errorf("%s: %v %+v, want %d", tt.name, ok, got, tt.want)
-		}
-		if ok && !strings.HasPrefix(got.reason, "scaling up") {
-			t.Errorf("%s: reason %q", tt.name, got.reason)
-		}
+		checkUpTarget(t, tt.name, got, ok, tt.want)
 	}
 }
 
