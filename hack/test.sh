@@ -76,6 +76,10 @@ go test -count=1 -timeout 30m $(go list ./... | grep -v '/test/closedloop$') 2>&
 log "go test ./test/closedloop (load → metrics → operator → reshard and tasks → nothing lost → back down; 10–15 min)"
 go test -count=1 -timeout 30m ./test/closedloop/ 2>&1 | tee -a .local/test.log | grep -E '^(ok|FAIL|---|panic|\s+[a-z_]+_test\.go:)' || true
 if ! grep -q '^ok' .local/test.log || grep -qE '^(FAIL|panic)' .local/test.log; then
+  # CI keeps only the end of this output: name each failed package with the
+  # last lines it printed (a TestMain that fails prints no --- FAIL line).
+  awk '/^(ok|FAIL|\?)[ \t]+[a-z]/ { if ($1 == "FAIL") { print "---- " $2 " failed; its last lines:"; n = (c < 25 ? c : 25); for (i = c - n; i < c; i++) print buf[i % 25] } c = 0; next }
+       { buf[c % 25] = $0; c++ }' .local/test.log >&2
   echo "go test failed; full output in .local/test.log" >&2
   exit 1
 fi

@@ -66,17 +66,31 @@ func Start(root, account string, needs ...string) (s *Stack, skip string, err er
 	if _, err := os.Stat(filepath.Join(assets, "kube-apiserver")); err != nil {
 		return nil, "no kube-apiserver in " + assets + ": run `make test` (or hack/control-plane.sh)", nil
 	}
-	s = &Stack{env: &envtest.Environment{
-		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}}
-	if err := s.start(account); err != nil {
+	// envtest picks its ports by opening and closing a listener; a suite
+	// starting beside others (go test runs packages in parallel) can lose
+	// such a port to another suite's etcd or API server before binding it.
+	// A failed start is stopped, printed and tried afresh.
+	var errs []error
+	for attempt := 1; attempt <= startAttempts; attempt++ {
+		s = &Stack{env: &envtest.Environment{
+			BinaryAssetsDirectory: assets,
+			CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+			ErrorIfCRDPathMissing: true,
+		}}
+		err := s.start(account)
+		if err == nil {
+			return s, "", nil
+		}
 		_ = s.env.Stop()
-		return nil, "", err
+		fmt.Fprintf(os.Stderr, "stack %s: start %d of %d failed: %v\n", account, attempt, startAttempts, err)
+		errs = append(errs, err)
 	}
-	return s, "", nil
+	return nil, "", errors.Join(errs...)
 }
+
+// startAttempts is how many times Start tries the control plane and the
+// account before it gives up.
+const startAttempts = 3
 
 func (s *Stack) start(account string) error {
 	cfg, err := s.env.Start()
