@@ -16,7 +16,10 @@ import "time"
 // anyway). They stay partial: they may raise the need, never lower it.
 // The running minute is left out: the producers publish every 10 s, so its
 // Sum holds only the seconds gone by (the simulator, which judges this rule,
-// reads whole minutes only).
+// reads whole minutes only). ingest comes oldest first, as the metrics
+// reader and the model give it; a point not newer than the minute before it
+// (out of order, or a second point for a minute) is left out, so the loads
+// stay one per minute, oldest first.
 func withIngestOnly(kin []minuteLoad, ingest []Point, now time.Time) []minuteLoad {
 	if len(kin) == 0 {
 		return kin
@@ -27,7 +30,7 @@ func withIngestOnly(kin []minuteLoad, ingest []Point, now time.Time) []minuteLoa
 		recsPerByte = last.recs / last.bytes
 	}
 	for _, p := range ingest {
-		if minuteOf(p.Time) <= minuteOf(last.at) || p.Time.Add(MetricPeriod).After(now) || !(p.Value >= 0) {
+		if minuteOf(p.Time) <= minuteOf(kin[len(kin)-1].at) || p.Time.Add(MetricPeriod).After(now) || !(p.Value >= 0) {
 			continue
 		}
 		b := p.Value / 60

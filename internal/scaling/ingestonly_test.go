@@ -78,3 +78,27 @@ func TestIngestOnlyNeedsKinesis(t *testing.T) {
 		t.Fatalf("shards %d held %v (%s); want held at 15", d.Shards, d.Held, d.ShardReason)
 	}
 }
+
+// TestWithIngestOnlyOnePerMinute: a second point for a minute already
+// appended, or one older than it, is left out; the loads stay one per
+// minute, oldest first.
+func TestWithIngestOnlyOnePerMinute(t *testing.T) {
+	kin := []minuteLoad{{at: now0.Add(-4 * time.Minute), bytes: 1000, recs: 1}}
+	ingest := []Point{
+		{Time: now0.Add(-3 * time.Minute), Value: 60 * 2000},
+		{Time: now0.Add(-2 * time.Minute), Value: 60 * 3000},
+		{Time: now0.Add(-3 * time.Minute), Value: 60 * 9000}, // out of order
+		{Time: now0.Add(-2 * time.Minute), Value: 60 * 9000}, // the same minute again
+		{Time: now0.Add(-1 * time.Minute), Value: 60 * 4000},
+	}
+	got := withIngestOnly(kin, ingest, now0)
+	want := []float64{1000, 2000, 3000, 4000}
+	if len(got) != len(want) {
+		t.Fatalf("%d loads, want %d: %+v", len(got), len(want), got)
+	}
+	for i, l := range got {
+		if l.bytes != want[i] || (i > 0 && !l.at.After(got[i-1].at)) {
+			t.Errorf("load %d: %.0f bytes/s at %v, want %.0f, after the one before", i, l.bytes, l.at, want[i])
+		}
+	}
+}

@@ -661,7 +661,7 @@ func observeShards(in Inputs, prev, prevPeaks, week []Rec, now time.Time, d *Dec
 	v.upNeed = upNeed
 	v.want = clamp32(ceil32(upNeed), v.lo, v.hi)
 	v.pace100, v.paceU = paceNeed(fresh, v.u)
-	v.outOfQuiet = risesOutOfQuiet(fresh, v.open, week, now)
+	v.outOfQuiet = risesOutOfQuiet(fresh, v.pace100, v.open, week, now)
 	// The recommendation remembered for the stabilization window and the
 	// day's peak is the higher of the complete minutes' need and the newest
 	// need: a partial point may only keep shards up, never bring them down.

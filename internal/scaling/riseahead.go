@@ -117,13 +117,14 @@ const (
 
 // risesOutOfQuiet reports whether the newest minutes are the start of a
 // surge out of a quiet day: the newest riseMinutes minutes rose minute over
-// minute (paceNeed), the newest needs at 100 % at least outOfQuietShare of
-// the open count, and at least outOfQuietHigh times the highest hourly
+// minute (pace100, paceNeed's need at 100 %, is above 0), the newest needs
+// at 100 % at least outOfQuietShare of the open count, and at least
+// outOfQuietHigh times the highest hourly
 // demand of the 24 hours before now's hour (week, State.WeekPeaks, in
 // 1/DemandPerShard shards at 100 %). Without outOfQuietHours of those hours
 // it is false: a quiet day not seen is not known to be quiet.
-func risesOutOfQuiet(fresh []minuteLoad, open int32, week []Rec, now time.Time) bool {
-	if p, _ := paceNeed(fresh, 1); p == 0 {
+func risesOutOfQuiet(fresh []minuteLoad, pace100 float64, open int32, week []Rec, now time.Time) bool {
+	if pace100 == 0 {
 		return false
 	}
 	newest, _, _ := shardsFor(fresh[len(fresh)-1], 1)

@@ -154,7 +154,8 @@ func TestRisesOutOfQuiet(t *testing.T) {
 		{"a high hour a day and more ago does not count", precursor, 1, append(day(24, 7), Rec{At: now0.Truncate(time.Hour).Add(-25 * time.Hour).Unix(), N: 100}), true},
 	}
 	for _, tt := range tests {
-		if got := risesOutOfQuiet(tt.fresh, tt.open, tt.week, now0); got != tt.want {
+		pace100, _ := paceNeed(tt.fresh, 1)
+		if got := risesOutOfQuiet(tt.fresh, pace100, tt.open, tt.week, now0); got != tt.want {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
 	}
