@@ -19,6 +19,14 @@ func TestFinishClimb(t *testing.T) {
 			recs: recs, peak: maxRec(recs), window: 15 * time.Minute}
 	}
 	two := []time.Time{now0.Add(-12 * time.Minute), now0.Add(-8 * time.Minute)} // the climb's calls, ahead of pace
+	// ec2_network_in_257a54 at 40 MiB/s, 04-15 16:48: a precursor out of a
+	// quiet day recorded needs 1, 2, 4 within four minutes; 4 open, the
+	// load back to 3.8 shards at 70 %.
+	risen := func(hours int) shardView {
+		v := view(4, 8, []Rec{at(-9, 1), at(-8, 1), at(-7, 2), at(-6, 2), at(-5, 4), at(-4, 4), at(-3, 4), at(-2, 4), at(-1, 4), at(0, 4)})
+		v.upNeed, v.want, v.peaks = 3.8, 4, dayOfPeaks(hours)
+		return v
+	}
 	tests := []struct {
 		name  string
 		v     shardView
@@ -45,6 +53,15 @@ func TestFinishClimb(t *testing.T) {
 		{"8 left, the day's peak 1000: after this call and its undoing 5 cannot climb 4 → 1000", func() shardView { v := view(4, 8, spike); v.peak = 1000; return v }(), two, 0},
 		{"the read side needs 5 this pass: the read side's, not this rule's", func() shardView { v := view(4, 8, spike); v.readNeed = 5; return v }(), two, 0},
 		{"the window's need above maxShards: clamped, then within the ladder's step", func() shardView { v := view(4, 8, spike); v.hi = 4; return v }(), two, 0},
+		{"ec2 at 40 MiB/s, the precursor's climb 1→2→4 landed, a day known: 4→7 on its rise", risen(12), two, 7},
+		{"the same with 11 of the day's hours known: the window's need, 4, is held already", risen(11), two, 0},
+		{"the same with 7 calls left: calls are not plentiful", func() shardView { v := risen(12); v.budget = 7; return v }(), nil, 0},
+		{"the same with the newest need above the open count: the up step's", func() shardView { v := risen(12); v.upNeed, v.want = 4.2, 5; return v }(), two, 0},
+		{"a rise of one shard (1→2 over 2 open), a day known: not counted", func() shardView {
+			v := view(2, 8, []Rec{at(-9, 1), at(-6, 2), at(-3, 2), at(0, 2)})
+			v.upNeed, v.want, v.peaks = 1.8, 2, dayOfPeaks(12)
+			return v
+		}(), two, 0},
 	}
 	for _, tt := range tests {
 		got, ok := finishClimb(Inputs{ReshardHistory: tt.calls}, tt.v, now0)
@@ -95,5 +112,78 @@ func checkUpTarget(t *testing.T, name string, got shardTarget, ok bool, want int
 	}
 	if ok && !strings.HasPrefix(got.reason, "scaling up") {
 		t.Errorf("%s: reason %q", name, got.reason)
+	}
+}
+
+// dayOfPeaks is n hourly peaks of one shard, the newest in now0's hour.
+func dayOfPeaks(n int) []Rec {
+	var peaks []Rec
+	for h := n - 1; h >= 0; h-- {
+		peaks = append(peaks, Rec{At: now0.Truncate(time.Hour).Add(-time.Duration(h) * time.Hour).Unix(), N: 1})
+	}
+	return peaks
+}
+
+// TestRisenLevel: the highest record plus the rise it made within
+// lastCallReaction (7 minutes) before it, rises of two shards or more.
+func TestRisenLevel(t *testing.T) {
+	at := func(min int64, n int32) Rec { return Rec{At: now0.Unix() + 60*min, N: n} }
+	tests := []struct {
+		name string
+		recs []Rec
+		want int32
+	}{
+		{"none", nil, 0},
+		{"flat", []Rec{at(-2, 4), at(-1, 4), at(0, 4)}, 0},
+		{"1→2→4 within 4 minutes: 4 plus 3", []Rec{at(-4, 1), at(-3, 2), at(-2, 4), at(0, 4)}, 7},
+		{"a rise of one shard is not counted", []Rec{at(-2, 1), at(-1, 2), at(0, 2)}, 0},
+		{"a fall is no rise", []Rec{at(-2, 9), at(-1, 4), at(0, 1)}, 0},
+		{"the low 8 minutes before is outside lastCallReaction", []Rec{at(-8, 1), at(0, 4)}, 0},
+		{"the low 7 minutes before is inside it", []Rec{at(-7, 1), at(0, 4)}, 7},
+		{"the highest of two rises", []Rec{at(-20, 1), at(-19, 10), at(-5, 2), at(-4, 6)}, 19},
+	}
+	for _, tt := range tests {
+		if got := risenLevel(tt.recs); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestDecideFinishesClimbWithItsRise: ec2_network_in_257a54 at 40 MiB/s,
+// 04-15 16:48 — a precursor out of a quiet day took the stream 1→2→4 (the
+// window recorded 1, 2, then 4 within four minutes), 4 are open, the load
+// is back to 1.3 MiB/s, 8 calls are left. With the day's hourly peaks known
+// the climb finishes to the rise it made, 4→7; with only this hour known
+// the last-reshard hold keeps 4.
+func TestDecideFinishesClimbWithItsRise(t *testing.T) {
+	tests := []struct {
+		name  string
+		hours int
+		want  int32
+		rule  ShardRule
+	}{
+		{"a day known: 4→7", 24, 7, ShardUp},
+		{"one hour known: held", 1, 4, ShardHoldLastReshard},
+	}
+	for _, tt := range tests {
+		var st State
+		for k := int64(14); k >= 1; k-- {
+			n := int32(1)
+			switch {
+			case k <= 5:
+				n = 4
+			case k <= 7:
+				n = 2
+			}
+			st.Shards = append(st.Shards, Rec{At: now0.Unix() - 60*k, N: n})
+		}
+		st.ShardPeaks = dayOfPeaks(tt.hours)
+		st.ShardPeaks[len(st.ShardPeaks)-1].N = 4
+		in := baseInputs(now0, 4, 1.3)
+		in.ReshardHistory = []time.Time{now0.Add(-8 * time.Minute), now0.Add(-4 * time.Minute)}
+		d, _ := Decide(in, st, now0)
+		if d.Shards != tt.want || d.ShardRule != tt.rule {
+			t.Errorf("%s: %d %v (%s), want %d %v", tt.name, d.Shards, d.ShardRule, d.ShardReason, tt.want, tt.rule)
+		}
 	}
 }
