@@ -41,7 +41,9 @@ const plentyOfCalls = 8
 // count may take more calls, and land lower, than from the open count, and
 // a surge that comes after it meets what those calls leave. With fewer than
 // 8 calls left that cost was measured to outweigh the gain (Twitter at 40
-// MiB/s on seeds 2 and 4: docs/scaling.md, "ec2's loss at 5 MiB/s").
+// MiB/s on seeds 2 and 4: docs/scaling.md, "ec2's loss at 5 MiB/s"), and
+// again with 5 left for ec2's wave C at 40 MiB/s (Twitter at 40 on seed 1:
+// "ec2 at 40 MiB/s: the loss episodes, and a climb finished to its rise").
 //
 // Otherwise it returns false, and the way down's rules decide as before (or
 // the read side, when its need this pass is above the open count).
