@@ -17,7 +17,8 @@ import (
 
 // Load returns the SDK configuration for region, or for the environment's region
 // (AWS_REGION, shared config) when region is empty. It fails when no region is
-// known at all, because every service client needs one.
+// known at all, because every service client needs one. Its clients send
+// request bodies without io.WriterTo (requestbody.go says why).
 func Load(ctx context.Context, region string, optFns ...func(*config.LoadOptions) error) (aws.Config, error) {
 	opts := append([]func(*config.LoadOptions) error{}, optFns...)
 	if region != "" {
@@ -30,6 +31,7 @@ func Load(ctx context.Context, region string, optFns ...func(*config.LoadOptions
 	if cfg.Region == "" {
 		return aws.Config{}, fmt.Errorf("no AWS region: set spec.region, AWS_REGION or a region in the shared config")
 	}
+	cfg.APIOptions = append(cfg.APIOptions, addRequestBodyWithoutWriteTo)
 	return cfg, nil
 }
 
