@@ -31,7 +31,7 @@ func Load(ctx context.Context, region string, optFns ...func(*config.LoadOptions
 	if cfg.Region == "" {
 		return aws.Config{}, fmt.Errorf("no AWS region: set spec.region, AWS_REGION or a region in the shared config")
 	}
-	cfg.APIOptions = append(cfg.APIOptions, addRequestBodyWithoutWriteTo)
+	cfg.APIOptions = append(cfg.APIOptions, AddRequestBodyWithoutWriteTo)
 	return cfg, nil
 }
 

@@ -9,8 +9,9 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
-// addRequestBodyWithoutWriteTo is an API option for every client built from
-// Load. It hides io.WriterTo from the request body, which works around a race
+// AddRequestBodyWithoutWriteTo is an API option (aws.Config.APIOptions) that
+// Load adds to every client it configures; a client built from an aws.Config
+// of its own (tests) adds it likewise. It hides io.WriterTo from the request body, which works around a race
 // between smithy-go and net/http that fails a call whose answer already came:
 //
 //  1. net/http's writeLoop copies Content-Length bytes of the body and then
@@ -29,7 +30,7 @@ import (
 //
 // Without WriteTo, io.Copy reads the closed body, gets io.EOF and ends cleanly.
 // docs/devstack-meter.md ("A 200 lost to a closed connection") has the trace.
-func addRequestBodyWithoutWriteTo(stack *middleware.Stack) error {
+func AddRequestBodyWithoutWriteTo(stack *middleware.Stack) error {
 	return stack.Finalize.Add(requestBodyWithoutWriteTo{}, middleware.After)
 }
 

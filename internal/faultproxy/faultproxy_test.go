@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
 )
@@ -37,7 +38,7 @@ func upstream(t *testing.T) (*httptest.Server, *atomic.Int32) {
 }
 
 func clients(url string) (*kinesis.Client, *dynamodb.Client) {
-	cfg := aws.Config{Region: "us-east-1", Credentials: aws.AnonymousCredentials{}, RetryMaxAttempts: 1}
+	cfg := aws.Config{Region: "us-east-1", Credentials: aws.AnonymousCredentials{}, RetryMaxAttempts: 1, APIOptions: []func(*middleware.Stack) error{awsconfig.AddRequestBodyWithoutWriteTo}}
 	return kinesis.NewFromConfig(cfg, func(o *kinesis.Options) { o.BaseEndpoint = aws.String(url) }),
 		dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(url) })
 }
@@ -136,7 +137,7 @@ func TestFaultShapesOfOtherServices(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	cfg := aws.Config{Region: "us-east-1", Credentials: aws.AnonymousCredentials{}, RetryMaxAttempts: 1}
+	cfg := aws.Config{Region: "us-east-1", Credentials: aws.AnonymousCredentials{}, RetryMaxAttempts: 1, APIOptions: []func(*middleware.Stack) error{awsconfig.AddRequestBodyWithoutWriteTo}}
 	e := ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.BaseEndpoint = aws.String(p.URL()) })
 	cw := cloudwatch.NewFromConfig(cfg, awsconfig.CloudWatchQueryProtocol, func(o *cloudwatch.Options) { o.BaseEndpoint = aws.String(p.URL()) })
 	ctx := context.Background()

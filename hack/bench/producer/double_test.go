@@ -9,7 +9,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/aws/smithy-go/middleware"
 
+	"github.com/kdp-io/streamprocessor-operator/internal/awsconfig"
 	"github.com/kdp-io/streamprocessor-operator/workloads/kpl"
 )
 
@@ -23,6 +25,7 @@ func TestKinesisDouble(t *testing.T) {
 	}
 	defer d.close()
 	kc := kinesis.New(kinesis.Options{Region: "us-east-1", BaseEndpoint: aws.String(d.url), RetryMaxAttempts: 1,
+		APIOptions: []func(*middleware.Stack) error{awsconfig.AddRequestBodyWithoutWriteTo},
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: "a", SecretAccessKey: "b"}, nil
 		})})
