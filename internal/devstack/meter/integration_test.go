@@ -144,7 +144,7 @@ func (s *stack) putRecords(stream string, entries []types.PutRecordsRequestEntry
 	s.t.Helper()
 	wrote := make(chan error, 1)
 	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
-		WroteRequest: func(info httptrace.WroteRequestInfo) { wrote <- info.Err },
+		WroteRequest: func(info httptrace.WroteRequestInfo) { trySend(wrote, info.Err) },
 	})
 	out, err := s.via.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(stream), Records: entries})
 	if err != nil {
@@ -507,7 +507,7 @@ func TestPutRecordsUnderLoadKeepEveryAnswer(t *testing.T) {
 				}
 				wrote := make(chan error, 1)
 				ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
-					WroteRequest: func(info httptrace.WroteRequestInfo) { wrote <- info.Err },
+					WroteRequest: func(info httptrace.WroteRequestInfo) { trySend(wrote, info.Err) },
 				})
 				_, err := s.via.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(stream), Records: entries})
 				if err != nil {
@@ -523,5 +523,14 @@ func TestPutRecordsUnderLoadKeepEveryAnswer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// trySend sends err on c unless c is full: a second request write (a retry,
+// were retries on) must not block net/http's writer.
+func trySend(c chan<- error, err error) {
+	select {
+	case c <- err:
+	default:
 	}
 }
