@@ -12,6 +12,7 @@
 //	go run ./cmd/simulate -judge [-traces DIR] [-peaks 5,40,400] [-seeds 1] [-only NAME] [-workers N] [-baseline FILE] [-json]
 //	go run ./cmd/simulate -judge -judged FILE [-baseline FILE] [-json]
 //	go run ./cmd/simulate -episodes [-traces DIR] [-only NAME] [-peak-mibps N] [-seed N]
+//	go run ./cmd/simulate -timeline [-traces DIR] -only NAME [-peak-mibps N] [-seed N] [-policy operator] [-from 2014-04-15T16:30|MINUTE] [-to ...] [-json]
 package main
 
 import (
@@ -56,13 +57,15 @@ func run() error {
 		return runExcess(o)
 	case o.episodes:
 		return runEpisodes(o)
+	case o.timeline.on:
+		return runTimeline(o)
 	case o.bench:
 		return runBench(o)
 	case o.trace != "":
 		return runTrace(o)
 	default:
 		flag.Usage()
-		return fmt.Errorf("need -trace FILE.csv, -bench, -frontier, -onset, -onset-budget, -first-onset-budget, -next-size, -judge, -excess, -refusals or -episodes")
+		return fmt.Errorf("need -trace FILE.csv, -bench, -frontier, -onset, -onset-budget, -first-onset-budget, -next-size, -judge, -excess, -refusals, -episodes or -timeline")
 	}
 }
 
@@ -84,6 +87,7 @@ type options struct {
 	episodes               bool
 	firstOnsetStride       int
 	judge                  judgeOptions
+	timeline               timelineOptions
 }
 
 // parseOptions parses args into fs's flags and validates them; a bad
@@ -128,6 +132,7 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	util := fs.Float64("target-util", 100*cfg.TargetUtilization, "operator's spec.stream.targetUtilizationPercent (the CRD default is 70)")
 	cmpUtil := fs.Float64("compare-util", 100*cfg.CompareUtilization, "with -bench, also run the operator at this targetUtilizationPercent as row operator@N% (0: no extra row)")
 	o.judge.register(fs)
+	o.timeline.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -159,6 +164,9 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if err := o.judge.validate(fs, o); err != nil {
+		return o, err
+	}
+	if err := o.timeline.validate(fs, o); err != nil {
 		return o, err
 	}
 	return o, nil

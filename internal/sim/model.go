@@ -278,6 +278,15 @@ type Minute struct {
 	// ReshardTo is the UpdateShardCount call accepted at the minute's end
 	// (0: none).
 	ReshardTo int32 `json:"reshardTo,omitempty"`
+	// CallsLeft is how many UpdateShardCount calls AWS still accepts in
+	// the rolling 24 h after the minute's end (scaling.BudgetLeft), the
+	// minute's own call counted.
+	CallsLeft int `json:"callsLeft"`
+	// ShardRule and ShardReason are, for the operator, the rule and reason
+	// of the pass at the minute's end (scaling.Decision's ShardRule and
+	// ShardReason); ShardReason only when that pass made an accepted call.
+	ShardRule   string `json:"shardRule,omitempty"`
+	ShardReason string `json:"shardReason,omitempty"`
 }
 
 // demand returns minute m's load.
@@ -617,6 +626,32 @@ func (r *run) control(m int) {
 	r.reshard(m, now, cmd)
 	r.prod.setDesired(cmd.ProducerDesired, m+1)
 	r.cons.setDesired(cmd.ConsumerDesired, m+1)
+	r.annotate(now)
+}
+
+// shardDecider is a controller that can say which shard rule, and why,
+// set its last pass's target (the operator).
+type shardDecider interface {
+	shardDecision() (scaling.ShardRule, string)
+}
+
+// annotate adds to this minute's timeline row (if any) the calls left
+// after the pass at now and, for a shardDecider, the pass's shard rule
+// (and its reason when the pass made a call).
+func (r *run) annotate(now time.Time) {
+	if r.row == nil {
+		return
+	}
+	r.row.CallsLeft = scaling.BudgetLeft(r.history, now)
+	d, ok := r.c.(shardDecider)
+	if !ok {
+		return
+	}
+	rule, reason := d.shardDecision()
+	r.row.ShardRule = rule.String()
+	if r.row.ReshardTo > 0 {
+		r.row.ShardReason = reason
+	}
 }
 
 // view is what the policy observes at now, the end of minute m.

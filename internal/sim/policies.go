@@ -302,6 +302,11 @@ func (o *Operator) Control(v View) Command {
 	return cmd
 }
 
+// shardDecision is the shard rule and reason of the last pass.
+func (o *Operator) shardDecision() (scaling.ShardRule, string) {
+	return o.LastDecision.ShardRule, o.LastDecision.ShardReason
+}
+
 // Seed is the seed as deployed: amazon-kinesis-scaling-utils tag V.9.6.0
 // (the seed's Dockerfile clones that tag) with the seed's configuration
 // (scaleOnOperation PUT and GET, minShards 1, maxShards 16,
