@@ -1,0 +1,121 @@
+package sim
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
+)
+
+// quietThenPeak is two hours at a twentieth of the peak, then an hour at the
+// peak: the operator must call up after the step.
+func quietThenPeak() Trace {
+	l := make([]float64, 180)
+	for m := range l {
+		l[m] = 0.05
+		if m >= 120 {
+			l[m] = 1
+		}
+	}
+	return Trace{Name: "step", Start: synthStart, Load: l}
+}
+
+// TestPolicyTimelineOperatorCalls: on a step, the operator's first call
+// after it is on a row that names the rule (up) and the reason, the calls
+// left drop by one at that row, the stream is UPDATING from the next row
+// and, once it is not, the open count is the call's target. Rows carry the
+// trace's time and only the span asked for.
+func TestPolicyTimelineOperatorCalls(t *testing.T) {
+	cfg := DefaultConfig()
+	tr := quietThenPeak()
+	_, rows, err := PolicyTimeline(cfg, tr, "operator", 100, 170)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 71 || rows[0].Minute.Minute != 100 || !rows[0].Time.Equal(synthStart.Add(100*time.Minute)) {
+		t.Fatalf("got %d rows from minute %d at %v, want 71 from minute 100 at %v", len(rows), rows[0].Minute.Minute, rows[0].Time, synthStart.Add(100*time.Minute))
+	}
+	call := -1
+	for i, r := range rows {
+		if r.ShardRule == "" {
+			t.Errorf("minute %d: no shard rule", r.Minute.Minute)
+		}
+		if r.ReshardTo == 0 && r.ShardReason != "" {
+			t.Errorf("minute %d: a reason %q without a call", r.Minute.Minute, r.ShardReason)
+		}
+		if r.ReshardTo > 0 && call < 0 {
+			call = i
+		}
+	}
+	if call < 0 {
+		t.Fatal("no call after the step")
+	}
+	c := rows[call]
+	if c.ShardRule != scaling.ShardUp.String() || !strings.Contains(c.ShardReason, "scaling up") {
+		t.Errorf("call's row: rule %q reason %q, want %q and a reason saying it scales up", c.ShardRule, c.ShardReason, scaling.ShardUp.String())
+	}
+	if before := rows[call-1]; c.CallsLeft != before.CallsLeft-1 || before.CallsLeft != scaling.ReshardsPerWindow {
+		t.Errorf("calls left %d then %d, want %d then one fewer", before.CallsLeft, c.CallsLeft, scaling.ReshardsPerWindow)
+	}
+	if !rows[call+1].Updating {
+		t.Errorf("minute after the call: not UPDATING")
+	}
+	for _, r := range rows[call+1:] {
+		if !r.Updating {
+			if r.OpenShards != c.ReshardTo {
+				t.Errorf("minute %d, first after UPDATING: %d open, want the call's %d", r.Minute.Minute, r.OpenShards, c.ReshardTo)
+			}
+			break
+		}
+	}
+}
+
+// TestPolicyTimelinePolicies: every policy of TimelinePolicies has rows;
+// only the operator's carry shard rules; a policy without a timeline is an
+// error naming the ones there are.
+func TestPolicyTimelinePolicies(t *testing.T) {
+	cfg := DefaultConfig()
+	tr := quietThenPeak()
+	for _, p := range TimelinePolicies {
+		_, rows, err := PolicyTimeline(cfg, tr, p, 0, tr.Minutes())
+		if err != nil || len(rows) != tr.Minutes() {
+			t.Errorf("%s: %d rows, error %v; want %d rows", p, len(rows), err, tr.Minutes())
+			continue
+		}
+		if got := rows[len(rows)-1].ShardRule != ""; got != (p == "operator") {
+			t.Errorf("%s: shard rule %q", p, rows[len(rows)-1].ShardRule)
+		}
+	}
+	for _, p := range []string{"operator-auto", "clairvoyant", "nope"} {
+		if _, _, err := PolicyTimeline(cfg, tr, p, 0, 10); err == nil || !strings.Contains(err.Error(), "operator, seed") {
+			t.Errorf("%s: error %v, want one listing the policies", p, err)
+		}
+	}
+}
+
+// TestOneTrace: an exact name wins over names that contain it; otherwise
+// exactly one name must contain it.
+func TestOneTrace(t *testing.T) {
+	ts := []Trace{{Name: "step"}, {Name: "step-2"}, {Name: "flash"}, {Name: "flash-crowd"}, {Name: "bursts"}}
+	for _, tc := range []struct {
+		name, want, err string
+	}{
+		{"step", "step", ""},
+		{"burst", "bursts", ""},
+		{"crowd", "flash-crowd", ""},
+		{"fla", "", "2 traces' names contain \"fla\" (flash, flash-crowd)"},
+		{"nope", "", "no trace's name contains"},
+	} {
+		got, err := OneTrace(ts, tc.name)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: error %v, want one containing %q", tc.name, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got.Name != tc.want {
+			t.Errorf("%q: %q, %v; want %q", tc.name, got.Name, err, tc.want)
+		}
+	}
+}
