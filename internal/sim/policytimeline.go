@@ -53,33 +53,58 @@ func timelineRows(t Trace, tl []Minute, from, to int) []TimelineRow {
 // and billed shards (U while UPDATING), the call accepted at the minute's
 // end (→N), the calls left in the rolling 24 h, producer and consumer tasks
 // running/desired, and the operator's shard rule (with its reason on a
-// call's row).
+// call's row). A row without open shards is on-demand's, which models no
+// shards or tasks: those columns are "-".
 func WriteTimeline(w io.Writer, rows []TimelineRow) error {
 	if _, err := fmt.Fprintf(w, "%-16s %8s %8s %6s %6s %9s %4s %4s %4s %7s %7s  %s\n",
 		"time", "offered", "accepted", "thr%", "ref%", "open/bill", "upd", "call", "left", "prod", "cons", "rule"); err != nil {
 		return err
 	}
 	for _, r := range rows {
-		upd, call := "", ""
-		if r.Updating {
-			upd = "U"
-		}
-		if r.ReshardTo > 0 {
-			call = fmt.Sprintf("→%d", r.ReshardTo)
-		}
-		rule := r.ShardRule
-		if r.ShardReason != "" {
-			rule += ": " + r.ShardReason
-		}
-		if _, err := fmt.Fprintf(w, "%-16s %8.3f %8.3f %6.2f %6.2f %9s %4s %4s %4d %7s %7s  %s\n",
+		line := fmt.Sprintf("%-16s %8.3f %8.3f %6.2f %6.2f %9s %4s %4s %4s %7s %7s  %s",
 			r.Time.Format("2006-01-02 15:04"), r.OfferedMiBps, r.AcceptedMiBps, r.ThrottledPercent, r.ProducerRejectedPercent,
-			fmt.Sprintf("%d/%d", r.OpenShards, r.BilledShards), upd, call, r.CallsLeft,
-			fmt.Sprintf("%d/%d", r.ProducerRunning, r.ProducerDesired), fmt.Sprintf("%d/%d", r.ConsumerRunning, r.ConsumerDesired),
-			strings.TrimRight(rule, " ")); err != nil {
+			counts(r, r.OpenShards, r.BilledShards), mark(r.Updating, "U"), callTo(r.ReshardTo), counts(r, int32(r.CallsLeft), -1),
+			counts(r, r.ProducerRunning, r.ProducerDesired), counts(r, r.ConsumerRunning, r.ConsumerDesired), ruleText(r.Minute))
+		if _, err := fmt.Fprintln(w, strings.TrimRight(line, " ")); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// counts prints a/b (b < 0: a alone), or "-" on a row without open shards.
+func counts(r TimelineRow, a, b int32) string {
+	switch {
+	case r.OpenShards == 0:
+		return "-"
+	case b < 0:
+		return fmt.Sprint(a)
+	}
+	return fmt.Sprintf("%d/%d", a, b)
+}
+
+// mark is s when on.
+func mark(on bool, s string) string {
+	if on {
+		return s
+	}
+	return ""
+}
+
+// callTo is a call's "→N", or nothing.
+func callTo(to int32) string {
+	if to > 0 {
+		return fmt.Sprintf("→%d", to)
+	}
+	return ""
+}
+
+// ruleText is the shard rule, with the reason when there is one.
+func ruleText(m Minute) string {
+	if m.ShardReason != "" {
+		return m.ShardRule + ": " + m.ShardReason
+	}
+	return m.ShardRule
 }
 
 // OneTrace picks the trace named name from ts: the one whose name is name,

@@ -119,3 +119,38 @@ func TestOneTrace(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteTimeline: a call's row shows the call, the calls left and the
+// rule with its reason; an UPDATING row its U; on-demand's row (no open
+// shards) dashes where it models nothing.
+func TestWriteTimeline(t *testing.T) {
+	at := synthStart.Add(90 * time.Minute)
+	rows := []TimelineRow{
+		{Time: at, Minute: Minute{Minute: 90, OfferedMiBps: 2, AcceptedMiBps: 1, ThrottledPercent: 50, OpenShards: 1, BilledShards: 1,
+			ProducerRunning: 1, ProducerDesired: 2, ConsumerRunning: 1, ConsumerDesired: 1, ReshardTo: 2, CallsLeft: 9, ShardRule: "up", ShardReason: "scaling up 1→2"}},
+		{Time: at.Add(time.Minute), Minute: Minute{Minute: 91, OpenShards: 1, BilledShards: 2, Updating: true, CallsLeft: 9, ShardRule: "up"}},
+		{Time: at.Add(2 * time.Minute), Minute: Minute{Minute: 92, OfferedMiBps: 3, AcceptedMiBps: 3}},
+	}
+	var b strings.Builder
+	if err := WriteTimeline(&b, rows); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("got %d lines, want a header and 3:\n%s", len(lines), b.String())
+	}
+	for i, want := range [][]string{
+		{"2026-01-05 01:30", "2.000", "1.000", "50.00", "1/1", "→2", " 9 ", "1/2", "up: scaling up 1→2"},
+		{"2026-01-05 01:31", "1/2", " U ", " 9 ", "  up"},
+		{"2026-01-05 01:32", "3.000", " - "},
+	} {
+		for _, w := range want {
+			if !strings.Contains(lines[i+1], w) {
+				t.Errorf("row %d %q: no %q", i, lines[i+1], w)
+			}
+		}
+	}
+	if strings.Contains(lines[3], "/") || strings.HasSuffix(lines[3], " ") {
+		t.Errorf("on-demand's row %q: counts or trailing spaces", lines[3])
+	}
+}
