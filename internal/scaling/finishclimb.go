@@ -78,6 +78,13 @@ const plentyOfCalls = 8
 // "ec2 at 40 MiB/s: the loss episodes, and a climb finished to its rise").
 // A rise of one shard is not counted (minRise), nor a day not known to be
 // a day (a stream just started has no day's peak to climb back to).
+//
+// To the doubling. A level above 1.5× the open count is rounded up to the
+// call's legal doubling (toDoubling): the doubling costs the same one call,
+// and a scale-down takes back what the load does not use. On ec2 at 40
+// MiB/s the precursor's 4 open finish 4→8 rather than 4→7, and wave B meets
+// 8 shards and the next doublings from 8: 2.975 → 2.748 % (docs/scaling.md,
+// "ec2 at 40 MiB/s: the loss episodes, and a climb finished to its rise").
 func finishClimb(in Inputs, v shardView, now time.Time) (shardTarget, bool) {
 	level := clamp32(maxRec(v.recs), v.lo, v.hi)
 	fallen, sized := float64(level)/2, ""
@@ -92,11 +99,15 @@ func finishClimb(in Inputs, v shardView, now time.Time) (shardTarget, bool) {
 		// side's need this pass is its own rule's (applyReadSide).
 		return shardTarget{}, false
 	}
-	if !callsToSpare(in, v, now, level) {
+	target, doubled := toDoubling(level, v.open, v.hi), ""
+	if target > level {
+		doubled = ", the one call's doubling"
+	}
+	if !callsToSpare(in, v, now, target) {
 		return shardTarget{}, false
 	}
-	return shardTarget{level, ShardUp, fmt.Sprintf("scaling up %d→%d: finishing a climb cut short, the need over the last %v%s was %d shards (now %.1f at %.0f%% utilization; %d reshard calls left)",
-		v.open, level, v.window, sized, level, v.upNeed, 100*v.uEff, v.budget)}, true
+	return shardTarget{target, ShardUp, fmt.Sprintf("scaling up %d→%d: finishing a climb cut short, the need over the last %v%s was %d shards%s (now %.1f at %.0f%% utilization; %d reshard calls left)",
+		v.open, target, v.window, sized, level, doubled, v.upNeed, 100*v.uEff, v.budget)}, true
 }
 
 // callsToSpare reports whether an up call to t that no need forces yet
@@ -142,4 +153,17 @@ func risenLevel(recs []Rec) int32 {
 		}
 	}
 	return level
+}
+
+// toDoubling rounds a finishing level above 1.5× the open count up to the
+// legal doubling (2× the open count, at most hi): Kinesis allows a call up
+// to 2×, so the doubling costs the same one call, carries a next wave the
+// level would only partly carry, and a scale-down takes back what the load
+// does not use. A level at or below 1.5× is left as it is: there the
+// doubling would hold a third or more above the level for the window.
+func toDoubling(level, open, hi int32) int32 {
+	if 2*level <= 3*open {
+		return level
+	}
+	return max(level, min(2*open, hi))
 }

@@ -53,7 +53,8 @@ func TestFinishClimb(t *testing.T) {
 		{"8 left, the day's peak 1000: after this call and its undoing 5 cannot climb 4 → 1000", func() shardView { v := view(4, 8, spike); v.peak = 1000; return v }(), two, 0},
 		{"the read side needs 5 this pass: the read side's, not this rule's", func() shardView { v := view(4, 8, spike); v.readNeed = 5; return v }(), two, 0},
 		{"the window's need above maxShards: clamped, then within the ladder's step", func() shardView { v := view(4, 8, spike); v.hi = 4; return v }(), two, 0},
-		{"ec2 at 40 MiB/s, the precursor's climb 1→2→4 landed, a day known: 4→7 on its rise", risen(12), two, 7},
+		{"ec2 at 40 MiB/s, the precursor's climb 1→2→4 landed, a day known: 4→7 on its rise, above 1.5×: the doubling, 4→8", risen(12), two, 8},
+		{"the same with maxShards 7: 4→7", func() shardView { v := risen(12); v.hi = 7; return v }(), two, 7},
 		{"the same with 11 of the day's hours known: the window's need, 4, is held already", risen(11), two, 0},
 		{"the same with 7 calls left: calls are not plentiful", func() shardView { v := risen(12); v.budget = 7; return v }(), nil, 0},
 		{"the same with the newest need above the open count: the up step's", func() shardView { v := risen(12); v.upNeed, v.want = 4.2, 5; return v }(), two, 0},
@@ -153,7 +154,8 @@ func TestRisenLevel(t *testing.T) {
 // 04-15 16:48 — a precursor out of a quiet day took the stream 1→2→4 (the
 // window recorded 1, 2, then 4 within four minutes), 4 are open, the load
 // is back to 1.3 MiB/s, 8 calls are left. With the day's hourly peaks known
-// the climb finishes to the rise it made, 4→7; with only this hour known
+// the climb finishes to the rise it made, 7, above 1.5× the open count, so
+// to the call's doubling, 4→8; with only this hour known
 // the last-reshard hold keeps 4.
 func TestDecideFinishesClimbWithItsRise(t *testing.T) {
 	tests := []struct {
@@ -162,7 +164,7 @@ func TestDecideFinishesClimbWithItsRise(t *testing.T) {
 		want  int32
 		rule  ShardRule
 	}{
-		{"a day known: 4→7", 24, 7, ShardUp},
+		{"a day known: 4→7 on its rise, the doubling 4→8", 24, 8, ShardUp},
 		{"one hour known: held", 1, 4, ShardHoldLastReshard},
 	}
 	for _, tt := range tests {
@@ -184,6 +186,29 @@ func TestDecideFinishesClimbWithItsRise(t *testing.T) {
 		d, _ := Decide(in, st, now0)
 		if d.Shards != tt.want || d.ShardRule != tt.rule {
 			t.Errorf("%s: %d %v (%s), want %d %v", tt.name, d.Shards, d.ShardRule, d.ShardReason, tt.want, tt.rule)
+		}
+	}
+}
+
+// TestToDoubling: a finishing level above 1.5× the open count goes to the
+// legal doubling (capped at maxShards); one at or below 1.5× stays.
+func TestToDoubling(t *testing.T) {
+	tests := []struct {
+		name            string
+		level, open, hi int32
+		want            int32
+	}{
+		{"7 over 4 open (1.75×): 8", 7, 4, 100, 8},
+		{"6 over 4 open (1.5×): stays 6", 6, 4, 100, 6},
+		{"5 over 4 open: stays 5", 5, 4, 100, 5},
+		{"3 over 2 open (1.5×): stays 3", 3, 2, 100, 3},
+		{"49 over 28 open: 56", 49, 28, 100, 56},
+		{"7 over 4 open, maxShards 7: 7", 7, 4, 7, 7},
+		{"5 over 2 open (above 2×; PlanReshard steps it): stays 5", 5, 2, 100, 5},
+	}
+	for _, tt := range tests {
+		if got := toDoubling(tt.level, tt.open, tt.hi); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
 		}
 	}
 }
