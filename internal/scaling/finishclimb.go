@@ -142,12 +142,7 @@ const minRise = 2
 func risenLevel(recs []Rec) int32 {
 	var level int32
 	for i, r := range recs {
-		low := r.N
-		for _, q := range recs[:i] {
-			if q.At >= r.At-int64(lastCallReaction/time.Second) {
-				low = min(low, q.N)
-			}
-		}
+		low := lowestSince(recs[:i+1], r.At-int64(lastCallReaction/time.Second))
 		if r.N-low >= minRise {
 			level = max(level, r.N+(r.N-low))
 		}

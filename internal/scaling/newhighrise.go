@@ -47,12 +47,17 @@ func riseNow(v shardView) float64 {
 	if len(v.recs) < 2 {
 		return 0
 	}
-	since := v.recs[len(v.recs)-1].At - int64(lastCallReaction/time.Second)
+	return v.upNeed - float64(lowestSince(v.recs, v.recs[len(v.recs)-1].At-int64(lastCallReaction/time.Second)))
+}
+
+// lowestSince is the lowest need of recs recorded at or after since
+// (Unix seconds; math.MaxInt32 when none is).
+func lowestSince(recs []Rec, since int64) int32 {
 	low := int32(math.MaxInt32)
-	for _, r := range v.recs {
+	for _, r := range recs {
 		if r.At >= since {
 			low = min(low, r.N)
 		}
 	}
-	return v.upNeed - float64(low)
+	return low
 }
