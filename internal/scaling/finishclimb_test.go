@@ -87,13 +87,12 @@ func TestDecideFinishesClimb(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var st State
-		for k := int64(14); k >= 1; k-- {
-			n := int32(1)
+		st.Shards = windowRecs(func(k int64) int32 {
 			if k >= 8 && k <= 10 {
-				n = 5
+				return 5
 			}
-			st.Shards = append(st.Shards, Rec{At: now0.Unix() - 60*k, N: n})
-		}
+			return 1
+		})
 		st.ShardPeaks = []Rec{{At: now0.Truncate(time.Hour).Unix(), N: 5}}
 		in := baseInputs(now0, 4, 0.05)
 		in.ReshardHistory = tt.history
@@ -169,16 +168,15 @@ func TestDecideFinishesClimbWithItsRise(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var st State
-		for k := int64(14); k >= 1; k-- {
-			n := int32(1)
+		st.Shards = windowRecs(func(k int64) int32 {
 			switch {
 			case k <= 5:
-				n = 4
+				return 4
 			case k <= 7:
-				n = 2
+				return 2
 			}
-			st.Shards = append(st.Shards, Rec{At: now0.Unix() - 60*k, N: n})
-		}
+			return 1
+		})
 		st.ShardPeaks = dayOfPeaks(tt.hours)
 		st.ShardPeaks[len(st.ShardPeaks)-1].N = 4
 		in := baseInputs(now0, 4, 1.3)

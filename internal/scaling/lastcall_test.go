@@ -148,9 +148,7 @@ func TestDecideKeepsLastCall(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var st State
-		for k := int64(14); k >= 1; k-- {
-			st.Shards = append(st.Shards, Rec{At: now0.Unix() - 60*k, N: 21})
-		}
+		st.Shards = windowRecs(func(int64) int32 { return 21 })
 		st.ShardPeaks = []Rec{{At: now0.Add(-time.Hour).Truncate(time.Hour).Unix(), N: 40}}
 		in := baseInputs(now0, 20, 14.7)
 		in.Metrics = load(now0, 14.7, tt.throttled)

@@ -812,3 +812,24 @@ func TestDecideProducerPartialRate(t *testing.T) {
 		t.Errorf("complete 3000/s per task, low partial: producer %d (%s), want 6", d.ProducerTasks, d.ProducerReason)
 	}
 }
+
+// windowRecs is a stabilization window of needs for State.Shards: a
+// record a minute over the 14 minutes before now0, oldest first, the one k
+// minutes before now0 holding n(k).
+func windowRecs(n func(minutesAgo int64) int32) []Rec {
+	var recs []Rec
+	for k := int64(14); k >= 1; k-- {
+		recs = append(recs, Rec{At: now0.Unix() - 60*k, N: n(k)})
+	}
+	return recs
+}
+
+// setNewestMiBps sets the newest len(mibps) minutes of m's IncomingBytes
+// and IncomingRecords (1000-byte records), oldest first.
+func setNewestMiBps(m *StreamMetrics, mibps ...float64) {
+	for i, v := range mibps {
+		k := len(m.IncomingBytes) - len(mibps) + i
+		m.IncomingBytes[k].Value = v * MiB * 60
+		m.IncomingRecords[k].Value = v * MiB * 60 / 1000
+	}
+}

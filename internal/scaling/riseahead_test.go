@@ -98,17 +98,10 @@ func TestDecideRisesAhead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var st State
-		for k := int64(14); k >= 1; k-- {
-			st.Shards = append(st.Shards, Rec{At: now0.Unix() - 60*k, N: 1})
-		}
+		st.Shards = windowRecs(func(int64) int32 { return 1 })
 		st.ShardPeaks = []Rec{{At: now0.Truncate(time.Hour).Unix(), N: 1}}
 		in := baseInputs(now0, 1, 0.01)
-		m := &in.Metrics
-		for i, v := range tt.last {
-			k := len(m.IncomingBytes) - len(tt.last) + i
-			m.IncomingBytes[k].Value = v * MiB * 60
-			m.IncomingRecords[k].Value = v * MiB * 60 / 1000
-		}
+		setNewestMiBps(&in.Metrics, tt.last...)
 		in.ReshardHistory = tt.history
 		d, _ := Decide(in, st, now0)
 		if d.Shards != tt.want || d.ShardRule != tt.rule {
@@ -176,9 +169,7 @@ func TestDecideRisesOutOfQuiet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var st State
-		for k := int64(14); k >= 1; k-- {
-			st.Shards = append(st.Shards, Rec{At: now0.Unix() - 60*k, N: 1})
-		}
+		st.Shards = windowRecs(func(int64) int32 { return 1 })
 		st.ShardPeaks = []Rec{{At: now0.Truncate(time.Hour).Unix(), N: 1}}
 		for h := range dayHours {
 			// 1000-byte records: the bytes decide, MiB/s ÷ 1 MB/s a shard.
@@ -186,13 +177,7 @@ func TestDecideRisesOutOfQuiet(t *testing.T) {
 			st.WeekPeaks = append(st.WeekPeaks, Rec{At: now0.Truncate(time.Hour).Add(-time.Duration(dayHours-h) * time.Hour).Unix(), N: n})
 		}
 		in := baseInputs(now0, 1, 0.01)
-		m := &in.Metrics
-		last := []float64{0.11, 0.17, 0.22}
-		for i, v := range last {
-			k := len(m.IncomingBytes) - len(last) + i
-			m.IncomingBytes[k].Value = v * MiB * 60
-			m.IncomingRecords[k].Value = v * MiB * 60 / 1000
-		}
+		setNewestMiBps(&in.Metrics, 0.11, 0.17, 0.22)
 		d, _ := Decide(in, st, now0)
 		if d.Shards != tt.want || d.ShardRule != tt.rule {
 			t.Errorf("%s: %d %v (%s), want %d %v", tt.name, d.Shards, d.ShardRule, d.ShardReason, tt.want, tt.rule)
