@@ -293,7 +293,14 @@ type Decision struct {
 	ShardReason, ProducerReason, ConsumerReason, Reason string
 	// ShardRule is the rule that set Shards (ShardReason in a word).
 	ShardRule ShardRule
-	Used      Used
+	// ByMerge says Shards is reached by MergeShards, not UpdateShardCount:
+	// Shards is below the open count and at least half of it, and the
+	// actor merges one adjacent pair of open shards per pass while the
+	// stream is ACTIVE (the pair with the narrowest joint hash-key range, so
+	// that a halving ends with even shards). Merges spend none of the
+	// UpdateShardCount calls of the 24 h window.
+	ByMerge bool
+	Used    Used
 }
 
 // Decide computes the three targets for one StreamProcessor from one pass's

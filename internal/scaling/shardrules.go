@@ -49,10 +49,13 @@ const (
 	// undoing would leave none for a rise) while the open count carries
 	// the load at 100 %.
 	ShardHoldLastCall
+	// ShardMergeDown: a scale-down by MergeShards (Decision.ByMerge), which
+	// spends no UpdateShardCount call.
+	ShardMergeDown
 )
 
 var shardRuleNames = [...]string{"unset", "noData", "bounds", "up", "down", "start", "updating",
-	"lastReshard", "rising", "window", "quarter", "trend", "climbBack", "readSide", "lastCall"}
+	"lastReshard", "rising", "window", "quarter", "trend", "climbBack", "readSide", "lastCall", "mergeDown"}
 
 // String is the rule's short name (as in `simulate -excess`).
 func (r ShardRule) String() string {
