@@ -88,12 +88,16 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
+// upstreamIdleTimeout is how long the meter keeps an idle connection to
+// kinesis-local: well under the 60 s after which kinesis-local closes one.
+const upstreamIdleTimeout = 30 * time.Second
+
 // Options configure a Meter. Upstream, Kinesis and CloudWatch are required.
 type Options struct {
 	// Upstream is kinesis-local's endpoint, where requests are forwarded.
 	Upstream *url.URL
 	// Transport forwards requests; a copy of http.DefaultTransport keeping
-	// up to 64 idle connections when nil.
+	// up to 64 idle connections for upstreamIdleTimeout when nil.
 	Transport http.RoundTripper
 	// Kinesis lists shards and streams of kinesis-local for the Meter itself.
 	Kinesis KinesisAPI
@@ -204,8 +208,12 @@ func New(opts Options) *Meter {
 	if transport == nil {
 		// Every producer and consumer task talks through the meter: keep
 		// more than the default two idle connections to kinesis-local.
+		// kinesis-local closes a connection idle for 60 s (measured); ours
+		// close first, so that a request never goes out on a connection
+		// the server is closing (the proxy does not retry a POST: a 502).
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.MaxIdleConnsPerHost = 64
+		t.IdleConnTimeout = upstreamIdleTimeout
 		transport = t
 	}
 	upstream := opts.Upstream
