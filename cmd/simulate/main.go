@@ -124,6 +124,7 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	fs.IntVar(&cfg.ProducerMetricLagMinutes, "producer-metric-lag", 0, "sensitivity: minutes after its end a minute of the producers' own metrics (IngestBytes, IngestRecords, RefusedRecords) is visible: 0 (high-resolution points, the default), 1-3, or -1 for AWS/Kinesis's lag (standard resolution, once a minute)")
 	fs.IntVar(&cfg.TaskStartMinutes, "task-start", 0, "sensitivity: minutes a Fargate task takes to start (0: 1)")
 	fs.Float64Var(&cfg.UpdatingScale, "updating-scale", 0, "sensitivity: multiply every UPDATING time of the model (0: 1)")
+	fs.IntVar(&cfg.MergeMinutes, "merge-minutes", 0, "sensitivity: minutes one MergeShards keeps the stream UPDATING (0: the model's UPDATING time for one shard's change, scaled by -updating-scale; AWS documents none)")
 	fs.Float64Var(&cfg.BurstPeakToMean, "burst", 0, "peak-to-mean of the load within each minute: a tenth of the seconds at this multiple of the mean, Kinesis limits per second (0 or 1: a flat minute)")
 	fs.Float64Var(&cfg.KeySkew, "key-skew", 0, "Zipf exponent of the records' spread over shards (0: uniform, as random UUID keys give)")
 	fs.Float64Var(&cfg.ProducerTargetRecordsPerTask, "producer-target-rate", 0, "operator's spec.producer.targetRecordsPerSecondPerTask in the model's records/s (0: unset, CPU only, the CRD default; -1: the target CPU share of a task's capacity)")

@@ -341,7 +341,7 @@ func WriteTable(w io.Writer, cfg Config, trs []TraceResults) error {
 	fmt.Fprintf(w, "workload: peak %.0f MiB/s in %.0f-byte Kinesis records; operator target utilization %.0f%% (the CRD default is 70%%); tasks 2 vCPU/4 GB carrying %.0f (producer) / %.0f (consumer) MiB/s\n",
 		cfg.PeakMiBps, cfg.RecordBytes, 100*cfg.TargetUtilization, cfg.ProducerMiBpsPerTask, cfg.ConsumerMiBpsPerTask)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "trace\tpolicy\tlost%\tthrottled%\tprod refused%\tp99 age s\tshard-h\tvs clairv.\ttask-h\tcalls\tsplit/merge\trejected\tmax shards\tstream USD\tvs OD\tcost USD\tvs OD\t")
+	fmt.Fprintln(tw, "trace\tpolicy\tlost%\tthrottled%\tprod refused%\tp99 age s\tshard-h\tvs clairv.\ttask-h\tcalls\tsplit/merge\tmerges\trejected\tmax shards\tstream USD\tvs OD\tcost USD\tvs OD\t")
 	for _, tr := range trs {
 		cl, od := find(tr.Results, "clairvoyant"), find(tr.Results, "on-demand")
 		for _, r := range tr.Results {
@@ -365,8 +365,8 @@ func WriteTable(w io.Writer, cfg Config, trs []TraceResults) error {
 			if r.Policy == "on-demand" {
 				shardH = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.3f\t%.3f\t%.0f\t%s\t%s\t%.0f\t%d\t%d\t%d\t%d\t%.0f\t%s\t%.0f\t%s\t\n",
-				name, pol, r.LostPercent, r.ThrottledPercent, r.ProducerRejectedPercent, r.P99IteratorAgeSeconds, shardH, vsCl, r.TaskHours, r.ReshardCalls, r.SplitMergeCalls, r.RejectedCalls, r.MaxShards, r.StreamCostUSD, vsODs, r.CostUSD, vsOD)
+			fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.3f\t%.3f\t%.0f\t%s\t%s\t%.0f\t%d\t%d\t%d\t%d\t%d\t%.0f\t%s\t%.0f\t%s\t\n",
+				name, pol, r.LostPercent, r.ThrottledPercent, r.ProducerRejectedPercent, r.P99IteratorAgeSeconds, shardH, vsCl, r.TaskHours, r.ReshardCalls, r.SplitMergeCalls, r.MergeCalls, r.RejectedCalls, r.MaxShards, r.StreamCostUSD, vsODs, r.CostUSD, vsOD)
 		}
 	}
 	if err := tw.Flush(); err != nil {

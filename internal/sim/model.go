@@ -66,6 +66,10 @@ type Config struct {
 	// a flat minute (no per-second data is at hand to justify another
 	// default).
 	BurstPeakToMean float64
+	// MergeMinutes (sensitivity switch): how long one MergeShards keeps
+	// the stream UPDATING (Command.MergeTo). 0: UpdatingMinutes for one
+	// shard's change, scaled by UpdatingScale (AWS documents no duration).
+	MergeMinutes int `json:",omitempty"`
 	// KeySkew (≥ 0; 0: uniform) spreads the records over the open shards
 	// Zipf-like: shard i (from 0) gets a share proportional to (i+1)^-KeySkew.
 	// Uniform is the seed's and the operator's producers' case (a random
@@ -195,7 +199,13 @@ type Command struct {
 	// UPDATING. The model gives it the same UPDATING time as one
 	// UpdateShardCount call (AWS documents neither; a real re-partition takes
 	// several split and merge operations, so this favours the caller).
-	SplitMerge                       bool
+	SplitMerge bool
+	// MergeTo > 0 asks for one MergeShards of two adjacent open shards,
+	// toward MergeTo shards (below the open count): no UpdateShardCount
+	// call is spent, AWS refuses it while the stream is UPDATING, and the
+	// stream is UPDATING while it runs (Config.MergeMinutes). Ignored with
+	// ReshardTo set.
+	MergeTo                          int32
 	ProducerDesired, ConsumerDesired int32
 }
 
@@ -229,6 +239,9 @@ type Result struct {
 	// Extra detail beyond the fixed fields.
 	RejectedCalls   int `json:"rejectedCalls"`
 	SplitMergeCalls int `json:"splitMergeCalls,omitempty"` // reshards by split/merge (seed)
+	// MergeCalls: MergeShards calls accepted (Command.MergeTo), each one
+	// pair; refused ones count in RejectedCalls.
+	MergeCalls int `json:"mergeCalls,omitempty"`
 	// FloorShardHours and FloorShardHours100 are the trace's legal floor
 	// (LegalFloorShardHours) at the operator's target utilization and at
 	// 100 %, the same for every policy of a trace (set by RunAll; 0 when a
@@ -278,6 +291,13 @@ type Minute struct {
 	// ReshardTo is the UpdateShardCount call accepted at the minute's end
 	// (0: none).
 	ReshardTo int32 `json:"reshardTo,omitempty"`
+	// MergedTo is the open count a MergeShards accepted at the minute's
+	// end leaves when done (0: none).
+	MergedTo int32 `json:"mergedTo,omitempty"`
+	// CarryShards is the shards' worth the stream carried in the minute
+	// (below the open count while UPDATING up or during a halving by
+	// merges).
+	CarryShards int32 `json:"carryShards,omitempty"`
 	// CallsLeft is how many UpdateShardCount calls AWS still accepts in
 	// the rolling 24 h after the minute's end (scaling.BudgetLeft), the
 	// minute's own call counted.
@@ -462,10 +482,15 @@ type run struct {
 	open       int32
 	prod, cons service
 	// The reshard in flight: UPDATING until minute updUntil, then updTo
-	// shards open.
-	updating bool
-	updTo    int32
-	updUntil int
+	// shards open. merging: it is one MergeShards (updTo = open−1).
+	updating, merging bool
+	updTo             int32
+	updUntil          int
+	// halfFrom is the open count at the first merge of the halving under
+	// way (0: none): until the open count reaches ceil(halfFrom/2), or an
+	// UpdateShardCount re-evens the shards, the merged shards own twice
+	// the hash range of the others and the stream carries as halfFrom/2.
+	halfFrom int32
 	history  []time.Time // accepted UpdateShardCount calls
 
 	backlog, ageSec float64
@@ -481,7 +506,7 @@ type run struct {
 type flow struct {
 	dem, in, acc        Load    // demanded, taken by the producers, accepted by Kinesis
 	thr                 float64 // records/s Kinesis refused
-	billed              int32
+	billed, carry       int32
 	pcpu, ccpu, readThr float64
 }
 
@@ -509,6 +534,10 @@ func newRun(cfg Config, t Trace, c Controller) *run {
 func (r *run) settle(m int) {
 	if r.updating && m >= r.updUntil {
 		r.open, r.updating = r.updTo, false
+		if !r.merging || r.open <= halved(r.halfFrom) {
+			r.halfFrom = 0 // an UpdateShardCount re-evens; a halving is done
+		}
+		r.merging = false
 	}
 	r.prod.tick(m)
 	r.cons.tick(m)
@@ -545,17 +574,29 @@ func (r *run) produce(f *flow) {
 // carrying is the shards the stream relies on and bills: while UPDATING
 // only the smaller of the old and new counts is relied on, and both are
 // billed.
+//
+// During a halving by merges (halfFrom > 0) the stream carries as
+// halfFrom/2 shards: with uniform keys a merged shard gets twice a plain
+// one's records and throttles first. A merge bills the open count: two
+// parents until it is done, then one child.
 func (r *run) carrying() (carry, billed int32) {
-	if r.updating {
-		return min(r.open, r.updTo), max(r.open, r.updTo)
+	carry, billed = r.open, r.open
+	if r.updating && !r.merging {
+		carry, billed = min(r.open, r.updTo), max(r.open, r.updTo)
 	}
-	return r.open, r.open
+	if r.halfFrom > 0 {
+		carry = min(carry, max(r.halfFrom/2, 1))
+	}
+	return carry, billed
 }
+
+// halved is the open count a halving from n ends at: ceil(n/2).
+func halved(n int32) int32 { return (n + 1) / 2 }
 
 // write applies Kinesis's per-shard write limits; the excess is throttled.
 func (r *run) write(f *flow) {
 	carry, billed := r.carrying()
-	f.billed = billed
+	f.billed, f.carry = billed, carry
 	r.res.MaxShards = max(r.res.MaxShards, billed)
 	k := r.cfg.acceptedFraction(carry, f.in)
 	f.acc = Load{f.in.Bytes * k, f.in.Records * k}
@@ -611,6 +652,7 @@ func (r *run) record(m int, f flow) {
 			ProducerRunning: r.prod.running, ProducerDesired: r.prod.desired,
 			ConsumerRunning: r.cons.running, ConsumerDesired: r.cons.desired,
 			ProducerCPUPercent: f.pcpu, ConsumerCPUPercent: f.ccpu, IteratorAgeSeconds: r.ageSec,
+			CarryShards: f.carry,
 		})
 		r.row = &r.res.Timeline[len(r.res.Timeline)-1]
 	}
@@ -669,6 +711,7 @@ func (r *run) view(m int, now time.Time) View {
 // would.
 func (r *run) reshard(m int, now time.Time, cmd Command) {
 	if cmd.ReshardTo <= 0 {
+		r.merge(m, cmd.MergeTo)
 		return
 	}
 	if cmd.SplitMerge {
@@ -689,6 +732,39 @@ func (r *run) reshard(m int, now time.Time, cmd Command) {
 	if r.row != nil {
 		r.row.ReshardTo = cmd.ReshardTo
 	}
+}
+
+// merge starts one MergeShards toward to shards, or refuses it as AWS
+// would: not while UPDATING (ResourceInUseException), and only below the
+// open count (two adjacent open shards). The first merge of a halving
+// records its start count (halfFrom); one past the halving starts the
+// next.
+func (r *run) merge(m int, to int32) {
+	if to <= 0 {
+		return
+	}
+	if r.updating || to >= r.open || r.open < 2 {
+		r.res.RejectedCalls++
+		return
+	}
+	if r.halfFrom == 0 || r.open <= halved(r.halfFrom) {
+		r.halfFrom = r.open
+	}
+	r.res.MergeCalls++
+	r.updating, r.merging, r.updTo, r.updUntil = true, true, r.open-1, m+1+r.mergeMinutes()
+	if r.row != nil {
+		r.row.MergedTo = r.open - 1
+	}
+}
+
+// mergeMinutes is how long one merge keeps the stream UPDATING:
+// Config.MergeMinutes, else the model's UPDATING time for one shard's
+// change (AWS's MergeShards reference gives none).
+func (r *run) mergeMinutes() int {
+	if r.cfg.MergeMinutes > 0 {
+		return r.cfg.MergeMinutes
+	}
+	return r.updatingMinutes(r.open, r.open-1)
 }
 
 // updatingMinutes is UpdatingMinutes scaled by Config.UpdatingScale.

@@ -51,7 +51,7 @@ func timelineRows(t Trace, tl []Minute, from, to int) []TimelineRow {
 // WriteTimeline prints rows as a table, one line a minute: the time,
 // offered and accepted MiB/s, throttled and producer-refused percent, open
 // and billed shards (U while UPDATING), the call accepted at the minute's
-// end (→N), the calls left in the rolling 24 h, producer and consumer tasks
+// end (→N, or mN for a MergeShards leaving N), the calls left in the rolling 24 h, producer and consumer tasks
 // running/desired, and the operator's shard rule (with its reason on a
 // call's row). A row without open shards is on-demand's, which models no
 // shards or tasks: those columns are "-".
@@ -63,7 +63,7 @@ func WriteTimeline(w io.Writer, rows []TimelineRow) error {
 	for _, r := range rows {
 		line := fmt.Sprintf("%-16s %8.3f %8.3f %6.2f %6.2f %9s %4s %4s %4s %7s %7s  %s",
 			r.Time.Format("2006-01-02 15:04"), r.OfferedMiBps, r.AcceptedMiBps, r.ThrottledPercent, r.ProducerRejectedPercent,
-			counts(r, r.OpenShards, r.BilledShards), mark(r.Updating, "U"), callTo(r.ReshardTo), counts(r, int32(r.CallsLeft), -1),
+			counts(r, r.OpenShards, r.BilledShards), mark(r.Updating, "U"), callTo(r.ReshardTo, r.MergedTo), counts(r, int32(r.CallsLeft), -1),
 			counts(r, r.ProducerRunning, r.ProducerDesired), counts(r, r.ConsumerRunning, r.ConsumerDesired), ruleText(r.Minute))
 		if _, err := fmt.Fprintln(w, strings.TrimRight(line, " ")); err != nil {
 			return err
@@ -91,10 +91,14 @@ func mark(on bool, s string) string {
 	return ""
 }
 
-// callTo is a call's "→N", or nothing.
-func callTo(to int32) string {
-	if to > 0 {
+// callTo is an UpdateShardCount call's "→N", a MergeShards' "mN" (the
+// count it leaves), or nothing.
+func callTo(to, merged int32) string {
+	switch {
+	case to > 0:
 		return fmt.Sprintf("→%d", to)
+	case merged > 0:
+		return fmt.Sprintf("m%d", merged)
 	}
 	return ""
 }
