@@ -55,6 +55,8 @@ func run() error {
 		return runRefusals(o)
 	case o.excess:
 		return runExcess(o)
+	case o.mergeFloor:
+		return runMergeFloor(o)
 	case o.episodes:
 		return runEpisodes(o)
 	case o.timeline.on:
@@ -84,6 +86,7 @@ type options struct {
 	nextSizeMembers        int
 	callsPerDay            int
 	refusals, excess       bool
+	mergeFloor             bool
 	episodes               bool
 	firstOnsetStride       int
 	judge                  judgeOptions
@@ -112,6 +115,7 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	fs.StringVar(&o.only, "only", "", "with -bench, -excess, -refusals, -episodes, -frontier, -onset, -onset-budget, -first-onset-budget, -next-size or -judge, only the traces whose name contains this; with -timeline (required), the one trace: the name equal to this, else the only one containing it")
 	fs.BoolVar(&o.refusals, "refusals", false, "for the bench's traces (-traces, -only): where the operator's producers refused records, by cause (tasks starting, scaled down within 15 minutes, load no higher than 15–60 minutes before, a new high)")
 	fs.BoolVar(&o.episodes, "episodes", false, "for the bench's traces (-traces, -only): the operator's loss episodes, largest first — when, the share of the trace's records lost, the shards open as each began and for how long, the calm load before it, its peak, and the first reshard call")
+	fs.BoolVar(&o.mergeFloor, "merge-floor", false, "for the bench's traces (-traces, -only): the legal floor at the target utilization and at 100 %, and the same with every decrease free (a lower bound when MergeShards may scale down without a call)")
 	fs.BoolVar(&o.excess, "excess", false, "for the bench's traces (-traces, -only): the operator's shard-hours above the legal floor's schedule at its target utilization, split by the rule that held each minute's count")
 	fs.Float64Var(&cfg.PeakMiBps, "peak-mibps", cfg.PeakMiBps, "write rate at the trace's peak, MiB/s")
 	fs.Float64Var(&cfg.RecordBytes, "record-bytes", cfg.RecordBytes, "mean Kinesis record size as written (after KPL aggregation), bytes")
@@ -192,6 +196,23 @@ func runExcess(o options) error {
 		return err
 	}
 	return writeExcess(o.cfg, trs)
+}
+
+// runMergeFloor prints, per trace, the legal floor and the free-down floor
+// (sim.FreeDownFloorShardHours) at the target utilization and at 100 %.
+func runMergeFloor(o options) error {
+	trs, err := sim.BenchTraces(o.cfg, o.traces, o.only)
+	if err != nil {
+		return err
+	}
+	u := o.cfg.TargetUtilization
+	fmt.Printf("legal floor and free-down floor (merges: any decrease free), shard-h; peak %.0f MiB/s\n", o.cfg.PeakMiBps)
+	for _, t := range trs {
+		l, f := sim.LegalFloorShardHours(o.cfg, t, u), sim.FreeDownFloorShardHours(o.cfg, t, u)
+		l1, f1 := sim.LegalFloorShardHours(o.cfg, t, 1), sim.FreeDownFloorShardHours(o.cfg, t, 1)
+		fmt.Printf("%-26s at %.0f%%: %.0f → %.0f (%.3fx)   at 100%%: %.0f → %.0f (%.3fx)\n", t.Name, 100*u, l, f, f/l, l1, f1, f1/l1)
+	}
+	return nil
 }
 
 // runEpisodes prints the operator's loss episodes on the bench's traces.

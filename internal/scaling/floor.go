@@ -26,6 +26,21 @@ import "math"
 // P < b ≤ MaxLegalStep(a)), so it needs no more calls.
 // TestLegalFloorAgainstEnumeration enumerates counts up to 2P to check it.
 func LegalFloor(needs []int32, perDay, dayMinutes int) (int64, bool) {
+	return legalFloor(needs, perDay, dayMinutes, false)
+}
+
+// LegalFloorFreeDown is LegalFloor with every decrease free: any lower
+// count at any minute, no call. It bounds from below the floor of a
+// schedule that may also scale down by MergeShards (no daily limit, but
+// one pair at a time, each taking the stream UPDATING, and the stream
+// carrying only half its start count during a halving): every such
+// schedule is one of these, since merges only ever lower the count. It is
+// a measurement for the judge's floors, not one of them.
+func LegalFloorFreeDown(needs []int32, perDay, dayMinutes int) (int64, bool) {
+	return legalFloor(needs, perDay, dayMinutes, true)
+}
+
+func legalFloor(needs []int32, perDay, dayMinutes int, freeDown bool) (int64, bool) {
 	if len(needs) == 0 {
 		return 0, true
 	}
@@ -33,6 +48,7 @@ func LegalFloor(needs []int32, perDay, dayMinutes int) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
+	f.freeDown = freeDown
 	cur, prev := f.first(), make([]int64, f.size())
 	for m := 1; m < len(needs); m++ {
 		prev, cur = cur, prev
@@ -56,6 +72,8 @@ type floorDP struct {
 	w               *callWindows
 	perCount        []int64 // a minute at n shards costs n shard-minutes
 	valid           int     // counts below valid in the last minute's row are left over from older minutes
+	freeDown        bool    // LegalFloorFreeDown: any decrease is free
+	down            []int64 // freeDown: per k, the least of prev over the counts from c up
 }
 
 func newFloorDP(needs []int32, perDay, dayMinutes int) (*floorDP, bool) {
@@ -116,7 +134,30 @@ func (f *floorDP) next(m int, prev, cur []int64) {
 		prev[i] = floorInf
 	}
 	f.w.step(prev, cur, need, f.perCount)
+	if f.freeDown {
+		f.stepDown(prev, cur, need)
+	}
 	f.valid = need
+}
+
+// stepDown lowers cur[c][k], for every count c from need on, to the
+// cheapest of prev at c or any higher count with k calls, plus c: a free
+// decrease to c.
+func (f *floorDP) stepDown(prev, cur []int64, need int) {
+	ks := f.ks
+	if f.down == nil {
+		f.down = make([]int64, ks)
+	}
+	for k := range f.down {
+		f.down[k] = floorInf
+	}
+	for c := int(f.top); c >= need; c-- {
+		v, o := prev[c*ks:(c+1)*ks], cur[c*ks:(c+1)*ks]
+		for k := range ks {
+			f.down[k] = min(f.down[k], v[k])
+			o[k] = min(o[k], f.down[k]+int64(c))
+		}
+	}
 }
 
 // best is the least cost in the last minute's table.

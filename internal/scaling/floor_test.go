@@ -201,3 +201,34 @@ func TestCallWindowsSpanThreeBlocks(t *testing.T) {
 		}
 	}
 }
+
+// TestLegalFloorFreeDown: a free decrease spends no call, so with the
+// calls of the day spent the free-down floor still follows a fall, where
+// LegalFloor must hold; with calls to spare both agree; it is never above
+// LegalFloor.
+func TestLegalFloorFreeDown(t *testing.T) {
+	tests := []struct {
+		name           string
+		needs          []int32
+		perDay         int
+		legal, freeDwn int64
+	}{
+		// 1 call: the cheapest legal schedule starts at 8 and spends it
+		// on 8→4 after the top; with free decreases it starts at 4,
+		// spends it on 4→8 and falls to 1 for free.
+		{"held top", []int32{1, 8, 8, 1, 1, 1}, 1, 8*3 + 4*3, 4 + 8 + 8 + 1 + 1 + 1},
+		// The fall 8→1 needs three halvings by calls (8→4→2→1) but is
+		// one free step.
+		{"deep fall with calls", []int32{8, 1, 1, 1, 1}, 10, 8 + 4 + 2 + 1 + 1, 8 + 1 + 1 + 1 + 1},
+		{"rise only", []int32{1, 2, 4}, 10, 1 + 2 + 4, 1 + 2 + 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			legal, ok := LegalFloor(tt.needs, tt.perDay, 1440)
+			free, ok2 := LegalFloorFreeDown(tt.needs, tt.perDay, 1440)
+			if !ok || !ok2 || legal != tt.legal || free != tt.freeDwn {
+				t.Fatalf("legal %d free-down %d, want %d and %d", legal, free, tt.legal, tt.freeDwn)
+			}
+		})
+	}
+}

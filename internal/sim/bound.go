@@ -29,12 +29,26 @@ const dayMinutes = 24 * 60
 // records may use less. It is +Inf when a minute needs more than
 // scaling.MaxShardsPerStream shards.
 func LegalFloorShardHours(cfg Config, t Trace, u float64) float64 {
+	return floorHours(cfg, t, u, scaling.LegalFloor)
+}
+
+// FreeDownFloorShardHours is LegalFloorShardHours with every decrease free
+// (scaling.LegalFloorFreeDown): a lower bound for schedules that may also
+// scale down by MergeShards, which spends no UpdateShardCount call. It
+// measures how far merges could lower the judged floor; the judge does not
+// use it.
+func FreeDownFloorShardHours(cfg Config, t Trace, u float64) float64 {
+	return floorHours(cfg, t, u, scaling.LegalFloorFreeDown)
+}
+
+// floorHours runs a floor program on t's per-minute needs at u.
+func floorHours(cfg Config, t Trace, u float64, floor func([]int32, int, int) (int64, bool)) float64 {
 	cfg = cfg.withDefaults()
 	needs := make([]int32, t.Minutes())
 	for m := range needs {
 		needs[m] = needShards(cfg.demand(t, m), u)
 	}
-	shardMinutes, ok := scaling.LegalFloor(needs, scaling.ReshardsPerWindow, dayMinutes)
+	shardMinutes, ok := floor(needs, scaling.ReshardsPerWindow, dayMinutes)
 	if !ok {
 		return math.Inf(1)
 	}
