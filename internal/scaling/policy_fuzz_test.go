@@ -72,6 +72,9 @@ func FuzzDecide(f *testing.F) {
 				if d.ShardReason == "" || d.ProducerReason == "" || d.ConsumerReason == "" {
 					t.Fatalf("empty reason: %+v", d)
 				}
+				if d.ByMerge && (d.Shards < (open+1)/2 || d.Shards >= open || d.ShardRule != ShardMergeDown) {
+					t.Fatalf("by merge %d→%d (rule %v): want ceil(open/2) ≤ shards < open: %s", open, d.Shards, d.ShardRule, d.ShardReason)
+				}
 				if want := ruleOfReason(d.ShardReason, open); d.ShardRule == ShardRuleUnset || d.ShardRule != want {
 					t.Fatalf("shard rule %v for %q, whose wording says %v", d.ShardRule, d.ShardReason, want)
 				}

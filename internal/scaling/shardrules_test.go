@@ -20,6 +20,8 @@ func ruleOfReason(reason string, open int32) ShardRule {
 		return ShardUp
 	case strings.HasPrefix(reason, "scaling down"):
 		return ShardDown
+	case strings.HasPrefix(reason, "merging down"):
+		return ShardMergeDown
 	case has("no open shards") || has("no IncomingBytes data"):
 		return ShardHeldNoData
 	case has("stream is updating"):

@@ -295,6 +295,13 @@ func (o *Operator) Control(v View) Command {
 	d, st := scaling.Decide(in, o.State, at)
 	o.State, o.LastDecision = st, d
 	cmd := Command{ProducerDesired: d.ProducerTasks, ConsumerDesired: d.ConsumerTasks}
+	if d.ByMerge {
+		// The actor merges one pair per pass while the stream is ACTIVE.
+		if !v.Updating && d.Shards < v.OpenShards {
+			cmd.MergeTo = d.Shards
+		}
+		return cmd
+	}
 	step := scaling.PlanReshard(scaling.ReshardState{Open: v.OpenShards, Target: d.Shards, Updating: v.Updating, History: v.ReshardHistory, Now: v.Now})
 	if step.Action == scaling.ReshardNow {
 		cmd.ReshardTo = step.To
