@@ -109,6 +109,9 @@ type outcome struct {
 	// createLogGroup: the group existed already; nothing was created.
 	// deletions: there was something to delete.
 	existed bool
+	// mergeShards: the pair chosen (nil when the shards could not be
+	// listed or held no pair).
+	pair *shardPair
 }
 
 // errChainBroken is the outcome of a chained action skipped because an
@@ -154,6 +157,8 @@ func (r *StreamProcessorReconciler) act(ctx context.Context, sp *streamingv1alph
 			if o.err == nil {
 				log.FromContext(ctx).Info("Resharded stream", "stream", a.name, "from", a.from, "to", a.step.To, "target", a.step.Target)
 			}
+		case mergeShards:
+			o = r.mergeOutcome(ctx, sp, streams, a)
 		case switchMode:
 			o = switchModeOutcome(ctx, sp, patcher, streams, a)
 		case deployService:
@@ -244,6 +249,8 @@ func (o outcome) apply(n *notes) (time.Duration, error) {
 		n.normal(EventEncryptionChanged, "Stopped encryption of stream %s", a.name)
 	case reshard:
 		return o.applyReshard(n, a)
+	case mergeShards:
+		return o.applyMerge(n, a)
 	case switchMode:
 		return o.applyModeSwitch(n, a)
 	case deployService:

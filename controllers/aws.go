@@ -136,11 +136,15 @@ type AWSRate struct {
 // leaves room for the account's other callers and never meets a throttle in
 // steady state. Keys are "service.Operation".
 var DefaultAWSRates = map[string]AWSRate{
-	"kinesis.CreateStream":                  {4.5, 2},
-	"kinesis.DeleteStream":                  {4.5, 2},
-	"kinesis.DescribeStreamSummary":         {18, 10},
-	"kinesis.UpdateShardCount":              {1.8, 1},
-	"kinesis.UpdateStreamMode":              {4.5, 2},
+	"kinesis.CreateStream":          {4.5, 2},
+	"kinesis.DeleteStream":          {4.5, 2},
+	"kinesis.DescribeStreamSummary": {18, 10},
+	"kinesis.UpdateShardCount":      {1.8, 1},
+	"kinesis.UpdateStreamMode":      {4.5, 2},
+	// MergeShards: 5 per second per account (API_MergeShards); ListShards:
+	// 1000 per second per stream, paced per account far below that.
+	"kinesis.MergeShards":                   {4.5, 2},
+	"kinesis.ListShards":                    {90, 10},
 	"kinesis.ListTagsForStream":             {4.5, 2},
 	"kinesis.AddTagsToStream":               {4.5, 2},
 	"kinesis.RemoveTagsFromStream":          {4.5, 2},
@@ -358,6 +362,14 @@ func (k *limitedKinesis) DeleteStream(ctx context.Context, in *kinesis.DeleteStr
 
 func (k *limitedKinesis) UpdateShardCount(ctx context.Context, in *kinesis.UpdateShardCountInput, o ...func(*kinesis.Options)) (*kinesis.UpdateShardCountOutput, error) {
 	return paced(ctx, k.l, "kinesis.UpdateShardCount", k.next.UpdateShardCount, in, o...)
+}
+
+func (k *limitedKinesis) ListShards(ctx context.Context, in *kinesis.ListShardsInput, o ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
+	return paced(ctx, k.l, "kinesis.ListShards", k.next.ListShards, in, o...)
+}
+
+func (k *limitedKinesis) MergeShards(ctx context.Context, in *kinesis.MergeShardsInput, o ...func(*kinesis.Options)) (*kinesis.MergeShardsOutput, error) {
+	return paced(ctx, k.l, "kinesis.MergeShards", k.next.MergeShards, in, o...)
 }
 
 func (k *limitedKinesis) UpdateStreamMode(ctx context.Context, in *kinesis.UpdateStreamModeInput, o ...func(*kinesis.Options)) (*kinesis.UpdateStreamModeOutput, error) {

@@ -257,10 +257,10 @@ func planCapacity(n *notes, pl *plan, o streamObservation) capacityPlan {
 // step when provisioned (planReshard); nothing when on-demand, where
 // StreamReady says Kinesis scales it. A held mode switch overrides
 // StreamReady either way.
-func planStreamCapacity(n *notes, pl *plan, s streamState, t Targets) {
+func planStreamCapacity(n *notes, pl *plan, s streamState, t Targets, byMerge bool) {
 	switch {
 	case !s.onDemand:
-		planReshard(n, pl, s, t)
+		planReshard(n, pl, s, t, byMerge)
 	case s.updating:
 		n.set(ConditionStreamReady, metav1.ConditionFalse, ReasonUpdating, fmt.Sprintf("stream %s is UPDATING (ON_DEMAND, %d open shards)", n.sp.Status.Stream.Name, s.open))
 		pl.waitFor(n.t.poll)

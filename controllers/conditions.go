@@ -33,7 +33,11 @@ const (
 	ReasonUpdating           = "Updating"
 	ReasonResharding         = "Resharding"
 	ReasonReshardBudgetSpent = "ReshardBudgetSpent"
-	ReasonStreamDeleting     = "StreamDeleting"
+	// ReasonMergingShards: the open shards go down to the target by
+	// MergeShards, one adjacent pair per pass while the stream is ACTIVE;
+	// no UpdateShardCount call is spent.
+	ReasonMergingShards  = "MergingShards"
+	ReasonStreamDeleting = "StreamDeleting"
 	// ReasonSwitchingMode: an UpdateStreamMode call is being applied.
 	ReasonSwitchingMode = "SwitchingCapacityMode"
 	// ReasonModeSwitchBudgetSpent: the wanted capacity mode waits for
@@ -81,6 +85,7 @@ const (
 	EventStreamCreated         = "StreamCreated"
 	EventStreamAdopted         = "StreamAdopted"
 	EventStreamResharded       = "StreamResharded"
+	EventShardsMerged          = "ShardsMerged"
 	EventReshardWaiting        = "ReshardWaiting"
 	EventModeSwitched          = "CapacityModeSwitched"
 	EventModeSwitchWaiting     = "CapacityModeSwitchWaiting"

@@ -74,8 +74,8 @@ func planPass(sp *streamingv1alpha1.StreamProcessor, obs observed, now time.Time
 	pl := plan{deployed: map[string]bool{}}
 	planLogGroup(n, &pl, obs.logGroup) // first: its create comes before the services' tasks log to it
 	if s := planStream(n, &pl, obs.stream); s.usable {
-		targets := planTargets(n, obs, s)
-		planStreamCapacity(n, &pl, s, targets) // planReshard, unless on-demand
+		targets, byMerge := planTargets(n, obs, s)
+		planStreamCapacity(n, &pl, s, targets, byMerge) // planReshard, unless on-demand
 		for _, w := range []workload{producerWorkload(sp, obs.region), consumerWorkload(sp, obs.region)} {
 			planService(n, &pl, w, obs, targets)
 		}
@@ -194,11 +194,12 @@ func planStreamSettings(sp *streamingv1alpha1.StreamProcessor, d ktypes.StreamDe
 // planTargets decides the shard and task targets and records them in status:
 // with the policy of internal/scaling on the observed metrics and counts, or,
 // when paused, the current counts. status.lastDecision explains every
-// decision; an event marks every change of a target.
-func planTargets(n *notes, obs observed, s streamState) Targets {
+// decision; an event marks every change of a target. byMerge says the policy
+// reaches the shard target by MergeShards (scaling.Decision.ByMerge); never
+// when paused or on-demand.
+func planTargets(n *notes, obs observed, s streamState) (t Targets, byMerge bool) {
 	sp, st := n.sp, &n.sp.Status
 	var (
-		t      Targets
 		reason string
 		inputs map[string]string
 	)
@@ -213,10 +214,11 @@ func planTargets(n *notes, obs observed, s streamState) Targets {
 			d.Reason = "CloudWatch unavailable (" + awsapi.Message(obs.metricsErr) + "); " + d.Reason
 		}
 		t, reason, inputs = Targets{d.Shards, d.ProducerTasks, d.ConsumerTasks}, d.Reason, d.Used.Map()
+		byMerge = d.ByMerge
 		st.Scaling = toAPIState(next)
 	}
 	if s.onDemand { // Kinesis scales an on-demand stream: only the tasks are the operator's
-		t.Shards, reason = s.open, "ON_DEMAND stream, shards scaled by Kinesis; tasks: "+reason
+		t.Shards, reason, byMerge = s.open, "ON_DEMAND stream, shards scaled by Kinesis; tasks: "+reason, false
 	}
 	prev := Targets{st.Stream.TargetShards, st.Producer.TargetTasks, st.Consumer.TargetTasks}
 	st.Stream.TargetShards, st.Producer.TargetTasks, st.Consumer.TargetTasks = t.Shards, t.ProducerTasks, t.ConsumerTasks
@@ -232,22 +234,31 @@ func planTargets(n *notes, obs observed, s streamState) Targets {
 		n.normal(EventTargetsChanged, "%s: %d shards, %d producer tasks, %d consumer tasks: %s",
 			verb, t.Shards, t.ProducerTasks, t.ConsumerTasks, reason)
 	}
-	return t
+	return t, byMerge
 }
 
 // planReshard plans at most one legal UpdateShardCount call towards the
-// target (planShards). A planned call is already in the status's ledger:
-// act writes the ledger before the call, so a crash between the two does not
-// give the budget back.
-func planReshard(n *notes, pl *plan, s streamState, t Targets) {
+// target (planShards), or, when the policy scales down byMerge, at most one
+// merge of two adjacent open shards (mergeShards: no ledger entry; its
+// outcome sets StreamReady). A planned call is already in the status's
+// ledger: act writes the ledger before the call, so a crash between the two
+// does not give the budget back.
+func planReshard(n *notes, pl *plan, s streamState, t Targets, byMerge bool) {
 	sp, st := n.sp, &n.sp.Status.Stream
 	sh := planShards(shardFacts{
 		stream: st.Name, open: s.open, target: t.Shards, updating: s.updating,
 		history: ledger(st.Reshards), now: n.now, dryRun: sp.Spec.Scaling.DryRun,
 		budgetWasSpent: conditionReason(sp, ConditionStreamReady) == ReasonReshardBudgetSpent,
-		interval:       seconds(sp.Spec.Scaling.IntervalSeconds), poll: n.t.poll,
+		interval:       seconds(sp.Spec.Scaling.IntervalSeconds), poll: n.t.poll, byMerge: byMerge,
 	})
 	st.Reshards = toMetaTimes(sh.ledger)
+	if sh.merge {
+		if sh.reason != "" { // the dry run's, until its outcome names the pair
+			n.set(ConditionStreamReady, sh.status, sh.reason, sh.message)
+		}
+		pl.actions = append(pl.actions, mergeShards{name: st.Name, from: s.open, to: t.Shards, dryRun: sp.Spec.Scaling.DryRun})
+		return
+	}
 	if sh.warn != "" {
 		n.warn(EventReshardWaiting, "%s", sh.warn)
 	}

@@ -26,6 +26,7 @@ func TestPlanShards(t *testing.T) {
 		name       string
 		facts      shardFacts
 		wantCall   int32 // the UpdateShardCount target; 0: no call
+		wantMerge  bool  // one MergeShards (no call, the ledger unchanged)
 		wantStatus metav1.ConditionStatus
 		wantReason string
 		wantAfter  time.Duration
@@ -54,10 +55,22 @@ func TestPlanShards(t *testing.T) {
 		}), wantStatus: metav1.ConditionFalse, wantReason: ReasonReshardBudgetSpent, wantAfter: 30 * time.Second, wantWarn: true, wantLedger: 10},
 		{name: "calls older than 24 h leave the ledger", facts: with(func(f *shardFacts) { f.open, f.target, f.history = 2, 4, calls(10, 25*time.Hour) }),
 			wantCall: 4},
+		{name: "by merge, ACTIVE: one merge, no call, even with the budget spent", facts: with(func(f *shardFacts) {
+			f.open, f.target, f.byMerge, f.history = 8, 4, true, calls(10, time.Hour)
+		}), wantMerge: true, wantLedger: 10},
+		{name: "by merge, UPDATING: wait a poll", facts: with(func(f *shardFacts) { f.open, f.target, f.byMerge, f.updating = 7, 4, true, true }),
+			wantStatus: metav1.ConditionFalse, wantReason: ReasonMergingShards, wantAfter: time.Second, wantInMsg: "open 7 → 4 by MergeShards, no UpdateShardCount call spent"},
+		{name: "by merge, dry run: lists to name the pair, reports ready", facts: with(func(f *shardFacts) { f.open, f.target, f.byMerge, f.dryRun = 8, 4, true, true }),
+			wantMerge: true, wantStatus: metav1.ConditionTrue, wantReason: ReasonReady, wantInMsg: "dry run: stream s has 8 open shards; would merge"},
+		{name: "by merge, at target: ready", facts: with(func(f *shardFacts) { f.open, f.target, f.byMerge = 4, 4, true }),
+			wantStatus: metav1.ConditionTrue, wantReason: ReasonReady, wantInMsg: "ACTIVE with 4 open shards"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := planShards(tt.facts)
+			if p.merge != tt.wantMerge {
+				t.Fatalf("merge = %v, want %v (%s)", p.merge, tt.wantMerge, p.message)
+			}
 			if tt.wantCall != 0 {
 				if p.call == nil || p.call.To != tt.wantCall {
 					t.Fatalf("call = %+v, want UpdateShardCount to %d", p.call, tt.wantCall)

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -75,6 +76,9 @@ type StreamProcessorReconciler struct {
 	LimitRetry time.Duration
 	// DriftRecheck overrides DefaultDriftRecheck when non-zero.
 	DriftRecheck time.Duration
+	// ShardMerges counts the MergeShards calls Kinesis accepted
+	// (NewShardMergesCounter); nil counts nothing.
+	ShardMerges *prometheus.CounterVec
 
 	// refused holds the service calls AWS refused, not to be made again
 	// before InvalidSpecRetry unless the spec changes.

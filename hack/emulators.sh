@@ -25,6 +25,10 @@ DYNAMODB_PORT="${DYNAMODB_PORT:-4569}"
 # UpdateShardCount keeps a stream UPDATING this long; long enough that the
 # operator's "never while UPDATING" rule is exercised, short enough for tests.
 UPDATE_SHARD_COUNT_DURATION="${UPDATE_SHARD_COUNT_DURATION:-2s}"
+# MergeShards keeps a stream UPDATING this long (kinesis-local's own setting,
+# default 500ms); as long as UpdateShardCount's so that "one merge per pass
+# while ACTIVE" is exercised the same way.
+MERGE_SHARDS_DURATION="${MERGE_SHARDS_DURATION:-2s}"
 
 log() { echo "emulators: $*" >&2; }
 
@@ -72,7 +76,7 @@ up() {
     # kinesis-local reads its TLS certificate (server.json) from the working directory.
     cd "${NPM_DIR}/node_modules/kinesis-local"
     export KINESIS_MOCK_PLAIN_PORT="${KINESIS_PORT}" KINESIS_MOCK_TLS_PORT="${KINESIS_TLS_PORT}" \
-      SHARD_LIMIT=10000 UPDATE_SHARD_COUNT_DURATION CREATE_STREAM_DURATION=500ms \
+      SHARD_LIMIT=10000 UPDATE_SHARD_COUNT_DURATION MERGE_SHARDS_DURATION CREATE_STREAM_DURATION=500ms \
       DELETE_STREAM_DURATION=500ms LOG_LEVEL=WARN AWS_REGION=us-east-1
     start kinesis node "${NPM_DIR}/node_modules/kinesis-local/main.js"
   )

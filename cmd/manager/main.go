@@ -118,7 +118,8 @@ func newManager(o options) (ctrl.Manager, error) {
 // per-object gauges and the probes.
 func addReconcilers(mgr ctrl.Manager, o options) error {
 	calls := awsapi.NewCallsCounter()
-	metrics.Registry.MustRegister(calls)
+	merges := controllers.NewShardMergesCounter()
+	metrics.Registry.MustRegister(calls, merges)
 	awsClients := controllers.NewClientFactory(calls, awsClientOptions(o.awsRateLimit, o.awsCallTimeout)...)
 	var publisher *controllers.MetricsPublisher
 	if o.cloudWatchMetrics {
@@ -135,6 +136,7 @@ func addReconcilers(mgr ctrl.Manager, o options) error {
 		Clock:        clock.RealClock{},
 		PollInterval: o.pollInterval,
 		DriftRecheck: o.driftRecheck,
+		ShardMerges:  merges,
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}

@@ -34,6 +34,8 @@ type API interface {
 	ListTagsForStream(ctx context.Context, in *kinesis.ListTagsForStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.ListTagsForStreamOutput, error)
 	AddTagsToStream(ctx context.Context, in *kinesis.AddTagsToStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.AddTagsToStreamOutput, error)
 	RemoveTagsFromStream(ctx context.Context, in *kinesis.RemoveTagsFromStreamInput, optFns ...func(*kinesis.Options)) (*kinesis.RemoveTagsFromStreamOutput, error)
+	ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
+	MergeShards(ctx context.Context, in *kinesis.MergeShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.MergeShardsOutput, error)
 }
 
 // Streams calls Kinesis through an API.
@@ -147,6 +149,38 @@ func (s Streams) Reshard(ctx context.Context, name string, from, to int32) error
 		StreamName: &name, TargetShardCount: aws.Int32(to), ScalingType: types.ScalingTypeUniformScaling,
 	}, callOnce)
 	return wrap(err, "update shard count of stream %q from %d to %d", name, from, to)
+}
+
+// OpenShards returns the stream's open shards (ListShards with the AT_LATEST
+// filter, every page), in the order Kinesis lists them.
+func (s Streams) OpenShards(ctx context.Context, name string) ([]types.Shard, error) {
+	in := &kinesis.ListShardsInput{StreamName: &name, ShardFilter: &types.ShardFilter{Type: types.ShardFilterTypeAtLatest}}
+	var shards []types.Shard
+	for {
+		out, err := s.API.ListShards(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("list open shards of stream %q: %w", name, err)
+		}
+		shards = append(shards, out.Shards...)
+		if aws.ToString(out.NextToken) == "" {
+			return shards, nil
+		}
+		// A page after the first names neither the stream nor the filter:
+		// the token carries both (ListShards refuses them together).
+		in = &kinesis.ListShardsInput{NextToken: out.NextToken}
+	}
+}
+
+// Merge merges the open shard with its adjacent open shard (MergeShards), in
+// one attempt (callOnce): a retry after an attempt that took effect would be
+// refused (the shards are closed) and hide the merge; the next pass lists the
+// shards again and sees what happened. MergeShards spends none of
+// UpdateShardCount's calls.
+func (s Streams) Merge(ctx context.Context, name, shard, adjacent string) error {
+	_, err := s.API.MergeShards(ctx, &kinesis.MergeShardsInput{
+		StreamName: &name, ShardToMerge: &shard, AdjacentShardToMerge: &adjacent,
+	}, callOnce)
+	return wrap(err, "merge shards %s and %s of stream %q", shard, adjacent, name)
 }
 
 // Delete deletes the stream and its registered consumers. It reports

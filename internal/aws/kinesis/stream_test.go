@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
@@ -141,5 +143,73 @@ func TestCreateOnDemandHasNoShardCount(t *testing.T) {
 	}
 	if f.create.ShardCount == nil || *f.create.ShardCount != 3 || f.create.StreamModeDetails.StreamMode != "PROVISIONED" {
 		t.Errorf("provisioned create: %+v", f.create)
+	}
+}
+
+// shardsAPI serves ListShards in pages of one and records MergeShards.
+type shardsAPI struct {
+	API
+	ids      []string
+	inputs   []*kinesis.ListShardsInput
+	merge    *kinesis.MergeShardsInput
+	attempts int
+	mergeErr error
+}
+
+func (f *shardsAPI) ListShards(_ context.Context, in *kinesis.ListShardsInput, _ ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
+	f.inputs = append(f.inputs, in)
+	i := 0
+	if in.NextToken != nil {
+		fmt.Sscan(*in.NextToken, &i)
+	}
+	out := &kinesis.ListShardsOutput{Shards: []types.Shard{{ShardId: aws.String(f.ids[i])}}}
+	if i+1 < len(f.ids) {
+		out.NextToken = aws.String(fmt.Sprint(i + 1))
+	}
+	return out, nil
+}
+
+func (f *shardsAPI) MergeShards(_ context.Context, in *kinesis.MergeShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.MergeShardsOutput, error) {
+	o := kinesis.Options{RetryMaxAttempts: 3}
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	f.merge, f.attempts = in, o.RetryMaxAttempts
+	return &kinesis.MergeShardsOutput{}, f.mergeErr
+}
+
+// TestOpenShardsPagesWithTheOpenFilter: every page is read; the first asks
+// for the open shards (AT_LATEST) of the stream, the next ones name only the
+// token, as ListShards requires.
+func TestOpenShardsPagesWithTheOpenFilter(t *testing.T) {
+	f := &shardsAPI{ids: []string{"a", "b", "c"}}
+	shards, err := (Streams{API: f}).OpenShards(context.Background(), "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(shards) != 3 || *shards[2].ShardId != "c" {
+		t.Fatalf("OpenShards = %v shards; want a, b, c", len(shards))
+	}
+	first := f.inputs[0]
+	if aws.ToString(first.StreamName) != "s" || first.ShardFilter == nil || first.ShardFilter.Type != types.ShardFilterTypeAtLatest {
+		t.Errorf("first page input %+v; want stream s, filter AT_LATEST", first)
+	}
+	for _, in := range f.inputs[1:] {
+		if in.StreamName != nil || in.ShardFilter != nil || in.NextToken == nil {
+			t.Errorf("later page input %+v; want only the token", in)
+		}
+	}
+}
+
+// TestMergeIsOneAttempt: a merge is never retried by the SDK, names both
+// shards, and its error says what was being done and keeps AWS's kind.
+func TestMergeIsOneAttempt(t *testing.T) {
+	f := &shardsAPI{mergeErr: &smithy.GenericAPIError{Code: "ResourceInUseException"}}
+	err := (Streams{API: f}).Merge(context.Background(), "s", "shardId-1", "shardId-2")
+	if f.attempts != 1 || aws.ToString(f.merge.ShardToMerge) != "shardId-1" || aws.ToString(f.merge.AdjacentShardToMerge) != "shardId-2" {
+		t.Errorf("MergeShards: %d attempts, input %+v; want 1 attempt of shardId-1 and shardId-2", f.attempts, f.merge)
+	}
+	if !awsapi.Is(err, awsapi.KindInUse) || !strings.Contains(err.Error(), `merge shards shardId-1 and shardId-2 of stream "s"`) {
+		t.Errorf("Merge error = %v", err)
 	}
 }

@@ -239,3 +239,15 @@ func (k *Kinesis) RemoveTagsFromStream(ctx context.Context, in *kinesis.RemoveTa
 		return &kinesis.RemoveTagsFromStreamOutput{}, nil
 	})
 }
+
+// ListShards is not implemented: the fake keeps a shard count, not shards.
+// The operator lists shards only to merge them (a policy's ByMerge), which a
+// benchmark that meets it reports as invalid (Stats.NotImplemented).
+func (k *Kinesis) ListShards(ctx context.Context, in *kinesis.ListShardsInput, _ ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
+	return nil, k.a.notImplemented("kinesis.ListShards", "shard listing")
+}
+
+// MergeShards is not implemented, like ListShards.
+func (k *Kinesis) MergeShards(ctx context.Context, in *kinesis.MergeShardsInput, _ ...func(*kinesis.Options)) (*kinesis.MergeShardsOutput, error) {
+	return nil, k.a.notImplemented("kinesis.MergeShards", "shard merges")
+}
