@@ -16,7 +16,6 @@ import (
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
 	"github.com/kdp-io/streamprocessor-operator/internal/capacity"
-	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
 )
 
 // streamPart names the stream's part of a pass in errors and actions; the
@@ -206,7 +205,7 @@ func planTargets(n *notes, obs observed, s streamState) (t Targets, byMerge bool
 	if sp.Spec.Scaling.Paused {
 		t, reason = pausedTargets(sp, s.open, obs.services)
 	} else {
-		d, next := scaling.Decide(scalingInputs(sp, obs, s), fromAPIState(st.Scaling), n.now)
+		d, next := n.t.policy()(scalingInputs(sp, obs, s), fromAPIState(st.Scaling), n.now)
 		switch {
 		case errors.Is(obs.metricsErr, errMetricsPending):
 			d.Reason = "no metrics read yet (" + obs.metricsErr.Error() + "); " + d.Reason

@@ -13,15 +13,31 @@ import (
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
+	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
 )
 
-// timing is the reconciler's delays, as plan and report need them.
+// timing is the reconciler's delays, as plan and report need them, and the
+// policy plan decides with.
 type timing struct {
 	poll, invalidSpecRetry, limitRetry time.Duration
+	// decide is the scaling policy; nil is scaling.Decide.
+	decide decideFunc
 }
 
+// decideFunc is scaling.Decide's signature.
+type decideFunc func(in scaling.Inputs, prev scaling.State, now time.Time) (scaling.Decision, scaling.State)
+
 func (r *StreamProcessorReconciler) timing() timing {
-	return timing{poll: r.pollInterval(), invalidSpecRetry: r.invalidSpecRetry(), limitRetry: r.limitRetry()}
+	return timing{poll: r.pollInterval(), invalidSpecRetry: r.invalidSpecRetry(), limitRetry: r.limitRetry(), decide: r.decide}
+}
+
+// policy is the scaling policy plan decides with: scaling.Decide, unless a
+// test replaced it.
+func (t timing) policy() decideFunc {
+	if t.decide == nil {
+		return scaling.Decide
+	}
+	return t.decide
 }
 
 // pendingEvent is a Kubernetes event to emit once the pass is decided.

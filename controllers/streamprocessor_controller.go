@@ -79,6 +79,10 @@ type StreamProcessorReconciler struct {
 	// ShardMerges counts the MergeShards calls Kinesis accepted
 	// (NewShardMergesCounter); nil counts nothing.
 	ShardMerges *prometheus.CounterVec
+	// decide replaces the scaling policy (scaling.Decide) in envtests that
+	// need a decision the policy does not make on their inputs (a scale-down
+	// by merges); nil in the manager.
+	decide decideFunc
 
 	// refused holds the service calls AWS refused, not to be made again
 	// before InvalidSpecRetry unless the spec changes.
