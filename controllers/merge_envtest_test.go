@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"math/big"
 	"slices"
 	"strings"
@@ -16,7 +17,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
+	kinesisaws "github.com/kdp-io/streamprocessor-operator/internal/aws/kinesis"
+	"github.com/kdp-io/streamprocessor-operator/internal/awsapi"
 	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
+	"github.com/kdp-io/streamprocessor-operator/internal/testenv"
 )
 
 // mergeDownTo2 is the policy with one decision forced, as a policy that
@@ -105,4 +109,79 @@ func TestMergeDownOnKinesisLocal(t *testing.T) {
 	}
 	g.Expect(findCondition(got, ConditionStreamReady).Status).To(Equal(metav1.ConditionTrue))
 	deleteAndWait(t, sp)
+}
+
+// TestMergeShardsChecksOnKinesisLocal, on kinesis-local, through the
+// adapter: MergeShards refuses shards that are not adjacent (Invalid) and a
+// stream that is not ACTIVE (InUse), and a shard already merged (InUse
+// there; AWS's answer may differ, which applyMerge treats alike: list again);
+// UpdateShardCount after a merge (3 uneven shards) is accepted, up (3 → 4)
+// and down (3 → 2). It does not end even on kinesis-local, which splits or
+// merges shards in id order (3 → 4 gave ½, ⅛, ⅛, ¼; 3 → 2 from ½, ¼, ¼ gave
+// ¾, ¼), where AWS documents UNIFORM_SCALING as "shards of equal size": the
+// ranges are logged, not asserted.
+func TestMergeShardsChecksOnKinesisLocal(t *testing.T) {
+	requireSuite(t)
+	g := NewWithT(t)
+	ctx := context.Background()
+	streams := kinesisaws.Streams{API: suite.kinesis}
+	name := testenv.UniqueName("merge-checks")
+	g.Expect(streams.Create(ctx, name, 4, false, nil)).To(Succeed())
+	t.Cleanup(func() { _, _ = streams.Delete(context.Background(), name) })
+	active := func() {
+		g.Eventually(func(g Gomega) {
+			d, err := streams.Describe(ctx, name)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(d.StreamStatus).To(Equal(ktypes.StreamStatusActive))
+		}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+	}
+	sorted := func() []hashRange {
+		open, err := streams.OpenShards(ctx, name)
+		g.Expect(err).NotTo(HaveOccurred())
+		r, err := hashRanges(open)
+		g.Expect(err).NotTo(HaveOccurred())
+		return r
+	}
+	active()
+	r := sorted()
+	g.Expect(awsapi.Classify(streams.Merge(ctx, name, r[0].id, r[2].id))).To(Equal(awsapi.KindInvalid), "not adjacent")
+	pair, err := mergePairOf(mustOpen(g, streams, name))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(streams.Merge(ctx, name, pair.shard, pair.adjacent)).To(Succeed())
+	g.Expect(awsapi.Classify(streams.Merge(ctx, name, r[2].id, r[3].id))).To(Equal(awsapi.KindInUse), "while UPDATING")
+	active()
+	g.Expect(awsapi.Classify(streams.Merge(ctx, name, pair.shard, pair.adjacent))).To(Equal(awsapi.KindInUse), "a stale pair")
+	g.Expect(sorted()).To(HaveLen(3))
+	g.Expect(streams.Reshard(ctx, name, 3, 4)).To(Succeed())
+	active()
+	logRanges(t, "after 3 → 4", sorted())
+	g.Expect(sorted()).To(HaveLen(4))
+	pair, err = mergePairOf(mustOpen(g, streams, name))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(streams.Merge(ctx, name, pair.shard, pair.adjacent)).To(Succeed())
+	active()
+	logRanges(t, "after a merge", sorted())
+	g.Expect(streams.Reshard(ctx, name, 3, 2)).To(Succeed())
+	active()
+	logRanges(t, "after 3 → 2", sorted())
+	g.Expect(sorted()).To(HaveLen(2))
+}
+
+// logRanges logs shards' ranges as fractions of the hash key space.
+func logRanges(t *testing.T, when string, r []hashRange) {
+	t.Helper()
+	space := new(big.Float).SetInt(new(big.Int).Lsh(big.NewInt(1), 128))
+	var parts []string
+	for _, s := range r {
+		w := new(big.Float).SetInt(new(big.Int).Sub(new(big.Int).Add(s.end, big.NewInt(1)), s.start))
+		f, _ := new(big.Float).Quo(w, space).Float64()
+		parts = append(parts, fmt.Sprintf("%s %.4f", s.id, f))
+	}
+	t.Logf("%s: %s", when, strings.Join(parts, ", "))
+}
+
+func mustOpen(g Gomega, streams kinesisaws.Streams, name string) []ktypes.Shard {
+	open, err := streams.OpenShards(context.Background(), name)
+	g.Expect(err).NotTo(HaveOccurred())
+	return open
 }
