@@ -19,6 +19,7 @@ import (
 
 	streamingv1alpha1 "github.com/kdp-io/streamprocessor-operator/api/v1alpha1"
 	kinesisaws "github.com/kdp-io/streamprocessor-operator/internal/aws/kinesis"
+	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
 	"github.com/kdp-io/streamprocessor-operator/internal/shardmap/shardmaptest"
 )
 
@@ -219,6 +220,68 @@ func TestMergeOutcome(t *testing.T) {
 			}
 			if len(sp.Status.Stream.Reshards) != 0 {
 				t.Errorf("ledger %v, want none: a merge spends no UpdateShardCount call", sp.Status.Stream.Reshards)
+			}
+		})
+	}
+}
+
+// forceMerge is a policy that takes the shards to 4 by merges.
+func forceMerge(in scaling.Inputs, prev scaling.State, now time.Time) (scaling.Decision, scaling.State) {
+	d, next := scaling.Decide(in, prev, now)
+	d.Shards, d.ByMerge, d.ShardRule = 4, true, scaling.ShardMergeDown
+	return d, next
+}
+
+// TestPlanPassMergesOnlyWhatItShould: a policy's ByMerge becomes one
+// mergeShards action (no reshard, no ledger entry) on the object's own
+// provisioned stream; a dry run plans it too, to name the pair; paused
+// objects and streams that are another object's get none.
+func TestPlanPassMergesOnlyWhatItShould(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(sp *streamingv1alpha1.StreamProcessor, obs *observed)
+		want   string // the stream part's actions
+	}{
+		{name: "own stream: one merge", want: "merge 8→4"},
+		{name: "dry run: the merge only lists", change: func(sp *streamingv1alpha1.StreamProcessor, _ *observed) { sp.Spec.Scaling.DryRun = true },
+			want: "merge 8→4 (dry run)"},
+		{name: "paused: nothing", change: func(sp *streamingv1alpha1.StreamProcessor, _ *observed) { sp.Spec.Scaling.Paused = true }},
+		{name: "another's stream: nothing", change: func(sp *streamingv1alpha1.StreamProcessor, obs *observed) {
+			tags := map[string]string{TagOwnerUID: "someone-else", TagOwnerName: "other", TagOwnerNamespace: sp.Namespace}
+			obs.stream.tags, obs.stream.owner = tags, ownerOf(sp, tags)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sp := planObject()
+			sp.Spec.Stream.MinShards, sp.Spec.Stream.MaxShards = 1, 16
+			obs := convergedPass(sp)
+			obs.stream = activeStream(sp, 8)
+			sp.Status.Stream.OpenShards, sp.Status.Stream.TargetShards = 8, 8
+			if tt.change != nil {
+				tt.change(sp, &obs)
+			}
+			tm := planTiming
+			tm.decide = forceMerge
+			pl := planPass(sp, obs, planNow, tm)
+			var got []string
+			for _, a := range pl.actions {
+				switch a := a.(type) {
+				case mergeShards:
+					s := fmt.Sprintf("merge %d→%d", a.from, a.to)
+					if a.dryRun {
+						s += " (dry run)"
+					}
+					got = append(got, s)
+				case reshard, tagStream:
+					got = append(got, describe(a))
+				}
+			}
+			if strings.Join(got, "; ") != tt.want {
+				t.Errorf("stream actions %q, want %q", got, tt.want)
+			}
+			if len(pl.status.Stream.Reshards) != 0 {
+				t.Errorf("ledger %v, want none", pl.status.Stream.Reshards)
 			}
 		})
 	}
