@@ -43,6 +43,9 @@ var Rates = map[string]Rate{
 	"kinesis.DecreaseStreamRetentionPeriod": {5, 5, "LimitExceededException"},
 	"kinesis.StartStreamEncryption":         {5, 5, "LimitExceededException"},
 	"kinesis.StopStreamEncryption":          {5, 5, "LimitExceededException"},
+	"kinesis.MergeShards":                   {5, 5, "LimitExceededException"},
+	// ListShards: 1000 per second per data stream, modelled per account.
+	"kinesis.ListShards": {1000, 1000, "LimitExceededException"},
 	// Amazon ECS API reference, "Request throttling for the Amazon ECS API":
 	// a token bucket per action (burst = bucket size, sustained = refill).
 	// See docs/operator-scale.md for which of these figures were confirmed.

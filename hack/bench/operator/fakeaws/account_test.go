@@ -121,3 +121,53 @@ func TestFakeRefusesUnknownCalls(t *testing.T) {
 		t.Fatalf("unknown resource: err %v, not implemented %v; want an error and one record", err, a.Stats().NotImplemented)
 	}
 }
+
+// TestFakeMergeShards: the fake lists its open shards and merges two
+// adjacent ones of the current listing while ACTIVE; a pair not adjacent,
+// or from a listing before the merge, is refused as invalid.
+func TestFakeMergeShards(t *testing.T) {
+	now := time.Unix(0, 0)
+	a := New(0)
+	a.Now = func() time.Time { return now }
+	ctx := context.Background()
+	k := a.Kinesis
+	if _, err := k.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("s"), ShardCount: aws.Int32(4)}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(a.CreateDelay)
+	list := func() []string {
+		out, err := k.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String("s")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, s := range out.Shards {
+			ids = append(ids, aws.ToString(s.ShardId))
+		}
+		return ids
+	}
+	merge := func(x, y string) string {
+		_, err := k.MergeShards(ctx, &kinesis.MergeShardsInput{StreamName: aws.String("s"), ShardToMerge: aws.String(x), AdjacentShardToMerge: aws.String(y)})
+		return awsapi.Outcome(err)
+	}
+	before := list()
+	if len(before) != 4 {
+		t.Fatalf("listed %v, want 4 shards", before)
+	}
+	if got := merge(before[0], before[2]); got != "Invalid" {
+		t.Errorf("merge of shards not adjacent: %s, want Invalid", got)
+	}
+	if got := merge(before[0], before[1]); got != "ok" {
+		t.Fatalf("merge of adjacent shards: %s", got)
+	}
+	if got := merge(before[2], before[3]); got != "InUse" {
+		t.Errorf("merge while UPDATING: %s, want InUse", got)
+	}
+	now = now.Add(a.UpdateDelay)
+	if got := merge(before[2], before[3]); got != "Invalid" {
+		t.Errorf("merge from a stale listing: %s, want Invalid", got)
+	}
+	if after := list(); len(after) != 3 {
+		t.Errorf("after the merge %v, want 3 shards", after)
+	}
+}

@@ -3,6 +3,7 @@ package fakeaws
 import (
 	"context"
 	"fmt"
+	"math/big"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +31,8 @@ type stream struct {
 	encryption ktypes.EncryptionType
 	keyID      string
 	tags       map[string]string
+	// generation counts the changes of the shard set (shardsOf's ids).
+	generation int
 }
 
 func apiErr(code, format string, args ...any) error {
@@ -150,6 +153,7 @@ func (k *Kinesis) UpdateShardCount(ctx context.Context, in *kinesis.UpdateShardC
 			return nil, apiErr("ValidationException", "UpdateShardCount from %d to %d: the target must be within half and double the current count", cur, target)
 		}
 		s.prevShards, s.shards, s.updating, s.activeAt = cur, target, true, now.Add(k.a.UpdateDelay)
+		s.generation++
 		return &kinesis.UpdateShardCountOutput{StreamName: aws.String(s.name), StreamARN: aws.String(s.arn), CurrentShardCount: aws.Int32(cur), TargetShardCount: aws.Int32(target)}, nil
 	})
 }
@@ -240,14 +244,61 @@ func (k *Kinesis) RemoveTagsFromStream(ctx context.Context, in *kinesis.RemoveTa
 	})
 }
 
-// ListShards is not implemented: the fake keeps a shard count, not shards.
-// The operator lists shards only to merge them (a policy's ByMerge), which a
-// benchmark that meets it reports as invalid (Stats.NotImplemented).
-func (k *Kinesis) ListShards(ctx context.Context, in *kinesis.ListShardsInput, _ ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
-	return nil, k.a.notImplemented("kinesis.ListShards", "shard listing")
+// shardsOf is the stream's open shards as the fake lists them: an even split
+// of the hash key space into the open count (the fake keeps a count, not
+// ranges; a merge leaves the next listing even again), with ids of the
+// shard set's generation, so that a list from before a change names shards
+// that are gone.
+func (s *stream) shardsOf(now time.Time) []ktypes.Shard {
+	n, gen := s.open(now), s.generation
+	if s.updating && now.Before(s.activeAt) {
+		gen--
+	}
+	space := new(big.Int).Lsh(big.NewInt(1), 128)
+	out := make([]ktypes.Shard, n)
+	for i := range out {
+		start := new(big.Int).Div(new(big.Int).Mul(space, big.NewInt(int64(i))), big.NewInt(int64(n)))
+		next := new(big.Int).Div(new(big.Int).Mul(space, big.NewInt(int64(i+1))), big.NewInt(int64(n)))
+		out[i] = ktypes.Shard{
+			ShardId: aws.String(fmt.Sprintf("shardId-%06d%06d", gen, i)),
+			HashKeyRange: &ktypes.HashKeyRange{
+				StartingHashKey: aws.String(start.String()), EndingHashKey: aws.String(next.Sub(next, big.NewInt(1)).String()),
+			},
+			SequenceNumberRange: &ktypes.SequenceNumberRange{StartingSequenceNumber: aws.String("1")},
+		}
+	}
+	return out
 }
 
-// MergeShards is not implemented, like ListShards.
+// ListShards lists the open shards (shardsOf) in one page, whatever the
+// filter: the fake keeps no closed shards.
+func (k *Kinesis) ListShards(ctx context.Context, in *kinesis.ListShardsInput, _ ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
+	return onStream(ctx, k, "kinesis.ListShards", in.StreamName, in.StreamARN, func(s *stream) (*kinesis.ListShardsOutput, error) {
+		return &kinesis.ListShardsOutput{Shards: s.shardsOf(k.a.now())}, nil
+	})
+}
+
+// MergeShards merges two adjacent open shards of the current listing: the
+// stream must be ACTIVE (ResourceInUseException), the shards open and
+// adjacent (InvalidArgumentException); it is UPDATING for UpdateDelay, then
+// has one shard less.
 func (k *Kinesis) MergeShards(ctx context.Context, in *kinesis.MergeShardsInput, _ ...func(*kinesis.Options)) (*kinesis.MergeShardsOutput, error) {
-	return nil, k.a.notImplemented("kinesis.MergeShards", "shard merges")
+	return onStream(ctx, k, "kinesis.MergeShards", in.StreamName, in.StreamARN, func(s *stream) (*kinesis.MergeShardsOutput, error) {
+		now := k.a.now()
+		if st := s.status(now); st != ktypes.StreamStatusActive {
+			return nil, apiErr("ResourceInUseException", "Stream %s under account 000000000000 is %s, not ACTIVE.", s.name, st)
+		}
+		index := map[string]int{}
+		for i, sh := range s.shardsOf(now) {
+			index[aws.ToString(sh.ShardId)] = i
+		}
+		i, ok1 := index[aws.ToString(in.ShardToMerge)]
+		j, ok2 := index[aws.ToString(in.AdjacentShardToMerge)]
+		if !ok1 || !ok2 || (i-j != 1 && j-i != 1) {
+			return nil, apiErr("InvalidArgumentException", "Shards %s and %s are not two adjacent open shards of stream %s.", aws.ToString(in.ShardToMerge), aws.ToString(in.AdjacentShardToMerge), s.name)
+		}
+		s.prevShards, s.shards, s.generation = s.shards, s.shards-1, s.generation+1
+		s.updating, s.activeAt = true, now.Add(k.a.UpdateDelay)
+		return &kinesis.MergeShardsOutput{}, nil
+	})
 }
