@@ -166,8 +166,9 @@ func (r *StreamProcessorReconciler) mergeOutcome(ctx context.Context, sp *stream
 // Refusals wait rather than fail: a pair refused as invalid (the list was
 // stale: a shard already merged, or no longer adjacent) and shards that
 // hold no pair are listed again next poll; LimitExceededException, which
-// for MergeShards is its rate of 5 a second per account, backs off as a
-// throttle; ResourceInUseException (not ACTIVE) waits a poll (failed).
+// for MergeShards and ListShards is their request rate (5 a second per
+// account, 1000 per stream), backs off as a throttle; ResourceInUseException
+// (not ACTIVE) waits a poll (failed).
 func (o outcome) applyMerge(n *notes, a mergeShards) (time.Duration, error) {
 	progress := mergeProgress(a.from, a.to)
 	switch {
@@ -178,7 +179,7 @@ func (o outcome) applyMerge(n *notes, a mergeShards) (time.Duration, error) {
 		n.set(ConditionStreamReady, metav1.ConditionFalse, ReasonMergingShards, fmt.Sprintf(
 			"MergeShards refused %s of stream %s (%s): the shard list was stale; listing the open shards again in %s", o.pair, a.name, awsapi.Message(o.err), n.t.poll))
 		return 0, waitFor(n.t.poll, "%v", o.err)
-	case o.err != nil && o.pair != nil && awsapi.Is(o.err, awsapi.KindLimit):
+	case o.err != nil && awsapi.Is(o.err, awsapi.KindLimit):
 		n.set(ConditionStreamReady, metav1.ConditionFalse, ReasonThrottled, awsapi.Message(o.err))
 		return 0, waitFor(2*n.t.poll, "%v", o.err)
 	case o.err != nil:
