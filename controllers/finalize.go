@@ -36,7 +36,7 @@ func (r *StreamProcessorReconciler) finalize(ctx context.Context, sp *streamingv
 	pl := planDeletion(sp, obs, r.Clock.Now())
 	sp.Status = pl.status
 	outcomes := r.act(ctx, sp, patcher, clients, pl.actions)
-	n := &notes{sp: sp, now: r.Clock.Now(), t: r.timing(), events: pl.events}
+	n := &notes{sp: sp, now: r.Clock.Now(), t: r.passSettings(), events: pl.events}
 	res := reportDeletion(n, pl, outcomes)
 	r.emit(sp, n.events)
 	switch {

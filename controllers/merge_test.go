@@ -202,7 +202,7 @@ func TestMergeOutcome(t *testing.T) {
 			if got := testutil.ToFloat64(r.ShardMerges.WithLabelValues("ns", "sp")); got != tt.wantCount {
 				t.Errorf("%s = %v, want %v", ShardMergesMetric, got, tt.wantCount)
 			}
-			n := &notes{sp: sp, now: time.Unix(0, 0), t: timing{poll: time.Second, limitRetry: time.Minute}}
+			n := &notes{sp: sp, now: time.Unix(0, 0), t: passSettings{poll: time.Second, limitRetry: time.Minute}}
 			wait, err := o.apply(n)
 			var we *waitError
 			if errors.As(err, &we) {

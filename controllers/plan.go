@@ -67,7 +67,7 @@ type streamState struct {
 // each workload's task definition and service. The workloads are planned
 // independently: one that cannot proceed does not hold back the other or the
 // reshard. The dashboard is planned last, whatever became of the rest.
-func planPass(sp *streamingv1alpha1.StreamProcessor, obs observed, now time.Time, t timing) plan {
+func planPass(sp *streamingv1alpha1.StreamProcessor, obs observed, now time.Time, t passSettings) plan {
 	sp = sp.DeepCopy()
 	n := &notes{sp: sp, now: now, t: t}
 	pl := plan{deployed: map[string]bool{}}

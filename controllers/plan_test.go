@@ -30,7 +30,7 @@ import (
 
 var planNow = time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)
 
-var planTiming = timing{poll: 5 * time.Second, invalidSpecRetry: 5 * time.Minute, limitRetry: 2 * time.Minute}
+var planTiming = passSettings{poll: 5 * time.Second, invalidSpecRetry: 5 * time.Minute, limitRetry: 2 * time.Minute}
 
 // planObject is a StreamProcessor after its names are recorded, as the
 // reconciler hands it to planPass.

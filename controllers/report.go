@@ -16,9 +16,9 @@ import (
 	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
 )
 
-// timing is the reconciler's delays, as plan and report need them, and the
+// passSettings are the reconciler's delays, as plan and report need them, and the
 // policy plan decides with.
-type timing struct {
+type passSettings struct {
 	poll, invalidSpecRetry, limitRetry time.Duration
 	// decide is the scaling policy; nil is scaling.Decide.
 	decide decideFunc
@@ -27,13 +27,13 @@ type timing struct {
 // decideFunc is scaling.Decide's signature.
 type decideFunc func(in scaling.Inputs, prev scaling.State, now time.Time) (scaling.Decision, scaling.State)
 
-func (r *StreamProcessorReconciler) timing() timing {
-	return timing{poll: r.pollInterval(), invalidSpecRetry: r.invalidSpecRetry(), limitRetry: r.limitRetry(), decide: r.decide}
+func (r *StreamProcessorReconciler) passSettings() passSettings {
+	return passSettings{poll: r.pollInterval(), invalidSpecRetry: r.invalidSpecRetry(), limitRetry: r.limitRetry(), decide: r.decide}
 }
 
 // policy is the scaling policy plan decides with: scaling.Decide, unless a
 // test replaced it.
-func (t timing) policy() decideFunc {
+func (t passSettings) policy() decideFunc {
 	if t.decide == nil {
 		return scaling.Decide
 	}
@@ -65,7 +65,7 @@ func (e pendingEvent) action() string {
 type notes struct {
 	sp     *streamingv1alpha1.StreamProcessor
 	now    time.Time
-	t      timing
+	t      passSettings
 	events []pendingEvent
 }
 
@@ -186,7 +186,7 @@ func (n *notes) summarize() {
 // plan's waits and every part's error (see handleErrors). observedGeneration
 // is set only when no part failed.
 func (r *StreamProcessorReconciler) report(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, pl plan, outcomes []outcome) (ctrl.Result, error) {
-	n := &notes{sp: sp, now: r.Clock.Now(), t: r.timing(), events: pl.events}
+	n := &notes{sp: sp, now: r.Clock.Now(), t: r.passSettings(), events: pl.events}
 	errs := pl.errs
 	wait := pl.wait
 	for _, o := range outcomes {
@@ -275,7 +275,7 @@ func errorOf(errs []partError, part string) (partError, bool) {
 // spec AWS refuses is terminal until the spec changes or the long retry;
 // waits requeue soon; anything else backs off. The soonest wins.
 func (r *StreamProcessorReconciler) handleErrors(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, wait time.Duration, errs ...error) (ctrl.Result, error) {
-	n := &notes{sp: sp, now: r.Clock.Now(), t: r.timing()}
+	n := &notes{sp: sp, now: r.Clock.Now(), t: r.passSettings()}
 	n.summarize()
 	var others []error
 	for _, err := range errs {

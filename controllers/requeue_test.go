@@ -28,7 +28,7 @@ func TestErrorKindsChooseTheRequeue(t *testing.T) {
 	api := func(code string) error {
 		return fmt.Errorf("create service: %w", &smithy.GenericAPIError{Code: code, Message: "m"})
 	}
-	n := &notes{sp: &streamingv1alpha1.StreamProcessor{}, t: r.timing()}
+	n := &notes{sp: &streamingv1alpha1.StreamProcessor{}, t: r.passSettings()}
 	classified := func(code string) error {
 		return n.failed(ConditionProducerReady, api(code))
 	}
@@ -103,7 +103,7 @@ func TestDeletionBlockedKeepsTheFinalizer(t *testing.T) {
 		sp := &streamingv1alpha1.StreamProcessor{}
 		warnings := 0
 		for pass := range 2 {
-			n := &notes{sp: sp, now: now, t: r.timing()}
+			n := &notes{sp: sp, now: now, t: r.passSettings()}
 			wait, err := blockDeletion(n, "delete service s", api(tt.code))
 			warnings += len(n.events)
 			if (err != nil) != tt.wantErr || (!tt.wantErr && wait != tt.wantAfter) {

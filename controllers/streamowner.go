@@ -123,10 +123,10 @@ func (s *streamOwners) forget(o streamObservation) {
 func (r *StreamProcessorReconciler) observeAndPlan(ctx context.Context, sp *streamingv1alpha1.StreamProcessor, names Names, c Clients) plan {
 	now := r.Clock.Now()
 	obs := r.observe(ctx, sp, names, c)
-	pl := planPass(sp, obs, now, r.timing())
+	pl := planPass(sp, obs, now, r.passSettings())
 	if obs.stream.remembered && changesStream(pl.actions) {
 		obs.stream = r.readStreamOwner(ctx, sp, c.Kinesis, names.Stream, obs.stream)
-		pl = planPass(sp, obs, now, r.timing())
+		pl = planPass(sp, obs, now, r.passSettings())
 	}
 	switch {
 	case changesStream(pl.actions):
