@@ -195,6 +195,14 @@ type State struct {
 	// planner's same hour of the previous week. At most 169 entries; the
 	// rule stack keeps the last day (25 entries), for risesOutOfQuiet.
 	WeekPeaks []Rec `json:"weekPeaks,omitempty"`
+	// MergeFrom and MergeSince: the open count at the start of the halving
+	// by MergeShards under way, and when it started (Unix seconds; both 0:
+	// none). Until it ends the stream carries only as MergeFrom/2 shards.
+	MergeFrom  int32 `json:"mergeFrom,omitempty"`
+	MergeSince int64 `json:"mergeSince,omitempty"`
+	// MergeHalvings: when each halving by merges of the last 24 hours
+	// started (Unix seconds), for the budget plan (halving.debt).
+	MergeHalvings []int64 `json:"mergeHalvings,omitempty"`
 }
 
 // DeepCopyInto copies s into out, so API types can embed a State.
@@ -207,6 +215,7 @@ func (s *State) DeepCopyInto(out *State) {
 	out.ProducerSurges = slices.Clone(s.ProducerSurges)
 	out.ConsumerRunning = slices.Clone(s.ConsumerRunning)
 	out.WeekPeaks = slices.Clone(s.WeekPeaks)
+	out.MergeHalvings = slices.Clone(s.MergeHalvings)
 }
 
 // DeepCopy returns a copy of s.
@@ -346,13 +355,17 @@ func Decide(in Inputs, prev State, now time.Time) (Decision, State) {
 	var next State
 	// The rules read the day before (risesOutOfQuiet), the horizon planner
 	// the week: the rules keep status ~4 KB smaller per object.
-	plan, hours := rulesPlanner(prev.WeekPeaks), int64(dayHours)
+	h := halvingOf(prev)
+	plan, hours := rulesPlanner(prev.WeekPeaks, h), int64(dayHours)
 	if in.Stream.Planner == PlannerHorizon {
 		plan, hours = horizonPlanner(prev.WeekPeaks), weekHours
 	}
 	d.Shards, d.ShardReason, next.Shards, next.ShardPeaks = plan(in, prev.Shards, prev.ShardPeaks, now, &d)
 	next.WeekPeaks = keepWeek(prev.WeekPeaks, now, d.Used, hours)
 	d.Shards, d.ShardReason = applyReadSide(in, now, d.Shards, d.ShardReason, &d)
+	d.ByMerge = d.ByMerge && d.ShardRule == ShardMergeDown // the read side may raise it
+	h = h.next(d, in, now)
+	next.MergeFrom, next.MergeSince, next.MergeHalvings = h.from, h.since, h.starts
 	next.ProducerRunning = keepRecs(prev.ProducerRunning, now, runningKept, in.ProducerTasks.Running)
 	work := newestWork(in.ProducerTasks, next.ProducerRunning, now)
 	next.ProducerSurges = recordSurge(in, prev.ProducerSurges, next.ProducerRunning, work, now)
@@ -645,6 +658,8 @@ type shardView struct {
 	// outOfQuiet: the newest minutes rise out of a quiet stretch
 	// (risesOutOfQuiet).
 	outOfQuiet bool
+	// mergeDebt: halvings by merges in the last 24 h (halving.debt).
+	mergeDebt int
 }
 
 // observeShards reads the pass's inputs into a shardView. When the target
