@@ -619,11 +619,19 @@ type ScalingState struct {
 	// WeekPeaks is the highest write demand of each hour of the last week
 	// (n in hundredths of a shard at 100 % of its write limits; at the
 	// start of the hour), for the horizon planner's same hour of the
-	// previous week. At most 169 entries; the rule stack keeps the last
-	// day (at most 25) to tell a rise out of a quiet day.
+	// previous week, and the rule stack's tests of a one-off top and of a
+	// rise out of a quiet day. At most 169 entries.
 	// +optional
 	// +listType=atomic
 	WeekPeaks []ScalingRecord `json:"weekPeaks,omitempty"`
+	// MergeFrom and MergeSince: the open count at the start of the halving
+	// by MergeShards under way, and when it started (Unix seconds); unset
+	// when none runs. Until it ends the stream carries only as MergeFrom/2
+	// shards.
+	// +optional
+	MergeFrom int32 `json:"mergeFrom,omitempty"`
+	// +optional
+	MergeSince int64 `json:"mergeSince,omitempty"`
 }
 
 // ScalingRecord is one recommendation: a count at a time (Unix seconds).

@@ -82,17 +82,19 @@ func holdNeed(floor, open int32) ShardRule {
 }
 
 // rulesPlanner is decideShards reading the week's demand peaks
-// (State.WeekPeaks) of the previous pass, in the shape Decide's planners
-// share.
-func rulesPlanner(week []Rec) func(Inputs, []Rec, []Rec, time.Time, *Decision) (int32, string, []Rec, []Rec) {
+// (State.WeekPeaks) and the halving by merges under way of the previous
+// pass, in the shape Decide's planners share.
+func rulesPlanner(week []Rec, h halving) func(Inputs, []Rec, []Rec, time.Time, *Decision) (int32, string, []Rec, []Rec) {
 	return func(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) (int32, string, []Rec, []Rec) {
-		return decideShards(in, prev, prevPeaks, week, now, d)
+		return decideShards(in, prev, prevPeaks, week, h, now, d)
 	}
 }
 
 // decideShards is the rule stack's shard target (the default planner):
-// observe, then the bounds, the up step, or the scale-down with its holds.
-func decideShards(in Inputs, prev, prevPeaks, week []Rec, now time.Time, d *Decision) (int32, string, []Rec, []Rec) {
+// observe, then the bounds, the up step, a call re-evening a halving by
+// merges the need outgrew, or the scale-down with its holds, a held top
+// shed by merges (mergeDown).
+func decideShards(in Inputs, prev, prevPeaks, week []Rec, h halving, now time.Time, d *Decision) (int32, string, []Rec, []Rec) {
 	v, held := observeShards(in, prev, prevPeaks, week, now, d)
 	if held != nil {
 		d.ShardRule = ShardHeldNoData
@@ -108,6 +110,8 @@ func decideShards(in Inputs, prev, prevPeaks, week []Rec, now time.Time, d *Deci
 		} else {
 			t = stepUp(in, v, now, d)
 		}
+	case h.underWay(v.open, in.ReshardHistory) && v.want > h.carry():
+		t = reEven(v, h)
 	default:
 		if f, ok := finishClimb(in, v, now); ok {
 			t = f
@@ -116,8 +120,9 @@ func decideShards(in Inputs, prev, prevPeaks, week []Rec, now time.Time, d *Deci
 		} else {
 			t = stepDown(in, v, now)
 		}
+		t = mergeDown(in, v, h, t, now)
 	}
-	d.ShardRule = t.rule
+	d.ShardRule, d.ByMerge = t.rule, t.rule == ShardMergeDown
 	return t.n, t.reason, v.kept, v.peaks
 }
 

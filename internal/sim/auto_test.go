@@ -110,7 +110,10 @@ func TestOperatorAutoLeavesASpikesHold(t *testing.T) {
 	if auto.ModeSwitches != 2 || auto.OnDemandHours > 48 {
 		t.Fatalf("operator-auto: %d switches, %.0f h on-demand; want on-demand for the hold and back", auto.ModeSwitches, auto.OnDemandHours)
 	}
-	if auto.StreamCostUSD > 0.7*op.StreamCostUSD {
-		t.Fatalf("operator-auto $%.2f, want at most 0.7x the operator's $%.2f", auto.StreamCostUSD, op.StreamCostUSD)
+	// The operator sheds this one-off spike's top by merges after
+	// oneOffQuietHours quiet hours ($305.12 → $295.77), so operator-auto
+	// saves less against it: 0.69x → 0.71x.
+	if auto.StreamCostUSD > 0.72*op.StreamCostUSD {
+		t.Fatalf("operator-auto $%.2f, want at most 0.72x the operator's $%.2f", auto.StreamCostUSD, op.StreamCostUSD)
 	}
 }
