@@ -57,6 +57,9 @@ func (c *CLI) Status(ctx context.Context, name string) error {
 		next = fmt.Sprintf("%s (in %s)", b.NextAllowed.UTC().Format(time.RFC3339), b.NextAllowed.Sub(now).Round(time.Second))
 	}
 	line("Reshard budget", "%d of %d UpdateShardCount calls left in the rolling 24 h; next call allowed %s", b.Left, scaling.ReshardsPerWindow, next)
+	if h, ok := halving(st.Scaling, now); ok {
+		line("Merging", "%s", h)
+	}
 	for _, s := range []struct {
 		name string
 		st   streamingv1alpha1.ServiceStatus
@@ -251,4 +254,17 @@ func seriesCount(e *eventsv1.Event) int32 {
 		return e.Series.Count
 	}
 	return e.DeprecatedCount
+}
+
+// halving describes the scale-down by MergeShards under way that the
+// policy's state records (status.scaling.mergeFrom/mergeSince), if any: it
+// spends no UpdateShardCount call, and until it ends the stream carries only
+// as half its start count (the merged shards own twice the hash range).
+func halving(s *streamingv1alpha1.ScalingState, now time.Time) (string, bool) {
+	if s == nil || s.MergeFrom < 2 {
+		return "", false
+	}
+	since := time.Unix(s.MergeSince, 0)
+	return fmt.Sprintf("halving %d → %d shards by MergeShards since %s (%s ago), one adjacent pair at a time; carries as %d shards until done; spends no UpdateShardCount call",
+		s.MergeFrom, (s.MergeFrom+1)/2, since.UTC().Format(time.RFC3339), now.Sub(since).Round(time.Second), s.MergeFrom/2), true
 }
