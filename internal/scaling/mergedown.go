@@ -21,14 +21,22 @@ func halvingOf(prev State) halving {
 	return halving{prev.MergeFrom, prev.MergeSince}
 }
 
-// halved is the open count a halving from n ends at: ceil(n/2).
-func halved(n int32) int32 { return (n + 1) / 2 }
+// HalvingEnd is the open count a halving by MergeShards from n shards ends
+// at: ceil(n/2).
+func HalvingEnd(n int32) int32 { return (n + 1) / 2 }
+
+// HalvingCarry is the shards' worth a stream carries while a halving from n
+// shards is under way: with uniform keys a merged shard gets twice a plain
+// one's records and throttles first, so from the first merge the stream
+// carries as n/2 shards (at least one). The policy, the simulator's model
+// and kubectl sp share it.
+func HalvingCarry(n int32) int32 { return max(n/2, 1) }
 
 // underWay says whether the halving still runs at open shards: open is
 // between its end (exclusive) and its start, and no UpdateShardCount call
 // was made since it started.
 func (h halving) underWay(open int32, history []time.Time) bool {
-	if h.from < 2 || open > h.from || open <= halved(h.from) {
+	if h.from < 2 || open > h.from || open <= HalvingEnd(h.from) {
 		return false
 	}
 	for _, c := range history {
@@ -40,7 +48,7 @@ func (h halving) underWay(open int32, history []time.Time) bool {
 }
 
 // carry is the shards' worth the stream carries during the halving.
-func (h halving) carry() int32 { return max(h.from/2, 1) }
+func (h halving) carry() int32 { return HalvingCarry(h.from) }
 
 // next is the halving to remember after decision d at open shards: a merge
 // starts one (or continues the one under way); a hold keeps the one under
@@ -75,13 +83,13 @@ func mergeDown(in Inputs, v shardView, h halving, t shardTarget, now time.Time) 
 	} else if t.rule != ShardHoldClimbBack || !oneOffTop(v.week, now, v.open/2, v.u) {
 		return t
 	}
-	to := max(halved(from), v.lo)
+	to := max(HalvingEnd(from), v.lo)
 	if 2*floor > from || to >= v.open {
 		return t
 	}
 	return shardTarget{n: to, rule: ShardMergeDown, reason: fmt.Sprintf(
 		"merging down %d→%d by MergeShards (no reshard call spent; %d of %d left for the climb back to the day's peak of %d): need over the last %v is %d shards, within the %d a halving from %d carries; the top was a one-off",
-		v.open, to, v.budget, ReshardsPerWindow, v.peak, v.window, floor, from/2, from)}
+		v.open, to, v.budget, ReshardsPerWindow, v.peak, v.window, floor, HalvingCarry(from), from)}
 }
 
 // reEven answers a need that rose above a halving's carry while the open

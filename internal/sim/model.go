@@ -534,7 +534,7 @@ func newRun(cfg Config, t Trace, c Controller) *run {
 func (r *run) settle(m int) {
 	if r.updating && m >= r.updUntil {
 		r.open, r.updating = r.updTo, false
-		if !r.merging || r.open <= halved(r.halfFrom) {
+		if !r.merging || r.open <= scaling.HalvingEnd(r.halfFrom) {
 			r.halfFrom = 0 // an UpdateShardCount re-evens; a halving is done
 		}
 		r.merging = false
@@ -585,13 +585,10 @@ func (r *run) carrying() (carry, billed int32) {
 		carry, billed = min(r.open, r.updTo), max(r.open, r.updTo)
 	}
 	if r.halfFrom > 0 {
-		carry = min(carry, max(r.halfFrom/2, 1))
+		carry = min(carry, scaling.HalvingCarry(r.halfFrom))
 	}
 	return carry, billed
 }
-
-// halved is the open count a halving from n ends at: ceil(n/2).
-func halved(n int32) int32 { return (n + 1) / 2 }
 
 // write applies Kinesis's per-shard write limits; the excess is throttled.
 func (r *run) write(f *flow) {
@@ -747,7 +744,7 @@ func (r *run) merge(m int, to int32) {
 		r.res.RejectedCalls++
 		return
 	}
-	if r.halfFrom == 0 || r.open <= halved(r.halfFrom) {
+	if r.halfFrom == 0 || r.open <= scaling.HalvingEnd(r.halfFrom) {
 		r.halfFrom = r.open
 	}
 	r.res.MergeCalls++
