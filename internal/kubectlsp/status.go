@@ -74,20 +74,7 @@ func (c *CLI) Status(ctx context.Context, name string) error {
 	} else if o != nil {
 		line("Pinned", "%s %s", describePins(o), describeUntil(o, sp.Name, now))
 	}
-	if d := st.LastDecision; d != nil {
-		dry := ""
-		if d.DryRun {
-			dry = " (dry run: reported, not acted on)"
-		}
-		line("Last decision", "%s (%s ago): %d shards, %d producer tasks, %d consumer tasks%s",
-			d.Time.UTC().Format(time.RFC3339), now.Sub(d.Time.Time).Round(time.Second), d.Shards, d.ProducerTasks, d.ConsumerTasks, dry)
-		line("  reason", "%s", d.Reason)
-		if len(d.Inputs) > 0 {
-			line("  inputs", "%s", inputs(d.Inputs))
-		}
-	} else {
-		line("Last decision", "none yet")
-	}
+	lastDecision(line, st.LastDecision, now)
 	line("Dashboard", "%s", orDash(st.DashboardURL))
 	line("Logs", "%s", logGroup(sp))
 	if err := w.Flush(); err != nil {
@@ -266,5 +253,24 @@ func halving(s *streamingv1alpha1.ScalingState, now time.Time) (string, bool) {
 	}
 	since := time.Unix(s.MergeSince, 0)
 	return fmt.Sprintf("halving %d → %d shards by MergeShards since %s (%s ago), one adjacent pair at a time; carries as %d shards until done; spends no UpdateShardCount call",
-		s.MergeFrom, (s.MergeFrom+1)/2, since.UTC().Format(time.RFC3339), now.Sub(since).Round(time.Second), s.MergeFrom/2), true
+		s.MergeFrom, scaling.HalvingEnd(s.MergeFrom), since.UTC().Format(time.RFC3339), now.Sub(since).Round(time.Second), scaling.HalvingCarry(s.MergeFrom)), true
+}
+
+// lastDecision prints status.lastDecision: when, the three targets, the
+// reason and the inputs.
+func lastDecision(line func(k, format string, a ...any), d *streamingv1alpha1.ScalingDecision, now time.Time) {
+	if d == nil {
+		line("Last decision", "none yet")
+		return
+	}
+	dry := ""
+	if d.DryRun {
+		dry = " (dry run: reported, not acted on)"
+	}
+	line("Last decision", "%s (%s ago): %d shards, %d producer tasks, %d consumer tasks%s",
+		d.Time.UTC().Format(time.RFC3339), now.Sub(d.Time.Time).Round(time.Second), d.Shards, d.ProducerTasks, d.ConsumerTasks, dry)
+	line("  reason", "%s", d.Reason)
+	if len(d.Inputs) > 0 {
+		line("  inputs", "%s", inputs(d.Inputs))
+	}
 }
