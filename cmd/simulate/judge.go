@@ -57,9 +57,6 @@ func (j *judgeOptions) validate(fs *flag.FlagSet, o options) error {
 	if len(conflicting) > 0 {
 		return fmt.Errorf("-judge: %s not read (use -peaks and -seeds; the judge runs no comparison row)", strings.Join(conflicting, ", "))
 	}
-	if o.bench || o.frontier || o.refusals || o.excess {
-		return fmt.Errorf("-judge: one mode at a time (not with -bench, -frontier, -refusals or -excess)")
-	}
 	if j.judged != "" && len(runOnly) > 0 {
 		return fmt.Errorf("-judged: %s not read (the file holds the runs)", strings.Join(runOnly, ", "))
 	}

@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
@@ -97,7 +98,24 @@ type options struct {
 // value is an error naming its flag.
 func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	o := options{cfg: sim.DefaultConfig()}
-	cfg := &o.cfg
+	scales := o.registerModes(fs)
+	model := registerModel(fs, &o.cfg)
+	o.judge.register(fs)
+	o.timeline.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	model.apply(&o.cfg)
+	var err error
+	if o.nextSizeScales, err = sim.ParseScales(*scales); err != nil {
+		return o, fmt.Errorf("-next-size-scales: %w", err)
+	}
+	return o, o.validate(fs)
+}
+
+// registerModes adds the modes' flags and the options they read to fs; it
+// returns -next-size-scales's text, parsed after fs.Parse.
+func (o *options) registerModes(fs *flag.FlagSet) (scales *string) {
 	fs.StringVar(&o.trace, "trace", "", "CSV trace with header timestamp,value")
 	fs.BoolVar(&o.bench, "bench", false, "run every trace in -traces plus the synthetic traces and print one table")
 	fs.BoolVar(&o.frontier, "frontier", false, "run the idealised reactive family on every trace in -traces (and -only) plus the synthetic traces and print, per trace, what issue 13's goals ask against the best members, and the onset argument on the spiky traces (surges: the generator's on synthetic ones, detected on the files)")
@@ -106,7 +124,7 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	fs.BoolVar(&o.onsetBudget, "onset-budget", false, "the onset argument with the calls counted (OnsetBudgetBound): per spiky trace of -onset, the least loss any policy within 2x the floor at 100 % can reach with -calls-per-day calls per UTC day, against the loss goal (a few minutes a peak)")
 	fs.BoolVar(&o.firstOnsetBudget, "first-onset-budget", false, "the first-onset argument and the calls-counted bound together: on the step and the flash crowd moved to every -first-onset-stride-th minute of the calm window (S_m), OnsetBudgetBound with the first surge met at most at the count the smooth goal leaves (`held`), against the loss goal on S_m; and the bursts' ceiling (minutes a peak)")
 	fs.BoolVar(&o.nextSize, "next-size", false, "the next-size argument (BoundNextSize): per spiky trace of -onset, each surge's rise scaled by one of -next-size-scales drawn independently, the level held before a surge fixed before its size is drawn; the least expected loss within the expected shard-hour goal against the expected loss goal, both estimated on -next-size-members members (minutes a trace)")
-	scales := fs.String("next-size-scales", "0,1,2", "with -next-size, the factors a surge's rise over its calm level may be scaled by (0: removed)")
+	scales = fs.String("next-size-scales", "0,1,2", "with -next-size, the factors a surge's rise over its calm level may be scaled by (0: removed)")
 	fs.IntVar(&o.nextSizeMembers, "next-size-members", 4, "with -next-size, the members drawn per trace to estimate the expected goals (each runs oracle-reactive, the operator and the legal floor)")
 	fs.IntVar(&o.callsPerDay, "calls-per-day", scaling.ReshardsPerWindow, "with -onset-budget or -first-onset-budget, UpdateShardCount calls per calendar day (AWS: 10 per rolling 24 h)")
 	fs.StringVar(&o.traces, "traces", "../shared/traces", "folder of CSV traces for -bench and the other modes over the bench's traces (empty: synthetic only)")
@@ -117,12 +135,25 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	fs.BoolVar(&o.episodes, "episodes", false, "for the bench's traces (-traces, -only): the operator's loss episodes, largest first — when, the share of the trace's records lost, the shards open as each began and for how long, the calm load before it, its peak, and the first reshard call")
 	fs.BoolVar(&o.mergeFloor, "merge-floor", false, "for the bench's traces (-traces, -only): the legal floor at the target utilization and at 100 %, and the same with every decrease free (a lower bound when MergeShards may scale down without a call)")
 	fs.BoolVar(&o.excess, "excess", false, "for the bench's traces (-traces, -only): the operator's shard-hours above the legal floor's schedule at its target utilization, split by the rule that held each minute's count")
+	return scales
+}
+
+// modelFlags are the model's flags that are not read straight into
+// sim.Config: switches stated the other way round, percentages, a count.
+type modelFlags struct {
+	readSide, seesRefused *bool
+	seedMax               *int
+	util, cmpUtil         *float64
+}
+
+// registerModel adds the model's and the operator's flags to fs, reading
+// into cfg; the rest are set by apply after fs.Parse.
+func registerModel(fs *flag.FlagSet, cfg *sim.Config) modelFlags {
 	fs.Float64Var(&cfg.PeakMiBps, "peak-mibps", cfg.PeakMiBps, "write rate at the trace's peak, MiB/s")
 	fs.Float64Var(&cfg.RecordBytes, "record-bytes", cfg.RecordBytes, "mean Kinesis record size as written (after KPL aggregation), bytes")
 	fs.IntVar(&cfg.ReshardReserve, "reshard-reserve", 0, "operator's reshard calls kept beyond the climb to the day's peak (0: policy default, -1: none)")
 	fs.StringVar(&cfg.Planner, "planner", "rules", "operator's shard planner: rules (the rule stack, the default) or horizon (the receding-horizon planner)")
 	fs.Float64Var(&cfg.ConsumerMiBpsPerTask, "consumer-mibps", cfg.ConsumerMiBpsPerTask, "what one consumer task processes at 100 % CPU, MiB/s (below the 0.7 MiB/s a shard carries at 70 %, the consumer cannot keep up at a task per shard: the read side must add shards)")
-	readSide := fs.Bool("read-side", true, "operator's read-side shard rule (false: off, to measure it)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of CloudWatch's delays and partial points and of the synthetic traces' noise")
 	fs.IntVar(&cfg.MetricLagMinutes, "metric-lag", 0, "sensitivity: publish every CloudWatch minute this many minutes (1-3) after it ends (0: 1-3 at random per minute)")
 	fs.IntVar(&cfg.ProducerMetricLagMinutes, "producer-metric-lag", 0, "sensitivity: minutes after its end a minute of the producers' own metrics (IngestBytes, IngestRecords, RefusedRecords) is visible: 0 (high-resolution points, the default), 1-3, or -1 for AWS/Kinesis's lag (standard resolution, once a minute)")
@@ -132,49 +163,72 @@ func parseOptions(fs *flag.FlagSet, args []string) (options, error) {
 	fs.Float64Var(&cfg.BurstPeakToMean, "burst", 0, "peak-to-mean of the load within each minute: a tenth of the seconds at this multiple of the mean, Kinesis limits per second (0 or 1: a flat minute)")
 	fs.Float64Var(&cfg.KeySkew, "key-skew", 0, "Zipf exponent of the records' spread over shards (0: uniform, as random UUID keys give)")
 	fs.Float64Var(&cfg.ProducerTargetRecordsPerTask, "producer-target-rate", 0, "operator's spec.producer.targetRecordsPerSecondPerTask in the model's records/s (0: unset, CPU only, the CRD default; -1: the target CPU share of a task's capacity)")
-	seesRefused := fs.Bool("producer-refused", true, "the operator sees the records the producers refused (their RefusedRecords, which controllers read for every object): its CPU rule counts them, and the rate rule with -producer-target-rate (false: hidden, as before 2026-11-27)")
-	seedMax := fs.Int("seed-max", 0, "seed-raised's maximum shards (0: max(16, what the trace's peak needs)); the row seed keeps the shipped 16")
-	util := fs.Float64("target-util", 100*cfg.TargetUtilization, "operator's spec.stream.targetUtilizationPercent (the CRD default is 70)")
-	cmpUtil := fs.Float64("compare-util", 100*cfg.CompareUtilization, "with -bench, also run the operator at this targetUtilizationPercent as row operator@N% (0: no extra row)")
-	o.judge.register(fs)
-	o.timeline.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return o, err
+	return modelFlags{
+		readSide:    fs.Bool("read-side", true, "operator's read-side shard rule (false: off, to measure it)"),
+		seesRefused: fs.Bool("producer-refused", true, "the operator sees the records the producers refused (their RefusedRecords, which controllers read for every object): its CPU rule counts them, and the rate rule with -producer-target-rate (false: hidden, as before 2026-11-27)"),
+		seedMax:     fs.Int("seed-max", 0, "seed-raised's maximum shards (0: max(16, what the trace's peak needs)); the row seed keeps the shipped 16"),
+		util:        fs.Float64("target-util", 100*cfg.TargetUtilization, "operator's spec.stream.targetUtilizationPercent (the CRD default is 70)"),
+		cmpUtil:     fs.Float64("compare-util", 100*cfg.CompareUtilization, "with -bench, also run the operator at this targetUtilizationPercent as row operator@N% (0: no extra row)"),
 	}
-	cfg.TargetUtilization = *util / 100
-	cfg.CompareUtilization = *cmpUtil / 100
-	cfg.SeedMaxShards = int32(*seedMax)
-	cfg.NoReadSide = !*readSide
-	cfg.HideProducerRefused = !*seesRefused
+}
+
+// apply sets what the parsed flags say in cfg.
+func (m modelFlags) apply(cfg *sim.Config) {
+	cfg.TargetUtilization = *m.util / 100
+	cfg.CompareUtilization = *m.cmpUtil / 100
+	cfg.SeedMaxShards = int32(*m.seedMax)
+	cfg.NoReadSide = !*m.readSide
+	cfg.HideProducerRefused = !*m.seesRefused
+}
+
+// validate refuses values out of range, stray arguments, more than one
+// mode and flags the chosen mode would not read.
+func (o *options) validate(fs *flag.FlagSet) error {
+	cfg := o.cfg
 	if cfg.Planner != scaling.PlannerRules && cfg.Planner != scaling.PlannerHorizon {
-		return o, fmt.Errorf("-planner %q: want %s or %s", cfg.Planner, scaling.PlannerRules, scaling.PlannerHorizon)
-	}
-	var err error
-	if o.nextSizeScales, err = sim.ParseScales(*scales); err != nil {
-		return o, fmt.Errorf("-next-size-scales: %w", err)
+		return fmt.Errorf("-planner %q: want %s or %s", cfg.Planner, scaling.PlannerRules, scaling.PlannerHorizon)
 	}
 	if o.nextSizeMembers < 2 {
-		return o, fmt.Errorf("-next-size-members %d: want 2 or more (the goals' standard error needs two)", o.nextSizeMembers)
+		return fmt.Errorf("-next-size-members %d: want 2 or more (the goals' standard error needs two)", o.nextSizeMembers)
 	}
 	if o.firstOnsetStride < 1 {
-		return o, fmt.Errorf("-first-onset-stride %d: want 1 or more minutes", o.firstOnsetStride)
+		return fmt.Errorf("-first-onset-stride %d: want 1 or more minutes", o.firstOnsetStride)
 	}
 	if cfg.MetricLagMinutes < 0 || cfg.MetricLagMinutes > sim.MaxMetricLagMinutes {
-		return o, fmt.Errorf("-metric-lag %d: want 1 to %d minutes, or 0 for 1-%d at random", cfg.MetricLagMinutes, sim.MaxMetricLagMinutes, sim.MaxMetricLagMinutes)
+		return fmt.Errorf("-metric-lag %d: want 1 to %d minutes, or 0 for 1-%d at random", cfg.MetricLagMinutes, sim.MaxMetricLagMinutes, sim.MaxMetricLagMinutes)
 	}
 	if cfg.ProducerMetricLagMinutes < -1 || cfg.ProducerMetricLagMinutes > sim.MaxMetricLagMinutes {
-		return o, fmt.Errorf("-producer-metric-lag %d: want 0 to %d minutes, or -1 for AWS/Kinesis's lag", cfg.ProducerMetricLagMinutes, sim.MaxMetricLagMinutes)
+		return fmt.Errorf("-producer-metric-lag %d: want 0 to %d minutes, or -1 for AWS/Kinesis's lag", cfg.ProducerMetricLagMinutes, sim.MaxMetricLagMinutes)
 	}
 	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if err := o.judge.validate(fs, o); err != nil {
-		return o, err
+	if m := o.modes(); len(m) > 1 {
+		return fmt.Errorf("%s: one mode at a time (each prints its own report; run them one after the other)", strings.Join(m, ", "))
 	}
-	if err := o.timeline.validate(fs, o); err != nil {
-		return o, err
+	if err := o.judge.validate(fs, *o); err != nil {
+		return err
 	}
-	return o, nil
+	return o.timeline.validate(fs, *o)
+}
+
+// modes are the mode flags set, as written on the command line.
+func (o *options) modes() []string {
+	var set []string
+	for _, m := range []struct {
+		name string
+		on   bool
+	}{
+		{"-trace", o.trace != ""}, {"-bench", o.bench}, {"-frontier", o.frontier}, {"-onset", o.onset},
+		{"-onset-budget", o.onsetBudget}, {"-first-onset-budget", o.firstOnsetBudget}, {"-next-size", o.nextSize},
+		{"-judge", o.judge.on}, {"-refusals", o.refusals}, {"-excess", o.excess}, {"-merge-floor", o.mergeFloor},
+		{"-episodes", o.episodes}, {"-timeline", o.timeline.on},
+	} {
+		if m.on {
+			set = append(set, m.name)
+		}
+	}
+	return set
 }
 
 // runRefusals prints where the operator's producers refused records on the

@@ -58,9 +58,6 @@ func (tl *timelineOptions) validate(fs *flag.FlagSet, o options) error {
 		}
 		return nil
 	}
-	if o.judge.on || o.bench || o.frontier || o.onset || o.onsetBudget || o.firstOnsetBudget || o.nextSize || o.refusals || o.excess || o.episodes || o.trace != "" {
-		return fmt.Errorf("-timeline: one mode at a time (not with -trace, -bench, -judge or another mode)")
-	}
 	if o.only == "" {
 		return fmt.Errorf("-timeline: needs -only NAME, the one trace to print")
 	}
