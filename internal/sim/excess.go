@@ -26,20 +26,39 @@ var ExcessCauses = []string{
 	"lastReshard", // within a window of the last reshard
 	"climbBack",   // the budget plan: calls kept to climb back to the day's peak
 	"lastCall",    // a scale-up held: a call whose step would freeze the stream is kept while 100 % carries the load
+	"merging",     // a halving by MergeShards: a merge decided, or the stream UPDATING by one
 	"start",       // less than a window of data
 	"other",       // read side, bounds, held for missing data
 }
 
-// ruleRecorder runs the operator and keeps the shard rule of each pass.
+// ruleRecorder runs the operator and keeps the cause (excessCause) of
+// each pass's shard rule.
 type ruleRecorder struct {
 	*Operator
-	rules []scaling.ShardRule
+	causes  []string
+	merging bool // the last rule that was not a hold while UPDATING was ShardMergeDown
 }
 
 func (r *ruleRecorder) Control(v View) Command {
 	cmd := r.Operator.Control(v)
-	r.rules = append(r.rules, r.LastDecision.ShardRule)
+	var cause string
+	cause, r.merging = passCause(r.LastDecision.ShardRule, r.merging)
+	r.causes = append(r.causes, cause)
 	return cmd
+}
+
+// passCause is the cause of a pass's rule and whether a halving by merges
+// is still what holds the count: from a ShardMergeDown pass through the
+// holds while its merge keeps the stream UPDATING ("merging"), otherwise
+// excessCause.
+func passCause(rule scaling.ShardRule, merging bool) (string, bool) {
+	if rule != scaling.ShardHoldUpdating {
+		merging = rule == scaling.ShardMergeDown
+	}
+	if merging {
+		return "merging", true
+	}
+	return excessCause(rule), false
 }
 
 // ExcessBreakdown runs the operator on t at cfg's target utilization and
@@ -47,7 +66,8 @@ func (r *ruleRecorder) Control(v View) Command {
 // (scaling.LegalFloorPath), minute by minute. A minute's difference goes
 // to the cause of the decision in force (the pass at the end of the minute
 // before): "updating" for what AWS bills above the open count while a
-// scale-down runs, the rest by the rule that set the shard target (Decision.ShardRule). The
+// scale-down runs, "merging" while a merge is decided or runs, the rest by
+// the rule that set the shard target (Decision.ShardRule). The
 // parts sum to the difference of the two shard-hour totals. It is for
 // finding which rule costs shard-hours; it decides nothing.
 func ExcessBreakdown(cfg Config, t Trace) Excess {
@@ -68,7 +88,7 @@ func ExcessBreakdown(cfg Config, t Trace) Excess {
 		}
 		reason := "start"
 		if m > 0 {
-			reason = excessCause(rec.rules[m-1])
+			reason = rec.causes[m-1]
 		}
 		ex.ByCause["updating"] += float64(row.BilledShards-row.OpenShards) / 60
 		ex.ByCause[reason] += float64(row.OpenShards-floor) / 60

@@ -68,3 +68,32 @@ func TestExcessCause(t *testing.T) {
 		}
 	}
 }
+
+// TestPassCause: a halving by merges counts as "merging" from its
+// ShardMergeDown pass through the holds while the merge keeps the stream
+// UPDATING, and ends at the next other rule; an UPDATING hold after a call
+// stays "other".
+func TestPassCause(t *testing.T) {
+	seq := []struct {
+		rule scaling.ShardRule
+		want string
+	}{
+		{scaling.ShardHoldUpdating, "other"},
+		{scaling.ShardHoldClimbBack, "climbBack"},
+		{scaling.ShardMergeDown, "merging"},
+		{scaling.ShardHoldUpdating, "merging"},
+		{scaling.ShardHoldUpdating, "merging"},
+		{scaling.ShardMergeDown, "merging"},
+		{scaling.ShardHoldClimbBack, "climbBack"},
+		{scaling.ShardUp, "up"},
+		{scaling.ShardHoldUpdating, "other"},
+	}
+	merging := false
+	for i, s := range seq {
+		var got string
+		got, merging = passCause(s.rule, merging)
+		if got != s.want {
+			t.Errorf("pass %d (%v): %q, want %q", i, s.rule, got, s.want)
+		}
+	}
+}
