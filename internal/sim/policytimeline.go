@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
 )
 
 // TimelinePolicies are the rows of RunAll that keep a timeline, in its
@@ -20,21 +22,44 @@ type TimelineRow struct {
 	Minute
 }
 
-// PolicyTimeline runs every policy on t as RunAll does, with timelines,
-// and returns policy's result and its minutes from..to (minute indices
-// from the trace's start, both included, clipped to the trace). It is for
-// reading what a policy did minute by minute; it decides nothing. A
-// policy not in TimelinePolicies is an error.
+// PolicyTimeline runs policy on t as RunAll runs it, with its timeline,
+// and returns its result (without the trace's floors) and its minutes
+// from..to (minute indices from the trace's start, both included, clipped
+// to the trace). It is for reading what a policy did minute by minute; it
+// decides nothing. A policy not in TimelinePolicies is an error.
 func PolicyTimeline(cfg Config, t Trace, policy string, from, to int) (Result, []TimelineRow, error) {
 	if !slices.Contains(TimelinePolicies, policy) {
 		return Result{}, nil, fmt.Errorf("policy %q: want one of %s", policy, strings.Join(TimelinePolicies, ", "))
 	}
 	cfg.Timeline = true
-	res := find(RunAll(cfg, t), policy)
+	res := runTimelinePolicy(cfg.withDefaults(), t, policy)
 	if len(res.Timeline) == 0 {
 		return res, nil, fmt.Errorf("policy %s keeps no minute-by-minute timeline", policy)
 	}
 	return res, timelineRows(t, res.Timeline, from, to), nil
+}
+
+// runTimelinePolicy runs one of TimelinePolicies alone, built as RunAll
+// builds it; cfg has its defaults.
+func runTimelinePolicy(cfg Config, t Trace, policy string) Result {
+	raisedShards, seedTasks := SeedLimits(cfg, t)
+	switch policy {
+	case "operator":
+		return Run(cfg, t, NewOperator(cfg, scaling.MaxShardsPerStream))
+	case "seed":
+		return Run(cfg, t, NewSeed(cfg, SeedShippedMaxShards, seedTasks))
+	case "seed-raised":
+		r := Run(cfg, t, NewSeed(cfg, raisedShards, seedTasks))
+		r.Policy = "seed-raised"
+		return r
+	case "oracle-reactive":
+		return Run(cfg, t, NewOracleReactive(cfg, t))
+	case "fixed-peak":
+		return Run(cfg, t, NewFixedPeak(cfg, t))
+	case "on-demand":
+		return OnDemand(cfg, t)
+	}
+	return Result{}
 }
 
 // timelineRows are tl's minutes from..to (both included, clipped), each

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -153,4 +154,30 @@ func TestWriteTimeline(t *testing.T) {
 	if strings.Contains(lines[3], "/") || strings.HasSuffix(lines[3], " ") {
 		t.Errorf("on-demand's row %q: counts or trailing spaces", lines[3])
 	}
+}
+
+// TestPolicyTimelineAsRunAll: each policy run alone gives what RunAll gives
+// it, timeline included (the floors aside, which PolicyTimeline leaves out).
+func TestPolicyTimelineAsRunAll(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Timeline = true
+	tr := quietThenPeak()
+	all := RunAll(cfg, tr)
+	for _, p := range TimelinePolicies {
+		got, _, err := PolicyTimeline(cfg, tr, p, 0, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		want := find(all, p)
+		want.FloorShardHours, want.FloorShardHours100 = 0, 0
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s alone: %+v\nin RunAll: %+v", p, summary(got), summary(want))
+		}
+	}
+}
+
+// summary is r without its timeline, for a readable failure.
+func summary(r Result) Result {
+	r.Timeline = nil
+	return r
 }
