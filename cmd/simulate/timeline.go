@@ -35,7 +35,7 @@ var timeLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", "2006-01-0
 
 // register adds -timeline's flags to fs.
 func (tl *timelineOptions) register(fs *flag.FlagSet) {
-	fs.BoolVar(&tl.on, "timeline", false, "for the one bench trace -only names (-traces): one row per minute of -policy's run — the trace's time, offered and accepted MiB/s, throttled and producer-refused %, open/billed shards, UPDATING, the reshard call accepted (→N), the calls left in the rolling 24 h, producer and consumer tasks running/desired and, for the operator, the shard rule of the pass at the minute's end (with its reason when it made a call)")
+	fs.BoolVar(&tl.on, "timeline", false, "for the one bench trace -only names (-traces): one row per minute of -policy's run — the trace's time, offered and accepted MiB/s, throttled and producer-refused %, open/billed shards, UPDATING, the reshard call accepted (→N), the calls left in the rolling 24 h, producer and consumer tasks running/desired and, for the operator, the shard rule of the pass at the minute's end (with its reason when it made a call); -json adds every field, among them carryShards: the shards the stream relied on (the open count, or the smaller of the old and new counts while an UpdateShardCount runs; during a halving by merges the open shards are uneven and each throttles on its own, so it is no capacity then)")
 	fs.StringVar(&tl.fromArg, "from", "", "with -timeline: the first minute printed, a time as 2014-04-15T16:30 (UTC) or a minute index from the trace's start")
 	fs.StringVar(&tl.toArg, "to", "", "with -timeline: the last minute printed, as -from")
 	fs.StringVar(&tl.policy, "policy", "operator", "with -timeline: the policy run ("+strings.Join(sim.TimelinePolicies, ", ")+")")

@@ -1,7 +1,11 @@
 package sim
 
 import (
+	"math"
+	"slices"
 	"testing"
+
+	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
 )
 
 // merger is a controller that starts at given counts and, at given passes,
@@ -85,47 +89,113 @@ func TestModelMergeBilling(t *testing.T) {
 	}
 }
 
-// TestModelMergeCapacity: from the first merge of a halving from 8 the
-// stream carries as 4 shards, not 8−k, until the halving ends or an
-// UpdateShardCount re-evens the shards.
+// TestModelMergeCapacity: during a halving by merges each shard throttles
+// on its own. From 40 shards at 28 MiB/s (70 %), a merged shard (2/40 of
+// the keys, 1.4 MiB/s) throttles 0.4 MiB/s and a plain one (0.7 MiB/s)
+// nothing, so k merges done throttle 0.4k/28 of the records — not the 8
+// of 28 (28.6 %) of a stream carrying as 40/2 shards from the first merge.
+// An UpdateShardCount that re-evens the halving relies meanwhile on the
+// smaller of what the old and new shards accept.
 func TestModelMergeCapacity(t *testing.T) {
+	cfg := mergeCfg(3)
+	cfg.PeakMiBps = 28
+	perMerge := 100 * 0.4 / 28
 	tests := []struct {
 		name          string
 		calls, merges map[int]int32
+		every         int32
 		minute        int
-		carry         int32
+		throttled     float64
 	}{
-		{"before the first merge", nil, map[int]int32{5: 4}, 5, 8},
-		{"during the first merge", nil, map[int]int32{5: 4}, 6, 4},
-		{"after one merge of four", nil, map[int]int32{5: 4}, 20, 4},
-		{"re-evened by a call", map[int]int32{10: 6}, map[int]int32{5: 4}, 20, 6},
-		{"while the re-evening call runs", map[int]int32{10: 6}, map[int]int32{5: 4}, 12, 4},
+		{"first merge in flight", nil, nil, 20, 1, 0},
+		{"one merge done", nil, nil, 20, 4, perMerge},
+		{"five merges done", nil, nil, 20, 20, 5 * perMerge},
+		{"nineteen merges done", nil, nil, 20, 76, 19 * perMerge},
+		{"halving done: 20 even shards", nil, nil, 20, 80, 100 * 8.0 / 28},
+		{"re-evening call 39 → 30 runs", map[int]int32{10: 30}, map[int]int32{0: 20}, 0, 12, perMerge},
+		{"re-evening call 39 → 24 runs", map[int]int32{10: 24}, map[int]int32{0: 20}, 0, 12, 100 * 4.0 / 28},
+		{"re-evened to 30", map[int]int32{10: 30}, map[int]int32{0: 20}, 0, 20, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := Run(mergeCfg(3), flat(30, 0.1), &merger{shards: 8, calls: tt.calls, merges: tt.merges})
-			if got := r.Timeline[tt.minute].CarryShards; got != tt.carry {
-				t.Fatalf("minute %d: carries %d shards, want %d", tt.minute, got, tt.carry)
+			r := Run(cfg, flat(90, 1), &merger{shards: 40, calls: tt.calls, merges: tt.merges, everyPassMerge: tt.every})
+			if got := r.Timeline[tt.minute].ThrottledPercent; math.Abs(got-tt.throttled) > 1e-9 {
+				t.Fatalf("minute %d: throttled %.4f%%, want %.4f%%", tt.minute, got, tt.throttled)
 			}
 		})
 	}
-	// The whole halving: 8 → 4 by four merges, carrying 4 throughout.
-	r := Run(mergeCfg(3), flat(40, 0.1), &merger{shards: 8, everyPassMerge: 4})
-	for m := 1; m < 40; m++ {
-		if got := r.Timeline[m].CarryShards; got != 4 {
-			t.Fatalf("minute %d: carries %d, want 4", m, got)
+}
+
+// TestHalvingShares: the merged shards take two adjacent slots' shares,
+// the hottest slots first; no merge done leaves keyShares as it is.
+func TestHalvingShares(t *testing.T) {
+	tests := []struct {
+		name    string
+		h, open int32
+		skew    float64
+		want    []float64
+	}{
+		{"no merge done", 4, 4, 0, []float64{0.25, 0.25, 0.25, 0.25}},
+		{"one of four done", 8, 7, 0, []float64{0.25, 0.125, 0.125, 0.125, 0.125, 0.125, 0.125}},
+		{"halving done", 8, 4, 0, []float64{0.25, 0.25, 0.25, 0.25}},
+		{"odd: one slot left alone", 5, 3, 0, []float64{0.4, 0.4, 0.2}},
+		// Zipf 1 over 4 slots: 12/25, 6/25, 4/25, 3/25.
+		{"skew: hottest pair first", 4, 3, 1, []float64{18.0 / 25, 4.0 / 25, 3.0 / 25}},
+		{"skew: both pairs", 4, 2, 1, []float64{18.0 / 25, 7.0 / 25}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := halvingShares(tt.h, tt.open, tt.skew)
+			if len(got) != len(tt.want) {
+				t.Fatalf("shares %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if math.Abs(got[i]-tt.want[i]) > 1e-12 {
+					t.Fatalf("shares %v, want %v", got, tt.want)
+				}
+			}
+		})
+	}
+	if got, want := halvingShares(40, 40, 1.2), keyShares(40, 1.2); !slices.Equal(got, want) {
+		t.Fatalf("no merge done: %v, want keyShares %v", got, want)
+	}
+}
+
+// TestAcceptedByShares: even shares give acceptedFraction's figures bit
+// for bit (bursts, skew, both); uneven shares throttle the wide shards
+// alone.
+func TestAcceptedByShares(t *testing.T) {
+	in := Load{Bytes: 28 * scaling.MiB, Records: 28 * scaling.MiB / 2048}
+	for _, c := range []struct{ burst, skew float64 }{{3, 0}, {1, 0.7}, {3, 1}, {10, 0.3}} {
+		cfg := DefaultConfig()
+		cfg.BurstPeakToMean, cfg.KeySkew = c.burst, c.skew
+		for _, n := range []int32{1, 20, 39, 40, 41} {
+			if got, want := cfg.acceptedByShares(keyShares(n, c.skew), in), cfg.acceptedFraction(n, in); got != want {
+				t.Fatalf("burst %v skew %v, %d even shards: %v, want %v", c.burst, c.skew, n, got, want)
+			}
 		}
 	}
-	// 5 MiB/s needs 5 shards: during the halving from 8, 20 % is throttled
-	// (4 shards' worth), where 8−k open shards (7, 6, 5) would throttle
-	// none.
-	c := mergeCfg(3)
-	c.PeakMiBps = 5
-	r = Run(c, flat(12, 1), &merger{shards: 8, merges: map[int]int32{0: 4}})
-	for m := 1; m < 12; m++ {
-		if got := r.Timeline[m].ThrottledPercent; got < 19.9 || got > 20.1 {
-			t.Fatalf("minute %d: throttled %.2f%%, want 20", m, got)
-		}
+	oneMerged := halvingShares(40, 39, 0)
+	tests := []struct {
+		name  string
+		burst float64
+		want  float64
+	}{
+		// The merged shard (x = 1.4) accepts 1/1.4 of its 2/40.
+		{"flat minute", 1, 1 - 0.05*0.4/1.4},
+		// A tenth of the seconds at 3x, the rest at 7/9 of the mean: the
+		// merged shard (x = 1.4) is over its limit in every second, a
+		// plain one (x = 0.7) in the bursts only.
+		{"bursts 3x", 3, 0.05*(1/1.4) + 0.95*(0.1+0.9*0.7*7/9)/0.7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.BurstPeakToMean = tt.burst
+			if got := cfg.acceptedByShares(oneMerged, in); math.Abs(got-tt.want) > 1e-12 {
+				t.Fatalf("accepted %.6f, want %.6f", got, tt.want)
+			}
+		})
 	}
 }
 

@@ -294,9 +294,11 @@ type Minute struct {
 	// MergedTo is the open count a MergeShards accepted at the minute's
 	// end leaves when done (0: none).
 	MergedTo int32 `json:"mergedTo,omitempty"`
-	// CarryShards is the shards' worth the stream carried in the minute
-	// (below the open count while UPDATING up or during a halving by
-	// merges).
+	// CarryShards is the shards the stream relied on in the minute: the
+	// open count, or the smaller of the old and new counts while an
+	// UpdateShardCount runs. During a halving by merges these shards are
+	// uneven and each throttles on its own, so CarryShards is not a
+	// capacity then (ThrottledPercent is what they refused).
 	CarryShards int32 `json:"carryShards,omitempty"`
 	// CallsLeft is how many UpdateShardCount calls AWS still accepts in
 	// the rolling 24 h after the minute's end (scaling.BudgetLeft), the
@@ -488,8 +490,9 @@ type run struct {
 	updUntil          int
 	// halfFrom is the open count at the first merge of the halving under
 	// way (0: none): until the open count reaches ceil(halfFrom/2), or an
-	// UpdateShardCount re-evens the shards, the merged shards own twice
-	// the hash range of the others and the stream carries as halfFrom/2.
+	// UpdateShardCount re-evens the shards, the halfFrom−open merged
+	// shards own two of the halving's halfFrom slots each and the others
+	// one (halvingShares), and each throttles on its own.
 	halfFrom int32
 	history  []time.Time // accepted UpdateShardCount calls
 
@@ -572,20 +575,14 @@ func (r *run) produce(f *flow) {
 }
 
 // carrying is the shards the stream relies on and bills: while UPDATING
-// only the smaller of the old and new counts is relied on, and both are
-// billed.
-//
-// During a halving by merges (halfFrom > 0) the stream carries as
-// halfFrom/2 shards: with uniform keys a merged shard gets twice a plain
-// one's records and throttles first. A merge bills the open count: two
-// parents until it is done, then one child.
+// by an UpdateShardCount only the smaller of the old and new counts is
+// relied on, and both are billed. A merge bills and relies on the open
+// count: two parents until it is done, then one child. During a halving by
+// merges the open shards are uneven; accepted says what they accept.
 func (r *run) carrying() (carry, billed int32) {
 	carry, billed = r.open, r.open
 	if r.updating && !r.merging {
 		carry, billed = min(r.open, r.updTo), max(r.open, r.updTo)
-	}
-	if r.halfFrom > 0 {
-		carry = min(carry, scaling.HalvingCarry(r.halfFrom))
 	}
 	return carry, billed
 }
@@ -595,11 +592,46 @@ func (r *run) write(f *flow) {
 	carry, billed := r.carrying()
 	f.billed, f.carry = billed, carry
 	r.res.MaxShards = max(r.res.MaxShards, billed)
-	k := r.cfg.acceptedFraction(carry, f.in)
+	k := r.accepted(carry, f.in)
 	f.acc = Load{f.in.Bytes * k, f.in.Records * k}
 	f.thr = f.in.Records * (1 - k)
 	r.thrRecs += f.thr * 60
 	r.putUnits += f.acc.Records * 60 * r.unitsPerRecord
+}
+
+// accepted is the share of in the stream accepts this minute: carry even
+// shards' (acceptedFraction) or, once a merge of a halving is done, the
+// open shards' by their shares of the records (halvingShares), each shard
+// limited on its own as Kinesis limits it. An UpdateShardCount that
+// re-evens a halving relies meanwhile on the smaller of what the uneven
+// old shards and the even new ones accept.
+func (r *run) accepted(carry int32, in Load) float64 {
+	if r.halfFrom == 0 || r.open >= r.halfFrom {
+		return r.cfg.acceptedFraction(carry, in)
+	}
+	k := r.cfg.acceptedByShares(halvingShares(r.halfFrom, r.open, r.cfg.KeySkew), in)
+	if r.updating && !r.merging {
+		k = min(k, r.cfg.acceptedFraction(r.updTo, in))
+	}
+	return k
+}
+
+// halvingShares are the shares of the records that the open shards of a
+// halving by merges from h shards receive: the h shards' shares
+// (keyShares) are its slots, and each of the h−open merges done joined two
+// adjacent slots. The operator merges the narrowest adjacent pair
+// (controllers/merge.go, mergePairOf), so with uniform keys the merged
+// shards own 2/h and the others 1/h whichever pairs merged; with skewed
+// keys the pairing is not known, and the hottest slots are taken to merge
+// first (slots 0+1, then 2+3, …), the least favourable to the stream.
+func halvingShares(h, open int32, skew float64) []float64 {
+	slots := keyShares(h, skew)
+	done := int(h - open)
+	w := make([]float64, 0, open)
+	for i := range done {
+		w = append(w, slots[2*i]+slots[2*i+1])
+	}
+	return append(w, slots[2*done:]...)
 }
 
 // consume: the open shards are leased out among the running tasks; each
@@ -786,10 +818,11 @@ func (r *run) result() Result {
 // BurstPeakToMean times the minute's mean.
 const burstShare = 0.1
 
-// acceptedFraction is the share of in that carry shards accept: each shard
-// takes at most 1 MiB/s and 1000 records/s in every second. With a flat
-// minute and uniform keys it is min(1, capacity / load); bursts within the
-// minute and skewed keys make it smaller at the same minute average.
+// acceptedFraction is the share of in that carry even shards accept: each
+// shard takes at most 1 MiB/s and 1000 records/s in every second. With a
+// flat minute and uniform keys it is min(1, capacity / load); bursts within
+// the minute and skewed keys (keyShares) make it smaller at the same minute
+// average (acceptedByShares).
 func (c Config) acceptedFraction(carry int32, in Load) float64 {
 	if in.Bytes <= 0 || carry < 1 {
 		if in.Bytes <= 0 {
@@ -797,20 +830,39 @@ func (c Config) acceptedFraction(carry int32, in Load) float64 {
 		}
 		return 0
 	}
-	p := min(max(c.BurstPeakToMean, 1), 1/burstShare)
-	if p == 1 && c.KeySkew <= 0 {
+	if c.burstPeak() == 1 && c.KeySkew <= 0 {
 		return min(1, float64(carry)*scaling.ShardWriteBytesPerSec/in.Bytes, float64(carry)*scaling.ShardWriteRecordsPerSec/in.Records)
 	}
+	return c.acceptedByShares(keyShares(carry, c.KeySkew), in)
+}
+
+// burstPeak is BurstPeakToMean within [1, 1/burstShare].
+func (c Config) burstPeak() float64 {
+	return min(max(c.BurstPeakToMean, 1), 1/burstShare)
+}
+
+// acceptedByShares is the share of in that shards receiving the given
+// shares of the records (summing to 1; even or not) accept, each shard
+// limited per second on its own.
+func (c Config) acceptedByShares(shares []float64, in Load) float64 {
+	if in.Bytes <= 0 {
+		return 1
+	}
+	if len(shares) == 0 {
+		return 0
+	}
+	p := c.burstPeak()
 	// Per second, the load is p×mean on a tenth of the seconds and
 	// lo×mean on the rest (lo ≥ 0 keeps the total).
 	lo := (1 - burstShare*p) / (1 - burstShare)
 	// The tightest of the two limits, as load over capacity for the
 	// whole stream at the minute's mean.
-	load := max(in.Bytes/(float64(carry)*scaling.ShardWriteBytesPerSec), in.Records/(float64(carry)*scaling.ShardWriteRecordsPerSec))
+	n := float64(len(shares))
+	load := max(in.Bytes/(n*scaling.ShardWriteBytesPerSec), in.Records/(n*scaling.ShardWriteRecordsPerSec))
 	acc := 0.0
-	for _, w := range keyShares(carry, c.KeySkew) {
+	for _, w := range shares {
 		// This shard's mean load over its capacity.
-		x := load * w * float64(carry)
+		x := load * w * n
 		if x <= 0 {
 			continue
 		}
