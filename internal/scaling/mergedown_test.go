@@ -34,32 +34,85 @@ func TestHalvingUnderWay(t *testing.T) {
 	}
 }
 
-// TestDecideMergeDown: a top held for want of calls is shed by merges
-// toward half the open count, no call spent; a halving under way goes on
-// while the need stays within its carry, and a need above the carry is
-// answered by a call that re-evens the shards.
+// weekWith is hours hourly demand peaks before now's hour at base (in
+// 1/DemandPerShard shards at 100 %), with the hours ago in at set to
+// their value.
+func weekWith(now time.Time, hours int, base int32, at map[int]int32) []Rec {
+	var week []Rec
+	for ago := hours; ago >= 1; ago-- {
+		n := base
+		if v, ok := at[ago]; ok {
+			n = v
+		}
+		week = append(week, Rec{At: now.Truncate(time.Hour).Add(-time.Duration(ago) * time.Hour).Unix(), N: n})
+	}
+	return week
+}
+
+// TestOneOffTop: a top is a one-off when a day of hours is known, nothing
+// came back to half of it for oneOffQuietHours, and the halving's carry
+// covers whatever else the week's demand came back to.
+func TestOneOffTop(t *testing.T) {
+	const top = 4480 // 44.8 shards at 100 %: 64 at 70 %
+	tests := []struct {
+		name  string
+		week  []Rec
+		carry int32
+		want  bool
+	}{
+		{"one excursion 13 h ago", weekWith(now0, 48, 100, map[int]int32{13: top}), 32, true},
+		{"an excursion of three hours", weekWith(now0, 48, 100, map[int]int32{13: top, 14: top / 2, 15: 3000}), 32, true},
+		{"back near it 3 h ago", weekWith(now0, 48, 100, map[int]int32{13: top, 3: 3000}), 32, false},
+		{"a day earlier too", weekWith(now0, 48, 100, map[int]int32{13: top, 37: 4000}), 32, false},
+		// 1,500 is 21 shards at 70 %: a halving to 32 carries it, one to
+		// 16 does not.
+		{"a smaller one recurred, within the carry", weekWith(now0, 48, 100, map[int]int32{13: top, 37: 1500}), 32, true},
+		{"a smaller one recurred, above the carry", weekWith(now0, 48, 100, map[int]int32{13: top, 37: 1500}), 16, false},
+		{"less than a day known", weekWith(now0, 20, 100, map[int]int32{13: top}), 32, false},
+		{"nothing known", nil, 32, false},
+	}
+	for _, tt := range tests {
+		if got := oneOffTop(tt.week, now0, tt.carry, 0.7); got != tt.want {
+			t.Errorf("%s: oneOffTop = %v, want %v (recurred need %.1f)", tt.name, got, tt.want, recurredNeed(tt.week, now0, 0.7))
+		}
+	}
+}
+
+// TestDecideMergeDown: a one-off top held for want of calls is shed by
+// merges toward half the open count, no call spent; a top the load came
+// back to is held; a halving under way goes on while the need stays
+// within its carry, and a need above the carry is answered by a call that
+// re-evens the shards.
 func TestDecideMergeDown(t *testing.T) {
 	st, now := afterSpike()
+	const top = 4480
+	oneOff := weekWith(now, 48, 100, map[int]int32{13: top})
+	underWay := halving{from: 64, since: now.Add(-time.Hour).Unix()}
 	tests := []struct {
 		name    string
 		open    int32
 		mibps   float64
+		week    []Rec
 		halving halving
 		calls   int
 		want    int32
 		rule    ShardRule
 		reason  string
 	}{
-		{"held top: merge", 64, 1, halving{}, 8, 32, ShardMergeDown, "merging down 64→32 by MergeShards"},
-		{"calls to spare: a call down", 64, 1, halving{}, 0, 2, ShardDown, "scaling down 64→"},
-		{"under way: merges go on", 50, 1, halving{from: 64, since: now.Add(-time.Hour).Unix()}, 8, 32, ShardMergeDown, "within the 32 a halving from 64 carries"},
+		{"one-off held top: merge", 64, 1, oneOff, halving{}, 8, 32, ShardMergeDown, "merging down 64→32 by MergeShards"},
+		{"came back 3 h ago: hold", 64, 1, weekWith(now, 48, 100, map[int]int32{13: top, 3: 3000}), halving{}, 8, 64, ShardHoldClimbBack, "climbing back"},
+		{"a day earlier too: hold", 64, 1, weekWith(now, 48, 100, map[int]int32{13: top, 37: 4000}), halving{}, 8, 64, ShardHoldClimbBack, "climbing back"},
+		{"calls to spare: a call down", 64, 1, oneOff, halving{}, 0, 2, ShardDown, "scaling down 64→"},
+		{"under way: merges go on", 50, 1, nil, underWay, 8, 32, ShardMergeDown, "within the 32 a halving from 64 carries"},
 		// 30 MiB/s needs 45 shards at 70 %, above the 32 the halving
 		// carries but within the 50 open: a call to 45 re-evens them.
-		{"need above the carry: re-even", 50, 30, halving{from: 64, since: now.Add(-time.Hour).Unix()}, 8, 45, ShardUp, "re-evens the shards"},
+		{"need above the carry: re-even", 50, 30, nil, underWay, 8, 45, ShardUp, "re-evens the shards"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			prev := st
+			prev.ShardPeaks = []Rec{{At: now.Add(-13 * time.Hour).Truncate(time.Hour).Unix(), N: 64}}
+			prev.WeekPeaks = tt.week
 			prev.MergeFrom, prev.MergeSince = tt.halving.from, tt.halving.since
 			in := baseInputs(now, tt.open, tt.mibps)
 			in.ReshardHistory = calls(tt.calls, now.Add(-2*time.Hour))

@@ -192,17 +192,15 @@ type State struct {
 	ConsumerRunning []Rec `json:"consumerRunning,omitempty"`
 	// WeekPeaks holds the highest write demand of each hour of the last
 	// week, in 1/DemandPerShard shards at 100 % (week.go): the horizon
-	// planner's same hour of the previous week. At most 169 entries; the
-	// rule stack keeps the last day (25 entries), for risesOutOfQuiet.
+	// planner's same hour of the previous week, and the rule stack's test
+	// of a one-off top (oneOffTop) and of a rise out of a quiet day
+	// (risesOutOfQuiet). At most 169 entries.
 	WeekPeaks []Rec `json:"weekPeaks,omitempty"`
 	// MergeFrom and MergeSince: the open count at the start of the halving
 	// by MergeShards under way, and when it started (Unix seconds; both 0:
 	// none). Until it ends the stream carries only as MergeFrom/2 shards.
 	MergeFrom  int32 `json:"mergeFrom,omitempty"`
 	MergeSince int64 `json:"mergeSince,omitempty"`
-	// MergeHalvings: when each halving by merges of the last 24 hours
-	// started (Unix seconds), for the budget plan (halving.debt).
-	MergeHalvings []int64 `json:"mergeHalvings,omitempty"`
 }
 
 // DeepCopyInto copies s into out, so API types can embed a State.
@@ -215,7 +213,6 @@ func (s *State) DeepCopyInto(out *State) {
 	out.ProducerSurges = slices.Clone(s.ProducerSurges)
 	out.ConsumerRunning = slices.Clone(s.ConsumerRunning)
 	out.WeekPeaks = slices.Clone(s.WeekPeaks)
-	out.MergeHalvings = slices.Clone(s.MergeHalvings)
 }
 
 // DeepCopy returns a copy of s.
@@ -353,19 +350,19 @@ type Decision struct {
 func Decide(in Inputs, prev State, now time.Time) (Decision, State) {
 	var d Decision
 	var next State
-	// The rules read the day before (risesOutOfQuiet), the horizon planner
-	// the week: the rules keep status ~4 KB smaller per object.
+	// Both planners read the week: the horizon planner its same hour, the
+	// rules whether the day's top was a one-off (oneOffTop).
 	h := halvingOf(prev)
-	plan, hours := rulesPlanner(prev.WeekPeaks, h), int64(dayHours)
+	plan := rulesPlanner(prev.WeekPeaks, h)
 	if in.Stream.Planner == PlannerHorizon {
-		plan, hours = horizonPlanner(prev.WeekPeaks), weekHours
+		plan = horizonPlanner(prev.WeekPeaks)
 	}
 	d.Shards, d.ShardReason, next.Shards, next.ShardPeaks = plan(in, prev.Shards, prev.ShardPeaks, now, &d)
-	next.WeekPeaks = keepWeek(prev.WeekPeaks, now, d.Used, hours)
+	next.WeekPeaks = keepWeek(prev.WeekPeaks, now, d.Used, weekHours)
 	d.Shards, d.ShardReason = applyReadSide(in, now, d.Shards, d.ShardReason, &d)
 	d.ByMerge = d.ByMerge && d.ShardRule == ShardMergeDown // the read side may raise it
 	h = h.next(d, in, now)
-	next.MergeFrom, next.MergeSince, next.MergeHalvings = h.from, h.since, h.starts
+	next.MergeFrom, next.MergeSince = h.from, h.since
 	next.ProducerRunning = keepRecs(prev.ProducerRunning, now, runningKept, in.ProducerTasks.Running)
 	work := newestWork(in.ProducerTasks, next.ProducerRunning, now)
 	next.ProducerSurges = recordSurge(in, prev.ProducerSurges, next.ProducerRunning, work, now)
@@ -658,8 +655,8 @@ type shardView struct {
 	// outOfQuiet: the newest minutes rise out of a quiet stretch
 	// (risesOutOfQuiet).
 	outOfQuiet bool
-	// mergeDebt: halvings by merges in the last 24 h (halving.debt).
-	mergeDebt int
+	// week: State.WeekPeaks of the previous pass (oneOffTop).
+	week []Rec
 }
 
 // observeShards reads the pass's inputs into a shardView. When the target
@@ -684,6 +681,7 @@ func observeShards(in Inputs, prev, prevPeaks, week []Rec, now time.Time, d *Dec
 	v.want = clamp32(ceil32(upNeed), v.lo, v.hi)
 	v.pace100, v.paceU = paceNeed(fresh, v.u)
 	v.outOfQuiet = risesOutOfQuiet(fresh, v.pace100, v.open, week, now)
+	v.week = week
 	// The recommendation remembered for the stabilization window and the
 	// day's peak is the higher of the complete minutes' need and the newest
 	// need: a partial point may only keep shards up, never bring them down.

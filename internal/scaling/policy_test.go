@@ -171,9 +171,7 @@ func TestDecideScaleDownStabilization(t *testing.T) {
 }
 
 // TestDecideReshardBudget: a scale-down must leave the calls to climb back
-// to the day's peak (no reserve by default); where only the call down is
-// missing, the top is shed by merges (mergeDown); a scale-up is never held
-// by it.
+// to the day's peak (no reserve by default); a scale-up is never held by it.
 func TestDecideReshardBudget(t *testing.T) {
 	st, now := afterSpike()
 	tests := []struct {
@@ -183,13 +181,8 @@ func TestDecideReshardBudget(t *testing.T) {
 	}{
 		{0, 32, "scaling down 64→"},
 		{7, 32, "scaling down 64→32"}, // 3 left: 64→32 leaves 2, the climb back needs 1; 64→16 would leave 1 for 2
-		// 2 left: 64→32 leaves 1 for the 1 back, but calls an hour apart
-		// are ahead of an even pace: one more is kept, and the top is shed
-		// by merges instead (the need, 2, is within half of 64).
-		{8, 32, "merging down 64→32 by MergeShards"},
-		// 1 left, kept for the spike that comes back: merging down would
-		// leave none to climb back from 32.
-		{9, 64, "climbing back"},
+		{8, 64, "climbing back"},      // 2 left: 64→32 leaves 1 for the 1 back, but calls an hour apart are ahead of an even pace: one more is kept
+		{9, 64, "climbing back"},      // 1 left: going down would leave none to come back
 		{10, 64, "climbing back"},
 	}
 	for _, tt := range tests {
@@ -198,9 +191,6 @@ func TestDecideReshardBudget(t *testing.T) {
 		d, _ := Decide(in, st, now)
 		if d.Shards > tt.wantBelow || !strings.Contains(d.ShardReason, tt.wantReason) {
 			t.Errorf("%d calls used: shards %d (%s), want ≤ %d with %q", tt.calls, d.Shards, d.ShardReason, tt.wantBelow, tt.wantReason)
-		}
-		if d.ByMerge != strings.HasPrefix(tt.wantReason, "merging") {
-			t.Errorf("%d calls used: ByMerge %v", tt.calls, d.ByMerge)
 		}
 		if d.Used.BudgetLeft != ReshardsPerWindow-tt.calls {
 			t.Errorf("BudgetLeft = %d, want %d", d.Used.BudgetLeft, ReshardsPerWindow-tt.calls)

@@ -100,7 +100,6 @@ func decideShards(in Inputs, prev, prevPeaks, week []Rec, h halving, now time.Ti
 		d.ShardRule = ShardHeldNoData
 		return held.target, held.reason, held.kept, held.peaks
 	}
-	v.mergeDebt = h.debt(now)
 	var t shardTarget
 	switch {
 	case v.open < v.lo || v.open > v.hi:
@@ -277,7 +276,7 @@ func risingHourly(v shardView, now time.Time) (cur, h1, h2 int32, rising bool) {
 // one more call is kept for a spike that comes back higher. When that
 // leaves less than a quarter to shed, the budget plan holds.
 func downTarget(in Inputs, v shardView, floor int32, now time.Time) shardTarget {
-	open, budget := v.open, v.budget-v.mergeDebt
+	open, budget := v.open, v.budget
 	level, why := climbLevel(v, floor, now)
 	window24 := PruneHistory(in.ReshardHistory, now)
 	reserve := v.reserve

@@ -25,8 +25,8 @@ const (
 	// 100 % (1 % of a shard's write limit; small numbers keep the status
 	// short).
 	DemandPerShard = 100
-	// dayHours is how many hours before the current one the rule stack
-	// keeps in WeekPeaks: risesOutOfQuiet reads the day before.
+	// dayHours: risesOutOfQuiet reads the day before now's hour, and
+	// oneOffTop needs a day of WeekPeaks known.
 	dayHours = 24
 )
 

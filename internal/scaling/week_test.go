@@ -117,14 +117,14 @@ func TestWeekPeaksStatusSize(t *testing.T) {
 
 func TestWeekPeaksRoundTrip(t *testing.T) {
 	in, prev := baseInputs(now0, 15, 10), State{}
-	// The rules planner reads the day before (risesOutOfQuiet): from a
-	// week it keeps the last day and now's hour.
+	// The rules planner reads the week too (oneOffTop): from a week it
+	// keeps the week and now's hour.
 	var week []Rec
 	for i := range weekHours {
 		week = append(week, Rec{At: now0.Add(time.Duration(i-weekHours) * time.Hour).Unix(), N: 100})
 	}
-	if _, rules := Decide(in, State{WeekPeaks: week}, now0); len(rules.WeekPeaks) != dayHours+1 || rules.WeekPeaks[0].At != now0.Add(-dayHours*time.Hour).Unix() {
-		t.Fatalf("the rules planner kept %d hours from %v, want %d from a day before", len(rules.WeekPeaks), rules.WeekPeaks[0], dayHours+1)
+	if _, rules := Decide(in, State{WeekPeaks: week}, now0); len(rules.WeekPeaks) != weekHours+1 || rules.WeekPeaks[0].At != now0.Add(-weekHours*time.Hour).Unix() {
+		t.Fatalf("the rules planner kept %d hours from %v, want %d from a week before", len(rules.WeekPeaks), rules.WeekPeaks[0], weekHours+1)
 	}
 	in.Stream.Planner = PlannerHorizon
 	_, next := Decide(in, prev, now0)
