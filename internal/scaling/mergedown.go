@@ -25,11 +25,13 @@ func halvingOf(prev State) halving {
 // at: ceil(n/2).
 func HalvingEnd(n int32) int32 { return (n + 1) / 2 }
 
-// HalvingCarry is the shards' worth a stream carries while a halving from n
-// shards is under way: with uniform keys a merged shard gets twice a plain
-// one's records and throttles first, so from the first merge the stream
-// carries as n/2 shards (at least one). The policy, the simulator's model
-// and kubectl sp share it.
+// HalvingCarry is the shards' worth a stream carries without throttling
+// while a halving from n shards is under way: with uniform keys a merged
+// shard gets twice a plain one's records and throttles first, so from the
+// first merge done the stream carries n/2 shards' worth (at least one)
+// untouched. Above it only the merged shards throttle, each on its own (the
+// simulator's model, internal/sim halvingShares). The policy and kubectl sp
+// use it.
 func HalvingCarry(n int32) int32 { return max(n/2, 1) }
 
 // underWay says whether the halving still runs at open shards: open is
