@@ -20,7 +20,7 @@ func TestHalvingLine(t *testing.T) {
 		{"no scaling state", nil, nil},
 		{"no halving", &streamingv1alpha1.ScalingState{}, nil},
 		{"halving 9", &streamingv1alpha1.ScalingState{MergeFrom: 9, MergeSince: now.Add(-12 * time.Minute).Unix()},
-			[]string{"halving 9 → 5 shards by MergeShards since 2026-11-28T12:48:00Z (12m0s ago)", "carries as 4 shards until done", "no UpdateShardCount call"}},
+			[]string{"halving 9 → 5 shards by MergeShards since 2026-11-28T12:48:00Z (12m0s ago)", "its merged shards throttle above 4 shards' worth of load", "no UpdateShardCount call"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, ok := halving(c.state, now)

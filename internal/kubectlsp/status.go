@@ -245,14 +245,15 @@ func seriesCount(e *eventsv1.Event) int32 {
 
 // halving describes the scale-down by MergeShards under way that the
 // policy's state records (status.scaling.mergeFrom/mergeSince), if any: it
-// spends no UpdateShardCount call, and until it ends the stream carries only
-// as half its start count (the merged shards own twice the hash range).
+// spends no UpdateShardCount call, and until it ends the merged shards,
+// which own twice a plain shard's hash range, throttle once the load is
+// above half the start count's worth (scaling.HalvingCarry).
 func halving(s *streamingv1alpha1.ScalingState, now time.Time) (string, bool) {
 	if s == nil || s.MergeFrom < 2 {
 		return "", false
 	}
 	since := time.Unix(s.MergeSince, 0)
-	return fmt.Sprintf("halving %d → %d shards by MergeShards since %s (%s ago), one adjacent pair at a time; carries as %d shards until done; spends no UpdateShardCount call",
+	return fmt.Sprintf("halving %d → %d shards by MergeShards since %s (%s ago), one adjacent pair at a time; until done, its merged shards throttle above %d shards' worth of load; spends no UpdateShardCount call",
 		s.MergeFrom, scaling.HalvingEnd(s.MergeFrom), since.UTC().Format(time.RFC3339), now.Sub(since).Round(time.Second), scaling.HalvingCarry(s.MergeFrom)), true
 }
 
