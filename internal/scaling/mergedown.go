@@ -2,7 +2,6 @@ package scaling
 
 import (
 	"fmt"
-	"math"
 	"time"
 )
 
@@ -124,26 +123,6 @@ const oneOffQuietHours = 12
 func oneOffTop(week []Rec, now time.Time, carry int32, u float64) bool {
 	return len(week) >= dayHours && quietFor(week, now, oneOffQuietHours) &&
 		float64(carry) >= recurredNeed(week, now, u)
-}
-
-// oneOffLevel is the level a scale-down keeps the calls to climb back to
-// once the day's top was a one-off (oneOffTop, with the carry of a halving
-// from the open count): there is nothing to climb back to at the top, so
-// the calls are kept for what the week's load came back to outside it
-// (recurredNeed), at least the floor. A call down may then go at once where
-// merges, one pair at a time, would take hours at hundreds of shards; where
-// no call can, mergeDown sheds the top as before. ok is false, and the day's
-// peak stays the level, when the gate does not hold or the level would not
-// be below the peak.
-func oneOffLevel(v shardView, floor int32, now time.Time) (level int32, why string, ok bool) {
-	if v.open < 2 || !oneOffTop(v.week, now, v.open/2, v.u) {
-		return 0, "", false
-	}
-	level = max(int32(math.Ceil(recurredNeed(v.week, now, v.u))), floor, 1)
-	if level >= v.peak {
-		return 0, "", false
-	}
-	return level, fmt.Sprintf(" (a one-off: the calls are kept for %d, what the week's load came back to)", level), true
 }
 
 // dayTop is the index in week of the newest highest hour of the 24 h

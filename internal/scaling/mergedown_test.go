@@ -99,7 +99,7 @@ func TestDecideMergeDown(t *testing.T) {
 		rule    ShardRule
 		reason  string
 	}{
-		{"one-off held top, no call left: merge", 64, 1, oneOff, halving{}, 10, 32, ShardMergeDown, "merging down 64→32 by MergeShards"},
+		{"one-off held top: merge", 64, 1, oneOff, halving{}, 8, 32, ShardMergeDown, "merging down 64→32 by MergeShards"},
 		{"came back 3 h ago: hold", 64, 1, weekWith(now, 48, 100, map[int]int32{13: top, 3: 3000}), halving{}, 8, 64, ShardHoldClimbBack, "climbing back"},
 		{"a day earlier too: hold", 64, 1, weekWith(now, 48, 100, map[int]int32{13: top, 37: 4000}), halving{}, 8, 64, ShardHoldClimbBack, "climbing back"},
 		{"calls to spare: a call down", 64, 1, oneOff, halving{}, 0, 2, ShardDown, "scaling down 64→"},
@@ -127,79 +127,5 @@ func TestDecideMergeDown(t *testing.T) {
 				t.Fatalf("a merge left no halving in State")
 			}
 		})
-	}
-}
-
-// TestDecideOneOffCall: once the day's top was a one-off, the budget plan
-// keeps the calls for what the week came back to, not the top, so a call
-// down goes at once where calls are left (merges would take a pair at a
-// time); a top the load came back to keeps its calls for the day's peak,
-// and with no call left merges shed the one-off as before.
-func TestDecideOneOffCall(t *testing.T) {
-	st, now := afterSpike()
-	const top = 4480
-	oneOff := weekWith(now, 48, 100, map[int]int32{13: top})
-	tests := []struct {
-		name   string
-		week   []Rec
-		calls  int
-		want   int32
-		rule   ShardRule
-		reason string
-	}{
-		// 2 calls left: 64→32→16 spends both; 16 climbs back to the
-		// 2 shards the week came back to with none.
-		{"one-off, two calls left: calls down", oneOff, 8, 16, ShardDown, "a one-off: the calls are kept for 2"},
-		{"one-off, one call left: a call to the half", oneOff, 9, 32, ShardDown, "scaling down 64→32"},
-		{"one-off, no call left: merges", oneOff, 10, 32, ShardMergeDown, "merging down 64→32"},
-		{"came back 3 h ago: hold for the peak", weekWith(now, 48, 100, map[int]int32{13: top, 3: 3000}), 8, 64, ShardHoldClimbBack, "climbing back to the day's peak of 64"},
-		{"a day earlier too: hold for the peak", weekWith(now, 48, 100, map[int]int32{13: top, 37: 4000}), 8, 64, ShardHoldClimbBack, "climbing back to the day's peak of 64"},
-		{"less than a day known: hold for the peak", weekWith(now, 20, 100, map[int]int32{13: top}), 8, 64, ShardHoldClimbBack, "climbing back to the day's peak of 64"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			prev := st
-			prev.ShardPeaks = []Rec{{At: now.Add(-13 * time.Hour).Truncate(time.Hour).Unix(), N: 64}}
-			prev.WeekPeaks = tt.week
-			in := baseInputs(now, 64, 1)
-			in.ReshardHistory = calls(tt.calls, now.Add(-2*time.Hour))
-			d, _ := Decide(in, prev, now)
-			if d.Shards != tt.want || d.ShardRule != tt.rule || !strings.Contains(d.ShardReason, tt.reason) {
-				t.Fatalf("shards %d rule %v (%s), want %d by %v saying %q", d.Shards, d.ShardRule, d.ShardReason, tt.want, tt.rule, tt.reason)
-			}
-		})
-	}
-}
-
-// TestOneOffLevel: the level kept after a one-off top is what the week
-// came back to, at least the floor, and only below the day's peak.
-func TestOneOffLevel(t *testing.T) {
-	const top = 4480
-	oneOff := weekWith(now0, 48, 100, map[int]int32{13: top})
-	// 1,500 is 21.4 shards at 70 %: 22.
-	smaller := weekWith(now0, 48, 100, map[int]int32{13: top, 37: 1500})
-	tests := []struct {
-		name   string
-		week   []Rec
-		open   int32
-		peak   int32
-		floor  int32
-		want   int32
-		wantOK bool
-	}{
-		{"one-off: what the week came back to", oneOff, 64, 64, 1, 2, true},
-		{"one-off: at least the floor", oneOff, 64, 64, 5, 5, true},
-		{"a smaller one recurred: its level", smaller, 64, 64, 1, 22, true},
-		{"a smaller one recurred, above the carry: the peak", smaller, 40, 64, 1, 0, false},
-		{"the level not below the peak: the peak", oneOff, 64, 2, 1, 0, false},
-		{"back near it 3 h ago: the peak", weekWith(now0, 48, 100, map[int]int32{13: top, 3: 3000}), 64, 64, 1, 0, false},
-		{"one shard open: the peak", oneOff, 1, 64, 1, 0, false},
-	}
-	for _, tt := range tests {
-		v := shardView{open: tt.open, peak: tt.peak, u: 0.7, week: tt.week}
-		got, why, ok := oneOffLevel(v, tt.floor, now0)
-		if got != tt.want || ok != tt.wantOK || ok != (why != "") {
-			t.Errorf("%s: oneOffLevel = %d, %q, %v; want %d, %v", tt.name, got, why, ok, tt.want, tt.wantOK)
-		}
 	}
 }

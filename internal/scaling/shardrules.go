@@ -268,8 +268,7 @@ func risingHourly(v shardView, now time.Time) (cur, h1, h2 int32, rising bool) {
 
 // downTarget goes as low as the budget allows while keeping the calls to
 // climb back to climbLevel (the day's peak; on a first day while the need
-// rises, at least the open count; after a one-off top, what the week came
-// back to), plus the reserve (none by default), if it
+// rises, at least the open count), plus the reserve (none by default), if it
 // returned right after this scale-down: the calls left after the way down,
 // plus those that leave the 24 h window while the climb is under way, must
 // cover its doubling path. While calls went out faster than one per
@@ -296,7 +295,7 @@ func downTarget(in Inputs, v shardView, floor int32, now time.Time) shardTarget 
 		return shardTarget{open, ShardHoldClimbBack, fmt.Sprintf("holding at %d: need is %d, but %d of %d reshard calls are left and climbing back to the day's peak of %d%s needs them", open, floor, budget, ReshardsPerWindow, v.peak, why)}
 	}
 	t = clamp32(snapDown(t, open), v.lo, v.hi)
-	return shardTarget{t, ShardDown, fmt.Sprintf("scaling down %d→%d: need over the last %v is at most %d shards (day's peak %d%s, %d calls left)", open, t, v.window, floor, v.peak, why, budget)}
+	return shardTarget{t, ShardDown, fmt.Sprintf("scaling down %d→%d: need over the last %v is at most %d shards (day's peak %d, %d calls left)", open, t, v.window, floor, v.peak, budget)}
 }
 
 // downCandidates are the scale-down targets worth checking against the
