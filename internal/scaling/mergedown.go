@@ -114,15 +114,42 @@ func reEven(v shardView, h halving) shardTarget {
 // that comes back within hours is one a held top is for.
 const oneOffQuietHours = 12
 
+// spacedGap is how far apart (end of one to start of the next) every
+// excursion of the week must be for the earlier ones not to count as
+// recurrence: more than the day the climb-back hold keeps a peak for, so
+// the hold would have ended before the next excursion anyway.
+const spacedGap = 24 * 3600
+
+// spacedMaxMerges bounds the halving that shedding a spaced top may start,
+// by its number of merges (⌊open/2⌋): MergeShards takes one pair at a
+// time, so a halving of hundreds of shards spends hours of the quiet
+// between excursions merging, and every later call starts from wherever
+// it got to.
+const spacedMaxMerges = 32
+
 // oneOffTop reports whether the day's top looks like a single excursion
-// that a halving carrying carry shards may shed: week (State.WeekPeaks,
-// hourly demand peaks at 100 %) knows at least a day, the demand stayed
-// below half the day's top for the last oneOffQuietHours hours, and
-// carry covers, at utilization u, everything else the week's demand came
-// back to (recurredNeed).
+// that a halving carrying carry shards (⌊open/2⌋, also its number of
+// merges) may shed: week (State.WeekPeaks, hourly demand peaks at 100 %)
+// knows at least a day, the demand stayed below half the day's top for
+// the last oneOffQuietHours hours, and carry covers, at utilization u,
+// either everything else the week's demand came back to (recurredNeed),
+// or — where every excursion of the week came more than spacedGap after
+// the previous one ended, the top's excursion, its decay included, ended
+// oneOffQuietHours ago (quietAfter), and the halving takes at most
+// spacedMaxMerges merges — everything outside the excursions
+// (spacedNeed). The spaced case sheds a top the week has seen before and
+// will likely see again, though not within the day the hold is for, so
+// it waits out the whole excursion.
 func oneOffTop(week []Rec, now time.Time, carry int32, u float64) bool {
-	return len(week) >= dayHours && quietFor(week, now, oneOffQuietHours) &&
-		float64(carry) >= recurredNeed(week, now, u)
+	if len(week) < dayHours || !quietFor(week, now, oneOffQuietHours) {
+		return false
+	}
+	if float64(carry) >= recurredNeed(week, now, u) {
+		return true
+	}
+	need, ok := spacedNeed(week, now, u)
+	return ok && carry <= spacedMaxMerges && float64(carry) >= need &&
+		quietAfter(week, now, oneOffQuietHours)
 }
 
 // dayTop is the index in week of the newest highest hour of the 24 h
@@ -155,26 +182,54 @@ func quietFor(week []Rec, now time.Time, hours int64) bool {
 	return true
 }
 
+// quietAfter reports whether the day's top excursion (excursion through
+// its newest highest hour, its decay included) ended at least hours whole
+// hours before now's hour and nothing since reached half the top
+// (quietFor): the quiet wait counts from the end of the decay, not from
+// the first hour below half the top.
+func quietAfter(week []Rec, now time.Time, hours int64) bool {
+	if !quietFor(week, now, hours) {
+		return false
+	}
+	top := dayTop(week, now)
+	_, hi := excursion(week, top, week[top].N)
+	return week[hi].At <= now.Truncate(time.Hour).Unix()-hours*3600
+}
+
+// excursion is the first and last index in week of the excursion through
+// hour i: the run of consecutive hours at or above half of top (demand at
+// 100 %) around i, widened over the consecutive hours that keep falling
+// away from it on either side — the rise into it and its decay, which
+// belong to the excursion, not to what the load came back to.
+func excursion(week []Rec, i int, top int32) (lo, hi int) {
+	next := func(a, b int) bool { return week[b].At-week[a].At == 3600 }
+	high := func(j int) bool { return 2*week[j].N >= top }
+	lo, hi = i, i
+	for lo > 0 && next(lo-1, lo) && high(lo-1) {
+		lo--
+	}
+	for hi < len(week)-1 && next(hi, hi+1) && high(hi+1) {
+		hi++
+	}
+	for lo > 0 && next(lo-1, lo) && week[lo-1].N < week[lo].N {
+		lo--
+	}
+	for hi < len(week)-1 && next(hi, hi+1) && week[hi+1].N < week[hi].N {
+		hi++
+	}
+	return lo, hi
+}
+
 // recurredNeed is the need at utilization u (shards) of the highest hour
-// of week (State.WeekPeaks) outside the day's top excursion: the run of
-// consecutive hours at or above half the day's top around its newest
-// highest hour. What the load came back to over the week is kept; the rest
-// of the top was a single excursion.
+// of week (State.WeekPeaks) outside the day's top excursion (excursion
+// through its newest highest hour). What the load came back to over the
+// week is kept; the rest of the top was a single excursion.
 func recurredNeed(week []Rec, now time.Time, u float64) float64 {
 	top := dayTop(week, now)
 	if top < 0 || u <= 0 {
 		return 0
 	}
-	in := func(i, j int) bool { // hour j, next to hour i, is in the run
-		return week[j].At-week[i].At == 3600 && 2*week[j].N >= week[top].N
-	}
-	lo, hi := top, top
-	for lo > 0 && in(lo-1, lo) {
-		lo--
-	}
-	for hi < len(week)-1 && in(hi, hi+1) {
-		hi++
-	}
+	lo, hi := excursion(week, top, week[top].N)
 	var recur int32
 	for i, r := range week {
 		if i < lo || i > hi {
@@ -182,4 +237,35 @@ func recurredNeed(week []Rec, now time.Time, u float64) float64 {
 		}
 	}
 	return float64(recur) / DemandPerShard / u
+}
+
+// spacedNeed is the need at utilization u (shards) of the highest hour of
+// week (State.WeekPeaks) outside every excursion to half the day's top,
+// and whether those excursions are spaced: at least two, each starting
+// more than spacedGap after the previous one ended. Spaced excursions are
+// each a one-off to the climb-back hold, which keeps a peak for a day.
+func spacedNeed(week []Rec, now time.Time, u float64) (float64, bool) {
+	top := dayTop(week, now)
+	if top < 0 || week[top].N == 0 || u <= 0 {
+		return 0, false
+	}
+	runs, end := 0, -1
+	var recur int32
+	for i := 0; i < len(week); i++ {
+		if 2*week[i].N < week[top].N {
+			continue
+		}
+		lo, hi := excursion(week, i, week[top].N)
+		if runs > 0 && week[lo].At-week[end].At <= spacedGap {
+			return 0, false
+		}
+		for j := end + 1; j < lo; j++ {
+			recur = max(recur, week[j].N)
+		}
+		runs, end, i = runs+1, hi, hi
+	}
+	for j := end + 1; j < len(week); j++ {
+		recur = max(recur, week[j].N)
+	}
+	return float64(recur) / DemandPerShard / u, runs >= 2
 }

@@ -51,7 +51,10 @@ func weekWith(now time.Time, hours int, base int32, at map[int]int32) []Rec {
 
 // TestOneOffTop: a top is a one-off when a day of hours is known, nothing
 // came back to half of it for oneOffQuietHours, and the halving's carry
-// covers whatever else the week's demand came back to.
+// covers whatever else the week's demand came back to (its decay is part
+// of the top) — or, where every excursion came more than a day after the
+// previous one, the top's decay ended oneOffQuietHours ago and the halving
+// takes at most 32 merges, whatever was outside the excursions.
 func TestOneOffTop(t *testing.T) {
 	const top = 4480 // 44.8 shards at 100 %: 64 at 70 %
 	tests := []struct {
@@ -68,6 +71,16 @@ func TestOneOffTop(t *testing.T) {
 		// 16 does not.
 		{"a smaller one recurred, within the carry", weekWith(now0, 48, 100, map[int]int32{13: top, 37: 1500}), 32, true},
 		{"a smaller one recurred, above the carry", weekWith(now0, 48, 100, map[int]int32{13: top, 37: 1500}), 16, false},
+		// A decay hour at 1,300 (29 % of the top; 18.6 shards at 70 %)
+		// belongs to the top's excursion, not to what recurred.
+		{"a decay hour after it", weekWith(now0, 48, 100, map[int]int32{14: top, 13: 1300}), 16, true},
+		{"a rise after the decay", weekWith(now0, 48, 100, map[int]int32{14: top, 13: 1300, 12: 1400}), 16, false},
+		// The flash crowd's shape: equal excursions, each more than a
+		// day after the previous one's decay ended (27 h).
+		{"crowds more than a day apart", weekWith(now0, 48, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300}), 16, true},
+		{"crowds more than a day apart, decayed less than 12 h ago", weekWith(now0, 48, 100, map[int]int32{13: top, 12: 1300, 43: top, 42: 1300}), 16, false},
+		{"crowds more than a day apart, a halving over 32 merges", weekWith(now0, 48, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300}), 33, false},
+		{"one of three crowds within a day of the next", weekWith(now0, 72, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300, 60: top}), 16, false},
 		{"less than a day known", weekWith(now0, 20, 100, map[int]int32{13: top}), 32, false},
 		{"nothing known", nil, 32, false},
 	}
@@ -102,6 +115,8 @@ func TestDecideMergeDown(t *testing.T) {
 		{"one-off held top: merge", 64, 1, oneOff, halving{}, 8, 32, ShardMergeDown, "merging down 64→32 by MergeShards"},
 		{"came back 3 h ago: hold", 64, 1, weekWith(now, 48, 100, map[int]int32{13: top, 3: 3000}), halving{}, 8, 64, ShardHoldClimbBack, "climbing back"},
 		{"a day earlier too: hold", 64, 1, weekWith(now, 48, 100, map[int]int32{13: top, 37: 4000}), halving{}, 8, 64, ShardHoldClimbBack, "climbing back"},
+		{"crowds more than a day apart: merge", 64, 1, weekWith(now, 48, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300}), halving{}, 8, 32, ShardMergeDown, "merging down 64→32 by MergeShards"},
+		{"crowds more than a day apart, 66 shards: hold", 66, 1, weekWith(now, 48, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300}), halving{}, 8, 66, ShardHoldClimbBack, "climbing back"},
 		{"calls to spare: a call down", 64, 1, oneOff, halving{}, 0, 2, ShardDown, "scaling down 64→"},
 		{"under way: merges go on", 50, 1, nil, underWay, 8, 32, ShardMergeDown, "within the 32 a halving from 64 carries"},
 		// 30 MiB/s needs 45 shards at 70 %, above the 32 the halving
