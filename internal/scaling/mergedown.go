@@ -262,7 +262,7 @@ func spacedNeed(week []Rec, now time.Time, u float64) (float64, bool) {
 		for j := end + 1; j < lo; j++ {
 			recur = max(recur, week[j].N)
 		}
-		runs, end, i = runs+1, hi, hi
+		runs, end, i = runs+1, hi, hi // go on after this excursion
 	}
 	for j := end + 1; j < len(week); j++ {
 		recur = max(recur, week[j].N)
