@@ -44,18 +44,14 @@ func firstDayRising(v shardView, floor int32, now time.Time) bool {
 }
 
 // climbLevel is the level a scale-down keeps the calls to climb back to:
-// the day's peak, below it after a spaced top too big for merges
-// (spacedLevel), and on the first day, while the need rises, at least the
+// the day's peak, and on the first day, while the need rises, at least the
 // open count. Before a day is seen the peak so far says nothing of where a
 // rising need stops; the count the last step up chose (sized by the calls
 // left and the rise) is the better lower bound, and a scale-down that
 // could not climb back to it would freeze the stream below the rest of the
-// morning. The second result says why the level is not the day's peak
-// (empty when it is).
+// morning. The second result says why the level is above the day's peak
+// (empty when it is not).
 func climbLevel(v shardView, floor int32, now time.Time) (int32, string) {
-	if level, why, ok := spacedLevel(v, floor, now); ok {
-		return level, why
-	}
 	if v.open <= v.peak || daySeen(v.peaks, now) || !firstDayRising(v, floor, now) {
 		return v.peak, ""
 	}

@@ -2,7 +2,6 @@ package scaling
 
 import (
 	"fmt"
-	"math"
 	"time"
 )
 
@@ -151,35 +150,6 @@ func oneOffTop(week []Rec, now time.Time, carry int32, u float64) bool {
 	need, ok := spacedNeed(week, now, u)
 	return ok && carry <= spacedMaxMerges && float64(carry) >= need &&
 		quietAfter(week, now, oneOffQuietHours)
-}
-
-// spacedLevel is the level a scale-down keeps the calls to climb back to
-// once the day's top was one of the week's spaced excursions (spacedNeed:
-// every excursion more than spacedGap after the previous one, the top's
-// decay over oneOffQuietHours ago) and merges may not shed it because the
-// halving would take more than spacedMaxMerges: the calls are kept for what
-// the load stays at between excursions, at least the floor, instead of the
-// day's peak, so the ordinary scale-down may spend a call. R12's gate
-// (recurredNeed covered by the carry) is left to mergeDown, as on main. ok
-// is false, and the day's peak stays the level, when the gate does not hold
-// or the level would not be below the peak.
-func spacedLevel(v shardView, floor int32, now time.Time) (level int32, why string, ok bool) {
-	carry := v.open / 2
-	if carry <= spacedMaxMerges || len(v.week) < dayHours || !quietAfter(v.week, now, oneOffQuietHours) {
-		return 0, "", false
-	}
-	if float64(carry) >= recurredNeed(v.week, now, v.u) {
-		return 0, "", false
-	}
-	need, spaced := spacedNeed(v.week, now, v.u)
-	if !spaced || float64(carry) < need {
-		return 0, "", false
-	}
-	level = max(int32(math.Ceil(need)), floor, 1)
-	if level >= v.peak {
-		return 0, "", false
-	}
-	return level, fmt.Sprintf(" (a spaced top: the calls are kept for %d, what the load stays at between its excursions)", level), true
 }
 
 // dayTop is the index in week of the newest highest hour of the 24 h

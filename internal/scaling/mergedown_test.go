@@ -116,7 +116,7 @@ func TestDecideMergeDown(t *testing.T) {
 		{"came back 3 h ago: hold", 64, 1, weekWith(now, 48, 100, map[int]int32{13: top, 3: 3000}), halving{}, 8, 64, ShardHoldClimbBack, "climbing back"},
 		{"a day earlier too: hold", 64, 1, weekWith(now, 48, 100, map[int]int32{13: top, 37: 4000}), halving{}, 8, 64, ShardHoldClimbBack, "climbing back"},
 		{"crowds more than a day apart: merge", 64, 1, weekWith(now, 48, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300}), halving{}, 8, 32, ShardMergeDown, "merging down 64→32 by MergeShards"},
-		{"crowds more than a day apart, 66 shards, no call left: hold", 66, 1, weekWith(now, 48, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300}), halving{}, 10, 66, ShardHoldClimbBack, "climbing back"},
+		{"crowds more than a day apart, 66 shards: hold", 66, 1, weekWith(now, 48, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300}), halving{}, 8, 66, ShardHoldClimbBack, "climbing back"},
 		{"calls to spare: a call down", 64, 1, oneOff, halving{}, 0, 2, ShardDown, "scaling down 64→"},
 		{"under way: merges go on", 50, 1, nil, underWay, 8, 32, ShardMergeDown, "within the 32 a halving from 64 carries"},
 		// 30 MiB/s needs 45 shards at 70 %, above the 32 the halving
@@ -142,83 +142,5 @@ func TestDecideMergeDown(t *testing.T) {
 				t.Fatalf("a merge left no halving in State")
 			}
 		})
-	}
-}
-
-// TestDecideSpacedCall: where the day's top is one of the week's spaced
-// excursions and a halving would take more than 32 merges, the budget plan
-// keeps the calls for the level between excursions, so a call down goes
-// at once; at 32 merges or fewer merges shed it as on main, and a top
-// that decayed less than 12 h ago, or with no call left, is held.
-func TestDecideSpacedCall(t *testing.T) {
-	st, now := afterSpike()
-	const top = 4480
-	spaced := weekWith(now, 48, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300})
-	tests := []struct {
-		name   string
-		open   int32
-		week   []Rec
-		calls  int
-		want   int32
-		rule   ShardRule
-		reason string
-	}{
-		// 2 calls left: 66→33→17 spends both; 17 needs none to
-		// climb back to the 2 shards the load stays at between crowds.
-		{"33 merges, two calls left: calls down", 66, spaced, 8, 17, ShardDown, "a spaced top: the calls are kept for 2"},
-		{"33 merges, one call left: a call to the half", 66, spaced, 9, 33, ShardDown, "scaling down 66→33"},
-		{"33 merges, no call left: hold", 66, spaced, 10, 66, ShardHoldClimbBack, "climbing back"},
-		{"32 merges: merges as on main", 64, spaced, 8, 32, ShardMergeDown, "merging down 64→32 by MergeShards"},
-		{"decayed less than 12 h ago: hold for the peak", 66, weekWith(now, 48, 100, map[int]int32{13: top, 12: 1300, 43: top, 42: 1300}), 8, 66, ShardHoldClimbBack, "climbing back to the day's peak of 64 needs"},
-		{"crowds within a day: hold for the peak", 66, weekWith(now, 48, 100, map[int]int32{14: top, 13: 1300, 34: top, 33: 1300}), 8, 66, ShardHoldClimbBack, "climbing back to the day's peak of 64 needs"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			prev := st
-			prev.ShardPeaks = []Rec{{At: now.Add(-13 * time.Hour).Truncate(time.Hour).Unix(), N: 64}}
-			prev.WeekPeaks = tt.week
-			in := baseInputs(now, tt.open, 1)
-			in.ReshardHistory = calls(tt.calls, now.Add(-2*time.Hour))
-			d, _ := Decide(in, prev, now)
-			if d.Shards != tt.want || d.ShardRule != tt.rule || !strings.Contains(d.ShardReason, tt.reason) {
-				t.Fatalf("shards %d rule %v (%s), want %d by %v saying %q", d.Shards, d.ShardRule, d.ShardReason, tt.want, tt.rule, tt.reason)
-			}
-		})
-	}
-}
-
-// TestSpacedLevel: the level kept after a spaced top that merges may not
-// shed (over 32 merges) is the load between the excursions, at least the
-// floor, and only below the day's peak; R12's one-off is left to merges.
-func TestSpacedLevel(t *testing.T) {
-	const top = 4480
-	spaced := weekWith(now0, 48, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300})
-	// Between crowds to 9,000 the load stays at 2,400: 34.3 shards at
-	// 70 %, above the 33 a halving from 66 carries.
-	high := weekWith(now0, 48, 2400, map[int]int32{14: 9000, 13: 3000, 44: 9000, 43: 3000})
-	tests := []struct {
-		name   string
-		week   []Rec
-		open   int32
-		peak   int32
-		floor  int32
-		want   int32
-		wantOK bool
-	}{
-		{"spaced, 33 merges: the load between crowds", spaced, 66, 64, 1, 2, true},
-		{"spaced, 33 merges: at least the floor", spaced, 66, 64, 5, 5, true},
-		{"spaced, 32 merges: the peak (merges shed it)", spaced, 64, 64, 1, 0, false},
-		{"decayed less than 12 h ago: the peak", weekWith(now0, 48, 100, map[int]int32{13: top, 12: 1300, 43: top, 42: 1300}), 66, 64, 1, 0, false},
-		{"one of three crowds within a day: the peak", weekWith(now0, 72, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300, 60: top}), 66, 64, 1, 0, false},
-		{"a single one-off: the peak (R12's merges)", weekWith(now0, 48, 100, map[int]int32{13: top}), 200, 64, 1, 0, false},
-		{"the level between crowds above the carry: the peak", high, 66, 129, 1, 0, false},
-		{"the level not below the peak: the peak", spaced, 66, 2, 1, 0, false},
-	}
-	for _, tt := range tests {
-		v := shardView{open: tt.open, peak: tt.peak, u: 0.7, week: tt.week}
-		got, why, ok := spacedLevel(v, tt.floor, now0)
-		if got != tt.want || ok != tt.wantOK || ok != (why != "") {
-			t.Errorf("%s: spacedLevel = %d, %q, %v; want %d, %v", tt.name, got, why, ok, tt.want, tt.wantOK)
-		}
 	}
 }

@@ -295,7 +295,7 @@ func downTarget(in Inputs, v shardView, floor int32, now time.Time) shardTarget 
 		return shardTarget{open, ShardHoldClimbBack, fmt.Sprintf("holding at %d: need is %d, but %d of %d reshard calls are left and climbing back to the day's peak of %d%s needs them", open, floor, budget, ReshardsPerWindow, v.peak, why)}
 	}
 	t = clamp32(snapDown(t, open), v.lo, v.hi)
-	return shardTarget{t, ShardDown, fmt.Sprintf("scaling down %d→%d: need over the last %v is at most %d shards (day's peak %d%s, %d calls left)", open, t, v.window, floor, v.peak, why, budget)}
+	return shardTarget{t, ShardDown, fmt.Sprintf("scaling down %d→%d: need over the last %v is at most %d shards (day's peak %d, %d calls left)", open, t, v.window, floor, v.peak, budget)}
 }
 
 // downCandidates are the scale-down targets worth checking against the
