@@ -130,26 +130,41 @@ const spacedMaxMerges = 32
 // oneOffTop reports whether the day's top looks like a single excursion
 // that a halving carrying carry shards (⌊open/2⌋, also its number of
 // merges) may shed: week (State.WeekPeaks, hourly demand peaks at 100 %)
-// knows at least a day, the demand stayed below half the day's top for
-// the last oneOffQuietHours hours, and carry covers, at utilization u,
-// either everything else the week's demand came back to (recurredNeed),
-// or — where every excursion of the week came more than spacedGap after
-// the previous one ended, the top's excursion, its decay included, ended
-// oneOffQuietHours ago (quietAfter), and the halving takes at most
-// spacedMaxMerges merges — everything outside the excursions
-// (spacedNeed). The spaced case sheds a top the week has seen before and
-// will likely see again, though not within the day the hold is for, so
-// it waits out the whole excursion.
+// knows at least a day, and either the demand stayed below half the
+// day's top for the last oneOffQuietHours hours and carry covers, at
+// utilization u, everything else the week's demand came back to
+// (recurredNeed), or — where every excursion of the week came more than
+// spacedGap after the previous one ended, the top's excursion, its decay
+// included, ended as many hours ago as it lasted (quietAfter, topHours),
+// and the halving takes at most spacedMaxMerges merges — carry covers
+// everything outside the excursions (spacedNeed). The spaced case sheds a
+// top the week has seen before and will likely see again, though not
+// within the day the hold is for, so it waits out the whole excursion and
+// as long again after it.
 func oneOffTop(week []Rec, now time.Time, carry int32, u float64) bool {
-	if len(week) < dayHours || !quietFor(week, now, oneOffQuietHours) {
+	if len(week) < dayHours {
 		return false
 	}
-	if float64(carry) >= recurredNeed(week, now, u) {
+	if quietFor(week, now, oneOffQuietHours) && float64(carry) >= recurredNeed(week, now, u) {
 		return true
 	}
 	need, ok := spacedNeed(week, now, u)
 	return ok && carry <= spacedMaxMerges && float64(carry) >= need &&
-		quietAfter(week, now, oneOffQuietHours)
+		quietAfter(week, now, topHours(week, now))
+}
+
+// topHours is the length in whole hours of the day's top excursion
+// (excursion through its newest highest hour, its rise and decay
+// included); 0 when there is no top. The spaced path waits as long after
+// the decay as the excursion lasted: a crowd of k hours is waited out for
+// k more.
+func topHours(week []Rec, now time.Time) int64 {
+	top := dayTop(week, now)
+	if top < 0 {
+		return 0
+	}
+	lo, hi := excursion(week, top, week[top].N)
+	return (week[hi].At-week[lo].At)/3600 + 1
 }
 
 // dayTop is the index in week of the newest highest hour of the 24 h

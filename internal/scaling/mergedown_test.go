@@ -78,7 +78,14 @@ func TestOneOffTop(t *testing.T) {
 		// The flash crowd's shape: equal excursions, each more than a
 		// day after the previous one's decay ended (27 h).
 		{"crowds more than a day apart", weekWith(now0, 48, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300}), 16, true},
-		{"crowds more than a day apart, decayed less than 12 h ago", weekWith(now0, 48, 100, map[int]int32{13: top, 12: 1300, 43: top, 42: 1300}), 16, false},
+		// Each crowd's excursion is 4 h (a base hour, the top, its decay,
+		// a base hour): the spaced path waits 4 h after it, not 12.
+		{"crowds more than a day apart, decayed 5 h ago", weekWith(now0, 48, 100, map[int]int32{7: top, 6: 1300, 37: top, 36: 1300}), 16, true},
+		{"crowds more than a day apart, decayed 2 h ago", weekWith(now0, 48, 100, map[int]int32{4: top, 3: 1300, 34: top, 33: 1300}), 16, false},
+		// A crowd whose excursion is 9 h (a base hour, the top, five hours
+		// above half of it, its decay, a base hour) is waited out for 9 h.
+		{"a long crowd, decayed 6 h ago", weekWith(now0, 72, 100, map[int]int32{13: top, 12: 3000, 11: 3000, 10: 3000, 9: 3000, 8: 3000, 7: 1300, 50: top, 49: 1300}), 16, false},
+		{"a long crowd, decayed 9 h ago", weekWith(now0, 72, 100, map[int]int32{16: top, 15: 3000, 14: 3000, 13: 3000, 12: 3000, 11: 3000, 10: 1300, 50: top, 49: 1300}), 16, true},
 		{"crowds more than a day apart, a halving over 32 merges", weekWith(now0, 48, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300}), 33, false},
 		{"one of three crowds within a day of the next", weekWith(now0, 72, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300, 60: top}), 16, false},
 		{"less than a day known", weekWith(now0, 20, 100, map[int]int32{13: top}), 32, false},
@@ -116,6 +123,7 @@ func TestDecideMergeDown(t *testing.T) {
 		{"came back 3 h ago: hold", 64, 1, weekWith(now, 48, 100, map[int]int32{13: top, 3: 3000}), halving{}, 8, 64, ShardHoldClimbBack, "climbing back"},
 		{"a day earlier too: hold", 64, 1, weekWith(now, 48, 100, map[int]int32{13: top, 37: 4000}), halving{}, 8, 64, ShardHoldClimbBack, "climbing back"},
 		{"crowds more than a day apart: merge", 64, 1, weekWith(now, 48, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300}), halving{}, 8, 32, ShardMergeDown, "merging down 64→32 by MergeShards"},
+		{"crowds more than a day apart, decayed 5 h ago: merge", 64, 1, weekWith(now, 48, 100, map[int]int32{7: top, 6: 1300, 37: top, 36: 1300}), halving{}, 8, 32, ShardMergeDown, "merging down 64→32 by MergeShards"},
 		{"crowds more than a day apart, 66 shards: hold", 66, 1, weekWith(now, 48, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300}), halving{}, 8, 66, ShardHoldClimbBack, "climbing back"},
 		{"calls to spare: a call down", 64, 1, oneOff, halving{}, 0, 2, ShardDown, "scaling down 64→"},
 		{"under way: merges go on", 50, 1, nil, underWay, 8, 32, ShardMergeDown, "within the 32 a halving from 64 carries"},
