@@ -3,10 +3,12 @@
 # integration tests, all on 127.0.0.1 and stopped by PID:
 #   kinesis-local 0.6.2 (Kinesis; enforces UpdateShardCount's rules)
 #   moto server 5.2.1   (ECS, EC2, ELBv2, IAM, CloudWatch)
-#   dynalite 4.0.0      (DynamoDB)
+#   dynalite 4.0.0      (DynamoDB; run by hack/emulators/dynalite.js, which keeps
+#                        a request abandoned mid-body from ending the process)
 #
 #   hack/emulators.sh up     start what is not running yet (idempotent), write .local/emulators.env
 #   hack/emulators.sh down   stop what `up` started
+#   hack/emulators.sh check  fail, with the end of its log, for each emulator `up` started that has died
 #   hack/emulators.sh env    print the environment file's path
 set -euo pipefail
 
@@ -32,7 +34,12 @@ MERGE_SHARDS_DURATION="${MERGE_SHARDS_DURATION:-2s}"
 
 log() { echo "emulators: $*" >&2; }
 
-running() { [[ -f "${PIDS}/$1.pid" ]] && kill -0 "$(cat "${PIDS}/$1.pid")" 2>/dev/null; }
+# Alive and not a zombie (a process that died but whose parent has not reaped it).
+running() {
+  [[ -f "${PIDS}/$1.pid" ]] || return 1
+  local pid; pid="$(cat "${PIDS}/$1.pid")"
+  kill -0 "${pid}" 2>/dev/null && [[ "$(sed 's/.*) //' "/proc/${pid}/stat" 2>/dev/null | cut -c1)" != Z ]]
+}
 
 wait_http() { # name url
   for _ in $(seq 1 150); do
@@ -81,7 +88,7 @@ up() {
     start kinesis node "${NPM_DIR}/node_modules/kinesis-local/main.js"
   )
   start moto "${moto}" -H 127.0.0.1 -p "${MOTO_PORT}"
-  start dynamodb node "${NPM_DIR}/node_modules/dynalite/cli.js" --host 127.0.0.1 --port "${DYNAMODB_PORT}"
+  start dynamodb node "${NPM_DIR}/dynalite.js" --host 127.0.0.1 --port "${DYNAMODB_PORT}"
   wait_http kinesis "http://127.0.0.1:${KINESIS_PORT}/"
   wait_http moto "http://127.0.0.1:${MOTO_PORT}/moto-api/"
   wait_http dynamodb "http://127.0.0.1:${DYNAMODB_PORT}/"
@@ -122,9 +129,22 @@ down() {
   done
 }
 
+check() {
+  local dead=0
+  for name in kinesis moto dynamodb; do
+    if [[ -f "${PIDS}/${name}.pid" ]] && ! running "${name}"; then
+      log "${name} died while in use; the end of ${LOGS}/${name}.log:"
+      tail -20 "${LOGS}/${name}.log" >&2
+      dead=1
+    fi
+  done
+  return "${dead}"
+}
+
 case "${1:-}" in
   up) up ;;
   down) down ;;
+  check) check ;;
   env) echo "${ENV_FILE}" ;;
-  *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|check|env" >&2; exit 2 ;;
 esac

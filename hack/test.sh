@@ -80,6 +80,9 @@ if ! grep -q '^ok' .local/test.log || grep -qE '^(FAIL|panic)' .local/test.log; 
   # last lines it printed (a TestMain that fails prints no --- FAIL line).
   awk '/^(ok|FAIL|\?)[ \t]+[a-z]/ { if ($1 == "FAIL") { print "---- " $2 " failed; its last lines:"; n = (c < 25 ? c : 25); for (i = c - n; i < c; i++) print buf[i % 25] } c = 0; next }
        { buf[c % 25] = $0; c++ }' .local/test.log >&2
+  # An emulator that died mid-run fails every test after it with "connection
+  # refused": name it here, with the end of its log, before `down` tidies up.
+  hack/emulators.sh check || true
   echo "go test failed; full output in .local/test.log" >&2
   exit 1
 fi
