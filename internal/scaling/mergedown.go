@@ -135,7 +135,7 @@ const spacedMaxMerges = 32
 // utilization u, everything else the week's demand came back to
 // (recurredNeed), or — where every excursion of the week came more than
 // spacedGap after the previous one ended, the top's excursion, its decay
-// included, ended as many hours ago as it lasted (quietAfter, topHours),
+// included, ended as many hours ago as it lasted (quietAfter, weekTop.hours),
 // and the halving takes at most spacedMaxMerges merges — carry covers
 // everything outside the excursions (spacedNeed). The spaced case sheds a
 // top the week has seen before and will likely see again, though not
@@ -145,31 +145,31 @@ func oneOffTop(week []Rec, now time.Time, carry int32, u float64) bool {
 	if len(week) < dayHours {
 		return false
 	}
-	if quietFor(week, now, oneOffQuietHours) && float64(carry) >= recurredNeed(week, now, u) {
+	top, ok := dayTopOf(week, now)
+	if !ok {
+		return false
+	}
+	if quietFor(week, now, oneOffQuietHours, top.n) && float64(carry) >= recurredNeed(week, top, u) {
 		return true
 	}
-	need, ok := spacedNeed(week, now, u)
-	return ok && carry <= spacedMaxMerges && float64(carry) >= need &&
-		quietAfter(week, now, topHours(week, now))
+	need, spaced := spacedNeed(week, top.n, u)
+	return spaced && carry <= spacedMaxMerges && float64(carry) >= need &&
+		quietAfter(week, now, top)
 }
 
-// topHours is the length in whole hours of the day's top excursion
-// (excursion through its newest highest hour, its rise and decay
-// included); 0 when there is no top. The spaced path waits as long after
-// the decay as the excursion lasted: a crowd of k hours is waited out for
-// k more.
-func topHours(week []Rec, now time.Time) int64 {
-	top := dayTop(week, now)
-	if top < 0 {
-		return 0
-	}
-	lo, hi := excursion(week, top, week[top].N)
-	return (week[hi].At-week[lo].At)/3600 + 1
+// weekTop is the day's top in the week's hourly peaks: the index of its
+// newest highest hour (i), that hour's demand at 100 % (n) and the first
+// and last index of its excursion (lo, hi; excursion: its rise and decay
+// included).
+type weekTop struct {
+	i, lo, hi int
+	n         int32
 }
 
-// dayTop is the index in week of the newest highest hour of the 24 h
-// before now's hour and now's hour; -1 when there is none.
-func dayTop(week []Rec, now time.Time) int {
+// dayTopOf finds the newest highest hour of the 24 h before now's hour and
+// now's hour, and its excursion; false when there is none or its demand is
+// zero.
+func dayTopOf(week []Rec, now time.Time) (weekTop, bool) {
 	day := now.Truncate(time.Hour).Unix() - 24*3600
 	top := -1
 	for i, r := range week {
@@ -177,38 +177,41 @@ func dayTop(week []Rec, now time.Time) int {
 			top = i
 		}
 	}
-	return top
+	if top < 0 || week[top].N == 0 {
+		return weekTop{}, false
+	}
+	lo, hi := excursion(week, top, week[top].N)
+	return weekTop{i: top, lo: lo, hi: hi, n: week[top].N}, true
+}
+
+// hours is the excursion's length in whole hours. The spaced path waits as
+// long after the decay as the excursion lasted: a crowd of k hours is
+// waited out for k more.
+func (t weekTop) hours(week []Rec) int64 {
+	return (week[t.hi].At-week[t.lo].At)/3600 + 1
 }
 
 // quietFor reports whether no hour of the last hours whole hours of week
-// (State.WeekPeaks, now's hour included) reached half the day's top: the
-// excursion is over and nothing came back near it.
-func quietFor(week []Rec, now time.Time, hours int64) bool {
-	top := dayTop(week, now)
-	if top < 0 || week[top].N == 0 {
-		return false
-	}
+// (State.WeekPeaks, now's hour included) reached half of top (demand at
+// 100 %): the excursion is over and nothing came back near it.
+func quietFor(week []Rec, now time.Time, hours int64, top int32) bool {
 	since := now.Truncate(time.Hour).Unix() - hours*3600
 	for _, r := range week {
-		if r.At > since && 2*r.N >= week[top].N {
+		if r.At > since && 2*r.N >= top {
 			return false
 		}
 	}
 	return true
 }
 
-// quietAfter reports whether the day's top excursion (excursion through
-// its newest highest hour, its decay included) ended at least hours whole
-// hours before now's hour and nothing since reached half the top
-// (quietFor): the quiet wait counts from the end of the decay, not from
-// the first hour below half the top.
-func quietAfter(week []Rec, now time.Time, hours int64) bool {
-	if !quietFor(week, now, hours) {
-		return false
-	}
-	top := dayTop(week, now)
-	_, hi := excursion(week, top, week[top].N)
-	return week[hi].At <= now.Truncate(time.Hour).Unix()-hours*3600
+// quietAfter reports whether the top's excursion, its decay included,
+// ended at least as many whole hours before now's hour as it lasted, and
+// nothing since reached half the top (quietFor): the quiet wait counts
+// from the end of the decay, not from the first hour below half the top.
+func quietAfter(week []Rec, now time.Time, top weekTop) bool {
+	hours := top.hours(week)
+	return quietFor(week, now, hours, top.n) &&
+		week[top.hi].At <= now.Truncate(time.Hour).Unix()-hours*3600
 }
 
 // excursion is the first and last index in week of the excursion through
@@ -236,18 +239,16 @@ func excursion(week []Rec, i int, top int32) (lo, hi int) {
 }
 
 // recurredNeed is the need at utilization u (shards) of the highest hour
-// of week (State.WeekPeaks) outside the day's top excursion (excursion
-// through its newest highest hour). What the load came back to over the
-// week is kept; the rest of the top was a single excursion.
-func recurredNeed(week []Rec, now time.Time, u float64) float64 {
-	top := dayTop(week, now)
-	if top < 0 || u <= 0 {
+// of week (State.WeekPeaks) outside the top's excursion. What the load came
+// back to over the week is kept; the rest of the top was a single
+// excursion.
+func recurredNeed(week []Rec, top weekTop, u float64) float64 {
+	if u <= 0 {
 		return 0
 	}
-	lo, hi := excursion(week, top, week[top].N)
 	var recur int32
 	for i, r := range week {
-		if i < lo || i > hi {
+		if i < top.lo || i > top.hi {
 			recur = max(recur, r.N)
 		}
 	}
@@ -255,22 +256,21 @@ func recurredNeed(week []Rec, now time.Time, u float64) float64 {
 }
 
 // spacedNeed is the need at utilization u (shards) of the highest hour of
-// week (State.WeekPeaks) outside every excursion to half the day's top,
-// and whether those excursions are spaced: at least two, each starting
-// more than spacedGap after the previous one ended. Spaced excursions are
+// week (State.WeekPeaks) outside every excursion to half of top (the day's
+// top, demand at 100 %), and whether those excursions are spaced: at least
+// two, each starting more than spacedGap after the previous one ended. Spaced excursions are
 // each a one-off to the climb-back hold, which keeps a peak for a day.
-func spacedNeed(week []Rec, now time.Time, u float64) (float64, bool) {
-	top := dayTop(week, now)
-	if top < 0 || week[top].N == 0 || u <= 0 {
+func spacedNeed(week []Rec, top int32, u float64) (float64, bool) {
+	if top == 0 || u <= 0 {
 		return 0, false
 	}
 	runs, end := 0, -1
 	var recur int32
 	for i := 0; i < len(week); i++ {
-		if 2*week[i].N < week[top].N {
+		if 2*week[i].N < top {
 			continue
 		}
-		lo, hi := excursion(week, i, week[top].N)
+		lo, hi := excursion(week, i, top)
 		if runs > 0 && week[lo].At-week[end].At <= spacedGap {
 			return 0, false
 		}

@@ -93,7 +93,8 @@ func TestOneOffTop(t *testing.T) {
 	}
 	for _, tt := range tests {
 		if got := oneOffTop(tt.week, now0, tt.carry, 0.7); got != tt.want {
-			t.Errorf("%s: oneOffTop = %v, want %v (recurred need %.1f)", tt.name, got, tt.want, recurredNeed(tt.week, now0, 0.7))
+			top, _ := dayTopOf(tt.week, now0)
+			t.Errorf("%s: oneOffTop = %v, want %v (recurred need %.1f)", tt.name, got, tt.want, recurredNeed(tt.week, top, 0.7))
 		}
 	}
 }
