@@ -32,7 +32,7 @@ const autoDecideEvery = 60
 func runOperatorModes(cfg Config, t Trace) (op, auto, od Result) {
 	ct := cfg
 	ct.Timeline = true
-	op = Run(ct, t, NewOperator(ct, scaling.MaxShardsPerStream))
+	op = runOperator(ct, t)
 	od = OnDemand(ct, t)
 	auto = composeAuto(cfg, t, op, od)
 	if !cfg.Timeline {

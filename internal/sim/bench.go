@@ -30,15 +30,12 @@ func SeedLimits(cfg Config, t Trace) (shards, tasks int32) {
 // SeedLimits), oracle-reactive, fixed-peak, on-demand, clairvoyant.
 func RunAll(cfg Config, t Trace) []Result {
 	cfg = cfg.withDefaults()
-	ss, st := SeedLimits(cfg, t)
-	raised := Run(cfg, t, NewSeed(cfg, ss, st))
-	raised.Policy = "seed-raised" // also when the trace needs no more than 16
-	g := runGoalRows(cfg, t, st)
+	g := runGoalRows(cfg, t)
 	rs := []Result{
 		g.op,
 		g.auto,
 		g.seed,
-		raised,
+		runSeedRaised(cfg, t),
 		g.oracle,
 		Run(cfg, t, NewFixedPeak(cfg, t)),
 		g.od,
@@ -53,8 +50,7 @@ func RunAll(cfg Config, t Trace) []Result {
 // with the trace's floors.
 func RunGoalPolicies(cfg Config, t Trace) []Result {
 	cfg = cfg.withDefaults()
-	_, st := SeedLimits(cfg, t)
-	g := runGoalRows(cfg, t, st)
+	g := runGoalRows(cfg, t)
 	return withFloors(cfg, t, []Result{g.op, g.auto, g.seed, g.oracle, g.od})
 }
 
@@ -62,14 +58,38 @@ func RunGoalPolicies(cfg Config, t Trace) []Result {
 type goalRows struct{ op, auto, seed, oracle, od Result }
 
 // runGoalRows runs the operator in both capacity modes, on-demand, the
-// shipped seed (with seedTasks tasks at most) and oracle-reactive on t;
-// cfg has its defaults.
-func runGoalRows(cfg Config, t Trace, seedTasks int32) goalRows {
+// shipped seed and oracle-reactive on t; cfg has its defaults.
+func runGoalRows(cfg Config, t Trace) goalRows {
 	var g goalRows
 	g.op, g.auto, g.od = runOperatorModes(cfg, t)
-	g.seed = Run(cfg, t, NewSeed(cfg, SeedShippedMaxShards, seedTasks))
+	g.seed = runSeed(cfg, t)
 	g.oracle = Run(cfg, t, NewOracleReactive(cfg, t))
 	return g
+}
+
+// runOperator runs the operator as every table does: provisioned, up to
+// the most shards a stream may have. RunAll and PolicyTimeline both build
+// their seed and operator rows through these runners, so a policy run
+// alone is the one in the table.
+func runOperator(cfg Config, t Trace) Result {
+	return Run(cfg, t, NewOperator(cfg, scaling.MaxShardsPerStream))
+}
+
+// runSeed runs the seed as shipped: at most SeedShippedMaxShards shards,
+// SeedLimits' tasks.
+func runSeed(cfg Config, t Trace) Result {
+	_, tasks := SeedLimits(cfg, t)
+	return Run(cfg, t, NewSeed(cfg, SeedShippedMaxShards, tasks))
+}
+
+// runSeedRaised runs the seed with its shard maximum raised to SeedLimits'
+// (the fixed-peak count, at least 16), named seed-raised also when the
+// trace needs no more than 16.
+func runSeedRaised(cfg Config, t Trace) Result {
+	shards, tasks := SeedLimits(cfg, t)
+	r := Run(cfg, t, NewSeed(cfg, shards, tasks))
+	r.Policy = "seed-raised"
+	return r
 }
 
 // withFloors sets the trace's legal floors (at the target utilization and

@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/kdp-io/streamprocessor-operator/internal/scaling"
 )
 
 // TimelinePolicies are the rows of RunAll that keep a timeline, in its
@@ -42,16 +40,13 @@ func PolicyTimeline(cfg Config, t Trace, policy string, from, to int) (Result, [
 // runTimelinePolicy runs one of TimelinePolicies alone, built as RunAll
 // builds it; cfg has its defaults.
 func runTimelinePolicy(cfg Config, t Trace, policy string) Result {
-	raisedShards, seedTasks := SeedLimits(cfg, t)
 	switch policy {
 	case "operator":
-		return Run(cfg, t, NewOperator(cfg, scaling.MaxShardsPerStream))
+		return runOperator(cfg, t)
 	case "seed":
-		return Run(cfg, t, NewSeed(cfg, SeedShippedMaxShards, seedTasks))
+		return runSeed(cfg, t)
 	case "seed-raised":
-		r := Run(cfg, t, NewSeed(cfg, raisedShards, seedTasks))
-		r.Policy = "seed-raised"
-		return r
+		return runSeedRaised(cfg, t)
 	case "oracle-reactive":
 		return Run(cfg, t, NewOracleReactive(cfg, t))
 	case "fixed-peak":

@@ -158,6 +158,10 @@ func TestWriteTimeline(t *testing.T) {
 
 // TestPolicyTimelineAsRunAll: each policy run alone gives what RunAll gives
 // it, timeline included (the floors aside, which PolicyTimeline leaves out).
+// Both build the operator and seed rows through the same runners
+// (runOperator, runSeed, runSeedRaised); this checks the rest — the
+// timeline setting, the defaults, the other policies — on a trace where the
+// seed stays under 16 shards, so it cannot tell the two seed rows apart.
 func TestPolicyTimelineAsRunAll(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Timeline = true
