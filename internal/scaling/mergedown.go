@@ -2,6 +2,7 @@ package scaling
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -180,7 +181,7 @@ func dayTopOf(week []Rec, now time.Time) (weekTop, bool) {
 	if top < 0 || week[top].N == 0 {
 		return weekTop{}, false
 	}
-	lo, hi := excursion(week, top, week[top].N)
+	lo, hi := excursion(week, top, week[top].N, baseNoise(week))
 	return weekTop{i: top, lo: lo, hi: hi, n: week[top].N}, true
 }
 
@@ -216,12 +217,17 @@ func quietAfter(week []Rec, now time.Time, top weekTop) bool {
 
 // excursion is the first and last index in week of the excursion through
 // hour i: the run of consecutive hours at or above half of top (demand at
-// 100 %) around i, widened over the consecutive hours that keep falling
-// away from it on either side — the rise into it and its decay, which
-// belong to the excursion, not to what the load came back to.
-func excursion(week []Rec, i int, top int32) (lo, hi int) {
+// 100 %) around i, widened on either side over the consecutive hours that
+// each fall from the one before by more than noise (baseNoise) — the rise
+// into it and its decay, which belong to the excursion, not to what the
+// load came back to. A fall within noise is the base's own: widening over
+// every fall would walk on over a noisy base (after a one-hour spike the
+// next base hour is lower with chance ½, the one after that ¼, …), so the
+// excursion's length would be partly noise.
+func excursion(week []Rec, i int, top, noise int32) (lo, hi int) {
 	next := func(a, b int) bool { return week[b].At-week[a].At == 3600 }
 	high := func(j int) bool { return 2*week[j].N >= top }
+	falls := func(from, to int) bool { return week[from].N-week[to].N > noise }
 	lo, hi = i, i
 	for lo > 0 && next(lo-1, lo) && high(lo-1) {
 		lo--
@@ -229,13 +235,40 @@ func excursion(week []Rec, i int, top int32) (lo, hi int) {
 	for hi < len(week)-1 && next(hi, hi+1) && high(hi+1) {
 		hi++
 	}
-	for lo > 0 && next(lo-1, lo) && week[lo-1].N < week[lo].N {
+	for lo > 0 && next(lo-1, lo) && falls(lo, lo-1) {
 		lo--
 	}
-	for hi < len(week)-1 && next(hi, hi+1) && week[hi+1].N < week[hi].N {
+	for hi < len(week)-1 && next(hi, hi+1) && falls(hi, hi+1) {
 		hi++
 	}
 	return lo, hi
+}
+
+// noiseSpread is how many typical hour-to-hour changes a fall must exceed
+// to be the excursion's: with Gaussian noise the median absolute change is
+// 0.674 of the change's standard deviation, so three of them are two
+// standard deviations, a fall the base's noise reaches about one hour in
+// forty-five.
+const noiseSpread = 3
+
+// baseNoise is the fall (demand at 100 %) that noise on the base reaches:
+// noiseSpread times the median absolute change between consecutive hours of
+// week (State.WeekPeaks). Most hours of a week are the base, and the median
+// is not moved by the few large changes of its excursions; a flat base
+// gives zero, so that any fall counts.
+func baseNoise(week []Rec) int32 {
+	var changes []int32
+	for k := 1; k < len(week); k++ {
+		if week[k].At-week[k-1].At == 3600 {
+			d := week[k].N - week[k-1].N
+			changes = append(changes, max(d, -d))
+		}
+	}
+	if len(changes) == 0 {
+		return 0
+	}
+	slices.Sort(changes)
+	return noiseSpread * changes[len(changes)/2]
 }
 
 // recurredNeed is the need at utilization u (shards) of the highest hour
@@ -265,12 +298,13 @@ func spacedNeed(week []Rec, top int32, u float64) (float64, bool) {
 		return 0, false
 	}
 	runs, end := 0, -1
+	noise := baseNoise(week)
 	var recur int32
 	for i := 0; i < len(week); i++ {
 		if 2*week[i].N < top {
 			continue
 		}
-		lo, hi := excursion(week, i, top)
+		lo, hi := excursion(week, i, top, noise)
 		if runs > 0 && week[lo].At-week[end].At <= spacedGap {
 			return 0, false
 		}

@@ -81,6 +81,10 @@ func TestOneOffTop(t *testing.T) {
 		// Each crowd's excursion is 4 h (a base hour, the top, its decay,
 		// a base hour): the spaced path waits 4 h after it, not 12.
 		{"crowds more than a day apart, decayed 5 h ago", weekWith(now0, 48, 100, map[int]int32{7: top, 6: 1300, 37: top, 36: 1300}), 16, true},
+		// On a noisy base that falls by noise for three hours after the
+		// decay, the excursion still ends at the decay's first base hour
+		// (5 h ago) and lasts 4 h, so it has been waited out.
+		{"crowds more than a day apart on a noisy base, decayed 5 h ago", noisyWeek(now0, 48, 100, map[int]int32{7: top, 6: 1300, 5: 103, 4: 101, 3: 98, 37: top, 36: 1300}), 16, true},
 		{"crowds more than a day apart, decayed 2 h ago", weekWith(now0, 48, 100, map[int]int32{4: top, 3: 1300, 34: top, 33: 1300}), 16, false},
 		// A crowd whose excursion is 9 h (a base hour, the top, five hours
 		// above half of it, its decay, a base hour) is waited out for 9 h.
@@ -151,5 +155,77 @@ func TestDecideMergeDown(t *testing.T) {
 				t.Fatalf("a merge left no halving in State")
 			}
 		})
+	}
+}
+
+// noisyWeek is weekWith on a base that moves by a few units every hour (a
+// fixed zigzag of amplitude 3 around base), with the hours ago in at set
+// to their value: a base whose hour-to-hour changes are noise.
+func noisyWeek(now time.Time, hours int, base int32, at map[int]int32) []Rec {
+	zigzag := []int32{0, 2, -1, 3, -2, 1, -3}
+	week := weekWith(now, hours, base, nil)
+	for k := range week {
+		ago := hours - k
+		week[k].N = base + zigzag[ago%len(zigzag)]
+		if v, ok := at[ago]; ok {
+			week[k].N = v
+		}
+	}
+	return week
+}
+
+// TestExcursion: an excursion is its run at or above half the top, the
+// rise into it and its decay; on a noisy base it does not go on over the
+// base's own hour-to-hour falls, so a one-hour spike lasts three hours (a
+// base hour either side), whatever the noise does next to it.
+func TestExcursion(t *testing.T) {
+	const top = 4480
+	tests := []struct {
+		name  string
+		week  []Rec
+		hours int64 // the excursion through the top, in whole hours
+	}{
+		{"a one-hour spike on a flat base", weekWith(now0, 48, 100, map[int]int32{13: top}), 3},
+		{"a spike, a decay hour and a flat base", weekWith(now0, 48, 100, map[int]int32{14: top, 13: 1300}), 4},
+		{"a run above half of it", weekWith(now0, 48, 100, map[int]int32{14: top, 13: 3000, 12: 2500}), 5},
+		// The base falls by noise for three hours after the spike and for
+		// two before it: none of that is the spike's.
+		{"a one-hour spike on a falling noisy base", noisyWeek(now0, 48, 100, map[int]int32{16: 104, 15: 106, 14: top, 13: 103, 12: 101, 11: 98, 10: 97, 9: 102}), 3},
+		{"a spike and its decay on a falling noisy base", noisyWeek(now0, 48, 100, map[int]int32{16: 104, 15: 106, 14: top, 13: 1300, 12: 103, 11: 101, 10: 98, 9: 102}), 4},
+		// A decay over hours, each a real fall, is all the excursion's.
+		{"a slow decay on a noisy base", noisyWeek(now0, 48, 100, map[int]int32{14: top, 13: 1800, 12: 900, 11: 450, 10: 230, 9: 102, 8: 99, 7: 97, 6: 103}), 7},
+	}
+	for _, tt := range tests {
+		got, ok := dayTopOf(tt.week, now0)
+		if !ok {
+			t.Fatalf("%s: no top", tt.name)
+		}
+		if h := got.hours(tt.week); h != tt.hours {
+			t.Errorf("%s: excursion %d h (%d..%d), want %d h", tt.name, h, got.lo, got.hi, tt.hours)
+		}
+	}
+}
+
+// TestBaseNoise: the fall noise reaches is noiseSpread times the median
+// hour-to-hour change, which a few large changes (a spike) do not move and
+// a gap between hours does not count in.
+func TestBaseNoise(t *testing.T) {
+	gap := weekWith(now0, 4, 100, map[int]int32{2: 150})
+	gap = append(gap[:1], gap[2:]...) // 4 h ago, then 2 h and 1 h ago
+	tests := []struct {
+		name string
+		week []Rec
+		want int32
+	}{
+		{"a flat base", weekWith(now0, 48, 100, nil), 0},
+		{"a noisy base (zigzag, median change 3)", noisyWeek(now0, 48, 100, nil), 9},
+		{"a noisy base with a spike", noisyWeek(now0, 48, 100, map[int]int32{13: 4480}), 9},
+		{"changes across a gap do not count", gap, 150},
+		{"one hour", weekWith(now0, 1, 100, nil), 0},
+	}
+	for _, tt := range tests {
+		if got := baseNoise(tt.week); got != tt.want {
+			t.Errorf("%s: baseNoise = %d, want %d", tt.name, got, tt.want)
+		}
 	}
 }
