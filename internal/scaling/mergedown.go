@@ -153,18 +153,19 @@ func oneOffTop(week []Rec, now time.Time, carry int32, u float64) bool {
 	if quietFor(week, now, oneOffQuietHours, top.n) && float64(carry) >= recurredNeed(week, top, u) {
 		return true
 	}
-	need, spaced := spacedNeed(week, top.n, u)
+	need, spaced := spacedNeed(week, top, u)
 	return spaced && carry <= spacedMaxMerges && float64(carry) >= need &&
 		quietAfter(week, now, top)
 }
 
 // weekTop is the day's top in the week's hourly peaks: the index of its
-// newest highest hour (i), that hour's demand at 100 % (n) and the first
+// newest highest hour (i), that hour's demand at 100 % (n), the first
 // and last index of its excursion (lo, hi; excursion: its rise and decay
-// included).
+// included) and the fall the week's noise reaches (noise, baseNoise),
+// which every excursion of the week is measured with.
 type weekTop struct {
 	i, lo, hi int
-	n         int32
+	n, noise  int32
 }
 
 // dayTopOf finds the newest highest hour of the 24 h before now's hour and
@@ -181,8 +182,9 @@ func dayTopOf(week []Rec, now time.Time) (weekTop, bool) {
 	if top < 0 || week[top].N == 0 {
 		return weekTop{}, false
 	}
-	lo, hi := excursion(week, top, week[top].N, baseNoise(week))
-	return weekTop{i: top, lo: lo, hi: hi, n: week[top].N}, true
+	noise := baseNoise(week)
+	lo, hi := excursion(week, top, week[top].N, noise)
+	return weekTop{i: top, lo: lo, hi: hi, n: week[top].N, noise: noise}, true
 }
 
 // hours is the excursion's length in whole hours. The spaced path waits as
@@ -289,22 +291,22 @@ func recurredNeed(week []Rec, top weekTop, u float64) float64 {
 }
 
 // spacedNeed is the need at utilization u (shards) of the highest hour of
-// week (State.WeekPeaks) outside every excursion to half of top (the day's
-// top, demand at 100 %), and whether those excursions are spaced: at least
-// two, each starting more than spacedGap after the previous one ended. Spaced excursions are
-// each a one-off to the climb-back hold, which keeps a peak for a day.
-func spacedNeed(week []Rec, top int32, u float64) (float64, bool) {
-	if top == 0 || u <= 0 {
+// week (State.WeekPeaks) outside every excursion to half of the day's top
+// (top.n, demand at 100 %; each measured with top.noise), and whether
+// those excursions are spaced: at least two, each starting more than
+// spacedGap after the previous one ended. Spaced excursions are each a
+// one-off to the climb-back hold, which keeps a peak for a day.
+func spacedNeed(week []Rec, top weekTop, u float64) (float64, bool) {
+	if top.n == 0 || u <= 0 {
 		return 0, false
 	}
 	runs, end := 0, -1
-	noise := baseNoise(week)
 	var recur int32
 	for i := 0; i < len(week); i++ {
-		if 2*week[i].N < top {
+		if 2*week[i].N < top.n {
 			continue
 		}
-		lo, hi := excursion(week, i, top, noise)
+		lo, hi := excursion(week, i, top.n, top.noise)
 		if runs > 0 && week[lo].At-week[end].At <= spacedGap {
 			return 0, false
 		}
