@@ -220,16 +220,17 @@ func quietAfter(week []Rec, now time.Time, top weekTop) bool {
 // excursion is the first and last index in week of the excursion through
 // hour i: the run of consecutive hours at or above half of top (demand at
 // 100 %) around i, widened on either side over the consecutive hours that
-// each fall from the one before by more than noise (baseNoise) — the rise
-// into it and its decay, which belong to the excursion, not to what the
-// load came back to. A fall within noise is the base's own: widening over
-// every fall would walk on over a noisy base (after a one-hour spike the
-// next base hour is lower with chance ½, the one after that ¼, …), so the
-// excursion's length would be partly noise.
+// still stand above what the load comes back to (stands: more than noise,
+// baseNoise, above the next hour out) — the rise into it and its decay. An
+// hour the next one out is within noise of is what the load came back to,
+// not the excursion's: widening over every falling hour walked on over a
+// noisy base (after a one-hour spike the next base hour is lower with
+// chance ½, the one after that ¼, …) and took the first base hour on
+// either side, so a one-hour spike lasted three hours or more, partly by
+// noise, and the spaced path waited that long again.
 func excursion(week []Rec, i int, top, noise int32) (lo, hi int) {
 	next := func(a, b int) bool { return week[b].At-week[a].At == 3600 }
 	high := func(j int) bool { return 2*week[j].N >= top }
-	falls := func(from, to int) bool { return week[from].N-week[to].N > noise }
 	lo, hi = i, i
 	for lo > 0 && next(lo-1, lo) && high(lo-1) {
 		lo--
@@ -237,13 +238,28 @@ func excursion(week []Rec, i int, top, noise int32) (lo, hi int) {
 	for hi < len(week)-1 && next(hi, hi+1) && high(hi+1) {
 		hi++
 	}
-	for lo > 0 && next(lo-1, lo) && falls(lo, lo-1) {
+	for lo > 0 && next(lo-1, lo) && stands(week, lo-1, lo, lo-2, noise) {
 		lo--
 	}
-	for hi < len(week)-1 && next(hi, hi+1) && falls(hi, hi+1) {
+	for hi < len(week)-1 && next(hi, hi+1) && stands(week, hi+1, hi, hi+2, noise) {
 		hi++
 	}
 	return lo, hi
+}
+
+// stands reports whether hour j of week, next to an excursion (in, its
+// hour on the excursion's side), still stands above what the load comes
+// back to: more than noise above out, the hour next to it on the far side.
+// Where j has no such hour yet (the newest hour, whose next is to come, or
+// the week's first), it stands while it is more than noise below in: the
+// decay may go on, and the spaced path must not take a top as waited out
+// while its excursion reaches now's hour.
+func stands(week []Rec, j, in, out int, noise int32) bool {
+	if out < 0 || out >= len(week) {
+		return week[in].N-week[j].N > noise
+	}
+	contiguous := week[out].At-week[j].At == 3600 || week[j].At-week[out].At == 3600
+	return contiguous && week[j].N-week[out].N > noise
 }
 
 // noiseSpread is how many typical hour-to-hour changes a fall must exceed

@@ -78,18 +78,22 @@ func TestOneOffTop(t *testing.T) {
 		// The flash crowd's shape: equal excursions, each more than a
 		// day after the previous one's decay ended (27 h).
 		{"crowds more than a day apart", weekWith(now0, 48, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300}), 16, true},
-		// Each crowd's excursion is 4 h (a base hour, the top, its decay,
-		// a base hour): the spaced path waits 4 h after it, not 12.
+		// Each crowd's excursion is 2 h (the top and its decay): the
+		// spaced path waits 2 h after it, not 12.
 		{"crowds more than a day apart, decayed 5 h ago", weekWith(now0, 48, 100, map[int]int32{7: top, 6: 1300, 37: top, 36: 1300}), 16, true},
+		{"crowds more than a day apart, decayed 3 h ago", weekWith(now0, 48, 100, map[int]int32{4: top, 3: 1300, 34: top, 33: 1300}), 16, true},
+		{"crowds more than a day apart, decayed 1 h ago", weekWith(now0, 48, 100, map[int]int32{2: top, 1: 1300, 32: top, 31: 1300}), 16, false},
+		// The newest hour has no next yet, and it fell from the decay hour:
+		// it may be decay still, so the excursion is not yet over.
+		{"crowds more than a day apart, decayed 2 h ago, the newest hour below it", weekWith(now0, 48, 100, map[int]int32{3: top, 2: 1300, 33: top, 32: 1300}), 16, false},
 		// On a noisy base that falls by noise for three hours after the
-		// decay, the excursion still ends at the decay's first base hour
-		// (5 h ago) and lasts 4 h, so it has been waited out.
+		// decay, the excursion still ends with the decay (6 h ago) and
+		// lasts 2 h, so it has been waited out.
 		{"crowds more than a day apart on a noisy base, decayed 5 h ago", noisyWeek(now0, 48, 100, map[int]int32{7: top, 6: 1300, 5: 103, 4: 101, 3: 98, 37: top, 36: 1300}), 16, true},
-		{"crowds more than a day apart, decayed 2 h ago", weekWith(now0, 48, 100, map[int]int32{4: top, 3: 1300, 34: top, 33: 1300}), 16, false},
-		// A crowd whose excursion is 9 h (a base hour, the top, five hours
-		// above half of it, its decay, a base hour) is waited out for 9 h.
-		{"a long crowd, decayed 6 h ago", weekWith(now0, 72, 100, map[int]int32{13: top, 12: 3000, 11: 3000, 10: 3000, 9: 3000, 8: 3000, 7: 1300, 50: top, 49: 1300}), 16, false},
-		{"a long crowd, decayed 9 h ago", weekWith(now0, 72, 100, map[int]int32{16: top, 15: 3000, 14: 3000, 13: 3000, 12: 3000, 11: 3000, 10: 1300, 50: top, 49: 1300}), 16, true},
+		// A crowd whose excursion is 7 h (the top, five hours above half
+		// of it, its decay) is waited out for 7 h.
+		{"a long crowd, decayed 6 h ago", weekWith(now0, 72, 100, map[int]int32{12: top, 11: 3000, 10: 3000, 9: 3000, 8: 3000, 7: 3000, 6: 1300, 50: top, 49: 1300}), 16, false},
+		{"a long crowd, decayed 7 h ago", weekWith(now0, 72, 100, map[int]int32{13: top, 12: 3000, 11: 3000, 10: 3000, 9: 3000, 8: 3000, 7: 1300, 50: top, 49: 1300}), 16, true},
 		{"crowds more than a day apart, a halving over 32 merges", weekWith(now0, 48, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300}), 33, false},
 		{"one of three crowds within a day of the next", weekWith(now0, 72, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300, 60: top}), 16, false},
 		{"less than a day known", weekWith(now0, 20, 100, map[int]int32{13: top}), 32, false},
@@ -175,9 +179,10 @@ func noisyWeek(now time.Time, hours int, base int32, at map[int]int32) []Rec {
 }
 
 // TestExcursion: an excursion is its run at or above half the top, the
-// rise into it and its decay; on a noisy base it does not go on over the
-// base's own hour-to-hour falls, so a one-hour spike lasts three hours (a
-// base hour either side), whatever the noise does next to it.
+// rise into it and its decay, the hours that stand above what the load
+// comes back to; it takes no base hour, and on a noisy base it does not go
+// on over the base's own hour-to-hour falls, so a one-hour spike lasts one
+// hour, whatever the noise does next to it.
 func TestExcursion(t *testing.T) {
 	const top = 4480
 	tests := []struct {
@@ -185,15 +190,22 @@ func TestExcursion(t *testing.T) {
 		week  []Rec
 		hours int64 // the excursion through the top, in whole hours
 	}{
-		{"a one-hour spike on a flat base", weekWith(now0, 48, 100, map[int]int32{13: top}), 3},
-		{"a spike, a decay hour and a flat base", weekWith(now0, 48, 100, map[int]int32{14: top, 13: 1300}), 4},
-		{"a run above half of it", weekWith(now0, 48, 100, map[int]int32{14: top, 13: 3000, 12: 2500}), 5},
+		{"a one-hour spike on a flat base", weekWith(now0, 48, 100, map[int]int32{13: top}), 1},
+		{"a spike, a decay hour and a flat base", weekWith(now0, 48, 100, map[int]int32{14: top, 13: 1300}), 2},
+		{"a rise hour, the spike and a decay hour", weekWith(now0, 48, 100, map[int]int32{15: 900, 14: top, 13: 1300}), 3},
+		{"a run above half of it", weekWith(now0, 48, 100, map[int]int32{14: top, 13: 3000, 12: 2500}), 3},
+		// The newest hour has no next hour yet: while it is below the
+		// one before by more than noise it may be decay still; once an
+		// hour follows it, a base hour is not the excursion's.
+		{"the newest hour below the decay hour", weekWith(now0, 48, 100, map[int]int32{3: top, 2: 1300}), 3},
+		{"a base hour after the decay hour, and one after it", weekWith(now0, 48, 100, map[int]int32{4: top, 3: 1300}), 2},
 		// The base falls by noise for three hours after the spike and for
 		// two before it: none of that is the spike's.
-		{"a one-hour spike on a falling noisy base", noisyWeek(now0, 48, 100, map[int]int32{16: 104, 15: 106, 14: top, 13: 103, 12: 101, 11: 98, 10: 97, 9: 102}), 3},
-		{"a spike and its decay on a falling noisy base", noisyWeek(now0, 48, 100, map[int]int32{16: 104, 15: 106, 14: top, 13: 1300, 12: 103, 11: 101, 10: 98, 9: 102}), 4},
-		// A decay over hours, each a real fall, is all the excursion's.
-		{"a slow decay on a noisy base", noisyWeek(now0, 48, 100, map[int]int32{14: top, 13: 1800, 12: 900, 11: 450, 10: 230, 9: 102, 8: 99, 7: 97, 6: 103}), 7},
+		{"a one-hour spike on a falling noisy base", noisyWeek(now0, 48, 100, map[int]int32{16: 104, 15: 106, 14: top, 13: 103, 12: 101, 11: 98, 10: 97, 9: 102}), 1},
+		{"a spike and its decay on a falling noisy base", noisyWeek(now0, 48, 100, map[int]int32{16: 104, 15: 106, 14: top, 13: 1300, 12: 103, 11: 101, 10: 98, 9: 102}), 2},
+		// A decay over hours, each above the next by more than noise, is
+		// all the excursion's.
+		{"a slow decay on a noisy base", noisyWeek(now0, 48, 100, map[int]int32{14: top, 13: 1800, 12: 900, 11: 450, 10: 230, 9: 102, 8: 99, 7: 97, 6: 103}), 5},
 	}
 	for _, tt := range tests {
 		got, ok := dayTopOf(tt.week, now0)
