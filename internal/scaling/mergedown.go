@@ -211,10 +211,14 @@ func quietFor(week []Rec, now time.Time, hours int64, top int32) bool {
 // ended at least as many whole hours before now's hour as it lasted, and
 // nothing since reached half the top (quietFor): the quiet wait counts
 // from the end of the decay, not from the first hour below half the top.
+// The excursion ends when its last hour does, an hour after that hour's
+// At: counted from the At, a one-hour top would count as waited out at
+// the first pass of the next hour.
 func quietAfter(week []Rec, now time.Time, top weekTop) bool {
 	hours := top.hours(week)
+	end := week[top.hi].At + 3600
 	return quietFor(week, now, hours, top.n) &&
-		week[top.hi].At <= now.Truncate(time.Hour).Unix()-hours*3600
+		end <= now.Truncate(time.Hour).Unix()-hours*3600
 }
 
 // excursion is the first and last index in week of the excursion through

@@ -79,21 +79,29 @@ func TestOneOffTop(t *testing.T) {
 		// day after the previous one's decay ended (27 h).
 		{"crowds more than a day apart", weekWith(now0, 48, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300}), 16, true},
 		// Each crowd's excursion is 2 h (the top and its decay): the
-		// spaced path waits 2 h after it, not 12.
-		{"crowds more than a day apart, decayed 5 h ago", weekWith(now0, 48, 100, map[int]int32{7: top, 6: 1300, 37: top, 36: 1300}), 16, true},
-		{"crowds more than a day apart, decayed 3 h ago", weekWith(now0, 48, 100, map[int]int32{4: top, 3: 1300, 34: top, 33: 1300}), 16, true},
-		{"crowds more than a day apart, decayed 1 h ago", weekWith(now0, 48, 100, map[int]int32{2: top, 1: 1300, 32: top, 31: 1300}), 16, false},
-		// The newest hour has no next yet, and it fell from the decay hour:
-		// it may be decay still, so the excursion is not yet over.
-		{"crowds more than a day apart, decayed 2 h ago, the newest hour below it", weekWith(now0, 48, 100, map[int]int32{3: top, 2: 1300, 33: top, 32: 1300}), 16, false},
+		// spaced path waits 2 h after the decay hour ends, not 12.
+		{"crowds more than a day apart, decay ended 5 h ago", weekWith(now0, 48, 100, map[int]int32{7: top, 6: 1300, 37: top, 36: 1300}), 16, true},
+		{"crowds more than a day apart, decay ended 2 h ago", weekWith(now0, 48, 100, map[int]int32{4: top, 3: 1300, 34: top, 33: 1300}), 16, true},
+		{"crowds more than a day apart, decay ended 1 h ago", withNow(now0, 100, weekWith(now0, 48, 100, map[int]int32{3: top, 2: 1300, 33: top, 32: 1300})), 16, false},
+		// The newest hour has no next yet: the crowd's decay may go on.
+		{"crowds more than a day apart, the decay hour the newest", weekWith(now0, 48, 100, map[int]int32{2: top, 1: 1300, 32: top, 31: 1300}), 16, false},
+		// A one-hour crowd two hours ago, the base hour after it the
+		// newest: that hour may be its decay, so it has not been waited
+		// out yet.
+		{"one-hour crowds more than a day apart, the hour after it the newest", weekWith(now0, 48, 100, map[int]int32{2: top, 32: top}), 16, false},
+		{"one-hour crowds more than a day apart, ended 2 h ago", weekWith(now0, 48, 100, map[int]int32{3: top, 33: top}), 16, true},
+		{"one-hour crowds more than a day apart, ended 1 h ago", withNow(now0, 100, weekWith(now0, 48, 100, map[int]int32{2: top, 32: top})), 16, true},
+		// A one-hour crowd that ended as now's hour began has not been
+		// waited out, whatever now's hour holds so far.
+		{"one-hour crowds more than a day apart, ended at now's hour", withNow(now0, 100, weekWith(now0, 48, 100, map[int]int32{1: top, 31: top})), 16, false},
 		// On a noisy base that falls by noise for three hours after the
-		// decay, the excursion still ends with the decay (6 h ago) and
-		// lasts 2 h, so it has been waited out.
-		{"crowds more than a day apart on a noisy base, decayed 5 h ago", noisyWeek(now0, 48, 100, map[int]int32{7: top, 6: 1300, 5: 103, 4: 101, 3: 98, 37: top, 36: 1300}), 16, true},
+		// decay, the excursion still ends with the decay hour and lasts
+		// 2 h, so it has been waited out.
+		{"crowds more than a day apart on a noisy base, decay ended 5 h ago", noisyWeek(now0, 48, 100, map[int]int32{7: top, 6: 1300, 5: 103, 4: 101, 3: 98, 37: top, 36: 1300}), 16, true},
 		// A crowd whose excursion is 7 h (the top, five hours above half
 		// of it, its decay) is waited out for 7 h.
-		{"a long crowd, decayed 6 h ago", weekWith(now0, 72, 100, map[int]int32{12: top, 11: 3000, 10: 3000, 9: 3000, 8: 3000, 7: 3000, 6: 1300, 50: top, 49: 1300}), 16, false},
-		{"a long crowd, decayed 7 h ago", weekWith(now0, 72, 100, map[int]int32{13: top, 12: 3000, 11: 3000, 10: 3000, 9: 3000, 8: 3000, 7: 1300, 50: top, 49: 1300}), 16, true},
+		{"a long crowd, decay ended 6 h ago", weekWith(now0, 72, 100, map[int]int32{13: top, 12: 3000, 11: 3000, 10: 3000, 9: 3000, 8: 3000, 7: 1300, 50: top, 49: 1300}), 16, false},
+		{"a long crowd, decay ended 7 h ago", weekWith(now0, 72, 100, map[int]int32{14: top, 13: 3000, 12: 3000, 11: 3000, 10: 3000, 9: 3000, 8: 1300, 50: top, 49: 1300}), 16, true},
 		{"crowds more than a day apart, a halving over 32 merges", weekWith(now0, 48, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300}), 33, false},
 		{"one of three crowds within a day of the next", weekWith(now0, 72, 100, map[int]int32{14: top, 13: 1300, 44: top, 43: 1300, 60: top}), 16, false},
 		{"less than a day known", weekWith(now0, 20, 100, map[int]int32{13: top}), 32, false},
@@ -160,6 +168,12 @@ func TestDecideMergeDown(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withNow is week with a record for now's hour at n, as State.WeekPeaks
+// holds it during the hour.
+func withNow(now time.Time, n int32, week []Rec) []Rec {
+	return append(week, Rec{At: now.Truncate(time.Hour).Unix(), N: n})
 }
 
 // noisyWeek is weekWith on a base that moves by a few units every hour (a
