@@ -266,11 +266,11 @@ func stands(week []Rec, j, in, out int, noise int32) bool {
 	return contiguous && week[j].N-week[out].N > noise
 }
 
-// noiseSpread is how many typical hour-to-hour changes a fall must exceed
-// to be the excursion's: with Gaussian noise the median absolute change is
-// 0.674 of the change's standard deviation, so three of them are two
-// standard deviations, a fall the base's noise reaches about one hour in
-// forty-five.
+// noiseSpread is how many typical hour-to-hour changes an hour must stand
+// above the next one out to be the excursion's (stands): with Gaussian
+// noise the median absolute change is 0.674 of the change's standard
+// deviation, so three of them are two standard deviations, a fall the
+// base's noise reaches about one hour in forty-five.
 const noiseSpread = 3
 
 // baseNoise is the fall (demand at 100 %) that noise on the base reaches:
