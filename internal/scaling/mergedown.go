@@ -158,14 +158,14 @@ func oneOffTop(week []Rec, now time.Time, carry int32, u float64) bool {
 		quietAfter(week, now, top)
 }
 
-// weekTop is the day's top in the week's hourly peaks: the index of its
-// newest highest hour (i), that hour's demand at 100 % (n), the first
-// and last index of its excursion (lo, hi; excursion: its rise and decay
-// included) and the fall the week's noise reaches (noise, baseNoise),
-// which every excursion of the week is measured with.
+// weekTop is the day's top in the week's hourly peaks: the demand at
+// 100 % of its newest highest hour (n), the first and last index of its
+// excursion (lo, hi; excursion: its rise and decay included) and the fall
+// the week's noise reaches (noise, baseNoise), which every excursion of
+// the week is measured with.
 type weekTop struct {
-	i, lo, hi int
-	n, noise  int32
+	lo, hi   int
+	n, noise int32
 }
 
 // dayTopOf finds the newest highest hour of the 24 h before now's hour and
@@ -184,7 +184,7 @@ func dayTopOf(week []Rec, now time.Time) (weekTop, bool) {
 	}
 	noise := baseNoise(week)
 	lo, hi := excursion(week, top, week[top].N, noise)
-	return weekTop{i: top, lo: lo, hi: hi, n: week[top].N, noise: noise}, true
+	return weekTop{lo: lo, hi: hi, n: week[top].N, noise: noise}, true
 }
 
 // hours is the excursion's length in whole hours. The spaced path waits as
