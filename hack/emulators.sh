@@ -6,7 +6,8 @@
 #   dynalite 4.0.0      (DynamoDB; run by hack/emulators/dynalite.js, which keeps
 #                        a request abandoned mid-body from ending the process)
 #
-#   hack/emulators.sh up     start what is not running yet (idempotent), write .local/emulators.env
+#   hack/emulators.sh up     start what is not running yet (idempotent), write .local/emulators.env;
+#                            fails at once if a port is already served by something it did not start
 #   hack/emulators.sh down   stop what `up` started
 #   hack/emulators.sh check  fail, with the end of its log, for each emulator `up` started that has died
 #   hack/emulators.sh env    print the environment file's path
@@ -75,8 +76,29 @@ start() { # name cmd...
   echo $! >"${PIDS}/${name}.pid"
 }
 
+# ports_free fails, before anything starts, when a port an emulator is to
+# take already answers and that emulator is not one this checkout started:
+# another clone's emulators or a stale run would answer our health checks
+# while ours exited on "address in use", and the tests would run against
+# them until they went away.
+ports_free() {
+  local name port busy=0
+  for name in kinesis:${KINESIS_PORT} moto:${MOTO_PORT} dynamodb:${DYNAMODB_PORT}; do
+    port="${name#*:}"; name="${name%%:*}"
+    if ! running "${name}" && curl -s -o /dev/null --max-time 2 "http://127.0.0.1:${port}/"; then
+      log "port ${port} (${name}) already answers, but not an emulator this checkout started (${PIDS}/${name}.pid)"
+      busy=1
+    fi
+  done
+  if [[ ${busy} == 1 ]]; then
+    log "stop that process, or choose other ports: KINESIS_PORT, KINESIS_TLS_PORT, MOTO_PORT, DYNAMODB_PORT"
+    return 1
+  fi
+}
+
 up() {
   mkdir -p "${PIDS}" "${LOGS}"
+  ports_free
   ensure_npm
   local moto; moto="$(moto_bin)"
   (
