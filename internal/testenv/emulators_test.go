@@ -1,11 +1,13 @@
 package testenv_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +43,10 @@ func TestDynamoDBOutlivesAbandonedRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &table}) })
+	exists := dynamodb.NewTableExistsWaiter(db, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 100 * time.Millisecond })
+	if err := exists.Wait(ctx, &dynamodb.DescribeTableInput{TableName: &table}, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
 
 	body := fmt.Sprintf(`{"TableName":%q,"Item":{"k":{"S":"half-sent"}}}`, table)
 	for range 3 {
@@ -59,8 +65,10 @@ func TestDynamoDBOutlivesAbandonedRequests(t *testing.T) {
 	}
 }
 
-// abandon sends a request's headers and the first half of its body, then
-// closes the connection, as a client killed mid-write would.
+// abandon sends a request's headers and, once the server has taken the
+// request (its "100 Continue" answer to Expect: 100-continue), the first
+// half of its body, then closes the connection, as a client killed
+// mid-write would.
 func abandon(t *testing.T, endpoint, target, body string) {
 	t.Helper()
 	u, err := url.Parse(endpoint)
@@ -71,14 +79,20 @@ func abandon(t *testing.T, endpoint, target, body string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	head := fmt.Sprintf("POST / HTTP/1.1\r\nHost: %s\r\nX-Amz-Target: %s\r\n"+
+	defer conn.Close()
+	head := fmt.Sprintf("POST / HTTP/1.1\r\nHost: %s\r\nX-Amz-Target: %s\r\nExpect: 100-continue\r\n"+
 		"Content-Type: application/x-amz-json-1.0\r\nContent-Length: %d\r\n\r\n", u.Host, target, len(body))
-	if _, err := conn.Write([]byte(head + body[:len(body)/2])); err != nil {
+	if _, err := conn.Write([]byte(head)); err != nil {
 		t.Fatal(err)
 	}
-	// Let the server read the headers and start on the body before the close.
-	time.Sleep(200 * time.Millisecond)
-	if err := conn.Close(); err != nil {
+	if err := conn.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	status, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || !strings.Contains(status, " 100 ") {
+		t.Fatalf("the server did not take the request before its body (want 100 Continue): %q, %v", status, err)
+	}
+	if _, err := conn.Write([]byte(body[:len(body)/2])); err != nil {
 		t.Fatal(err)
 	}
 }
