@@ -233,22 +233,28 @@ func quietAfter(week []Rec, now time.Time, top weekTop) bool {
 // either side, so a one-hour spike lasted three hours or more, partly by
 // noise, and the spaced path waited that long again.
 func excursion(week []Rec, i int, top, noise int32) (lo, hi int) {
-	next := func(a, b int) bool { return week[b].At-week[a].At == 3600 }
 	high := func(j int) bool { return 2*week[j].N >= top }
 	lo, hi = i, i
-	for lo > 0 && next(lo-1, lo) && high(lo-1) {
+	for lo > 0 && adjacent(week[lo-1], week[lo]) && high(lo-1) {
 		lo--
 	}
-	for hi < len(week)-1 && next(hi, hi+1) && high(hi+1) {
+	for hi < len(week)-1 && adjacent(week[hi], week[hi+1]) && high(hi+1) {
 		hi++
 	}
-	for lo > 0 && next(lo-1, lo) && stands(week, lo-1, lo, lo-2, noise) {
+	for lo > 0 && adjacent(week[lo-1], week[lo]) && stands(week, lo-1, lo, lo-2, noise) {
 		lo--
 	}
-	for hi < len(week)-1 && next(hi, hi+1) && stands(week, hi+1, hi, hi+2, noise) {
+	for hi < len(week)-1 && adjacent(week[hi], week[hi+1]) && stands(week, hi+1, hi, hi+2, noise) {
 		hi++
 	}
 	return lo, hi
+}
+
+// adjacent reports whether a and b are consecutive hours of the week (in
+// either order): State.WeekPeaks skips the hours the operator did not see.
+func adjacent(a, b Rec) bool {
+	d := b.At - a.At
+	return d == 3600 || d == -3600
 }
 
 // stands reports whether hour j of week, next to an excursion (in, its
@@ -262,8 +268,7 @@ func stands(week []Rec, j, in, out int, noise int32) bool {
 	if out < 0 || out >= len(week) {
 		return week[in].N-week[j].N > noise
 	}
-	contiguous := week[out].At-week[j].At == 3600 || week[j].At-week[out].At == 3600
-	return contiguous && week[j].N-week[out].N > noise
+	return adjacent(week[j], week[out]) && week[j].N-week[out].N > noise
 }
 
 // noiseSpread is how many typical hour-to-hour changes an hour must stand
@@ -281,7 +286,7 @@ const noiseSpread = 3
 func baseNoise(week []Rec) int32 {
 	var changes []int32
 	for k := 1; k < len(week); k++ {
-		if week[k].At-week[k-1].At == 3600 {
+		if adjacent(week[k-1], week[k]) {
 			d := week[k].N - week[k-1].N
 			changes = append(changes, max(d, -d))
 		}
@@ -317,7 +322,7 @@ func recurredNeed(week []Rec, top weekTop, u float64) float64 {
 // spacedGap after the previous one ended. Spaced excursions are each a
 // one-off to the climb-back hold, which keeps a peak for a day.
 func spacedNeed(week []Rec, top weekTop, u float64) (float64, bool) {
-	if top.n == 0 || u <= 0 {
+	if u <= 0 {
 		return 0, false
 	}
 	runs, end := 0, -1
