@@ -37,7 +37,7 @@ func RunAll(cfg Config, t Trace) []Result {
 		g.seed,
 		runSeedRaised(cfg, t),
 		g.oracle,
-		Run(cfg, t, NewFixedPeak(cfg, t)),
+		runFixedPeak(cfg, t),
 		g.od,
 		Clairvoyant(cfg, t),
 	}
@@ -63,14 +63,14 @@ func runGoalRows(cfg Config, t Trace) goalRows {
 	var g goalRows
 	g.op, g.auto, g.od = runOperatorModes(cfg, t)
 	g.seed = runSeed(cfg, t)
-	g.oracle = Run(cfg, t, NewOracleReactive(cfg, t))
+	g.oracle = runOracleReactive(cfg, t)
 	return g
 }
 
 // runOperator runs the operator as every table does: provisioned, up to
-// the most shards a stream may have. RunAll and PolicyTimeline both build
-// their seed and operator rows through these runners, so a policy run
-// alone is the one in the table.
+// the most shards a stream may have. RunAll and PolicyTimeline
+// (timelineRunners) build their rows through these runners, so a policy
+// run alone is the one in the table.
 func runOperator(cfg Config, t Trace) Result {
 	return Run(cfg, t, NewOperator(cfg, scaling.MaxShardsPerStream))
 }
@@ -90,6 +90,17 @@ func runSeedRaised(cfg Config, t Trace) Result {
 	r := Run(cfg, t, NewSeed(cfg, shards, tasks))
 	r.Policy = "seed-raised"
 	return r
+}
+
+// runOracleReactive runs the best purely reactive policy with no metric
+// delay on t.
+func runOracleReactive(cfg Config, t Trace) Result {
+	return Run(cfg, t, NewOracleReactive(cfg, t))
+}
+
+// runFixedPeak runs the fixed count that carries t's peak.
+func runFixedPeak(cfg Config, t Trace) Result {
+	return Run(cfg, t, NewFixedPeak(cfg, t))
 }
 
 // withFloors sets the trace's legal floors (at the target utilization and

@@ -30,31 +30,22 @@ func PolicyTimeline(cfg Config, t Trace, policy string, from, to int) (Result, [
 		return Result{}, nil, fmt.Errorf("policy %q: want one of %s", policy, strings.Join(TimelinePolicies, ", "))
 	}
 	cfg.Timeline = true
-	res := runTimelinePolicy(cfg.withDefaults(), t, policy)
+	res := timelineRunners[policy](cfg.withDefaults(), t)
 	if len(res.Timeline) == 0 {
 		return res, nil, fmt.Errorf("policy %s keeps no minute-by-minute timeline", policy)
 	}
 	return res, timelineRows(t, res.Timeline, from, to), nil
 }
 
-// runTimelinePolicy runs one of TimelinePolicies alone, built as RunAll
+// timelineRunners run each of TimelinePolicies alone, built as RunAll
 // builds it; cfg has its defaults.
-func runTimelinePolicy(cfg Config, t Trace, policy string) Result {
-	switch policy {
-	case "operator":
-		return runOperator(cfg, t)
-	case "seed":
-		return runSeed(cfg, t)
-	case "seed-raised":
-		return runSeedRaised(cfg, t)
-	case "oracle-reactive":
-		return Run(cfg, t, NewOracleReactive(cfg, t))
-	case "fixed-peak":
-		return Run(cfg, t, NewFixedPeak(cfg, t))
-	case "on-demand":
-		return OnDemand(cfg, t)
-	}
-	return Result{}
+var timelineRunners = map[string]func(Config, Trace) Result{
+	"operator":        runOperator,
+	"seed":            runSeed,
+	"seed-raised":     runSeedRaised,
+	"oracle-reactive": runOracleReactive,
+	"fixed-peak":      runFixedPeak,
+	"on-demand":       OnDemand,
 }
 
 // timelineRows are tl's minutes from..to (both included, clipped), each
