@@ -457,9 +457,20 @@ func TestIntegrationKinesisOutage(t *testing.T) {
 		}
 		return code
 	}
+	// Before the outage every answer is 200, but on a loaded machine a put
+	// can outlast the short AckTimeout this test needs for the outage: that
+	// 503 is the handler's documented "written, answer lost", not a fault,
+	// so it is tolerated here (the record is not counted as acknowledged).
 	i := 0
-	for ; i < 20; i++ {
-		if code := send(i, false); code != 200 {
+	for ok := 0; ok < 20; i++ {
+		switch code := send(i, false); code {
+		case 200:
+			ok++
+		case 503:
+			if i >= 100 {
+				t.Fatalf("before outage: 503 on %d of %d puts", i+1-ok, i+1)
+			}
+		default:
 			t.Fatalf("before outage: %d", code)
 		}
 	}
