@@ -274,15 +274,10 @@ func risingHourly(v shardView, now time.Time) (cur, h1, h2 int32, rising bool) {
 // cover its doubling path. While calls went out faster than one per
 // ReshardWindow/ReshardsPerWindow (bursts of ups and downs around spikes),
 // one more call is kept for a spike that comes back higher. When that
-// leaves less than a quarter to shed, the budget plan holds. For a load
-// whose day's peak is the top of days of stationary noise, the level is
-// the lower routineLevel instead.
+// leaves less than a quarter to shed, the budget plan holds.
 func downTarget(in Inputs, v shardView, floor int32, now time.Time) shardTarget {
 	open, budget := v.open, v.budget
 	level, why := climbLevel(v, floor, now)
-	if r, because, ok := routineLevel(v.week, now, v.u); ok && why == "" && r < level {
-		level, why = r, because
-	}
 	window24 := PruneHistory(in.ReshardHistory, now)
 	reserve := v.reserve
 	if aheadOfPace(window24, now) {
