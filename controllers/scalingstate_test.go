@@ -19,7 +19,7 @@ func TestScalingStateSurvivesStatus(t *testing.T) {
 		Producer:   []scaling.Rec{{At: 5, N: 6}},
 		Consumer:   []scaling.Rec{{At: 7, N: 8}},
 		WeekPeaks:  []scaling.Rec{{At: 0, N: 150}, {At: 3600, N: 1049}},
-		MergeFrom:  64, MergeSince: 7200,
+		MergeFrom:  64, MergeSince: 7200, UpdatingSeen: 7260,
 	}
 	b, err := json.Marshal(toAPIState(in))
 	if err != nil {

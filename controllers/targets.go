@@ -83,7 +83,7 @@ func toAPIState(s scaling.State) *streamingv1alpha1.ScalingState {
 	}
 	return &streamingv1alpha1.ScalingState{Shards: conv(s.Shards), ShardPeaks: conv(s.ShardPeaks), Producer: conv(s.Producer), Consumer: conv(s.Consumer),
 		ProducerRunning: conv(s.ProducerRunning), ConsumerRunning: conv(s.ConsumerRunning), WeekPeaks: conv(s.WeekPeaks),
-		ProducerSurges: conv(s.ProducerSurges), MergeFrom: s.MergeFrom, MergeSince: s.MergeSince}
+		ProducerSurges: conv(s.ProducerSurges), MergeFrom: s.MergeFrom, MergeSince: s.MergeSince, UpdatingSeen: s.UpdatingSeen}
 }
 
 func fromAPIState(s *streamingv1alpha1.ScalingState) scaling.State {
@@ -102,7 +102,7 @@ func fromAPIState(s *streamingv1alpha1.ScalingState) scaling.State {
 	}
 	return scaling.State{Shards: conv(s.Shards), ShardPeaks: conv(s.ShardPeaks), Producer: conv(s.Producer), Consumer: conv(s.Consumer),
 		ProducerRunning: conv(s.ProducerRunning), ConsumerRunning: conv(s.ConsumerRunning), WeekPeaks: conv(s.WeekPeaks),
-		ProducerSurges: conv(s.ProducerSurges), MergeFrom: s.MergeFrom, MergeSince: s.MergeSince}
+		ProducerSurges: conv(s.ProducerSurges), MergeFrom: s.MergeFrom, MergeSince: s.MergeSince, UpdatingSeen: s.UpdatingSeen}
 }
 
 // seconds converts a spec field in seconds to a duration.

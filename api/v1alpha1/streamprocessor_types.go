@@ -632,6 +632,10 @@ type ScalingState struct {
 	MergeFrom int32 `json:"mergeFrom,omitempty"`
 	// +optional
 	MergeSince int64 `json:"mergeSince,omitempty"`
+	// UpdatingSeen is the newest pass that saw the stream UPDATING (Unix
+	// seconds; unset: none): how long the last reshard call kept it UPDATING.
+	// +optional
+	UpdatingSeen int64 `json:"updatingSeen,omitempty"`
 }
 
 // ScalingRecord is one recommendation: a count at a time (Unix seconds).

@@ -201,6 +201,10 @@ type State struct {
 	// none). Until it ends the stream carries only as MergeFrom/2 shards.
 	MergeFrom  int32 `json:"mergeFrom,omitempty"`
 	MergeSince int64 `json:"mergeSince,omitempty"`
+	// UpdatingSeen is the newest pass that saw the stream UPDATING (Unix
+	// seconds; 0: none): how long the last call kept it UPDATING
+	// (cutShortNeed).
+	UpdatingSeen int64 `json:"updatingSeen,omitempty"`
 }
 
 // DeepCopyInto copies s into out, so API types can embed a State.
@@ -353,7 +357,7 @@ func Decide(in Inputs, prev State, now time.Time) (Decision, State) {
 	// Both planners read the week: the horizon planner its same hour, the
 	// rules whether the day's top was a one-off (oneOffTop).
 	h := halvingOf(prev)
-	plan := rulesPlanner(prev.WeekPeaks, h)
+	plan := rulesPlanner(prev.WeekPeaks, h, prev.UpdatingSeen)
 	if in.Stream.Planner == PlannerHorizon {
 		plan = horizonPlanner(prev.WeekPeaks)
 	}
@@ -363,6 +367,10 @@ func Decide(in Inputs, prev State, now time.Time) (Decision, State) {
 	d.ByMerge = d.ByMerge && d.ShardRule == ShardMergeDown // the read side may raise it
 	h = h.next(d, in, now)
 	next.MergeFrom, next.MergeSince = h.from, h.since
+	next.UpdatingSeen = prev.UpdatingSeen
+	if in.StreamUpdating {
+		next.UpdatingSeen = now.Unix()
+	}
 	next.ProducerRunning = keepRecs(prev.ProducerRunning, now, runningKept, in.ProducerTasks.Running)
 	work := newestWork(in.ProducerTasks, next.ProducerRunning, now)
 	next.ProducerSurges = recordSurge(in, prev.ProducerSurges, next.ProducerRunning, work, now)
@@ -655,6 +663,9 @@ type shardView struct {
 	// outOfQuiet: the newest minutes rise out of a quiet stretch
 	// (risesOutOfQuiet).
 	outOfQuiet bool
+	// cutShort: the need the last call fell short of, when it raised want
+	// (cutShortNeed); 0 otherwise.
+	cutShort int32
 	// week: State.WeekPeaks of the previous pass (oneOffTop).
 	week []Rec
 }

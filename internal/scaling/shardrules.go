@@ -82,23 +82,28 @@ func holdNeed(floor, open int32) ShardRule {
 }
 
 // rulesPlanner is decideShards reading the week's demand peaks
-// (State.WeekPeaks) and the halving by merges under way of the previous
-// pass, in the shape Decide's planners share.
-func rulesPlanner(week []Rec, h halving) func(Inputs, []Rec, []Rec, time.Time, *Decision) (int32, string, []Rec, []Rec) {
+// (State.WeekPeaks), the halving by merges under way of the previous pass
+// and the newest pass that saw the stream UPDATING (State.UpdatingSeen), in
+// the shape Decide's planners share.
+func rulesPlanner(week []Rec, h halving, updatingSeen int64) func(Inputs, []Rec, []Rec, time.Time, *Decision) (int32, string, []Rec, []Rec) {
 	return func(in Inputs, prev, prevPeaks []Rec, now time.Time, d *Decision) (int32, string, []Rec, []Rec) {
-		return decideShards(in, prev, prevPeaks, week, h, now, d)
+		return decideShards(in, prev, prevPeaks, week, h, updatingSeen, now, d)
 	}
 }
 
 // decideShards is the rule stack's shard target (the default planner):
-// observe, then the bounds, the up step, a call re-evening a halving by
-// merges the need outgrew, or the scale-down with its holds, a held top
-// shed by merges (mergeDown).
-func decideShards(in Inputs, prev, prevPeaks, week []Rec, h halving, now time.Time, d *Decision) (int32, string, []Rec, []Rec) {
+// observe (with the need the last call fell short of after a long
+// UPDATING, cutShortNeed), then the bounds, the up step, a call re-evening
+// a halving by merges the need outgrew, or the scale-down with its holds,
+// a held top shed by merges (mergeDown).
+func decideShards(in Inputs, prev, prevPeaks, week []Rec, h halving, updatingSeen int64, now time.Time, d *Decision) (int32, string, []Rec, []Rec) {
 	v, held := observeShards(in, prev, prevPeaks, week, now, d)
 	if held != nil {
 		d.ShardRule = ShardHeldNoData
 		return held.target, held.reason, held.kept, held.peaks
+	}
+	if n := cutShortNeed(in, v.recs, updatingSeen); n > v.want {
+		v.want, v.cutShort = n, n
 	}
 	var t shardTarget
 	switch {
@@ -151,6 +156,9 @@ func stepUp(in Inputs, v shardView, now time.Time, d *Decision) shardTarget {
 		if r, why, ok := riseStep(v, t); ok && r > t {
 			t, sizedFor = r, why
 		}
+	}
+	if v.cutShort > 0 && sizedFor == "" {
+		sizedFor = fmt.Sprintf(", the need of %d shards the last call fell short of", v.cutShort)
 	}
 	if t <= 2*open {
 		t = climbableUp(snapQuarter(t, open), in, v, now)
