@@ -52,7 +52,7 @@ func TestDecideContinuesClimbCutShort(t *testing.T) {
 		want     int32
 		rule     ShardRule
 	}{
-		{"UPDATING 4 minutes, ACTIVE now, the call fell short of 40: up (32→48, the ladder's 50 % at 5 calls left)", false, 1, 40, 48, ShardUp},
+		{"UPDATING 4 minutes, ACTIVE now, the call fell short of 40: up to it, a climb back to the day's peak (not the new high's 48)", false, 1, 40, 40, ShardUp},
 		{"still UPDATING: held", true, 0, 40, 32, ShardHoldLastReshard},
 		{"ACTIVE within climbStep (UPDATING 3 minutes): held, as before", false, 2, 40, 32, ShardHoldLastReshard},
 		{"the call met its need (32): held", false, 1, 32, 32, ShardHoldLastReshard},

@@ -149,7 +149,9 @@ func stepUp(in Inputs, v shardView, now time.Time, d *Decision) shardTarget {
 	open, peak, want := v.open, v.peak, v.want
 	t := max(want, ceil32(float64(open)*(1+upStep(v.budget))))
 	sizedFor := ""
-	if peak > want {
+	if peak > want || v.cutShort > 0 && peak >= want {
+		// The need a call fell short of is a level the window saw, so at
+		// the day's peak it is a climb back, not a new high.
 		t = min(t, peak)
 	} else if len(v.recs) > 1 {
 		t = max(want, min(t, ceil32(projectNewHigh(want, v.recs, v.peaks, newHighHorizon(in, v.budget, now), now))))
