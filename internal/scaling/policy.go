@@ -209,6 +209,7 @@ type State struct {
 
 // DeepCopyInto copies s into out, so API types can embed a State.
 func (s *State) DeepCopyInto(out *State) {
+	*out = *s // the scalar fields; the lists are cloned below
 	out.Shards = slices.Clone(s.Shards)
 	out.ShardPeaks = slices.Clone(s.ShardPeaks)
 	out.Producer = slices.Clone(s.Producer)

@@ -833,3 +833,24 @@ func setNewestMiBps(m *StreamMetrics, mibps ...float64) {
 		m.IncomingRecords[k].Value = v * MiB * 60 / 1000
 	}
 }
+
+// TestDeepCopyKeepsEveryField: a State carried in the object's status is
+// copied whole — the scalar fields (a halving under way, the newest pass
+// that saw UPDATING) as well as the lists, which it must not share.
+func TestDeepCopyKeepsEveryField(t *testing.T) {
+	st := State{
+		Shards:       []Rec{{At: 60, N: 4}},
+		WeekPeaks:    []Rec{{At: 3600, N: 8}},
+		MergeFrom:    8,
+		MergeSince:   120,
+		UpdatingSeen: 180,
+	}
+	cp := st.DeepCopy()
+	if !reflect.DeepEqual(*cp, st) {
+		t.Fatalf("DeepCopy = %+v, want %+v", *cp, st)
+	}
+	cp.Shards[0].N = 5
+	if st.Shards[0].N != 4 {
+		t.Fatal("DeepCopy shares the Shards list")
+	}
+}
